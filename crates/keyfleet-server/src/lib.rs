@@ -1,1 +1,128 @@
+//! keyfleet's service as a library: the EC2 key pair API over HTTP, on an embedded store.
+//!
+//! ```text
+//! socket ─▶ api/http.rs ─▶ api/auth (SigV4) ─▶ api/protocol (decode) ─▶ api/ec2 (action table)
+//!        ◀─ api/protocol (encode) / api/error.rs ◀─ service/ (AWS semantics) ◀─▶ store/ (SQL)
+//! ```
+//!
+//! Where to change what:
+//!
+//! | change | touch |
+//! |---|---|
+//! | a new EC2 action | a variant in `api/ec2/mod.rs`, decode/encode in `api/ec2/<resource>.rs`, a fn in `service/<resource>.rs` |
+//! | a new AWS error | a `service::Error` variant and its arm in `api/error.rs` |
+//! | new stored data | the `Store` trait, `store/sqlite.rs`, a migration, a case in `store/tests.rs` |
+//! | a key format | the `keyfleet-keys` crate |
 
+pub mod api;
+pub mod credentials_file;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use service::key_pairs::{DEFAULT_QUOTA, KeyPairs};
+use service::tags::Tags;
+use store::Store;
+use store::sqlite::SqliteStore;
+
+/// Everything `keyfleet serve` can be told.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The data dir: database and admin credentials.
+    pub data_dir: PathBuf,
+    /// Accept any credentials (tests only), and enable `POST /moto-api/reset`.
+    pub dev: bool,
+    /// Key pairs per (account, region).
+    pub key_pair_quota: u32,
+}
+
+impl ServerConfig {
+    /// The defaults: 127.0.0.1:8773, AWS's quota, SigV4 enforced.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8773)), data_dir, dev: false, key_pair_quota: DEFAULT_QUOTA }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data dir could not be created.
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store would not open.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The admin credentials file is unusable.
+    #[error(transparent)]
+    Credentials(#[from] credentials_file::CredentialsFileError),
+    /// The address could not be bound.
+    #[error("listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A started server: its address, and what a newcomer needs to know.
+pub struct Started {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The admin key, when SigV4 is enforced.
+    pub admin: Option<api::auth::AccessKey>,
+    /// True if the admin key was created by this start.
+    pub admin_created: bool,
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+}
+
+/// Opens the data dir and store and binds the listener.
+pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
+    create_private_dir(&config.data_dir)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let (auth, admin, admin_created) = if config.dev {
+        (api::auth::Authenticator::Dev, None, false)
+    } else {
+        let (key, created) = credentials_file::load_or_create(&config.data_dir)?;
+        (api::auth::Authenticator::with_keys([key.clone()]), Some(key), created)
+    };
+    let state = Arc::new(api::AppState {
+        key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
+        tags: Tags::new(store.clone()),
+        store,
+        auth,
+        dev: config.dev,
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    Ok(Started { addr, admin, admin_created, listener, router: api::router(state) })
+}
+
+impl Started {
+    /// Serves until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
+
+fn create_private_dir(path: &std::path::Path) -> Result<(), StartError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).map_err(|source| StartError::DataDir { path: path.to_owned(), source })
+}

@@ -1,0 +1,121 @@
+//! The one place where failures become AWS errors: code, message and HTTP status.
+//!
+//! `From<service::Error>` matches every service variant, so a new variant does not
+//! compile until it has its AWS code here. Internal causes are logged and replaced by
+//! a generic message.
+
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use keyfleet_keys::ImportError;
+
+use crate::api::auth::AuthError;
+use crate::service::Error;
+
+/// An error as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// AWS's error code, e.g. `InvalidKeyPair.NotFound`.
+    pub code: Cow<'static, str>,
+    /// AWS's message.
+    pub message: String,
+    /// The HTTP status.
+    pub status: StatusCode,
+}
+
+impl ApiError {
+    fn new(code: &'static str, message: impl Into<String>, status: StatusCode) -> Self {
+        ApiError { code: Cow::Borrowed(code), message: message.into(), status }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, message, StatusCode::BAD_REQUEST)
+    }
+
+    /// `MissingParameter` for a required parameter.
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::bad_request("MissingParameter", format!("The request must contain the parameter {name}"))
+    }
+
+    /// `InvalidParameterValue` with AWS's message.
+    pub fn invalid_parameter_value(message: String) -> Self {
+        Self::bad_request("InvalidParameterValue", message)
+    }
+
+    /// `InvalidAction` for an action this service does not have.
+    pub fn invalid_action(action: &str) -> Self {
+        Self::bad_request("InvalidAction", format!("The action {action} is not valid for this web service."))
+    }
+
+    /// The 412 answer to an authorized `DryRun=true`.
+    pub fn dry_run() -> Self {
+        Self::new("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", StatusCode::PRECONDITION_FAILED)
+    }
+
+    /// A failure that is ours, not the caller's. The detail goes to the log only.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new("InternalError", "An internal error has occurred", StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The request body was larger than the server accepts.
+    pub fn body_too_large() -> Self {
+        Self::new("RequestEntityTooLarge", "The request body is too large", StatusCode::PAYLOAD_TOO_LARGE)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::KeyPairDuplicate(name) => {
+                Self::bad_request("InvalidKeyPair.Duplicate", format!("The keypair '{name}' already exists."))
+            }
+            Error::KeyPairNotFound(name) => {
+                Self::bad_request("InvalidKeyPair.NotFound", format!("The key pair '{name}' does not exist"))
+            }
+            Error::KeyPairIdNotFound(id) => {
+                Self::bad_request("InvalidKeyPair.NotFound", format!("The key pair ID '{id}' does not exist"))
+            }
+            Error::KeyPairLimitExceeded => {
+                Self::bad_request("KeyPairLimitExceeded", "Maximum number of key pairs has been reached.")
+            }
+            Error::InvalidKeyFormat(ImportError::TooLong { max }) => Self::invalid_parameter_value(format!(
+                "Value for parameter PublicKeyMaterial is invalid. Length exceeds maximum of {max}."
+            )),
+            Error::InvalidKeyFormat(ImportError::NotAscii) => Self::invalid_parameter_value(
+                "Value for parameter PublicKeyMaterial is invalid. Character sets beyond ASCII are not supported.".into(),
+            ),
+            Error::InvalidKeyFormat(_) => {
+                Self::bad_request("InvalidKey.Format", "Key is not in valid OpenSSH public key format")
+            }
+            Error::InvalidParameterValue(message) => Self::invalid_parameter_value(message),
+            Error::MissingParameter(name) => Self::missing_parameter(name),
+            Error::InvalidId(id) => Self::bad_request("InvalidID", format!("The ID '{id}' is not valid")),
+            Error::TagLimitExceeded => {
+                Self::bad_request("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
+            }
+            Error::Store(e) => Self::internal(&e),
+            Error::Encode(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => Self::new(
+                "MissingAuthenticationToken",
+                "The request must contain either a valid (registered) AWS access key ID or X.509 certificate.",
+                StatusCode::UNAUTHORIZED,
+            ),
+            // EC2 answers both an unknown key and a wrong signature with AuthFailure.
+            AuthError::UnknownAccessKey | AuthError::SignatureMismatch => Self::new(
+                "AuthFailure",
+                "AWS was not able to validate the provided access credentials",
+                StatusCode::UNAUTHORIZED,
+            ),
+            AuthError::Malformed(what) => Self::bad_request("IncompleteSignature", format!("Authorization header is malformed: {what}")),
+            AuthError::Expired => Self::bad_request("RequestExpired", "Request has expired."),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The listener's one handler: health and dev endpoints, then authentication, protocol
+//! selection and dispatch. Every failure leaves here in the caller's protocol format.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::auth::sigv4;
+use super::error::ApiError;
+use super::protocol::ec2_query::{self, QueryParams};
+use super::{AppState, Context, ec2};
+use crate::service::ids;
+use crate::store::Scope;
+
+/// The largest request body accepted. `ImportKeyPair` material is at most 2048 bytes
+/// (base64: ~2.7 KiB); CreateTags may carry 1000 resource ids.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Builds the service's router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match (parts.method.as_str(), parts.uri.path()) {
+        ("GET", "/healthz") => return (StatusCode::OK, "ok\n").into_response(),
+        ("POST", "/moto-api/reset") if state.dev => return reset(&state).await,
+        _ => {}
+    }
+    let request_id = ids::request_id();
+    if parts.headers.contains_key("x-amz-target") {
+        return json_unknown_operation(&request_id);
+    }
+    let started = Instant::now();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return xml_error(&ApiError::body_too_large(), &request_id),
+    };
+    let outcome = ec2_request(&state, &parts.method, &parts.uri, &parts.headers, &body, &request_id).await;
+    let (status, action) = match &outcome {
+        Ok((action, _)) => (StatusCode::OK, action.clone()),
+        Err(e) => (e.status, e.code.to_string()),
+    };
+    tracing::info!(request_id, action, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    match outcome {
+        Ok((_, reply)) => xml_ok(reply),
+        Err(e) => xml_error(&e, &request_id),
+    }
+}
+
+async fn ec2_request(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    request_id: &str,
+) -> Result<(String, super::Reply), ApiError> {
+    let lookup = |name: &str| -> Vec<String> {
+        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+    };
+    let query = uri.query().unwrap_or_default();
+    let signed = sigv4::Request { method: method.as_str(), path: uri.path(), query, headers: &lookup, body };
+    let caller = state.auth.authenticate(&signed, OffsetDateTime::now_utc())?;
+    let params = QueryParams::decode(query, body);
+    let ctx = Context { state, scope: Scope { account: caller.account, region: caller.region }, request_id };
+    let reply = ec2::dispatch(&ctx, &params).await?;
+    Ok((params.get("Action").unwrap_or_default().to_owned(), reply))
+}
+
+fn xml_ok(reply: super::Reply) -> Response {
+    let body = Bytes::from_owner(ZeroizingBody(reply));
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], Body::from(body))
+        .into_response()
+}
+
+fn xml_error(err: &ApiError, request_id: &str) -> Response {
+    let xml = ec2_query::error(err, request_id);
+    (err.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], xml).into_response()
+}
+
+fn json_unknown_operation(request_id: &str) -> Response {
+    let body = r#"{"__type":"UnknownOperationException","message":"This service is not available on this endpoint yet"}"#;
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/x-amz-json-1.1"), (header::HeaderName::from_static("x-amzn-requestid"), request_id)],
+        body,
+    )
+        .into_response()
+}
+
+async fn reset(state: &AppState) -> Response {
+    match state.store.reset().await {
+        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status": "ok"}"#).into_response(),
+        Err(e) => xml_error(&ApiError::internal(&e), &ids::request_id()),
+    }
+}
+
+/// Lets the response body own the zeroizing buffer, so the private key in a
+/// `CreateKeyPair` response is wiped when hyper drops the body.
+struct ZeroizingBody(Zeroizing<String>);
+
+impl AsRef<[u8]> for ZeroizingBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}

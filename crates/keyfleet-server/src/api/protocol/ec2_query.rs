@@ -1,0 +1,194 @@
+//! The EC2 Query protocol (research notes §1): `Action=…&Version=2016-11-15` plus flattened
+//! parameters (`KeyName.1`, `Filter.1.Value.2`, `TagSpecification.1.Tag.1.Key`) from a form
+//! body or a query string; XML responses in the 2016-11-15 namespace with `requestId`,
+//! and errors as `<Response><Errors><Error>…</Error></Errors><RequestID>…</RequestID></Response>`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::xml::XmlWriter;
+use crate::api::error::ApiError;
+use crate::service::filter::Filter;
+use crate::service::tags::TagSpecification;
+use crate::store::{Tag, TagRemoval};
+
+/// The namespace of every EC2 success response (with AWS's trailing slash).
+pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// The decoded parameters of one request.
+#[derive(Debug, Default)]
+pub struct QueryParams {
+    params: BTreeMap<String, String>,
+}
+
+impl QueryParams {
+    /// Decodes the URL query and (for POST) the form body; the body wins on conflicts.
+    pub fn decode(query: &str, body: &[u8]) -> Self {
+        let params = form_urlencoded::parse(query.as_bytes())
+            .chain(form_urlencoded::parse(body))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        QueryParams { params }
+    }
+
+    /// The number of parameters.
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+
+    /// A parameter's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// A required parameter; absent or empty gives `MissingParameter`.
+    pub fn required(&self, name: &'static str) -> Result<&str, ApiError> {
+        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::missing_parameter(name))
+    }
+
+    /// A boolean parameter (`true` / `false`), false when absent.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(ApiError::invalid_parameter_value(format!("Invalid value '{v}' for {name}. Expected true or false."))),
+        }
+    }
+
+    /// The `DryRun` flag.
+    pub fn dry_run(&self) -> Result<bool, ApiError> {
+        self.flag("DryRun")
+    }
+
+    /// The values of `prefix.1`, `prefix.2`, … in index order (gaps allowed).
+    pub fn list(&self, prefix: &str) -> Vec<String> {
+        self.indices(prefix).into_iter().filter_map(|i| self.get(&format!("{prefix}.{i}")).map(str::to_owned)).collect()
+    }
+
+    /// The `Filter.N.Name` / `Filter.N.Value.M` filters.
+    pub fn filters(&self) -> Result<Vec<Filter>, ApiError> {
+        self.indices("Filter")
+            .into_iter()
+            .map(|i| {
+                let name = self.get(&format!("Filter.{i}.Name")).filter(|n| !n.is_empty());
+                let name = name.ok_or_else(|| ApiError::invalid_parameter_value("The filter 'null' is invalid".into()))?;
+                Ok(Filter { name: name.to_owned(), values: self.list(&format!("Filter.{i}.Value")) })
+            })
+            .collect()
+    }
+
+    /// `prefix.N.Key` / `prefix.N.Value` pairs; an absent value is the empty string.
+    pub fn tags(&self, prefix: &str) -> Vec<Tag> {
+        self.indices(prefix)
+            .into_iter()
+            .map(|i| Tag {
+                key: self.get(&format!("{prefix}.{i}.Key")).unwrap_or_default().to_owned(),
+                value: self.get(&format!("{prefix}.{i}.Value")).unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+
+    /// `DeleteTags`' `Tag.N`: an absent `Value` differs from an empty one.
+    pub fn tag_removals(&self) -> Vec<TagRemoval> {
+        self.indices("Tag")
+            .into_iter()
+            .map(|i| TagRemoval {
+                key: self.get(&format!("Tag.{i}.Key")).unwrap_or_default().to_owned(),
+                value: self.get(&format!("Tag.{i}.Value")).map(str::to_owned),
+            })
+            .collect()
+    }
+
+    /// `TagSpecification.N.ResourceType` with its `TagSpecification.N.Tag.M`.
+    pub fn tag_specifications(&self) -> Vec<TagSpecification> {
+        self.indices("TagSpecification")
+            .into_iter()
+            .map(|i| TagSpecification {
+                resource_type: self.get(&format!("TagSpecification.{i}.ResourceType")).map(str::to_owned),
+                tags: self.tags(&format!("TagSpecification.{i}.Tag")),
+            })
+            .collect()
+    }
+
+    /// The numeric indices N that appear as `prefix.N` or `prefix.N.…`, ascending.
+    fn indices(&self, prefix: &str) -> BTreeSet<u32> {
+        let dotted = format!("{prefix}.");
+        self.params
+            .range(dotted.clone()..)
+            .take_while(|(k, _)| k.starts_with(&dotted))
+            .filter_map(|(k, _)| k[dotted.len()..].split('.').next()?.parse::<u32>().ok())
+            .collect()
+    }
+}
+
+/// Writes `<{Action}Response xmlns=…><requestId>…</requestId>…</{Action}Response>`.
+pub fn success(action: &str, request_id: &str, capacity: usize, body: impl FnOnce(&mut XmlWriter)) -> zeroize::Zeroizing<String> {
+    let root = format!("{action}Response");
+    let mut w = XmlWriter::new(capacity + 200);
+    w.start_ns(&root, NAMESPACE).text("requestId", request_id);
+    body(&mut w);
+    w.end(&root);
+    w.finish()
+}
+
+/// Writes AWS's EC2 error document (no namespace, `RequestID` in capitals).
+pub fn error(err: &ApiError, request_id: &str) -> String {
+    let mut w = XmlWriter::new(256);
+    w.start("Response").start("Errors").start("Error").text("Code", &err.code).text("Message", &err.message);
+    w.end("Error").end("Errors").text("RequestID", request_id).end("Response");
+    w.finish().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QueryParams;
+
+    #[test]
+    fn botocore_bodies_decode() {
+        // Captured from botocore 1.43.11 (research notes §1.3).
+        let body = b"Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=a&KeyName.2=b&KeyPairId.1=key-0123456789abcdef0&IncludePublicKey=true&Filter.1.Name=tag%3Aenv&Filter.1.Value.1=dev&Filter.1.Value.2=prod&Filter.2.Name=key-type&Filter.2.Value.1=rsa";
+        let p = QueryParams::decode("", body);
+        assert_eq!(p.list("KeyName"), ["a", "b"]);
+        assert_eq!(p.list("KeyPairId"), ["key-0123456789abcdef0"]);
+        assert!(p.flag("IncludePublicKey").unwrap());
+        let f = p.filters().unwrap();
+        assert_eq!((f[0].name.as_str(), f[0].values.clone()), ("tag:env", vec!["dev".to_owned(), "prod".to_owned()]));
+        assert_eq!(f[1].name, "key-type");
+    }
+
+    #[test]
+    fn indices_sort_numerically_and_allow_gaps() {
+        let p = QueryParams::decode("KeyName.10=c&KeyName.2=b&KeyName.1=a", b"");
+        assert_eq!(p.list("KeyName"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn delete_tags_distinguishes_absent_and_empty_values() {
+        let p = QueryParams::decode("", b"Tag.1.Key=k&Tag.2.Key=k2&Tag.2.Value=");
+        let r = p.tag_removals();
+        assert_eq!((r[0].value.clone(), r[1].value.clone()), (None, Some(String::new())));
+    }
+
+    #[test]
+    fn tag_specifications_decode() {
+        let p = QueryParams::decode("", b"TagSpecification.1.ResourceType=key-pair&TagSpecification.1.Tag.1.Key=env&TagSpecification.1.Tag.1.Value=dev&TagSpecification.1.Tag.2.Key=team&TagSpecification.1.Tag.2.Value=");
+        let specs = p.tag_specifications();
+        assert_eq!(specs[0].resource_type.as_deref(), Some("key-pair"));
+        assert_eq!(specs[0].tags.len(), 2);
+        assert_eq!(specs[0].tags[1].value, "");
+    }
+}
+
+/// AWS's timestamp form, `2022-04-28T11:37:26.000Z` (milliseconds always `.000`).
+pub fn timestamp(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,66 @@
+//! AWS semantics, free of HTTP, XML and SQL: validation, ids, quotas, filters.
+//!
+//! Each operation takes typed input decoded by `api/` and returns typed output for
+//! `api/` to encode. Failures are [`Error`] variants; `api/error.rs` holds the one mapping
+//! from these to AWS codes, messages and statuses.
+
+pub mod filter;
+pub mod ids;
+pub mod key_pairs;
+pub mod tags;
+
+use crate::store::StoreError;
+
+/// Everything an operation can refuse or fail with. Each variant is one AWS error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key pair with this name exists in the scope (`InvalidKeyPair.Duplicate`).
+    #[error("key pair {0:?} already exists")]
+    KeyPairDuplicate(String),
+    /// No key pair with this name (`InvalidKeyPair.NotFound`).
+    #[error("key pair {0:?} does not exist")]
+    KeyPairNotFound(String),
+    /// No key pair with this id (`InvalidKeyPair.NotFound`).
+    #[error("key pair id {0:?} does not exist")]
+    KeyPairIdNotFound(String),
+    /// The scope holds its quota of key pairs (`KeyPairLimitExceeded`).
+    #[error("key pair quota reached")]
+    KeyPairLimitExceeded,
+    /// Imported material is not a key EC2 accepts (`InvalidKey.Format`).
+    #[error("invalid public key: {0}")]
+    InvalidKeyFormat(#[from] keyfleet_keys::ImportError),
+    /// A parameter's value is unacceptable (`InvalidParameterValue`); the message is AWS's.
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    /// A required parameter is absent (`MissingParameter`); holds AWS's parameter name.
+    #[error("missing parameter {0}")]
+    MissingParameter(&'static str),
+    /// A resource id that is not well formed (`InvalidID`).
+    #[error("invalid id {0:?}")]
+    InvalidId(String),
+    /// A resource would carry more than 50 tags (`TagLimitExceeded`).
+    #[error("tag limit exceeded")]
+    TagLimitExceeded,
+    /// The store failed. The cause is logged; clients see `InternalError`.
+    #[error("store: {0}")]
+    Store(#[source] StoreError),
+    /// Key encoding failed for a key we generated. Clients see `InternalError`.
+    #[error("key encoding: {0}")]
+    Encode(#[from] keyfleet_keys::EncodeError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+/// The result type of every service operation.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Milliseconds since the Unix epoch, for creation times.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,179 @@
+//! Tags: validation shared by every taggable resource, `TagSpecification` on create, and
+//! `CreateTags` / `DeleteTags` / `DescribeTags` (key pairs are the taggable resource so far).
+
+use std::sync::Arc;
+
+use super::filter::{Filter, any_matches};
+use super::{Error, Result, ids};
+use crate::store::{KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
+
+/// Most user tags a resource may carry (tags starting `aws:` don't count).
+pub const MAX_TAGS: usize = 50;
+const MAX_KEY_CHARS: usize = 128;
+const MAX_VALUE_CHARS: usize = 256;
+
+/// A decoded `TagSpecification.N`.
+#[derive(Debug, Clone, Default)]
+pub struct TagSpecification {
+    /// `ResourceType`, which must name the resource the operation creates.
+    pub resource_type: Option<String>,
+    /// Its `Tag.M` entries.
+    pub tags: Vec<Tag>,
+}
+
+/// Checks tag keys and values against EC2's rules.
+pub fn validate(tags: &[Tag]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::TagLimitExceeded);
+    }
+    for tag in tags {
+        if tag.key.is_empty() {
+            return Err(Error::InvalidParameterValue("Tag key cannot be empty.".into()));
+        }
+        if tag.key.starts_with("aws:") {
+            return Err(Error::InvalidParameterValue(format!(
+                "Tag key '{}' is invalid: tag keys starting with 'aws:' are reserved for internal use",
+                tag.key
+            )));
+        }
+        if tag.key.chars().count() > MAX_KEY_CHARS {
+            return Err(Error::InvalidParameterValue(format!(
+                "Tag key exceeds the maximum length of {MAX_KEY_CHARS} characters"
+            )));
+        }
+        if tag.value.chars().count() > MAX_VALUE_CHARS {
+            return Err(Error::InvalidParameterValue(format!(
+                "Tag value exceeds the maximum length of {MAX_VALUE_CHARS} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The tags that `TagSpecification`s put on a new resource of `resource_type`.
+pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> Result<Vec<Tag>> {
+    let mut tags: Vec<Tag> = Vec::new();
+    for spec in specs {
+        match spec.resource_type.as_deref() {
+            None | Some("") => {
+                return Err(Error::InvalidParameterValue("Tag specification resource type must have a value".into()));
+            }
+            Some(t) if t != resource_type => {
+                return Err(Error::InvalidParameterValue(format!(
+                    "'{t}' is not a valid taggable resource type for this operation."
+                )));
+            }
+            Some(_) => {}
+        }
+        if spec.tags.is_empty() {
+            return Err(Error::InvalidParameterValue("Tag specification must have at least one tag".into()));
+        }
+        for tag in &spec.tags {
+            // A later duplicate key overwrites, as CreateTags does.
+            tags.retain(|t| t.key != tag.key);
+            tags.push(tag.clone());
+        }
+    }
+    validate(&tags)?;
+    tags.sort();
+    Ok(tags)
+}
+
+/// The tag operations.
+pub struct Tags {
+    store: Arc<dyn Store>,
+}
+
+/// `DescribeTags` paging: `MaxResults` and `NextToken`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// 5–1000; `None` returns everything.
+    pub max_results: Option<u32>,
+    /// The token from the previous page.
+    pub next_token: Option<String>,
+}
+
+impl Tags {
+    /// Creates the service over a store.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Tags { store }
+    }
+
+    /// `CreateTags`: sets (or overwrites) tags on existing resources.
+    pub async fn create(&self, scope: &Scope, resource_ids: &[String], tags: &[Tag]) -> Result<()> {
+        if resource_ids.is_empty() {
+            return Err(Error::MissingParameter("resourceIdSet"));
+        }
+        if tags.is_empty() {
+            return Err(Error::MissingParameter("tagSet"));
+        }
+        validate(tags)?;
+        let resources = self.existing_resources(scope, resource_ids).await?;
+        if self.store.put_tags(scope, &resources, tags, MAX_TAGS).await? {
+            Ok(())
+        } else {
+            Err(Error::TagLimitExceeded)
+        }
+    }
+
+    /// `DeleteTags`: removes the named tags (or all of them) from resources.
+    pub async fn delete(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<()> {
+        if resource_ids.is_empty() {
+            return Err(Error::MissingParameter("resourceIdSet"));
+        }
+        self.existing_resources(scope, resource_ids).await?;
+        Ok(self.store.delete_tags(scope, resource_ids, removals).await?)
+    }
+
+    /// `DescribeTags`: the scope's tags that pass every filter, a page at a time.
+    pub async fn describe(&self, scope: &Scope, filters: &[Filter], page: &Page) -> Result<(Vec<ResourceTag>, Option<String>)> {
+        for f in filters {
+            if !matches!(f.name.as_str(), "key" | "value" | "resource-id" | "resource-type") && !f.name.starts_with("tag:") {
+                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
+            }
+        }
+        if let Some(n) = page.max_results {
+            if !(5..=1000).contains(&n) {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+                )));
+            }
+        }
+        let start = match &page.next_token {
+            None => 0,
+            Some(token) => token
+                .parse::<usize>()
+                .map_err(|_| Error::InvalidParameterValue(format!("Invalid value '{token}' for nextToken")))?,
+        };
+        let matching: Vec<ResourceTag> =
+            self.store.tags(scope).await?.into_iter().filter(|t| filters.iter().all(|f| tag_matches(f, t))).collect();
+        let size = page.max_results.map_or(usize::MAX, |n| n as usize);
+        let end = start.saturating_add(size).min(matching.len());
+        let next = (end < matching.len()).then(|| end.to_string());
+        Ok((matching.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+    }
+
+    /// Checks every id and returns (id, resource type) pairs for the store.
+    async fn existing_resources(&self, scope: &Scope, resource_ids: &[String]) -> Result<Vec<(String, String)>> {
+        if let Some(bad) = resource_ids.iter().find(|id| !ids::is_well_formed(id, "key")) {
+            return Err(Error::InvalidId(bad.clone()));
+        }
+        let query = KeyPairQuery { names: Vec::new(), ids: resource_ids.to_vec() };
+        let found = self.store.key_pairs(scope, &query).await?;
+        match resource_ids.iter().find(|id| !found.iter().any(|k| &k.id == *id)) {
+            Some(missing) => Err(Error::KeyPairIdNotFound(missing.clone())),
+            None => Ok(resource_ids.iter().map(|id| (id.clone(), "key-pair".to_owned())).collect()),
+        }
+    }
+}
+
+fn tag_matches(filter: &Filter, t: &ResourceTag) -> bool {
+    let values = &filter.values;
+    match filter.name.as_str() {
+        "key" => any_matches(values, [t.tag.key.as_str()]),
+        "value" => any_matches(values, [t.tag.value.as_str()]),
+        "resource-id" => any_matches(values, [t.resource_id.as_str()]),
+        "resource-type" => any_matches(values, [t.resource_type.as_str()]),
+        name => name.strip_prefix("tag:").is_some_and(|k| k == t.tag.key && any_matches(values, [t.tag.value.as_str()])),
+    }
+}

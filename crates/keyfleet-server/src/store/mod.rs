@@ -1,0 +1,133 @@
+//! Persistence behind one trait, so that SQLite (embedded, the default) and PostgreSQL
+//! (several replicas, a later backend) are interchangeable and run the same test suite.
+//!
+//! The store knows rows, not AWS: it reports conflicts and limits as [`StoreError`]
+//! variants and the service turns them into AWS semantics. Uniqueness and quotas are
+//! enforced by the database inside one transaction, never by a lock in this process, so
+//! they hold across replicas.
+
+pub mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+
+/// Where a resource lives: AWS scopes every resource by account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// The 12-digit account id.
+    pub account: String,
+    /// The region from the request's credential scope, e.g. `us-east-1`.
+    pub region: String,
+}
+
+/// A key pair as stored: the public half and its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPairRow {
+    /// `key-` + 17 hex characters.
+    pub id: String,
+    /// Unique per scope.
+    pub name: String,
+    /// `rsa` or `ed25519`.
+    pub key_type: String,
+    /// AWS's fingerprint (depends on whether the key was created or imported).
+    pub fingerprint: String,
+    /// `<alg> <base64>` without a comment.
+    pub public_key: String,
+    /// Creation (or import) time, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// The key pair's tags, in key order.
+    pub tags: Vec<Tag>,
+}
+
+/// One tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tag {
+    /// Case-sensitive key.
+    pub key: String,
+    /// Possibly empty value.
+    pub value: String,
+}
+
+/// A tag together with the resource it belongs to, as `DescribeTags` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTag {
+    /// The resource id (`key-…`).
+    pub resource_id: String,
+    /// The EC2 resource type (`key-pair`).
+    pub resource_type: String,
+    /// The tag.
+    pub tag: Tag,
+}
+
+/// Which key pairs to load. Empty lists mean "no restriction".
+#[derive(Debug, Clone, Default)]
+pub struct KeyPairQuery {
+    /// Exact names.
+    pub names: Vec<String>,
+    /// Exact ids.
+    pub ids: Vec<String>,
+}
+
+/// A tag removal: a key, and optionally the only value for which it is removed.
+#[derive(Debug, Clone)]
+pub struct TagRemoval {
+    /// The tag key.
+    pub key: String,
+    /// `None`: remove whatever the value; `Some(v)`: only if the value is `v`.
+    pub value: Option<String>,
+}
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The unique (scope, name) constraint refused the insert.
+    #[error("a row with this name already exists")]
+    Duplicate,
+    /// The insert would take the scope past its quota.
+    #[error("quota of {0} reached")]
+    QuotaExceeded(u32),
+    /// The database failed; the cause is logged, never sent to clients.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed at start-up.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The storage operations the services need.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a key pair and its tags atomically, unless the name is taken in the scope
+    /// or the scope already holds `quota` key pairs.
+    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError>;
+
+    /// Loads key pairs with their tags, oldest first.
+    async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError>;
+
+    /// Deletes a key pair (by name or id) and its tags; returns the deleted id, if any.
+    async fn delete_key_pair(&self, scope: &Scope, name_or_id: KeyPairRef<'_>) -> Result<Option<String>, StoreError>;
+
+    /// Sets tags (overwriting values of existing keys) on resources. Returns `false`
+    /// without writing anything if a resource would end up with more than `limit` tags.
+    async fn put_tags(&self, scope: &Scope, resources: &[(String, String)], tags: &[Tag], limit: usize) -> Result<bool, StoreError>;
+
+    /// Removes tags from resources; an empty `removals` removes every tag.
+    async fn delete_tags(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<(), StoreError>;
+
+    /// Lists the tags of a scope, ordered by resource id then key.
+    async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError>;
+
+    /// Removes everything (the `--dev` reset endpoint).
+    async fn reset(&self) -> Result<(), StoreError>;
+}
+
+/// How `DeleteKeyPair` names its target.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyPairRef<'a> {
+    /// By `KeyName`.
+    Name(&'a str),
+    /// By `KeyPairId`.
+    Id(&'a str),
+}

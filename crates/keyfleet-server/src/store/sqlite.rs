@@ -1,0 +1,295 @@
+//! The embedded default store: one SQLite file in the data dir, in WAL mode with
+//! `synchronous=FULL`, so every acknowledged write survives a crash or `kill -9`.
+//!
+//! Writers take the database lock up front (`BEGIN IMMEDIATE`): a deferred transaction
+//! that later upgrades to a write lock can fail with SQLITE_BUSY under concurrency
+//! instead of waiting its turn.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{KeyPairQuery, KeyPairRef, KeyPairRow, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval};
+
+
+/// A SQLite-backed [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs the migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn tags_of(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError> {
+        let rows = sqlx::query("SELECT key, value FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 ORDER BY key")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(resource_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
+    }
+
+    /// All key-pair tags of a scope in one query, grouped by resource id (no N+1).
+    async fn key_pair_tags(&self, scope: &Scope) -> Result<HashMap<String, Vec<Tag>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT resource_id, key, value FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = 'key-pair' ORDER BY resource_id, key",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
+        for r in &rows {
+            by_id.entry(r.get(0)).or_default().push(Tag { key: r.get(1), value: r.get(2) });
+        }
+        Ok(by_id)
+    }
+}
+
+fn key_pair_row(r: &SqliteRow) -> KeyPairRow {
+    KeyPairRow {
+        id: r.get(0),
+        name: r.get(1),
+        key_type: r.get(2),
+        fingerprint: r.get(3),
+        public_key: r.get(4),
+        created_ms: r.get(5),
+        tags: Vec::new(),
+    }
+}
+
+async fn insert_tags(
+    tx: &mut Transaction<'static, Sqlite>,
+    scope: &Scope,
+    resource_id: &str,
+    resource_type: &str,
+    tags: &[Tag],
+) -> Result<(), StoreError> {
+    for tag in tags {
+        sqlx::query(
+            "INSERT INTO tags (account, region, resource_id, resource_type, key, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (account, region, resource_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(resource_id)
+        .bind(resource_type)
+        .bind(&tag.key)
+        .bind(&tag.value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&row.id)
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.name)
+        .bind(&row.key_type)
+        .bind(&row.fingerprint)
+        .bind(&row.public_key)
+        .bind(row.created_ms)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &inserted {
+            if e.is_unique_violation() {
+                return Err(StoreError::Duplicate);
+            }
+        }
+        inserted?;
+        sqlx::query("INSERT INTO key_pair_counts (account, region, n) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .execute(&mut *tx)
+            .await?;
+        let counted = sqlx::query("UPDATE key_pair_counts SET n = n + 1 WHERE account = ?1 AND region = ?2 AND n < ?3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(i64::from(quota))
+            .execute(&mut *tx)
+            .await?;
+        if counted.rows_affected() == 0 {
+            return Err(StoreError::QuotaExceeded(quota));
+        }
+        insert_tags(&mut tx, scope, &row.id, "key-pair", &row.tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
+        if query.names.is_empty() && query.ids.is_empty() {
+            let sql = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+                       WHERE account = ?1 AND region = ?2 ORDER BY created_ms, id";
+            let mut rows: Vec<KeyPairRow> = sqlx::query(sql)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(key_pair_row)
+                .collect();
+            let mut tags = self.key_pair_tags(scope).await?;
+            for row in &mut rows {
+                row.tags = tags.remove(&row.id).unwrap_or_default();
+            }
+            return Ok(rows);
+        }
+        let by_name = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+                       WHERE account = ?1 AND region = ?2 AND name = ?3";
+        let by_id = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+                     WHERE account = ?1 AND region = ?2 AND id = ?3";
+        let lookups = query.names.iter().map(|n| (by_name, n)).chain(query.ids.iter().map(|i| (by_id, i)));
+        let mut rows: Vec<KeyPairRow> = Vec::new();
+        for (sql, value) in lookups {
+            let found = sqlx::query(sql)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(value)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = found {
+                let row = key_pair_row(&r);
+                if !rows.iter().any(|seen| seen.id == row.id) {
+                    rows.push(row);
+                }
+            }
+        }
+        for row in &mut rows {
+            row.tags = self.tags_of(scope, &row.id).await?;
+        }
+        rows.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(rows)
+    }
+
+    async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
+        let (sql, value) = match target {
+            KeyPairRef::Name(name) => ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND name = ?3 RETURNING id", name),
+            KeyPairRef::Id(id) => ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND id = ?3 RETURNING id", id),
+        };
+        let mut tx = self.write_tx().await?;
+        let deleted: Option<String> = sqlx::query(sql)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(value)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.get(0));
+        if let Some(id) = &deleted {
+            sqlx::query("DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3")
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE key_pair_counts SET n = n - 1 WHERE account = ?1 AND region = ?2")
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn put_tags(&self, scope: &Scope, resources: &[(String, String)], tags: &[Tag], limit: usize) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        for (resource_id, resource_type) in resources {
+            insert_tags(&mut tx, scope, resource_id, resource_type, tags).await?;
+            let count: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key NOT LIKE 'aws:%'",
+            )
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(resource_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+            if usize::try_from(count).unwrap_or(usize::MAX) > limit {
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_tags(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for resource_id in resource_ids {
+            if removals.is_empty() {
+                sqlx::query("DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key NOT LIKE 'aws:%'")
+                    .bind(&scope.account)
+                    .bind(&scope.region)
+                    .bind(resource_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for removal in removals {
+                sqlx::query(
+                    "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key = ?4 AND (?5 IS NULL OR value = ?5)",
+                )
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(resource_id)
+                .bind(&removal.key)
+                .bind(removal.value.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT resource_id, resource_type, key, value FROM tags WHERE account = ?1 AND region = ?2 ORDER BY resource_id, key",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ResourceTag { resource_id: r.get(0), resource_type: r.get(1), tag: Tag { key: r.get(2), value: r.get(3) } })
+            .collect())
+    }
+
+    async fn reset(&self) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for sql in ["DELETE FROM tags", "DELETE FROM key_pairs", "DELETE FROM key_pair_counts"] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
