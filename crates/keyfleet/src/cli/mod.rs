@@ -1,0 +1,53 @@
+//! Command-line parsing and the commands. `serve` runs the server; every other command
+//! is a client that signs its requests with the server's own SigV4 code.
+
+mod aws_files;
+mod client;
+mod configure;
+mod key;
+mod serve;
+mod xml;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// keyfleet: EC2 key pairs, self-hosted.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Write the aws CLI profile for this server (credentials, region, endpoint_url).
+    Configure(configure::ConfigureArgs),
+    /// Create, import, list, delete and fingerprint key pairs.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Configure(args) => configure::run(args),
+        Command::Key(command) => key::run(command),
+    }
+}
+
+/// The data dir when none is given: `$KEYFLEET_DATA_DIR`, else `$XDG_DATA_HOME/keyfleet`,
+/// else `~/.local/share/keyfleet`.
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("keyfleet");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/keyfleet"),
+        None => PathBuf::from("keyfleet-data"),
+    }
+}

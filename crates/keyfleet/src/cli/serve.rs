@@ -1,0 +1,69 @@
+//! `keyfleet serve`: start the server and tell a newcomer how to reach it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use keyfleet_server::{ServerConfig, credentials_file};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8773", env = "KEYFLEET_LISTEN")]
+    listen: SocketAddr,
+    /// Where the database and admin credentials live.
+    #[arg(long, env = "KEYFLEET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Accept any credentials and enable POST /moto-api/reset. For tests only.
+    #[arg(long)]
+    dev: bool,
+    /// Key pairs allowed per account and region (AWS: 5000).
+    #[arg(long, default_value_t = keyfleet_server::service::key_pairs::DEFAULT_QUOTA)]
+    key_pair_quota: u32,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYFLEET_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);
+    let config = ServerConfig { listen: args.listen, data_dir: data_dir.clone(), dev: args.dev, key_pair_quota: args.key_pair_quota };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async {
+        let started = keyfleet_server::start(&config).await?;
+        print_banner(&started, &data_dir, args.dev);
+        started.serve(shutdown_signal()).await.context("serving")
+    })
+}
+
+fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, dev: bool) {
+    // Tests read this first line to find the port.
+    println!("keyfleet listening on http://{} (data dir {})", started.addr, data_dir.display());
+    if dev {
+        println!("--dev: any credentials are accepted; POST /moto-api/reset clears all state. Never expose this.");
+    } else if started.admin_created {
+        let path = data_dir.join(credentials_file::FILE_NAME);
+        println!("Created the admin access key and saved it to {} (mode 0600).", path.display());
+        println!("Set up the aws CLI:  keyfleet configure --endpoint-url http://{}", started.addr);
+        println!("Then try:            aws --profile keyfleet ec2 describe-key-pairs");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
