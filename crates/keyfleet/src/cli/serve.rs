@@ -40,17 +40,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
+/// Written with errors ignored: a closed stdout (a supervisor that stopped reading) must
+/// not take the server down.
 fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, dev: bool) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
     // Tests read this first line to find the port.
-    println!("keyfleet listening on http://{} (data dir {})", started.addr, data_dir.display());
+    let _ = writeln!(out, "keyfleet listening on http://{} (data dir {})", started.addr, data_dir.display());
     if dev {
-        println!("--dev: any credentials are accepted; POST /moto-api/reset clears all state. Never expose this.");
+        let _ = writeln!(out, "--dev: any credentials are accepted; POST /moto-api/reset clears all state. Never expose this.");
     } else if started.admin_created {
         let path = data_dir.join(credentials_file::FILE_NAME);
-        println!("Created the admin access key and saved it to {} (mode 0600).", path.display());
-        println!("Set up the aws CLI:  keyfleet configure --endpoint-url http://{}", started.addr);
-        println!("Then try:            aws --profile keyfleet ec2 describe-key-pairs");
+        let _ = writeln!(out, "Created the admin access key and saved it to {} (mode 0600).", path.display());
+        let _ = writeln!(out, "Set up the aws CLI:  keyfleet configure --endpoint-url http://{}", started.addr);
+        let _ = writeln!(out, "Then try:            aws --profile keyfleet ec2 describe-key-pairs");
     }
+    let _ = out.flush();
 }
 
 async fn shutdown_signal() {

@@ -64,14 +64,14 @@ impl XmlWriter {
     }
 }
 
+/// Escapes text content. Quotes stay literal, as in AWS's messages (`The key pair 'x' …`);
+/// this writer emits no attributes but the constant namespace.
 fn escape_into(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             c => out.push(c),
         }
     }
@@ -85,6 +85,6 @@ mod tests {
     fn text_is_escaped() {
         let mut w = XmlWriter::new(64);
         w.text("keyName", "a<b>&\"c'");
-        assert!(w.finish().ends_with("<keyName>a&lt;b&gt;&amp;&quot;c&apos;</keyName>"));
+        assert!(w.finish().ends_with("<keyName>a&lt;b&gt;&amp;\"c'</keyName>"));
     }
 }

@@ -1,0 +1,23 @@
+//! keyfleet's one end-to-end test binary. Every test starts the real `keyfleet` binary on
+//! port 0 with a temporary data dir and drives it with real clients.
+//!
+//! Where tests go:
+//! - `aws_cli.rs`: the tutorials' commands with the real `aws` CLI, checked with
+//!   `ssh-keygen`, `openssl` and `puttygen`;
+//! - `boto3.rs`: boto3 scripts (in `clients/`): error shapes, waiters, paging, concurrency;
+//! - `keyfleet_cli.rs`: the `keyfleet key …` and `configure` commands;
+//! - `golden.rs`: raw request/response pairs against `golden/*.xml` (ids and times normalized);
+//! - `secrets.rs`: no private key byte reaches the database or the logs;
+//! - `sigv4.rs`: authentication failures as real clients see them.
+//!
+//! A test that needs a missing tool prints why and passes on a laptop, and fails when
+//! `CI=true` (see `support::require`).
+
+mod support;
+
+mod aws_cli;
+mod boto3;
+mod golden;
+mod keyfleet_cli;
+mod secrets;
+mod sigv4;

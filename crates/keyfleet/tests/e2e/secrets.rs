@@ -1,0 +1,59 @@
+//! The private key is returned once and never stored or logged: after creating keys of
+//! every type and format, no piece of them is in the data dir's files or the log.
+
+use base64::Engine as _;
+
+use crate::support::{TestServer, json, require};
+
+/// The base64 body lines of a PEM, OpenSSH or PPK private key (PPK: only Private-Lines).
+fn secret_lines(material: &str) -> Vec<String> {
+    if material.starts_with("PuTTY-User-Key-File") {
+        let mut lines = material.lines().skip_while(|l| !l.starts_with("Private-Lines:"));
+        let count: usize = lines.next().unwrap().split_whitespace().last().unwrap().parse().unwrap();
+        return lines.take(count).map(str::to_owned).collect();
+    }
+    material.lines().filter(|l| !l.starts_with("-----")).map(str::to_owned).collect()
+}
+
+#[test]
+fn no_private_key_bytes_reach_the_database_or_logs() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let mut server = TestServer::start();
+    let mut secrets: Vec<String> = Vec::new();
+    for (name, key_type, format) in [("a", "rsa", "pem"), ("b", "ed25519", "pem"), ("c", "rsa", "ppk"), ("d", "ed25519", "ppk")] {
+        let created = json(&server.aws_ok(&["ec2", "create-key-pair", "--key-name", name, "--key-type", key_type, "--key-format", format]));
+        secrets.push(created["KeyMaterial"].as_str().unwrap().to_owned());
+    }
+    server.aws_ok(&["ec2", "describe-key-pairs", "--include-public-key"]);
+    server.stop();
+
+    let mut haystacks: Vec<(String, Vec<u8>)> = vec![("serve.log".into(), server.log().into_bytes())];
+    for entry in std::fs::read_dir(server.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    }
+    assert!(haystacks.iter().any(|(n, _)| n.ends_with("keyfleet.db")));
+    let log = String::from_utf8_lossy(&haystacks[0].1).into_owned();
+    assert!(log.contains("CreateKeyPair"), "the log records the calls");
+    assert!(!log.contains("PRIVATE KEY") && !log.contains("Private-Lines"));
+
+    for material in &secrets {
+        let lines = secret_lines(material);
+        let der = base64::engine::general_purpose::STANDARD.decode(lines.concat()).unwrap();
+        let windows: Vec<&[u8]> = der.chunks(24).filter(|c| c.len() == 24).collect();
+        for (name, bytes) in &haystacks {
+            for line in lines.iter().filter(|l| l.len() >= 24) {
+                assert!(!contains(bytes, line.as_bytes()), "private key text found in {name}");
+            }
+            for window in &windows {
+                assert!(!contains(bytes, window), "private key bytes found in {name}");
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,38 @@
+//! Authentication as real clients experience it: boto3's signatures (header and
+//! presigned forms) are accepted, and each kind of failure gets EC2's error.
+
+use crate::support::{TestServer, json, require};
+
+#[test]
+fn boto3_signatures_verify_and_failures_get_ec2_codes() {
+    if !require(&["boto3"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let r = json(&server.boto3("boto3_cases.py", &["auth"]));
+    assert_eq!(r["presigned"], serde_json::json!([200, true]), "{r}");
+    let denied = serde_json::json!(["AuthFailure", "AWS was not able to validate the provided access credentials", 401]);
+    assert_eq!(r["wrong_secret"], denied);
+    assert_eq!(r["unknown_key"], denied);
+    assert_eq!(r["skewed"], serde_json::json!(["RequestExpired", "Request has expired.", 400]));
+}
+
+#[test]
+fn unsigned_request_is_refused_unless_dev() {
+    let enforcing = TestServer::start();
+    let body = "Action=DescribeKeyPairs&Version=2016-11-15";
+    let response = ureq::post(format!("{}/", enforcing.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(body)
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let text = response.into_body().read_to_string().unwrap();
+    assert!(text.contains("<Code>MissingAuthenticationToken</Code>"), "{text}");
+
+    let dev = TestServer::dev();
+    let response = ureq::post(format!("{}/", dev.url)).header("Content-Type", "application/x-www-form-urlencoded").send(body).unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
