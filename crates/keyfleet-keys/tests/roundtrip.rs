@@ -1,5 +1,7 @@
 //! Property tests: every encoding we write parses back to the same key (parse ∘ encode = id).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use keyfleet_keys::format::rfc4716;
 use keyfleet_keys::import::parse_public_key_material;
 use keyfleet_keys::{KeyFormat, PrivateKey};
@@ -41,6 +43,9 @@ fn rsa_encodings_round_trip() {
         let block = rfc4716::encode(&public.wire_blob().unwrap(), None);
         assert_eq!(parse_public_key_material(block.as_bytes()).unwrap(), public);
         let pem = key.to_material(KeyFormat::Pem, "k").unwrap();
-        assert_eq!(PrivateKey::from_pem(&pem).unwrap().public_key().unwrap(), public);
+        assert_eq!(
+            PrivateKey::from_pem(&pem).unwrap().public_key().unwrap(),
+            public
+        );
     }
 }

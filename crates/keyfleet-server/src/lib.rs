@@ -44,7 +44,12 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The defaults: 127.0.0.1:8773, AWS's quota, SigV4 enforced.
     pub fn new(data_dir: PathBuf) -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8773)), data_dir, dev: false, key_pair_quota: DEFAULT_QUOTA }
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8773)),
+            data_dir,
+            dev: false,
+            key_pair_quota: DEFAULT_QUOTA,
+        }
     }
 }
 
@@ -91,12 +96,17 @@ pub struct Started {
 /// Opens the data dir and store and binds the listener.
 pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     create_private_dir(&config.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
     let (auth, admin, admin_created) = if config.dev {
         (api::auth::Authenticator::Dev, None, false)
     } else {
         let (key, created) = credentials_file::load_or_create(&config.data_dir)?;
-        (api::auth::Authenticator::with_keys([key.clone()]), Some(key), created)
+        (
+            api::auth::Authenticator::with_keys([key.clone()]),
+            Some(key),
+            created,
+        )
     };
     let state = Arc::new(api::AppState {
         key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
@@ -107,15 +117,32 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    Ok(Started { addr, admin, admin_created, listener, router: api::router(state) })
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    Ok(Started {
+        addr,
+        admin,
+        admin_created,
+        listener,
+        router: api::router(state),
+    })
 }
 
 impl Started {
     /// Serves until `shutdown` completes.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
@@ -124,5 +151,8 @@ fn create_private_dir(path: &std::path::Path) -> Result<(), StartError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(|source| StartError::DataDir { path: path.to_owned(), source })
+    builder.create(path).map_err(|source| StartError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
 }

@@ -25,7 +25,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: &'static str, message: impl Into<String>, status: StatusCode) -> Self {
-        ApiError { code: Cow::Borrowed(code), message: message.into(), status }
+        ApiError {
+            code: Cow::Borrowed(code),
+            message: message.into(),
+            status,
+        }
     }
 
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -34,7 +38,10 @@ impl ApiError {
 
     /// `MissingParameter` for a required parameter.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::bad_request("MissingParameter", format!("The request must contain the parameter {name}"))
+        Self::bad_request(
+            "MissingParameter",
+            format!("The request must contain the parameter {name}"),
+        )
     }
 
     /// `InvalidParameterValue` with AWS's message.
@@ -44,23 +51,38 @@ impl ApiError {
 
     /// `InvalidAction` for an action this service does not have.
     pub fn invalid_action(action: &str) -> Self {
-        Self::bad_request("InvalidAction", format!("The action {action} is not valid for this web service."))
+        Self::bad_request(
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        )
     }
 
     /// The 412 answer to an authorized `DryRun=true`.
     pub fn dry_run() -> Self {
-        Self::new("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", StatusCode::PRECONDITION_FAILED)
+        Self::new(
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+            StatusCode::PRECONDITION_FAILED,
+        )
     }
 
     /// A failure that is ours, not the caller's. The detail goes to the log only.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new("InternalError", "An internal error has occurred", StatusCode::INTERNAL_SERVER_ERROR)
+        Self::new(
+            "InternalError",
+            "An internal error has occurred",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
     }
 
     /// The request body was larger than the server accepts.
     pub fn body_too_large() -> Self {
-        Self::new("RequestEntityTooLarge", "The request body is too large", StatusCode::PAYLOAD_TOO_LARGE)
+        Self::new(
+            "RequestEntityTooLarge",
+            "The request body is too large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
     }
 }
 
@@ -114,7 +136,10 @@ impl From<AuthError> for ApiError {
                 "AWS was not able to validate the provided access credentials",
                 StatusCode::UNAUTHORIZED,
             ),
-            AuthError::Malformed(what) => Self::bad_request("IncompleteSignature", format!("Authorization header is malformed: {what}")),
+            AuthError::Malformed(what) => Self::bad_request(
+                "IncompleteSignature",
+                format!("Authorization header is malformed: {what}"),
+            ),
             AuthError::Expired => Self::bad_request("RequestExpired", "Request has expired."),
         }
     }

@@ -101,20 +101,44 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Inserts a key pair and its tags atomically, unless the name is taken in the scope
     /// or the scope already holds `quota` key pairs.
-    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError>;
+    async fn insert_key_pair(
+        &self,
+        scope: &Scope,
+        row: &KeyPairRow,
+        quota: u32,
+    ) -> Result<(), StoreError>;
 
     /// Loads key pairs with their tags, oldest first.
-    async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError>;
+    async fn key_pairs(
+        &self,
+        scope: &Scope,
+        query: &KeyPairQuery,
+    ) -> Result<Vec<KeyPairRow>, StoreError>;
 
     /// Deletes a key pair (by name or id) and its tags; returns the deleted id, if any.
-    async fn delete_key_pair(&self, scope: &Scope, name_or_id: KeyPairRef<'_>) -> Result<Option<String>, StoreError>;
+    async fn delete_key_pair(
+        &self,
+        scope: &Scope,
+        name_or_id: KeyPairRef<'_>,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Sets tags (overwriting values of existing keys) on resources. Returns `false`
     /// without writing anything if a resource would end up with more than `limit` tags.
-    async fn put_tags(&self, scope: &Scope, resources: &[(String, String)], tags: &[Tag], limit: usize) -> Result<bool, StoreError>;
+    async fn put_tags(
+        &self,
+        scope: &Scope,
+        resources: &[(String, String)],
+        tags: &[Tag],
+        limit: usize,
+    ) -> Result<bool, StoreError>;
 
     /// Removes tags from resources; an empty `removals` removes every tag.
-    async fn delete_tags(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<(), StoreError>;
+    async fn delete_tags(
+        &self,
+        scope: &Scope,
+        resource_ids: &[String],
+        removals: &[TagRemoval],
+    ) -> Result<(), StoreError>;
 
     /// Lists the tags of a scope, ordered by resource id then key.
     async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError>;

@@ -10,11 +10,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{KeyPairQuery, KeyPairRef, KeyPairRow, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval};
-
+use super::{
+    KeyPairQuery, KeyPairRef, KeyPairRow, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval,
+};
 
 /// A SQLite-backed [`Store`].
 #[derive(Clone)]
@@ -31,7 +35,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -47,7 +54,13 @@ impl SqliteStore {
             .bind(resource_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
+        Ok(rows
+            .iter()
+            .map(|r| Tag {
+                key: r.get(0),
+                value: r.get(1),
+            })
+            .collect())
     }
 
     /// All key-pair tags of a scope in one query, grouped by resource id (no N+1).
@@ -61,7 +74,10 @@ impl SqliteStore {
         .await?;
         let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
         for r in &rows {
-            by_id.entry(r.get(0)).or_default().push(Tag { key: r.get(1), value: r.get(2) });
+            by_id.entry(r.get(0)).or_default().push(Tag {
+                key: r.get(1),
+                value: r.get(2),
+            });
         }
         Ok(by_id)
     }
@@ -105,7 +121,12 @@ async fn insert_tags(
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
+    async fn insert_key_pair(
+        &self,
+        scope: &Scope,
+        row: &KeyPairRow,
+        quota: u32,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
@@ -121,10 +142,10 @@ impl Store for SqliteStore {
         .bind(row.created_ms)
         .execute(&mut *tx)
         .await;
-        if let Err(sqlx::Error::Database(e)) = &inserted {
-            if e.is_unique_violation() {
-                return Err(StoreError::Duplicate);
-            }
+        if let Err(sqlx::Error::Database(e)) = &inserted
+            && e.is_unique_violation()
+        {
+            return Err(StoreError::Duplicate);
         }
         inserted?;
         sqlx::query("INSERT INTO key_pair_counts (account, region, n) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING")
@@ -132,12 +153,14 @@ impl Store for SqliteStore {
             .bind(&scope.region)
             .execute(&mut *tx)
             .await?;
-        let counted = sqlx::query("UPDATE key_pair_counts SET n = n + 1 WHERE account = ?1 AND region = ?2 AND n < ?3")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(i64::from(quota))
-            .execute(&mut *tx)
-            .await?;
+        let counted = sqlx::query(
+            "UPDATE key_pair_counts SET n = n + 1 WHERE account = ?1 AND region = ?2 AND n < ?3",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(i64::from(quota))
+        .execute(&mut *tx)
+        .await?;
         if counted.rows_affected() == 0 {
             return Err(StoreError::QuotaExceeded(quota));
         }
@@ -146,9 +169,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
+    async fn key_pairs(
+        &self,
+        scope: &Scope,
+        query: &KeyPairQuery,
+    ) -> Result<Vec<KeyPairRow>, StoreError> {
         if query.names.is_empty() && query.ids.is_empty() {
-            let sql = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+            let sql =
+                "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                        WHERE account = ?1 AND region = ?2 ORDER BY created_ms, id";
             let mut rows: Vec<KeyPairRow> = sqlx::query(sql)
                 .bind(&scope.account)
@@ -164,11 +192,16 @@ impl Store for SqliteStore {
             }
             return Ok(rows);
         }
-        let by_name = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+        let by_name =
+            "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                        WHERE account = ?1 AND region = ?2 AND name = ?3";
         let by_id = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                      WHERE account = ?1 AND region = ?2 AND id = ?3";
-        let lookups = query.names.iter().map(|n| (by_name, n)).chain(query.ids.iter().map(|i| (by_id, i)));
+        let lookups = query
+            .names
+            .iter()
+            .map(|n| (by_name, n))
+            .chain(query.ids.iter().map(|i| (by_id, i)));
         let mut rows: Vec<KeyPairRow> = Vec::new();
         for (sql, value) in lookups {
             let found = sqlx::query(sql)
@@ -191,10 +224,20 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn delete_key_pair(
+        &self,
+        scope: &Scope,
+        target: KeyPairRef<'_>,
+    ) -> Result<Option<String>, StoreError> {
         let (sql, value) = match target {
-            KeyPairRef::Name(name) => ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND name = ?3 RETURNING id", name),
-            KeyPairRef::Id(id) => ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND id = ?3 RETURNING id", id),
+            KeyPairRef::Name(name) => (
+                "DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND name = ?3 RETURNING id",
+                name,
+            ),
+            KeyPairRef::Id(id) => (
+                "DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND id = ?3 RETURNING id",
+                id,
+            ),
         };
         let mut tx = self.write_tx().await?;
         let deleted: Option<String> = sqlx::query(sql)
@@ -221,7 +264,13 @@ impl Store for SqliteStore {
         Ok(deleted)
     }
 
-    async fn put_tags(&self, scope: &Scope, resources: &[(String, String)], tags: &[Tag], limit: usize) -> Result<bool, StoreError> {
+    async fn put_tags(
+        &self,
+        scope: &Scope,
+        resources: &[(String, String)],
+        tags: &[Tag],
+        limit: usize,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         for (resource_id, resource_type) in resources {
             insert_tags(&mut tx, scope, resource_id, resource_type, tags).await?;
@@ -242,7 +291,12 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn delete_tags(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<(), StoreError> {
+    async fn delete_tags(
+        &self,
+        scope: &Scope,
+        resource_ids: &[String],
+        removals: &[TagRemoval],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         for resource_id in resource_ids {
             if removals.is_empty() {
@@ -280,13 +334,24 @@ impl Store for SqliteStore {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| ResourceTag { resource_id: r.get(0), resource_type: r.get(1), tag: Tag { key: r.get(2), value: r.get(3) } })
+            .map(|r| ResourceTag {
+                resource_id: r.get(0),
+                resource_type: r.get(1),
+                tag: Tag {
+                    key: r.get(2),
+                    value: r.get(3),
+                },
+            })
             .collect())
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        for sql in ["DELETE FROM tags", "DELETE FROM key_pairs", "DELETE FROM key_pair_counts"] {
+        for sql in [
+            "DELETE FROM tags",
+            "DELETE FROM key_pairs",
+            "DELETE FROM key_pair_counts",
+        ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;

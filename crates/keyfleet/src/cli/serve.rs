@@ -27,12 +27,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYFLEET_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KEYFLEET_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);
-    let config = ServerConfig { listen: args.listen, data_dir: data_dir.clone(), dev: args.dev, key_pair_quota: args.key_pair_quota };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: data_dir.clone(),
+        dev: args.dev,
+        key_pair_quota: args.key_pair_quota,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async {
         let started = keyfleet_server::start(&config).await?;
         print_banner(&started, &data_dir, args.dev);
@@ -46,14 +55,33 @@ fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, 
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     // Tests read this first line to find the port.
-    let _ = writeln!(out, "keyfleet listening on http://{} (data dir {})", started.addr, data_dir.display());
+    let _ = writeln!(
+        out,
+        "keyfleet listening on http://{} (data dir {})",
+        started.addr,
+        data_dir.display()
+    );
     if dev {
-        let _ = writeln!(out, "--dev: any credentials are accepted; POST /moto-api/reset clears all state. Never expose this.");
+        let _ = writeln!(
+            out,
+            "--dev: any credentials are accepted; POST /moto-api/reset clears all state. Never expose this."
+        );
     } else if started.admin_created {
         let path = data_dir.join(credentials_file::FILE_NAME);
-        let _ = writeln!(out, "Created the admin access key and saved it to {} (mode 0600).", path.display());
-        let _ = writeln!(out, "Set up the aws CLI:  keyfleet configure --endpoint-url http://{}", started.addr);
-        let _ = writeln!(out, "Then try:            aws --profile keyfleet ec2 describe-key-pairs");
+        let _ = writeln!(
+            out,
+            "Created the admin access key and saved it to {} (mode 0600).",
+            path.display()
+        );
+        let _ = writeln!(
+            out,
+            "Set up the aws CLI:  keyfleet configure --endpoint-url http://{}",
+            started.addr
+        );
+        let _ = writeln!(
+            out,
+            "Then try:            aws --profile keyfleet ec2 describe-key-pairs"
+        );
     }
     let _ = out.flush();
 }
@@ -64,7 +92,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -13,6 +13,8 @@
 //! A test that needs a missing tool prints why and passes on a laptop, and fails when
 //! `CI=true` (see `support::require`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 mod support;
 
 mod aws_cli;

@@ -69,7 +69,11 @@ pub async fn dispatch(ctx: &Context<'_>, params: &QueryParams) -> Result<Reply, 
 /// Answers `DryRun=true` once the request has decoded and validated. With policies (a
 /// later issue) the answer will come from the policy check.
 fn refuse_dry_run(params: &QueryParams) -> Result<(), ApiError> {
-    if params.dry_run()? { Err(ApiError::dry_run()) } else { Ok(()) }
+    if params.dry_run()? {
+        Err(ApiError::dry_run())
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
