@@ -19,13 +19,10 @@ fn key_part(line: &str) -> String {
 }
 
 fn public_key_of(server: &TestServer, name: &str) -> String {
-    let out = server.aws_ok(&[
-        "ec2",
-        "describe-key-pairs",
-        "--key-names",
-        name,
-        "--include-public-key",
-    ]);
+    let out = server.aws_ok(&format!(
+        "ec2 describe-key-pairs --key-names {} --include-public-key",
+        name
+    ));
     json(&out)["KeyPairs"][0]["PublicKey"]
         .as_str()
         .unwrap()
@@ -39,20 +36,7 @@ fn tutorial_flow_create_chmod_ssh_keygen_import_filter_delete() {
     }
     let server = TestServer::start();
     let dir = server.dir.path();
-    let material = server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        "demo",
-        "--region",
-        "us-east-1",
-        "--tag-specifications",
-        "ResourceType=key-pair,Tags=[{Key=project,Value=demo}]",
-        "--query",
-        "KeyMaterial",
-        "--output",
-        "text",
-    ]);
+    let material = server.aws_ok("ec2 create-key-pair --key-name demo --region us-east-1 --tag-specifications ResourceType=key-pair,Tags=[{Key=project,Value=demo}] --query KeyMaterial --output text");
     let pem = dir.join("demo.pem");
     write_private(&pem, &material);
     assert!(material.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
@@ -71,7 +55,7 @@ fn tutorial_flow_create_chmod_ssh_keygen_import_filter_delete() {
     );
 
     // The fingerprint is SHA-1 of the PKCS#8 DER, as `openssl pkcs8 | openssl sha1 -c` computes.
-    let info = json(&server.aws_ok(&["ec2", "describe-key-pairs", "--key-names", "demo"]));
+    let info = json(&server.aws_ok("ec2 describe-key-pairs --key-names demo"));
     let expected = sh(&format!(
         "openssl pkcs8 -in {} -topk8 -nocrypt -outform DER | openssl sha1 -c",
         pem.display()
@@ -102,14 +86,10 @@ fn tutorial_flow_create_chmod_ssh_keygen_import_filter_delete() {
             k.to_str().unwrap(),
         ],
     );
-    let imported = json(&server.aws_ok(&[
-        "ec2",
-        "import-key-pair",
-        "--key-name",
-        "imported",
-        "--public-key-material",
-        &format!("fileb://{}.pub", k.display()),
-    ]));
+    let imported = json(&server.aws_ok(&format!(
+        "ec2 import-key-pair --key-name imported --public-key-material fileb://{}.pub",
+        k.display()
+    )));
     let md5 = sh(&format!(
         "ssh-keygen -e -m PKCS8 -f {}.pub | openssl pkey -pubin -outform DER | openssl md5 -c",
         k.display()
@@ -121,26 +101,21 @@ fn tutorial_flow_create_chmod_ssh_keygen_import_filter_delete() {
     assert!(imported["KeyPairId"].as_str().unwrap().starts_with("key-"));
     assert_eq!(imported["KeyPairId"].as_str().unwrap().len(), 21);
 
-    let tagged = server.aws_ok(&[
-        "ec2",
-        "describe-key-pairs",
-        "--filters",
-        "Name=tag:project,Values=demo",
-        "--query",
-        "KeyPairs[].KeyName",
-    ]);
+    let tagged = server.aws_ok(
+        "ec2 describe-key-pairs --filters Name=tag:project,Values=demo --query KeyPairs[].KeyName",
+    );
     assert_eq!(json(&tagged), serde_json::json!(["demo"]));
 
-    let deleted = json(&server.aws_ok(&["ec2", "delete-key-pair", "--key-name", "demo"]));
+    let deleted = json(&server.aws_ok("ec2 delete-key-pair --key-name demo"));
     assert_eq!(deleted["Return"], true);
     assert_eq!(deleted["KeyPairId"], info["KeyPairs"][0]["KeyPairId"]);
-    let again = json(&server.aws_ok(&["ec2", "delete-key-pair", "--key-name", "demo"]));
+    let again = json(&server.aws_ok("ec2 delete-key-pair --key-name demo"));
     assert_eq!(
         again,
         serde_json::json!({"Return": true}),
         "deleting a missing key pair succeeds without an id"
     );
-    let left = server.aws_ok(&["ec2", "describe-key-pairs", "--query", "KeyPairs[].KeyName"]);
+    let left = server.aws_ok("ec2 describe-key-pairs --query KeyPairs[].KeyName");
     assert_eq!(json(&left), serde_json::json!(["imported"]));
 }
 
@@ -152,14 +127,7 @@ fn ed25519_and_ppk_keys_check_out_with_reference_tools() {
     let server = TestServer::start();
     let dir = server.dir.path();
 
-    let created = json(&server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        "ed",
-        "--key-type",
-        "ed25519",
-    ]));
+    let created = json(&server.aws_ok("ec2 create-key-pair --key-name ed --key-type ed25519"));
     let pem = dir.join("ed.pem");
     write_private(&pem, created["KeyMaterial"].as_str().unwrap());
     let derived = run_ok("ssh-keygen", &["-y", "-f", pem.to_str().unwrap()]);
@@ -180,16 +148,10 @@ fn ed25519_and_ppk_keys_check_out_with_reference_tools() {
     );
 
     for (name, key_type) in [("rsa-ppk", "rsa"), ("ed-ppk", "ed25519")] {
-        let created = json(&server.aws_ok(&[
-            "ec2",
-            "create-key-pair",
-            "--key-name",
-            name,
-            "--key-type",
-            key_type,
-            "--key-format",
-            "ppk",
-        ]));
+        let created = json(&server.aws_ok(&format!(
+            "ec2 create-key-pair --key-name {} --key-type {} --key-format ppk",
+            name, key_type
+        )));
         let material = created["KeyMaterial"].as_str().unwrap();
         assert!(
             material.starts_with("PuTTY-User-Key-File-2: "),
@@ -211,14 +173,10 @@ fn ed25519_and_ppk_keys_check_out_with_reference_tools() {
         "ssh-keygen",
         &["-t", "ed25519", "-N", "", "-q", "-f", e.to_str().unwrap()],
     );
-    let imported = json(&server.aws_ok(&[
-        "ec2",
-        "import-key-pair",
-        "--key-name",
-        "e",
-        "--public-key-material",
-        &format!("fileb://{}.pub", e.display()),
-    ]));
+    let imported = json(&server.aws_ok(&format!(
+        "ec2 import-key-pair --key-name e --public-key-material fileb://{}.pub",
+        e.display()
+    )));
     let listed = run_ok("ssh-keygen", &["-l", "-f", &format!("{}.pub", e.display())]);
     let sha256 = listed
         .split_whitespace()
@@ -251,22 +209,14 @@ fn ed25519_and_ppk_keys_check_out_with_reference_tools() {
         run_ok("ssh-keygen", &["-e", "-f", &format!("{}.pub", r.display())]),
     )
     .unwrap();
-    let a = json(&server.aws_ok(&[
-        "ec2",
-        "import-key-pair",
-        "--key-name",
-        "r1",
-        "--public-key-material",
-        &format!("fileb://{}.pub", r.display()),
-    ]));
-    let b = json(&server.aws_ok(&[
-        "ec2",
-        "import-key-pair",
-        "--key-name",
-        "r2",
-        "--public-key-material",
-        &format!("fileb://{}/r.rfc", dir.display()),
-    ]));
+    let a = json(&server.aws_ok(&format!(
+        "ec2 import-key-pair --key-name r1 --public-key-material fileb://{}.pub",
+        r.display()
+    )));
+    let b = json(&server.aws_ok(&format!(
+        "ec2 import-key-pair --key-name r2 --public-key-material fileb://{}/r.rfc",
+        dir.display()
+    )));
     assert_eq!(a["KeyFingerprint"], b["KeyFingerprint"]);
     assert_eq!(
         key_part(&public_key_of(&server, "r2")),
@@ -281,7 +231,7 @@ fn errors_have_aws_codes_and_messages() {
     }
     let server = TestServer::start();
     let stderr = server.aws_err(
-        &["ec2", "describe-key-pairs", "--key-names", "nope"],
+        "ec2 describe-key-pairs --key-names nope",
         "InvalidKeyPair.NotFound",
     );
     assert!(
@@ -289,16 +239,9 @@ fn errors_have_aws_codes_and_messages() {
         "{stderr}"
     );
 
-    server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        "dup",
-        "--key-type",
-        "ed25519",
-    ]);
+    server.aws_ok("ec2 create-key-pair --key-name dup --key-type ed25519");
     let stderr = server.aws_err(
-        &["ec2", "create-key-pair", "--key-name", "dup"],
+        "ec2 create-key-pair --key-name dup",
         "InvalidKeyPair.Duplicate",
     );
     assert!(
@@ -312,14 +255,10 @@ fn errors_have_aws_codes_and_messages() {
         &["-t", "ecdsa", "-N", "", "-q", "-f", ecdsa.to_str().unwrap()],
     );
     let stderr = server.aws_err(
-        &[
-            "ec2",
-            "import-key-pair",
-            "--key-name",
-            "ec",
-            "--public-key-material",
-            &format!("fileb://{}.pub", ecdsa.display()),
-        ],
+        &format!(
+            "ec2 import-key-pair --key-name ec --public-key-material fileb://{}.pub",
+            ecdsa.display()
+        ),
         "InvalidKey.Format",
     );
     assert!(
@@ -328,39 +267,27 @@ fn errors_have_aws_codes_and_messages() {
     );
 
     let stderr = server.aws_err(
-        &["ec2", "create-key-pair", "--key-name", "dry", "--dry-run"],
+        "ec2 create-key-pair --key-name dry --dry-run",
         "DryRunOperation",
     );
     assert!(stderr.contains("Request would have succeeded, but DryRun flag is set."));
     server.aws_err(
-        &["ec2", "describe-key-pairs", "--key-names", "dry"],
+        "ec2 describe-key-pairs --key-names dry",
         "InvalidKeyPair.NotFound",
     );
 
     let long = "n".repeat(256);
     let stderr = server.aws_err(
-        &["ec2", "create-key-pair", "--key-name", &long],
+        &format!("ec2 create-key-pair --key-name {}", long),
         "InvalidParameterValue",
     );
     assert!(stderr.contains("Length exceeds maximum of 255"), "{stderr}");
-    server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        &"n".repeat(255),
-        "--key-type",
-        "ed25519",
-    ]);
+    server.aws_ok(&format!(
+        "ec2 create-key-pair --key-name {} --key-type ed25519",
+        "n".repeat(255)
+    ));
 
-    let stderr = server.aws_err(
-        &[
-            "ec2",
-            "create-key-pair",
-            "--key-name",
-            "t",
-            "--tag-specifications",
-            "ResourceType=instance,Tags=[{Key=a,Value=b}]",
-        ],
+    let stderr = server.aws_err("ec2 create-key-pair --key-name t --tag-specifications ResourceType=instance,Tags=[{Key=a,Value=b}]",
         "InvalidParameterValue",
     );
     assert!(
@@ -369,23 +296,11 @@ fn errors_have_aws_codes_and_messages() {
     );
 
     server.aws_err(
-        &[
-            "ec2",
-            "describe-key-pairs",
-            "--filters",
-            "Name=owner,Values=x",
-        ],
+        "ec2 describe-key-pairs --filters Name=owner,Values=x",
         "InvalidParameterValue",
     );
     server.aws_err(
-        &[
-            "ec2",
-            "create-key-pair",
-            "--key-name",
-            "x",
-            "--key-type",
-            "dsa",
-        ],
+        "ec2 create-key-pair --key-name x --key-type dsa",
         "InvalidParameterValue",
     );
 }
@@ -396,46 +311,20 @@ fn regions_are_independent() {
         return;
     }
     let server = TestServer::start();
-    let east = json(&server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        "same",
-        "--key-type",
-        "ed25519",
-        "--region",
-        "us-east-1",
-    ]));
-    let west = json(&server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        "same",
-        "--key-type",
-        "ed25519",
-        "--region",
-        "eu-west-1",
-    ]));
+    let east = json(
+        &server.aws_ok("ec2 create-key-pair --key-name same --key-type ed25519 --region us-east-1"),
+    );
+    let west = json(
+        &server.aws_ok("ec2 create-key-pair --key-name same --key-type ed25519 --region eu-west-1"),
+    );
     assert_ne!(east["KeyPairId"], west["KeyPairId"]);
-    let listed = json(&server.aws_ok(&["ec2", "describe-key-pairs", "--region", "eu-west-1"]));
+    let listed = json(&server.aws_ok("ec2 describe-key-pairs --region eu-west-1"));
     assert_eq!(listed["KeyPairs"].as_array().unwrap().len(), 1);
     assert_eq!(listed["KeyPairs"][0]["KeyPairId"], west["KeyPairId"]);
-    server.aws_ok(&[
-        "ec2",
-        "delete-key-pair",
-        "--key-name",
-        "same",
-        "--region",
-        "eu-west-1",
-    ]);
-    let east_list = json(&server.aws_ok(&[
-        "ec2",
-        "describe-key-pairs",
-        "--region",
-        "us-east-1",
-        "--query",
-        "KeyPairs[].KeyPairId",
-    ]));
+    server.aws_ok("ec2 delete-key-pair --key-name same --region eu-west-1");
+    let east_list = json(
+        &server.aws_ok("ec2 describe-key-pairs --region us-east-1 --query KeyPairs[].KeyPairId"),
+    );
     assert_eq!(east_list, serde_json::json!([east["KeyPairId"]]));
 }
 
@@ -445,32 +334,17 @@ fn tags_are_created_filtered_and_deleted_by_key_pair_id() {
         return;
     }
     let server = TestServer::start();
-    let id = json(&server.aws_ok(&[
-        "ec2",
-        "create-key-pair",
-        "--key-name",
-        "t",
-        "--key-type",
-        "ed25519",
-    ]))["KeyPairId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    server.aws_ok(&[
-        "ec2",
-        "create-tags",
-        "--resources",
-        &id,
-        "--tags",
-        "Key=env,Value=prod",
-        "Key=team,Value=",
-    ]);
-    let tags = json(&server.aws_ok(&[
-        "ec2",
-        "describe-tags",
-        "--filters",
-        "Name=resource-type,Values=key-pair",
-    ]));
+    let id =
+        json(&server.aws_ok("ec2 create-key-pair --key-name t --key-type ed25519"))["KeyPairId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    server.aws_ok(&format!(
+        "ec2 create-tags --resources {} --tags Key=env,Value=prod Key=team,Value=",
+        id
+    ));
+    let tags =
+        json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=key-pair"));
     assert_eq!(
         tags["Tags"],
         serde_json::json!([
@@ -478,66 +352,39 @@ fn tags_are_created_filtered_and_deleted_by_key_pair_id() {
             {"Key": "team", "ResourceId": id, "ResourceType": "key-pair", "Value": ""}
         ])
     );
-    let by_key = json(&server.aws_ok(&[
-        "ec2",
-        "describe-key-pairs",
-        "--filters",
-        "Name=tag-key,Values=te*",
-        "--query",
-        "KeyPairs[].KeyName",
-    ]));
+    let by_key = json(&server.aws_ok(
+        "ec2 describe-key-pairs --filters Name=tag-key,Values=te* --query KeyPairs[].KeyName",
+    ));
     assert_eq!(by_key, serde_json::json!(["t"]));
-    server.aws_ok(&[
-        "ec2",
-        "delete-tags",
-        "--resources",
-        &id,
-        "--tags",
-        "Key=env,Value=dev",
-    ]);
+    server.aws_ok(&format!(
+        "ec2 delete-tags --resources {} --tags Key=env,Value=dev",
+        id
+    ));
     assert_eq!(
-        json(&server.aws_ok(&["ec2", "describe-tags"]))["Tags"]
+        json(&server.aws_ok("ec2 describe-tags"))["Tags"]
             .as_array()
             .unwrap()
             .len(),
         2,
         "value mismatch keeps the tag"
     );
-    server.aws_ok(&[
-        "ec2",
-        "delete-tags",
-        "--resources",
-        &id,
-        "--tags",
-        "Key=env",
-    ]);
+    server.aws_ok(&format!(
+        "ec2 delete-tags --resources {} --tags Key=env",
+        id
+    ));
     assert_eq!(
-        json(&server.aws_ok(&["ec2", "describe-tags"]))["Tags"]
+        json(&server.aws_ok("ec2 describe-tags"))["Tags"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
     server.aws_err(
-        &[
-            "ec2",
-            "create-tags",
-            "--resources",
-            "bogus",
-            "--tags",
-            "Key=a,Value=b",
-        ],
+        "ec2 create-tags --resources bogus --tags Key=a,Value=b",
         "InvalidID",
     );
     server.aws_err(
-        &[
-            "ec2",
-            "create-tags",
-            "--resources",
-            "key-0123456789abcdef0",
-            "--tags",
-            "Key=a,Value=b",
-        ],
+        "ec2 create-tags --resources key-0123456789abcdef0 --tags Key=a,Value=b",
         "InvalidKeyPair.NotFound",
     );
 }

@@ -129,7 +129,7 @@ fn configure_then_aws_profile_and_key_commands_work() {
     );
 
     // Offline fingerprints match what the server computed.
-    let described = json(&server.aws_ok(&["ec2", "describe-key-pairs"]));
+    let described = json(&server.aws_ok("ec2 describe-key-pairs"));
     let fp = |name: &str| {
         described["KeyPairs"]
             .as_array()
@@ -163,7 +163,7 @@ fn configure_then_aws_profile_and_key_commands_work() {
         .to_owned();
     ok(keyfleet(&home, &["key", "rm", &imp_id]));
     assert_eq!(
-        json(&server.aws_ok(&["ec2", "describe-key-pairs"]))["KeyPairs"],
+        json(&server.aws_ok("ec2 describe-key-pairs"))["KeyPairs"],
         serde_json::json!([])
     );
 }

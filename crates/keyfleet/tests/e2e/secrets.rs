@@ -41,19 +41,13 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
         ("c", "rsa", "ppk"),
         ("d", "ed25519", "ppk"),
     ] {
-        let created = json(&server.aws_ok(&[
-            "ec2",
-            "create-key-pair",
-            "--key-name",
-            name,
-            "--key-type",
-            key_type,
-            "--key-format",
-            format,
-        ]));
+        let created = json(&server.aws_ok(&format!(
+            "ec2 create-key-pair --key-name {} --key-type {} --key-format {}",
+            name, key_type, format
+        )));
         secrets.push(created["KeyMaterial"].as_str().unwrap().to_owned());
     }
-    server.aws_ok(&["ec2", "describe-key-pairs", "--include-public-key"]);
+    server.aws_ok("ec2 describe-key-pairs --include-public-key");
     server.stop();
 
     let mut haystacks: Vec<(String, Vec<u8>)> =

@@ -115,33 +115,37 @@ impl TestServer {
             .env_remove("AWS_SESSION_TOKEN");
     }
 
-    /// `aws --endpoint-url URL <args>`; returns the output whatever the exit code.
-    pub fn aws(&self, args: &[&str]) -> Output {
+    /// `aws --endpoint-url URL <command line>`, the command line split at whitespace as a
+    /// shell would (no quoting needed in these tests); returns the output whatever the exit code.
+    pub fn aws(&self, command_line: &str) -> Output {
         let mut command = Command::new("aws");
-        command.arg("--endpoint-url").arg(&self.url).args(args);
+        command
+            .arg("--endpoint-url")
+            .arg(&self.url)
+            .args(command_line.split_whitespace());
         self.aws_env(&mut command);
         command.output().expect("run aws")
     }
 
     /// `aws …` that must succeed; returns stdout.
-    pub fn aws_ok(&self, args: &[&str]) -> String {
+    pub fn aws_ok(&self, args: &str) -> String {
         let out = self.aws(args);
         assert!(
             out.status.success(),
-            "aws {args:?} failed: {}",
+            "aws {args} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
     /// `aws …` that must fail with this error code; returns stderr.
-    pub fn aws_err(&self, args: &[&str], code: &str) -> String {
+    pub fn aws_err(&self, args: &str, code: &str) -> String {
         let out = self.aws(args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "aws {args:?} unexpectedly succeeded");
+        assert!(!out.status.success(), "aws {args} unexpectedly succeeded");
         assert!(
             stderr.contains(&format!("({code})")),
-            "aws {args:?}: expected {code}, got {stderr}"
+            "aws {args}: expected {code}, got {stderr}"
         );
         stderr
     }
