@@ -20,9 +20,7 @@ use crate::key::{PrivateInner, PrivateKey, PublicKey};
 pub fn of_created(key: &PrivateKey) -> Result<String, EncodeError> {
     match &key.inner {
         PrivateInner::Rsa(rsa_key) => {
-            let der = rsa_key
-                .to_pkcs8_der()
-                .map_err(|e| EncodeError::Der(e.to_string()))?;
+            let der = rsa_key.to_pkcs8_der().map_err(|e| EncodeError::Der(e.to_string()))?;
             Ok(hex_colons(&Sha1::digest(der.as_bytes())))
         }
         PrivateInner::Ed25519(_) => of_ed25519(&key.public_key()?),
@@ -35,9 +33,7 @@ pub fn of_imported(key: &PublicKey) -> Result<String, EncodeError> {
     match key.data.rsa() {
         Some(ssh_rsa) => {
             let public = rsa::RsaPublicKey::try_from(ssh_rsa)?;
-            let der = public
-                .to_public_key_der()
-                .map_err(|e| EncodeError::Der(e.to_string()))?;
+            let der = public.to_public_key_der().map_err(|e| EncodeError::Der(e.to_string()))?;
             Ok(hex_colons(&Md5::digest(der.as_bytes())))
         }
         None => of_ed25519(key),

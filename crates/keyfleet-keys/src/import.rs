@@ -27,9 +27,7 @@ pub fn parse_public_key_material(material: &[u8]) -> Result<PublicKey, ImportErr
         return Err(ImportError::Empty);
     }
     if material.len() > MAX_MATERIAL_LEN {
-        return Err(ImportError::TooLong {
-            max: MAX_MATERIAL_LEN,
-        });
+        return Err(ImportError::TooLong { max: MAX_MATERIAL_LEN });
     }
     let text = std::str::from_utf8(material).map_err(|_| ImportError::NotAscii)?;
     if !text.is_ascii() {
@@ -54,15 +52,10 @@ pub fn parse_public_key_material(material: &[u8]) -> Result<PublicKey, ImportErr
 const OPENSSH_PREFIXES: [&str; 3] = ["ssh-", "ecdsa-", "sk-"];
 
 fn openssh_line(alg: &str, rest: &str) -> Result<KeyData, ImportError> {
-    let encoded = rest
-        .split_whitespace()
-        .next()
-        .ok_or(ImportError::Malformed("no key data"))?;
+    let encoded = rest.split_whitespace().next().ok_or(ImportError::Malformed("no key data"))?;
     let key_data = decode_blob(&lenient_base64(encoded)?)?;
     if key_data.algorithm().as_str() != alg {
-        return Err(ImportError::Malformed(
-            "algorithm name does not match key data",
-        ));
+        return Err(ImportError::Malformed("algorithm name does not match key data"));
     }
     Ok(key_data)
 }
@@ -91,12 +84,9 @@ pub(crate) fn supported(key_data: KeyData) -> Result<PublicKey, ImportError> {
             return Err(ImportError::UnsupportedSize(bits));
         }
         // rsa::RsaPublicKey is what the fingerprint needs; a key it refuses would fail later.
-        rsa::RsaPublicKey::try_from(rsa_key)
-            .map_err(|_| ImportError::Malformed("unusable RSA key"))?;
+        rsa::RsaPublicKey::try_from(rsa_key).map_err(|_| ImportError::Malformed("unusable RSA key"))?;
     } else if !key_data.is_ed25519() {
-        return Err(ImportError::UnsupportedType(
-            key_data.algorithm().as_str().to_owned(),
-        ));
+        return Err(ImportError::UnsupportedType(key_data.algorithm().as_str().to_owned()));
     }
     Ok(PublicKey { data: key_data })
 }
@@ -104,13 +94,8 @@ pub(crate) fn supported(key_data: KeyData) -> Result<PublicKey, ImportError> {
 /// Decodes base64 skipping characters outside the alphabet, as Python's non-strict decoder
 /// (and so moto and `cryptography`) does: moto's own RSA test vector carries a stray `\`.
 pub(crate) fn lenient_base64(text: &str) -> Result<Vec<u8>, ImportError> {
-    let cleaned: String = text
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/'))
-        .collect();
-    LENIENT
-        .decode(cleaned.as_bytes())
-        .map_err(|_| ImportError::Malformed("invalid base64"))
+    let cleaned: String = text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/')).collect();
+    LENIENT.decode(cleaned.as_bytes()).map_err(|_| ImportError::Malformed("invalid base64"))
 }
 
 const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(

@@ -78,16 +78,12 @@ pub(crate) enum PrivateInner {
 impl PrivateKey {
     /// Wraps an RSA key (used by the generator and by tests with fixed vectors).
     pub fn from_rsa(key: rsa::RsaPrivateKey) -> Self {
-        PrivateKey {
-            inner: PrivateInner::Rsa(Box::new(key)),
-        }
+        PrivateKey { inner: PrivateInner::Rsa(Box::new(key)) }
     }
 
     /// Builds an Ed25519 key from its 32-byte seed.
     pub fn from_ed25519_seed(seed: &[u8; 32]) -> Self {
-        PrivateKey {
-            inner: PrivateInner::Ed25519(Box::new(Ed25519Keypair::from_seed(seed))),
-        }
+        PrivateKey { inner: PrivateInner::Ed25519(Box::new(Ed25519Keypair::from_seed(seed))) }
     }
 
     /// Parses an unencrypted private key file as `ssh-keygen` and AWS write them:
@@ -101,15 +97,11 @@ impl PrivateKey {
         {
             // Decoded by hand: the pem crate insists on 64-column lines, and AWS writes 76.
             let der = Zeroizing::new(crate::import::lenient_base64(body).ok()?);
-            return rsa::RsaPrivateKey::from_pkcs1_der(&der)
-                .ok()
-                .map(Self::from_rsa);
+            return rsa::RsaPrivateKey::from_pkcs1_der(&der).ok().map(Self::from_rsa);
         }
         let key = ssh_key::PrivateKey::from_openssh(text).ok()?;
         match key.key_data() {
-            KeypairData::Ed25519(pair) => Some(PrivateKey {
-                inner: PrivateInner::Ed25519(Box::new(pair.clone())),
-            }),
+            KeypairData::Ed25519(pair) => Some(PrivateKey { inner: PrivateInner::Ed25519(Box::new(pair.clone())) }),
             KeypairData::Rsa(pair) => rsa::RsaPrivateKey::try_from(pair).ok().map(Self::from_rsa),
             _ => None,
         }
@@ -144,11 +136,7 @@ impl PrivateKey {
     }
 
     /// The private key text returned once by `CreateKeyPair`.
-    pub fn to_material(
-        &self,
-        format: KeyFormat,
-        comment: &str,
-    ) -> Result<Zeroizing<String>, EncodeError> {
+    pub fn to_material(&self, format: KeyFormat, comment: &str) -> Result<Zeroizing<String>, EncodeError> {
         match format {
             KeyFormat::Pem => match &self.inner {
                 PrivateInner::Rsa(key) => crate::format::pem::rsa_pkcs1(key),
@@ -174,11 +162,7 @@ pub struct PublicKey {
 impl PublicKey {
     /// RSA or Ed25519.
     pub fn key_type(&self) -> KeyType {
-        if self.data.is_rsa() {
-            KeyType::Rsa
-        } else {
-            KeyType::Ed25519
-        }
+        if self.data.is_rsa() { KeyType::Rsa } else { KeyType::Ed25519 }
     }
 
     /// The SSH wire blob (RFC 4253 §6.6).

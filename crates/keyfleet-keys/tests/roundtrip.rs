@@ -43,9 +43,6 @@ fn rsa_encodings_round_trip() {
         let block = rfc4716::encode(&public.wire_blob().unwrap(), None);
         assert_eq!(parse_public_key_material(block.as_bytes()).unwrap(), public);
         let pem = key.to_material(KeyFormat::Pem, "k").unwrap();
-        assert_eq!(
-            PrivateKey::from_pem(&pem).unwrap().public_key().unwrap(),
-            public
-        );
+        assert_eq!(PrivateKey::from_pem(&pem).unwrap().public_key().unwrap(), public);
     }
 }

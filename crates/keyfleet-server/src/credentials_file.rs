@@ -41,15 +41,8 @@ pub fn load_or_create(data_dir: &Path) -> Result<(AccessKey, bool), CredentialsF
     if path.exists() {
         return read(&path).map(|k| (k, false));
     }
-    let key = AccessKey {
-        id: new_access_key_id(),
-        secret: SecretKey::new(new_secret()),
-        account: new_account_id(),
-    };
-    let io = |source| CredentialsFileError::Io {
-        path: path.clone(),
-        source,
-    };
+    let key = AccessKey { id: new_access_key_id(), secret: SecretKey::new(new_secret()), account: new_account_id() };
+    let io = |source| CredentialsFileError::Io { path: path.clone(), source };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -61,27 +54,20 @@ pub fn load_or_create(data_dir: &Path) -> Result<(AccessKey, bool), CredentialsF
         key.id,
         key.secret.expose()
     );
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
     Ok((key, true))
 }
 
 /// Reads an existing credentials file.
 pub fn read(path: &Path) -> Result<AccessKey, CredentialsFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CredentialsFileError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| CredentialsFileError::Io { path: path.to_owned(), source })?;
     let field = |name: &'static str| {
         text.lines()
             .filter_map(|l| l.split_once('='))
             .find(|(k, _)| k.trim() == name)
             .map(|(_, v)| v.trim().to_owned())
-            .ok_or(CredentialsFileError::Missing {
-                path: path.to_owned(),
-                field: name,
-            })
+            .ok_or(CredentialsFileError::Missing { path: path.to_owned(), field: name })
     };
     Ok(AccessKey {
         id: field("aws_access_key_id")?,
@@ -94,30 +80,17 @@ fn random_chars(alphabet: &[u8], n: usize) -> String {
     let mut bytes = vec![0u8; n];
     // See service::ids: the OS RNG does not fail on supported platforms.
     let _ = getrandom::fill(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
-        .collect()
+    bytes.iter().map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()])).collect()
 }
 
 fn new_access_key_id() -> String {
-    format!(
-        "AKIA{}",
-        random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
-    )
+    format!("AKIA{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
 }
 
 fn new_secret() -> String {
-    random_chars(
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-        40,
-    )
+    random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
 }
 
 fn new_account_id() -> String {
-    format!(
-        "{}{}",
-        random_chars(b"123456789", 1),
-        random_chars(b"0123456789", 11)
-    )
+    format!("{}{}", random_chars(b"123456789", 1), random_chars(b"0123456789", 11))
 }

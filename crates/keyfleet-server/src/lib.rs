@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod credentials_file;
+pub mod runtime;
 pub mod service;
 pub mod store;
 
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use service::instances::Instances;
 use service::key_pairs::{DEFAULT_QUOTA, KeyPairs};
 use service::tags::Tags;
 use store::Store;
@@ -39,6 +41,10 @@ pub struct ServerConfig {
     pub dev: bool,
     /// Key pairs per (account, region).
     pub key_pair_quota: u32,
+    /// The port every instance's SSH server listens on (its own address, this port).
+    pub ssh_port: u16,
+    /// The loopback /16 block instance addresses come from (127.77.0.0 by default).
+    pub instance_network: std::net::Ipv4Addr,
 }
 
 impl ServerConfig {
@@ -49,6 +55,8 @@ impl ServerConfig {
             data_dir,
             dev: false,
             key_pair_quota: DEFAULT_QUOTA,
+            ssh_port: runtime::default_ssh_port(),
+            instance_network: runtime::DEFAULT_NETWORK,
         }
     }
 }
@@ -71,6 +79,9 @@ pub enum StartError {
     /// The admin credentials file is unusable.
     #[error(transparent)]
     Credentials(#[from] credentials_file::CredentialsFileError),
+    /// Instances that were running could not be brought back.
+    #[error("resuming instances: {0}")]
+    Resume(#[from] service::Error),
     /// The address could not be bound.
     #[error("listen on {addr}: {source}")]
     Bind {
@@ -96,53 +107,35 @@ pub struct Started {
 /// Opens the data dir and store and binds the listener.
 pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     create_private_dir(&config.data_dir)?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
     let (auth, admin, admin_created) = if config.dev {
         (api::auth::Authenticator::Dev, None, false)
     } else {
         let (key, created) = credentials_file::load_or_create(&config.data_dir)?;
-        (
-            api::auth::Authenticator::with_keys([key.clone()]),
-            Some(key),
-            created,
-        )
+        (api::auth::Authenticator::with_keys([key.clone()]), Some(key), created)
     };
+    let runtime = Arc::new(runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network).await);
+    let instances = Instances::new(store.clone(), runtime);
+    instances.resume().await?;
     let state = Arc::new(api::AppState {
         key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
         tags: Tags::new(store.clone()),
+        instances,
         store,
         auth,
         dev: config.dev,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    Ok(Started {
-        addr,
-        admin,
-        admin_created,
-        listener,
-        router: api::router(state),
-    })
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    Ok(Started { addr, admin, admin_created, listener, router: api::router(state) })
 }
 
 impl Started {
     /// Serves until `shutdown` completes.
-    pub async fn serve(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
     }
 }
 
@@ -151,8 +144,5 @@ fn create_private_dir(path: &std::path::Path) -> Result<(), StartError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(|source| StartError::DataDir {
-        path: path.to_owned(),
-        source,
-    })
+    builder.create(path).map_err(|source| StartError::DataDir { path: path.to_owned(), source })
 }

@@ -18,13 +18,9 @@ const END: &str = "-----END RSA PRIVATE KEY-----";
 
 /// Encodes an RSA private key as AWS's PKCS#1 PEM.
 pub fn rsa_pkcs1(key: &rsa::RsaPrivateKey) -> Result<Zeroizing<String>, EncodeError> {
-    let der = key
-        .to_pkcs1_der()
-        .map_err(|e| EncodeError::Der(e.to_string()))?;
+    let der = key.to_pkcs1_der().map_err(|e| EncodeError::Der(e.to_string()))?;
     let body = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der.as_bytes()));
-    let mut out = Zeroizing::new(String::with_capacity(
-        BEGIN.len() + END.len() + body.len() * 78 / 76 + 2,
-    ));
+    let mut out = Zeroizing::new(String::with_capacity(BEGIN.len() + END.len() + body.len() * 78 / 76 + 2));
     out.push_str(BEGIN);
     super::wrap_lines(&body, LINE_WIDTH, &mut out);
     out.push_str(END);

@@ -42,22 +42,14 @@ pub fn private_key(key: &PrivateKey, comment: &str) -> Result<Zeroizing<String>,
     let b64 = base64::engine::general_purpose::STANDARD;
     let public_b64 = b64.encode(&public_blob);
     let private_b64 = Zeroizing::new(b64.encode(private_blob.as_slice()));
-    let mut out = Zeroizing::new(String::with_capacity(
-        public_b64.len() + private_b64.len() + 256,
-    ));
+    let mut out = Zeroizing::new(String::with_capacity(public_b64.len() + private_b64.len() + 256));
     out.push_str("PuTTY-User-Key-File-2: ");
     out.push_str(algorithm);
     out.push_str("\nEncryption: none\nComment: ");
     out.push_str(comment);
-    out.push_str(&format!(
-        "\nPublic-Lines: {}\n",
-        public_b64.len().div_ceil(LINE_WIDTH)
-    ));
+    out.push_str(&format!("\nPublic-Lines: {}\n", public_b64.len().div_ceil(LINE_WIDTH)));
     super::wrap_lines(&public_b64, LINE_WIDTH, &mut out);
-    out.push_str(&format!(
-        "Private-Lines: {}\n",
-        private_b64.len().div_ceil(LINE_WIDTH)
-    ));
+    out.push_str(&format!("Private-Lines: {}\n", private_b64.len().div_ceil(LINE_WIDTH)));
     super::wrap_lines(&private_b64, LINE_WIDTH, &mut out);
     out.push_str("Private-MAC: ");
     out.push_str(&mac);
@@ -69,18 +61,10 @@ fn private_blob(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>, EncodeError> {
     let mut blob = Zeroizing::new(Vec::with_capacity(1024));
     match &key.inner {
         PrivateInner::Rsa(rsa_key) => {
-            let der = rsa_key
-                .to_pkcs1_der()
-                .map_err(|e| EncodeError::Der(e.to_string()))?;
-            let fields = pkcs1::RsaPrivateKey::try_from(der.as_bytes())
-                .map_err(|e| EncodeError::Der(e.to_string()))?;
+            let der = rsa_key.to_pkcs1_der().map_err(|e| EncodeError::Der(e.to_string()))?;
+            let fields = pkcs1::RsaPrivateKey::try_from(der.as_bytes()).map_err(|e| EncodeError::Der(e.to_string()))?;
             // PKCS#1's coefficient is q⁻¹ mod p, exactly PuTTY's iqmp.
-            for field in [
-                fields.private_exponent,
-                fields.prime1,
-                fields.prime2,
-                fields.coefficient,
-            ] {
+            for field in [fields.private_exponent, fields.prime1, fields.prime2, fields.coefficient] {
                 put_mpint(&mut blob, field.as_bytes());
             }
         }
@@ -90,16 +74,8 @@ fn private_blob(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>, EncodeError> {
 }
 
 fn mac(algorithm: &str, comment: &str, public_blob: &[u8], private_blob: &[u8]) -> String {
-    let mut data = Zeroizing::new(Vec::with_capacity(
-        private_blob.len() + public_blob.len() + 64,
-    ));
-    for part in [
-        algorithm.as_bytes(),
-        b"none",
-        comment.as_bytes(),
-        public_blob,
-        private_blob,
-    ] {
+    let mut data = Zeroizing::new(Vec::with_capacity(private_blob.len() + public_blob.len() + 64));
+    for part in [algorithm.as_bytes(), b"none", comment.as_bytes(), public_blob, private_blob] {
         put_string(&mut data, part);
     }
     let key = Sha1::digest(MAC_KEY_LABEL);
@@ -108,11 +84,7 @@ fn mac(algorithm: &str, comment: &str, public_blob: &[u8], private_blob: &[u8]) 
         return String::new();
     };
     hmac.update(&data);
-    hmac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hmac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -25,11 +25,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: &'static str, message: impl Into<String>, status: StatusCode) -> Self {
-        ApiError {
-            code: Cow::Borrowed(code),
-            message: message.into(),
-            status,
-        }
+        ApiError { code: Cow::Borrowed(code), message: message.into(), status }
     }
 
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -38,10 +34,7 @@ impl ApiError {
 
     /// `MissingParameter` for a required parameter.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::bad_request(
-            "MissingParameter",
-            format!("The request must contain the parameter {name}"),
-        )
+        Self::bad_request("MissingParameter", format!("The request must contain the parameter {name}"))
     }
 
     /// `InvalidParameterValue` with AWS's message.
@@ -49,12 +42,14 @@ impl ApiError {
         Self::bad_request("InvalidParameterValue", message)
     }
 
+    /// A `*.NotFound` code this layer answers itself.
+    pub fn not_found(code: &'static str, message: String) -> Self {
+        Self::bad_request(code, message)
+    }
+
     /// `InvalidAction` for an action this service does not have.
     pub fn invalid_action(action: &str) -> Self {
-        Self::bad_request(
-            "InvalidAction",
-            format!("The action {action} is not valid for this web service."),
-        )
+        Self::bad_request("InvalidAction", format!("The action {action} is not valid for this web service."))
     }
 
     /// The 412 answer to an authorized `DryRun=true`.
@@ -69,20 +64,12 @@ impl ApiError {
     /// A failure that is ours, not the caller's. The detail goes to the log only.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(
-            "InternalError",
-            "An internal error has occurred",
-            StatusCode::INTERNAL_SERVER_ERROR,
-        )
+        Self::new("InternalError", "An internal error has occurred", StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The request body was larger than the server accepts.
     pub fn body_too_large() -> Self {
-        Self::new(
-            "RequestEntityTooLarge",
-            "The request body is too large",
-            StatusCode::PAYLOAD_TOO_LARGE,
-        )
+        Self::new("RequestEntityTooLarge", "The request body is too large", StatusCode::PAYLOAD_TOO_LARGE)
     }
 }
 
@@ -105,7 +92,8 @@ impl From<Error> for ApiError {
                 "Value for parameter PublicKeyMaterial is invalid. Length exceeds maximum of {max}."
             )),
             Error::InvalidKeyFormat(ImportError::NotAscii) => Self::invalid_parameter_value(
-                "Value for parameter PublicKeyMaterial is invalid. Character sets beyond ASCII are not supported.".into(),
+                "Value for parameter PublicKeyMaterial is invalid. Character sets beyond ASCII are not supported."
+                    .into(),
             ),
             Error::InvalidKeyFormat(_) => {
                 Self::bad_request("InvalidKey.Format", "Key is not in valid OpenSSH public key format")
@@ -116,6 +104,30 @@ impl From<Error> for ApiError {
             Error::TagLimitExceeded => {
                 Self::bad_request("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
             }
+            Error::ImageNotFound(id) => {
+                Self::bad_request("InvalidAMIID.NotFound", format!("The image id '[{id}]' does not exist"))
+            }
+            Error::InstanceNotFound(ids) if ids.len() == 1 => Self::bad_request(
+                "InvalidInstanceID.NotFound",
+                format!("The instance ID '{}' does not exist", ids.join("")),
+            ),
+            Error::InstanceNotFound(ids) => Self::bad_request(
+                "InvalidInstanceID.NotFound",
+                format!("The instance IDs '{}' do not exist", ids.join(", ")),
+            ),
+            Error::InstanceIdMalformed(id) => {
+                Self::bad_request("InvalidInstanceID.Malformed", format!("Invalid id: \"{id}\""))
+            }
+            Error::IncorrectInstanceState { instance_id, verb } => Self::bad_request(
+                "IncorrectInstanceState",
+                format!("The instance '{instance_id}' is not in a state from which it can be {verb}."),
+            ),
+            Error::InsufficientCapacity => Self::new(
+                "InsufficientInstanceCapacity",
+                "We currently do not have sufficient capacity in the Availability Zone you requested.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            Error::Runtime(e) => Self::internal(&e),
             Error::Store(e) => Self::internal(&e),
             Error::Encode(e) => Self::internal(&e),
         }
@@ -136,10 +148,9 @@ impl From<AuthError> for ApiError {
                 "AWS was not able to validate the provided access credentials",
                 StatusCode::UNAUTHORIZED,
             ),
-            AuthError::Malformed(what) => Self::bad_request(
-                "IncompleteSignature",
-                format!("Authorization header is malformed: {what}"),
-            ),
+            AuthError::Malformed(what) => {
+                Self::bad_request("IncompleteSignature", format!("Authorization header is malformed: {what}"))
+            }
             AuthError::Expired => Self::bad_request("RequestExpired", "Request has expired."),
         }
     }

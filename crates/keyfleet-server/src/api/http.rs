@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -44,108 +44,65 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         Ok(bytes) => bytes,
         Err(_) => return xml_error(&ApiError::body_too_large(), &request_id),
     };
-    let outcome = ec2_request(
-        &state,
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        &body,
-        &request_id,
-    )
-    .await;
-    let (status, action) = match &outcome {
-        Ok((action, _)) => (StatusCode::OK, action.clone()),
-        Err(e) => (e.status, e.code.to_string()),
-    };
-    tracing::info!(
-        request_id,
-        action,
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
+    let query = parts.uri.query().unwrap_or_default();
+    let params = QueryParams::decode(query, &body);
+    let outcome = ec2_request(&state, &parts, &params, &body, &request_id).await;
+    let action = params.get("Action").unwrap_or_default();
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
-        Ok((_, reply)) => xml_ok(reply),
-        Err(e) => xml_error(&e, &request_id),
+        Ok(reply) => {
+            tracing::info!(request_id, action, status = 200, elapsed_ms, "request");
+            xml_ok(reply)
+        }
+        Err(e) => {
+            tracing::info!(request_id, action, status = e.status.as_u16(), code = %e.code, elapsed_ms, "request");
+            xml_error(&e, &request_id)
+        }
     }
 }
 
+/// Authenticates and dispatches one EC2 Query request.
 async fn ec2_request(
     state: &AppState,
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
+    parts: &axum::http::request::Parts,
+    params: &QueryParams,
     body: &Bytes,
     request_id: &str,
-) -> Result<(String, super::Reply), ApiError> {
+) -> Result<super::Reply, ApiError> {
     let lookup = |name: &str| -> Vec<String> {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect()
+        parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
     };
-    let query = uri.query().unwrap_or_default();
     let signed = sigv4::Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query,
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
         headers: &lookup,
         body,
     };
-    let caller = state
-        .auth
-        .authenticate(&signed, OffsetDateTime::now_utc())?;
-    let params = QueryParams::decode(query, body);
-    let ctx = Context {
-        state,
-        scope: Scope {
-            account: caller.account,
-            region: caller.region,
-        },
-        request_id,
-    };
-    let reply = ec2::dispatch(&ctx, &params).await?;
-    Ok((params.get("Action").unwrap_or_default().to_owned(), reply))
+    let caller = state.auth.authenticate(&signed, OffsetDateTime::now_utc())?;
+    let ctx = Context { state, scope: Scope { account: caller.account, region: caller.region }, request_id };
+    ec2::dispatch(&ctx, params).await
 }
 
 fn xml_ok(reply: super::Reply) -> Response {
     let body = Bytes::from_owner(ZeroizingBody(reply));
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/xml;charset=UTF-8"),
-        )],
-        Body::from(body),
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], Body::from(body))
         .into_response()
 }
 
 fn xml_error(err: &ApiError, request_id: &str) -> Response {
     let xml = ec2_query::error(err, request_id);
-    (
-        err.status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/xml;charset=UTF-8"),
-        )],
-        xml,
-    )
-        .into_response()
+    (err.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], xml).into_response()
 }
 
 fn json_unknown_operation(request_id: &str) -> Response {
-    let body = r#"{"__type":"UnknownOperationException","message":"This service is not available on this endpoint yet"}"#;
+    let body =
+        r#"{"__type":"UnknownOperationException","message":"This service is not available on this endpoint yet"}"#;
     (
         StatusCode::BAD_REQUEST,
         [
             (header::CONTENT_TYPE, "application/x-amz-json-1.1"),
-            (
-                header::HeaderName::from_static("x-amzn-requestid"),
-                request_id,
-            ),
+            (header::HeaderName::from_static("x-amzn-requestid"), request_id),
         ],
         body,
     )
@@ -154,12 +111,7 @@ fn json_unknown_operation(request_id: &str) -> Response {
 
 async fn reset(state: &AppState) -> Response {
     match state.store.reset().await {
-        Ok(()) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"status": "ok"}"#,
-        )
-            .into_response(),
+        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status": "ok"}"#).into_response(),
         Err(e) => xml_error(&ApiError::internal(&e), &ids::request_id()),
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::service::instances::Instances;
 use crate::service::key_pairs::KeyPairs;
 use crate::service::tags::Tags;
 use crate::store::{Scope, Store};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub key_pairs: KeyPairs,
     /// Tag operations.
     pub tags: Tags,
+    /// Built-in instances.
+    pub instances: Instances,
     /// The store, for the dev reset and health endpoints.
     pub store: Arc<dyn Store>,
     /// How callers are authenticated.

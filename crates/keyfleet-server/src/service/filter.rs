@@ -12,13 +12,8 @@ pub struct Filter {
 }
 
 /// True if any pattern matches any candidate.
-pub fn any_matches<'a>(
-    patterns: &[String],
-    candidates: impl IntoIterator<Item = &'a str> + Clone,
-) -> bool {
-    patterns
-        .iter()
-        .any(|p| candidates.clone().into_iter().any(|c| wildcard_match(p, c)))
+pub fn any_matches<'a>(patterns: &[String], candidates: impl IntoIterator<Item = &'a str> + Clone) -> bool {
+    patterns.iter().any(|p| candidates.clone().into_iter().any(|c| wildcard_match(p, c)))
 }
 
 /// Matches `text` against an EC2 filter pattern.

@@ -15,13 +15,7 @@ use crate::store::{KeyPairQuery, KeyPairRef, KeyPairRow, Scope, Store, StoreErro
 /// AWS's default quota of key pairs per account and region.
 pub const DEFAULT_QUOTA: u32 = 5000;
 const MAX_NAME_LEN: usize = 255;
-const FILTER_NAMES: [&str; 5] = [
-    "key-pair-id",
-    "key-name",
-    "fingerprint",
-    "key-type",
-    "tag-key",
-];
+const FILTER_NAMES: [&str; 5] = ["key-pair-id", "key-name", "fingerprint", "key-type", "tag-key"];
 
 /// `CreateKeyPair` input.
 #[derive(Debug, Clone)]
@@ -111,10 +105,7 @@ impl KeyPairs {
         let material = key.to_material(input.format, &input.name)?;
         let row = self.row_for(&input.name, &key, fingerprint::of_created(&key)?, tags)?;
         self.insert(scope, &row).await?;
-        Ok(CreatedKeyPair {
-            info: info(row, false),
-            material,
-        })
+        Ok(CreatedKeyPair { info: info(row, false), material })
     }
 
     /// `ImportKeyPair`: stores a caller's public key.
@@ -136,29 +127,15 @@ impl KeyPairs {
     }
 
     /// `DescribeKeyPairs`: named or identified pairs (each must exist), then filters.
-    pub async fn describe(
-        &self,
-        scope: &Scope,
-        input: DescribeKeyPairs,
-    ) -> Result<Vec<KeyPairInfo>> {
+    pub async fn describe(&self, scope: &Scope, input: DescribeKeyPairs) -> Result<Vec<KeyPairInfo>> {
         for f in &input.filters {
             if !FILTER_NAMES.contains(&f.name.as_str()) && !f.name.starts_with("tag:") {
-                return Err(Error::InvalidParameterValue(format!(
-                    "The filter '{}' is invalid",
-                    f.name
-                )));
+                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
             }
         }
-        let query = KeyPairQuery {
-            names: input.names.clone(),
-            ids: input.ids.clone(),
-        };
+        let query = KeyPairQuery { names: input.names.clone(), ids: input.ids.clone() };
         let rows = self.store.key_pairs(scope, &query).await?;
-        if let Some(missing) = input
-            .names
-            .iter()
-            .find(|n| !rows.iter().any(|r| &r.name == *n))
-        {
+        if let Some(missing) = input.names.iter().find(|n| !rows.iter().any(|r| &r.name == *n)) {
             return Err(Error::KeyPairNotFound(missing.clone()));
         }
         if let Some(missing) = input.ids.iter().find(|i| !rows.iter().any(|r| &r.id == *i)) {
@@ -172,19 +149,12 @@ impl KeyPairs {
     }
 
     /// `DeleteKeyPair`: removes a pair if it exists; a missing one is not an error.
-    pub async fn delete(
-        &self,
-        scope: &Scope,
-        name: Option<&str>,
-        id: Option<&str>,
-    ) -> Result<Option<String>> {
+    pub async fn delete(&self, scope: &Scope, name: Option<&str>, id: Option<&str>) -> Result<Option<String>> {
         let target = match (name, id) {
             (Some(name), _) => KeyPairRef::Name(name),
             (None, Some(id)) if ids::is_well_formed(id, "key") => KeyPairRef::Id(id),
             (None, Some(id)) => {
-                return Err(Error::InvalidParameterValue(format!(
-                    "Invalid value '{id}' for keyPairId."
-                )));
+                return Err(Error::InvalidParameterValue(format!("Invalid value '{id}' for keyPairId.")));
             }
             (None, None) => return Err(Error::MissingParameter("KeyName")),
         };
@@ -193,23 +163,14 @@ impl KeyPairs {
 
     /// The public key line of a key pair, for launching instances and tools.
     pub async fn public_key(&self, scope: &Scope, name: &str) -> Result<KeyPairInfo> {
-        let query = KeyPairQuery {
-            names: vec![name.to_owned()],
-            ids: Vec::new(),
-        };
+        let query = KeyPairQuery { names: vec![name.to_owned()], ids: Vec::new() };
         match self.store.key_pairs(scope, &query).await?.pop() {
             Some(row) => Ok(info(row, true)),
             None => Err(Error::KeyPairNotFound(name.to_owned())),
         }
     }
 
-    fn row_for(
-        &self,
-        name: &str,
-        key: &PrivateKey,
-        fingerprint: String,
-        tags: Vec<Tag>,
-    ) -> Result<KeyPairRow> {
+    fn row_for(&self, name: &str, key: &PrivateKey, fingerprint: String, tags: Vec<Tag>) -> Result<KeyPairRow> {
         let public = key.public_key()?;
         Ok(KeyPairRow {
             id: ids::new_id("key"),
@@ -258,15 +219,9 @@ fn key_pair_matches(filter: &Filter, row: &KeyPairRow) -> bool {
         "fingerprint" => any_matches(values, [row.fingerprint.as_str()]),
         "key-type" => any_matches(values, [row.key_type.as_str()]),
         "tag-key" => any_matches(values, row.tags.iter().map(|t| t.key.as_str())),
-        name => name.strip_prefix("tag:").is_some_and(|key| {
-            any_matches(
-                values,
-                row.tags
-                    .iter()
-                    .filter(|t| t.key == key)
-                    .map(|t| t.value.as_str()),
-            )
-        }),
+        name => name
+            .strip_prefix("tag:")
+            .is_some_and(|key| any_matches(values, row.tags.iter().filter(|t| t.key == key).map(|t| t.value.as_str()))),
     }
 }
 

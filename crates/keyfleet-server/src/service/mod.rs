@@ -6,6 +6,7 @@
 
 pub mod filter;
 pub mod ids;
+pub mod instances;
 pub mod key_pairs;
 pub mod tags;
 
@@ -42,6 +43,29 @@ pub enum Error {
     /// A resource would carry more than 50 tags (`TagLimitExceeded`).
     #[error("tag limit exceeded")]
     TagLimitExceeded,
+    /// No such image (`InvalidAMIID.NotFound`).
+    #[error("image {0:?} does not exist")]
+    ImageNotFound(String),
+    /// No such instances (`InvalidInstanceID.NotFound`).
+    #[error("instances {0:?} do not exist")]
+    InstanceNotFound(Vec<String>),
+    /// An instance id that is not `i-` + hex (`InvalidInstanceID.Malformed`).
+    #[error("malformed instance id {0:?}")]
+    InstanceIdMalformed(String),
+    /// The instance's state does not allow the action (`IncorrectInstanceState`).
+    #[error("instance {instance_id} cannot be {verb}")]
+    IncorrectInstanceState {
+        /// The instance.
+        instance_id: String,
+        /// `started`, `stopped`, `rebooted`.
+        verb: &'static str,
+    },
+    /// No loopback address is free (`InsufficientInstanceCapacity`).
+    #[error("no capacity")]
+    InsufficientCapacity,
+    /// The runtime could not boot or clean up an instance. Clients see `InternalError`.
+    #[error("runtime: {0}")]
+    Runtime(#[source] crate::runtime::RuntimeError),
     /// The store failed. The cause is logged; clients see `InternalError`.
     #[error("store: {0}")]
     Store(#[source] StoreError),
@@ -61,8 +85,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Milliseconds since the Unix epoch, for creation times.
 pub fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }

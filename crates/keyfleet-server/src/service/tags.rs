@@ -28,9 +28,7 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
     }
     for tag in tags {
         if tag.key.is_empty() {
-            return Err(Error::InvalidParameterValue(
-                "Tag key cannot be empty.".into(),
-            ));
+            return Err(Error::InvalidParameterValue("Tag key cannot be empty.".into()));
         }
         if tag.key.starts_with("aws:") {
             return Err(Error::InvalidParameterValue(format!(
@@ -58,9 +56,7 @@ pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> R
     for spec in specs {
         match spec.resource_type.as_deref() {
             None | Some("") => {
-                return Err(Error::InvalidParameterValue(
-                    "Tag specification resource type must have a value".into(),
-                ));
+                return Err(Error::InvalidParameterValue("Tag specification resource type must have a value".into()));
             }
             Some(t) if t != resource_type => {
                 return Err(Error::InvalidParameterValue(format!(
@@ -70,9 +66,7 @@ pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> R
             Some(_) => {}
         }
         if spec.tags.is_empty() {
-            return Err(Error::InvalidParameterValue(
-                "Tag specification must have at least one tag".into(),
-            ));
+            return Err(Error::InvalidParameterValue("Tag specification must have at least one tag".into()));
         }
         for tag in &spec.tags {
             // A later duplicate key overwrites, as CreateTags does.
@@ -115,11 +109,7 @@ impl Tags {
         }
         validate(tags)?;
         let resources = self.existing_resources(scope, resource_ids).await?;
-        if self
-            .store
-            .put_tags(scope, &resources, tags, MAX_TAGS)
-            .await?
-        {
+        if self.store.put_tags(scope, &resources, tags, MAX_TAGS).await? {
             Ok(())
         } else {
             Err(Error::TagLimitExceeded)
@@ -127,20 +117,12 @@ impl Tags {
     }
 
     /// `DeleteTags`: removes the named tags (or all of them) from resources.
-    pub async fn delete(
-        &self,
-        scope: &Scope,
-        resource_ids: &[String],
-        removals: &[TagRemoval],
-    ) -> Result<()> {
+    pub async fn delete(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<()> {
         if resource_ids.is_empty() {
             return Err(Error::MissingParameter("resourceIdSet"));
         }
         self.existing_resources(scope, resource_ids).await?;
-        Ok(self
-            .store
-            .delete_tags(scope, resource_ids, removals)
-            .await?)
+        Ok(self.store.delete_tags(scope, resource_ids, removals).await?)
     }
 
     /// `DescribeTags`: the scope's tags that pass every filter, a page at a time.
@@ -151,15 +133,10 @@ impl Tags {
         page: &Page,
     ) -> Result<(Vec<ResourceTag>, Option<String>)> {
         for f in filters {
-            if !matches!(
-                f.name.as_str(),
-                "key" | "value" | "resource-id" | "resource-type"
-            ) && !f.name.starts_with("tag:")
+            if !matches!(f.name.as_str(), "key" | "value" | "resource-id" | "resource-type")
+                && !f.name.starts_with("tag:")
             {
-                return Err(Error::InvalidParameterValue(format!(
-                    "The filter '{}' is invalid",
-                    f.name
-                )));
+                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
             }
         }
         if let Some(n) = page.max_results.filter(|n| !(5..=1000).contains(n)) {
@@ -169,56 +146,28 @@ impl Tags {
         }
         let start = match &page.next_token {
             None => 0,
-            Some(token) => token.parse::<usize>().map_err(|_| {
-                Error::InvalidParameterValue(format!("Invalid value '{token}' for nextToken"))
-            })?,
+            Some(token) => token
+                .parse::<usize>()
+                .map_err(|_| Error::InvalidParameterValue(format!("Invalid value '{token}' for nextToken")))?,
         };
-        let matching: Vec<ResourceTag> = self
-            .store
-            .tags(scope)
-            .await?
-            .into_iter()
-            .filter(|t| filters.iter().all(|f| tag_matches(f, t)))
-            .collect();
+        let matching: Vec<ResourceTag> =
+            self.store.tags(scope).await?.into_iter().filter(|t| filters.iter().all(|f| tag_matches(f, t))).collect();
         let size = page.max_results.map_or(usize::MAX, |n| n as usize);
         let end = start.saturating_add(size).min(matching.len());
         let next = (end < matching.len()).then(|| end.to_string());
-        Ok((
-            matching
-                .into_iter()
-                .skip(start)
-                .take(end.saturating_sub(start))
-                .collect(),
-            next,
-        ))
+        Ok((matching.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
     }
 
     /// Checks every id and returns (id, resource type) pairs for the store.
-    async fn existing_resources(
-        &self,
-        scope: &Scope,
-        resource_ids: &[String],
-    ) -> Result<Vec<(String, String)>> {
-        if let Some(bad) = resource_ids
-            .iter()
-            .find(|id| !ids::is_well_formed(id, "key"))
-        {
+    async fn existing_resources(&self, scope: &Scope, resource_ids: &[String]) -> Result<Vec<(String, String)>> {
+        if let Some(bad) = resource_ids.iter().find(|id| !ids::is_well_formed(id, "key")) {
             return Err(Error::InvalidId(bad.clone()));
         }
-        let query = KeyPairQuery {
-            names: Vec::new(),
-            ids: resource_ids.to_vec(),
-        };
+        let query = KeyPairQuery { names: Vec::new(), ids: resource_ids.to_vec() };
         let found = self.store.key_pairs(scope, &query).await?;
-        match resource_ids
-            .iter()
-            .find(|id| !found.iter().any(|k| &k.id == *id))
-        {
+        match resource_ids.iter().find(|id| !found.iter().any(|k| &k.id == *id)) {
             Some(missing) => Err(Error::KeyPairIdNotFound(missing.clone())),
-            None => Ok(resource_ids
-                .iter()
-                .map(|id| (id.clone(), "key-pair".to_owned()))
-                .collect()),
+            None => Ok(resource_ids.iter().map(|id| (id.clone(), "key-pair".to_owned())).collect()),
         }
     }
 }
@@ -230,8 +179,8 @@ fn tag_matches(filter: &Filter, t: &ResourceTag) -> bool {
         "value" => any_matches(values, [t.tag.value.as_str()]),
         "resource-id" => any_matches(values, [t.resource_id.as_str()]),
         "resource-type" => any_matches(values, [t.resource_type.as_str()]),
-        name => name
-            .strip_prefix("tag:")
-            .is_some_and(|k| k == t.tag.key && any_matches(values, [t.tag.value.as_str()])),
+        name => {
+            name.strip_prefix("tag:").is_some_and(|k| k == t.tag.key && any_matches(values, [t.tag.value.as_str()]))
+        }
     }
 }

@@ -60,6 +60,35 @@ pub struct ResourceTag {
     pub tag: Tag,
 }
 
+/// A built-in instance as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRow {
+    /// `i-` + 17 hex characters.
+    pub id: String,
+    /// `r-` + 17 hex characters, shared by one RunInstances call.
+    pub reservation_id: String,
+    /// The image it was launched from.
+    pub image_id: String,
+    /// The instance type, e.g. `t3.micro`.
+    pub instance_type: String,
+    /// The key pair named at launch; kept after the key pair is deleted.
+    pub key_name: Option<String>,
+    /// The EC2 state name.
+    pub state: String,
+    /// Its own loopback address (`127.x.y.z`), public and private address at once.
+    pub address: String,
+    /// The root volume, `vol-…`.
+    pub volume_id: String,
+    /// Position within its reservation.
+    pub launch_index: i64,
+    /// Launch time, milliseconds since the epoch.
+    pub launch_ms: i64,
+    /// `UserData` as given (base64).
+    pub user_data: Option<String>,
+    /// Tags, by key.
+    pub tags: Vec<Tag>,
+}
+
 /// Which key pairs to load. Empty lists mean "no restriction".
 #[derive(Debug, Clone, Default)]
 pub struct KeyPairQuery {
@@ -101,26 +130,13 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Inserts a key pair and its tags atomically, unless the name is taken in the scope
     /// or the scope already holds `quota` key pairs.
-    async fn insert_key_pair(
-        &self,
-        scope: &Scope,
-        row: &KeyPairRow,
-        quota: u32,
-    ) -> Result<(), StoreError>;
+    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError>;
 
     /// Loads key pairs with their tags, oldest first.
-    async fn key_pairs(
-        &self,
-        scope: &Scope,
-        query: &KeyPairQuery,
-    ) -> Result<Vec<KeyPairRow>, StoreError>;
+    async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError>;
 
     /// Deletes a key pair (by name or id) and its tags; returns the deleted id, if any.
-    async fn delete_key_pair(
-        &self,
-        scope: &Scope,
-        name_or_id: KeyPairRef<'_>,
-    ) -> Result<Option<String>, StoreError>;
+    async fn delete_key_pair(&self, scope: &Scope, name_or_id: KeyPairRef<'_>) -> Result<Option<String>, StoreError>;
 
     /// Sets tags (overwriting values of existing keys) on resources. Returns `false`
     /// without writing anything if a resource would end up with more than `limit` tags.
@@ -142,6 +158,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Lists the tags of a scope, ordered by resource id then key.
     async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError>;
+
+    /// Inserts the instances of one reservation, with their tags, atomically. Fails with
+    /// [`StoreError::Duplicate`] if an address is already taken by a live instance.
+    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError>;
+
+    /// Loads instances (all of the scope when `ids` is empty), oldest first, with tags.
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError>;
+
+    /// Moves an instance to state `to` if its state is one of `from`; returns the state it
+    /// had, or `None` if it was in none of them (or does not exist).
+    async fn transition_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        from: &[&str],
+        to: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The addresses of instances that are not terminated, in every scope.
+    async fn live_addresses(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Instances in one of `states`, in every scope (to resume them at start-up).
+    async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
 
     /// Removes everything (the `--dev` reset endpoint).
     async fn reset(&self) -> Result<(), StoreError>;

@@ -11,13 +11,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    KeyPairQuery, KeyPairRef, KeyPairRow, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval,
+    InstanceRow, KeyPairQuery, KeyPairRef, KeyPairRow, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval,
 };
 
 /// A SQLite-backed [`Store`].
@@ -35,10 +34,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -48,19 +44,15 @@ impl SqliteStore {
     }
 
     async fn tags_of(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError> {
-        let rows = sqlx::query("SELECT key, value FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 ORDER BY key")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(resource_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Tag {
-                key: r.get(0),
-                value: r.get(1),
-            })
-            .collect())
+        let rows = sqlx::query(
+            "SELECT key, value FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 ORDER BY key",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(resource_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
     }
 
     /// All key-pair tags of a scope in one query, grouped by resource id (no N+1).
@@ -74,12 +66,26 @@ impl SqliteStore {
         .await?;
         let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
         for r in &rows {
-            by_id.entry(r.get(0)).or_default().push(Tag {
-                key: r.get(1),
-                value: r.get(2),
-            });
+            by_id.entry(r.get(0)).or_default().push(Tag { key: r.get(1), value: r.get(2) });
         }
         Ok(by_id)
+    }
+}
+
+fn instance_row(r: &SqliteRow) -> InstanceRow {
+    InstanceRow {
+        id: r.get(0),
+        reservation_id: r.get(1),
+        image_id: r.get(2),
+        instance_type: r.get(3),
+        key_name: r.get(4),
+        state: r.get(5),
+        address: r.get(6),
+        volume_id: r.get(7),
+        launch_index: r.get(8),
+        launch_ms: r.get(9),
+        user_data: r.get(10),
+        tags: Vec::new(),
     }
 }
 
@@ -121,12 +127,7 @@ async fn insert_tags(
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert_key_pair(
-        &self,
-        scope: &Scope,
-        row: &KeyPairRow,
-        quota: u32,
-    ) -> Result<(), StoreError> {
+    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
@@ -153,14 +154,12 @@ impl Store for SqliteStore {
             .bind(&scope.region)
             .execute(&mut *tx)
             .await?;
-        let counted = sqlx::query(
-            "UPDATE key_pair_counts SET n = n + 1 WHERE account = ?1 AND region = ?2 AND n < ?3",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(i64::from(quota))
-        .execute(&mut *tx)
-        .await?;
+        let counted = sqlx::query("UPDATE key_pair_counts SET n = n + 1 WHERE account = ?1 AND region = ?2 AND n < ?3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(i64::from(quota))
+            .execute(&mut *tx)
+            .await?;
         if counted.rows_affected() == 0 {
             return Err(StoreError::QuotaExceeded(quota));
         }
@@ -169,14 +168,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn key_pairs(
-        &self,
-        scope: &Scope,
-        query: &KeyPairQuery,
-    ) -> Result<Vec<KeyPairRow>, StoreError> {
+    async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
         if query.names.is_empty() && query.ids.is_empty() {
-            let sql =
-                "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+            let sql = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                        WHERE account = ?1 AND region = ?2 ORDER BY created_ms, id";
             let mut rows: Vec<KeyPairRow> = sqlx::query(sql)
                 .bind(&scope.account)
@@ -192,16 +186,11 @@ impl Store for SqliteStore {
             }
             return Ok(rows);
         }
-        let by_name =
-            "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
+        let by_name = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                        WHERE account = ?1 AND region = ?2 AND name = ?3";
         let by_id = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                      WHERE account = ?1 AND region = ?2 AND id = ?3";
-        let lookups = query
-            .names
-            .iter()
-            .map(|n| (by_name, n))
-            .chain(query.ids.iter().map(|i| (by_id, i)));
+        let lookups = query.names.iter().map(|n| (by_name, n)).chain(query.ids.iter().map(|i| (by_id, i)));
         let mut rows: Vec<KeyPairRow> = Vec::new();
         for (sql, value) in lookups {
             let found = sqlx::query(sql)
@@ -224,20 +213,14 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    async fn delete_key_pair(
-        &self,
-        scope: &Scope,
-        target: KeyPairRef<'_>,
-    ) -> Result<Option<String>, StoreError> {
+    async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
         let (sql, value) = match target {
-            KeyPairRef::Name(name) => (
-                "DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND name = ?3 RETURNING id",
-                name,
-            ),
-            KeyPairRef::Id(id) => (
-                "DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND id = ?3 RETURNING id",
-                id,
-            ),
+            KeyPairRef::Name(name) => {
+                ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND name = ?3 RETURNING id", name)
+            }
+            KeyPairRef::Id(id) => {
+                ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND id = ?3 RETURNING id", id)
+            }
         };
         let mut tx = self.write_tx().await?;
         let deleted: Option<String> = sqlx::query(sql)
@@ -300,12 +283,14 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         for resource_id in resource_ids {
             if removals.is_empty() {
-                sqlx::query("DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key NOT LIKE 'aws:%'")
-                    .bind(&scope.account)
-                    .bind(&scope.region)
-                    .bind(resource_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key NOT LIKE 'aws:%'",
+                )
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(resource_id)
+                .execute(&mut *tx)
+                .await?;
             }
             for removal in removals {
                 sqlx::query(
@@ -337,21 +322,110 @@ impl Store for SqliteStore {
             .map(|r| ResourceTag {
                 resource_id: r.get(0),
                 resource_type: r.get(1),
-                tag: Tag {
-                    key: r.get(2),
-                    value: r.get(3),
-                },
+                tag: Tag { key: r.get(2), value: r.get(3) },
             })
+            .collect())
+    }
+
+    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for row in rows {
+            let inserted = sqlx::query(
+                "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
+                                        volume_id, launch_index, launch_ms, user_data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .bind(&row.id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(&row.reservation_id)
+            .bind(&row.image_id)
+            .bind(&row.instance_type)
+            .bind(&row.key_name)
+            .bind(&row.state)
+            .bind(&row.address)
+            .bind(&row.volume_id)
+            .bind(row.launch_index)
+            .bind(row.launch_ms)
+            .bind(&row.user_data)
+            .execute(&mut *tx)
+            .await;
+            if let Err(sqlx::Error::Database(e)) = &inserted
+                && e.is_unique_violation()
+            {
+                return Err(StoreError::Duplicate);
+            }
+            inserted?;
+            insert_tags(&mut tx, scope, &row.id, "instance", &row.tags).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError> {
+        let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
+                          launch_ms, user_data FROM instances WHERE account = ?1 AND region = ?2 ORDER BY launch_ms, launch_index, id";
+        let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
+        let mut found: Vec<InstanceRow> =
+            rows.iter().map(instance_row).filter(|r| ids.is_empty() || ids.contains(&r.id)).collect();
+        for row in &mut found {
+            row.tags = self.tags_of(scope, &row.id).await?;
+        }
+        Ok(found)
+    }
+
+    async fn transition_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        from: &[&str],
+        to: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<String> =
+            sqlx::query("SELECT state FROM instances WHERE account = ?1 AND region = ?2 AND id = ?3")
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.get(0));
+        let Some(current) = current.filter(|c| from.contains(&c.as_str())) else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE instances SET state = ?4 WHERE account = ?1 AND region = ?2 AND id = ?3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(id)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(current))
+    }
+
+    async fn live_addresses(&self) -> Result<Vec<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT address FROM instances WHERE state <> 'terminated'").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
+        let sql =
+            "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
+                          launch_ms, user_data, account, region FROM instances WHERE state <> 'terminated'";
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| (Scope { account: r.get(11), region: r.get(12) }, instance_row(r)))
+            .filter(|(_, row)| states.contains(&row.state.as_str()))
             .collect())
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        for sql in [
-            "DELETE FROM tags",
-            "DELETE FROM key_pairs",
-            "DELETE FROM key_pair_counts",
-        ] {
+        for sql in ["DELETE FROM tags", "DELETE FROM key_pairs", "DELETE FROM key_pair_counts", "DELETE FROM instances"]
+        {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -21,9 +21,7 @@ pub fn config_path() -> PathBuf {
 fn env_path(var: &str, file: &str) -> PathBuf {
     match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".aws")
-            .join(file),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".aws").join(file),
     }
 }
 
@@ -44,21 +42,14 @@ pub fn read_section(path: &std::path::Path, section: &str) -> BTreeMap<String, S
 
 /// Replaces (or appends) one `[section]` of an INI file, leaving the others untouched.
 /// The file is written with mode 0600 since it may hold a secret.
-pub fn write_section(
-    path: &std::path::Path,
-    section: &str,
-    entries: &[(&str, &str)],
-) -> anyhow::Result<()> {
+pub fn write_section(path: &std::path::Path, section: &str, entries: &[(&str, &str)]) -> anyhow::Result<()> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let header = format!("[{section}]");
     let mut out = String::new();
     let mut lines = existing.lines().peekable();
     while let Some(line) = lines.next() {
         if line.trim() == header {
-            while lines
-                .peek()
-                .is_some_and(|l| !l.trim_start().starts_with('['))
-            {
+            while lines.peek().is_some_and(|l| !l.trim_start().starts_with('[')) {
                 lines.next();
             }
             continue;
@@ -81,9 +72,6 @@ pub fn write_section(
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(out.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+    let mut file = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(out.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }

@@ -49,18 +49,13 @@ pub struct Ec2Client {
 
 impl Ec2Client {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let profile_section = if args.profile == "default" {
-            "default".to_owned()
-        } else {
-            format!("profile {}", args.profile)
-        };
+        let profile_section =
+            if args.profile == "default" { "default".to_owned() } else { format!("profile {}", args.profile) };
         let config = aws_files::read_section(&aws_files::config_path(), &profile_section);
         let stored = aws_files::read_section(&aws_files::credentials_path(), &args.profile);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let access_key_id =
-            env("AWS_ACCESS_KEY_ID").or_else(|| stored.get("aws_access_key_id").cloned());
-        let secret =
-            env("AWS_SECRET_ACCESS_KEY").or_else(|| stored.get("aws_secret_access_key").cloned());
+        let access_key_id = env("AWS_ACCESS_KEY_ID").or_else(|| stored.get("aws_access_key_id").cloned());
+        let secret = env("AWS_SECRET_ACCESS_KEY").or_else(|| stored.get("aws_secret_access_key").cloned());
         let (Some(access_key_id), Some(secret)) = (access_key_id, secret) else {
             anyhow::bail!(
                 "no credentials: run `keyfleet configure`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
@@ -86,25 +81,14 @@ impl Ec2Client {
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .or_else(|| config.get("region").cloned())
             .unwrap_or_else(|| "us-east-1".to_owned());
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Ok(Ec2Client {
-            agent,
-            endpoint,
-            host,
-            region,
-            access_key_id,
-            secret: SecretKey::new(secret),
-        })
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Ok(Ec2Client { agent, endpoint, host, region, access_key_id, secret: SecretKey::new(secret) })
     }
 
     /// Calls an action and returns the response's root element.
     pub fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<xml::Element, ClientError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Action", action)
-            .append_pair("Version", "2016-11-15");
+        form.append_pair("Action", action).append_pair("Version", "2016-11-15");
         for (k, v) in params {
             form.append_pair(k, v);
         }
@@ -119,13 +103,7 @@ impl Ec2Client {
                 _ => Vec::new(),
             }
         };
-        let request = sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: body.as_bytes(),
-        };
+        let request = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
         let authorization = sigv4::sign(
             &request,
             &self.access_key_id,
@@ -135,10 +113,8 @@ impl Ec2Client {
             &amz_date,
             &["content-type", "host", "x-amz-date"],
         );
-        let transport = |e: ureq::Error| ClientError::Transport {
-            endpoint: self.endpoint.clone(),
-            detail: e.to_string(),
-        };
+        let transport =
+            |e: ureq::Error| ClientError::Transport { endpoint: self.endpoint.clone(), detail: e.to_string() };
         let response = self
             .agent
             .post(format!("{}/", self.endpoint))
@@ -149,21 +125,14 @@ impl Ec2Client {
             .map_err(transport)?;
         let status = response.status();
         let text = Zeroizing::new(response.into_body().read_to_string().map_err(transport)?);
-        let root =
-            xml::parse(&text).map_err(|e| ClientError::Protocol(format!("HTTP {status}: {e}")))?;
+        let root = xml::parse(&text).map_err(|e| ClientError::Protocol(format!("HTTP {status}: {e}")))?;
         if status.is_success() {
             return Ok(root);
         }
         let error = root.child("Errors").and_then(|e| e.child("Error"));
         Err(ClientError::Aws {
-            code: error
-                .and_then(|e| e.text_of("Code"))
-                .unwrap_or("Unknown")
-                .to_owned(),
-            message: error
-                .and_then(|e| e.text_of("Message"))
-                .unwrap_or_default()
-                .to_owned(),
+            code: error.and_then(|e| e.text_of("Code")).unwrap_or("Unknown").to_owned(),
+            message: error.and_then(|e| e.text_of("Message")).unwrap_or_default().to_owned(),
         })
     }
 }

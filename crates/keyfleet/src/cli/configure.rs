@@ -27,38 +27,18 @@ pub struct ConfigureArgs {
 
 pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);
-    let key = credentials_file::read(&data_dir.join(credentials_file::FILE_NAME)).context(
-        "no admin credentials found: start the server once with `keyfleet serve` (same --data-dir)",
-    )?;
+    let key = credentials_file::read(&data_dir.join(credentials_file::FILE_NAME))
+        .context("no admin credentials found: start the server once with `keyfleet serve` (same --data-dir)")?;
     let credentials = aws_files::credentials_path();
     aws_files::write_section(
         &credentials,
         &args.profile,
-        &[
-            ("aws_access_key_id", &key.id),
-            ("aws_secret_access_key", key.secret.expose()),
-        ],
+        &[("aws_access_key_id", &key.id), ("aws_secret_access_key", key.secret.expose())],
     )?;
     let config = aws_files::config_path();
-    let section = if args.profile == "default" {
-        "default".to_owned()
-    } else {
-        format!("profile {}", args.profile)
-    };
-    aws_files::write_section(
-        &config,
-        &section,
-        &[
-            ("region", &args.region),
-            ("endpoint_url", &args.endpoint_url),
-        ],
-    )?;
-    println!(
-        "Wrote profile '{}' to {} and {}.",
-        args.profile,
-        credentials.display(),
-        config.display()
-    );
+    let section = if args.profile == "default" { "default".to_owned() } else { format!("profile {}", args.profile) };
+    aws_files::write_section(&config, &section, &[("region", &args.region), ("endpoint_url", &args.endpoint_url)])?;
+    println!("Wrote profile '{}' to {} and {}.", args.profile, credentials.display(), config.display());
     println!("Try: aws --profile {} ec2 describe-key-pairs", args.profile);
     Ok(())
 }

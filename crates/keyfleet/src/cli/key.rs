@@ -88,9 +88,7 @@ pub fn run(command: KeyCommand) -> anyhow::Result<()> {
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("expected key=value, got '{s}'"))
+    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("expected key=value, got '{s}'"))
 }
 
 /// `TagSpecification.1.*` parameters for a key pair.
@@ -98,10 +96,7 @@ fn tag_params(tags: &[(String, String)]) -> Vec<(String, String)> {
     if tags.is_empty() {
         return Vec::new();
     }
-    let mut params = vec![(
-        "TagSpecification.1.ResourceType".to_owned(),
-        "key-pair".to_owned(),
-    )];
+    let mut params = vec![("TagSpecification.1.ResourceType".to_owned(), "key-pair".to_owned())];
     for (i, (k, v)) in tags.iter().enumerate() {
         params.push((format!("TagSpecification.1.Tag.{}.Key", i + 1), k.clone()));
         params.push((format!("TagSpecification.1.Tag.{}.Value", i + 1), v.clone()));
@@ -110,18 +105,12 @@ fn tag_params(tags: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 fn as_refs(params: &[(String, String)]) -> Vec<(&str, &str)> {
-    params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
+    params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 fn create(args: CreateArgs) -> anyhow::Result<()> {
     let client = Ec2Client::new(&args.client)?;
-    let path = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.{}", args.name, args.format)));
+    let path = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.{}", args.name, args.format)));
     // Claim the file first: if it exists we stop before a key pair is created and lost.
     let mut file = create_private_file(&path)?;
     let mut params = vec![
@@ -139,13 +128,7 @@ fn create(args: CreateArgs) -> anyhow::Result<()> {
     };
     let material = response.text_of("keyMaterial").unwrap_or_default();
     file.write_all(material.as_bytes())
-        .and_then(|()| {
-            if material.ends_with('\n') {
-                Ok(())
-            } else {
-                file.write_all(b"\n")
-            }
-        })
+        .and_then(|()| if material.ends_with('\n') { Ok(()) } else { file.write_all(b"\n") })
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     println!(
@@ -154,10 +137,7 @@ fn create(args: CreateArgs) -> anyhow::Result<()> {
         response.text_of("keyPairId").unwrap_or_default(),
         response.text_of("keyFingerprint").unwrap_or_default()
     );
-    println!(
-        "Private key saved to {} (mode 0400). It cannot be downloaded again.",
-        path.display()
-    );
+    println!("Private key saved to {} (mode 0400). It cannot be downloaded again.", path.display());
     Ok(())
 }
 
@@ -168,10 +148,7 @@ fn create_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o400);
     options.open(path).with_context(|| {
         if path.exists() {
-            format!(
-                "{} already exists; refusing to overwrite it",
-                path.display()
-            )
+            format!("{} already exists; refusing to overwrite it", path.display())
         } else {
             format!("creating {}", path.display())
         }
@@ -181,10 +158,7 @@ fn create_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let client = Ec2Client::new(&args.client)?;
     let material = base64::engine::general_purpose::STANDARD.encode(read_file(&args.file)?);
-    let mut params = vec![
-        ("KeyName".to_owned(), args.name.clone()),
-        ("PublicKeyMaterial".to_owned(), material),
-    ];
+    let mut params = vec![("KeyName".to_owned(), args.name.clone()), ("PublicKeyMaterial".to_owned(), material)];
     params.extend(tag_params(&args.tags));
     let response = client.call("ImportKeyPair", &as_refs(&params))?;
     println!(
@@ -204,13 +178,7 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
     for item in response.items("keySet") {
         let tags: Vec<String> = item
             .items("tagSet")
-            .map(|t| {
-                format!(
-                    "{}={}",
-                    t.text_of("key").unwrap_or_default(),
-                    t.text_of("value").unwrap_or_default()
-                )
-            })
+            .map(|t| format!("{}={}", t.text_of("key").unwrap_or_default(), t.text_of("value").unwrap_or_default()))
             .collect();
         table.add_row([
             item.text_of("keyName").unwrap_or_default(),
@@ -243,8 +211,7 @@ fn print_fingerprint(path: &PathBuf) -> anyhow::Result<()> {
     let bytes = zeroize::Zeroizing::new(read_file(path)?);
     let text = String::from_utf8_lossy(&bytes);
     let fp = if text.contains("PRIVATE KEY-----") {
-        let key = PrivateKey::from_pem(&text)
-            .context("not an unencrypted RSA (PKCS#1) or OpenSSH private key")?;
+        let key = PrivateKey::from_pem(&text).context("not an unencrypted RSA (PKCS#1) or OpenSSH private key")?;
         fingerprint::of_created(&key)?
     } else {
         let key = parse_public_key_material(&bytes)

@@ -21,15 +21,23 @@ pub struct ServeArgs {
     /// Key pairs allowed per account and region (AWS: 5000).
     #[arg(long, default_value_t = keyfleet_server::service::key_pairs::DEFAULT_QUOTA)]
     key_pair_quota: u32,
+    /// Port of every instance's SSH server (default: 22 when running as root, else 2222).
+    #[arg(long, env = "KEYFLEET_SSH_PORT")]
+    ssh_port: Option<u16>,
+    /// The loopback /16 that instance addresses come from.
+    #[arg(long, default_value_t = keyfleet_server::runtime::DEFAULT_NETWORK, value_parser = loopback_network)]
+    instance_network: std::net::Ipv4Addr,
+}
+
+fn loopback_network(text: &str) -> Result<std::net::Ipv4Addr, String> {
+    let address: std::net::Ipv4Addr = text.trim_end_matches("/16").parse().map_err(|e| format!("{e}"))?;
+    if address.is_loopback() { Ok(address) } else { Err("instance addresses must be loopback (127.x.0.0)".into()) }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYFLEET_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KEYFLEET_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);
     let config = ServerConfig {
@@ -37,11 +45,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         dev: args.dev,
         key_pair_quota: args.key_pair_quota,
+        ssh_port: args.ssh_port.unwrap_or_else(keyfleet_server::runtime::default_ssh_port),
+        instance_network: args.instance_network,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         let started = keyfleet_server::start(&config).await?;
         print_banner(&started, &data_dir, args.dev);
@@ -55,12 +62,7 @@ fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, 
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     // Tests read this first line to find the port.
-    let _ = writeln!(
-        out,
-        "keyfleet listening on http://{} (data dir {})",
-        started.addr,
-        data_dir.display()
-    );
+    let _ = writeln!(out, "keyfleet listening on http://{} (data dir {})", started.addr, data_dir.display());
     if dev {
         let _ = writeln!(
             out,
@@ -68,20 +70,9 @@ fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, 
         );
     } else if started.admin_created {
         let path = data_dir.join(credentials_file::FILE_NAME);
-        let _ = writeln!(
-            out,
-            "Created the admin access key and saved it to {} (mode 0600).",
-            path.display()
-        );
-        let _ = writeln!(
-            out,
-            "Set up the aws CLI:  keyfleet configure --endpoint-url http://{}",
-            started.addr
-        );
-        let _ = writeln!(
-            out,
-            "Then try:            aws --profile keyfleet ec2 describe-key-pairs"
-        );
+        let _ = writeln!(out, "Created the admin access key and saved it to {} (mode 0600).", path.display());
+        let _ = writeln!(out, "Set up the aws CLI:  keyfleet configure --endpoint-url http://{}", started.addr);
+        let _ = writeln!(out, "Then try:            aws --profile keyfleet ec2 describe-key-pairs");
     }
     let _ = out.flush();
 }
@@ -92,8 +83,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

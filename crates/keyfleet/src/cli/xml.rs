@@ -30,9 +30,7 @@ impl Element {
 
     /// The `<item>`s of a set such as `keySet` or `tagSet`.
     pub fn items<'a>(&'a self, set: &str) -> impl Iterator<Item = &'a Element> + 'a {
-        self.child(set)
-            .into_iter()
-            .flat_map(|s| s.children.iter().filter(|c| c.name == "item"))
+        self.child(set).into_iter().flat_map(|s| s.children.iter().filter(|c| c.name == "item"))
     }
 }
 
@@ -59,17 +57,8 @@ pub fn parse(text: &str) -> Result<Element, String> {
             continue;
         }
         let self_closing = tag.ends_with('/');
-        let name = tag
-            .trim_end_matches('/')
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let element = Element {
-            name,
-            text: String::new(),
-            children: Vec::new(),
-        };
+        let name = tag.trim_end_matches('/').split_whitespace().next().unwrap_or_default().to_owned();
+        let element = Element { name, text: String::new(), children: Vec::new() };
         if self_closing {
             stack.last_mut().ok_or("unbalanced")?.children.push(element);
         } else {

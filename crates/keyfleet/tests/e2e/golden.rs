@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::support::TestServer;
 
 /// Vector A of the research notes: real AWS gave it `4LmcYnyB…hmw=`.
-const PUBLIC_KEY_B64: &str = "c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUxSK3pOUWJZWTVPUnVoWVhHTVRTbmpSTHpTOUM1ZFVkV1JLZGxxaTIwcTI%3D";
+const PUBLIC_KEY_B64: &str =
+    "c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUxSK3pOUWJZWTVPUnVoWVhHTVRTbmpSTHpTOUM1ZFVkV1JLZGxxaTIwcTI%3D";
 
 struct Exchange {
     status: u16,
@@ -17,10 +18,7 @@ struct Exchange {
 
 fn post(server: &TestServer, form: &str) -> Exchange {
     let response = ureq::post(format!("{}/", server.url))
-        .header(
-            "Content-Type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )
+        .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
         .config()
         .http_status_as_error(false)
         .build()
@@ -30,28 +28,16 @@ fn post(server: &TestServer, form: &str) -> Exchange {
 }
 
 fn get(server: &TestServer, query: &str) -> Exchange {
-    let response = ureq::get(format!("{}/?{query}", server.url))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
+    let response =
+        ureq::get(format!("{}/?{query}", server.url)).config().http_status_as_error(false).build().call().unwrap();
     exchange(response)
 }
 
 fn exchange(response: ureq::http::Response<ureq::Body>) -> Exchange {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    Exchange {
-        status,
-        content_type,
-        body: response.into_body().read_to_string().unwrap(),
-    }
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    Exchange { status, content_type, body: response.into_body().read_to_string().unwrap() }
 }
 
 /// Replaces what changes from run to run: key pair ids, request ids, times.
@@ -63,10 +49,7 @@ fn normalize(xml: &str) -> String {
     let mut rest = out.as_str();
     while let Some(at) = rest.find("key-") {
         let candidate = &rest[at + 4..];
-        let hex = candidate
-            .bytes()
-            .take_while(|b| b.is_ascii_hexdigit())
-            .count();
+        let hex = candidate.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
         result.push_str(&rest[..at]);
         if hex == 17 {
             result.push_str("key-ID");
@@ -99,9 +82,7 @@ fn check(case: &str, exchange: &Exchange, status: u16) {
     assert_eq!(exchange.status, status, "{case}: {}", exchange.body);
     assert_eq!(exchange.content_type, "text/xml;charset=UTF-8", "{case}");
     let actual = normalize(&exchange.body);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/e2e/golden")
-        .join(format!("{case}.xml"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/golden").join(format!("{case}.xml"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &actual).unwrap();
     }
@@ -118,110 +99,46 @@ fn key_pair_id(body: &str) -> String {
 #[test]
 fn wire_format_matches_golden_pairs() {
     let server = TestServer::dev();
-    check(
-        "describe_key_pairs_empty",
-        &post(&server, "Action=DescribeKeyPairs"),
-        200,
-    );
-    let imported = post(
-        &server,
-        &format!("Action=ImportKeyPair&KeyName=imported&PublicKeyMaterial={PUBLIC_KEY_B64}"),
-    );
+    check("describe_key_pairs_empty", &post(&server, "Action=DescribeKeyPairs"), 200);
+    let imported = post(&server, &format!("Action=ImportKeyPair&KeyName=imported&PublicKeyMaterial={PUBLIC_KEY_B64}"));
     check("import_key_pair", &imported, 200);
     let id = key_pair_id(&imported.body);
     check(
         "create_tags",
-        &post(
-            &server,
-            &format!("Action=CreateTags&ResourceId.1={id}&Tag.1.Key=env&Tag.1.Value=a%3Cb%26c"),
-        ),
+        &post(&server, &format!("Action=CreateTags&ResourceId.1={id}&Tag.1.Key=env&Tag.1.Value=a%3Cb%26c")),
         200,
     );
-    check(
-        "describe_key_pairs_public_key",
-        &post(&server, "Action=DescribeKeyPairs&IncludePublicKey=true"),
-        200,
-    );
+    check("describe_key_pairs_public_key", &post(&server, "Action=DescribeKeyPairs&IncludePublicKey=true"), 200);
     check(
         "describe_tags",
-        &post(
-            &server,
-            "Action=DescribeTags&Filter.1.Name=resource-type&Filter.1.Value.1=key-pair",
-        ),
+        &post(&server, "Action=DescribeTags&Filter.1.Name=resource-type&Filter.1.Value.1=key-pair"),
         200,
     );
     check(
         "describe_key_pairs_get",
-        &get(
-            &server,
-            "Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=imported",
-        ),
+        &get(&server, "Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=imported"),
         200,
     );
-    let duplicate = post(
-        &server,
-        &format!("Action=ImportKeyPair&KeyName=imported&PublicKeyMaterial={PUBLIC_KEY_B64}"),
-    );
+    let duplicate = post(&server, &format!("Action=ImportKeyPair&KeyName=imported&PublicKeyMaterial={PUBLIC_KEY_B64}"));
     check("error_duplicate", &duplicate, 400);
-    check(
-        "error_not_found",
-        &post(&server, "Action=DescribeKeyPairs&KeyName.1=nope"),
-        400,
-    );
-    check(
-        "error_dry_run",
-        &post(&server, "Action=DescribeKeyPairs&DryRun=true"),
-        412,
-    );
-    check(
-        "error_invalid_action",
-        &post(&server, "Action=RunInstancez"),
-        400,
-    );
+    check("error_not_found", &post(&server, "Action=DescribeKeyPairs&KeyName.1=nope"), 400);
+    check("error_dry_run", &post(&server, "Action=DescribeKeyPairs&DryRun=true"), 412);
+    check("error_invalid_action", &post(&server, "Action=RunInstancez"), 400);
     check("error_missing_action", &post(&server, "KeyName=x"), 400);
-    check(
-        "error_create_tags_without_resources",
-        &post(&server, "Action=CreateTags&Tag.1.Key=a&Tag.1.Value=b"),
-        400,
-    );
-    check(
-        "error_filter_without_name",
-        &post(&server, "Action=DescribeKeyPairs&Filter.1.Value.1=x"),
-        400,
-    );
-    check(
-        "delete_key_pair",
-        &post(&server, "Action=DeleteKeyPair&KeyName=imported"),
-        200,
-    );
-    check(
-        "delete_key_pair_missing",
-        &post(&server, "Action=DeleteKeyPair&KeyName=imported"),
-        200,
-    );
-    check(
-        "error_delete_without_target",
-        &post(&server, "Action=DeleteKeyPair"),
-        400,
-    );
+    check("error_create_tags_without_resources", &post(&server, "Action=CreateTags&Tag.1.Key=a&Tag.1.Value=b"), 400);
+    check("error_filter_without_name", &post(&server, "Action=DescribeKeyPairs&Filter.1.Value.1=x"), 400);
+    check("delete_key_pair", &post(&server, "Action=DeleteKeyPair&KeyName=imported"), 200);
+    check("delete_key_pair_missing", &post(&server, "Action=DeleteKeyPair&KeyName=imported"), 200);
+    check("error_delete_without_target", &post(&server, "Action=DeleteKeyPair"), 400);
 }
 
 #[test]
 fn moto_reset_clears_state_in_dev_mode() {
     let server = TestServer::dev();
-    post(
-        &server,
-        &format!("Action=ImportKeyPair&KeyName=k&PublicKeyMaterial={PUBLIC_KEY_B64}"),
-    );
-    let reset = ureq::post(format!("{}/moto-api/reset", server.url))
-        .send("")
-        .unwrap();
+    post(&server, &format!("Action=ImportKeyPair&KeyName=k&PublicKeyMaterial={PUBLIC_KEY_B64}"));
+    let reset = ureq::post(format!("{}/moto-api/reset", server.url)).send("").unwrap();
     assert_eq!(reset.status().as_u16(), 200);
-    assert!(
-        post(&server, "Action=DescribeKeyPairs")
-            .body
-            .contains("<keySet/>")
-    );
+    assert!(post(&server, "Action=DescribeKeyPairs").body.contains("<keySet/>"));
     let enforcing = TestServer::start();
     let refused = ureq::post(format!("{}/moto-api/reset", enforcing.url))
         .config()
@@ -229,9 +146,5 @@ fn moto_reset_clears_state_in_dev_mode() {
         .build()
         .send("")
         .unwrap();
-    assert_ne!(
-        refused.status().as_u16(),
-        200,
-        "reset exists only with --dev"
-    );
+    assert_ne!(refused.status().as_u16(), 200, "reset exists only with --dev");
 }

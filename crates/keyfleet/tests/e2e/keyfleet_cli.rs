@@ -24,11 +24,7 @@ fn keyfleet(home: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "keyfleet failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "keyfleet failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -41,21 +37,8 @@ fn configure_then_aws_profile_and_key_commands_work() {
     let home = server.dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
     let data_dir = server.data_dir();
-    ok(keyfleet(
-        &home,
-        &[
-            "configure",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-            "--endpoint-url",
-            &server.url,
-        ],
-    ));
-    let credentials_mode = std::fs::metadata(home.join("credentials"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    ok(keyfleet(&home, &["configure", "--data-dir", data_dir.to_str().unwrap(), "--endpoint-url", &server.url]));
+    let credentials_mode = std::fs::metadata(home.join("credentials")).unwrap().permissions().mode() & 0o777;
     assert_eq!(credentials_mode, 0o600);
 
     // The aws CLI finds the endpoint, region and keys in the profile alone.
@@ -68,26 +51,13 @@ fn configure_then_aws_profile_and_key_commands_work() {
         .env_remove("AWS_DEFAULT_REGION")
         .output()
         .unwrap();
-    assert!(
-        aws.status.success(),
-        "{}",
-        String::from_utf8_lossy(&aws.stderr)
-    );
-    assert_eq!(
-        json(&String::from_utf8_lossy(&aws.stdout))["KeyPairs"],
-        serde_json::json!([])
-    );
+    assert!(aws.status.success(), "{}", String::from_utf8_lossy(&aws.stderr));
+    assert_eq!(json(&String::from_utf8_lossy(&aws.stdout))["KeyPairs"], serde_json::json!([]));
 
-    let out = ok(keyfleet(
-        &home,
-        &["key", "create", "demo", "--tag", "project=demo"],
-    ));
+    let out = ok(keyfleet(&home, &["key", "create", "demo", "--tag", "project=demo"]));
     assert!(out.contains("demo.pem"), "{out}");
     let pem = home.join("demo.pem");
-    assert_eq!(
-        std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777,
-        0o400
-    );
+    assert_eq!(std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o400);
     run_ok("ssh-keygen", &["-y", "-f", pem.to_str().unwrap()]);
 
     let refused = keyfleet(&home, &["key", "create", "demo2", "-o", "demo.pem"]);
@@ -99,73 +69,34 @@ fn configure_then_aws_profile_and_key_commands_work() {
         String::from_utf8_lossy(&failed.stderr)
             .contains("InvalidKeyPair.Duplicate: The keypair 'demo' already exists.")
     );
-    assert!(
-        !home.join("other.pem").exists(),
-        "a failed create leaves no file"
-    );
+    assert!(!home.join("other.pem").exists(), "a failed create leaves no file");
 
-    run_ok(
-        "ssh-keygen",
-        &[
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-q",
-            "-f",
-            home.join("k").to_str().unwrap(),
-        ],
-    );
+    run_ok("ssh-keygen", &["-t", "ed25519", "-N", "", "-q", "-f", home.join("k").to_str().unwrap()]);
     let imported = ok(keyfleet(&home, &["key", "import", "imp", "k.pub"]));
 
     let listed = ok(keyfleet(&home, &["key", "ls"]));
-    assert!(
-        listed.contains("demo") && listed.contains("imp") && listed.contains("project=demo"),
-        "{listed}"
-    );
-    assert!(
-        !listed.contains("demo2"),
-        "the refused create made no key pair"
-    );
+    assert!(listed.contains("demo") && listed.contains("imp") && listed.contains("project=demo"), "{listed}");
+    assert!(!listed.contains("demo2"), "the refused create made no key pair");
 
     // Offline fingerprints match what the server computed.
     let described = json(&server.aws_ok("ec2 describe-key-pairs"));
     let fp = |name: &str| {
-        described["KeyPairs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["KeyName"] == name)
-            .unwrap()["KeyFingerprint"]
+        described["KeyPairs"].as_array().unwrap().iter().find(|k| k["KeyName"] == name).unwrap()["KeyFingerprint"]
             .as_str()
             .unwrap()
             .to_owned()
     };
-    assert_eq!(
-        ok(keyfleet(&home, &["key", "fingerprint", "demo.pem"])).trim(),
-        fp("demo")
-    );
-    assert_eq!(
-        ok(keyfleet(&home, &["key", "fingerprint", "k.pub"])).trim(),
-        fp("imp")
-    );
+    assert_eq!(ok(keyfleet(&home, &["key", "fingerprint", "demo.pem"])).trim(), fp("demo"));
+    assert_eq!(ok(keyfleet(&home, &["key", "fingerprint", "k.pub"])).trim(), fp("imp"));
     assert!(imported.contains(&fp("imp")));
 
     ok(keyfleet(&home, &["key", "rm", "demo"]));
-    let imp_id = described["KeyPairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["KeyName"] == "imp")
-        .unwrap()["KeyPairId"]
+    let imp_id = described["KeyPairs"].as_array().unwrap().iter().find(|k| k["KeyName"] == "imp").unwrap()["KeyPairId"]
         .as_str()
         .unwrap()
         .to_owned();
     ok(keyfleet(&home, &["key", "rm", &imp_id]));
-    assert_eq!(
-        json(&server.aws_ok("ec2 describe-key-pairs"))["KeyPairs"],
-        serde_json::json!([])
-    );
+    assert_eq!(json(&server.aws_ok("ec2 describe-key-pairs"))["KeyPairs"], serde_json::json!([]));
 }
 
 #[test]
@@ -176,15 +107,8 @@ fn unreachable_server_is_a_one_line_error() {
         "[keyfleet]\naws_access_key_id = AKIA\naws_secret_access_key = s\n",
     )
     .unwrap();
-    let out = keyfleet(
-        home.path(),
-        &["key", "ls", "--endpoint-url", "http://127.0.0.1:9"],
-    );
+    let out = keyfleet(home.path(), &["key", "ls", "--endpoint-url", "http://127.0.0.1:9"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.starts_with("keyfleet: cannot reach http://127.0.0.1:9")
-            && stderr.lines().count() == 1,
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("keyfleet: cannot reach http://127.0.0.1:9") && stderr.lines().count() == 1, "{stderr}");
 }

@@ -8,24 +8,11 @@ use crate::support::{TestServer, json, require};
 /// The base64 body lines of a PEM, OpenSSH or PPK private key (PPK: only Private-Lines).
 fn secret_lines(material: &str) -> Vec<String> {
     if material.starts_with("PuTTY-User-Key-File") {
-        let mut lines = material
-            .lines()
-            .skip_while(|l| !l.starts_with("Private-Lines:"));
-        let count: usize = lines
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .last()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let mut lines = material.lines().skip_while(|l| !l.starts_with("Private-Lines:"));
+        let count: usize = lines.next().unwrap().split_whitespace().last().unwrap().parse().unwrap();
         return lines.take(count).map(str::to_owned).collect();
     }
-    material
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::to_owned)
-        .collect()
+    material.lines().filter(|l| !l.starts_with("-----")).map(str::to_owned).collect()
 }
 
 #[test]
@@ -35,12 +22,9 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
     }
     let mut server = TestServer::start();
     let mut secrets: Vec<String> = Vec::new();
-    for (name, key_type, format) in [
-        ("a", "rsa", "pem"),
-        ("b", "ed25519", "pem"),
-        ("c", "rsa", "ppk"),
-        ("d", "ed25519", "ppk"),
-    ] {
+    for (name, key_type, format) in
+        [("a", "rsa", "pem"), ("b", "ed25519", "pem"), ("c", "rsa", "ppk"), ("d", "ed25519", "ppk")]
+    {
         let created = json(&server.aws_ok(&format!(
             "ec2 create-key-pair --key-name {} --key-type {} --key-format {}",
             name, key_type, format
@@ -50,8 +34,7 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
     server.aws_ok("ec2 describe-key-pairs --include-public-key");
     server.stop();
 
-    let mut haystacks: Vec<(String, Vec<u8>)> =
-        vec![("serve.log".into(), server.log().into_bytes())];
+    let mut haystacks: Vec<(String, Vec<u8>)> = vec![("serve.log".into(), server.log().into_bytes())];
     for entry in std::fs::read_dir(server.data_dir()).unwrap() {
         let path = entry.unwrap().path();
         haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap()));
@@ -63,22 +46,14 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
 
     for material in &secrets {
         let lines = secret_lines(material);
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(lines.concat())
-            .unwrap();
+        let der = base64::engine::general_purpose::STANDARD.decode(lines.concat()).unwrap();
         let windows: Vec<&[u8]> = der.chunks(24).filter(|c| c.len() == 24).collect();
         for (name, bytes) in &haystacks {
             for line in lines.iter().filter(|l| l.len() >= 24) {
-                assert!(
-                    !contains(bytes, line.as_bytes()),
-                    "private key text found in {name}"
-                );
+                assert!(!contains(bytes, line.as_bytes()), "private key text found in {name}");
             }
             for window in &windows {
-                assert!(
-                    !contains(bytes, window),
-                    "private key bytes found in {name}"
-                );
+                assert!(!contains(bytes, window), "private key bytes found in {name}");
             }
         }
     }

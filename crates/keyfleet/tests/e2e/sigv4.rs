@@ -11,17 +11,11 @@ fn boto3_signatures_verify_and_failures_get_ec2_codes() {
     let server = TestServer::start();
     let r = json(&server.boto3("boto3_cases.py", &["auth"]));
     assert_eq!(r["presigned"], serde_json::json!([200, true]), "{r}");
-    let denied = serde_json::json!([
-        "AuthFailure",
-        "AWS was not able to validate the provided access credentials",
-        401
-    ]);
+    let denied =
+        serde_json::json!(["AuthFailure", "AWS was not able to validate the provided access credentials", 401]);
     assert_eq!(r["wrong_secret"], denied);
     assert_eq!(r["unknown_key"], denied);
-    assert_eq!(
-        r["skewed"],
-        serde_json::json!(["RequestExpired", "Request has expired.", 400])
-    );
+    assert_eq!(r["skewed"], serde_json::json!(["RequestExpired", "Request has expired.", 400]));
 }
 
 #[test]
@@ -37,10 +31,7 @@ fn unsigned_request_is_refused_unless_dev() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let text = response.into_body().read_to_string().unwrap();
-    assert!(
-        text.contains("<Code>MissingAuthenticationToken</Code>"),
-        "{text}"
-    );
+    assert!(text.contains("<Code>MissingAuthenticationToken</Code>"), "{text}");
 
     let dev = TestServer::dev();
     let response = ureq::post(format!("{}/", dev.url))

@@ -53,35 +53,19 @@ impl Authenticator {
     }
 
     /// Authenticates a request at time `now`.
-    pub fn authenticate(
-        &self,
-        req: &sigv4::Request<'_>,
-        now: OffsetDateTime,
-    ) -> Result<Caller, AuthError> {
+    pub fn authenticate(&self, req: &sigv4::Request<'_>, now: OffsetDateTime) -> Result<Caller, AuthError> {
         match self {
             Authenticator::Dev => Ok(match sigv4::presented(req) {
-                Ok(p) => Caller {
-                    account: DEV_ACCOUNT.into(),
-                    access_key_id: p.access_key_id,
-                    region: p.region,
-                },
-                Err(_) => Caller {
-                    account: DEV_ACCOUNT.into(),
-                    access_key_id: String::new(),
-                    region: DEFAULT_REGION.into(),
-                },
+                Ok(p) => Caller { account: DEV_ACCOUNT.into(), access_key_id: p.access_key_id, region: p.region },
+                Err(_) => {
+                    Caller { account: DEV_ACCOUNT.into(), access_key_id: String::new(), region: DEFAULT_REGION.into() }
+                }
             }),
             Authenticator::Enforce(keys) => {
                 let presented = sigv4::presented(req)?;
-                let key = keys
-                    .get(&presented.access_key_id)
-                    .ok_or(AuthError::UnknownAccessKey)?;
+                let key = keys.get(&presented.access_key_id).ok_or(AuthError::UnknownAccessKey)?;
                 sigv4::verify(req, &presented, &key.secret, now)?;
-                Ok(Caller {
-                    account: key.account.clone(),
-                    access_key_id: key.id.clone(),
-                    region: presented.region,
-                })
+                Ok(Caller { account: key.account.clone(), access_key_id: key.id.clone(), region: presented.region })
             }
         }
     }

@@ -118,16 +118,11 @@ pub fn presented(req: &Request<'_>) -> Result<Presented, AuthError> {
             if get("X-Amz-Algorithm").as_deref() != Some(ALGORITHM) {
                 return Err(AuthError::Malformed("unsupported X-Amz-Algorithm"));
             }
-            let credential =
-                get("X-Amz-Credential").ok_or(AuthError::Malformed("no X-Amz-Credential"))?;
-            let signed =
-                get("X-Amz-SignedHeaders").ok_or(AuthError::Malformed("no X-Amz-SignedHeaders"))?;
+            let credential = get("X-Amz-Credential").ok_or(AuthError::Malformed("no X-Amz-Credential"))?;
+            let signed = get("X-Amz-SignedHeaders").ok_or(AuthError::Malformed("no X-Amz-SignedHeaders"))?;
             let amz_date = get("X-Amz-Date").ok_or(AuthError::Malformed("no X-Amz-Date"))?;
             let expires = get("X-Amz-Expires")
-                .map(|e| {
-                    e.parse::<i64>()
-                        .map_err(|_| AuthError::Malformed("bad X-Amz-Expires"))
-                })
+                .map(|e| e.parse::<i64>().map_err(|_| AuthError::Malformed("bad X-Amz-Expires")))
                 .transpose()?;
             build(&credential, &signed, signature, amz_date, expires)
         }
@@ -135,9 +130,7 @@ pub fn presented(req: &Request<'_>) -> Result<Presented, AuthError> {
 }
 
 fn from_header(auth: &str, req: &Request<'_>) -> Result<Presented, AuthError> {
-    let rest = auth
-        .strip_prefix(ALGORITHM)
-        .ok_or(AuthError::Malformed("unsupported algorithm"))?;
+    let rest = auth.strip_prefix(ALGORITHM).ok_or(AuthError::Malformed("unsupported algorithm"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         match part.trim().split_once('=') {
@@ -147,16 +140,11 @@ fn from_header(auth: &str, req: &Request<'_>) -> Result<Presented, AuthError> {
             _ => {}
         }
     }
-    let amz_date = (req.headers)("x-amz-date")
-        .into_iter()
-        .next()
-        .ok_or(AuthError::Malformed("no X-Amz-Date"))?;
+    let amz_date = (req.headers)("x-amz-date").into_iter().next().ok_or(AuthError::Malformed("no X-Amz-Date"))?;
     build(
         credential.ok_or(AuthError::Malformed("no Credential"))?,
         signed.ok_or(AuthError::Malformed("no SignedHeaders"))?,
-        signature
-            .ok_or(AuthError::Malformed("no Signature"))?
-            .to_owned(),
+        signature.ok_or(AuthError::Malformed("no Signature"))?.to_owned(),
         amz_date,
         None,
     )
@@ -170,12 +158,7 @@ fn build(
     expires: Option<i64>,
 ) -> Result<Presented, AuthError> {
     let mut parts = credential.split('/');
-    let mut next = || {
-        parts
-            .next()
-            .map(str::to_owned)
-            .ok_or(AuthError::Malformed("bad Credential scope"))
-    };
+    let mut next = || parts.next().map(str::to_owned).ok_or(AuthError::Malformed("bad Credential scope"));
     let presented = Presented {
         access_key_id: next()?,
         scope_date: next()?,
@@ -213,8 +196,7 @@ pub fn verify(
     }
     let presigned = presented.expires.is_some();
     let body_hash = hex(&Sha256::digest(req.body));
-    let payload_hashes: Vec<String> = match (req.headers)("x-amz-content-sha256").into_iter().next()
-    {
+    let payload_hashes: Vec<String> = match (req.headers)("x-amz-content-sha256").into_iter().next() {
         Some(h) => vec![h],
         None if presigned => vec![body_hash, "UNSIGNED-PAYLOAD".to_owned()],
         None => vec![body_hash],
@@ -250,12 +232,7 @@ pub fn sign(
         amz_date: amz_date.to_owned(),
         expires: None,
     };
-    let canonical = canonical_request(
-        req,
-        &presented.signed_headers,
-        &hex(&Sha256::digest(req.body)),
-        false,
-    );
+    let canonical = canonical_request(req, &presented.signed_headers, &hex(&Sha256::digest(req.body)), false);
     let sig = signature(secret, &presented, &canonical);
     format!(
         "{ALGORITHM} Credential={access_key_id}/{}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={sig}",
@@ -277,12 +254,7 @@ fn parse_amz_date(s: &str) -> Result<OffsetDateTime, AuthError> {
         .map_err(|_| AuthError::Malformed("bad X-Amz-Date"))
 }
 
-fn canonical_request(
-    req: &Request<'_>,
-    signed_headers: &[String],
-    payload_hash: &str,
-    presigned: bool,
-) -> String {
+fn canonical_request(req: &Request<'_>, signed_headers: &[String], payload_hash: &str, presigned: bool) -> String {
     let mut query: Vec<(String, String)> = decode_query(req.query)
         .into_iter()
         .filter(|(k, _)| !(presigned && k == "X-Amz-Signature"))
@@ -290,17 +262,10 @@ fn canonical_request(
         .collect();
     query.sort();
     let query: Vec<String> = query.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let path = if req.path.is_empty() {
-        "/".to_owned()
-    } else {
-        uri_encode(req.path, true)
-    };
+    let path = if req.path.is_empty() { "/".to_owned() } else { uri_encode(req.path, true) };
     let mut out = format!("{}\n{}\n{}\n", req.method, path, query.join("&"));
     for name in signed_headers {
-        let values: Vec<String> = (req.headers)(name)
-            .iter()
-            .map(|v| collapse_spaces(v.trim()))
-            .collect();
+        let values: Vec<String> = (req.headers)(name).iter().map(|v| collapse_spaces(v.trim())).collect();
         out.push_str(name);
         out.push(':');
         out.push_str(&values.join(","));
@@ -315,18 +280,10 @@ fn canonical_request(
 
 fn signature(secret: &SecretKey, p: &Presented, canonical_request: &str) -> String {
     let scope = format!("{}/{}/{}/aws4_request", p.scope_date, p.region, p.service);
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{}\n{scope}\n{}",
-        p.amz_date,
-        hex(&Sha256::digest(canonical_request.as_bytes()))
-    );
+    let string_to_sign =
+        format!("{ALGORITHM}\n{}\n{scope}\n{}", p.amz_date, hex(&Sha256::digest(canonical_request.as_bytes())));
     let mut key = Zeroizing::new(format!("AWS4{}", secret.expose()).into_bytes());
-    for part in [
-        p.scope_date.as_str(),
-        p.region.as_str(),
-        p.service.as_str(),
-        "aws4_request",
-    ] {
+    for part in [p.scope_date.as_str(), p.region.as_str(), p.service.as_str(), "aws4_request"] {
         key = Zeroizing::new(hmac_sha256(&key, part.as_bytes()));
     }
     hex(&hmac_sha256(&key, string_to_sign.as_bytes()))
@@ -360,12 +317,8 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| {
-                s.get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .flatten();
+        let decoded =
+            (bytes[i] == b'%').then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())).flatten();
         match decoded {
             Some(b) => {
                 out.push(b);
@@ -384,10 +337,7 @@ fn percent_decode(s: &str) -> String {
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));

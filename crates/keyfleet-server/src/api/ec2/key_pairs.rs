@@ -16,42 +16,21 @@ use crate::store::Tag;
 pub(super) async fn create(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let input = CreateKeyPair {
         name: p.required("KeyName")?.to_owned(),
-        key_type: enum_param(
-            p,
-            "KeyType",
-            "keyType",
-            KeyType::parse,
-            KeyType::Rsa,
-            "rsa, ed25519",
-        )?,
-        format: enum_param(
-            p,
-            "KeyFormat",
-            "keyFormat",
-            KeyFormat::parse,
-            KeyFormat::Pem,
-            "pem, ppk",
-        )?,
+        key_type: enum_param(p, "KeyType", "keyType", KeyType::parse, KeyType::Rsa, "rsa, ed25519")?,
+        format: enum_param(p, "KeyFormat", "keyFormat", KeyFormat::parse, KeyFormat::Pem, "pem, ppk")?,
         tag_specifications: p.tag_specifications(),
     };
     refuse_dry_run(p)?;
     let created = ctx.state.key_pairs.create(&ctx.scope, input).await?;
     let info = &created.info;
-    Ok(ec2_query::success(
-        "CreateKeyPair",
-        ctx.request_id,
-        created.material.len() + 512,
-        |w| {
-            w.text("keyPairId", &info.id);
-            // AWS omits tagSet from an untagged CreateKeyPair (research notes §3.1).
-            if !info.tags.is_empty() {
-                tag_set(w, &info.tags);
-            }
-            w.text("keyName", &info.name)
-                .text("keyFingerprint", &info.fingerprint)
-                .text("keyMaterial", &created.material);
-        },
-    ))
+    Ok(ec2_query::success("CreateKeyPair", ctx.request_id, created.material.len() + 512, |w| {
+        w.text("keyPairId", &info.id);
+        // AWS omits tagSet from an untagged CreateKeyPair (research notes §3.1).
+        if !info.tags.is_empty() {
+            tag_set(w, &info.tags);
+        }
+        w.text("keyName", &info.name).text("keyFingerprint", &info.fingerprint).text("keyMaterial", &created.material);
+    }))
 }
 
 pub(super) async fn import(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
@@ -60,31 +39,16 @@ pub(super) async fn import(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, 
     // The SDKs base64-encode the blob for transport; what they encode is the file's text.
     let material = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|_| {
-            service::Error::InvalidKeyFormat(ImportError::Malformed(
-                "PublicKeyMaterial is not base64",
-            ))
-        })?;
-    let input = ImportKeyPair {
-        name,
-        material,
-        tag_specifications: p.tag_specifications(),
-    };
+        .map_err(|_| service::Error::InvalidKeyFormat(ImportError::Malformed("PublicKeyMaterial is not base64")))?;
+    let input = ImportKeyPair { name, material, tag_specifications: p.tag_specifications() };
     refuse_dry_run(p)?;
     let info = ctx.state.key_pairs.import(&ctx.scope, input).await?;
-    Ok(ec2_query::success(
-        "ImportKeyPair",
-        ctx.request_id,
-        512,
-        |w| {
-            w.text("keyFingerprint", &info.fingerprint)
-                .text("keyName", &info.name)
-                .text("keyPairId", &info.id);
-            if !info.tags.is_empty() {
-                tag_set(w, &info.tags);
-            }
-        },
-    ))
+    Ok(ec2_query::success("ImportKeyPair", ctx.request_id, 512, |w| {
+        w.text("keyFingerprint", &info.fingerprint).text("keyName", &info.name).text("keyPairId", &info.id);
+        if !info.tags.is_empty() {
+            tag_set(w, &info.tags);
+        }
+    }))
 }
 
 pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
@@ -96,27 +60,18 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
     };
     refuse_dry_run(p)?;
     let pairs = ctx.state.key_pairs.describe(&ctx.scope, input).await?;
-    let per_item = if pairs.first().is_some_and(|k| k.public_key.is_some()) {
-        1000
-    } else {
-        400
-    };
-    Ok(ec2_query::success(
-        "DescribeKeyPairs",
-        ctx.request_id,
-        pairs.len() * per_item,
-        |w| {
-            if pairs.is_empty() {
-                w.empty("keySet");
-                return;
-            }
-            w.start("keySet");
-            for pair in &pairs {
-                key_pair_item(w, pair);
-            }
-            w.end("keySet");
-        },
-    ))
+    let per_item = if pairs.first().is_some_and(|k| k.public_key.is_some()) { 1000 } else { 400 };
+    Ok(ec2_query::success("DescribeKeyPairs", ctx.request_id, pairs.len() * per_item, |w| {
+        if pairs.is_empty() {
+            w.empty("keySet");
+            return;
+        }
+        w.start("keySet");
+        for pair in &pairs {
+            key_pair_item(w, pair);
+        }
+        w.end("keySet");
+    }))
 }
 
 pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
@@ -124,23 +79,16 @@ pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, 
     let id = p.get("KeyPairId").filter(|i| !i.is_empty());
     refuse_dry_run(p)?;
     let deleted = ctx.state.key_pairs.delete(&ctx.scope, name, id).await?;
-    Ok(ec2_query::success(
-        "DeleteKeyPair",
-        ctx.request_id,
-        128,
-        |w| {
-            w.text("return", "true");
-            if let Some(id) = &deleted {
-                w.text("keyPairId", id);
-            }
-        },
-    ))
+    Ok(ec2_query::success("DeleteKeyPair", ctx.request_id, 128, |w| {
+        w.text("return", "true");
+        if let Some(id) = &deleted {
+            w.text("keyPairId", id);
+        }
+    }))
 }
 
 fn key_pair_item(w: &mut XmlWriter, pair: &KeyPairInfo) {
-    w.start("item")
-        .text("keyPairId", &pair.id)
-        .text("keyType", &pair.key_type);
+    w.start("item").text("keyPairId", &pair.id).text("keyType", &pair.key_type);
     // DescribeKeyPairs always carries tagSet, empty or not (research notes §3.3).
     tag_set(w, &pair.tags);
     if let Some(public_key) = &pair.public_key {
@@ -159,10 +107,7 @@ fn tag_set(w: &mut XmlWriter, tags: &[Tag]) {
     }
     w.start("tagSet");
     for tag in tags {
-        w.start("item")
-            .text("key", &tag.key)
-            .text("value", &tag.value)
-            .end("item");
+        w.start("item").text("key", &tag.key).text("value", &tag.value).end("item");
     }
     w.end("tagSet");
 }

@@ -1,6 +1,7 @@
 //! The EC2 service: every action it answers, each beside its IAM action name, and the
 //! dispatch from a decoded request to the resource module that handles it.
 
+mod instances;
 mod key_pairs;
 mod tags;
 
@@ -18,11 +19,19 @@ pub enum Action {
     CreateTags,
     DeleteTags,
     DescribeTags,
+    RunInstances,
+    DescribeInstances,
+    StopInstances,
+    StartInstances,
+    RebootInstances,
+    TerminateInstances,
+    DescribeImages,
+    DescribeVolumes,
 }
 
 impl Action {
     /// All actions, for lookup and for the table test.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 15] = [
         Action::CreateKeyPair,
         Action::ImportKeyPair,
         Action::DescribeKeyPairs,
@@ -30,6 +39,14 @@ impl Action {
         Action::CreateTags,
         Action::DeleteTags,
         Action::DescribeTags,
+        Action::RunInstances,
+        Action::DescribeInstances,
+        Action::StopInstances,
+        Action::StartInstances,
+        Action::RebootInstances,
+        Action::TerminateInstances,
+        Action::DescribeImages,
+        Action::DescribeVolumes,
     ];
 
     /// The wire name (`Action=` value) and the IAM action it is authorized as.
@@ -42,6 +59,14 @@ impl Action {
             Action::CreateTags => ("CreateTags", "ec2:CreateTags"),
             Action::DeleteTags => ("DeleteTags", "ec2:DeleteTags"),
             Action::DescribeTags => ("DescribeTags", "ec2:DescribeTags"),
+            Action::RunInstances => ("RunInstances", "ec2:RunInstances"),
+            Action::DescribeInstances => ("DescribeInstances", "ec2:DescribeInstances"),
+            Action::StopInstances => ("StopInstances", "ec2:StopInstances"),
+            Action::StartInstances => ("StartInstances", "ec2:StartInstances"),
+            Action::RebootInstances => ("RebootInstances", "ec2:RebootInstances"),
+            Action::TerminateInstances => ("TerminateInstances", "ec2:TerminateInstances"),
+            Action::DescribeImages => ("DescribeImages", "ec2:DescribeImages"),
+            Action::DescribeVolumes => ("DescribeVolumes", "ec2:DescribeVolumes"),
         }
     }
 
@@ -63,17 +88,21 @@ pub async fn dispatch(ctx: &Context<'_>, params: &QueryParams) -> Result<Reply, 
         Action::CreateTags => tags::create(ctx, params).await,
         Action::DeleteTags => tags::delete(ctx, params).await,
         Action::DescribeTags => tags::describe(ctx, params).await,
+        Action::RunInstances => instances::run(ctx, params).await,
+        Action::DescribeInstances => instances::describe(ctx, params).await,
+        Action::StopInstances => instances::stop(ctx, params).await,
+        Action::StartInstances => instances::start(ctx, params).await,
+        Action::RebootInstances => instances::reboot(ctx, params).await,
+        Action::TerminateInstances => instances::terminate(ctx, params).await,
+        Action::DescribeImages => instances::describe_images(ctx, params).await,
+        Action::DescribeVolumes => instances::describe_volumes(ctx, params).await,
     }
 }
 
 /// Answers `DryRun=true` once the request has decoded and validated. With policies (a
 /// later issue) the answer will come from the policy check.
 fn refuse_dry_run(params: &QueryParams) -> Result<(), ApiError> {
-    if params.dry_run()? {
-        Err(ApiError::dry_run())
-    } else {
-        Ok(())
-    }
+    if params.dry_run()? { Err(ApiError::dry_run()) } else { Ok(()) }
 }
 
 #[cfg(test)]

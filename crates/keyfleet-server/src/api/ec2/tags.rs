@@ -25,41 +25,32 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
     let max_results = p
         .get("MaxResults")
         .map(|v| {
-            v.parse::<u32>().map_err(|_| {
-                ApiError::invalid_parameter_value(format!("Invalid value '{v}' for maxResults"))
-            })
+            v.parse::<u32>()
+                .map_err(|_| ApiError::invalid_parameter_value(format!("Invalid value '{v}' for maxResults")))
         })
         .transpose()?;
-    let page = Page {
-        max_results,
-        next_token: p.get("NextToken").map(str::to_owned),
-    };
+    let page = Page { max_results, next_token: p.get("NextToken").map(str::to_owned) };
     refuse_dry_run(p)?;
     let (tags, next_token) = ctx.state.tags.describe(&ctx.scope, &filters, &page).await?;
-    Ok(ec2_query::success(
-        "DescribeTags",
-        ctx.request_id,
-        tags.len() * 200,
-        |w| {
-            if tags.is_empty() {
-                w.empty("tagSet");
-            } else {
-                w.start("tagSet");
-                for t in &tags {
-                    w.start("item")
-                        .text("key", &t.tag.key)
-                        .text("resourceId", &t.resource_id)
-                        .text("resourceType", &t.resource_type)
-                        .text("value", &t.tag.value)
-                        .end("item");
-                }
-                w.end("tagSet");
+    Ok(ec2_query::success("DescribeTags", ctx.request_id, tags.len() * 200, |w| {
+        if tags.is_empty() {
+            w.empty("tagSet");
+        } else {
+            w.start("tagSet");
+            for t in &tags {
+                w.start("item")
+                    .text("key", &t.tag.key)
+                    .text("resourceId", &t.resource_id)
+                    .text("resourceType", &t.resource_type)
+                    .text("value", &t.tag.value)
+                    .end("item");
             }
-            if let Some(token) = &next_token {
-                w.text("nextToken", token);
-            }
-        },
-    ))
+            w.end("tagSet");
+        }
+        if let Some(token) = &next_token {
+            w.text("nextToken", token);
+        }
+    }))
 }
 
 /// CreateTags and DeleteTags answer `<return>true</return>` although the model has no

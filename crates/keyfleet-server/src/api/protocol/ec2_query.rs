@@ -47,9 +47,7 @@ impl QueryParams {
 
     /// A required parameter; absent or empty gives `MissingParameter`.
     pub fn required(&self, name: &'static str) -> Result<&str, ApiError> {
-        self.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::missing_parameter(name))
+        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::missing_parameter(name))
     }
 
     /// A boolean parameter (`true` / `false`), false when absent.
@@ -71,10 +69,7 @@ impl QueryParams {
 
     /// The values of `prefix.1`, `prefix.2`, … in index order (gaps allowed).
     pub fn list(&self, prefix: &str) -> Vec<String> {
-        self.indices(prefix)
-            .into_iter()
-            .filter_map(|i| self.get(&format!("{prefix}.{i}")).map(str::to_owned))
-            .collect()
+        self.indices(prefix).into_iter().filter_map(|i| self.get(&format!("{prefix}.{i}")).map(str::to_owned)).collect()
     }
 
     /// The `Filter.N.Name` / `Filter.N.Value.M` filters.
@@ -82,16 +77,10 @@ impl QueryParams {
         self.indices("Filter")
             .into_iter()
             .map(|i| {
-                let name = self
-                    .get(&format!("Filter.{i}.Name"))
-                    .filter(|n| !n.is_empty());
-                let name = name.ok_or_else(|| {
-                    ApiError::invalid_parameter_value("The filter 'null' is invalid".into())
-                })?;
-                Ok(Filter {
-                    name: name.to_owned(),
-                    values: self.list(&format!("Filter.{i}.Value")),
-                })
+                let name = self.get(&format!("Filter.{i}.Name")).filter(|n| !n.is_empty());
+                let name =
+                    name.ok_or_else(|| ApiError::invalid_parameter_value("The filter 'null' is invalid".into()))?;
+                Ok(Filter { name: name.to_owned(), values: self.list(&format!("Filter.{i}.Value")) })
             })
             .collect()
     }
@@ -101,14 +90,8 @@ impl QueryParams {
         self.indices(prefix)
             .into_iter()
             .map(|i| Tag {
-                key: self
-                    .get(&format!("{prefix}.{i}.Key"))
-                    .unwrap_or_default()
-                    .to_owned(),
-                value: self
-                    .get(&format!("{prefix}.{i}.Value"))
-                    .unwrap_or_default()
-                    .to_owned(),
+                key: self.get(&format!("{prefix}.{i}.Key")).unwrap_or_default().to_owned(),
+                value: self.get(&format!("{prefix}.{i}.Value")).unwrap_or_default().to_owned(),
             })
             .collect()
     }
@@ -118,10 +101,7 @@ impl QueryParams {
         self.indices("Tag")
             .into_iter()
             .map(|i| TagRemoval {
-                key: self
-                    .get(&format!("Tag.{i}.Key"))
-                    .unwrap_or_default()
-                    .to_owned(),
+                key: self.get(&format!("Tag.{i}.Key")).unwrap_or_default().to_owned(),
                 value: self.get(&format!("Tag.{i}.Value")).map(str::to_owned),
             })
             .collect()
@@ -132,9 +112,7 @@ impl QueryParams {
         self.indices("TagSpecification")
             .into_iter()
             .map(|i| TagSpecification {
-                resource_type: self
-                    .get(&format!("TagSpecification.{i}.ResourceType"))
-                    .map(str::to_owned),
+                resource_type: self.get(&format!("TagSpecification.{i}.ResourceType")).map(str::to_owned),
                 tags: self.tags(&format!("TagSpecification.{i}.Tag")),
             })
             .collect()
@@ -169,22 +147,14 @@ pub fn success(
 /// Writes AWS's EC2 error document (no namespace, `RequestID` in capitals).
 pub fn error(err: &ApiError, request_id: &str) -> String {
     let mut w = XmlWriter::new(256);
-    w.start("Response")
-        .start("Errors")
-        .start("Error")
-        .text("Code", &err.code)
-        .text("Message", &err.message);
-    w.end("Error")
-        .end("Errors")
-        .text("RequestID", request_id)
-        .end("Response");
+    w.start("Response").start("Errors").start("Error").text("Code", &err.code).text("Message", &err.message);
+    w.end("Error").end("Errors").text("RequestID", request_id).end("Response");
     w.finish().to_string()
 }
 
 /// AWS's timestamp form, `2022-04-28T11:37:26.000Z` (milliseconds always `.000`).
 pub fn timestamp(ms: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
     time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -204,10 +174,7 @@ mod tests {
         assert_eq!(p.list("KeyPairId"), ["key-0123456789abcdef0"]);
         assert!(p.flag("IncludePublicKey").unwrap());
         let f = p.filters().unwrap();
-        assert_eq!(
-            (f[0].name.as_str(), f[0].values.clone()),
-            ("tag:env", vec!["dev".to_owned(), "prod".to_owned()])
-        );
+        assert_eq!((f[0].name.as_str(), f[0].values.clone()), ("tag:env", vec!["dev".to_owned(), "prod".to_owned()]));
         assert_eq!(f[1].name, "key-type");
     }
 
@@ -221,10 +188,7 @@ mod tests {
     fn delete_tags_distinguishes_absent_and_empty_values() {
         let p = QueryParams::decode("", b"Tag.1.Key=k&Tag.2.Key=k2&Tag.2.Value=");
         let r = p.tag_removals();
-        assert_eq!(
-            (r[0].value.clone(), r[1].value.clone()),
-            (None, Some(String::new()))
-        );
+        assert_eq!((r[0].value.clone(), r[1].value.clone()), (None, Some(String::new())));
     }
 
     #[test]

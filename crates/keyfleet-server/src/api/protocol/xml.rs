@@ -85,9 +85,6 @@ mod tests {
     fn text_is_escaped() {
         let mut w = XmlWriter::new(64);
         w.text("keyName", "a<b>&\"c'");
-        assert!(
-            w.finish()
-                .ends_with("<keyName>a&lt;b&gt;&amp;\"c'</keyName>")
-        );
+        assert!(w.finish().ends_with("<keyName>a&lt;b&gt;&amp;\"c'</keyName>"));
     }
 }

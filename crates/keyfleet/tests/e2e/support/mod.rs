@@ -30,30 +30,21 @@ impl TestServer {
     }
 
     pub fn dev() -> Self {
-        Self::start_with(Options {
-            dev: true,
-            ..Options::default()
-        })
+        Self::start_with(Options { dev: true, ..Options::default() })
     }
 
     pub fn start_with(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join("data"));
         if options.dev {
             command.arg("--dev");
         }
         if let Some(q) = options.quota {
             command.args(["--key-pair-quota", &q.to_string()]);
         }
-        command
-            .env("KEYFLEET_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
+        command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let mut child = command.spawn().expect("start keyfleet");
         let stdout = child.stdout.take().expect("stdout");
         let mut reader = BufReader::new(stdout);
@@ -69,26 +60,15 @@ impl TestServer {
         let (access_key_id, secret_access_key) = if options.dev {
             ("AKIDEXAMPLE".to_owned(), "dev-secret".to_owned())
         } else {
-            let text = std::fs::read_to_string(dir.path().join("data/admin-credentials"))
-                .expect("admin credentials");
+            let text = std::fs::read_to_string(dir.path().join("data/admin-credentials")).expect("admin credentials");
             let field = |n: &str| {
                 text.lines()
-                    .find_map(|l| {
-                        l.split_once('=')
-                            .filter(|(k, _)| k.trim() == n)
-                            .map(|(_, v)| v.trim().to_owned())
-                    })
+                    .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == n).map(|(_, v)| v.trim().to_owned()))
                     .expect(n)
             };
             (field("aws_access_key_id"), field("aws_secret_access_key"))
         };
-        TestServer {
-            url,
-            dir,
-            access_key_id,
-            secret_access_key,
-            child,
-        }
+        TestServer { url, dir, access_key_id, secret_access_key, child }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -106,10 +86,7 @@ impl TestServer {
             .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("no-aws-credentials"),
-            )
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
             .env("AWS_MAX_ATTEMPTS", "1")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
@@ -119,10 +96,7 @@ impl TestServer {
     /// shell would (no quoting needed in these tests); returns the output whatever the exit code.
     pub fn aws(&self, command_line: &str) -> Output {
         let mut command = Command::new("aws");
-        command
-            .arg("--endpoint-url")
-            .arg(&self.url)
-            .args(command_line.split_whitespace());
+        command.arg("--endpoint-url").arg(&self.url).args(command_line.split_whitespace());
         self.aws_env(&mut command);
         command.output().expect("run aws")
     }
@@ -130,11 +104,7 @@ impl TestServer {
     /// `aws …` that must succeed; returns stdout.
     pub fn aws_ok(&self, args: &str) -> String {
         let out = self.aws(args);
-        assert!(
-            out.status.success(),
-            "aws {args} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "aws {args} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
@@ -143,36 +113,25 @@ impl TestServer {
         let out = self.aws(args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!out.status.success(), "aws {args} unexpectedly succeeded");
-        assert!(
-            stderr.contains(&format!("({code})")),
-            "aws {args}: expected {code}, got {stderr}"
-        );
+        assert!(stderr.contains(&format!("({code})")), "aws {args}: expected {code}, got {stderr}");
         stderr
     }
 
     /// Runs a boto3 script from `tests/e2e/clients/` with this server's URL first.
     pub fn boto3(&self, script: &str, args: &[&str]) -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/e2e/clients")
-            .join(script);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/clients").join(script);
         let mut command = Command::new("python3");
         command.arg(path).arg(&self.url).args(args);
         self.aws_env(&mut command);
         let out = command.output().expect("run python3");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{script} {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{script} {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         stdout
     }
 
     /// Stops the server (SIGTERM, then wait) so its files are quiescent.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
 }
@@ -187,47 +146,27 @@ impl Drop for TestServer {
 /// True if every tool is available. Otherwise: under `CI=true` the test fails, on a
 /// laptop it prints why and the caller returns early.
 pub fn require(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| !tool_available(t))
-        .collect();
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !tool_available(t)).collect();
     if missing.is_empty() {
         return true;
     }
     let reason = format!("missing {}: install them (see .ci/run)", missing.join(", "));
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must run this test, but {reason}"
-    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must run this test, but {reason}");
     eprintln!("SKIPPED: {reason}");
     false
 }
 
 fn tool_available(tool: &str) -> bool {
     if tool == "boto3" {
-        return Command::new("python3")
-            .args(["-c", "import boto3"])
-            .output()
-            .is_ok_and(|o| o.status.success());
+        return Command::new("python3").args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
     }
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
 /// Runs a command that must succeed; returns stdout.
 pub fn run_ok(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -243,7 +182,5 @@ pub fn json(text: &str) -> serde_json::Value {
 
 /// The `keyfleet-keys` fixtures.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../keyfleet-keys/tests/data")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../keyfleet-keys/tests/data").join(name)
 }

@@ -21,35 +21,13 @@ fn at_vector_time() -> OffsetDateTime {
 }
 
 const VECTORS: [(&str, &str, &str); 3] = [
-    (
-        "GET",
-        "",
-        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
-    ),
-    (
-        "GET",
-        "Param2=value2&Param1=value1",
-        "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
-    ),
-    (
-        "POST",
-        "",
-        "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
-    ),
+    ("GET", "", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+    ("GET", "Param2=value2&Param1=value1", "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
+    ("POST", "", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
 ];
 
-fn request<'a>(
-    method: &'a str,
-    query: &'a str,
-    headers: &'a (dyn Fn(&str) -> Vec<String> + Sync),
-) -> Request<'a> {
-    Request {
-        method,
-        path: "/",
-        query,
-        headers,
-        body: b"",
-    }
+fn request<'a>(method: &'a str, query: &'a str, headers: &'a (dyn Fn(&str) -> Vec<String> + Sync)) -> Request<'a> {
+    Request { method, path: "/", query, headers, body: b"" }
 }
 
 #[test]
@@ -78,29 +56,15 @@ fn verifier_accepts_aws_test_suite_and_rejects_tampering() {
         };
         let req = request(method, query, &with_auth);
         let presented = presented(&req).unwrap();
-        assert_eq!(
-            (presented.region.as_str(), presented.access_key_id.as_str()),
-            ("us-east-1", "AKIDEXAMPLE")
-        );
-        assert_eq!(
-            verify(&req, &presented, &SecretKey::new(SECRET), at_vector_time()),
-            Ok(())
-        );
+        assert_eq!((presented.region.as_str(), presented.access_key_id.as_str()), ("us-east-1", "AKIDEXAMPLE"));
+        assert_eq!(verify(&req, &presented, &SecretKey::new(SECRET), at_vector_time()), Ok(()));
         assert_eq!(
             verify(&req, &presented, &SecretKey::new("wrong"), at_vector_time()),
             Err(AuthError::SignatureMismatch)
         );
-        let tampered = Request {
-            query: "Param3=x",
-            ..req
-        };
+        let tampered = Request { query: "Param3=x", ..req };
         assert_eq!(
-            verify(
-                &tampered,
-                &presented,
-                &SecretKey::new(SECRET),
-                at_vector_time()
-            ),
+            verify(&tampered, &presented, &SecretKey::new(SECRET), at_vector_time()),
             Err(AuthError::SignatureMismatch)
         );
     }
@@ -118,14 +82,8 @@ fn clock_skew_beyond_fifteen_minutes_is_refused() {
     let minutes = |m: i64| at_vector_time() + time::Duration::minutes(m);
     assert_eq!(verify(&req, &p, &secret, minutes(14)), Ok(()));
     assert_eq!(verify(&req, &p, &secret, minutes(-14)), Ok(()));
-    assert_eq!(
-        verify(&req, &p, &secret, minutes(16)),
-        Err(AuthError::Expired)
-    );
-    assert_eq!(
-        verify(&req, &p, &secret, minutes(-16)),
-        Err(AuthError::Expired)
-    );
+    assert_eq!(verify(&req, &p, &secret, minutes(16)), Err(AuthError::Expired));
+    assert_eq!(verify(&req, &p, &secret, minutes(-16)), Err(AuthError::Expired));
 }
 
 #[test]
@@ -133,19 +91,9 @@ fn presigned_query_form_is_verified_and_expires() {
     // Sign the canonical request a presigned URL carries, using the signer's own pieces.
     let base = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fec2%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&Action=DescribeKeyPairs";
     let host_only = |name: &str| {
-        if name == "host" {
-            vec!["example.amazonaws.com".to_owned()]
-        } else {
-            vec![]
-        }
+        if name == "host" { vec!["example.amazonaws.com".to_owned()] } else { vec![] }
     };
-    let unsigned = Request {
-        method: "GET",
-        path: "/",
-        query: base,
-        headers: &host_only,
-        body: b"",
-    };
+    let unsigned = Request { method: "GET", path: "/", query: base, headers: &host_only, body: b"" };
     let p = Presented {
         access_key_id: "AKIDEXAMPLE".into(),
         scope_date: "20150830".into(),
@@ -159,36 +107,15 @@ fn presigned_query_form_is_verified_and_expires() {
     let sig = signature(
         &SecretKey::new(SECRET),
         &p,
-        &canonical_request(
-            &unsigned,
-            &p.signed_headers,
-            &hex(&Sha256::digest(b"")),
-            true,
-        ),
+        &canonical_request(&unsigned, &p.signed_headers, &hex(&Sha256::digest(b"")), true),
     );
     let query = format!("{base}&X-Amz-Signature={sig}");
-    let req = Request {
-        query: &query,
-        ..unsigned
-    };
+    let req = Request { query: &query, ..unsigned };
     let found = presented(&req).unwrap();
     assert_eq!(found.service, "ec2");
+    assert_eq!(verify(&req, &found, &SecretKey::new(SECRET), at_vector_time() + time::Duration::seconds(30)), Ok(()));
     assert_eq!(
-        verify(
-            &req,
-            &found,
-            &SecretKey::new(SECRET),
-            at_vector_time() + time::Duration::seconds(30)
-        ),
-        Ok(())
-    );
-    assert_eq!(
-        verify(
-            &req,
-            &found,
-            &SecretKey::new(SECRET),
-            at_vector_time() + time::Duration::seconds(61)
-        ),
+        verify(&req, &found, &SecretKey::new(SECRET), at_vector_time() + time::Duration::seconds(61)),
         Err(AuthError::Expired)
     );
 }
@@ -196,27 +123,14 @@ fn presigned_query_form_is_verified_and_expires() {
 #[test]
 fn unsigned_and_malformed_requests_are_told_apart() {
     let none = |_: &str| Vec::new();
-    assert_eq!(
-        presented(&request("GET", "", &none)),
-        Err(AuthError::Missing)
-    );
+    assert_eq!(presented(&request("GET", "", &none)), Err(AuthError::Missing));
     let bad = |name: &str| {
-        if name == "authorization" {
-            vec!["AWS4-HMAC-SHA256 Credential=AK/x".into()]
-        } else {
-            headers(name)
-        }
+        if name == "authorization" { vec!["AWS4-HMAC-SHA256 Credential=AK/x".into()] } else { headers(name) }
     };
-    assert!(matches!(
-        presented(&request("GET", "", &bad)),
-        Err(AuthError::Malformed(_))
-    ));
+    assert!(matches!(presented(&request("GET", "", &bad)), Err(AuthError::Malformed(_))));
 }
 
 #[test]
 fn secret_key_debug_is_redacted() {
-    assert_eq!(
-        format!("{:?}", SecretKey::new(SECRET)),
-        "SecretKey(<redacted>)"
-    );
+    assert_eq!(format!("{:?}", SecretKey::new(SECRET)), "SecretKey(<redacted>)");
 }

@@ -1,0 +1,154 @@
+//! Built-in instances: a root volume directory, an SSH server on the instance's own
+//! loopback address, and a sandboxed shell. The service layer drives it through
+//! [`Runtime`]; nothing here knows about the EC2 API.
+
+pub mod authorized_keys;
+pub mod sandbox;
+pub mod ssh;
+pub mod volumes;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use sandbox::Sandbox;
+use volumes::Volumes;
+
+/// What the runtime needs to boot an instance.
+#[derive(Debug, Clone)]
+pub struct BootSpec {
+    /// `i-…`.
+    pub instance_id: String,
+    /// `vol-…`.
+    pub volume_id: String,
+    /// Its loopback address.
+    pub address: Ipv4Addr,
+    /// The launch key pair's `authorized_keys` line, installed at first boot only.
+    pub launch_key: Option<String>,
+}
+
+/// Why an instance could not boot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The volume could not be prepared or read.
+    #[error("volume {volume}: {source}")]
+    Volume {
+        /// The volume.
+        volume: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The SSH port could not be bound.
+    #[error("ssh listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Running instances of this process.
+pub struct Runtime {
+    volumes: Volumes,
+    ssh_port: u16,
+    network: Ipv4Addr,
+    sandbox: Option<Sandbox>,
+    running: tokio::sync::Mutex<HashMap<String, ssh::SshServer>>,
+}
+
+/// The default block instance addresses come from (`--instance-network`).
+pub const DEFAULT_NETWORK: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 0);
+
+impl Runtime {
+    /// A runtime keeping volumes under `data_dir/volumes`, serving SSH on `ssh_port`, with
+    /// instance addresses from the loopback /16 at `network`.
+    pub async fn new(data_dir: &Path, ssh_port: u16, network: Ipv4Addr) -> Self {
+        let sandbox = match Sandbox::probe().await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "instance shells are disabled");
+                None
+            }
+        };
+        Runtime {
+            volumes: Volumes::new(data_dir.join("volumes")),
+            ssh_port,
+            network,
+            sandbox,
+            running: Default::default(),
+        }
+    }
+
+    /// The /16 block instance addresses come from.
+    pub fn network(&self) -> Ipv4Addr {
+        self.network
+    }
+
+    /// The port every instance's SSH server listens on.
+    pub fn ssh_port(&self) -> u16 {
+        self.ssh_port
+    }
+
+    /// Prepares the volume and starts the SSH server.
+    pub async fn boot(&self, spec: &BootSpec) -> Result<(), RuntimeError> {
+        let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
+        self.volumes.prepare(&spec.volume_id, spec.launch_key.as_deref()).map_err(volume_error)?;
+        let host_key = self.volumes.host_key(&spec.volume_id).map_err(volume_error)?;
+        let octets = spec.address.octets();
+        let instance = Arc::new(ssh::InstanceSsh {
+            instance_id: spec.instance_id.clone(),
+            volume: self.volumes.path(&spec.volume_id),
+            home: self.volumes.home(&spec.volume_id),
+            hostname: format!("ip-{}-{}-{}-{}", octets[0], octets[1], octets[2], octets[3]),
+            sandbox: self.sandbox.clone(),
+        });
+        let addr = SocketAddr::from((spec.address, self.ssh_port));
+        let server =
+            ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
+        if let Some(previous) = self.running.lock().await.insert(spec.instance_id.clone(), server) {
+            previous.shutdown().await;
+        }
+        Ok(())
+    }
+
+    /// Stops the SSH server and ends every session. The volume stays.
+    pub async fn halt(&self, instance_id: &str) {
+        let server = self.running.lock().await.remove(instance_id);
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+    }
+
+    /// Deletes a volume.
+    pub fn destroy_volume(&self, volume_id: &str) -> Result<(), RuntimeError> {
+        self.volumes.destroy(volume_id).map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })
+    }
+
+    /// ec2-user's home on a volume (for tools and tests that inspect it).
+    pub fn home(&self, volume_id: &str) -> std::path::PathBuf {
+        self.volumes.home(volume_id)
+    }
+}
+
+/// `n` addresses of the /16 block at `network` that are not in `taken`, lowest first,
+/// skipping each /24's network, `.1` and broadcast addresses.
+pub fn free_addresses(network: Ipv4Addr, taken: &HashSet<Ipv4Addr>, n: usize) -> Vec<Ipv4Addr> {
+    let base = u32::from(network) & 0xffff_0000;
+    (base..base + 0x1_0000)
+        .map(Ipv4Addr::from)
+        .filter(|a| !matches!(a.octets()[3], 0 | 1 | 255) && !taken.contains(a))
+        .take(n)
+        .collect()
+}
+
+/// Port 22 where this process may bind it (as root), else 2222.
+pub fn default_ssh_port() -> u16 {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self") {
+        Ok(meta) if meta.uid() == 0 => 22,
+        _ => 2222,
+    }
+}

@@ -1,0 +1,383 @@
+//! The SSH server of a built-in instance, on its own loopback address. The only file
+//! that knows russh.
+//!
+//! Authentication is public-key only (no password, no keyboard-interactive), for
+//! `ec2-user`, against the volume's `authorized_keys` read at every attempt. Rejections
+//! take a constant time (russh's `auth_rejection_time`). Each session channel runs one
+//! shell, command or `sftp` subsystem inside the sandbox.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::server::{Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, ChannelMsg, MethodKind, MethodSet};
+use ssh_key::HashAlg;
+use time::OffsetDateTime;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use super::authorized_keys::{self, Grant};
+use super::sandbox::{Launch, Sandbox};
+
+/// The only login user of built-in instances.
+pub const LOGIN_USER: &str = "ec2-user";
+/// OpenSSH's sftp server, run inside the sandbox for `sftp` and `scp`.
+const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+
+/// What an instance's SSH server needs to know about it.
+#[derive(Debug)]
+pub struct InstanceSsh {
+    /// `i-…`, for the log.
+    pub instance_id: String,
+    /// The volume directory.
+    pub volume: PathBuf,
+    /// ec2-user's home on the volume.
+    pub home: PathBuf,
+    /// The hostname inside the sandbox.
+    pub hostname: String,
+    /// `None` when no sandbox works here: logins succeed, commands are refused.
+    pub sandbox: Option<Sandbox>,
+}
+
+/// A listening SSH server; dropping it leaves it running, [`SshServer::shutdown`] ends it
+/// and every session.
+pub struct SshServer {
+    stop: watch::Sender<bool>,
+    sessions: Arc<Mutex<HashMap<u64, russh::server::Handle>>>,
+    accept_loop: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` and serves SSH for one instance.
+pub async fn start(
+    instance: Arc<InstanceSsh>,
+    host_key: ssh_key::PrivateKey,
+    addr: SocketAddr,
+) -> std::io::Result<SshServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let config = Arc::new(russh::server::Config {
+        server_id: russh::SshId::Standard("SSH-2.0-keyfleet".into()),
+        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        auth_rejection_time: Duration::from_millis(300),
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        keys: vec![host_key],
+        inactivity_timeout: Some(Duration::from_secs(3600)),
+        nodelay: true,
+        ..Default::default()
+    });
+    let (stop, mut stopped) = watch::channel(false);
+    let sessions: Arc<Mutex<HashMap<u64, russh::server::Handle>>> = Arc::default();
+    let registry = sessions.clone();
+    let accept_loop = tokio::spawn(async move {
+        let next_id = AtomicU64::new(0);
+        loop {
+            let accepted = tokio::select! {
+                _ = stopped.changed() => return,
+                accepted = listener.accept() => accepted,
+            };
+            let Ok((stream, peer)) = accepted else { continue };
+            let handler = Connection { instance: instance.clone(), peer: peer.ip(), grant: None };
+            let (config, registry) = (config.clone(), registry.clone());
+            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let Ok(running) = russh::server::run_stream(config, stream, handler).await else { return };
+                lock(&registry).insert(id, running.handle());
+                let _ = running.await;
+                lock(&registry).remove(&id);
+            });
+        }
+    });
+    Ok(SshServer { stop, sessions, accept_loop })
+}
+
+impl SshServer {
+    /// Stops listening and disconnects every session (their processes are killed).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.accept_loop.await;
+        let handles: Vec<russh::server::Handle> = lock(&self.sessions).drain().map(|(_, h)| h).collect();
+        for handle in handles {
+            let _ = handle.disconnect(russh::Disconnect::ByApplication, "instance stopping".into(), "en".into()).await;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One client connection.
+struct Connection {
+    instance: Arc<InstanceSsh>,
+    peer: IpAddr,
+    grant: Option<Grant>,
+}
+
+impl Connection {
+    /// Reads `authorized_keys` now, as sshd does at every attempt.
+    fn authorize(&self, user: &str, key: &ssh_key::PublicKey) -> Result<Grant, &'static str> {
+        if user != LOGIN_USER {
+            return Err("unknown user");
+        }
+        let text = authorized_keys::read(&self.instance.home).map_err(|e| match e {
+            authorized_keys::FileError::BadModes(_) => "authorized_keys has unsafe permissions",
+            authorized_keys::FileError::Missing => "no authorized_keys",
+        })?;
+        authorized_keys::find(&text, key.key_data(), self.peer, OffsetDateTime::now_utc()).ok_or("key not authorized")
+    }
+
+    fn log(&self, user: &str, key: &ssh_key::PublicKey, result: Result<(), &str>) {
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let instance = self.instance.instance_id.as_str();
+        match result {
+            Ok(()) => {
+                tracing::info!(target: "keyfleet::ssh", instance, user, fingerprint, source = %self.peer, result = "accepted", "ssh authentication")
+            }
+            Err(reason) => {
+                tracing::info!(target: "keyfleet::ssh", instance, user, fingerprint, source = %self.peer, result = "refused", reason, "ssh authentication")
+            }
+        }
+    }
+}
+
+impl russh::server::Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        match self.authorize(user, offer.public_key) {
+            Ok(_) => Ok(Auth::Accept),
+            Err(reason) => {
+                self.log(user, offer.public_key, Err(reason));
+                Ok(Auth::reject())
+            }
+        }
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        let result = self.authorize(user, key.public_key);
+        self.log(user, key.public_key, result.as_ref().map(|_| ()).map_err(|e| *e));
+        match result {
+            Ok(grant) => {
+                self.grant = Some(grant);
+                Ok(Auth::Accept)
+            }
+            Err(_) => Ok(Auth::reject()),
+        }
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        let grant = self.grant.clone().unwrap_or_default();
+        tokio::spawn(drive(channel, self.instance.clone(), grant));
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.grant.as_ref().is_some_and(|g| g.pty) {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
+    }
+
+    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if name == "sftp" { session.channel_success(channel) } else { session.channel_failure(channel) }
+    }
+}
+
+/// What a session channel asked for before it started something.
+struct PtyRequest {
+    term: String,
+    cols: u16,
+    rows: u16,
+}
+
+/// Waits for the channel's request (shell, exec or sftp), then runs it to completion.
+async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Grant) {
+    let mut pty: Option<PtyRequest> = None;
+    let command: Option<String> = loop {
+        match channel.wait().await {
+            Some(ChannelMsg::RequestPty { term, col_width, row_height, .. }) if grant.pty => {
+                pty = Some(PtyRequest { term, cols: clamp(col_width), rows: clamp(row_height) });
+            }
+            Some(ChannelMsg::RequestShell { .. }) => break grant.forced_command.clone(),
+            Some(ChannelMsg::Exec { command, .. }) => {
+                break Some(
+                    grant.forced_command.clone().unwrap_or_else(|| String::from_utf8_lossy(&command).into_owned()),
+                );
+            }
+            Some(ChannelMsg::RequestSubsystem { name, .. }) if name == "sftp" => {
+                pty = None;
+                break Some(SFTP_SERVER.to_owned());
+            }
+            None | Some(ChannelMsg::Close) => return,
+            Some(_) => {}
+        }
+    };
+    let Some(sandbox) = instance.sandbox.clone() else {
+        let message =
+            "keyfleet: this host cannot sandbox instance shells (install bubblewrap); refusing to run commands\r\n";
+        let _ = channel.extended_data(1, message.as_bytes()).await;
+        let _ = channel.exit_status(126).await;
+        let _ = channel.eof().await;
+        let _ = channel.close().await;
+        return;
+    };
+    let term = pty.as_ref().map(|p| p.term.clone());
+    let launch = Launch {
+        volume: &instance.volume,
+        hostname: &instance.hostname,
+        command: command.as_deref(),
+        term: term.as_deref(),
+    };
+    let status = match &pty {
+        Some(size) => run_with_pty(channel, &sandbox, &launch, size).await,
+        None => run_piped(channel, &sandbox, &launch).await,
+    };
+    if let Err(e) = status {
+        tracing::warn!(instance = %instance.instance_id, error = %e, "session command failed to start");
+    }
+}
+
+fn clamp(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX).max(1)
+}
+
+/// The exit status SSH reports: the code, or 128 + signal as shells do.
+fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> u32 {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => s.code().map_or_else(|| 128 + s.signal().unwrap_or(0).unsigned_abs(), |c| c.unsigned_abs()),
+        Err(_) => 255,
+    }
+}
+
+async fn run_piped(channel: Channel<Msg>, sandbox: &Sandbox, launch: &Launch<'_>) -> std::io::Result<()> {
+    let (program, args) = sandbox.argv(launch, true);
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let (mut stdin, mut stdout, mut stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let (mut reader, writer) = channel.split();
+    let (mut out, mut err) = (writer.make_writer(), writer.make_writer_ext(Some(1)));
+    let finished = async {
+        let copy_out = async {
+            if let Some(s) = stdout.as_mut() {
+                let _ = tokio::io::copy(s, &mut out).await;
+                let _ = out.flush().await;
+            }
+        };
+        let copy_err = async {
+            if let Some(s) = stderr.as_mut() {
+                let _ = tokio::io::copy(s, &mut err).await;
+                let _ = err.flush().await;
+            }
+        };
+        tokio::join!(copy_out, copy_err);
+        child.wait().await
+    };
+    tokio::pin!(finished);
+    let status = loop {
+        tokio::select! {
+            status = &mut finished => break status,
+            message = reader.wait() => match message {
+                Some(ChannelMsg::Data { data }) => {
+                    if let Some(input) = stdin.as_mut()
+                        && input.write_all(&data).await.is_err()
+                    {
+                        stdin = None;
+                    }
+                }
+                Some(ChannelMsg::Eof) => stdin = None,
+                None | Some(ChannelMsg::Close) => return Ok(()),
+                Some(_) => {}
+            },
+        }
+    };
+    let _ = writer.exit_status(exit_code(status)).await;
+    let _ = writer.eof().await;
+    let _ = writer.close().await;
+    Ok(())
+}
+
+async fn run_with_pty(
+    channel: Channel<Msg>,
+    sandbox: &Sandbox,
+    launch: &Launch<'_>,
+    size: &PtyRequest,
+) -> std::io::Result<()> {
+    let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
+    pty.resize(pty_process::Size::new(size.rows, size.cols)).map_err(std::io::Error::other)?;
+    let (program, args) = sandbox.argv(launch, false);
+    let mut child =
+        pty_process::Command::new(program).args(args).kill_on_drop(true).spawn(pts).map_err(std::io::Error::other)?;
+    let (mut pty_out, mut pty_in) = pty.into_split();
+    let (mut reader, writer) = channel.split();
+    let mut out = writer.make_writer();
+    let finished = async {
+        // Reading the pty fails with EIO once every process holding it has exited.
+        let _ = tokio::io::copy(&mut pty_out, &mut out).await;
+        let _ = out.flush().await;
+        child.wait().await
+    };
+    tokio::pin!(finished);
+    let status = loop {
+        tokio::select! {
+            status = &mut finished => break status,
+            message = reader.wait() => match message {
+                Some(ChannelMsg::Data { data }) => {
+                    let _ = pty_in.write_all(&data).await;
+                }
+                Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
+                    let _ = pty_in.resize(pty_process::Size::new(clamp(row_height), clamp(col_width)));
+                }
+                None | Some(ChannelMsg::Close) => return Ok(()),
+                Some(_) => {}
+            },
+        }
+    };
+    let _ = writer.exit_status(exit_code(status)).await;
+    let _ = writer.eof().await;
+    let _ = writer.close().await;
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! Built-in instances as EC2 reports them: `RunInstances`, `DescribeInstances`,
+//! `Stop/Start/Reboot/TerminateInstances`, the built-in images and root volumes. State
+//! changes go through the store (compare-and-set), then the runtime.
+//!
+//! States and codes follow EC2 (pending 0, running 16, shutting-down 32, terminated 48,
+//! stopping 64, stopped 80). The transitional states are real but brief: a call returns
+//! the transitional state, as EC2 does, and the next describe shows where it settled.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use super::filter::{Filter, any_matches};
+use super::tags::{self, TagSpecification};
+use super::{Error, Result, ids, now_ms};
+use crate::runtime::{BootSpec, Runtime, free_addresses};
+use crate::store::{InstanceRow, KeyPairQuery, Scope, Store, StoreError};
+
+/// The images every account can launch.
+pub const IMAGES: [Image; 1] = [Image {
+    id: "ami-keyfleet-linux",
+    name: "keyfleet-linux",
+    description: "keyfleet built-in Linux: the host's /usr, read-only, in a sandbox; login ec2-user",
+}];
+
+/// A built-in image.
+#[derive(Debug, Clone, Copy)]
+pub struct Image {
+    /// `ami-…`.
+    pub id: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+}
+
+/// The instance type when RunInstances names none (EC2's documented default).
+pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
+const MAX_INSTANCES_PER_CALL: u32 = 100;
+const FILTER_NAMES: [&str; 9] = [
+    "instance-id",
+    "instance-state-name",
+    "instance-state-code",
+    "key-name",
+    "image-id",
+    "instance-type",
+    "ip-address",
+    "private-ip-address",
+    "tag-key",
+];
+
+/// `RunInstances` input.
+#[derive(Debug, Clone, Default)]
+pub struct RunInstances {
+    /// `ImageId`.
+    pub image_id: String,
+    /// `InstanceType`.
+    pub instance_type: Option<String>,
+    /// `KeyName`.
+    pub key_name: Option<String>,
+    /// `MinCount`.
+    pub min_count: u32,
+    /// `MaxCount`.
+    pub max_count: u32,
+    /// `TagSpecification.N` (resource types `instance` and `volume`).
+    pub tag_specifications: Vec<TagSpecification>,
+    /// `UserData`, stored as given.
+    pub user_data: Option<String>,
+}
+
+/// One instance's move between states.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    /// The instance.
+    pub instance_id: String,
+    /// Where it was.
+    pub previous: String,
+    /// Where this call put it.
+    pub current: String,
+}
+
+/// The code EC2 gives a state name.
+pub fn state_code(state: &str) -> u8 {
+    match state {
+        "pending" => 0,
+        "running" => 16,
+        "shutting-down" => 32,
+        "terminated" => 48,
+        "stopping" => 64,
+        _ => 80,
+    }
+}
+
+/// The instance operations.
+pub struct Instances {
+    store: Arc<dyn Store>,
+    runtime: Arc<Runtime>,
+}
+
+impl Instances {
+    /// Creates the service.
+    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>) -> Self {
+        Instances { store, runtime }
+    }
+
+    /// The port instances serve SSH on.
+    pub fn ssh_port(&self) -> u16 {
+        self.runtime.ssh_port()
+    }
+
+    /// `RunInstances`: validates, stores the instances as pending, boots them.
+    pub async fn run(&self, scope: &Scope, input: RunInstances) -> Result<(String, Vec<InstanceRow>)> {
+        if !IMAGES.iter().any(|i| i.id == input.image_id) {
+            return Err(Error::ImageNotFound(input.image_id));
+        }
+        if input.min_count < 1 || input.max_count < input.min_count {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value ({}) for parameter minCount is invalid. Expected a value between 1 and maxCount ({}).",
+                input.min_count, input.max_count
+            )));
+        }
+        let tags = instance_tags(&input.tag_specifications)?;
+        let launch_key = match &input.key_name {
+            None => None,
+            Some(name) => Some(self.launch_key_line(scope, name).await?),
+        };
+        let count = input.max_count.min(MAX_INSTANCES_PER_CALL);
+        let reservation_id = ids::new_id("r");
+        let rows = self.insert_pending(scope, &input, &reservation_id, count, &tags).await?;
+        for row in &rows {
+            self.boot(scope, row, launch_key.clone()).await?;
+        }
+        Ok((reservation_id, rows))
+    }
+
+    /// `DescribeInstances`: by id (each must exist) and filters.
+    pub async fn describe(
+        &self,
+        scope: &Scope,
+        instance_ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<InstanceRow>> {
+        for f in filters {
+            if !FILTER_NAMES.contains(&f.name.as_str()) && !f.name.starts_with("tag:") {
+                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
+            }
+        }
+        let rows = self.existing(scope, instance_ids).await?;
+        Ok(rows.into_iter().filter(|row| filters.iter().all(|f| instance_matches(f, row))).collect())
+    }
+
+    /// `StopInstances`.
+    pub async fn stop(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
+        let rows = self.existing(scope, instance_ids).await?;
+        check_states(&rows, &["pending", "running", "stopping", "stopped"], "stopped")?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let Some(previous) =
+                self.store.transition_instance(scope, &row.id, &["pending", "running"], "stopping").await?
+            else {
+                changes.push(StateChange {
+                    instance_id: row.id.clone(),
+                    previous: row.state.clone(),
+                    current: row.state,
+                });
+                continue;
+            };
+            self.runtime.halt(&row.id).await;
+            self.store.transition_instance(scope, &row.id, &["stopping"], "stopped").await?;
+            changes.push(StateChange { instance_id: row.id, previous, current: "stopping".into() });
+        }
+        Ok(changes)
+    }
+
+    /// `StartInstances`.
+    pub async fn start(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
+        let rows = self.existing(scope, instance_ids).await?;
+        check_states(&rows, &["pending", "running", "stopped"], "started")?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let Some(previous) = self.store.transition_instance(scope, &row.id, &["stopped"], "pending").await? else {
+                changes.push(StateChange {
+                    instance_id: row.id.clone(),
+                    previous: row.state.clone(),
+                    current: row.state,
+                });
+                continue;
+            };
+            self.boot(scope, &row, None).await?;
+            changes.push(StateChange { instance_id: row.id, previous, current: "pending".into() });
+        }
+        Ok(changes)
+    }
+
+    /// `RebootInstances`: ends every session and restarts the SSH server.
+    pub async fn reboot(&self, scope: &Scope, instance_ids: &[String]) -> Result<()> {
+        let rows = self.existing(scope, instance_ids).await?;
+        check_states(&rows, &["pending", "running", "stopping", "stopped"], "rebooted")?;
+        for row in rows.iter().filter(|r| r.state == "running") {
+            self.runtime.halt(&row.id).await;
+            self.boot(scope, row, None).await?;
+        }
+        Ok(())
+    }
+
+    /// `TerminateInstances`: idempotent; the root volume is deleted.
+    pub async fn terminate(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
+        let rows = self.existing(scope, instance_ids).await?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let live = ["pending", "running", "stopping", "stopped", "shutting-down"];
+            let Some(previous) = self.store.transition_instance(scope, &row.id, &live, "shutting-down").await? else {
+                changes.push(StateChange {
+                    instance_id: row.id,
+                    previous: "terminated".into(),
+                    current: "terminated".into(),
+                });
+                continue;
+            };
+            self.runtime.halt(&row.id).await;
+            self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+            self.store.transition_instance(scope, &row.id, &["shutting-down"], "terminated").await?;
+            changes.push(StateChange { instance_id: row.id, previous, current: "shutting-down".into() });
+        }
+        Ok(changes)
+    }
+
+    /// Brings back what was running when the server stopped, and settles half-done
+    /// transitions (a crash mid-stop leaves `stopping`, mid-terminate `shutting-down`).
+    pub async fn resume(&self) -> Result<()> {
+        let states = ["pending", "running", "stopping", "shutting-down"];
+        for (scope, row) in self.store.instances_in_states(&states).await? {
+            match row.state.as_str() {
+                "stopping" => {
+                    self.store.transition_instance(&scope, &row.id, &["stopping"], "stopped").await?;
+                }
+                "shutting-down" => {
+                    self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+                    self.store.transition_instance(&scope, &row.id, &["shutting-down"], "terminated").await?;
+                }
+                _ => self.boot(&scope, &row, None).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn boot(&self, scope: &Scope, row: &InstanceRow, launch_key: Option<String>) -> Result<()> {
+        let address: Ipv4Addr =
+            row.address.parse().map_err(|_| Error::InvalidParameterValue(format!("bad address {}", row.address)))?;
+        let spec = BootSpec { instance_id: row.id.clone(), volume_id: row.volume_id.clone(), address, launch_key };
+        self.runtime.boot(&spec).await.map_err(Error::Runtime)?;
+        self.store.transition_instance(scope, &row.id, &["pending", "running"], "running").await?;
+        Ok(())
+    }
+
+    /// The `authorized_keys` line cloud-init would write: the public key and the key name.
+    async fn launch_key_line(&self, scope: &Scope, name: &str) -> Result<String> {
+        let query = KeyPairQuery { names: vec![name.to_owned()], ids: Vec::new() };
+        match self.store.key_pairs(scope, &query).await?.pop() {
+            Some(pair) => Ok(format!("{} {}", pair.public_key, pair.name)),
+            None => Err(Error::KeyPairNotFound(name.to_owned())),
+        }
+    }
+
+    async fn insert_pending(
+        &self,
+        scope: &Scope,
+        input: &RunInstances,
+        reservation_id: &str,
+        count: u32,
+        tags: &[crate::store::Tag],
+    ) -> Result<Vec<InstanceRow>> {
+        // Two launches can race for the same free address: the store's unique index
+        // refuses the loser, which simply picks again.
+        for _ in 0..5 {
+            let taken: HashSet<Ipv4Addr> =
+                self.store.live_addresses().await?.iter().filter_map(|a| a.parse().ok()).collect();
+            let addresses = free_addresses(self.runtime.network(), &taken, count as usize);
+            if addresses.len() < count as usize {
+                return Err(Error::InsufficientCapacity);
+            }
+            let launch_ms = now_ms();
+            let rows: Vec<InstanceRow> = addresses
+                .iter()
+                .enumerate()
+                .map(|(i, address)| InstanceRow {
+                    id: ids::new_id("i"),
+                    reservation_id: reservation_id.to_owned(),
+                    image_id: input.image_id.clone(),
+                    instance_type: input.instance_type.clone().unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_owned()),
+                    key_name: input.key_name.clone(),
+                    state: "pending".into(),
+                    address: address.to_string(),
+                    volume_id: ids::new_id("vol"),
+                    launch_index: i64::try_from(i).unwrap_or(i64::MAX),
+                    launch_ms,
+                    user_data: input.user_data.clone(),
+                    tags: tags.to_vec(),
+                })
+                .collect();
+            match self.store.insert_instances(scope, &rows).await {
+                Ok(()) => return Ok(rows),
+                Err(StoreError::Duplicate) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::InsufficientCapacity)
+    }
+
+    /// Loads the named instances (all when none are named); every named id must exist.
+    async fn existing(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<InstanceRow>> {
+        if let Some(bad) = instance_ids.iter().find(|id| !ids::is_well_formed(id, "i")) {
+            return Err(Error::InstanceIdMalformed(bad.clone()));
+        }
+        let rows = self.store.instances(scope, instance_ids).await?;
+        let missing: Vec<String> =
+            instance_ids.iter().filter(|id| !rows.iter().any(|r| &r.id == *id)).cloned().collect();
+        if missing.is_empty() { Ok(rows) } else { Err(Error::InstanceNotFound(missing)) }
+    }
+}
+
+/// Tags for the instance from `TagSpecification`s; `volume` specs are accepted and ignored
+/// for now (volumes are not taggable yet).
+fn instance_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
+    let for_instance: Vec<TagSpecification> =
+        specs.iter().filter(|s| s.resource_type.as_deref() != Some("volume")).cloned().collect();
+    tags::from_specifications(&for_instance, "instance")
+}
+
+/// Refuses the whole call if any instance is in a state the action cannot leave from.
+fn check_states(rows: &[InstanceRow], allowed: &[&str], verb: &'static str) -> Result<()> {
+    match rows.iter().find(|r| !allowed.contains(&r.state.as_str())) {
+        Some(row) => Err(Error::IncorrectInstanceState { instance_id: row.id.clone(), verb }),
+        None => Ok(()),
+    }
+}
+
+fn instance_matches(filter: &Filter, row: &InstanceRow) -> bool {
+    let values = &filter.values;
+    let code = state_code(&row.state).to_string();
+    match filter.name.as_str() {
+        "instance-id" => any_matches(values, [row.id.as_str()]),
+        "instance-state-name" => any_matches(values, [row.state.as_str()]),
+        "instance-state-code" => any_matches(values, [code.as_str()]),
+        "key-name" => any_matches(values, row.key_name.as_deref()),
+        "image-id" => any_matches(values, [row.image_id.as_str()]),
+        "instance-type" => any_matches(values, [row.instance_type.as_str()]),
+        "ip-address" | "private-ip-address" => any_matches(values, [row.address.as_str()]),
+        "tag-key" => any_matches(values, row.tags.iter().map(|t| t.key.as_str())),
+        name => name
+            .strip_prefix("tag:")
+            .is_some_and(|key| any_matches(values, row.tags.iter().filter(|t| t.key == key).map(|t| t.value.as_str()))),
+    }
+}
