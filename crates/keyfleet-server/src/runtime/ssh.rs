@@ -234,7 +234,7 @@ async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Gra
     let command: Option<String> = loop {
         match channel.wait().await {
             Some(ChannelMsg::RequestPty { term, col_width, row_height, .. }) if grant.pty => {
-                pty = Some(PtyRequest { term, cols: clamp(col_width), rows: clamp(row_height) });
+                pty = Some(PtyRequest { term, cols: or_default(col_width, 80), rows: or_default(row_height, 24) });
             }
             Some(ChannelMsg::RequestShell { .. }) => break grant.forced_command.clone(),
             Some(ChannelMsg::Exec { command, .. }) => {
@@ -275,8 +275,10 @@ async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Gra
     }
 }
 
-fn clamp(v: u32) -> u16 {
-    u16::try_from(v).unwrap_or(u16::MAX).max(1)
+/// A terminal dimension; clients without a terminal of their own (`ssh -tt` from a
+/// script) send 0, which means "the usual".
+fn or_default(v: u32, default: u16) -> u16 {
+    if v == 0 { default } else { u16::try_from(v).unwrap_or(u16::MAX) }
 }
 
 /// The exit status SSH reports: the code, or 128 + signal as shells do.
@@ -369,7 +371,7 @@ async fn run_with_pty(
                     let _ = pty_in.write_all(&data).await;
                 }
                 Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
-                    let _ = pty_in.resize(pty_process::Size::new(clamp(row_height), clamp(col_width)));
+                    let _ = pty_in.resize(pty_process::Size::new(or_default(row_height, 24), or_default(col_width, 80)));
                 }
                 None | Some(ChannelMsg::Close) => return Ok(()),
                 Some(_) => {}

@@ -35,8 +35,10 @@ fn loopback_network(text: &str) -> Result<std::net::Ipv4Addr, String> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KEYFLEET_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);

@@ -8,7 +8,8 @@
 //! - `keyfleet_cli.rs`: the `keyfleet key …` and `configure` commands;
 //! - `golden.rs`: raw request/response pairs against `golden/*.xml` (ids and times normalized);
 //! - `secrets.rs`: no private key byte reaches the database or the logs;
-//! - `sigv4.rs`: authentication failures as real clients see them.
+//! - `sigv4.rs`: authentication failures as real clients see them;
+//! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`.
 //!
 //! A test that needs a missing tool prints why and passes on a laptop, and fails when
 //! `CI=true` (see `support::require`).
@@ -20,6 +21,7 @@ mod support;
 mod aws_cli;
 mod boto3;
 mod golden;
+mod instances;
 mod keyfleet_cli;
 mod secrets;
 mod sigv4;

@@ -18,6 +18,8 @@ pub struct Options {
 /// A running `keyfleet serve` with its own data dir; killed on drop.
 pub struct TestServer {
     pub url: String,
+    /// The port instances serve SSH on: 22 when the tests run as root, else 2222.
+    pub ssh_port: u16,
     pub dir: tempfile::TempDir,
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -44,6 +46,12 @@ impl TestServer {
         if let Some(q) = options.quota {
             command.args(["--key-pair-quota", &q.to_string()]);
         }
+        // Each server of this process gets its own loopback /16, so instances of servers
+        // running in parallel never want the same address and port.
+        static NEXT_NETWORK: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
+        let octet = NEXT_NETWORK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ssh_port = if is_root() { 22 } else { 2222 };
+        command.args(["--instance-network", &format!("127.{octet}.0.0"), "--ssh-port", &ssh_port.to_string()]);
         command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let mut child = command.spawn().expect("start keyfleet");
         let stdout = child.stdout.take().expect("stdout");
@@ -68,7 +76,7 @@ impl TestServer {
             };
             (field("aws_access_key_id"), field("aws_secret_access_key"))
         };
-        TestServer { url, dir, access_key_id, secret_access_key, child }
+        TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -154,6 +162,11 @@ pub fn require(tools: &[&str]) -> bool {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must run this test, but {reason}");
     eprintln!("SKIPPED: {reason}");
     false
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 fn tool_available(tool: &str) -> bool {

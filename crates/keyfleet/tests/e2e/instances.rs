@@ -1,0 +1,286 @@
+//! Built-in instances with the real OpenSSH client (`ssh`, `scp`, `sftp`) and the aws CLI:
+//! the tutorials' launch-and-login flow, key rotation from inside the shell, EC2's state
+//! machine, and the sandbox's walls.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{TestServer, json, require, run_ok};
+
+const TOOLS: [&str; 5] = ["aws", "ssh", "scp", "ssh-keygen", "bwrap"];
+
+/// Options that make `ssh`/`scp`/`sftp` non-interactive and keep host keys per test:
+/// `accept-new` records a host key once and then insists on it.
+fn ssh_options(server: &TestServer) -> Vec<String> {
+    let known_hosts = server.dir.path().join("known_hosts");
+    [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        &format!("UserKnownHostsFile={}", known_hosts.display()),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn ssh(server: &TestServer, key: &Path, ip: &str, command: &str) -> Output {
+    ssh_with_input(server, key, ip, command, None)
+}
+
+fn ssh_with_input(server: &TestServer, key: &Path, ip: &str, command: &str, input: Option<&Path>) -> Output {
+    let stdin = match input {
+        Some(path) => Stdio::from(std::fs::File::open(path).unwrap()),
+        None => Stdio::null(),
+    };
+    Command::new("ssh")
+        .args(ssh_options(server))
+        .args(["-p", &server.ssh_port.to_string(), "-i"])
+        .arg(key)
+        .arg(format!("ec2-user@{ip}"))
+        .arg(command)
+        .stdin(stdin)
+        .output()
+        .unwrap()
+}
+
+fn ssh_ok(server: &TestServer, key: &Path, ip: &str, command: &str) -> String {
+    let out = ssh(server, key, ip, command);
+    assert!(out.status.success(), "ssh {command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn ssh_refused(server: &TestServer, key: &Path, ip: &str) -> String {
+    let out = ssh(server, key, ip, "true");
+    assert_eq!(out.status.code(), Some(255), "expected ssh to fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Creates a key pair and saves its private key mode 0400, as the tutorials do.
+fn create_key(server: &TestServer, name: &str) -> PathBuf {
+    let material = server.aws_ok(&format!("ec2 create-key-pair --key-name {name} --query KeyMaterial --output text"));
+    let path = server.dir.path().join(format!("{name}.pem"));
+    std::fs::write(&path, material).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    path
+}
+
+/// Launches one instance and returns its id and address.
+fn launch(server: &TestServer, key_name: &str) -> (String, String) {
+    let out = json(&server.aws_ok(&format!(
+        "ec2 run-instances --image-id ami-keyfleet-linux --instance-type t3.micro --key-name {key_name}"
+    )));
+    let instance = &out["Instances"][0];
+    assert_eq!(instance["State"], serde_json::json!({"Code": 0, "Name": "pending"}));
+    let id = instance["InstanceId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("i-") && id.len() == 19, "{id}");
+    (id, instance["PublicIpAddress"].as_str().unwrap().to_owned())
+}
+
+fn describe(server: &TestServer, id: &str) -> serde_json::Value {
+    let out = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")));
+    out["Reservations"][0]["Instances"][0].clone()
+}
+
+#[test]
+fn launch_login_delete_key_pair_and_relaunch_as_in_the_tutorials() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (id, ip) = launch(&server, "demo");
+    let described = describe(&server, &id);
+    assert_eq!(described["State"]["Name"], "running");
+    assert_eq!(described["KeyName"], "demo");
+    assert_eq!(described["PublicIpAddress"], ip.as_str());
+    assert_eq!(described["PrivateIpAddress"], ip.as_str());
+    assert!(ip.starts_with("127."), "{ip}");
+
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+    let public = json(&server.aws_ok("ec2 describe-key-pairs --key-names demo --include-public-key"))["KeyPairs"][0]
+        ["PublicKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ssh_ok(&server, &key, &ip, "cat ~/.ssh/authorized_keys").trim(), public, "cloud-init's line");
+    assert_eq!(ssh_ok(&server, &key, &ip, "stat -c %a ~/.ssh ~/.ssh/authorized_keys"), "700\n600\n");
+    assert_eq!(ssh(&server, &key, &ip, "echo out; echo err >&2; exit 7").status.code(), Some(7));
+
+    server.aws_ok("ec2 delete-key-pair --key-name demo");
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n", "deleting a key pair changes no instance");
+    assert_eq!(describe(&server, &id)["KeyName"], "demo");
+    let stderr = server.aws_err(
+        "ec2 run-instances --image-id ami-keyfleet-linux --instance-type t3.micro --key-name demo",
+        "InvalidKeyPair.NotFound",
+    );
+    assert!(stderr.contains("The key pair 'demo' does not exist"), "{stderr}");
+
+    let filtered =
+        json(&server.aws_ok(
+            "ec2 describe-instances --filters Name=key-name,Values=demo Name=instance-state-name,Values=running",
+        ));
+    assert_eq!(filtered["Reservations"].as_array().unwrap().len(), 1);
+    server.aws_err("ec2 describe-instances --instance-ids i-0123456789abcdef0", "InvalidInstanceID.NotFound");
+    server.aws_err("ec2 run-instances --image-id ami-nope --key-name demo", "InvalidAMIID.NotFound");
+}
+
+#[test]
+fn rotating_keys_from_inside_the_shell_takes_effect_at_the_next_login() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let old = create_key(&server, "old");
+    let (_, ip) = launch(&server, "old");
+    let new = server.dir.path().join("new");
+    run_ok("ssh-keygen", &["-t", "ed25519", "-N", "", "-q", "-f", new.to_str().unwrap()]);
+
+    let appended =
+        ssh_with_input(&server, &old, &ip, "cat >> ~/.ssh/authorized_keys", Some(&new.with_extension("pub")));
+    assert!(appended.status.success());
+    assert_eq!(ssh_ok(&server, &new, &ip, "whoami"), "ec2-user\n");
+    ssh_ok(&server, &new, &ip, "sed -i '/ old$/d' ~/.ssh/authorized_keys");
+    let refused = ssh_refused(&server, &old, &ip);
+    assert!(refused.contains("Permission denied (publickey)"), "{refused}");
+    assert_eq!(ssh_ok(&server, &new, &ip, "whoami"), "ec2-user\n");
+
+    // StrictModes: a world-writable authorized_keys is not trusted.
+    ssh_ok(&server, &new, &ip, "chmod 666 ~/.ssh/authorized_keys");
+    ssh_refused(&server, &new, &ip);
+    assert!(server.log().contains("authorized_keys has unsafe permissions"));
+    assert!(server.log().contains("result=\"refused\""));
+}
+
+#[test]
+fn stop_start_terminate_follow_ec2_states() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let (id, ip) = launch(&server, "k");
+    ssh_ok(&server, &key, &ip, "echo kept > ~/file");
+    let volume = describe(&server, &id)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap().to_owned();
+    let volumes = json(&server.aws_ok("ec2 describe-volumes"));
+    assert_eq!(volumes["Volumes"][0]["Attachments"][0]["InstanceId"], id.as_str());
+    assert_eq!(volumes["Volumes"][0]["Attachments"][0]["State"], "attached");
+
+    let stopped = json(&server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}")));
+    assert_eq!(
+        stopped["StoppingInstances"][0],
+        serde_json::json!({"InstanceId": id, "CurrentState": {"Code": 64, "Name": "stopping"}, "PreviousState": {"Code": 16, "Name": "running"}})
+    );
+    let described = describe(&server, &id);
+    assert_eq!(described["State"]["Name"], "stopped");
+    assert!(described.get("PublicIpAddress").is_none(), "a stopped instance has no public address");
+    ssh_refused(&server, &key, &ip);
+
+    let started = json(&server.aws_ok(&format!("ec2 start-instances --instance-ids {id}")));
+    assert_eq!(started["StartingInstances"][0]["CurrentState"], serde_json::json!({"Code": 0, "Name": "pending"}));
+    assert_eq!(started["StartingInstances"][0]["PreviousState"], serde_json::json!({"Code": 80, "Name": "stopped"}));
+    // Same volume and the same host key: known_hosts (StrictHostKeyChecking) still matches.
+    assert_eq!(ssh_ok(&server, &key, &ip, "cat ~/file"), "kept\n");
+    server.aws_ok(&format!("ec2 reboot-instances --instance-ids {id}"));
+    assert_eq!(ssh_ok(&server, &key, &ip, "cat ~/file"), "kept\n");
+
+    let terminated = json(&server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}")));
+    assert_eq!(terminated["TerminatingInstances"][0]["CurrentState"]["Name"], "shutting-down");
+    assert_eq!(describe(&server, &id)["State"], serde_json::json!({"Code": 48, "Name": "terminated"}));
+    assert!(!server.data_dir().join("volumes").join(&volume).exists(), "terminate deletes the volume");
+    ssh_refused(&server, &key, &ip);
+    let again = json(&server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}")));
+    assert_eq!(again["TerminatingInstances"][0]["CurrentState"]["Name"], "terminated", "terminate is idempotent");
+    let stderr = server.aws_err(&format!("ec2 start-instances --instance-ids {id}"), "IncorrectInstanceState");
+    assert!(stderr.contains(&format!("The instance '{id}' is not in a state from which it can be started.")));
+}
+
+#[test]
+fn scp_sftp_and_pty_sessions_work() {
+    if !require(&["aws", "ssh", "scp", "sftp", "bwrap"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let (_, ip) = launch(&server, "k");
+    let dir = server.dir.path();
+    std::fs::write(dir.join("up.txt"), "payload\n").unwrap();
+    let port = server.ssh_port.to_string();
+    let scp = |from: &str, to: &str| {
+        let out = Command::new("scp")
+            .args(ssh_options(&server))
+            .args(["-P", &port, "-i", key.to_str().unwrap(), from, to])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "scp {from} {to}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    scp(dir.join("up.txt").to_str().unwrap(), &format!("ec2-user@{ip}:uploaded.txt"));
+    assert_eq!(ssh_ok(&server, &key, &ip, "cat ~/uploaded.txt"), "payload\n");
+    scp(&format!("ec2-user@{ip}:uploaded.txt"), dir.join("down.txt").to_str().unwrap());
+    assert_eq!(std::fs::read_to_string(dir.join("down.txt")).unwrap(), "payload\n");
+
+    std::fs::write(dir.join("batch"), "ls\npwd\n").unwrap();
+    let sftp = Command::new("sftp")
+        .args(ssh_options(&server))
+        .args(["-P", &port, "-i", key.to_str().unwrap(), "-b", dir.join("batch").to_str().unwrap()])
+        .arg(format!("ec2-user@{ip}"))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&sftp.stdout);
+    assert!(
+        sftp.status.success() && listing.contains("uploaded.txt") && listing.contains("/home/ec2-user"),
+        "{listing}"
+    );
+
+    let tty = Command::new("ssh")
+        .args(ssh_options(&server))
+        .args(["-tt", "-p", &port, "-i", key.to_str().unwrap()])
+        .arg(format!("ec2-user@{ip}"))
+        .arg("test -t 0 && test -t 1 && echo TTY; stty size; echo TERM=$TERM")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tty.stdout);
+    // bwrap's private /dev shows the session's terminal as /dev/console.
+    assert!(text.contains("TTY") && text.contains("24 80"), "a pty was allocated: {text}");
+}
+
+#[test]
+fn the_sandbox_hides_the_host() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let (_, ip) = launch(&server, "k");
+    let data_dir = server.data_dir();
+    let probe = format!(
+        "ls {} 2>/dev/null && echo DATA-VISIBLE; ls /root 2>/dev/null && echo ROOT-VISIBLE; \
+         touch /usr/x 2>/dev/null && echo USR-WRITABLE; cat /proc/net/dev | grep -c : ; id -u; echo done",
+        data_dir.display()
+    );
+    let out = ssh_ok(&server, &key, &ip, &probe);
+    assert_eq!(out, "1\n1000\ndone\n", "only lo, ec2-user, no host paths: {out}");
+}
+
+#[test]
+fn ssh_itself_refuses_a_key_file_others_can_read() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let (_, ip) = launch(&server, "k");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = ssh_refused(&server, &key, &ip);
+    assert!(stderr.contains("UNPROTECTED PRIVATE KEY FILE"), "{stderr}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+}
