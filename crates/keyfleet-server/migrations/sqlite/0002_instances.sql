@@ -14,7 +14,8 @@ CREATE TABLE instances (
     launch_index   INTEGER NOT NULL,
     launch_ms      INTEGER NOT NULL,
     user_data      TEXT,
-    state_reason   TEXT
+    launch_key     TEXT,                           -- the key pair's public key at launch: IMDS serves it frozen
+    http_tokens    TEXT    NOT NULL DEFAULT 'optional'   -- MetadataOptions.HttpTokens: optional | required
 );
 CREATE INDEX instances_by_scope ON instances (account, region, launch_ms, id);
 -- An address is free again once its instance is terminated.

@@ -3,6 +3,7 @@
 //! [`Runtime`]; nothing here knows about the EC2 API.
 
 pub mod authorized_keys;
+pub mod imds;
 pub mod sandbox;
 pub mod ssh;
 pub mod volumes;
@@ -26,6 +27,23 @@ pub struct BootSpec {
     pub address: Ipv4Addr,
     /// The launch key pair's `authorized_keys` line, installed at first boot only.
     pub launch_key: Option<String>,
+    /// What the instance's metadata service answers.
+    pub metadata: imds::Metadata,
+}
+
+/// The servers of one running instance.
+struct Running {
+    ssh: ssh::SshServer,
+    imds: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    async fn shutdown(self) {
+        for task in self.imds {
+            task.abort();
+        }
+        self.ssh.shutdown().await;
+    }
 }
 
 /// Why an instance could not boot.
@@ -56,7 +74,7 @@ pub struct Runtime {
     ssh_port: u16,
     network: Ipv4Addr,
     sandbox: Option<Sandbox>,
-    running: tokio::sync::Mutex<HashMap<String, ssh::SshServer>>,
+    running: tokio::sync::Mutex<HashMap<String, Running>>,
 }
 
 /// The default block instance addresses come from (`--instance-network`).
@@ -106,19 +124,41 @@ impl Runtime {
             sandbox: self.sandbox.clone(),
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
-        let server =
-            ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
-        if let Some(previous) = self.running.lock().await.insert(spec.instance_id.clone(), server) {
+        let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
+        let imds = self.serve_metadata(spec).await.map_err(volume_error)?;
+        if let Some(previous) = self.running.lock().await.insert(spec.instance_id.clone(), Running { ssh, imds }) {
             previous.shutdown().await;
         }
         Ok(())
     }
 
+    /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`)
+    /// and, where this process may bind it, on the instance's address, port 80.
+    async fn serve_metadata(&self, spec: &BootSpec) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
+        let socket = self.volumes.imds_socket(&spec.volume_id);
+        let _ = std::fs::remove_file(&socket);
+        let unix = tokio::net::UnixListener::bind(&socket)?;
+        let router = imds::router(spec.metadata.clone());
+        let mut tasks = vec![tokio::spawn({
+            let router = router.clone();
+            async move {
+                let _ = axum::serve(unix, router).await;
+            }
+        })];
+        match tokio::net::TcpListener::bind((spec.address, 80)).await {
+            Ok(tcp) => tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(tcp, router).await;
+            })),
+            Err(e) => tracing::debug!(instance = %spec.instance_id, error = %e, "metadata service not on port 80"),
+        }
+        Ok(tasks)
+    }
+
     /// Stops the SSH server and ends every session. The volume stays.
     pub async fn halt(&self, instance_id: &str) {
-        let server = self.running.lock().await.remove(instance_id);
-        if let Some(server) = server {
-            server.shutdown().await;
+        let running = self.running.lock().await.remove(instance_id);
+        if let Some(running) = running {
+            running.shutdown().await;
         }
     }
 

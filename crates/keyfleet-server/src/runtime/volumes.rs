@@ -4,6 +4,7 @@
 //! home/ec2-user/.ssh/authorized_keys   what the sandbox sees as /home
 //! etc/passwd, etc/group                the sandbox's user database (ec2-user = 1000)
 //! etc/ssh/ssh_host_ed25519_key         the instance's host key, stable across stop/start
+//! imds/imds.sock                       the metadata service, /run/keyfleet/imds.sock inside
 //! .first-boot-done                     the "per instance" marker cloud-init keeps
 //! ```
 //! Only `home/` is visible inside the instance.
@@ -39,12 +40,18 @@ impl Volumes {
         self.path(volume_id).join("home/ec2-user")
     }
 
+    /// The metadata service's socket; its directory is `/run/keyfleet` in the sandbox.
+    pub fn imds_socket(&self, volume_id: &str) -> PathBuf {
+        self.path(volume_id).join("imds/imds.sock")
+    }
+
     /// Makes the volume bootable. At first boot only, writes the launch key pair's public
     /// key into `authorized_keys`, as cloud-init's per-instance `cc_ssh` module does.
     pub fn prepare(&self, volume_id: &str, launch_key: Option<&str>) -> std::io::Result<()> {
         let volume = self.path(volume_id);
         let home = self.home(volume_id);
         private_dir(&volume.join("etc/ssh"))?;
+        private_dir(&volume.join("imds"))?;
         private_dir(&home.join(".ssh"))?;
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))?;
         std::fs::write(volume.join("etc/passwd"), PASSWD)?;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::filter::{Filter, any_matches};
 use super::tags::{self, TagSpecification};
 use super::{Error, Result, ids, now_ms};
+use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
 use crate::store::{InstanceRow, KeyPairQuery, Scope, Store, StoreError};
 
@@ -66,6 +67,8 @@ pub struct RunInstances {
     pub tag_specifications: Vec<TagSpecification>,
     /// `UserData`, stored as given.
     pub user_data: Option<String>,
+    /// `MetadataOptions.HttpTokens` = `required`: IMDSv2 only.
+    pub tokens_required: bool,
 }
 
 /// One instance's move between states.
@@ -103,11 +106,6 @@ impl Instances {
         Instances { store, runtime }
     }
 
-    /// The port instances serve SSH on.
-    pub fn ssh_port(&self) -> u16 {
-        self.runtime.ssh_port()
-    }
-
     /// `RunInstances`: validates, stores the instances as pending, boots them.
     pub async fn run(&self, scope: &Scope, input: RunInstances) -> Result<(String, Vec<InstanceRow>)> {
         if !IMAGES.iter().any(|i| i.id == input.image_id) {
@@ -126,9 +124,9 @@ impl Instances {
         };
         let count = input.max_count.min(MAX_INSTANCES_PER_CALL);
         let reservation_id = ids::new_id("r");
-        let rows = self.insert_pending(scope, &input, &reservation_id, count, &tags).await?;
+        let rows = self.insert_pending(scope, &input, &reservation_id, count, &tags, launch_key).await?;
         for row in &rows {
-            self.boot(scope, row, launch_key.clone()).await?;
+            self.boot(scope, row).await?;
         }
         Ok((reservation_id, rows))
     }
@@ -186,7 +184,7 @@ impl Instances {
                 });
                 continue;
             };
-            self.boot(scope, &row, None).await?;
+            self.boot(scope, &row).await?;
             changes.push(StateChange { instance_id: row.id, previous, current: "pending".into() });
         }
         Ok(changes)
@@ -198,7 +196,7 @@ impl Instances {
         check_states(&rows, &["pending", "running", "stopping", "stopped"], "rebooted")?;
         for row in rows.iter().filter(|r| r.state == "running") {
             self.runtime.halt(&row.id).await;
-            self.boot(scope, row, None).await?;
+            self.boot(scope, row).await?;
         }
         Ok(())
     }
@@ -238,16 +236,35 @@ impl Instances {
                     self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
                     self.store.transition_instance(&scope, &row.id, &["shutting-down"], "terminated").await?;
                 }
-                _ => self.boot(&scope, &row, None).await?,
+                _ => self.boot(&scope, &row).await?,
             }
         }
         Ok(())
     }
 
-    async fn boot(&self, scope: &Scope, row: &InstanceRow, launch_key: Option<String>) -> Result<()> {
+    async fn boot(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         let address: Ipv4Addr =
             row.address.parse().map_err(|_| Error::InvalidParameterValue(format!("bad address {}", row.address)))?;
-        let spec = BootSpec { instance_id: row.id.clone(), volume_id: row.volume_id.clone(), address, launch_key };
+        let metadata = Metadata {
+            instance_id: row.id.clone(),
+            reservation_id: row.reservation_id.clone(),
+            account: scope.account.clone(),
+            region: scope.region.clone(),
+            image_id: row.image_id.clone(),
+            instance_type: row.instance_type.clone(),
+            address: row.address.clone(),
+            launch_key: row.key_name.clone().zip(row.launch_key.clone()),
+            user_data: row.user_data.clone(),
+            tokens_required: row.http_tokens == "required",
+            launch_ms: row.launch_ms,
+        };
+        let spec = BootSpec {
+            instance_id: row.id.clone(),
+            volume_id: row.volume_id.clone(),
+            address,
+            launch_key: row.launch_key.clone(),
+            metadata,
+        };
         self.runtime.boot(&spec).await.map_err(Error::Runtime)?;
         self.store.transition_instance(scope, &row.id, &["pending", "running"], "running").await?;
         Ok(())
@@ -269,6 +286,7 @@ impl Instances {
         reservation_id: &str,
         count: u32,
         tags: &[crate::store::Tag],
+        launch_key: Option<String>,
     ) -> Result<Vec<InstanceRow>> {
         // Two launches can race for the same free address: the store's unique index
         // refuses the loser, which simply picks again.
@@ -295,6 +313,8 @@ impl Instances {
                     launch_index: i64::try_from(i).unwrap_or(i64::MAX),
                     launch_ms,
                     user_data: input.user_data.clone(),
+                    launch_key: launch_key.clone(),
+                    http_tokens: if input.tokens_required { "required" } else { "optional" }.to_owned(),
                     tags: tags.to_vec(),
                 })
                 .collect();

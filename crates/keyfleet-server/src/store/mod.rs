@@ -85,6 +85,10 @@ pub struct InstanceRow {
     pub launch_ms: i64,
     /// `UserData` as given (base64).
     pub user_data: Option<String>,
+    /// The launch key pair's `authorized_keys` line, frozen at launch (IMDS serves it).
+    pub launch_key: Option<String>,
+    /// `MetadataOptions.HttpTokens`: `optional` (IMDSv1 and v2) or `required` (v2 only).
+    pub http_tokens: String,
     /// Tags, by key.
     pub tags: Vec<Tag>,
 }

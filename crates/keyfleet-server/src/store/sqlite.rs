@@ -85,6 +85,8 @@ fn instance_row(r: &SqliteRow) -> InstanceRow {
         launch_index: r.get(8),
         launch_ms: r.get(9),
         user_data: r.get(10),
+        launch_key: r.get(11),
+        http_tokens: r.get(12),
         tags: Vec::new(),
     }
 }
@@ -332,8 +334,8 @@ impl Store for SqliteStore {
         for row in rows {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
-                                        volume_id, launch_index, launch_ms, user_data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                        volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -348,6 +350,8 @@ impl Store for SqliteStore {
             .bind(row.launch_index)
             .bind(row.launch_ms)
             .bind(&row.user_data)
+            .bind(&row.launch_key)
+            .bind(&row.http_tokens)
             .execute(&mut *tx)
             .await;
             if let Err(sqlx::Error::Database(e)) = &inserted
@@ -364,7 +368,7 @@ impl Store for SqliteStore {
 
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError> {
         let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data FROM instances WHERE account = ?1 AND region = ?2 ORDER BY launch_ms, launch_index, id";
+                          launch_ms, user_data, launch_key, http_tokens FROM instances WHERE account = ?1 AND region = ?2 ORDER BY launch_ms, launch_index, id";
         let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
         let mut found: Vec<InstanceRow> =
             rows.iter().map(instance_row).filter(|r| ids.is_empty() || ids.contains(&r.id)).collect();
@@ -413,11 +417,11 @@ impl Store for SqliteStore {
     async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
         let sql =
             "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data, account, region FROM instances WHERE state <> 'terminated'";
+                          launch_ms, user_data, launch_key, http_tokens, account, region FROM instances WHERE state <> 'terminated'";
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(|r| (Scope { account: r.get(11), region: r.get(12) }, instance_row(r)))
+            .map(|r| (Scope { account: r.get(13), region: r.get(14) }, instance_row(r)))
             .filter(|(_, row)| states.contains(&row.state.as_str()))
             .collect())
     }

@@ -17,7 +17,7 @@ pub struct ClientArgs {
     #[arg(long, global = true, env = "AWS_PROFILE", default_value = "keyfleet")]
     profile: String,
     /// The server's URL (default: the profile's endpoint_url, else http://127.0.0.1:8773).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
     /// The region (default: $AWS_REGION, the profile's region, else us-east-1).
     #[arg(long, global = true)]

@@ -4,6 +4,7 @@
 mod aws_files;
 mod client;
 mod configure;
+mod instances;
 mod key;
 mod serve;
 mod xml;
@@ -29,6 +30,11 @@ enum Command {
     /// Create, import, list, delete and fingerprint key pairs.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// List instances.
+    #[command(subcommand)]
+    Instances(instances::InstancesCommand),
+    /// Open an SSH session to an instance (its address, ec2-user, and its key file).
+    Ssh(instances::SshArgs),
 }
 
 /// Runs a parsed command line.
@@ -37,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Configure(args) => configure::run(args),
         Command::Key(command) => key::run(command),
+        Command::Instances(command) => instances::run(command),
+        Command::Ssh(args) => instances::ssh(args),
     }
 }
 

@@ -284,3 +284,120 @@ fn ssh_itself_refuses_a_key_file_others_can_read() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
     assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
 }
+
+#[test]
+fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
+    if !require(&["aws", "ssh", "bwrap", "curl"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let public = json(&server.aws_ok("ec2 describe-key-pairs --key-names demo --include-public-key"))["KeyPairs"][0]
+        ["PublicKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (id, ip) = launch(&server, "demo");
+    server.aws_ok("ec2 delete-key-pair --key-name demo");
+
+    // From inside the instance: IMDSv1 and IMDSv2 over the socket the sandbox provides.
+    let inside = ssh_ok(
+        &server,
+        &key,
+        &ip,
+        "C='curl -s --unix-socket /run/keyfleet/imds.sock'; U=http://169.254.169.254/latest; \
+         $C $U/meta-data/public-keys/; echo; \
+         T=$($C -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $U/api/token); \
+         $C -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/public-keys/0/openssh-key; echo; \
+         $C -o /dev/null -w '%{http_code}' -H 'X-aws-ec2-metadata-token: wrong' $U/meta-data/instance-id",
+    );
+    assert_eq!(inside, format!("0=demo\n{public}\n401"), "metadata is frozen at launch");
+
+    // From the host, on the instance's address (port 80 needs root).
+    if server.ssh_port == 22 {
+        let get = |path: &str| run_ok("curl", &["-s", &format!("http://{ip}/latest/meta-data/{path}")]);
+        assert_eq!(get("instance-id"), id);
+        assert_eq!(get("local-ipv4"), ip);
+        let missing = run_ok("curl", &["-s", "-w", "%{http_code}", &format!("http://{ip}/latest/meta-data/nope")]);
+        assert!(missing.contains("<title>404 - Not Found</title>") && missing.ends_with("404"), "{missing}");
+        let no_ttl = run_ok(
+            "curl",
+            &["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", &format!("http://{ip}/latest/api/token")],
+        );
+        assert_eq!(no_ttl, "400");
+    }
+
+    // HttpTokens=required: no token, no metadata.
+    server.aws_ok("ec2 create-key-pair --key-name k2 --key-type ed25519");
+    let out = json(&server.aws_ok(
+        "ec2 run-instances --image-id ami-keyfleet-linux --key-name k2 --metadata-options HttpTokens=required",
+    ));
+    let volume = out["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap().to_owned();
+    assert_eq!(out["Instances"][0]["MetadataOptions"]["HttpTokens"], "required");
+    let socket = server.data_dir().join("volumes").join(volume).join("imds/imds.sock");
+    let curl = |args: &[&str]| {
+        let mut all = vec!["-s", "--unix-socket", socket.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_ok("curl", &all)
+    };
+    let url = "http://169.254.169.254/latest/meta-data/public-keys/";
+    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", url]), "401");
+    let token = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "X-aws-ec2-metadata-token-ttl-seconds: 21600",
+        "http://169.254.169.254/latest/api/token",
+    ]);
+    assert_eq!(curl(&["-H", &format!("X-aws-ec2-metadata-token: {token}"), url]), "0=k2");
+    let too_long = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "PUT",
+        "-H",
+        "X-aws-ec2-metadata-token-ttl-seconds: 21601",
+        "http://169.254.169.254/latest/api/token",
+    ]);
+    assert_eq!(too_long, "400");
+}
+
+#[test]
+fn keyfleet_ssh_finds_address_user_and_key_and_insists_on_chmod_400() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (id, _) = launch(&server, "demo");
+    let home = server.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let keyfleet = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+        command
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &server.url)
+            .env("HOME", &home)
+            .env("KEYFLEET_KEY_DIR", server.dir.path());
+        command.env("KEYFLEET_SSH_PORT", server.ssh_port.to_string());
+        server.aws_env(&mut command);
+        command.stdin(Stdio::null()).output().unwrap()
+    };
+    let listed = keyfleet(&["instances", "ls"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+
+    let out = keyfleet(&["ssh", &id, "--", "whoami; exit 5"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ec2-user\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(5), "the remote exit code comes back");
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = keyfleet(&["ssh", &id, "--", "true"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains(&format!("chmod 400 {}", key.display())), "{stderr}");
+
+    server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+    let stopped = keyfleet(&["ssh", &id, "--", "true"]);
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("is stopped"));
+}

@@ -18,15 +18,23 @@ pub(super) async fn run(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, Api
         max_count: count(p, "MaxCount")?,
         tag_specifications: p.tag_specifications(),
         user_data: p.get("UserData").map(str::to_owned),
+        tokens_required: match p.get("MetadataOptions.HttpTokens") {
+            None | Some("optional") => false,
+            Some("required") => true,
+            Some(other) => {
+                return Err(ApiError::invalid_parameter_value(format!(
+                    "The value '{other}' is not valid for the parameter HttpTokens. Valid values: optional, required."
+                )));
+            }
+        },
     };
     refuse_dry_run(p)?;
     let (reservation_id, rows) = ctx.state.instances.run(&ctx.scope, input).await?;
-    let port = ctx.state.instances.ssh_port();
     Ok(ec2_query::success("RunInstances", ctx.request_id, rows.len() * 1500, |w| {
         w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
         w.start("instancesSet");
         for row in &rows {
-            instance_item(w, row, &ctx.scope.region, port);
+            instance_item(w, row, &ctx.scope.region);
         }
         w.end("instancesSet");
     }))
@@ -36,7 +44,6 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
     let (ids, filters) = (p.list("InstanceId"), p.filters()?);
     refuse_dry_run(p)?;
     let rows = ctx.state.instances.describe(&ctx.scope, &ids, &filters).await?;
-    let port = ctx.state.instances.ssh_port();
     Ok(ec2_query::success("DescribeInstances", ctx.request_id, rows.len() * 1600, |w| {
         if rows.is_empty() {
             w.empty("reservationSet");
@@ -47,7 +54,7 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
             w.start("item").text("reservationId", &reservation[0].reservation_id).text("ownerId", &ctx.scope.account);
             w.empty("groupSet").start("instancesSet");
             for row in reservation {
-                instance_item(w, row, &ctx.scope.region, port);
+                instance_item(w, row, &ctx.scope.region);
             }
             w.end("instancesSet").end("item");
         }
@@ -181,7 +188,7 @@ fn state_changes(action: &str, ctx: &Context<'_>, changes: &[StateChange]) -> Re
     })
 }
 
-fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str, ssh_port: u16) {
+fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
     let dns = format!("ip-{}.ec2.internal", row.address.replace('.', "-"));
     let launched = timestamp(row.launch_ms);
     w.start("item").text("instanceId", &row.id).text("imageId", &row.image_id);
@@ -206,10 +213,6 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str, ssh_port: u
     if row.state == "running" || row.state == "pending" {
         w.text("ipAddress", &row.address);
     }
-    w.start("stateReason")
-        .text("code", "keyfleet.SshPort")
-        .text("message", &format!("SSH on port {ssh_port}"))
-        .end("stateReason");
     w.text("architecture", "x86_64").text("rootDeviceType", "ebs").text("rootDeviceName", "/dev/xvda");
     if row.state != "terminated" {
         w.start("blockDeviceMapping")
@@ -225,6 +228,12 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str, ssh_port: u
             .end("blockDeviceMapping");
     }
     w.text("virtualizationType", "hvm").text("hypervisor", "xen");
+    w.start("metadataOptions")
+        .text("state", "applied")
+        .text("httpTokens", &row.http_tokens)
+        .text("httpPutResponseHopLimit", "1")
+        .text("httpEndpoint", "enabled")
+        .end("metadataOptions");
     if !row.tags.is_empty() {
         w.start("tagSet");
         for tag in &row.tags {

@@ -1,0 +1,122 @@
+//! `keyfleet instances ls` and `keyfleet ssh INSTANCE`: find an instance's address, user
+//! and key file, then hand over to the real OpenSSH client.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use comfy_table::Table;
+
+use super::client::{ClientArgs, Ec2Client};
+use super::xml::Element;
+
+#[derive(Debug, Subcommand)]
+pub enum InstancesCommand {
+    /// List instances.
+    Ls(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The instance id (i-…).
+    instance_id: String,
+    /// The private key file (default: <key name>.pem in --key-dir, then ~/.ssh).
+    #[arg(short = 'i', long)]
+    identity: Option<PathBuf>,
+    /// Where to look for <key name>.pem.
+    #[arg(long, env = "KEYFLEET_KEY_DIR", default_value = ".")]
+    key_dir: PathBuf,
+    /// The instances' SSH port (the server's --ssh-port).
+    #[arg(short, long, env = "KEYFLEET_SSH_PORT", default_value_t = 22)]
+    port: u16,
+    /// A command to run instead of a login shell.
+    #[arg(last = true)]
+    command: Vec<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+pub fn run(command: InstancesCommand) -> anyhow::Result<()> {
+    match command {
+        InstancesCommand::Ls(args) => list(&args),
+    }
+}
+
+fn list(args: &ListArgs) -> anyhow::Result<()> {
+    let response = Ec2Client::new(&args.client)?.call("DescribeInstances", &[])?;
+    let mut table = Table::new();
+    table.set_header(["ID", "State", "Key", "Address", "Type", "Launched"]);
+    for instance in instances(&response) {
+        table.add_row([
+            instance.text_of("instanceId").unwrap_or_default(),
+            instance.child("instanceState").and_then(|s| s.text_of("name")).unwrap_or_default(),
+            instance.text_of("keyName").unwrap_or("-"),
+            instance.text_of("privateIpAddress").unwrap_or_default(),
+            instance.text_of("instanceType").unwrap_or_default(),
+            instance.text_of("launchTime").unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+fn instances(response: &Element) -> impl Iterator<Item = &Element> {
+    response.items("reservationSet").flat_map(|r| r.items("instancesSet"))
+}
+
+/// Resolves the instance and replaces this process with `ssh`.
+pub fn ssh(args: SshArgs) -> anyhow::Result<()> {
+    let response = Ec2Client::new(&args.client)?.call("DescribeInstances", &[("InstanceId.1", &args.instance_id)])?;
+    let instance = instances(&response).next().context("no such instance")?;
+    let state = instance.child("instanceState").and_then(|s| s.text_of("name")).unwrap_or_default();
+    let Some(address) = instance.text_of("ipAddress").filter(|_| state == "running") else {
+        bail!("{} is {state}: start it first (aws ec2 start-instances --instance-ids {0})", args.instance_id);
+    };
+    let key = match &args.identity {
+        Some(path) => path.clone(),
+        None => find_key(&args.key_dir, instance.text_of("keyName").context("the instance has no key pair; pass -i")?)?,
+    };
+    check_key_permissions(&key)?;
+    let error = std::process::Command::new("ssh")
+        .arg("-i")
+        .arg(&key)
+        // A new instance has a new host key: trust it on first use, as people answer "yes"
+        // on EC2, and insist on it afterwards.
+        .args(["-p", &args.port.to_string(), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=accept-new"])
+        .arg(format!("ec2-user@{address}"))
+        .args(&args.command)
+        .exec();
+    Err(error).context("running ssh")
+}
+
+fn find_key(key_dir: &std::path::Path, key_name: &str) -> anyhow::Result<PathBuf> {
+    let file = format!("{key_name}.pem");
+    let home_ssh = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ssh"));
+    let candidates: Vec<PathBuf> =
+        std::iter::once(key_dir.join(&file)).chain(home_ssh.map(|d| d.join(&file))).collect();
+    candidates.iter().find(|p| p.exists()).cloned().with_context(|| {
+        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        format!("no key file for key pair '{key_name}' (looked for {}); pass -i FILE", looked.join(", "))
+    })
+}
+
+/// ssh refuses private keys that others can read; say so before it does, with the fix.
+fn check_key_permissions(key: &std::path::Path) -> anyhow::Result<()> {
+    let mode = std::fs::metadata(key).with_context(|| format!("reading {}", key.display()))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by others (mode {:o}); ssh will refuse it. Run: chmod 400 {0}",
+            key.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
