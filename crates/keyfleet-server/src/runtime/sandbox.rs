@@ -49,13 +49,18 @@ pub struct Launch<'a> {
 }
 
 impl Sandbox {
-    /// Finds bwrap and checks that it can make the namespaces here.
+    /// Finds bwrap (`$KEYFLEET_BWRAP`, else the system's) and checks that it can make the
+    /// namespaces here.
     pub async fn probe() -> Result<Self, Unavailable> {
-        let bwrap = ["/usr/bin/bwrap", "/bin/bwrap"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-            .ok_or_else(|| Unavailable("bwrap not found".into()))?;
+        let configured = std::env::var_os("KEYFLEET_BWRAP").map(PathBuf::from);
+        let bwrap = match configured {
+            Some(path) => path,
+            None => ["/usr/bin/bwrap", "/bin/bwrap"]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .ok_or_else(|| Unavailable("bwrap not found".into()))?,
+        };
         let output = tokio::process::Command::new(&bwrap)
             .args([
                 "--unshare-all",

@@ -401,3 +401,69 @@ fn keyfleet_ssh_finds_address_user_and_key_and_insists_on_chmod_400() {
     let stopped = keyfleet(&["ssh", &id, "--", "true"]);
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("is stopped"));
 }
+
+#[test]
+fn fifty_instances_run_at_once() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "fleet");
+    let idle = server.rss_kib();
+    let out =
+        json(&server.aws_ok(
+            "ec2 run-instances --image-id ami-keyfleet-linux --key-name fleet --count 50 --instance-type t3.nano",
+        ));
+    let instances = out["Instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 50);
+    let running = json(&server.aws_ok(
+        "ec2 describe-instances --filters Name=instance-state-name,Values=running --query Reservations[].Instances[].PublicIpAddress",
+    ));
+    let addresses: std::collections::HashSet<&str> =
+        running.as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
+    assert_eq!(addresses.len(), 50, "fifty distinct addresses");
+    for instance in [&instances[0], &instances[49]] {
+        let ip = instance["PublicIpAddress"].as_str().unwrap();
+        assert_eq!(ssh_ok(&server, &key, ip, "hostname"), format!("ip-{}\n", ip.replace('.', "-")));
+    }
+    // Reported, not asserted: memory depends on the allocator and the machine.
+    let per_instance = server.rss_kib().saturating_sub(idle) / 50;
+    eprintln!("server RSS: {idle} KiB idle, +{per_instance} KiB per running instance");
+}
+
+#[test]
+fn only_public_keys_authenticate() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let (_, ip) = launch(&server, "k");
+    let out = Command::new("ssh")
+        .args(ssh_options(&server))
+        .args(["-p", &server.ssh_port.to_string(), "-o", "PreferredAuthentications=password,keyboard-interactive"])
+        .arg(format!("ec2-user@{ip}"))
+        .arg("true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied (publickey)"));
+    // Options on the key line are honoured: a from= that excludes us locks us out.
+    ssh_ok(&server, &key, &ip, "sed -i 's/^/from=\"10.9.9.9\" /' ~/.ssh/authorized_keys");
+    ssh_refused(&server, &key, &ip);
+}
+
+#[test]
+fn without_a_sandbox_shells_are_refused_not_run_on_the_host() {
+    if !require(&["aws", "ssh"]) {
+        return;
+    }
+    let env = vec![("KEYFLEET_BWRAP", "/nonexistent/bwrap".to_owned())];
+    let server = TestServer::start_with(crate::support::Options { env, ..Default::default() });
+    let key = create_key(&server, "k");
+    let (_, ip) = launch(&server, "k");
+    let out = ssh(&server, &key, &ip, "touch /tmp/escaped");
+    assert_eq!(out.status.code(), Some(126));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot sandbox instance shells"));
+    assert!(!Path::new("/tmp/escaped").exists());
+}

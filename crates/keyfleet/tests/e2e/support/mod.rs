@@ -13,6 +13,8 @@ pub struct Options {
     pub dev: bool,
     /// `--key-pair-quota`.
     pub quota: Option<u32>,
+    /// Extra environment for the server.
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// A running `keyfleet serve` with its own data dir; killed on drop.
@@ -52,6 +54,7 @@ impl TestServer {
         let octet = NEXT_NETWORK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ssh_port = if is_root() { 22 } else { 2222 };
         command.args(["--instance-network", &format!("127.{octet}.0.0"), "--ssh-port", &ssh_port.to_string()]);
+        command.envs(options.env.iter().map(|(k, v)| (k, v)));
         command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let mut child = command.spawn().expect("start keyfleet");
         let stdout = child.stdout.take().expect("stdout");
@@ -77,6 +80,16 @@ impl TestServer {
             (field("aws_access_key_id"), field("aws_secret_access_key"))
         };
         TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child }
+    }
+
+    /// The server's resident memory in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn data_dir(&self) -> PathBuf {
