@@ -467,3 +467,28 @@ fn without_a_sandbox_shells_are_refused_not_run_on_the_host() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot sandbox instance shells"));
     assert!(!Path::new("/tmp/escaped").exists());
 }
+
+#[test]
+fn pty_follows_window_changes() {
+    if !require(&["aws", "ssh", "bwrap", "python3"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let (_, ip) = launch(&server, "k");
+    // Record the host key first: the pty run must not stop at a prompt.
+    ssh_ok(&server, &key, &ip, "true");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/clients/pty_resize.py");
+    let mut args: Vec<String> = vec![script.display().to_string()];
+    args.extend(ssh_options(&server));
+    args.extend([
+        "-p".into(),
+        server.ssh_port.to_string(),
+        "-i".into(),
+        key.display().to_string(),
+        format!("ec2-user@{ip}"),
+    ]);
+    let out = Command::new("python3").args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("30 100") && text.contains("40 120"), "stty size before and after the resize: {text}");
+}
