@@ -37,6 +37,8 @@ fn configure_then_aws_profile_and_key_commands_work() {
     let home = server.dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
     let data_dir = server.data_dir();
+    let admin_mode = std::fs::metadata(data_dir.join("admin-credentials")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(admin_mode, 0o600, "the first start saves the admin key privately");
     ok(keyfleet(&home, &["configure", "--data-dir", data_dir.to_str().unwrap(), "--endpoint-url", &server.url]));
     let credentials_mode = std::fs::metadata(home.join("credentials")).unwrap().permissions().mode() & 0o777;
     assert_eq!(credentials_mode, 0o600);
