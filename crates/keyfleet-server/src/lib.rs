@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub ssh_port: u16,
     /// The loopback /16 block instance addresses come from (127.77.0.0 by default).
     pub instance_network: std::net::Ipv4Addr,
+    /// The master key for secrets at rest (default `<data dir>/master.key`, created 0600).
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -57,6 +59,7 @@ impl ServerConfig {
             key_pair_quota: DEFAULT_QUOTA,
             ssh_port: runtime::default_ssh_port(),
             instance_network: runtime::DEFAULT_NETWORK,
+            master_key_file: None,
         }
     }
 }
@@ -79,6 +82,9 @@ pub enum StartError {
     /// The admin credentials file is unusable.
     #[error(transparent)]
     Credentials(#[from] credentials_file::CredentialsFileError),
+    /// The master key file is unusable.
+    #[error(transparent)]
+    MasterKey(#[from] service::envelope::EnvelopeError),
     /// Instances that were running could not be brought back.
     #[error("resuming instances: {0}")]
     Resume(#[from] service::Error),
@@ -117,7 +123,10 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     let runtime = Arc::new(runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network).await);
     let instances = Instances::new(store.clone(), runtime);
     instances.resume().await?;
+    let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
+    let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let state = Arc::new(api::AppState {
+        parameters: service::parameters::Parameters::new(store.clone(), master_key),
         key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
         tags: Tags::new(store.clone()),
         instances,

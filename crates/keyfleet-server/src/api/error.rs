@@ -47,6 +47,21 @@ impl ApiError {
         Self::bad_request(code, message)
     }
 
+    /// A JSON body that does not parse.
+    pub fn serialization() -> Self {
+        Self::bad_request("SerializationException", "Start of structure or map found where not expected.")
+    }
+
+    /// A JSON-protocol constraint violation.
+    pub fn validation(message: String) -> Self {
+        Self::bad_request("ValidationException", message)
+    }
+
+    /// An `X-Amz-Target` operation that does not exist.
+    pub fn unknown_operation(target: &str) -> Self {
+        Self::bad_request("UnknownOperationException", format!("Operation {target} is not supported."))
+    }
+
     /// `InvalidAction` for an action this service does not have.
     pub fn invalid_action(action: &str) -> Self {
         Self::bad_request("InvalidAction", format!("The action {action} is not valid for this web service."))
@@ -127,6 +142,32 @@ impl From<Error> for ApiError {
                 "We currently do not have sufficient capacity in the Availability Zone you requested.",
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
+            // Real SSM sends this one with no message at all (research notes §0).
+            Error::ParameterNotFound => Self::bad_request("ParameterNotFound", ""),
+            Error::ParameterVersionNotFound { name, version } => Self::bad_request(
+                "ParameterVersionNotFound",
+                format!(
+                    "Systems Manager could not find version {version} of {name}. Verify the version and try again."
+                ),
+            ),
+            Error::ParameterAlreadyExists => Self::bad_request(
+                "ParameterAlreadyExists",
+                "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+            ),
+            Error::ParameterTypeMismatch { existing, requested } => Self::bad_request(
+                "HierarchyTypeMismatchException",
+                format!("The parameter type can't be changed from {existing} to {requested}."),
+            ),
+            Error::UnsupportedParameterType(kind) => {
+                Self::bad_request("UnsupportedParameterType", format!("The parameter type {kind} is not supported."))
+            }
+            Error::SsmHierarchyTooDeep => Self::bad_request(
+                "HierarchyLevelLimitExceededException",
+                "A hierarchy can have a maximum of 15 levels.",
+            ),
+            Error::SsmValidation(message) => Self::bad_request("ValidationException", message),
+            Error::InvalidNextToken => Self::bad_request("InvalidNextToken", "The specified token is not valid."),
+            Error::Secret(e) => Self::internal(&e),
             Error::Runtime(e) => Self::internal(&e),
             Error::Store(e) => Self::internal(&e),
             Error::Encode(e) => Self::internal(&e),

@@ -7,6 +7,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
@@ -15,7 +16,8 @@ use zeroize::Zeroizing;
 use super::auth::sigv4;
 use super::error::ApiError;
 use super::protocol::ec2_query::{self, QueryParams};
-use super::{AppState, Context, ec2};
+use super::protocol::json11::{self, JsonInput};
+use super::{AppState, Context, ec2, ssm};
 use crate::service::ids;
 use crate::store::Scope;
 
@@ -36,39 +38,20 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         _ => {}
     }
     let request_id = ids::request_id();
-    if parts.headers.contains_key("x-amz-target") {
-        return json_unknown_operation(&request_id);
-    }
     let started = Instant::now();
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => return xml_error(&ApiError::body_too_large(), &request_id),
     };
-    let query = parts.uri.query().unwrap_or_default();
-    let params = QueryParams::decode(query, &body);
-    let outcome = ec2_request(&state, &parts, &params, &body, &request_id).await;
-    let action = params.get("Action").unwrap_or_default();
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match outcome {
-        Ok(reply) => {
-            tracing::info!(request_id, action, status = 200, elapsed_ms, "request");
-            xml_ok(reply)
-        }
-        Err(e) => {
-            tracing::info!(request_id, action, status = e.status.as_u16(), code = %e.code, elapsed_ms, "request");
-            xml_error(&e, &request_id)
-        }
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    match target {
+        Some(target) => json_request(&state, &parts, &body, &target, &request_id, started).await,
+        None => ec2_request(&state, &parts, &body, &request_id, started).await,
     }
 }
 
-/// Authenticates and dispatches one EC2 Query request.
-async fn ec2_request(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    params: &QueryParams,
-    body: &Bytes,
-    request_id: &str,
-) -> Result<super::Reply, ApiError> {
+/// Verifies the request's signature and names the caller.
+fn authenticate(state: &AppState, parts: &Parts, body: &Bytes) -> Result<Scope, ApiError> {
     let lookup = |name: &str| -> Vec<String> {
         parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
     };
@@ -80,8 +63,61 @@ async fn ec2_request(
         body,
     };
     let caller = state.auth.authenticate(&signed, OffsetDateTime::now_utc())?;
-    let ctx = Context { state, scope: Scope { account: caller.account, region: caller.region }, request_id };
-    ec2::dispatch(&ctx, params).await
+    Ok(Scope { account: caller.account, region: caller.region })
+}
+
+/// An EC2 Query request: form in, XML out.
+async fn ec2_request(state: &AppState, parts: &Parts, body: &Bytes, request_id: &str, started: Instant) -> Response {
+    let params = QueryParams::decode(parts.uri.query().unwrap_or_default(), body);
+    let outcome = match authenticate(state, parts, body) {
+        Ok(scope) => ec2::dispatch(&Context { state, scope, request_id }, &params).await,
+        Err(e) => Err(e),
+    };
+    let action = params.get("Action").unwrap_or_default();
+    log_request(request_id, action, outcome.as_ref().err(), started);
+    match outcome {
+        Ok(reply) => xml_ok(reply),
+        Err(e) => xml_error(&e, request_id),
+    }
+}
+
+/// A JSON 1.1 request (`X-Amz-Target: <Service>.<Op>`): JSON in and out.
+async fn json_request(
+    state: &AppState,
+    parts: &Parts,
+    body: &Bytes,
+    target: &str,
+    request_id: &str,
+    started: Instant,
+) -> Response {
+    let outcome = match (authenticate(state, parts, body), JsonInput::parse(body)) {
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Ok(scope), Ok(input)) => {
+            let ctx = Context { state, scope, request_id };
+            match target.split_once('.') {
+                Some(("AmazonSSM", op)) => ssm::dispatch(&ctx, op, &input).await,
+                _ => Err(ApiError::unknown_operation(target)),
+            }
+        }
+    };
+    log_request(request_id, target, outcome.as_ref().err(), started);
+    let (status, body) = match outcome {
+        Ok(value) => (StatusCode::OK, value.to_string()),
+        Err(e) => (e.status, json11::error(&e, "message")),
+    };
+    let request_id_header = header::HeaderName::from_static("x-amzn-requestid");
+    (status, [(header::CONTENT_TYPE, "application/x-amz-json-1.1"), (request_id_header, request_id)], body)
+        .into_response()
+}
+
+fn log_request(request_id: &str, action: &str, error: Option<&ApiError>, started: Instant) {
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match error {
+        None => tracing::info!(request_id, action, status = 200, elapsed_ms, "request"),
+        Some(e) => {
+            tracing::info!(request_id, action, status = e.status.as_u16(), code = %e.code, elapsed_ms, "request")
+        }
+    }
 }
 
 fn xml_ok(reply: super::Reply) -> Response {
@@ -93,20 +129,6 @@ fn xml_ok(reply: super::Reply) -> Response {
 fn xml_error(err: &ApiError, request_id: &str) -> Response {
     let xml = ec2_query::error(err, request_id);
     (err.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], xml).into_response()
-}
-
-fn json_unknown_operation(request_id: &str) -> Response {
-    let body =
-        r#"{"__type":"UnknownOperationException","message":"This service is not available on this endpoint yet"}"#;
-    (
-        StatusCode::BAD_REQUEST,
-        [
-            (header::CONTENT_TYPE, "application/x-amz-json-1.1"),
-            (header::HeaderName::from_static("x-amzn-requestid"), request_id),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 async fn reset(state: &AppState) -> Response {

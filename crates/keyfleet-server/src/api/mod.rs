@@ -7,6 +7,7 @@ pub mod ec2;
 pub mod error;
 mod http;
 pub mod protocol;
+pub mod ssm;
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::service::instances::Instances;
 use crate::service::key_pairs::KeyPairs;
+use crate::service::parameters::Parameters;
 use crate::service::tags::Tags;
 use crate::store::{Scope, Store};
 
@@ -27,6 +29,8 @@ pub struct AppState {
     pub tags: Tags,
     /// Built-in instances.
     pub instances: Instances,
+    /// Parameter Store.
+    pub parameters: Parameters,
     /// The store, for the dev reset and health endpoints.
     pub store: Arc<dyn Store>,
     /// How callers are authenticated.

@@ -4,10 +4,12 @@
 //! `api/` to encode. Failures are [`Error`] variants; `api/error.rs` holds the one mapping
 //! from these to AWS codes, messages and statuses.
 
+pub mod envelope;
 pub mod filter;
 pub mod ids;
 pub mod instances;
 pub mod key_pairs;
+pub mod parameters;
 pub mod tags;
 
 use crate::store::StoreError;
@@ -66,6 +68,43 @@ pub enum Error {
     /// The runtime could not boot or clean up an instance. Clients see `InternalError`.
     #[error("runtime: {0}")]
     Runtime(#[source] crate::runtime::RuntimeError),
+    /// No such parameter (`ParameterNotFound`, sent with no message, as AWS does).
+    #[error("parameter not found")]
+    ParameterNotFound,
+    /// No such version of an existing parameter (`ParameterVersionNotFound`).
+    #[error("version {version} of {name} not found")]
+    ParameterVersionNotFound {
+        /// The parameter.
+        name: String,
+        /// The version asked for.
+        version: i64,
+    },
+    /// The name exists and `Overwrite` was not set (`ParameterAlreadyExists`).
+    #[error("parameter already exists")]
+    ParameterAlreadyExists,
+    /// An overwrite tried to change the type (`HierarchyTypeMismatchException`).
+    #[error("parameter type {existing} cannot become {requested}")]
+    ParameterTypeMismatch {
+        /// The stored type.
+        existing: String,
+        /// The requested type.
+        requested: String,
+    },
+    /// A `Type` other than String, StringList, SecureString (`UnsupportedParameterType`).
+    #[error("unsupported parameter type {0}")]
+    UnsupportedParameterType(String),
+    /// More than 15 levels (`HierarchyLevelLimitExceededException`).
+    #[error("hierarchy too deep")]
+    SsmHierarchyTooDeep,
+    /// An SSM input constraint (`ValidationException`) with AWS's message.
+    #[error("{0}")]
+    SsmValidation(String),
+    /// A paging token we did not issue (`InvalidNextToken`).
+    #[error("invalid next token")]
+    InvalidNextToken,
+    /// A secret could not be sealed or opened. Clients see `InternalServerError`.
+    #[error("secret: {0}")]
+    Secret(#[source] envelope::EnvelopeError),
     /// The store failed. The cause is logged; clients see `InternalError`.
     #[error("store: {0}")]
     Store(#[source] StoreError),

@@ -93,6 +93,40 @@ pub struct InstanceRow {
     pub tags: Vec<Tag>,
 }
 
+/// One version of a parameter as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterRow {
+    /// The full name, e.g. `/ec2rl/openssh/i-…/key`.
+    pub name: String,
+    /// 1, 2, …
+    pub version: i64,
+    /// `String`, `StringList` or `SecureString`.
+    pub kind: String,
+    /// Plain text, or for SecureString the sealed blob (base64).
+    pub value: String,
+    /// The KMS key id a SecureString names (`alias/aws/ssm` by default).
+    pub key_id: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+    /// `DataType` (`text`).
+    pub data_type: String,
+    /// Milliseconds since the epoch.
+    pub modified_ms: i64,
+    /// The caller's ARN.
+    pub modified_by: String,
+}
+
+/// What a put found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored as this version.
+    Stored(i64),
+    /// The name exists and overwriting was not asked for.
+    Exists,
+    /// The name exists with another type.
+    TypeMismatch(String),
+}
+
 /// Which key pairs to load. Empty lists mean "no restriction".
 #[derive(Debug, Clone, Default)]
 pub struct KeyPairQuery {
@@ -185,6 +219,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Instances in one of `states`, in every scope (to resume them at start-up).
     async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
+
+    /// Stores a new version of a parameter (version 1 if new), keeping the newest `keep`.
+    async fn put_parameter(
+        &self,
+        scope: &Scope,
+        row: &ParameterRow,
+        overwrite: bool,
+        keep: i64,
+    ) -> Result<PutOutcome, StoreError>;
+
+    /// One version of a parameter (the latest when `version` is `None`).
+    async fn parameter(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<ParameterRow>, StoreError>;
+
+    /// The latest version of every parameter whose name starts with `prefix`, by name.
+    async fn parameters_with_prefix(&self, scope: &Scope, prefix: &str) -> Result<Vec<ParameterRow>, StoreError>;
+
+    /// Every stored version of a parameter, oldest first.
+    async fn parameter_history(&self, scope: &Scope, name: &str) -> Result<Vec<ParameterRow>, StoreError>;
+
+    /// Deletes a parameter and its history; false if there was none.
+    async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
 
     /// Removes everything (the `--dev` reset endpoint).
     async fn reset(&self) -> Result<(), StoreError>;

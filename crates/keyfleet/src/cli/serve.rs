@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// The loopback /16 that instance addresses come from.
     #[arg(long, default_value_t = keyfleet_server::runtime::DEFAULT_NETWORK, value_parser = loopback_network)]
     instance_network: std::net::Ipv4Addr,
+    /// The master key for secrets at rest (default: <data dir>/master.key, created 0600).
+    #[arg(long, env = "KEYFLEET_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
 }
 
 fn loopback_network(text: &str) -> Result<std::net::Ipv4Addr, String> {
@@ -49,6 +52,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         key_pair_quota: args.key_pair_quota,
         ssh_port: args.ssh_port.unwrap_or_else(keyfleet_server::runtime::default_ssh_port),
         instance_network: args.instance_network,
+        master_key_file: args.master_key_file,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {

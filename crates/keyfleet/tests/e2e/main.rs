@@ -9,7 +9,8 @@
 //! - `golden.rs`: raw request/response pairs against `golden/*.xml` (ids and times normalized);
 //! - `secrets.rs`: no private key byte reaches the database or the logs;
 //! - `sigv4.rs`: authentication failures as real clients see them;
-//! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`.
+//! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
+//! - `ssm.rs`: Parameter Store with the aws CLI.
 //!
 //! A test that needs a missing tool prints why and passes on a laptop, and fails when
 //! `CI=true` (see `support::require`).
@@ -25,3 +26,4 @@ mod instances;
 mod keyfleet_cli;
 mod secrets;
 mod sigv4;
+mod ssm;

@@ -1,0 +1,77 @@
+//! AWS JSON 1.1 (SSM, EC2 Instance Connect): `POST /` with `X-Amz-Target: <Service>.<Op>`,
+//! a JSON object in and out, timestamps as epoch seconds, and errors as
+//! `{"__type": code, "message": text}` (research notes access-recovery §0).
+
+use serde_json::{Map, Value};
+
+use crate::api::error::ApiError;
+
+/// A decoded request body.
+pub struct JsonInput(Map<String, Value>);
+
+impl JsonInput {
+    /// Parses the body; an empty body is an empty object.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonInput(Map::new()));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(JsonInput(map)),
+            _ => Err(ApiError::serialization()),
+        }
+    }
+
+    /// A string member.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+
+    /// A required string member; absent is AWS's validation error.
+    pub fn required(&self, name: &str, member: &str) -> Result<&str, ApiError> {
+        self.str(name).ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+            ))
+        })
+    }
+
+    /// A boolean member, false when absent.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.get(name).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// An integer member.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+
+    /// A list of strings.
+    pub fn strings(&self, name: &str) -> Vec<String> {
+        self.0
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// An object member, e.g. `Parameters` of StartAutomationExecution.
+    pub fn object(&self, name: &str) -> Option<&Map<String, Value>> {
+        self.0.get(name).and_then(Value::as_object)
+    }
+}
+
+/// JSON 1.1 timestamps: epoch seconds with milliseconds.
+pub fn epoch_seconds(ms: i64) -> Value {
+    serde_json::Number::from_f64(ms as f64 / 1000.0).map_or(Value::Null, Value::Number)
+}
+
+/// The error body. `message_member` is `message` for SSM and `Message` for Instance
+/// Connect and Automation errors, as their models spell it; an empty message is left out.
+pub fn error(err: &ApiError, message_member: &str) -> String {
+    let mut body = Map::new();
+    body.insert("__type".into(), Value::String(err.code.to_string()));
+    if !err.message.is_empty() {
+        body.insert(message_member.into(), Value::String(err.message.clone()));
+    }
+    Value::Object(body).to_string()
+}

@@ -1,0 +1,321 @@
+//! SSM Parameter Store (research notes access-recovery §2): String, StringList and
+//! SecureString parameters with versions (the newest 100 kept), hierarchical paths, and
+//! SecureString values sealed by [`MasterKey`] before they reach the store.
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::envelope::MasterKey;
+use super::{Error, Result, now_ms};
+use crate::store::{ParameterRow, PutOutcome, Scope, Store};
+
+/// Versions kept per parameter.
+pub const MAX_VERSIONS: i64 = 100;
+/// The KMS key a SecureString uses when none is named.
+pub const DEFAULT_KEY_ID: &str = "alias/aws/ssm";
+const MAX_NAME_LEN: usize = 2048;
+const MAX_VALUE_LEN: usize = 4096;
+const MAX_LEVELS: usize = 15;
+
+/// `PutParameter` input.
+#[derive(Debug, Clone, Default)]
+pub struct PutParameter {
+    /// `Name`.
+    pub name: String,
+    /// `Value`; zeroized when dropped, since it may be a secret.
+    pub value: Zeroizing<String>,
+    /// `Type`; required when creating.
+    pub kind: Option<String>,
+    /// `Overwrite`.
+    pub overwrite: bool,
+    /// `Description`.
+    pub description: Option<String>,
+    /// `KeyId` for SecureString.
+    pub key_id: Option<String>,
+    /// `DataType`.
+    pub data_type: Option<String>,
+}
+
+/// A parameter as the API reports it.
+#[derive(Debug, Clone)]
+pub struct Parameter {
+    /// The name.
+    pub name: String,
+    /// String, StringList or SecureString.
+    pub kind: String,
+    /// The value: plaintext, or a SecureString's ciphertext (base64) unless decrypted.
+    pub value: Zeroizing<String>,
+    /// The version.
+    pub version: i64,
+    /// Milliseconds since the epoch.
+    pub modified_ms: i64,
+    /// `arn:aws:ssm:…:parameter/…`.
+    pub arn: String,
+    /// `text`.
+    pub data_type: String,
+    /// For SecureString.
+    pub key_id: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+    /// Who last wrote it.
+    pub modified_by: String,
+}
+
+/// A page request: `MaxResults` and `NextToken`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Items per page.
+    pub max_results: Option<u32>,
+    /// The token of the previous page.
+    pub next_token: Option<String>,
+}
+
+/// The Parameter Store operations.
+pub struct Parameters {
+    store: Arc<dyn Store>,
+    master: Arc<MasterKey>,
+}
+
+impl Parameters {
+    /// Creates the service.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>) -> Self {
+        Parameters { store, master }
+    }
+
+    /// `PutParameter`: returns the new version.
+    pub async fn put(&self, scope: &Scope, caller_arn: &str, input: PutParameter) -> Result<i64> {
+        let name = validate_name(&input.name)?;
+        if input.value.is_empty() || input.value.len() > MAX_VALUE_LEN {
+            return Err(Error::SsmValidation(format!(
+                "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length between 1 and {MAX_VALUE_LEN}"
+            )));
+        }
+        let kind = match input.kind.as_deref() {
+            Some(k @ ("String" | "StringList" | "SecureString")) => k.to_owned(),
+            Some(other) => return Err(Error::UnsupportedParameterType(other.to_owned())),
+            None => match self.store.parameter(scope, &name, None).await? {
+                Some(existing) if input.overwrite => existing.kind,
+                Some(_) => return Err(Error::ParameterAlreadyExists),
+                None => {
+                    return Err(Error::SsmValidation(
+                        "A parameter type is required when you create a parameter.".into(),
+                    ));
+                }
+            },
+        };
+        let arn = arn(scope, &name);
+        let (value, key_id) = if kind == "SecureString" {
+            (
+                self.master.seal(input.value.as_bytes(), &arn).map_err(Error::Secret)?,
+                Some(input.key_id.unwrap_or_else(|| DEFAULT_KEY_ID.into())),
+            )
+        } else {
+            (input.value.to_string(), None)
+        };
+        let row = ParameterRow {
+            name,
+            version: 0,
+            kind,
+            value,
+            key_id,
+            description: input.description,
+            data_type: input.data_type.unwrap_or_else(|| "text".into()),
+            modified_ms: now_ms(),
+            modified_by: caller_arn.to_owned(),
+        };
+        match self.store.put_parameter(scope, &row, input.overwrite, MAX_VERSIONS).await? {
+            PutOutcome::Stored(version) => Ok(version),
+            PutOutcome::Exists => Err(Error::ParameterAlreadyExists),
+            PutOutcome::TypeMismatch(existing) => Err(Error::ParameterTypeMismatch { existing, requested: row.kind }),
+        }
+    }
+
+    /// `GetParameter`: `name` may carry a `:version` selector.
+    pub async fn get(&self, scope: &Scope, name: &str, decrypt: bool) -> Result<Parameter> {
+        let (name, version) = split_selector(name)?;
+        match self.store.parameter(scope, &name, version).await? {
+            Some(row) => self.view(scope, row, decrypt),
+            None if version.is_some() && self.store.parameter(scope, &name, None).await?.is_some() => {
+                Err(Error::ParameterVersionNotFound { name, version: version.unwrap_or_default() })
+            }
+            None => Err(Error::ParameterNotFound),
+        }
+    }
+
+    /// `GetParameters`: found parameters, and the names that were not.
+    pub async fn get_many(
+        &self,
+        scope: &Scope,
+        names: &[String],
+        decrypt: bool,
+    ) -> Result<(Vec<Parameter>, Vec<String>)> {
+        check_batch(names)?;
+        let (mut found, mut invalid) = (Vec::new(), Vec::new());
+        for name in names {
+            match self.get(scope, name, decrypt).await {
+                Ok(p) => found.push(p),
+                Err(Error::ParameterNotFound | Error::ParameterVersionNotFound { .. }) => invalid.push(name.clone()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((found, invalid))
+    }
+
+    /// `GetParametersByPath`: direct children of `path`, or all descendants when recursive.
+    pub async fn by_path(
+        &self,
+        scope: &Scope,
+        path: &str,
+        recursive: bool,
+        decrypt: bool,
+        page: &Page,
+    ) -> Result<(Vec<Parameter>, Option<String>)> {
+        if !path.starts_with('/') {
+            return Err(Error::SsmValidation(format!(
+                "The parameter path {path} is not valid. Paths must begin with /."
+            )));
+        }
+        if page.max_results.is_some_and(|n| !(1..=10).contains(&n)) {
+            return Err(Error::SsmValidation(format!(
+                "1 validation error detected: Value {} at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10",
+                page.max_results.unwrap_or_default()
+            )));
+        }
+        let prefix = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
+        let rows: Vec<ParameterRow> = self
+            .store
+            .parameters_with_prefix(scope, &prefix)
+            .await?
+            .into_iter()
+            .filter(|r| recursive || !r.name[prefix.len()..].contains('/'))
+            .collect();
+        let (rows, next) = paginate(rows, page, 10)?;
+        let views = rows.into_iter().map(|r| self.view(scope, r, decrypt)).collect::<Result<Vec<_>>>()?;
+        Ok((views, next))
+    }
+
+    /// `DescribeParameters`: metadata of every parameter (values are never included).
+    pub async fn describe(&self, scope: &Scope, page: &Page) -> Result<(Vec<Parameter>, Option<String>)> {
+        let rows = self.store.parameters_with_prefix(scope, "").await?;
+        let (rows, next) = paginate(rows, page, 50)?;
+        rows.into_iter().map(|r| self.view(scope, r, false)).collect::<Result<Vec<_>>>().map(|v| (v, next))
+    }
+
+    /// `GetParameterHistory`: every kept version, oldest first.
+    pub async fn history(
+        &self,
+        scope: &Scope,
+        name: &str,
+        decrypt: bool,
+        page: &Page,
+    ) -> Result<(Vec<Parameter>, Option<String>)> {
+        let rows = self.store.parameter_history(scope, name).await?;
+        if rows.is_empty() {
+            return Err(Error::ParameterNotFound);
+        }
+        let (rows, next) = paginate(rows, page, 50)?;
+        rows.into_iter().map(|r| self.view(scope, r, decrypt)).collect::<Result<Vec<_>>>().map(|v| (v, next))
+    }
+
+    /// `DeleteParameter`.
+    pub async fn delete(&self, scope: &Scope, name: &str) -> Result<()> {
+        if self.store.delete_parameter(scope, name).await? { Ok(()) } else { Err(Error::ParameterNotFound) }
+    }
+
+    /// `DeleteParameters`: deleted names, and the names that did not exist.
+    pub async fn delete_many(&self, scope: &Scope, names: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+        check_batch(names)?;
+        let (mut deleted, mut invalid) = (Vec::new(), Vec::new());
+        for name in names {
+            if self.store.delete_parameter(scope, name).await? {
+                deleted.push(name.clone())
+            } else {
+                invalid.push(name.clone())
+            }
+        }
+        Ok((deleted, invalid))
+    }
+
+    fn view(&self, scope: &Scope, row: ParameterRow, decrypt: bool) -> Result<Parameter> {
+        let arn = arn(scope, &row.name);
+        let value = if decrypt && row.kind == "SecureString" {
+            let plain = self.master.open(&row.value, &arn).map_err(Error::Secret)?;
+            Zeroizing::new(String::from_utf8_lossy(&plain).into_owned())
+        } else {
+            Zeroizing::new(row.value)
+        };
+        Ok(Parameter {
+            name: row.name,
+            kind: row.kind,
+            value,
+            version: row.version,
+            modified_ms: row.modified_ms,
+            arn,
+            data_type: row.data_type,
+            key_id: row.key_id,
+            description: row.description,
+            modified_by: row.modified_by,
+        })
+    }
+}
+
+/// `arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>`.
+pub fn arn(scope: &Scope, name: &str) -> String {
+    format!("arn:aws:ssm:{}:{}:parameter/{}", scope.region, scope.account, name.trim_start_matches('/'))
+}
+
+/// PutParameter's naming rules (research notes §2.1).
+fn validate_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let invalid = |why: &str| Error::SsmValidation(format!("Parameter name: {why}"));
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(invalid("must be between 1 and 2048 characters"));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')) {
+        return Err(invalid("can contain only a-zA-Z0-9_.-/"));
+    }
+    let lower = name.trim_start_matches('/').to_ascii_lowercase();
+    if lower.starts_with("aws") || lower.starts_with("ssm") {
+        return Err(invalid("can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."));
+    }
+    if name.contains('/') && !name.starts_with('/') {
+        return Err(invalid("a parameter in a hierarchy must begin with /"));
+    }
+    if name.split('/').filter(|s| !s.is_empty()).count() > MAX_LEVELS {
+        return Err(Error::SsmHierarchyTooDeep);
+    }
+    Ok(name.to_owned())
+}
+
+/// `name:3` selects version 3; labels are not supported.
+fn split_selector(name: &str) -> Result<(String, Option<i64>)> {
+    match name.rsplit_once(':') {
+        Some((base, selector)) => match selector.parse::<i64>() {
+            Ok(v) => Ok((base.to_owned(), Some(v))),
+            Err(_) => Err(Error::ParameterNotFound),
+        },
+        None => Ok((name.to_owned(), None)),
+    }
+}
+
+fn check_batch(names: &[String]) -> Result<()> {
+    if names.is_empty() || names.len() > 10 {
+        return Err(Error::SsmValidation(
+            "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Offsets as opaque tokens; `limit` is the service's page size cap.
+fn paginate(rows: Vec<ParameterRow>, page: &Page, limit: u32) -> Result<(Vec<ParameterRow>, Option<String>)> {
+    let start = match &page.next_token {
+        None => 0,
+        Some(token) => token.parse::<usize>().map_err(|_| Error::InvalidNextToken)?,
+    };
+    let size = page.max_results.unwrap_or(limit).min(limit) as usize;
+    let end = start.saturating_add(size).min(rows.len());
+    let next = (end < rows.len()).then(|| end.to_string());
+    Ok((rows.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+}

@@ -1,0 +1,86 @@
+//! Parameter Store with the real aws CLI: versions, paths, SecureString encrypted at rest.
+
+use crate::support::{TestServer, json, require};
+
+#[test]
+fn parameters_have_versions_paths_and_aws_errors() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    assert_eq!(
+        json(&server.aws_ok("ssm put-parameter --name welcome --type String --value helloWorld")),
+        serde_json::json!({"Version": 1, "Tier": "Standard"})
+    );
+    let stderr =
+        server.aws_err("ssm put-parameter --name welcome --type String --value again", "ParameterAlreadyExists");
+    assert!(stderr.contains(
+        "The parameter already exists. To overwrite this value, set the overwrite option in the request to true."
+    ));
+    assert_eq!(json(&server.aws_ok("ssm put-parameter --name welcome --value sunshine --overwrite"))["Version"], 2);
+    let got = json(&server.aws_ok("ssm get-parameter --name welcome"))["Parameter"].clone();
+    assert_eq!(got["Value"], "sunshine");
+    assert_eq!(got["Type"], "String");
+    assert!(got["ARN"].as_str().unwrap().ends_with(":parameter/welcome"));
+    assert!(got["LastModifiedDate"].as_f64().unwrap() > 1.7e9, "epoch seconds");
+    assert_eq!(json(&server.aws_ok("ssm get-parameter --name welcome:1"))["Parameter"]["Value"], "helloWorld");
+
+    // ParameterNotFound carries no message at all, as real SSM sends it.
+    let stderr = server.aws_err("ssm get-parameter --name /nope", "ParameterNotFound");
+    assert!(stderr.trim_end().ends_with("when calling the GetParameter operation:"), "{stderr}");
+    server.aws_err("ssm get-parameter --name welcome:9", "ParameterVersionNotFound");
+    server.aws_err("ssm put-parameter --name awsy --type String --value v", "ValidationException");
+    server.aws_err("ssm put-parameter --name fresh --value v", "ValidationException");
+
+    for (name, value) in
+        [("/site/ny/dept/marketing", "Floor 2"), ("/site/ny/dept/sales", "Floor 3"), ("/site/ny/x", "top")]
+    {
+        server.aws_ok(&format!("ssm put-parameter --name {name} --type String --value {}", value.replace(' ', "_")));
+    }
+    let direct = json(&server.aws_ok("ssm get-parameters-by-path --path /site/ny --query Parameters[].Name"));
+    assert_eq!(direct, serde_json::json!(["/site/ny/x"]), "non-recursive: direct children only");
+    let all = json(&server.aws_ok("ssm get-parameters-by-path --path /site/ny/ --recursive --query Parameters[].Name"));
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    server.aws_err("ssm get-parameters-by-path --path /site --max-results 11", "ValidationException");
+
+    let many = json(&server.aws_ok("ssm get-parameters --names welcome /nope"));
+    assert_eq!(many["InvalidParameters"], serde_json::json!(["/nope"]));
+    assert_eq!(many["Parameters"][0]["Name"], "welcome");
+    let history = json(&server.aws_ok("ssm get-parameter-history --name welcome --query Parameters[].Value"));
+    assert_eq!(history, serde_json::json!(["helloWorld", "sunshine"]));
+    assert_eq!(server.aws_ok("ssm delete-parameter --name welcome"), "", "an empty result prints nothing");
+    server.aws_err("ssm delete-parameter --name welcome", "ParameterNotFound");
+    let deleted = json(&server.aws_ok("ssm delete-parameters --names /site/ny/x /nope"));
+    assert_eq!(deleted, serde_json::json!({"DeletedParameters": ["/site/ny/x"], "InvalidParameters": ["/nope"]}));
+}
+
+#[test]
+fn secure_strings_are_encrypted_at_rest() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let mut server = TestServer::start();
+    let secret = "correct-horse-battery-staple-7f3a";
+    server.aws_ok(&format!("ssm put-parameter --name /app/secret --type SecureString --value {secret}"));
+    let sealed =
+        json(&server.aws_ok("ssm get-parameter --name /app/secret"))["Parameter"]["Value"].as_str().unwrap().to_owned();
+    assert_ne!(sealed, secret, "without WithDecryption the value is ciphertext");
+    assert!(sealed.len() > secret.len() + 60);
+    let opened = json(&server.aws_ok("ssm get-parameter --name /app/secret --with-decryption"));
+    assert_eq!(opened["Parameter"]["Value"], secret);
+    let described = json(&server.aws_ok("ssm describe-parameters"));
+    assert_eq!(described["Parameters"][0]["KeyId"], "alias/aws/ssm");
+    assert!(described["Parameters"][0].get("Value").is_none());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(server.data_dir().join("master.key")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    server.stop();
+    for entry in std::fs::read_dir(server.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext in {}", path.display());
+    }
+    assert!(!server.log().contains(secret), "plaintext in the log");
+}
