@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub instance_network: std::net::Ipv4Addr,
     /// The master key for secrets at rest (default `<data dir>/master.key`, created 0600).
     pub master_key_file: Option<PathBuf>,
+    /// How long an Instance Connect key is accepted (AWS: 60 s).
+    pub instance_connect_ttl: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -60,6 +62,7 @@ impl ServerConfig {
             ssh_port: runtime::default_ssh_port(),
             instance_network: runtime::DEFAULT_NETWORK,
             master_key_file: None,
+            instance_connect_ttl: service::instance_connect::DEFAULT_TTL,
         }
     }
 }
@@ -121,12 +124,15 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         (api::auth::Authenticator::with_keys([key.clone()]), Some(key), created)
     };
     let runtime = Arc::new(runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network).await);
+    let instance_connect =
+        service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);
     let instances = Instances::new(store.clone(), runtime);
     instances.resume().await?;
     let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let state = Arc::new(api::AppState {
         parameters: service::parameters::Parameters::new(store.clone(), master_key),
+        instance_connect,
         key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
         tags: Tags::new(store.clone()),
         instances,

@@ -52,6 +52,11 @@ impl ApiError {
         Self::bad_request("SerializationException", "Start of structure or map found where not expected.")
     }
 
+    /// Instance Connect's parameter validation failure.
+    pub fn invalid_args(message: String) -> Self {
+        Self::bad_request("InvalidArgsException", message)
+    }
+
     /// A JSON-protocol constraint violation.
     pub fn validation(message: String) -> Self {
         Self::bad_request("ValidationException", message)
@@ -167,6 +172,17 @@ impl From<Error> for ApiError {
             ),
             Error::SsmValidation(message) => Self::bad_request("ValidationException", message),
             Error::InvalidNextToken => Self::bad_request("InvalidNextToken", "The specified token is not valid."),
+            Error::PushedKeyInvalid(what) => Self::bad_request(
+                "InvalidArgsException",
+                format!("Invalid input parameter received for Illegal argument exception: {what}"),
+            ),
+            Error::ConnectInstanceNotFound => {
+                Self::bad_request("EC2InstanceNotFoundException", "The specified instance was not found.")
+            }
+            Error::ConnectInstanceStateInvalid => Self::bad_request(
+                "EC2InstanceStateInvalidException",
+                "Connecting to a stopped or terminated instance is not supported. If the instance is stopped, start your instance, and try to connect again.",
+            ),
             Error::Secret(e) => Self::internal(&e),
             Error::Runtime(e) => Self::internal(&e),
             Error::Store(e) => Self::internal(&e),

@@ -17,7 +17,7 @@ use super::auth::sigv4;
 use super::error::ApiError;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
-use super::{AppState, Context, ec2, ssm};
+use super::{AppState, Context, ec2, instance_connect, ssm};
 use crate::service::ids;
 use crate::store::Scope;
 
@@ -96,6 +96,7 @@ async fn json_request(
             let ctx = Context { state, scope, request_id };
             match target.split_once('.') {
                 Some(("AmazonSSM", op)) => ssm::dispatch(&ctx, op, &input).await,
+                Some(("AWSEC2InstanceConnectService", op)) => instance_connect::dispatch(&ctx, op, &input).await,
                 _ => Err(ApiError::unknown_operation(target)),
             }
         }
@@ -103,7 +104,9 @@ async fn json_request(
     log_request(request_id, target, outcome.as_ref().err(), started);
     let (status, body) = match outcome {
         Ok(value) => (StatusCode::OK, value.to_string()),
-        Err(e) => (e.status, json11::error(&e, "message")),
+        // The SSM model spells the Parameter* errors' member `message`; Instance Connect's is `Message`.
+        Err(e) if target.starts_with("AmazonSSM.") => (e.status, json11::error(&e, "message")),
+        Err(e) => (e.status, json11::error(&e, "Message")),
     };
     let request_id_header = header::HeaderName::from_static("x-amzn-requestid");
     (status, [(header::CONTENT_TYPE, "application/x-amz-json-1.1"), (request_id_header, request_id)], body)

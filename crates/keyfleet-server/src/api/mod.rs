@@ -6,6 +6,7 @@ pub mod auth;
 pub mod ec2;
 pub mod error;
 mod http;
+pub mod instance_connect;
 pub mod protocol;
 pub mod ssm;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::service::instance_connect::InstanceConnect;
 use crate::service::instances::Instances;
 use crate::service::key_pairs::KeyPairs;
 use crate::service::parameters::Parameters;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub instances: Instances,
     /// Parameter Store.
     pub parameters: Parameters,
+    /// EC2 Instance Connect.
+    pub instance_connect: InstanceConnect,
     /// The store, for the dev reset and health endpoints.
     pub store: Arc<dyn Store>,
     /// How callers are authenticated.

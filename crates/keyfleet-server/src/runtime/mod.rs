@@ -68,8 +68,14 @@ pub enum RuntimeError {
     },
 }
 
+/// Keys pushed with EC2 Instance Connect: (instance, OS user) → keys and their expiry.
+/// Kept in memory only: they are short-lived by design and never worth persisting.
+pub type PushedKeys =
+    Arc<std::sync::Mutex<HashMap<(String, String), Vec<(ssh_key::public::KeyData, std::time::Instant)>>>>;
+
 /// Running instances of this process.
 pub struct Runtime {
+    pushed_keys: PushedKeys,
     volumes: Volumes,
     ssh_port: u16,
     network: Ipv4Addr,
@@ -97,7 +103,18 @@ impl Runtime {
             network,
             sandbox,
             running: Default::default(),
+            pushed_keys: Default::default(),
         }
+    }
+
+    /// Accepts `key` for `user` on an instance until `ttl` has passed (Instance Connect).
+    pub fn push_key(&self, instance_id: &str, user: &str, key: ssh_key::public::KeyData, ttl: std::time::Duration) {
+        let expiry = std::time::Instant::now() + ttl;
+        let mut keys = self.pushed_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        keys.values_mut().for_each(|list| list.retain(|(_, e)| *e > now));
+        keys.retain(|_, list| !list.is_empty());
+        keys.entry((instance_id.to_owned(), user.to_owned())).or_default().push((key, expiry));
     }
 
     /// The /16 block instance addresses come from.
@@ -122,6 +139,7 @@ impl Runtime {
             home: self.volumes.home(&spec.volume_id),
             hostname: format!("ip-{}-{}-{}-{}", octets[0], octets[1], octets[2], octets[3]),
             sandbox: self.sandbox.clone(),
+            pushed_keys: self.pushed_keys.clone(),
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
         let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;

@@ -41,6 +41,9 @@ pub struct InstanceSsh {
     pub hostname: String,
     /// `None` when no sandbox works here: logins succeed, commands are refused.
     pub sandbox: Option<Sandbox>,
+    /// Instance Connect keys, checked after `authorized_keys`, as sshd's
+    /// `AuthorizedKeysCommand` is.
+    pub pushed_keys: super::PushedKeys,
 }
 
 /// A listening SSH server; dropping it leaves it running, [`SshServer::shutdown`] ends it
@@ -122,11 +125,21 @@ impl Connection {
         if user != LOGIN_USER {
             return Err("unknown user");
         }
+        if self.pushed_key_valid(user, key.key_data()) {
+            return Ok(Grant { pty: true, forced_command: None });
+        }
         let text = authorized_keys::read(&self.instance.home).map_err(|e| match e {
             authorized_keys::FileError::BadModes(_) => "authorized_keys has unsafe permissions",
             authorized_keys::FileError::Missing => "no authorized_keys",
         })?;
         authorized_keys::find(&text, key.key_data(), self.peer, OffsetDateTime::now_utc()).ok_or("key not authorized")
+    }
+
+    fn pushed_key_valid(&self, user: &str, key: &ssh_key::public::KeyData) -> bool {
+        let keys = self.instance.pushed_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        keys.get(&(self.instance.instance_id.clone(), user.to_owned()))
+            .is_some_and(|list| list.iter().any(|(k, expiry)| k == key && *expiry > now))
     }
 
     fn log(&self, user: &str, key: &ssh_key::PublicKey, result: Result<(), &str>) {

@@ -7,6 +7,7 @@
 pub mod envelope;
 pub mod filter;
 pub mod ids;
+pub mod instance_connect;
 pub mod instances;
 pub mod key_pairs;
 pub mod parameters;
@@ -105,6 +106,15 @@ pub enum Error {
     /// A secret could not be sealed or opened. Clients see `InternalServerError`.
     #[error("secret: {0}")]
     Secret(#[source] envelope::EnvelopeError),
+    /// Instance Connect: the key is not an ed25519 or RSA ≥ 2048 OpenSSH key (`InvalidArgsException`).
+    #[error("pushed key invalid: {0}")]
+    PushedKeyInvalid(String),
+    /// Instance Connect: no such instance (`EC2InstanceNotFoundException`).
+    #[error("instance not found")]
+    ConnectInstanceNotFound,
+    /// Instance Connect: the instance is stopped or terminated (`EC2InstanceStateInvalidException`).
+    #[error("instance not running")]
+    ConnectInstanceStateInvalid,
     /// The store failed. The cause is logged; clients see `InternalError`.
     #[error("store: {0}")]
     Store(#[source] StoreError),

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// The master key for secrets at rest (default: <data dir>/master.key, created 0600).
     #[arg(long, env = "KEYFLEET_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Seconds an EC2 Instance Connect key is accepted (AWS: 60).
+    #[arg(long, default_value_t = 60)]
+    instance_connect_ttl: u64,
 }
 
 fn loopback_network(text: &str) -> Result<std::net::Ipv4Addr, String> {
@@ -53,6 +56,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         ssh_port: args.ssh_port.unwrap_or_else(keyfleet_server::runtime::default_ssh_port),
         instance_network: args.instance_network,
         master_key_file: args.master_key_file,
+        instance_connect_ttl: std::time::Duration::from_secs(args.instance_connect_ttl),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {

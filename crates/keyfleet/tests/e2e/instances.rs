@@ -492,3 +492,71 @@ fn pty_follows_window_changes() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("30 100") && text.contains("40 120"), "stty size before and after the resize: {text}");
 }
+
+#[test]
+fn instance_connect_keys_work_for_their_window_and_sessions_outlive_it() {
+    if !require(&TOOLS) {
+        return;
+    }
+    const TTL_SECONDS: u64 = 8;
+    let args = vec!["--instance-connect-ttl".to_owned(), TTL_SECONDS.to_string()];
+    let server = TestServer::start_with(crate::support::Options { args, ..Default::default() });
+    create_key(&server, "launch");
+    let (id, ip) = launch(&server, "launch");
+    let eph = server.dir.path().join("eph");
+    run_ok("ssh-keygen", &["-t", "ed25519", "-f", eph.to_str().unwrap(), "-N", "", "-q"]);
+    ssh_refused(&server, &eph, &ip);
+
+    let pushed = json(&server.aws_ok(&format!(
+        "ec2-instance-connect send-ssh-public-key --instance-id {id} --instance-os-user ec2-user --ssh-public-key file://{}.pub",
+        eph.display()
+    )));
+    // The server started the window before the CLI returned, so the window has surely
+    // closed TTL + 1 s after this point.
+    let pushed_at = std::time::Instant::now();
+    assert_eq!(pushed["Success"], true);
+    assert_eq!(ssh_ok(&server, &eph, &ip, "whoami"), "ec2-user\n");
+    // A session opened inside the window outlives it.
+    let long = {
+        let (port, ip, eph) = (server.ssh_port.to_string(), ip.clone(), eph.clone());
+        let options = ssh_options(&server);
+        let wait = TTL_SECONDS + 2;
+        std::thread::spawn(move || {
+            Command::new("ssh")
+                .args(options)
+                .args(["-p", &port, "-i"])
+                .arg(&eph)
+                .arg(format!("ec2-user@{ip}"))
+                .arg(format!("sleep {wait}; echo still-here"))
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        })
+    };
+    let remaining = std::time::Duration::from_secs(TTL_SECONDS + 1).saturating_sub(pushed_at.elapsed());
+    std::thread::sleep(remaining);
+    ssh_refused(&server, &eph, &ip);
+    assert_eq!(String::from_utf8_lossy(&long.join().unwrap().stdout), "still-here\n");
+
+    let stderr = server.aws_err(
+        &format!("ec2-instance-connect send-ssh-public-key --instance-id i-0123456789abcdef0 --instance-os-user ec2-user --ssh-public-key file://{}.pub", eph.display()),
+        "EC2InstanceNotFoundException",
+    );
+    assert!(stderr.contains("The specified instance was not found."));
+    server.aws_err(
+        &format!("ec2-instance-connect send-ssh-public-key --instance-id mi-0123456789abcdef0 --instance-os-user ec2-user --ssh-public-key file://{}.pub", eph.display()),
+        "InvalidArgsException",
+    );
+    let small = server.dir.path().join("small");
+    run_ok("ssh-keygen", &["-t", "rsa", "-b", "1024", "-f", small.to_str().unwrap(), "-N", "", "-q"]);
+    let stderr = server.aws_err(
+        &format!("ec2-instance-connect send-ssh-public-key --instance-id {id} --instance-os-user ec2-user --ssh-public-key file://{}.pub", small.display()),
+        "InvalidArgsException",
+    );
+    assert!(stderr.contains("RSA - SSH Public key is invalid"), "{stderr}");
+    server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+    server.aws_err(
+        &format!("ec2-instance-connect send-ssh-public-key --instance-id {id} --instance-os-user ec2-user --ssh-public-key file://{}.pub", eph.display()),
+        "EC2InstanceStateInvalidException",
+    );
+}

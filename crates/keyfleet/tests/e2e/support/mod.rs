@@ -15,6 +15,8 @@ pub struct Options {
     pub quota: Option<u32>,
     /// Extra environment for the server.
     pub env: Vec<(&'static str, String)>,
+    /// Extra `serve` arguments.
+    pub args: Vec<String>,
 }
 
 /// A running `keyfleet serve` with its own data dir; killed on drop.
@@ -54,7 +56,7 @@ impl TestServer {
         let octet = NEXT_NETWORK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ssh_port = if is_root() { 22 } else { 2222 };
         command.args(["--instance-network", &format!("127.{octet}.0.0"), "--ssh-port", &ssh_port.to_string()]);
-        command.envs(options.env.iter().map(|(k, v)| (k, v)));
+        command.envs(options.env.iter().map(|(k, v)| (k, v))).args(&options.args);
         command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let mut child = command.spawn().expect("start keyfleet");
         let stdout = child.stdout.take().expect("stdout");
