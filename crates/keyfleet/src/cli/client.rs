@@ -85,46 +85,15 @@ impl Ec2Client {
         Ok(Ec2Client { agent, endpoint, host, region, access_key_id, secret: SecretKey::new(secret) })
     }
 
-    /// Calls an action and returns the response's root element.
+    /// Calls an EC2 action and returns the response's root element.
     pub fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<xml::Element, ClientError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("Action", action).append_pair("Version", "2016-11-15");
         for (k, v) in params {
             form.append_pair(k, v);
         }
-        let body = form.finish();
-        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let headers = |name: &str| -> Vec<String> {
-            match name {
-                "host" => vec![self.host.clone()],
-                "x-amz-date" => vec![amz_date.clone()],
-                "content-type" => vec![content_type.to_owned()],
-                _ => Vec::new(),
-            }
-        };
-        let request = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
-        let authorization = sigv4::sign(
-            &request,
-            &self.access_key_id,
-            &self.secret,
-            &self.region,
-            "ec2",
-            &amz_date,
-            &["content-type", "host", "x-amz-date"],
-        );
-        let transport =
-            |e: ureq::Error| ClientError::Transport { endpoint: self.endpoint.clone(), detail: e.to_string() };
-        let response = self
-            .agent
-            .post(format!("{}/", self.endpoint))
-            .header("Content-Type", content_type)
-            .header("X-Amz-Date", &amz_date)
-            .header("Authorization", &authorization)
-            .send(body.as_bytes())
-            .map_err(transport)?;
-        let status = response.status();
-        let text = Zeroizing::new(response.into_body().read_to_string().map_err(transport)?);
+        let (status, text) =
+            self.post("ec2", "application/x-www-form-urlencoded; charset=utf-8", None, form.finish().as_bytes())?;
         let root = xml::parse(&text).map_err(|e| ClientError::Protocol(format!("HTTP {status}: {e}")))?;
         if status.is_success() {
             return Ok(root);
@@ -134,6 +103,70 @@ impl Ec2Client {
             code: error.and_then(|e| e.text_of("Code")).unwrap_or("Unknown").to_owned(),
             message: error.and_then(|e| e.text_of("Message")).unwrap_or_default().to_owned(),
         })
+    }
+
+    /// Calls a JSON 1.1 operation (`target` = `Service.Operation`) signed for `service`.
+    pub fn call_json(
+        &self,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let (status, text) =
+            self.post(service, "application/x-amz-json-1.1", Some(target), body.to_string().as_bytes())?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ClientError::Protocol(format!("HTTP {status}: {e}")))?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
+        Err(ClientError::Aws {
+            code: field("__type").unwrap_or("Unknown").rsplit('#').next().unwrap_or_default().to_owned(),
+            message: field("message").or_else(|| field("Message")).unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// One signed `POST /`; returns the status and the body (wiped on drop: it may hold a key).
+    fn post(
+        &self,
+        service: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: &[u8],
+    ) -> Result<(ureq::http::StatusCode, Zeroizing<String>), ClientError> {
+        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
+        let headers = |name: &str| -> Vec<String> {
+            match name {
+                "host" => vec![self.host.clone()],
+                "x-amz-date" => vec![amz_date.clone()],
+                "content-type" => vec![content_type.to_owned()],
+                "x-amz-target" => target.map(str::to_owned).into_iter().collect(),
+                _ => Vec::new(),
+            }
+        };
+        let signed: &[&str] = if target.is_some() {
+            &["content-type", "host", "x-amz-date", "x-amz-target"]
+        } else {
+            &["content-type", "host", "x-amz-date"]
+        };
+        let request = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body };
+        let authorization =
+            sigv4::sign(&request, &self.access_key_id, &self.secret, &self.region, service, &amz_date, signed);
+        let transport =
+            |e: ureq::Error| ClientError::Transport { endpoint: self.endpoint.clone(), detail: e.to_string() };
+        let mut builder = self
+            .agent
+            .post(format!("{}/", self.endpoint))
+            .header("Content-Type", content_type)
+            .header("X-Amz-Date", &amz_date)
+            .header("Authorization", &authorization);
+        if let Some(target) = target {
+            builder = builder.header("X-Amz-Target", target);
+        }
+        let response = builder.send(body).map_err(transport)?;
+        let status = response.status();
+        let text = Zeroizing::new(response.into_body().read_to_string().map_err(transport)?);
+        Ok((status, text))
     }
 }
 

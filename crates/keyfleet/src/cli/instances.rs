@@ -37,6 +37,9 @@ pub struct SshArgs {
     /// The instances' SSH port (the server's --ssh-port).
     #[arg(short, long, env = "KEYFLEET_SSH_PORT", default_value_t = 22)]
     port: u16,
+    /// An ssh option, as `ssh -o` takes it (repeatable).
+    #[arg(short = 'o', long = "ssh-option")]
+    ssh_options: Vec<String>,
     /// A command to run instead of a login shell.
     #[arg(last = true)]
     command: Vec<String>,
@@ -91,6 +94,7 @@ pub fn ssh(args: SshArgs) -> anyhow::Result<()> {
         // A new instance has a new host key: trust it on first use, as people answer "yes"
         // on EC2, and insist on it afterwards.
         .args(["-p", &args.port.to_string(), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=accept-new"])
+        .args(args.ssh_options.iter().flat_map(|o| ["-o", o.as_str()]))
         .arg(format!("ec2-user@{address}"))
         .args(&args.command)
         .exec();
@@ -118,5 +122,73 @@ fn check_key_permissions(key: &std::path::Path) -> anyhow::Result<()> {
             mode & 0o777
         );
     }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The instance id (i-…).
+    instance_id: String,
+    /// The OS user.
+    #[arg(long, default_value = "ec2-user")]
+    os_user: String,
+    /// The instances' SSH port (the server's --ssh-port).
+    #[arg(short, long, env = "KEYFLEET_SSH_PORT", default_value_t = 22)]
+    port: u16,
+    /// An ssh option, as `ssh -o` takes it (repeatable).
+    #[arg(short = 'o', long = "ssh-option")]
+    ssh_options: Vec<String>,
+    /// A command to run instead of a login shell.
+    #[arg(last = true)]
+    command: Vec<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// EC2 Instance Connect: a fresh Ed25519 key, pushed for its short window, used once by
+/// ssh, then deleted. Nothing is left behind to lose.
+pub fn connect(args: ConnectArgs) -> anyhow::Result<()> {
+    let client = Ec2Client::new(&args.client)?;
+    let response = client.call("DescribeInstances", &[("InstanceId.1", &args.instance_id)])?;
+    let instance = instances(&response).next().context("no such instance")?;
+    let address = instance.text_of("ipAddress").context("the instance is not running")?.to_owned();
+    let key = keyfleet_keys::generate::generate(keyfleet_keys::KeyType::Ed25519)?;
+    let public = key.public_key()?.to_openssh_line("keyfleet-connect")?;
+    let dir = private_temp_dir()?;
+    let key_path = dir.join("id_ed25519");
+    write_private(&key_path, key.to_material(keyfleet_keys::KeyFormat::Pem, "keyfleet-connect")?.as_bytes())?;
+    let body =
+        serde_json::json!({"InstanceId": args.instance_id, "InstanceOSUser": args.os_user, "SSHPublicKey": public});
+    let pushed = client.call_json("ec2-instance-connect", "AWSEC2InstanceConnectService.SendSSHPublicKey", &body);
+    let status = pushed.map_err(anyhow::Error::from).and_then(|_| {
+        std::process::Command::new("ssh")
+            .arg("-i")
+            .arg(&key_path)
+            .args(["-p", &args.port.to_string(), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=accept-new"])
+            .args(args.ssh_options.iter().flat_map(|o| ["-o", o.as_str()]))
+            .arg(format!("{}@{address}", args.os_user))
+            .args(&args.command)
+            .status()
+            .context("running ssh")
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::process::exit(status?.code().unwrap_or(255));
+}
+
+fn private_temp_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+    let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("keyfleet-connect-{name}"));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
     Ok(())
 }

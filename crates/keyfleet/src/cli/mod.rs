@@ -35,6 +35,8 @@ enum Command {
     Instances(instances::InstancesCommand),
     /// Open an SSH session to an instance (its address, ec2-user, and its key file).
     Ssh(instances::SshArgs),
+    /// Open an SSH session with a fresh one-time key pushed by EC2 Instance Connect.
+    Connect(instances::ConnectArgs),
 }
 
 /// Runs a parsed command line.
@@ -45,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(command) => key::run(command),
         Command::Instances(command) => instances::run(command),
         Command::Ssh(args) => instances::ssh(args),
+        Command::Connect(args) => instances::connect(args),
     }
 }
 

@@ -374,14 +374,20 @@ fn keyfleet_ssh_finds_address_user_and_key_and_insists_on_chmod_400() {
     let (id, _) = launch(&server, "demo");
     let home = server.dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
+    // OpenSSH takes known_hosts from the passwd home, not $HOME: point it at the test dir.
+    let known_hosts = format!("UserKnownHostsFile={}", server.dir.path().join("known_hosts").display());
     let keyfleet = |args: &[&str]| {
+        let mut args = args.to_vec();
+        if let Some(dashes) = args.iter().position(|a| *a == "--") {
+            args.splice(dashes..dashes, ["-o", known_hosts.as_str()]);
+        }
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
         command
-            .args(args)
+            .args(&args)
             .env("AWS_ENDPOINT_URL", &server.url)
             .env("HOME", &home)
             .env("KEYFLEET_KEY_DIR", server.dir.path());
-        command.env("KEYFLEET_SSH_PORT", server.ssh_port.to_string());
+        command.env("KEYFLEET_SSH_PORT", server.ssh_port.to_string()).env("TMPDIR", &home);
         server.aws_env(&mut command);
         command.stdin(Stdio::null()).output().unwrap()
     };
@@ -391,6 +397,21 @@ fn keyfleet_ssh_finds_address_user_and_key_and_insists_on_chmod_400() {
     let out = keyfleet(&["ssh", &id, "--", "whoami; exit 5"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ec2-user\n", "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(5), "the remote exit code comes back");
+
+    // `keyfleet connect`: a one-time key through Instance Connect, deleted afterwards.
+    let connected = keyfleet(&["connect", &id, "--", "whoami"]);
+    assert_eq!(
+        String::from_utf8_lossy(&connected.stdout),
+        "ec2-user\n",
+        "{}",
+        String::from_utf8_lossy(&connected.stderr)
+    );
+    let leftovers = std::fs::read_dir(&home)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("keyfleet-connect-"))
+        .count();
+    assert_eq!(leftovers, 0, "the one-time key is deleted");
 
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let refused = keyfleet(&["ssh", &id, "--", "true"]);
