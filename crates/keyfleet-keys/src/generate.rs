@@ -11,6 +11,12 @@ use crate::key::{KeyType, PrivateKey};
 /// The RSA modulus size EC2 generates.
 pub const RSA_BITS: usize = 2048;
 
+/// Generates an RSA key of `bits` bits (EC2 Rescue's recovery keys are 4096).
+pub fn rsa(bits: usize) -> Result<PrivateKey, EncodeError> {
+    let mut rng = UnwrapErr(getrandom::SysRng);
+    rsa::RsaPrivateKey::new(&mut rng, bits).map(PrivateKey::from_rsa).map_err(|e| EncodeError::Der(e.to_string()))
+}
+
 /// Generates a new key of the given type.
 pub fn generate(key_type: KeyType) -> Result<PrivateKey, EncodeError> {
     // The OS RNG failing is not a recoverable condition for a key service; UnwrapErr

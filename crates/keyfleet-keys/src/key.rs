@@ -135,6 +135,11 @@ impl PrivateKey {
         })
     }
 
+    /// The private key in OpenSSH format whatever its type, as `ssh-keygen` writes it.
+    pub fn to_openssh(&self, comment: &str) -> Result<Zeroizing<String>, EncodeError> {
+        crate::format::openssh::private_key(self, comment)
+    }
+
     /// The private key text returned once by `CreateKeyPair`.
     pub fn to_material(&self, format: KeyFormat, comment: &str) -> Result<Zeroizing<String>, EncodeError> {
         match format {

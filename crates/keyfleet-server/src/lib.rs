@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub master_key_file: Option<PathBuf>,
     /// How long an Instance Connect key is accepted (AWS: 60 s).
     pub instance_connect_ttl: std::time::Duration,
+    /// A pause before every automation step (tests use it to stop the server mid-run).
+    pub automation_step_delay: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -63,6 +65,7 @@ impl ServerConfig {
             instance_network: runtime::DEFAULT_NETWORK,
             master_key_file: None,
             instance_connect_ttl: service::instance_connect::DEFAULT_TTL,
+            automation_step_delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -126,12 +129,26 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     let runtime = Arc::new(runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network).await);
     let instance_connect =
         service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);
-    let instances = Instances::new(store.clone(), runtime);
+    let instances = Arc::new(Instances::new(store.clone(), runtime));
     instances.resume().await?;
     let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
+    let parameters = Arc::new(service::parameters::Parameters::new(store.clone(), master_key));
+    let describe: service::automation::Describe = Arc::new(|e| {
+        let api_error = api::error::ApiError::from(e);
+        (api_error.code.to_string(), api_error.message)
+    });
+    let automation = Arc::new(service::automation::Automation::new(
+        store.clone(),
+        instances.clone(),
+        parameters.clone(),
+        describe,
+        config.automation_step_delay,
+    ));
+    automation.resume().await?;
     let state = Arc::new(api::AppState {
-        parameters: service::parameters::Parameters::new(store.clone(), master_key),
+        parameters,
+        automation,
         instance_connect,
         key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
         tags: Tags::new(store.clone()),

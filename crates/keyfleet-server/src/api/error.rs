@@ -183,6 +183,23 @@ impl From<Error> for ApiError {
                 "EC2InstanceStateInvalidException",
                 "Connecting to a stopped or terminated instance is not supported. If the instance is stopped, start your instance, and try to connect again.",
             ),
+            Error::AutomationDefinitionNotFound(_) => Self::bad_request(
+                "AutomationDefinitionNotFoundException",
+                "An Automation runbook with the specified name couldn't be found.",
+            ),
+            Error::InvalidAutomationParameters(message) => {
+                Self::bad_request("InvalidAutomationExecutionParametersException", message)
+            }
+            Error::AutomationExecutionNotFound(id) => Self::bad_request(
+                "AutomationExecutionNotFoundException",
+                format!("Automation execution {id} could not be found."),
+            ),
+            Error::InvalidAutomationStatusUpdate(status) => Self::bad_request(
+                "InvalidAutomationStatusUpdateException",
+                format!("The execution status is {status} and cannot be changed."),
+            ),
+            Error::AssertionFailed(message) => Self::bad_request("AssertionFailed", message),
+            Error::VolumeIo(e) => Self::internal(&e),
             Error::Secret(e) => Self::internal(&e),
             Error::Runtime(e) => Self::internal(&e),
             Error::Store(e) => Self::internal(&e),

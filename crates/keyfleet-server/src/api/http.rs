@@ -104,8 +104,11 @@ async fn json_request(
     log_request(request_id, target, outcome.as_ref().err(), started);
     let (status, body) = match outcome {
         Ok(value) => (StatusCode::OK, value.to_string()),
-        // The SSM model spells the Parameter* errors' member `message`; Instance Connect's is `Message`.
-        Err(e) if target.starts_with("AmazonSSM.") => (e.status, json11::error(&e, "message")),
+        // The SSM model spells the Parameter* errors' member `message`; Automation's and
+        // Instance Connect's are `Message`.
+        Err(e) if target.starts_with("AmazonSSM.") && !e.code.contains("Automation") => {
+            (e.status, json11::error(&e, "message"))
+        }
         Err(e) => (e.status, json11::error(&e, "Message")),
     };
     let request_id_header = header::HeaderName::from_static("x-amzn-requestid");

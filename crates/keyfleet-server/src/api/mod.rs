@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::service::automation::Automation;
 use crate::service::instance_connect::InstanceConnect;
 use crate::service::instances::Instances;
 use crate::service::key_pairs::KeyPairs;
@@ -30,9 +31,11 @@ pub struct AppState {
     /// Tag operations.
     pub tags: Tags,
     /// Built-in instances.
-    pub instances: Instances,
+    pub instances: Arc<Instances>,
     /// Parameter Store.
-    pub parameters: Parameters,
+    pub parameters: Arc<Parameters>,
+    /// Automation runbooks.
+    pub automation: Arc<Automation>,
     /// EC2 Instance Connect.
     pub instance_connect: InstanceConnect,
     /// The store, for the dev reset and health endpoints.

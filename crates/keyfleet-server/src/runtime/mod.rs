@@ -185,6 +185,11 @@ impl Runtime {
         self.volumes.destroy(volume_id).map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })
     }
 
+    /// The volume's `/home`.
+    pub fn volume_homes(&self, volume_id: &str) -> std::path::PathBuf {
+        self.volumes.path(volume_id).join("home")
+    }
+
     /// ec2-user's home on a volume (for tools and tests that inspect it).
     pub fn home(&self, volume_id: &str) -> std::path::PathBuf {
         self.volumes.home(volume_id)

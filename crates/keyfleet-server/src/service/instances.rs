@@ -223,6 +223,20 @@ impl Instances {
         Ok(changes)
     }
 
+    /// The `authorized_keys` files that exist under `/home/*/.ssh/` on an instance's volume.
+    pub async fn authorized_keys_files(&self, scope: &Scope, instance_id: &str) -> Result<Vec<std::path::PathBuf>> {
+        let rows = self.existing(scope, &[instance_id.to_owned()]).await?;
+        let Some(row) = rows.first() else { return Ok(Vec::new()) };
+        let homes = std::fs::read_dir(self.runtime.volume_homes(&row.volume_id)).map_err(Error::VolumeIo)?;
+        let mut files: Vec<std::path::PathBuf> = homes
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.path().join(".ssh/authorized_keys"))
+            .filter(|path| path.is_file())
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// Brings back what was running when the server stopped, and settles half-done
     /// transitions (a crash mid-stop leaves `stopping`, mid-terminate `shutting-down`).
     pub async fn resume(&self) -> Result<()> {

@@ -4,6 +4,7 @@
 //! `api/` to encode. Failures are [`Error`] variants; `api/error.rs` holds the one mapping
 //! from these to AWS codes, messages and statuses.
 
+pub mod automation;
 pub mod envelope;
 pub mod filter;
 pub mod ids;
@@ -115,6 +116,24 @@ pub enum Error {
     /// Instance Connect: the instance is stopped or terminated (`EC2InstanceStateInvalidException`).
     #[error("instance not running")]
     ConnectInstanceStateInvalid,
+    /// No such runbook (`AutomationDefinitionNotFoundException`).
+    #[error("runbook {0} not found")]
+    AutomationDefinitionNotFound(String),
+    /// Runbook parameters are missing or unknown (`InvalidAutomationExecutionParametersException`).
+    #[error("{0}")]
+    InvalidAutomationParameters(String),
+    /// No such execution (`AutomationExecutionNotFoundException`).
+    #[error("execution {0} not found")]
+    AutomationExecutionNotFound(String),
+    /// The execution has ended (`InvalidAutomationStatusUpdateException`); holds its status.
+    #[error("execution already {0}")]
+    InvalidAutomationStatusUpdate(String),
+    /// A runbook assertion did not hold (a step's failure, never an API error).
+    #[error("{0}")]
+    AssertionFailed(String),
+    /// Reading or writing an instance's volume failed.
+    #[error("volume: {0}")]
+    VolumeIo(#[source] std::io::Error),
     /// The store failed. The cause is logged; clients see `InternalError`.
     #[error("store: {0}")]
     Store(#[source] StoreError),

@@ -116,6 +116,31 @@ pub struct ParameterRow {
     pub modified_by: String,
 }
 
+/// An automation execution as stored; steps, parameters and outputs are JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationRow {
+    /// The execution id (a UUID).
+    pub id: String,
+    /// The runbook, e.g. `AWSSupport-ResetAccess`.
+    pub document: String,
+    /// The execution status.
+    pub status: String,
+    /// JSON: parameter name → list of values.
+    pub parameters: String,
+    /// JSON: the StepExecutions.
+    pub steps: String,
+    /// JSON: output name → list of values.
+    pub outputs: String,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// Milliseconds since the epoch.
+    pub start_ms: i64,
+    /// When it ended.
+    pub end_ms: Option<i64>,
+    /// The caller's ARN.
+    pub executed_by: String,
+}
+
 /// What a put found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -245,6 +270,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a parameter and its history; false if there was none.
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
+
+    /// Inserts or replaces an automation execution.
+    async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError>;
+
+    /// One execution.
+    async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError>;
+
+    /// The executions of a scope, oldest first.
+    async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError>;
+
+    /// Executions in one of `statuses`, in every scope (to resume them at start-up).
+    async fn executions_in_status(&self, statuses: &[&str]) -> Result<Vec<(Scope, AutomationRow)>, StoreError>;
 
     /// Removes everything (the `--dev` reset endpoint).
     async fn reset(&self) -> Result<(), StoreError>;

@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    InstanceRow, KeyPairQuery, KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError,
-    Tag, TagRemoval,
+    AutomationRow, InstanceRow, KeyPairQuery, KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope,
+    Store, StoreError, Tag, TagRemoval,
 };
 
 /// A SQLite-backed [`Store`].
@@ -89,6 +89,21 @@ fn instance_row(r: &SqliteRow) -> InstanceRow {
         launch_key: r.get(11),
         http_tokens: r.get(12),
         tags: Vec::new(),
+    }
+}
+
+fn automation_row(r: &SqliteRow) -> AutomationRow {
+    AutomationRow {
+        id: r.get(0),
+        document: r.get(1),
+        status: r.get(2),
+        parameters: r.get(3),
+        steps: r.get(4),
+        outputs: r.get(5),
+        failure: r.get(6),
+        start_ms: r.get(7),
+        end_ms: r.get(8),
+        executed_by: r.get(9),
     }
 }
 
@@ -557,6 +572,72 @@ impl Store for SqliteStore {
             .rows_affected();
         tx.commit().await?;
         Ok(deleted > 0)
+    }
+
+    async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO automation_executions (id, account, region, document, status, parameters, steps, outputs, failure,
+                                                start_ms, end_ms, executed_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, steps = excluded.steps, outputs = excluded.outputs,
+                                            failure = excluded.failure, end_ms = excluded.end_ms",
+        )
+        .bind(&row.id)
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.document)
+        .bind(&row.status)
+        .bind(&row.parameters)
+        .bind(&row.steps)
+        .bind(&row.outputs)
+        .bind(&row.failure)
+        .bind(row.start_ms)
+        .bind(row.end_ms)
+        .bind(&row.executed_by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by
+             FROM automation_executions WHERE account = ?1 AND region = ?2 AND id = ?3",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(automation_row))
+    }
+
+    async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by
+             FROM automation_executions WHERE account = ?1 AND region = ?2 ORDER BY start_ms, id",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(automation_row).collect())
+    }
+
+    async fn executions_in_status(&self, statuses: &[&str]) -> Result<Vec<(Scope, AutomationRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, account, region
+             FROM automation_executions WHERE end_ms IS NULL ORDER BY start_ms",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (Scope { account: r.get(10), region: r.get(11) }, automation_row(r)))
+            .filter(|(_, row)| statuses.contains(&row.status.as_str()))
+            .collect())
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Seconds an EC2 Instance Connect key is accepted (AWS: 60).
     #[arg(long, default_value_t = 60)]
     instance_connect_ttl: u64,
+    /// Milliseconds to pause before each automation step (for tests that stop the server mid-run).
+    #[arg(long, default_value_t = 0, hide = true)]
+    automation_step_delay_ms: u64,
 }
 
 fn loopback_network(text: &str) -> Result<std::net::Ipv4Addr, String> {
@@ -57,6 +60,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         instance_network: args.instance_network,
         master_key_file: args.master_key_file,
         instance_connect_ttl: std::time::Duration::from_secs(args.instance_connect_ttl),
+        automation_step_delay: std::time::Duration::from_millis(args.automation_step_delay_ms),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {

@@ -1,6 +1,7 @@
 //! The SSM service (`X-Amz-Target: AmazonSSM.<Op>`): every operation keyfleet answers,
 //! each beside its IAM action name.
 
+mod automation;
 mod parameters;
 
 use serde_json::Value;
@@ -20,11 +21,15 @@ pub enum Operation {
     DeleteParameter,
     DeleteParameters,
     GetParameterHistory,
+    StartAutomationExecution,
+    GetAutomationExecution,
+    DescribeAutomationExecutions,
+    StopAutomationExecution,
 }
 
 impl Operation {
     /// All operations, for lookup and for the table test.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 12] = [
         Operation::PutParameter,
         Operation::GetParameter,
         Operation::GetParameters,
@@ -33,6 +38,10 @@ impl Operation {
         Operation::DeleteParameter,
         Operation::DeleteParameters,
         Operation::GetParameterHistory,
+        Operation::StartAutomationExecution,
+        Operation::GetAutomationExecution,
+        Operation::DescribeAutomationExecutions,
+        Operation::StopAutomationExecution,
     ];
 
     /// The wire name (after `AmazonSSM.`) and the IAM action.
@@ -46,6 +55,12 @@ impl Operation {
             Operation::DeleteParameter => ("DeleteParameter", "ssm:DeleteParameter"),
             Operation::DeleteParameters => ("DeleteParameters", "ssm:DeleteParameters"),
             Operation::GetParameterHistory => ("GetParameterHistory", "ssm:GetParameterHistory"),
+            Operation::StartAutomationExecution => ("StartAutomationExecution", "ssm:StartAutomationExecution"),
+            Operation::GetAutomationExecution => ("GetAutomationExecution", "ssm:GetAutomationExecution"),
+            Operation::DescribeAutomationExecutions => {
+                ("DescribeAutomationExecutions", "ssm:DescribeAutomationExecutions")
+            }
+            Operation::StopAutomationExecution => ("StopAutomationExecution", "ssm:StopAutomationExecution"),
         }
     }
 
@@ -70,6 +85,10 @@ pub async fn dispatch(ctx: &Context<'_>, operation: &str, input: &JsonInput) -> 
         Operation::DeleteParameter => parameters::delete(ctx, input).await,
         Operation::DeleteParameters => parameters::delete_many(ctx, input).await,
         Operation::GetParameterHistory => parameters::history(ctx, input).await,
+        Operation::StartAutomationExecution => automation::start(ctx, input).await,
+        Operation::GetAutomationExecution => automation::get(ctx, input).await,
+        Operation::DescribeAutomationExecutions => automation::describe(ctx, input).await,
+        Operation::StopAutomationExecution => automation::stop(ctx, input).await,
     }
 }
 

@@ -1,0 +1,101 @@
+//! Wire side of the Automation operations (research notes access-recovery §1.6).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::api::Context;
+use crate::api::error::ApiError;
+use crate::api::protocol::json11::{JsonInput, epoch_seconds};
+use crate::store::AutomationRow;
+
+pub(super) async fn start(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    let document = input.required("DocumentName", "documentName")?;
+    let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, values) in input.object("Parameters").into_iter().flatten() {
+        let list = values.as_array().map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        parameters.insert(name.clone(), list.unwrap_or_default());
+    }
+    let caller = format!("arn:aws:iam::{}:root", ctx.scope.account);
+    let id = ctx.state.automation.start(&ctx.scope, document, parameters, &caller).await?;
+    Ok(json!({"AutomationExecutionId": id}))
+}
+
+pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    let id = input.required("AutomationExecutionId", "automationExecutionId")?;
+    let row = ctx.state.automation.get(&ctx.scope, id).await?;
+    let mut execution = metadata(&row);
+    let steps: Value = serde_json::from_str(&row.steps).unwrap_or(Value::Array(Vec::new()));
+    let steps = steps.as_array().map(|s| s.iter().map(step).collect::<Vec<_>>()).unwrap_or_default();
+    execution.insert("Parameters".into(), serde_json::from_str(&row.parameters).unwrap_or(json!({})));
+    execution.insert("StepExecutionsTruncated".into(), json!(false));
+    execution.insert("ProgressCounters".into(), counters(&steps));
+    execution.insert("StepExecutions".into(), Value::Array(steps));
+    Ok(json!({"AutomationExecution": execution}))
+}
+
+pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    let rows = ctx.state.automation.list(&ctx.scope).await?;
+    let _ = input;
+    Ok(json!({"AutomationExecutionMetadataList": rows.iter().map(|r| Value::Object(metadata(r))).collect::<Vec<_>>()}))
+}
+
+pub(super) async fn stop(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    let id = input.required("AutomationExecutionId", "automationExecutionId")?;
+    ctx.state.automation.stop(&ctx.scope, id).await?;
+    Ok(json!({}))
+}
+
+fn metadata(row: &AutomationRow) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("AutomationExecutionId".into(), json!(row.id));
+    m.insert("DocumentName".into(), json!(row.document));
+    m.insert("DocumentVersion".into(), json!("1"));
+    m.insert("AutomationExecutionStatus".into(), json!(row.status));
+    m.insert("ExecutionStartTime".into(), epoch_seconds(row.start_ms));
+    if let Some(end) = row.end_ms {
+        m.insert("ExecutionEndTime".into(), epoch_seconds(end));
+    }
+    m.insert("ExecutedBy".into(), json!(row.executed_by));
+    m.insert("Outputs".into(), serde_json::from_str(&row.outputs).unwrap_or(json!({})));
+    m.insert("Mode".into(), json!("Auto"));
+    m.insert("AutomationType".into(), json!("Local"));
+    if let Some(failure) = &row.failure {
+        m.insert("FailureMessage".into(), json!(failure));
+    }
+    if let Some(current) = current_step(row) {
+        m.insert("CurrentStepName".into(), json!(current.0));
+        m.insert("CurrentAction".into(), json!(current.1));
+    }
+    m
+}
+
+fn current_step(row: &AutomationRow) -> Option<(String, String)> {
+    let steps: Value = serde_json::from_str(&row.steps).ok()?;
+    let step = steps.as_array()?.iter().find(|s| s["StepStatus"] == "InProgress")?;
+    Some((step["StepName"].as_str()?.to_owned(), step["Action"].as_str()?.to_owned()))
+}
+
+/// A stored step with its times as JSON 1.1 timestamps.
+fn step(stored: &Value) -> Value {
+    let mut step = stored.clone();
+    if let Some(map) = step.as_object_mut() {
+        for key in ["ExecutionStartTime", "ExecutionEndTime"] {
+            if let Some(ms) = map.get(key).and_then(Value::as_i64) {
+                map.insert(key.into(), epoch_seconds(ms));
+            }
+        }
+    }
+    step
+}
+
+fn counters(steps: &[Value]) -> Value {
+    let count = |status: &str| steps.iter().filter(|s| s["StepStatus"] == status).count();
+    json!({
+        "TotalSteps": steps.len(),
+        "SuccessSteps": count("Success"),
+        "FailedSteps": count("Failed"),
+        "CancelledSteps": count("Cancelled"),
+        "TimedOutSteps": count("TimedOut"),
+    })
+}

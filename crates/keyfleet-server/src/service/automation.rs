@@ -1,0 +1,345 @@
+//! SSM Automation with the built-in runbook `AWSSupport-ResetAccess` (research notes
+//! access-recovery §1): for a lost key, stop the instance, take its root volume aside,
+//! generate an RSA-4096 key ("Added by EC2 Rescue for Linux"), append its public half to
+//! every existing `/home/*/.ssh/authorized_keys` (old keys stay), store the private key as
+//! the SecureString `/ec2rl/openssh/<instance-id>/key`, reattach, and start again.
+//!
+//! The execution is written to the store after every step, so `GetAutomationExecution`
+//! shows it progress, and a restart resumes it: every step can safely run again.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
+
+use super::instances::Instances;
+use super::parameters::{Parameters, PutParameter};
+use super::{Error, Result, ids, now_ms};
+use crate::store::{AutomationRow, Scope, Store};
+
+/// The one built-in runbook.
+pub const RESET_ACCESS: &str = "AWSSupport-ResetAccess";
+/// The comment of the keys ResetAccess adds, as EC2Rescue writes it.
+pub const KEY_COMMENT: &str = "Added by EC2 Rescue for Linux";
+const NO_OUTPUT: &str = "No output available yet because the step is not successfully executed";
+const ACCEPTED_PARAMETERS: [&str; 4] = ["InstanceId", "SubnetId", "EC2RescueInstanceType", "AutomationAssumeRole"];
+
+/// The runbook's steps: name, action, and whether a failure ends the execution.
+const STEPS: [(&str, &str, bool); 9] = [
+    ("assertInstanceIsWindows", "aws:assertAwsResourceProperty", false),
+    ("stopInstance", "aws:changeInstanceState", true),
+    ("detachRootVolume", "aws:executeAwsApi", true),
+    ("injectSSHKey", "aws:executeScript", true),
+    ("attachRootVolume", "aws:executeAwsApi", true),
+    ("startInstance", "aws:changeInstanceState", true),
+    ("getLinuxSSHKeyParameter", "aws:executeAwsApi", true),
+    ("getLinuxBackupAmi", "aws:executeAwsApi", false),
+    ("getEC2RescueForLinuxResult", "aws:executeAwsApi", true),
+];
+
+/// Turns a service error into the AWS code and message a failed step reports. Supplied
+/// by the API layer, which owns the one mapping to AWS codes.
+pub type Describe = Arc<dyn Fn(Error) -> (String, String) + Send + Sync>;
+
+/// The Automation operations and the runbook runner.
+pub struct Automation {
+    store: Arc<dyn Store>,
+    instances: Arc<Instances>,
+    parameters: Arc<Parameters>,
+    describe: Describe,
+    step_delay: Duration,
+}
+
+impl Automation {
+    /// Creates the service. `step_delay` slows every step down (tests use it to stop the
+    /// server in the middle of an execution).
+    pub fn new(
+        store: Arc<dyn Store>,
+        instances: Arc<Instances>,
+        parameters: Arc<Parameters>,
+        describe: Describe,
+        step_delay: Duration,
+    ) -> Self {
+        Automation { store, instances, parameters, describe, step_delay }
+    }
+
+    /// `StartAutomationExecution`: validates, stores the execution, runs it in the background.
+    pub async fn start(
+        self: &Arc<Self>,
+        scope: &Scope,
+        document: &str,
+        parameters: BTreeMap<String, Vec<String>>,
+        caller: &str,
+    ) -> Result<String> {
+        if document != RESET_ACCESS {
+            return Err(Error::AutomationDefinitionNotFound(document.to_owned()));
+        }
+        if let Some(unknown) = parameters.keys().find(|k| !ACCEPTED_PARAMETERS.contains(&k.as_str())) {
+            return Err(Error::InvalidAutomationParameters(format!(
+                "Parameter \"{unknown}\" is not defined in document {RESET_ACCESS}."
+            )));
+        }
+        if parameters.get("InstanceId").and_then(|v| v.first()).is_none() {
+            return Err(Error::InvalidAutomationParameters(
+                "Missing required parameter: InstanceId in user inputs.".into(),
+            ));
+        }
+        let mut all = parameters;
+        all.entry("SubnetId".into()).or_insert_with(|| vec!["CreateNewVPC".into()]);
+        all.entry("EC2RescueInstanceType".into()).or_insert_with(|| vec!["t2.small".into()]);
+        all.entry("AutomationAssumeRole".into()).or_insert_with(|| vec![String::new()]);
+        let steps: Vec<Value> = STEPS
+            .iter()
+            .map(|(name, action, critical)| json!({"StepName": name, "Action": action, "StepStatus": "Pending", "IsCritical": critical}))
+            .collect();
+        let row = AutomationRow {
+            id: ids::request_id(),
+            document: document.to_owned(),
+            status: "InProgress".into(),
+            parameters: serde_json::to_value(&all).unwrap_or_default().to_string(),
+            steps: Value::Array(steps).to_string(),
+            outputs: "{}".into(),
+            failure: None,
+            start_ms: now_ms(),
+            end_ms: None,
+            executed_by: caller.to_owned(),
+        };
+        self.store.save_execution(scope, &row).await?;
+        self.spawn(scope.clone(), row.id.clone());
+        Ok(row.id)
+    }
+
+    /// `GetAutomationExecution`.
+    pub async fn get(&self, scope: &Scope, id: &str) -> Result<AutomationRow> {
+        self.store.execution(scope, id).await?.ok_or_else(|| Error::AutomationExecutionNotFound(id.to_owned()))
+    }
+
+    /// `DescribeAutomationExecutions`.
+    pub async fn list(&self, scope: &Scope) -> Result<Vec<AutomationRow>> {
+        Ok(self.store.executions(scope).await?)
+    }
+
+    /// `StopAutomationExecution`: the runner cancels before its next step.
+    pub async fn stop(&self, scope: &Scope, id: &str) -> Result<()> {
+        let mut row = self.get(scope, id).await?;
+        if row.end_ms.is_some() {
+            return Err(Error::InvalidAutomationStatusUpdate(row.status));
+        }
+        row.status = "Cancelling".into();
+        Ok(self.store.save_execution(scope, &row).await?)
+    }
+
+    /// Resumes executions a stopped server left unfinished.
+    pub async fn resume(self: &Arc<Self>) -> Result<()> {
+        for (scope, row) in self.store.executions_in_status(&["Pending", "InProgress", "Cancelling"]).await? {
+            tracing::info!(execution = %row.id, "resuming automation execution");
+            self.spawn(scope, row.id);
+        }
+        Ok(())
+    }
+
+    fn spawn(self: &Arc<Self>, scope: Scope, id: String) {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = runner.run(&scope, &id).await {
+                tracing::error!(execution = %id, error = %e, "automation runner failed");
+            }
+        });
+    }
+
+    async fn run(&self, scope: &Scope, id: &str) -> Result<()> {
+        let mut row = self.get(scope, id).await?;
+        let params: BTreeMap<String, Vec<String>> = serde_json::from_str(&row.parameters).unwrap_or_default();
+        let instance_id = params.get("InstanceId").and_then(|v| v.first()).cloned().unwrap_or_default();
+        let mut steps: Vec<Value> = serde_json::from_str(&row.steps).unwrap_or_default();
+        for index in 0..steps.len() {
+            if matches!(step_status(&steps[index]), "Success" | "Failed") {
+                continue;
+            }
+            if self.get(scope, id).await?.status == "Cancelling" {
+                return self.finish(scope, &mut row, &mut steps, "Cancelled", None).await;
+            }
+            set(&mut steps[index], &[("StepStatus", json!("InProgress")), ("ExecutionStartTime", json!(now_ms()))]);
+            self.save(scope, &mut row, &steps).await?;
+            tokio::time::sleep(self.step_delay).await;
+            let name = steps[index]["StepName"].as_str().unwrap_or_default().to_owned();
+            let critical = steps[index]["IsCritical"].as_bool().unwrap_or(true);
+            match self.execute(scope, &name, &instance_id).await {
+                Ok(outputs) => set(&mut steps[index], &[("StepStatus", json!("Success")), ("Outputs", outputs)]),
+                Err(e) => {
+                    let (code, message) = (self.describe)(e);
+                    let failure = format!(
+                        "Step {name} failed maximum allowed times. {message} (Service: AmazonEC2; Status Code: 400; Error Code: {code}; Request ID: {})",
+                        ids::request_id()
+                    );
+                    set(
+                        &mut steps[index],
+                        &[("StepStatus", json!("Failed")), ("FailureMessage", json!(failure.clone()))],
+                    );
+                    if critical {
+                        self.restart_if_stopped(scope, &instance_id, &steps).await;
+                        return self.finish(scope, &mut row, &mut steps, "Failed", Some(failure)).await;
+                    }
+                }
+            }
+            set(&mut steps[index], &[("ExecutionEndTime", json!(now_ms()))]);
+            self.save(scope, &mut row, &steps).await?;
+        }
+        self.finish(scope, &mut row, &mut steps, "Success", None).await
+    }
+
+    /// One step. Each is safe to run twice, which is what resuming after a restart does.
+    async fn execute(&self, scope: &Scope, step: &str, instance_id: &str) -> Result<Value> {
+        let ids = [instance_id.to_owned()];
+        match step {
+            "assertInstanceIsWindows" => {
+                self.instances.describe(scope, &ids, &[]).await?;
+                Err(Error::AssertionFailed("The platform of the instance is Linux, not Windows.".into()))
+            }
+            "stopInstance" => {
+                let changes = self.instances.stop(scope, &ids).await?;
+                Ok(json!({"CurrentState": [changes.first().map(|c| c.current.clone()).unwrap_or_default()]}))
+            }
+            "detachRootVolume" | "attachRootVolume" => {
+                Ok(json!({"VolumeId": [self.volume_id(scope, instance_id).await?]}))
+            }
+            "injectSSHKey" => self.inject_key(scope, instance_id).await,
+            "startInstance" => {
+                self.instances.start(scope, &ids).await?;
+                Ok(json!({"CurrentState": ["running"]}))
+            }
+            "getLinuxSSHKeyParameter" => Ok(json!({"Name": [key_parameter(instance_id)]})),
+            "getLinuxBackupAmi" => Err(Error::AssertionFailed("keyfleet does not create backup AMIs.".into())),
+            _ => Ok(json!({"Output": [format!(
+                "EC2Rescue for Linux: a new SSH key was added to each /home/*/.ssh/authorized_keys of {instance_id}; \
+                 its private key is the SecureString parameter {}.",
+                key_parameter(instance_id)
+            )]})),
+        }
+    }
+
+    /// Generates the key, stores it as a SecureString, and appends the public half to
+    /// every existing `authorized_keys` under `/home` on the volume (never creating one).
+    async fn inject_key(&self, scope: &Scope, instance_id: &str) -> Result<Value> {
+        let key = tokio::task::spawn_blocking(|| keyfleet_keys::generate::rsa(4096))
+            .await
+            .map_err(|e| Error::Encode(keyfleet_keys::EncodeError::Der(e.to_string())))??;
+        let private = key.to_openssh(KEY_COMMENT)?;
+        let public = key.public_key()?.to_openssh_line(KEY_COMMENT)?;
+        let put = PutParameter {
+            name: key_parameter(instance_id),
+            value: Zeroizing::new(private.to_string()),
+            kind: Some("SecureString".into()),
+            overwrite: true,
+            description: Some(format!("Private key added to instance {instance_id} by EC2 Rescue for Linux.")),
+            ..PutParameter::default()
+        };
+        self.parameters.put(scope, "arn:aws:iam::aws:role/AWSSupport-EC2Rescue", put).await?;
+        let mut injected = Vec::new();
+        for file in self.instances.authorized_keys_files(scope, instance_id).await? {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.lines().any(|l| l.trim() == public.trim()) {
+                continue;
+            }
+            let mut handle = std::fs::OpenOptions::new().append(true).open(&file).map_err(Error::VolumeIo)?;
+            let separator = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+            writeln!(handle, "{separator}{public}").map_err(Error::VolumeIo)?;
+            injected.push(file.display().to_string());
+        }
+        Ok(json!({"InjectedFiles": [injected.len().to_string()]}))
+    }
+
+    async fn volume_id(&self, scope: &Scope, instance_id: &str) -> Result<String> {
+        let rows = self.instances.describe(scope, &[instance_id.to_owned()], &[]).await?;
+        Ok(rows.first().map(|r| r.volume_id.clone()).unwrap_or_default())
+    }
+
+    /// A failed run never leaves the instance stopped with its volume taken aside.
+    async fn restart_if_stopped(&self, scope: &Scope, instance_id: &str, steps: &[Value]) {
+        let stopped_by_us = steps.iter().any(|s| s["StepName"] == "stopInstance" && step_status(s) == "Success");
+        let started = steps.iter().any(|s| s["StepName"] == "startInstance" && step_status(s) == "Success");
+        if stopped_by_us && !started {
+            let _ = self.instances.start(scope, &[instance_id.to_owned()]).await;
+        }
+    }
+
+    async fn save(&self, scope: &Scope, row: &mut AutomationRow, steps: &[Value]) -> Result<()> {
+        row.steps = Value::Array(steps.to_vec()).to_string();
+        row.status = self.get(scope, &row.id).await.map(|r| r.status).unwrap_or_else(|_| row.status.clone());
+        if row.status == "Pending" {
+            row.status = "InProgress".into();
+        }
+        Ok(self.store.save_execution(scope, row).await?)
+    }
+
+    async fn finish(
+        &self,
+        scope: &Scope,
+        row: &mut AutomationRow,
+        steps: &mut [Value],
+        status: &str,
+        failure: Option<String>,
+    ) -> Result<()> {
+        let instance_id = serde_json::from_str::<BTreeMap<String, Vec<String>>>(&row.parameters)
+            .ok()
+            .and_then(|p| p.get("InstanceId").and_then(|v| v.first()).cloned())
+            .unwrap_or_default();
+        for step in steps.iter_mut().filter(|s| matches!(step_status(s), "Pending" | "InProgress")) {
+            let leftover = if status == "Cancelled" { "Cancelled" } else { "Pending" };
+            set(step, &[("StepStatus", json!(leftover))]);
+        }
+        row.steps = Value::Array(steps.to_vec()).to_string();
+        row.outputs = outputs(steps, &instance_id).to_string();
+        row.status = status.to_owned();
+        row.failure = failure;
+        row.end_ms = Some(now_ms());
+        Ok(self.store.save_execution(scope, row).await?)
+    }
+}
+
+/// The runbook's documented outputs; steps that did not succeed say so, as SSM does.
+fn outputs(steps: &[Value], instance_id: &str) -> Value {
+    let succeeded = |name: &str| steps.iter().any(|s| s["StepName"] == name && step_status(s) == "Success");
+    let mut out = Map::new();
+    let value = |ok: bool, v: String| json!([if ok { v } else { NO_OUTPUT.to_owned() }]);
+    out.insert(
+        "getLinuxSSHKeyParameter.Name".into(),
+        value(succeeded("getLinuxSSHKeyParameter"), key_parameter(instance_id)),
+    );
+    let summary = steps
+        .iter()
+        .find(|s| s["StepName"] == "getEC2RescueForLinuxResult")
+        .and_then(|s| s["Outputs"]["Output"][0].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    out.insert("getEC2RescueForLinuxResult.Output".into(), value(succeeded("getEC2RescueForLinuxResult"), summary));
+    for name in [
+        "getLinuxBackupAmi.ImageId",
+        "getEC2RescueForWindowsResult.Output",
+        "getWindowsBackupAmi.ImageId",
+        "getWindowsPasswordEnabledAmi.ImageId",
+    ] {
+        out.insert(name.into(), json!([NO_OUTPUT]));
+    }
+    Value::Object(out)
+}
+
+/// Where ResetAccess leaves the new private key.
+pub fn key_parameter(instance_id: &str) -> String {
+    format!("/ec2rl/openssh/{instance_id}/key")
+}
+
+fn step_status(step: &Value) -> &str {
+    step["StepStatus"].as_str().unwrap_or_default()
+}
+
+fn set(step: &mut Value, fields: &[(&str, Value)]) {
+    if let Some(map) = step.as_object_mut() {
+        for (k, v) in fields {
+            map.insert((*k).to_owned(), v.clone());
+        }
+    }
+}
