@@ -6,6 +6,7 @@ mod client;
 mod configure;
 mod instances;
 mod key;
+mod reset_access;
 mod serve;
 mod xml;
 
@@ -37,6 +38,8 @@ enum Command {
     Ssh(instances::SshArgs),
     /// Open an SSH session with a fresh one-time key pushed by EC2 Instance Connect.
     Connect(instances::ConnectArgs),
+    /// Recover a lost key: run AWSSupport-ResetAccess and save the new private key (0400).
+    ResetAccess(reset_access::ResetAccessArgs),
 }
 
 /// Runs a parsed command line.
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Instances(command) => instances::run(command),
         Command::Ssh(args) => instances::ssh(args),
         Command::Connect(args) => instances::connect(args),
+        Command::ResetAccess(args) => reset_access::run(args),
     }
 }
 

@@ -10,7 +10,8 @@
 //! - `secrets.rs`: no private key byte reaches the database or the logs;
 //! - `sigv4.rs`: authentication failures as real clients see them;
 //! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
-//! - `ssm.rs`: Parameter Store with the aws CLI.
+//! - `ssm.rs`: Parameter Store with the aws CLI;
+//! - `reset_access.rs`: the AWSSupport-ResetAccess automation and `keyfleet reset-access`.
 //!
 //! A test that needs a missing tool prints why and passes on a laptop, and fails when
 //! `CI=true` (see `support::require`).
@@ -24,6 +25,7 @@ mod boto3;
 mod golden;
 mod instances;
 mod keyfleet_cli;
+mod reset_access;
 mod secrets;
 mod sigv4;
 mod ssm;

@@ -28,6 +28,8 @@ pub struct TestServer {
     pub access_key_id: String,
     pub secret_access_key: String,
     child: Child,
+    options: Options,
+    network: String,
 }
 
 impl TestServer {
@@ -41,35 +43,12 @@ impl TestServer {
 
     pub fn start_with(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
-        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join("data"));
-        if options.dev {
-            command.arg("--dev");
-        }
-        if let Some(q) = options.quota {
-            command.args(["--key-pair-quota", &q.to_string()]);
-        }
         // Each server of this process gets its own loopback /16, so instances of servers
         // running in parallel never want the same address and port.
         static NEXT_NETWORK: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
-        let octet = NEXT_NETWORK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let network = format!("127.{}.0.0", NEXT_NETWORK.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let ssh_port = if is_root() { 22 } else { 2222 };
-        command.args(["--instance-network", &format!("127.{octet}.0.0"), "--ssh-port", &ssh_port.to_string()]);
-        command.envs(options.env.iter().map(|(k, v)| (k, v))).args(&options.args);
-        command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
-        let mut child = command.spawn().expect("start keyfleet");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut first = String::new();
-        reader.read_line(&mut first).expect("read banner");
-        // Keep draining stdout so the server never writes into a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in banner {first:?}"))
-            .to_owned();
+        let (child, url) = spawn(dir.path(), &options, &network, ssh_port);
         let (access_key_id, secret_access_key) = if options.dev {
             ("AKIDEXAMPLE".to_owned(), "dev-secret".to_owned())
         } else {
@@ -81,7 +60,7 @@ impl TestServer {
             };
             (field("aws_access_key_id"), field("aws_secret_access_key"))
         };
-        TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child }
+        TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child, options, network }
     }
 
     /// The server's resident memory in KiB (`VmRSS`).
@@ -92,6 +71,16 @@ impl TestServer {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and starts it again on the same
+    /// data dir. The API port changes; instance addresses and the SSH port do not.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, url) = spawn(self.dir.path(), &self.options, &self.network, self.ssh_port);
+        self.child = child;
+        self.url = url;
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -164,6 +153,35 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `keyfleet serve` on port 0 and reads its address from the first line it prints.
+fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child, String) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("serve.log")).expect("log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.join("data"));
+    if options.dev {
+        command.arg("--dev");
+    }
+    if let Some(q) = options.quota {
+        command.args(["--key-pair-quota", &q.to_string()]);
+    }
+    command.args(["--instance-network", network, "--ssh-port", &ssh_port.to_string()]);
+    command.envs(options.env.iter().map(|(k, v)| (k, v))).args(&options.args);
+    command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    let mut child = command.spawn().expect("start keyfleet");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("read banner");
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in banner {first:?}"))
+        .to_owned();
+    (child, url)
 }
 
 /// True if every tool is available. Otherwise: under `CI=true` the test fails, on a

@@ -1,0 +1,223 @@
+//! Lost keys (shared/seeds/004): the `AWSSupport-ResetAccess` automation with the real
+//! aws CLI, the key it leaves in Parameter Store, and `ssh` with that key. Also the
+//! failures, a crash in the middle of an execution, and `keyfleet reset-access`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Options, TestServer, json, require};
+
+const TOOLS: [&str; 4] = ["aws", "ssh", "ssh-keygen", "bwrap"];
+
+fn ssh(server: &TestServer, key: &std::path::Path, ip: &str, command: &str) -> std::process::Output {
+    Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", server.dir.path().join("known_hosts").display()))
+        .args(["-p", &server.ssh_port.to_string(), "-i"])
+        .arg(key)
+        .arg(format!("ec2-user@{ip}"))
+        .arg(command)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Creates a key pair, launches an instance with it, and "loses" the private key.
+fn launch_and_lose_key(server: &TestServer) -> (String, String) {
+    server.aws_ok("ec2 create-key-pair --key-name demo --key-type ed25519");
+    let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --key-name demo"));
+    let instance = &out["Instances"][0];
+    (instance["InstanceId"].as_str().unwrap().to_owned(), instance["PublicIpAddress"].as_str().unwrap().to_owned())
+}
+
+/// Polls GetAutomationExecution until the execution ends (bounded: 120 s).
+fn wait_for_end(server: &TestServer, execution: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
+        if got["AutomationExecution"].get("ExecutionEndTime").is_some() {
+            return got["AutomationExecution"].clone();
+        }
+        assert!(Instant::now() < deadline, "execution {execution} did not end: {got}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn start(server: &TestServer, instance: &str) -> String {
+    let out = server.aws_ok(&format!(
+        "ssm start-automation-execution --document-name AWSSupport-ResetAccess --parameters InstanceId={instance}"
+    ));
+    json(&out)["AutomationExecutionId"].as_str().unwrap().to_owned()
+}
+
+fn recovered_key(server: &TestServer, instance: &str) -> std::path::PathBuf {
+    let key = server.aws_ok(&format!(
+        "ssm get-parameter --name /ec2rl/openssh/{instance}/key --with-decryption --query Parameter.Value --output text"
+    ));
+    let path = server.dir.path().join(format!("recovered-{}.pem", Instant::now().elapsed().as_nanos()));
+    std::fs::write(&path, key).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    path
+}
+
+#[test]
+fn reset_access_puts_a_new_key_on_the_instance_and_in_parameter_store() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let (instance, ip) = launch_and_lose_key(&server);
+    let execution = wait_for_end(&server, &start(&server, &instance));
+    assert_eq!(execution["AutomationExecutionStatus"], "Success", "{execution}");
+    let steps: Vec<(String, String)> = execution["StepExecutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["StepName"].as_str().unwrap().to_owned(), s["StepStatus"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(steps[0], ("assertInstanceIsWindows".to_owned(), "Failed".to_owned()), "Linux takes the other branch");
+    for step in ["stopInstance", "detachRootVolume", "injectSSHKey", "attachRootVolume", "startInstance"] {
+        assert!(steps.contains(&(step.to_owned(), "Success".to_owned())), "{step}: {steps:?}");
+    }
+    let name = format!("/ec2rl/openssh/{instance}/key");
+    assert_eq!(execution["Outputs"]["getLinuxSSHKeyParameter.Name"], serde_json::json!([name]));
+    assert_eq!(execution["Parameters"]["SubnetId"], serde_json::json!(["CreateNewVPC"]));
+
+    let parameter = json(&server.aws_ok("ssm describe-parameters --query Parameters[0]"));
+    assert_eq!((parameter["Name"].as_str(), parameter["Type"].as_str()), (Some(name.as_str()), Some("SecureString")));
+    let key = recovered_key(&server, &instance);
+    assert!(std::fs::read_to_string(&key).unwrap().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    let out = ssh(&server, &key, &ip, "cat ~/.ssh/authorized_keys");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(keys.lines().any(|l| l.ends_with(" demo")), "the old key stays: {keys}");
+    assert!(keys.lines().any(|l| l.starts_with("ssh-rsa ") && l.ends_with("Added by EC2 Rescue for Linux")), "{keys}");
+    let bits = Command::new("ssh-keygen").arg("-lf").arg(&key).output().unwrap();
+    assert!(String::from_utf8_lossy(&bits.stdout).starts_with("4096 "));
+
+    // Running it again overwrites the parameter with a new version.
+    assert_eq!(wait_for_end(&server, &start(&server, &instance))["AutomationExecutionStatus"], "Success");
+    assert_eq!(json(&server.aws_ok(&format!("ssm get-parameter --name {name}")))["Parameter"]["Version"], 2);
+    let listed = json(&server.aws_ok("ssm describe-automation-executions"));
+    assert_eq!(listed["AutomationExecutionMetadataList"].as_array().unwrap().len(), 2);
+
+    // Neither the recovered private key nor any other secret is readable in the database.
+    let text = std::fs::read_to_string(&key).unwrap();
+    let body: Vec<&str> = text.lines().filter(|l| !l.starts_with("-----") && l.len() > 40).collect();
+    let files = std::fs::read_dir(server.data_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file());
+    for file in files {
+        let bytes = std::fs::read(file).unwrap();
+        for line in &body {
+            assert!(!bytes.windows(line.len()).any(|w| w == line.as_bytes()), "private key text in the data dir");
+        }
+    }
+}
+
+#[test]
+fn unknown_and_wrong_region_instances_fail_the_execution_with_ec2s_error() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let (instance, _) = launch_and_lose_key(&server);
+    let missing = wait_for_end(&server, &start(&server, "i-0123456789abcdef0"));
+    assert_eq!(missing["AutomationExecutionStatus"], "Failed");
+    let failure = missing["FailureMessage"].as_str().unwrap();
+    assert!(
+        failure.contains("Error Code: InvalidInstanceID.NotFound") && failure.contains("i-0123456789abcdef0"),
+        "{failure}"
+    );
+
+    let id = json(&server.aws_ok(&format!(
+        "ssm start-automation-execution --region eu-west-1 --document-name AWSSupport-ResetAccess --parameters InstanceId={instance}"
+    )))["AutomationExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let elsewhere = loop {
+        let got = json(
+            &server.aws_ok(&format!("ssm get-automation-execution --region eu-west-1 --automation-execution-id {id}")),
+        );
+        if got["AutomationExecution"].get("ExecutionEndTime").is_some() || Instant::now() > deadline {
+            break got["AutomationExecution"].clone();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(elsewhere["AutomationExecutionStatus"], "Failed", "instances belong to their region");
+    assert!(elsewhere["FailureMessage"].as_str().unwrap().contains("InvalidInstanceID.NotFound"));
+    let described = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {instance}")));
+    assert_eq!(described["Reservations"][0]["Instances"][0]["State"]["Name"], "running", "the instance was left alone");
+
+    server.aws_err(
+        "ssm start-automation-execution --document-name AWS-Nope --parameters InstanceId=i-0",
+        "AutomationDefinitionNotFoundException",
+    );
+    let stderr = server.aws_err(
+        "ssm start-automation-execution --document-name AWSSupport-ResetAccess --parameters SubnetId=x",
+        "InvalidAutomationExecutionParametersException",
+    );
+    assert!(stderr.contains("Missing required parameter: InstanceId"));
+    server.aws_err(
+        "ssm get-automation-execution --automation-execution-id 00000000-0000-4000-8000-000000000000",
+        "AutomationExecutionNotFoundException",
+    );
+}
+
+#[test]
+fn an_execution_survives_a_crash_in_the_middle() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let args = vec!["--automation-step-delay-ms".to_owned(), "700".to_owned()];
+    let mut server = TestServer::start_with(Options { args, ..Options::default() });
+    let (instance, ip) = launch_and_lose_key(&server);
+    let execution = start(&server, &instance);
+    // Wait until the instance is stopped and the volume is aside, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
+        if got["AutomationExecution"]["CurrentStepName"] == "injectSSHKey" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached injectSSHKey: {got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.crash_and_restart();
+    let done = wait_for_end(&server, &execution);
+    assert_eq!(done["AutomationExecutionStatus"], "Success", "{done}");
+    let described = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {instance}")));
+    assert_eq!(described["Reservations"][0]["Instances"][0]["State"]["Name"], "running");
+    let key = recovered_key(&server, &instance);
+    assert_eq!(String::from_utf8_lossy(&ssh(&server, &key, &ip, "whoami").stdout), "ec2-user\n");
+}
+
+#[test]
+fn keyfleet_reset_access_writes_the_new_key_0400() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let (instance, ip) = launch_and_lose_key(&server);
+    let out_path = server.dir.path().join("recovered.pem");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+    command.args(["reset-access", &instance, "-o"]).arg(&out_path).env("AWS_ENDPOINT_URL", &server.url);
+    server.aws_env(&mut command);
+    let out = command.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&out_path).unwrap().permissions().mode() & 0o777, 0o400);
+    assert_eq!(String::from_utf8_lossy(&ssh(&server, &out_path, &ip, "whoami").stdout), "ec2-user\n");
+    let again = command.output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+}
