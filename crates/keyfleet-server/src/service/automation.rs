@@ -160,6 +160,7 @@ impl Automation {
                 continue;
             }
             if self.get(scope, id).await?.status == "Cancelling" {
+                self.restart_if_stopped(scope, &instance_id, &steps).await;
                 return self.finish(scope, &mut row, &mut steps, "Cancelled", None).await;
             }
             set(&mut steps[index], &[("StepStatus", json!("InProgress")), ("ExecutionStartTime", json!(now_ms()))]);
@@ -257,7 +258,7 @@ impl Automation {
         Ok(rows.first().map(|r| r.volume_id.clone()).unwrap_or_default())
     }
 
-    /// A failed run never leaves the instance stopped with its volume taken aside.
+    /// A failed or cancelled run never leaves the instance stopped with its volume taken aside.
     async fn restart_if_stopped(&self, scope: &Scope, instance_id: &str, steps: &[Value]) {
         let stopped_by_us = steps.iter().any(|s| s["StepName"] == "stopInstance" && step_status(s) == "Success");
         let started = steps.iter().any(|s| s["StepName"] == "startInstance" && step_status(s) == "Success");

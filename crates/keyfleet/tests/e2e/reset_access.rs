@@ -221,3 +221,32 @@ fn keyfleet_reset_access_writes_the_new_key_0400() {
     let again = command.output().unwrap();
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
 }
+
+#[test]
+fn a_stopped_execution_is_cancelled_and_the_instance_runs_again() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let args = vec!["--automation-step-delay-ms".to_owned(), "700".to_owned()];
+    let server = TestServer::start_with(Options { args, ..Options::default() });
+    let (instance, _) = launch_and_lose_key(&server);
+    let execution = start(&server, &instance);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
+        if got["AutomationExecution"]["CurrentStepName"] == "detachRootVolume" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached detachRootVolume: {got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.aws_ok(&format!("ssm stop-automation-execution --automation-execution-id {execution}"));
+    let done = wait_for_end(&server, &execution);
+    assert_eq!(done["AutomationExecutionStatus"], "Cancelled", "{done}");
+    let described = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {instance}")));
+    assert_eq!(described["Reservations"][0]["Instances"][0]["State"]["Name"], "running", "not left stopped");
+    server.aws_err(
+        &format!("ssm stop-automation-execution --automation-execution-id {execution}"),
+        "InvalidAutomationStatusUpdateException",
+    );
+}
