@@ -303,6 +303,13 @@ fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> u32 {
     }
 }
 
+/// Ends a session channel the way sshd does: exit status, EOF, close.
+async fn report_exit(writer: &russh::ChannelWriteHalf<Msg>, status: std::io::Result<std::process::ExitStatus>) {
+    let _ = writer.exit_status(exit_code(status)).await;
+    let _ = writer.eof().await;
+    let _ = writer.close().await;
+}
+
 async fn run_piped(channel: Channel<Msg>, sandbox: &Sandbox, launch: &Launch<'_>) -> std::io::Result<()> {
     let (program, args) = sandbox.argv(launch, true);
     let mut child = tokio::process::Command::new(program)
@@ -349,9 +356,7 @@ async fn run_piped(channel: Channel<Msg>, sandbox: &Sandbox, launch: &Launch<'_>
             },
         }
     };
-    let _ = writer.exit_status(exit_code(status)).await;
-    let _ = writer.eof().await;
-    let _ = writer.close().await;
+    report_exit(&writer, status).await;
     Ok(())
 }
 
@@ -391,8 +396,6 @@ async fn run_with_pty(
             },
         }
     };
-    let _ = writer.exit_status(exit_code(status)).await;
-    let _ = writer.eof().await;
-    let _ = writer.close().await;
+    report_exit(&writer, status).await;
     Ok(())
 }

@@ -24,16 +24,9 @@ pub struct ListArgs {
     client: ClientArgs,
 }
 
+/// What `keyfleet ssh` and `keyfleet connect` both take.
 #[derive(Debug, Args)]
-pub struct SshArgs {
-    /// The instance id (i-…).
-    instance_id: String,
-    /// The private key file (default: <key name>.pem in --key-dir, then ~/.ssh).
-    #[arg(short = 'i', long)]
-    identity: Option<PathBuf>,
-    /// Where to look for <key name>.pem.
-    #[arg(long, env = "KEYFLEET_KEY_DIR", default_value = ".")]
-    key_dir: PathBuf,
+pub struct SessionArgs {
     /// The instances' SSH port (the server's --ssh-port).
     #[arg(short, long, env = "KEYFLEET_SSH_PORT", default_value_t = 22)]
     port: u16,
@@ -45,6 +38,33 @@ pub struct SshArgs {
     command: Vec<String>,
     #[command(flatten)]
     client: ClientArgs,
+}
+
+impl SessionArgs {
+    /// `ssh` with the options both commands pass, up to (not including) the destination.
+    fn ssh(&self, key: &std::path::Path) -> std::process::Command {
+        let mut command = std::process::Command::new("ssh");
+        command.arg("-i").arg(key).args(["-p", &self.port.to_string(), "-o", "IdentitiesOnly=yes"]);
+        // A new instance has a new host key: trust it on first use, as people answer "yes"
+        // on EC2, and insist on it afterwards.
+        command.args(["-o", "StrictHostKeyChecking=accept-new"]);
+        command.args(self.ssh_options.iter().flat_map(|o| ["-o", o.as_str()]));
+        command
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The instance id (i-…).
+    instance_id: String,
+    /// The private key file (default: <key name>.pem in --key-dir, then ~/.ssh).
+    #[arg(short = 'i', long)]
+    identity: Option<PathBuf>,
+    /// Where to look for <key name>.pem.
+    #[arg(long, env = "KEYFLEET_KEY_DIR", default_value = ".")]
+    key_dir: PathBuf,
+    #[command(flatten)]
+    session: SessionArgs,
 }
 
 pub fn run(command: InstancesCommand) -> anyhow::Result<()> {
@@ -77,7 +97,8 @@ fn instances(response: &Element) -> impl Iterator<Item = &Element> {
 
 /// Resolves the instance and replaces this process with `ssh`.
 pub fn ssh(args: SshArgs) -> anyhow::Result<()> {
-    let response = Ec2Client::new(&args.client)?.call("DescribeInstances", &[("InstanceId.1", &args.instance_id)])?;
+    let response =
+        Ec2Client::new(&args.session.client)?.call("DescribeInstances", &[("InstanceId.1", &args.instance_id)])?;
     let instance = instances(&response).next().context("no such instance")?;
     let state = instance.child("instanceState").and_then(|s| s.text_of("name")).unwrap_or_default();
     let Some(address) = instance.text_of("ipAddress").filter(|_| state == "running") else {
@@ -88,16 +109,7 @@ pub fn ssh(args: SshArgs) -> anyhow::Result<()> {
         None => find_key(&args.key_dir, instance.text_of("keyName").context("the instance has no key pair; pass -i")?)?,
     };
     check_key_permissions(&key)?;
-    let error = std::process::Command::new("ssh")
-        .arg("-i")
-        .arg(&key)
-        // A new instance has a new host key: trust it on first use, as people answer "yes"
-        // on EC2, and insist on it afterwards.
-        .args(["-p", &args.port.to_string(), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=accept-new"])
-        .args(args.ssh_options.iter().flat_map(|o| ["-o", o.as_str()]))
-        .arg(format!("ec2-user@{address}"))
-        .args(&args.command)
-        .exec();
+    let error = args.session.ssh(&key).arg(format!("ec2-user@{address}")).args(&args.session.command).exec();
     Err(error).context("running ssh")
 }
 
@@ -132,23 +144,14 @@ pub struct ConnectArgs {
     /// The OS user.
     #[arg(long, default_value = "ec2-user")]
     os_user: String,
-    /// The instances' SSH port (the server's --ssh-port).
-    #[arg(short, long, env = "KEYFLEET_SSH_PORT", default_value_t = 22)]
-    port: u16,
-    /// An ssh option, as `ssh -o` takes it (repeatable).
-    #[arg(short = 'o', long = "ssh-option")]
-    ssh_options: Vec<String>,
-    /// A command to run instead of a login shell.
-    #[arg(last = true)]
-    command: Vec<String>,
     #[command(flatten)]
-    client: ClientArgs,
+    session: SessionArgs,
 }
 
 /// EC2 Instance Connect: a fresh Ed25519 key, pushed for its short window, used once by
 /// ssh, then deleted. Nothing is left behind to lose.
 pub fn connect(args: ConnectArgs) -> anyhow::Result<()> {
-    let client = Ec2Client::new(&args.client)?;
+    let client = Ec2Client::new(&args.session.client)?;
     let response = client.call("DescribeInstances", &[("InstanceId.1", &args.instance_id)])?;
     let instance = instances(&response).next().context("no such instance")?;
     let address = instance.text_of("ipAddress").context("the instance is not running")?.to_owned();
@@ -161,13 +164,10 @@ pub fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         serde_json::json!({"InstanceId": args.instance_id, "InstanceOSUser": args.os_user, "SSHPublicKey": public});
     let pushed = client.call_json("ec2-instance-connect", "AWSEC2InstanceConnectService.SendSSHPublicKey", &body);
     let status = pushed.map_err(anyhow::Error::from).and_then(|_| {
-        std::process::Command::new("ssh")
-            .arg("-i")
-            .arg(&key_path)
-            .args(["-p", &args.port.to_string(), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=accept-new"])
-            .args(args.ssh_options.iter().flat_map(|o| ["-o", o.as_str()]))
+        args.session
+            .ssh(&key_path)
             .arg(format!("{}@{address}", args.os_user))
-            .args(&args.command)
+            .args(&args.session.command)
             .status()
             .context("running ssh")
     });

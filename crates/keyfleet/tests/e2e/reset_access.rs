@@ -54,6 +54,22 @@ fn wait_for_end(server: &TestServer, execution: &str) -> serde_json::Value {
     }
 }
 
+/// Polls until `step` has succeeded (bounded: 60 s). A finished step stays finished, so a
+/// slow poll cannot miss it, unlike "the step running now".
+fn wait_for_step(server: &TestServer, execution: &str, step: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
+        let steps = got["AutomationExecution"]["StepExecutions"].as_array().cloned().unwrap_or_default();
+        if steps.iter().any(|s| s["StepName"] == step && s["StepStatus"] == "Success") {
+            assert!(got["AutomationExecution"].get("ExecutionEndTime").is_none(), "ended too soon: {got}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "never reached {step}: {got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn start(server: &TestServer, instance: &str) -> String {
     let out = server.aws_ok(&format!(
         "ssm start-automation-execution --document-name AWSSupport-ResetAccess --parameters InstanceId={instance}"
@@ -180,20 +196,12 @@ fn an_execution_survives_a_crash_in_the_middle() {
     if !require(&TOOLS) {
         return;
     }
-    let args = vec!["--automation-step-delay-ms".to_owned(), "700".to_owned()];
+    let args = vec!["--automation-step-delay-ms".to_owned(), "2000".to_owned()];
     let mut server = TestServer::start_with(Options { args, ..Options::default() });
     let (instance, ip) = launch_and_lose_key(&server);
     let execution = start(&server, &instance);
-    // Wait until the instance is stopped and the volume is aside, then kill -9.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
-        if got["AutomationExecution"]["CurrentStepName"] == "injectSSHKey" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never reached injectSSHKey: {got}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Once the instance is stopped and its volume aside, kill -9.
+    wait_for_step(&server, &execution, "detachRootVolume");
     server.crash_and_restart();
     let done = wait_for_end(&server, &execution);
     assert_eq!(done["AutomationExecutionStatus"], "Success", "{done}");
@@ -227,19 +235,11 @@ fn a_stopped_execution_is_cancelled_and_the_instance_runs_again() {
     if !require(&TOOLS) {
         return;
     }
-    let args = vec!["--automation-step-delay-ms".to_owned(), "700".to_owned()];
+    let args = vec!["--automation-step-delay-ms".to_owned(), "2000".to_owned()];
     let server = TestServer::start_with(Options { args, ..Options::default() });
     let (instance, _) = launch_and_lose_key(&server);
     let execution = start(&server, &instance);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
-        if got["AutomationExecution"]["CurrentStepName"] == "detachRootVolume" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never reached detachRootVolume: {got}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_step(&server, &execution, "stopInstance");
     server.aws_ok(&format!("ssm stop-automation-execution --automation-execution-id {execution}"));
     let done = wait_for_end(&server, &execution);
     assert_eq!(done["AutomationExecutionStatus"], "Cancelled", "{done}");
