@@ -62,6 +62,11 @@ impl ApiError {
         Self::bad_request("ValidationException", message)
     }
 
+    /// A filter key the operation does not know; SSM sends this one with no message.
+    pub fn invalid_filter_key() -> Self {
+        Self::bad_request("InvalidFilterKey", "")
+    }
+
     /// An `X-Amz-Target` operation that does not exist.
     pub fn unknown_operation(target: &str) -> Self {
         Self::bad_request("UnknownOperationException", format!("Operation {target} is not supported."))

@@ -127,6 +127,16 @@ fn reset_access_puts_a_new_key_on_the_instance_and_in_parameter_store() {
     assert_eq!(json(&server.aws_ok(&format!("ssm get-parameter --name {name}")))["Parameter"]["Version"], 2);
     let listed = json(&server.aws_ok("ssm describe-automation-executions"));
     assert_eq!(listed["AutomationExecutionMetadataList"].as_array().unwrap().len(), 2);
+    let count = |filter: &str| {
+        let out = json(&server.aws_ok(&format!("ssm describe-automation-executions --filters {filter}")));
+        out["AutomationExecutionMetadataList"].as_array().unwrap().len()
+    };
+    assert_eq!(count("Key=ExecutionStatus,Values=Success"), 2);
+    assert_eq!(count("Key=ExecutionStatus,Values=Failed"), 0);
+    assert_eq!(count("Key=DocumentNamePrefix,Values=AWSSupport-Reset"), 2);
+    let first = listed["AutomationExecutionMetadataList"][0]["AutomationExecutionId"].as_str().unwrap().to_owned();
+    assert_eq!(count(&format!("Key=ExecutionId,Values={first}")), 1);
+    server.aws_err("ssm describe-automation-executions --filters Key=TagKey,Values=x", "InvalidFilterKey");
 
     // Neither the recovered private key nor any other secret is readable in the database.
     let text = std::fs::read_to_string(&key).unwrap();

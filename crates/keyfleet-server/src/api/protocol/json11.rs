@@ -54,6 +54,11 @@ impl JsonInput {
             .unwrap_or_default()
     }
 
+    /// An array member, e.g. `Filters`.
+    pub fn array(&self, name: &str) -> Option<&Vec<Value>> {
+        self.0.get(name).and_then(Value::as_array)
+    }
+
     /// An object member, e.g. `Parameters` of StartAutomationExecution.
     pub fn object(&self, name: &str) -> Option<&Map<String, Value>> {
         self.0.get(name).and_then(Value::as_object)

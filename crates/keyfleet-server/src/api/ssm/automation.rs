@@ -35,9 +35,38 @@ pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, A
 }
 
 pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    let filters = filters(input)?;
     let rows = ctx.state.automation.list(&ctx.scope).await?;
-    let _ = input;
-    Ok(json!({"AutomationExecutionMetadataList": rows.iter().map(|r| Value::Object(metadata(r))).collect::<Vec<_>>()}))
+    let matching = rows.iter().filter(|row| filters.iter().all(|(key, values)| matches(row, key, values)));
+    Ok(json!({"AutomationExecutionMetadataList": matching.map(|r| Value::Object(metadata(r))).collect::<Vec<_>>()}))
+}
+
+/// The filter keys keyfleet's executions can answer; the others name things it has none of.
+const FILTER_KEYS: [&str; 4] = ["DocumentNamePrefix", "ExecutionStatus", "ExecutionId", "ParentExecutionId"];
+
+fn filters(input: &JsonInput) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    let Some(list) = input.array("Filters") else { return Ok(Vec::new()) };
+    list.iter()
+        .map(|f| {
+            let key = f["Key"].as_str().unwrap_or_default().to_owned();
+            if !FILTER_KEYS.contains(&key.as_str()) {
+                return Err(ApiError::invalid_filter_key());
+            }
+            let values =
+                f["Values"].as_array().map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+            Ok((key, values.unwrap_or_default()))
+        })
+        .collect()
+}
+
+fn matches(row: &AutomationRow, key: &str, values: &[String]) -> bool {
+    values.iter().any(|v| match key {
+        "DocumentNamePrefix" => row.document.starts_with(v.as_str()),
+        "ExecutionStatus" => &row.status == v,
+        "ExecutionId" => &row.id == v,
+        // Executions here are never nested.
+        _ => false,
+    })
 }
 
 pub(super) async fn stop(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
