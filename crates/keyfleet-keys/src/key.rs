@@ -175,12 +175,6 @@ impl PublicKey {
         Ok(ssh_key::PublicKey::from(self.data.clone()).to_bytes()?)
     }
 
-    /// Parses a wire blob of a supported type; `None` for anything else.
-    pub fn from_wire_blob(blob: &[u8]) -> Option<Self> {
-        let key = ssh_key::PublicKey::from_bytes(blob).ok()?;
-        crate::import::supported(key.key_data().clone()).ok()
-    }
-
     /// The `authorized_keys` line `<alg> <base64> <comment>`, as AWS shows it with the key
     /// pair name as the comment.
     pub fn to_openssh_line(&self, comment: &str) -> Result<String, EncodeError> {

@@ -189,11 +189,6 @@ impl Runtime {
     pub fn volume_homes(&self, volume_id: &str) -> std::path::PathBuf {
         self.volumes.path(volume_id).join("home")
     }
-
-    /// ec2-user's home on a volume (for tools and tests that inspect it).
-    pub fn home(&self, volume_id: &str) -> std::path::PathBuf {
-        self.volumes.home(volume_id)
-    }
 }
 
 /// `n` addresses of the /16 block at `network` that are not in `taken`, lowest first,

@@ -30,16 +30,6 @@ impl QueryParams {
         QueryParams { params }
     }
 
-    /// The number of parameters.
-    pub fn len(&self) -> usize {
-        self.params.len()
-    }
-
-    /// True if there are none.
-    pub fn is_empty(&self) -> bool {
-        self.params.is_empty()
-    }
-
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
