@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::api::auth::{AccessKey, SecretKey};
+use crate::service::ids;
 
 /// The file's name inside the data dir.
 pub const FILE_NAME: &str = "admin-credentials";
@@ -41,7 +42,11 @@ pub fn load_or_create(data_dir: &Path) -> Result<(AccessKey, bool), CredentialsF
     if path.exists() {
         return read(&path).map(|k| (k, false));
     }
-    let key = AccessKey { id: new_access_key_id(), secret: SecretKey::new(new_secret()), account: new_account_id() };
+    let key = AccessKey {
+        id: ids::access_key_id(),
+        secret: SecretKey::new(ids::secret_access_key().to_string()),
+        account: ids::account_id(),
+    };
     let io = |source| CredentialsFileError::Io { path: path.clone(), source };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -74,23 +79,4 @@ pub fn read(path: &Path) -> Result<AccessKey, CredentialsFileError> {
         secret: SecretKey::new(field("aws_secret_access_key")?),
         account: field("account_id")?,
     })
-}
-
-fn random_chars(alphabet: &[u8], n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    // See service::ids: the OS RNG does not fail on supported platforms.
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()])).collect()
-}
-
-fn new_access_key_id() -> String {
-    format!("AKIA{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
-}
-
-fn new_secret() -> String {
-    random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
-}
-
-fn new_account_id() -> String {
-    format!("{}{}", random_chars(b"123456789", 1), random_chars(b"0123456789", 11))
 }

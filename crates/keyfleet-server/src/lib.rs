@@ -30,6 +30,12 @@ use service::tags::Tags;
 use store::Store;
 use store::sqlite::SqliteStore;
 
+/// Requests per second per access key by default: far above any interactive use, low enough
+/// to stop a runaway script from starving everyone else.
+pub const DEFAULT_RATE_LIMIT: u32 = 2_000;
+/// The default burst.
+pub const DEFAULT_RATE_BURST: u32 = 4_000;
+
 /// Everything `keyfleet serve` can be told.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -51,6 +57,12 @@ pub struct ServerConfig {
     pub instance_connect_ttl: std::time::Duration,
     /// A pause before every automation step (tests use it to stop the server mid-run).
     pub automation_step_delay: std::time::Duration,
+    /// Also append every audit record to this file, as JSON lines.
+    pub audit_log: Option<PathBuf>,
+    /// Requests per second per access key (0: unlimited).
+    pub rate_limit: u32,
+    /// The burst the rate limit allows.
+    pub rate_burst: u32,
 }
 
 impl ServerConfig {
@@ -66,6 +78,9 @@ impl ServerConfig {
             master_key_file: None,
             instance_connect_ttl: service::instance_connect::DEFAULT_TTL,
             automation_step_delay: std::time::Duration::ZERO,
+            audit_log: None,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            rate_burst: DEFAULT_RATE_BURST,
         }
     }
 }
@@ -91,6 +106,9 @@ pub enum StartError {
     /// The master key file is unusable.
     #[error(transparent)]
     MasterKey(#[from] service::envelope::EnvelopeError),
+    /// The audit log file could not be opened.
+    #[error("audit log: {0}")]
+    AuditLog(std::io::Error),
     /// Instances that were running could not be brought back.
     #[error("resuming instances: {0}")]
     Resume(#[from] service::Error),
@@ -120,19 +138,26 @@ pub struct Started {
 pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     create_private_dir(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
+    let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
+    let iam = Arc::new(service::iam::Iam::new(store.clone(), master_key.clone()));
     let (auth, admin, admin_created) = if config.dev {
         (api::auth::Authenticator::Dev, None, false)
     } else {
         let (key, created) = credentials_file::load_or_create(&config.data_dir)?;
-        (api::auth::Authenticator::with_keys([key.clone()]), Some(key), created)
+        (api::auth::Authenticator::enforce(key.clone(), iam.clone()), Some(key), created)
     };
-    let runtime = Arc::new(runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network).await);
+    let audit = Arc::new(
+        service::audit::Audit::start(store.clone(), config.audit_log.as_deref()).map_err(StartError::AuditLog)?,
+    );
+    let runtime = Arc::new(
+        runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network, Some(login_observer(&audit)))
+            .await,
+    );
     let instance_connect =
         service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);
     let instances = Arc::new(Instances::new(store.clone(), runtime));
     instances.resume().await?;
-    let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
-    let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let parameters = Arc::new(service::parameters::Parameters::new(store.clone(), master_key));
     let describe: service::automation::Describe = Arc::new(|e| {
         let api_error = api::error::ApiError::from(e);
@@ -154,7 +179,10 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         tags: Tags::new(store.clone()),
         instances,
         store,
+        iam,
+        audit,
         auth,
+        limits: api::Limits::new(config.rate_limit, config.rate_burst),
         dev: config.dev,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -164,10 +192,28 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     Ok(Started { addr, admin, admin_created, listener, router: api::router(state) })
 }
 
+/// Sends the runtime's SSH authentication attempts to the audit log.
+fn login_observer(audit: &Arc<service::audit::Audit>) -> runtime::LoginObserver {
+    let audit = audit.clone();
+    Arc::new(move |attempt: runtime::LoginAttempt| {
+        audit.ssh_attempt(service::audit::SshAttempt {
+            scope: store::Scope { account: attempt.account, region: attempt.region },
+            instance_id: attempt.instance_id,
+            os_user: attempt.user,
+            fingerprint: attempt.fingerprint,
+            key_name: attempt.key_name,
+            method: attempt.method,
+            source_ip: attempt.source.to_string(),
+            refusal: attempt.refusal,
+        });
+    })
+}
+
 impl Started {
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
     }
 }
 

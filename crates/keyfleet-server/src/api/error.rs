@@ -28,6 +28,11 @@ impl ApiError {
         ApiError { code: Cow::Borrowed(code), message: message.into(), status }
     }
 
+    /// An error with its code, message and status spelled out (policy denials).
+    pub fn custom(code: &'static str, message: String, status: StatusCode) -> Self {
+        Self::new(code, message, status)
+    }
+
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, message, StatusCode::BAD_REQUEST)
     }
@@ -90,6 +95,21 @@ impl ApiError {
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
         Self::new("InternalError", "An internal error has occurred", StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The client took too long to send its request.
+    pub fn request_timeout() -> Self {
+        Self::new("RequestTimeout", "The request took too long to arrive", StatusCode::REQUEST_TIMEOUT)
+    }
+
+    /// Over the per-key rate limit: EC2's `RequestLimitExceeded`, or the JSON services'
+    /// `ThrottlingException`; the SDKs back off and retry both.
+    pub fn throttled(ec2: bool) -> Self {
+        if ec2 {
+            Self::new("RequestLimitExceeded", "Request limit exceeded.", StatusCode::SERVICE_UNAVAILABLE)
+        } else {
+            Self::bad_request("ThrottlingException", "Rate exceeded")
+        }
     }
 
     /// The request body was larger than the server accepts.
@@ -204,6 +224,12 @@ impl From<Error> for ApiError {
                 format!("The execution status is {status} and cannot be changed."),
             ),
             Error::AssertionFailed(message) => Self::bad_request("AssertionFailed", message),
+            Error::IamEntityExists(message) => Self::new("EntityAlreadyExists", message, StatusCode::CONFLICT),
+            Error::IamNoSuchEntity(message) => Self::new("NoSuchEntity", message, StatusCode::NOT_FOUND),
+            Error::IamDeleteConflict(message) => Self::new("DeleteConflict", message, StatusCode::CONFLICT),
+            Error::IamLimitExceeded(message) => Self::new("LimitExceeded", message, StatusCode::CONFLICT),
+            Error::IamValidation(message) => Self::bad_request("ValidationError", message),
+            Error::MalformedPolicy(message) => Self::bad_request("MalformedPolicyDocument", message),
             Error::VolumeIo(e) => Self::internal(&e),
             Error::Secret(e) => Self::internal(&e),
             Error::Runtime(e) => Self::internal(&e),
@@ -231,6 +257,13 @@ impl From<AuthError> for ApiError {
                 Self::bad_request("IncompleteSignature", format!("Authorization header is malformed: {what}"))
             }
             AuthError::Expired => Self::bad_request("RequestExpired", "Request has expired."),
+            // AWS accepts a repeat within the skew window; keyfleet refuses it (README, Security).
+            AuthError::Replayed => Self::new(
+                "AuthFailure",
+                "This request has already been used; sign a new one.",
+                StatusCode::UNAUTHORIZED,
+            ),
+            AuthError::Unavailable(detail) => Self::internal(&detail),
         }
     }
 }

@@ -1,33 +1,89 @@
-//! The listener's one handler: health and dev endpoints, then authentication, protocol
-//! selection and dispatch. Every failure leaves here in the caller's protocol format.
+//! The listener's one handler: health and dev endpoints, then limits, authentication, the
+//! caller's policies, protocol selection and dispatch, and the audit record. Every failure
+//! leaves here in the caller's protocol format.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::auth::sigv4;
+use super::auth::{Caller, Refused, sigv4};
+use super::authorize::{Principal, Service, Trail};
 use super::error::ApiError;
+use super::limits::RateLimiter;
+use super::protocol::aws_query;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
-use super::{AppState, Context, ec2, instance_connect, ssm};
+use super::{AppState, Context, Reply, cloudtrail, ec2, iam, instance_connect, ssm};
+use crate::service::audit::{Actor, ApiCall};
 use crate::service::ids;
 use crate::store::Scope;
 
-/// The largest request body accepted. `ImportKeyPair` material is at most 2048 bytes
-/// (base64: ~2.7 KiB); CreateTags may carry 1000 resource ids.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Edge limits, set from the command line.
+#[derive(Debug)]
+pub struct Limits {
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// The most form parameters one Query request may carry.
+    pub max_params: usize,
+    /// Per-access-key rate limit, if any.
+    pub rate: Option<RateLimiter>,
+}
+
+impl Limits {
+    /// The body and parameter limits, and `rate` requests per second per key (0: none).
+    pub fn new(rate: u32, burst: u32) -> Self {
+        // ImportKeyPair material is at most 2048 bytes; CreateTags may carry 1000 resource
+        // ids and 50 tags. Nothing legitimate comes near these.
+        Limits { max_body_bytes: 256 * 1024, max_params: 2_000, rate: RateLimiter::new(rate, burst) }
+    }
+}
+
+/// How long a client may take to send its request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds the service's router.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new().fallback(handle).with_state(state)
+}
+
+/// Which protocol a request speaks, decided before authentication so that even a refusal
+/// is answered in the right shape.
+enum Protocol {
+    Ec2,
+    Iam,
+    Json(String),
+}
+
+impl Protocol {
+    fn service(&self) -> Service {
+        match self {
+            Protocol::Ec2 => Service::Ec2,
+            Protocol::Iam => Service::Iam,
+            Protocol::Json(target) => match target.split_once('.').map(|(s, _)| s) {
+                Some("AmazonSSM") => Service::Ssm,
+                Some("AWSEC2InstanceConnectService") => Service::InstanceConnect,
+                _ => Service::CloudTrail,
+            },
+        }
+    }
+}
+
+/// What the edge knows about a request before it is dispatched.
+struct Incoming<'a> {
+    parts: &'a Parts,
+    body: &'a Bytes,
+    protocol: Protocol,
+    request_id: String,
+    source_ip: String,
 }
 
 async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -37,21 +93,124 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         ("POST", "/moto-api/reset") if state.dev => return reset(&state).await,
         _ => {}
     }
-    let request_id = ids::request_id();
     let started = Instant::now();
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return xml_error(&ApiError::body_too_large(), &request_id),
-    };
+    let request_id = ids::request_id();
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    match target {
-        Some(target) => json_request(&state, &parts, &body, &target, &request_id, started).await,
-        None => ec2_request(&state, &parts, &body, &request_id, started).await,
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, state.limits.max_body_bytes)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return xml_error(&ApiError::body_too_large(), &request_id),
+        Err(_) => return xml_error(&ApiError::request_timeout(), &request_id),
+    };
+    let params = QueryParams::decode(parts.uri.query().unwrap_or_default(), &body);
+    let protocol = match target {
+        Some(target) => Protocol::Json(target),
+        None if params.get("Version") == Some("2010-05-08") => Protocol::Iam,
+        None => Protocol::Ec2,
+    };
+    let incoming = Incoming { parts: &parts, body: &body, protocol, request_id, source_ip };
+    let (action, outcome) = run(&state, &incoming, &params).await;
+    log_request(&incoming.request_id, &action, outcome.as_ref().err(), started);
+    encode(&incoming, outcome)
+}
+
+/// Authenticates, authorizes, dispatches and audits one request.
+async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) -> (String, Result<Body, ApiError>) {
+    let service = incoming.protocol.service();
+    let (action, input) = match &incoming.protocol {
+        Protocol::Json(target) => {
+            let op = target.rsplit_once('.').map_or(target.as_str(), |(_, op)| op).to_owned();
+            (op, JsonInput::parse(incoming.body).map(Some))
+        }
+        _ if params.count() > state.limits.max_params => (
+            params.get("Action").unwrap_or_default().to_owned(),
+            Err(ApiError::invalid_parameter_value(format!(
+                "The request has more than {} parameters.",
+                state.limits.max_params
+            ))),
+        ),
+        _ => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
+    };
+    let caller = match authenticate(state, incoming).await {
+        Ok(caller) => caller,
+        Err(refused) => return (action.clone(), Err(refusal(state, incoming, service, &action, refused).await)),
+    };
+    let trail = Trail::default();
+    let principal = match principal(state, &caller, &incoming.source_ip).await {
+        Ok(p) => p,
+        Err(e) => return (action, Err(e)),
+    };
+    let scope = Scope { account: caller.account.clone(), region: caller.region.clone() };
+    let ctx = Context {
+        state,
+        scope,
+        request_id: &incoming.request_id,
+        principal: &principal,
+        service,
+        action: "",
+        trail: &trail,
+    };
+    let outcome = match input {
+        Err(e) => Err(e),
+        Ok(_) if !admitted(state, &caller) => Err(ApiError::throttled(service == Service::Ec2)),
+        Ok(json) => dispatch(&ctx, incoming, params, json.as_ref()).await,
+    };
+    let outcome = match outcome {
+        Ok(_) if !trail.authorized() => Err(ApiError::internal(&format!("{action} answered without a policy check"))),
+        other => other,
+    };
+    let parameters = match &incoming.protocol {
+        Protocol::Json(_) => JsonInput::parse(incoming.body).map(|i| i.audit_json()).unwrap_or_default(),
+        _ => params.audit_json(),
+    };
+    let error = outcome.as_ref().err().map(|e| (e.code.to_string(), e.message.clone()));
+    state
+        .audit
+        .api_call(ApiCall {
+            actor: principal.actor.clone(),
+            region: caller.region.clone(),
+            event_source: service.event_source(),
+            event_name: action.clone(),
+            source_ip: incoming.source_ip.clone(),
+            user_agent: user_agent(incoming.parts),
+            parameters,
+            resources: trail.resources(),
+            error,
+            request_id: incoming.request_id.clone(),
+        })
+        .await;
+    (action, outcome)
+}
+
+async fn dispatch(
+    ctx: &Context<'_>,
+    incoming: &Incoming<'_>,
+    params: &QueryParams,
+    json: Option<&JsonInput>,
+) -> Result<Body, ApiError> {
+    let xml = |reply: Reply| Body::from(Bytes::from_owner(ZeroizingBody(reply)));
+    match (&incoming.protocol, json) {
+        (Protocol::Ec2, _) => ec2::dispatch(ctx, params).await.map(xml),
+        (Protocol::Iam, _) => iam::dispatch(ctx, params).await.map(xml),
+        (Protocol::Json(target), Some(input)) => {
+            let value = match target.rsplit_once('.') {
+                Some(("AmazonSSM", op)) => ssm::dispatch(ctx, op, input).await,
+                Some(("AWSEC2InstanceConnectService", op)) => instance_connect::dispatch(ctx, op, input).await,
+                Some((cloudtrail::TARGET_PREFIX, op)) => cloudtrail::dispatch(ctx, op, input).await,
+                _ => Err(ApiError::unknown_operation(target)),
+            }?;
+            Ok(Body::from(value.to_string()))
+        }
+        (Protocol::Json(_), None) => Err(ApiError::serialization()),
     }
 }
 
 /// Verifies the request's signature and names the caller.
-fn authenticate(state: &AppState, parts: &Parts, body: &Bytes) -> Result<Scope, ApiError> {
+async fn authenticate(state: &AppState, incoming: &Incoming<'_>) -> Result<Caller, Refused> {
+    let parts = incoming.parts;
     let lookup = |name: &str| -> Vec<String> {
         parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
     };
@@ -60,56 +219,91 @@ fn authenticate(state: &AppState, parts: &Parts, body: &Bytes) -> Result<Scope, 
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or_default(),
         headers: &lookup,
-        body,
+        body: incoming.body,
     };
-    let caller = state.auth.authenticate(&signed, OffsetDateTime::now_utc())?;
-    Ok(Scope { account: caller.account, region: caller.region })
+    state.auth.authenticate(&signed, OffsetDateTime::now_utc()).await
 }
 
-/// An EC2 Query request: form in, XML out.
-async fn ec2_request(state: &AppState, parts: &Parts, body: &Bytes, request_id: &str, started: Instant) -> Response {
-    let params = QueryParams::decode(parts.uri.query().unwrap_or_default(), body);
-    let outcome = match authenticate(state, parts, body) {
-        Ok(scope) => ec2::dispatch(&Context { state, scope, request_id }, &params).await,
-        Err(e) => Err(e),
+/// Loads the caller's policies (none to load for root and `--dev`).
+async fn principal(state: &AppState, caller: &Caller, source_ip: &str) -> Result<Principal, ApiError> {
+    let actor = Actor {
+        account: caller.account.clone(),
+        user: caller.user.clone(),
+        access_key_id: caller.access_key_id.clone(),
     };
-    let action = params.get("Action").unwrap_or_default();
-    log_request(request_id, action, outcome.as_ref().err(), started);
-    match outcome {
-        Ok(reply) => xml_ok(reply),
-        Err(e) => xml_error(&e, request_id),
+    let policies = match &caller.user {
+        Some(user) => Some(state.iam.policies_of(&caller.account, user).await?),
+        None => None,
+    };
+    Ok(Principal { actor, policies, source_ip: source_ip.to_owned() })
+}
+
+fn admitted(state: &AppState, caller: &Caller) -> bool {
+    state.limits.rate.as_ref().is_none_or(|limiter| limiter.admit(&caller.access_key_id))
+}
+
+/// Records a refused authentication (where the key was known, in its account; otherwise
+/// in the server's own) and turns it into the protocol's error.
+async fn refusal(
+    state: &AppState,
+    incoming: &Incoming<'_>,
+    service: Service,
+    action: &str,
+    refused: Refused,
+) -> ApiError {
+    let error = ApiError::from(refused.error);
+    let (account, user, access_key_id, region) = match refused.claimed {
+        Some(c) => (c.account, c.user, c.access_key_id, c.region),
+        None => (String::new(), None, String::new(), super::auth::DEFAULT_REGION.to_owned()),
+    };
+    let account = if account.is_empty() { state.auth.home_account().to_owned() } else { account };
+    state
+        .audit
+        .api_call(ApiCall {
+            actor: Actor { account, user, access_key_id },
+            region,
+            event_source: service.event_source(),
+            event_name: action.to_owned(),
+            source_ip: incoming.source_ip.clone(),
+            user_agent: user_agent(incoming.parts),
+            parameters: serde_json::Value::Null,
+            resources: Vec::new(),
+            error: Some((error.code.to_string(), error.message.clone())),
+            request_id: incoming.request_id.clone(),
+        })
+        .await;
+    error
+}
+
+fn user_agent(parts: &Parts) -> String {
+    parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+fn encode(incoming: &Incoming<'_>, outcome: Result<Body, ApiError>) -> Response {
+    let request_id = &incoming.request_id;
+    match (&incoming.protocol, outcome) {
+        (Protocol::Json(target), outcome) => json_response(target, request_id, outcome),
+        (_, Ok(body)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], body)
+                .into_response()
+        }
+        (Protocol::Iam, Err(e)) => {
+            (e.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))], aws_query::error(&e, request_id))
+                .into_response()
+        }
+        (Protocol::Ec2, Err(e)) => xml_error(&e, request_id),
     }
 }
 
-/// A JSON 1.1 request (`X-Amz-Target: <Service>.<Op>`): JSON in and out.
-async fn json_request(
-    state: &AppState,
-    parts: &Parts,
-    body: &Bytes,
-    target: &str,
-    request_id: &str,
-    started: Instant,
-) -> Response {
-    let outcome = match (authenticate(state, parts, body), JsonInput::parse(body)) {
-        (Err(e), _) | (_, Err(e)) => Err(e),
-        (Ok(scope), Ok(input)) => {
-            let ctx = Context { state, scope, request_id };
-            match target.split_once('.') {
-                Some(("AmazonSSM", op)) => ssm::dispatch(&ctx, op, &input).await,
-                Some(("AWSEC2InstanceConnectService", op)) => instance_connect::dispatch(&ctx, op, &input).await,
-                _ => Err(ApiError::unknown_operation(target)),
-            }
-        }
-    };
-    log_request(request_id, target, outcome.as_ref().err(), started);
+fn json_response(target: &str, request_id: &str, outcome: Result<Body, ApiError>) -> Response {
     let (status, body) = match outcome {
-        Ok(value) => (StatusCode::OK, value.to_string()),
-        // The SSM model spells the Parameter* errors' member `message`; Automation's and
-        // Instance Connect's are `Message`.
+        Ok(body) => (StatusCode::OK, body),
+        // The SSM model spells the Parameter* errors' member `message`; Automation's,
+        // Instance Connect's and CloudTrail's are `Message`.
         Err(e) if target.starts_with("AmazonSSM.") && !e.code.contains("Automation") => {
-            (e.status, json11::error(&e, "message"))
+            (e.status, Body::from(json11::error(&e, "message")))
         }
-        Err(e) => (e.status, json11::error(&e, "Message")),
+        Err(e) => (e.status, Body::from(json11::error(&e, "Message"))),
     };
     let request_id_header = header::HeaderName::from_static("x-amzn-requestid");
     (status, [(header::CONTENT_TYPE, "application/x-amz-json-1.1"), (request_id_header, request_id)], body)
@@ -124,12 +318,6 @@ fn log_request(request_id: &str, action: &str, error: Option<&ApiError>, started
             tracing::info!(request_id, action, status = e.status.as_u16(), code = %e.code, elapsed_ms, "request")
         }
     }
-}
-
-fn xml_ok(reply: super::Reply) -> Response {
-    let body = Bytes::from_owner(ZeroizingBody(reply));
-    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], Body::from(body))
-        .into_response()
 }
 
 fn xml_error(err: &ApiError, request_id: &str) -> Response {

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Context;
+use super::authorize::Target;
 use super::error::ApiError;
 use super::protocol::json11::JsonInput;
 
@@ -27,6 +28,7 @@ pub async fn dispatch(ctx: &Context<'_>, operation: &str, input: &JsonInput) -> 
     if operation != Operation::SendSSHPublicKey.names().0 {
         return Err(ApiError::unknown_operation(operation));
     }
+    let ctx = &ctx.for_action(Operation::SendSSHPublicKey.names().1);
     let instance_id = input.required("InstanceId", "instanceId")?;
     let os_user = input.required("InstanceOSUser", "instanceOSUser")?;
     let key = input.required("SSHPublicKey", "sshPublicKey")?;
@@ -45,6 +47,14 @@ pub async fn dispatch(ctx: &Context<'_>, operation: &str, input: &JsonInput) -> 
             key.len()
         )));
     }
+    let tags = if ctx.unrestricted() {
+        Vec::new()
+    } else {
+        let rows = ctx.state.store.instances(&ctx.scope, &[instance_id.to_owned()]).await;
+        rows.map_err(|e| ApiError::internal(&e))?.into_iter().next().map(|r| r.tags).unwrap_or_default()
+    };
+    let target = Target::instance(&ctx.scope, instance_id).with_resource_tags(&tags).with_key("ec2:osuser", os_user);
+    ctx.authorize(&[target])?;
     let request_id = ctx.state.instance_connect.send_ssh_public_key(&ctx.scope, instance_id, os_user, key).await?;
     Ok(json!({"RequestId": request_id, "Success": true}))
 }

@@ -31,6 +31,32 @@ pub struct BootSpec {
     pub metadata: imds::Metadata,
 }
 
+/// One SSH public-key authentication attempt, for the audit log.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    /// The instance's account.
+    pub account: String,
+    /// The instance's region.
+    pub region: String,
+    /// `i-…`.
+    pub instance_id: String,
+    /// The OS user asked for.
+    pub user: String,
+    /// `SHA256:…` of the offered key.
+    pub fingerprint: String,
+    /// The launch key pair's name, when the key is its public key.
+    pub key_name: Option<String>,
+    /// How the key was accepted: `authorized_keys` or `instance-connect`.
+    pub method: Option<&'static str>,
+    /// The client's address.
+    pub source: std::net::IpAddr,
+    /// Why it was refused; `None` when accepted.
+    pub refusal: Option<&'static str>,
+}
+
+/// Where login attempts are reported.
+pub type LoginObserver = Arc<dyn Fn(LoginAttempt) + Send + Sync>;
+
 /// The servers of one running instance.
 struct Running {
     ssh: ssh::SshServer,
@@ -81,6 +107,7 @@ pub struct Runtime {
     network: Ipv4Addr,
     sandbox: Option<Sandbox>,
     running: tokio::sync::Mutex<HashMap<String, Running>>,
+    observer: Option<LoginObserver>,
 }
 
 /// The default block instance addresses come from (`--instance-network`).
@@ -89,7 +116,7 @@ pub const DEFAULT_NETWORK: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 0);
 impl Runtime {
     /// A runtime keeping volumes under `data_dir/volumes`, serving SSH on `ssh_port`, with
     /// instance addresses from the loopback /16 at `network`.
-    pub async fn new(data_dir: &Path, ssh_port: u16, network: Ipv4Addr) -> Self {
+    pub async fn new(data_dir: &Path, ssh_port: u16, network: Ipv4Addr, observer: Option<LoginObserver>) -> Self {
         let sandbox = match Sandbox::probe().await {
             Ok(s) => Some(s),
             Err(e) => {
@@ -104,6 +131,7 @@ impl Runtime {
             sandbox,
             running: Default::default(),
             pushed_keys: Default::default(),
+            observer,
         }
     }
 
@@ -140,6 +168,12 @@ impl Runtime {
             hostname: format!("ip-{}-{}-{}-{}", octets[0], octets[1], octets[2], octets[3]),
             sandbox: self.sandbox.clone(),
             pushed_keys: self.pushed_keys.clone(),
+            account: spec.metadata.account.clone(),
+            region: spec.metadata.region.clone(),
+            launch_key: spec.metadata.launch_key.as_ref().and_then(|(name, line)| {
+                ssh_key::PublicKey::from_openssh(line).ok().map(|k| (name.clone(), k.key_data().clone()))
+            }),
+            observer: self.observer.clone(),
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
         let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;

@@ -29,7 +29,6 @@ pub const LOGIN_USER: &str = "ec2-user";
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
 /// What an instance's SSH server needs to know about it.
-#[derive(Debug)]
 pub struct InstanceSsh {
     /// `i-…`, for the log.
     pub instance_id: String,
@@ -44,6 +43,14 @@ pub struct InstanceSsh {
     /// Instance Connect keys, checked after `authorized_keys`, as sshd's
     /// `AuthorizedKeysCommand` is.
     pub pushed_keys: super::PushedKeys,
+    /// The instance's account, for the audit log.
+    pub account: String,
+    /// The instance's region, for the audit log.
+    pub region: String,
+    /// The launch key pair's name and public key, to name the key pair a login used.
+    pub launch_key: Option<(String, ssh_key::public::KeyData)>,
+    /// Where every authentication attempt is reported.
+    pub observer: Option<super::LoginObserver>,
 }
 
 /// A listening SSH server; dropping it leaves it running, [`SshServer::shutdown`] ends it
@@ -142,9 +149,28 @@ impl Connection {
             .is_some_and(|list| list.iter().any(|(k, expiry)| k == key && *expiry > now))
     }
 
-    fn log(&self, user: &str, key: &ssh_key::PublicKey, result: Result<(), &str>) {
+    fn log(&self, user: &str, key: &ssh_key::PublicKey, result: Result<(), &'static str>) {
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let instance = self.instance.instance_id.as_str();
+        if let Some(observer) = &self.instance.observer {
+            let method = match result {
+                Ok(()) if self.pushed_key_valid(user, key.key_data()) => Some("instance-connect"),
+                Ok(()) => Some("authorized_keys"),
+                Err(_) => None,
+            };
+            let launch = self.instance.launch_key.as_ref();
+            observer(super::LoginAttempt {
+                account: self.instance.account.clone(),
+                region: self.instance.region.clone(),
+                instance_id: instance.to_owned(),
+                user: user.to_owned(),
+                fingerprint: fingerprint.clone(),
+                key_name: launch.filter(|(_, k)| k == key.key_data()).map(|(name, _)| name.clone()),
+                method,
+                source: self.peer,
+                refusal: result.err(),
+            });
+        }
         match result {
             Ok(()) => {
                 tracing::info!(target: "keyfleet::ssh", instance, user, fingerprint, source = %self.peer, result = "accepted", "ssh authentication")
@@ -171,7 +197,7 @@ impl russh::server::Handler for Connection {
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
         let result = self.authorize(user, key.public_key);
-        self.log(user, key.public_key, result.as_ref().map(|_| ()).map_err(|e| *e));
+        self.log(user, key.public_key, result.as_ref().map(|_| ()).map_err(|e: &&'static str| *e));
         match result {
             Ok(grant) => {
                 self.grant = Some(grant);

@@ -32,6 +32,32 @@ pub fn is_well_formed(id: &str, prefix: &str) -> bool {
     })
 }
 
+/// An access key id: `AKIA` and 16 base32 characters.
+pub fn access_key_id() -> String {
+    format!("AKIA{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+}
+
+/// A unique IAM id such as a user id: `prefix` and 17 base32 characters.
+pub fn iam_unique_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17))
+}
+
+/// A secret access key: 40 base64 characters.
+pub fn secret_access_key() -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40))
+}
+
+/// A 12-digit account id that does not start with 0.
+pub fn account_id() -> String {
+    format!("{}{}", random_chars(b"123456789", 1), random_chars(b"0123456789", 11))
+}
+
+fn random_chars(alphabet: &[u8], n: usize) -> String {
+    let mut bytes = zeroize::Zeroizing::new(vec![0u8; n]);
+    fill_random(&mut bytes);
+    bytes.iter().map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()])).collect()
+}
+
 fn fill_random(buf: &mut [u8]) {
     // The OS RNG does not fail on supported platforms; a zeroed id would still be unique
     // enough to surface as a duplicate-key error rather than corrupt anything.

@@ -4,14 +4,17 @@
 //! `api/` to encode. Failures are [`Error`] variants; `api/error.rs` holds the one mapping
 //! from these to AWS codes, messages and statuses.
 
+pub mod audit;
 pub mod automation;
 pub mod envelope;
 pub mod filter;
+pub mod iam;
 pub mod ids;
 pub mod instance_connect;
 pub mod instances;
 pub mod key_pairs;
 pub mod parameters;
+pub mod policy;
 pub mod tags;
 
 use crate::store::StoreError;
@@ -131,6 +134,24 @@ pub enum Error {
     /// A runbook assertion did not hold (a step's failure, never an API error).
     #[error("{0}")]
     AssertionFailed(String),
+    /// IAM: the name is taken (`EntityAlreadyExists`); holds IAM's message.
+    #[error("{0}")]
+    IamEntityExists(String),
+    /// IAM: no such user, key or policy (`NoSuchEntity`).
+    #[error("{0}")]
+    IamNoSuchEntity(String),
+    /// IAM: the user still owns keys or policies (`DeleteConflict`).
+    #[error("{0}")]
+    IamDeleteConflict(String),
+    /// IAM: a quota (`LimitExceeded`).
+    #[error("{0}")]
+    IamLimitExceeded(String),
+    /// IAM: an input constraint (`ValidationError`).
+    #[error("{0}")]
+    IamValidation(String),
+    /// IAM: the policy document is refused (`MalformedPolicyDocument`).
+    #[error("{0}")]
+    MalformedPolicy(String),
     /// Reading or writing an instance's volume failed.
     #[error("volume: {0}")]
     VolumeIo(#[source] std::io::Error),

@@ -152,6 +152,112 @@ pub enum PutOutcome {
     TypeMismatch(String),
 }
 
+/// An IAM user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// The user name, unique per account (case-insensitively, as IAM does).
+    pub name: String,
+    /// `AIDA…`.
+    pub user_id: String,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// An access key as stored: its secret is sealed under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyRow {
+    /// `AKIA…`, unique across accounts.
+    pub id: String,
+    /// The owning account.
+    pub account: String,
+    /// The owning user.
+    pub user_name: String,
+    /// The secret, sealed by `service::envelope`.
+    pub sealed_secret: String,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// What `delete_user` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteUserOutcome {
+    /// Deleted.
+    Deleted,
+    /// No such user.
+    NotFound,
+    /// The user still has access keys (IAM refuses: `DeleteConflict`).
+    HasAccessKeys,
+    /// The user still has inline policies (`DeleteConflict`).
+    HasPolicies,
+}
+
+/// One audit record: the columns lookups filter on, and the full event as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Store-assigned order; 0 before insertion.
+    pub seq: i64,
+    /// A UUID.
+    pub event_id: String,
+    /// The account the event belongs to.
+    pub account: String,
+    /// The region it happened in.
+    pub region: String,
+    /// Milliseconds since the epoch.
+    pub time_ms: i64,
+    /// `CreateKeyPair`, `SSHAuthentication`, …
+    pub event_name: String,
+    /// `ec2.amazonaws.com`, `ssh.keyfleet`, …
+    pub event_source: String,
+    /// The IAM user name (or `root`); the OS user for SSH events.
+    pub username: String,
+    /// The access key that signed the request, if any.
+    pub access_key: String,
+    /// True for actions that change nothing.
+    pub read_only: bool,
+    /// `(type, name)` pairs, e.g. `("AWS::EC2::KeyPair", "dev-alice")`.
+    pub resources: Vec<(String, String)>,
+    /// The CloudTrail-shaped event, as JSON text.
+    pub record: String,
+}
+
+/// The column a `LookupEvents` attribute filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAttribute {
+    /// `EventId`.
+    EventId,
+    /// `EventName`.
+    EventName,
+    /// `EventSource`.
+    EventSource,
+    /// `Username`.
+    Username,
+    /// `AccessKeyId`.
+    AccessKeyId,
+    /// `ReadOnly` (`true`/`false`).
+    ReadOnly,
+    /// `ResourceName`.
+    ResourceName,
+    /// `ResourceType`.
+    ResourceType,
+}
+
+/// Which audit records to load: newest first.
+#[derive(Debug, Clone)]
+pub struct AuditQuery {
+    /// At most one attribute filter, as CloudTrail allows.
+    pub attribute: Option<(AuditAttribute, String)>,
+    /// Inclusive lower bound, milliseconds.
+    pub start_ms: i64,
+    /// Inclusive upper bound, milliseconds.
+    pub end_ms: i64,
+    /// Only records older than this `seq` (the page token).
+    pub before_seq: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// Which key pairs to load. Empty lists mean "no restriction".
 #[derive(Debug, Clone, Default)]
 pub struct KeyPairQuery {
@@ -282,6 +388,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// Executions in one of `statuses`, in every scope (to resume them at start-up).
     async fn executions_in_status(&self, statuses: &[&str]) -> Result<Vec<(Scope, AutomationRow)>, StoreError>;
+
+    /// Creates a user; [`StoreError::Duplicate`] if the name is taken in the account.
+    async fn insert_user(&self, account: &str, row: &UserRow) -> Result<(), StoreError>;
+
+    /// The users of an account, by name.
+    async fn users(&self, account: &str) -> Result<Vec<UserRow>, StoreError>;
+
+    /// One user.
+    async fn user(&self, account: &str, name: &str) -> Result<Option<UserRow>, StoreError>;
+
+    /// Deletes a user that has no access keys and no policies.
+    async fn delete_user(&self, account: &str, name: &str) -> Result<DeleteUserOutcome, StoreError>;
+
+    /// Adds an access key to an existing user holding fewer than `per_user` keys.
+    /// `Ok(false)` if the user does not exist; [`StoreError::QuotaExceeded`] at the limit.
+    async fn insert_access_key(&self, row: &AccessKeyRow, per_user: u32) -> Result<bool, StoreError>;
+
+    /// An access key by id, in any account (authentication).
+    async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, StoreError>;
+
+    /// A user's access keys, oldest first.
+    async fn access_keys(&self, account: &str, user: &str) -> Result<Vec<AccessKeyRow>, StoreError>;
+
+    /// Deletes a user's access key; false if there was none.
+    async fn delete_access_key(&self, account: &str, user: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Creates or replaces an inline policy; false if the user does not exist.
+    async fn put_user_policy(&self, account: &str, user: &str, name: &str, document: &str) -> Result<bool, StoreError>;
+
+    /// A user's inline policies as `(name, document)`, by name.
+    async fn user_policies(&self, account: &str, user: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes an inline policy; false if there was none.
+    async fn delete_user_policy(&self, account: &str, user: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// Appends audit records in one transaction (records are never updated or deleted).
+    async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError>;
+
+    /// Audit records of one (account, region), newest first.
+    async fn audit_events(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
 
     /// Removes everything (the `--dev` reset endpoint).
     async fn reset(&self) -> Result<(), StoreError>;

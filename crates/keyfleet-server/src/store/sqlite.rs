@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    AutomationRow, InstanceRow, KeyPairQuery, KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope,
-    Store, StoreError, Tag, TagRemoval,
+    AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, KeyPairQuery,
+    KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval, UserRow,
 };
 
 /// A SQLite-backed [`Store`].
@@ -118,6 +118,39 @@ fn parameter_row(r: &SqliteRow) -> ParameterRow {
         data_type: r.get(6),
         modified_ms: r.get(7),
         modified_by: r.get(8),
+    }
+}
+
+fn access_key_row(r: &SqliteRow) -> AccessKeyRow {
+    AccessKeyRow {
+        id: r.get(0),
+        account: r.get(1),
+        user_name: r.get(2),
+        sealed_secret: r.get(3),
+        status: r.get(4),
+        created_ms: r.get(5),
+    }
+}
+
+fn user_row(r: &SqliteRow) -> UserRow {
+    UserRow { name: r.get(0), user_id: r.get(1), created_ms: r.get(2) }
+}
+
+/// The SQL condition for a `LookupEvents` attribute, on `audit_events` aliased `e`.
+fn audit_condition(attribute: AuditAttribute) -> &'static str {
+    match attribute {
+        AuditAttribute::EventId => "e.event_id = ?",
+        AuditAttribute::EventName => "e.event_name = ?",
+        AuditAttribute::EventSource => "e.event_source = ?",
+        AuditAttribute::Username => "e.username = ?",
+        AuditAttribute::AccessKeyId => "e.access_key = ?",
+        AuditAttribute::ReadOnly => "e.read_only = (? = 'true')",
+        AuditAttribute::ResourceName => {
+            "EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.resource_name = ?)"
+        }
+        AuditAttribute::ResourceType => {
+            "EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.resource_type = ?)"
+        }
     }
 }
 
@@ -648,10 +681,271 @@ impl Store for SqliteStore {
             "DELETE FROM key_pair_counts",
             "DELETE FROM instances",
             "DELETE FROM parameter_versions",
+            "DELETE FROM iam_access_keys",
+            "DELETE FROM iam_user_policies",
+            "DELETE FROM iam_users",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn insert_user(&self, account: &str, row: &UserRow) -> Result<(), StoreError> {
+        let inserted =
+            sqlx::query("INSERT INTO iam_users (account, name, user_id, created_ms) VALUES (?1, ?2, ?3, ?4)")
+                .bind(account)
+                .bind(&row.name)
+                .bind(&row.user_id)
+                .bind(row.created_ms)
+                .execute(&self.pool)
+                .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
+            other => other.map(drop).map_err(StoreError::from),
+        }
+    }
+
+    async fn users(&self, account: &str) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query("SELECT name, user_id, created_ms FROM iam_users WHERE account = ?1 ORDER BY name")
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(user_row).collect())
+    }
+
+    async fn user(&self, account: &str, name: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query("SELECT name, user_id, created_ms FROM iam_users WHERE account = ?1 AND name = ?2")
+            .bind(account)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_row))
+    }
+
+    async fn delete_user(&self, account: &str, name: &str) -> Result<DeleteUserOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let keys: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM iam_access_keys WHERE account = ?1 AND user_name = ?2")
+                .bind(account)
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        let policies: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM iam_user_policies WHERE account = ?1 AND user_name = ?2")
+                .bind(account)
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        let outcome = if keys > 0 {
+            DeleteUserOutcome::HasAccessKeys
+        } else if policies > 0 {
+            DeleteUserOutcome::HasPolicies
+        } else {
+            let deleted = sqlx::query("DELETE FROM iam_users WHERE account = ?1 AND name = ?2")
+                .bind(account)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            if deleted.rows_affected() == 0 { DeleteUserOutcome::NotFound } else { DeleteUserOutcome::Deleted }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn insert_access_key(&self, row: &AccessKeyRow, per_user: u32) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let user = sqlx::query("SELECT 1 FROM iam_users WHERE account = ?1 AND name = ?2")
+            .bind(&row.account)
+            .bind(&row.user_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if user.is_none() {
+            return Ok(false);
+        }
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM iam_access_keys WHERE account = ?1 AND user_name = ?2")
+                .bind(&row.account)
+                .bind(&row.user_name)
+                .fetch_one(&mut *tx)
+                .await?;
+        if held >= i64::from(per_user) {
+            return Err(StoreError::QuotaExceeded(per_user));
+        }
+        sqlx::query(
+            "INSERT INTO iam_access_keys (id, account, user_name, sealed_secret, status, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&row.id)
+        .bind(&row.account)
+        .bind(&row.user_name)
+        .bind(&row.sealed_secret)
+        .bind(&row.status)
+        .bind(row.created_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, account, user_name, sealed_secret, status, created_ms FROM iam_access_keys WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(access_key_row))
+    }
+
+    async fn access_keys(&self, account: &str, user: &str) -> Result<Vec<AccessKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account, user_name, sealed_secret, status, created_ms FROM iam_access_keys
+             WHERE account = ?1 AND user_name = ?2 ORDER BY created_ms, id",
+        )
+        .bind(account)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(access_key_row).collect())
+    }
+
+    async fn delete_access_key(&self, account: &str, user: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM iam_access_keys WHERE account = ?1 AND user_name = ?2 AND id = ?3")
+            .bind(account)
+            .bind(user)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn put_user_policy(&self, account: &str, user: &str, name: &str, document: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let exists = sqlx::query("SELECT 1 FROM iam_users WHERE account = ?1 AND name = ?2")
+            .bind(account)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if exists {
+            sqlx::query(
+                "INSERT INTO iam_user_policies (account, user_name, policy_name, document) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account, user_name, policy_name) DO UPDATE SET document = excluded.document",
+            )
+            .bind(account)
+            .bind(user)
+            .bind(name)
+            .bind(document)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(exists)
+    }
+
+    async fn user_policies(&self, account: &str, user: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT policy_name, document FROM iam_user_policies WHERE account = ?1 AND user_name = ?2 ORDER BY policy_name",
+        )
+        .bind(account)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn delete_user_policy(&self, account: &str, user: &str, name: &str) -> Result<bool, StoreError> {
+        let deleted =
+            sqlx::query("DELETE FROM iam_user_policies WHERE account = ?1 AND user_name = ?2 AND policy_name = ?3")
+                .bind(account)
+                .bind(user)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for row in rows {
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO audit_events (event_id, account, region, time_ms, event_name, event_source, username,
+                                       access_key, read_only, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
+            )
+            .bind(&row.event_id)
+            .bind(&row.account)
+            .bind(&row.region)
+            .bind(row.time_ms)
+            .bind(&row.event_name)
+            .bind(&row.event_source)
+            .bind(&row.username)
+            .bind(&row.access_key)
+            .bind(row.read_only)
+            .bind(&row.record)
+            .fetch_one(&mut *tx)
+            .await?;
+            for (kind, name) in &row.resources {
+                sqlx::query("INSERT INTO audit_resources (seq, resource_type, resource_name) VALUES (?1, ?2, ?3)")
+                    .bind(seq)
+                    .bind(kind)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_events(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT e.seq, e.event_id, e.account, e.region, e.time_ms, e.event_name, e.event_source, e.username,
+                    e.access_key, e.read_only, e.record
+             FROM audit_events e
+             WHERE e.account = ? AND e.region = ? AND e.time_ms >= ? AND e.time_ms <= ? AND e.seq < ?",
+        );
+        if let Some((attribute, _)) = &query.attribute {
+            sql.push_str(" AND ");
+            sql.push_str(audit_condition(*attribute));
+        }
+        sql.push_str(" ORDER BY e.seq DESC LIMIT ?");
+        // Safe: `sql` is built only from the constant fragments above.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(query.start_ms)
+            .bind(query.end_ms)
+            .bind(query.before_seq.unwrap_or(i64::MAX));
+        if let Some((_, value)) = &query.attribute {
+            q = q.bind(value);
+        }
+        let rows = q.bind(i64::from(query.limit)).fetch_all(&self.pool).await?;
+        let mut events: Vec<AuditRow> = rows
+            .iter()
+            .map(|r| AuditRow {
+                seq: r.get(0),
+                event_id: r.get(1),
+                account: r.get(2),
+                region: r.get(3),
+                time_ms: r.get(4),
+                event_name: r.get(5),
+                event_source: r.get(6),
+                username: r.get(7),
+                access_key: r.get(8),
+                read_only: r.get(9),
+                record: r.get(10),
+                resources: Vec::new(),
+            })
+            .collect();
+        for event in &mut events {
+            let rows = sqlx::query("SELECT resource_type, resource_name FROM audit_resources WHERE seq = ?1")
+                .bind(event.seq)
+                .fetch_all(&self.pool)
+                .await?;
+            event.resources = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        }
+        Ok(events)
     }
 }

@@ -87,18 +87,35 @@ impl Ec2Client {
 
     /// Calls an EC2 action and returns the response's root element.
     pub fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<xml::Element, ClientError> {
+        self.call_query("ec2", "2016-11-15", action, params)
+    }
+
+    /// Calls an IAM action and returns the response's `<{Action}Result>` (or root) element.
+    pub fn call_iam(&self, action: &str, params: &[(&str, &str)]) -> Result<xml::Element, ClientError> {
+        let root = self.call_query("iam", "2010-05-08", action, params)?;
+        Ok(root.child(&format!("{action}Result")).cloned().unwrap_or(root))
+    }
+
+    /// A Query-protocol call (EC2's and IAM's error documents differ; both are read).
+    fn call_query(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<xml::Element, ClientError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Action", action).append_pair("Version", "2016-11-15");
+        form.append_pair("Action", action).append_pair("Version", version);
         for (k, v) in params {
             form.append_pair(k, v);
         }
         let (status, text) =
-            self.post("ec2", "application/x-www-form-urlencoded; charset=utf-8", None, form.finish().as_bytes())?;
+            self.post(service, "application/x-www-form-urlencoded; charset=utf-8", None, form.finish().as_bytes())?;
         let root = xml::parse(&text).map_err(|e| ClientError::Protocol(format!("HTTP {status}: {e}")))?;
         if status.is_success() {
             return Ok(root);
         }
-        let error = root.child("Errors").and_then(|e| e.child("Error"));
+        let error = root.child("Errors").and_then(|e| e.child("Error")).or_else(|| root.child("Error"));
         Err(ClientError::Aws {
             code: error.and_then(|e| e.text_of("Code")).unwrap_or("Unknown").to_owned(),
             message: error.and_then(|e| e.text_of("Message")).unwrap_or_default().to_owned(),
@@ -135,9 +152,13 @@ impl Ec2Client {
         body: &[u8],
     ) -> Result<(ureq::http::StatusCode, Zeroizing<String>), ClientError> {
         let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
+        // Signed, as the SDKs do, so that two identical calls never share a signature (the
+        // server refuses a signature it has seen before).
+        let invocation_id = keyfleet_server::service::ids::request_id();
         let headers = |name: &str| -> Vec<String> {
             match name {
                 "host" => vec![self.host.clone()],
+                "amz-sdk-invocation-id" => vec![invocation_id.clone()],
                 "x-amz-date" => vec![amz_date.clone()],
                 "content-type" => vec![content_type.to_owned()],
                 "x-amz-target" => target.map(str::to_owned).into_iter().collect(),
@@ -145,9 +166,9 @@ impl Ec2Client {
             }
         };
         let signed: &[&str] = if target.is_some() {
-            &["content-type", "host", "x-amz-date", "x-amz-target"]
+            &["amz-sdk-invocation-id", "content-type", "host", "x-amz-date", "x-amz-target"]
         } else {
-            &["content-type", "host", "x-amz-date"]
+            &["amz-sdk-invocation-id", "content-type", "host", "x-amz-date"]
         };
         let request = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body };
         let authorization =
@@ -159,6 +180,7 @@ impl Ec2Client {
             .post(format!("{}/", self.endpoint))
             .header("Content-Type", content_type)
             .header("X-Amz-Date", &amz_date)
+            .header("amz-sdk-invocation-id", &invocation_id)
             .header("Authorization", &authorization);
         if let Some(target) = target {
             builder = builder.header("X-Amz-Target", target);

@@ -33,6 +33,15 @@ pub struct ServeArgs {
     /// Seconds an EC2 Instance Connect key is accepted (AWS: 60).
     #[arg(long, default_value_t = 60)]
     instance_connect_ttl: u64,
+    /// Also append every audit record (API calls, SSH logins) to this file as JSON lines.
+    #[arg(long, env = "KEYFLEET_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
+    /// Requests per second allowed per access key; 0 turns the limit off.
+    #[arg(long, default_value_t = keyfleet_server::DEFAULT_RATE_LIMIT)]
+    rate_limit: u32,
+    /// Requests an access key may burst above its rate.
+    #[arg(long, default_value_t = keyfleet_server::DEFAULT_RATE_BURST)]
+    rate_burst: u32,
     /// Milliseconds to pause before each automation step (for tests that stop the server mid-run).
     #[arg(long, default_value_t = 0, hide = true)]
     automation_step_delay_ms: u64,
@@ -61,6 +70,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         master_key_file: args.master_key_file,
         instance_connect_ttl: std::time::Duration::from_secs(args.instance_connect_ttl),
         automation_step_delay: std::time::Duration::from_millis(args.automation_step_delay_ms),
+        audit_log: args.audit_log,
+        rate_limit: args.rate_limit,
+        rate_burst: args.rate_burst,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {

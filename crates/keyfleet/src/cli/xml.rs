@@ -4,7 +4,7 @@
 use zeroize::Zeroize;
 
 /// One element with its text and children.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Element {
     pub name: String,
     pub text: String,

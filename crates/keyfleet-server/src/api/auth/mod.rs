@@ -1,29 +1,47 @@
-//! Who is calling: SigV4 verification against known access keys, or `--dev`'s
-//! accept-anything mode (as LocalStack does). The region always comes from the
-//! credential scope and the account from the access key.
+//! Who is calling: SigV4 verification against the admin (root) key and the IAM users' access
+//! keys, or `--dev`'s accept-anything mode (as LocalStack does). The region always comes
+//! from the credential scope and the account from the access key.
 
+mod replay;
 pub mod sigv4;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 pub use sigv4::{AuthError, SecretKey};
 
+use crate::service::iam::Iam;
+
 /// The account every `--dev` caller belongs to (LocalStack's default).
 pub const DEV_ACCOUNT: &str = "000000000000";
 /// The region of an unsigned `--dev` request.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// Signatures remembered against replay (about 100 MB at most).
+const REPLAY_CAPACITY: usize = 1_000_000;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// 12-digit account id.
     pub account: String,
+    /// The IAM user, or `None` for the account's root (admin) key and `--dev` callers.
+    pub user: Option<String>,
     /// The access key the request was signed with (`""` for unsigned `--dev` requests).
     pub access_key_id: String,
     /// The region from the credential scope.
     pub region: String,
+    /// The service from the credential scope (`ec2`, `iam`, …), if signed.
+    pub service: Option<String>,
+}
+
+/// A refused request: why, and as much of the caller as could be told (for the audit log).
+#[derive(Debug)]
+pub struct Refused {
+    /// Why.
+    pub error: AuthError,
+    /// The caller, where the access key was known; the region is the presented one.
+    pub claimed: Option<Caller>,
 }
 
 /// An access key the server accepts.
@@ -38,35 +56,96 @@ pub struct AccessKey {
 }
 
 /// How requests are authenticated.
-#[derive(Debug)]
 pub enum Authenticator {
-    /// Verify SigV4 against these keys.
-    Enforce(HashMap<String, AccessKey>),
+    /// Verify SigV4 against the admin key and the users' keys in the store.
+    Enforce {
+        /// The admin key: the root of its account.
+        admin: AccessKey,
+        /// Users' access keys.
+        iam: Arc<Iam>,
+        /// Signatures already used.
+        replay: replay::ReplayGuard,
+    },
     /// Accept any (or no) credentials; for tests only.
     Dev,
 }
 
 impl Authenticator {
-    /// Enforcing mode with the given keys.
-    pub fn with_keys(keys: impl IntoIterator<Item = AccessKey>) -> Self {
-        Authenticator::Enforce(keys.into_iter().map(|k| (k.id.clone(), k)).collect())
+    /// Enforcing mode: the admin key plus every active user key.
+    pub fn enforce(admin: AccessKey, iam: Arc<Iam>) -> Self {
+        Authenticator::Enforce { admin, iam, replay: replay::ReplayGuard::new(REPLAY_CAPACITY) }
+    }
+
+    /// The account that owns this server (the admin key's); `--dev`'s shared account.
+    pub fn home_account(&self) -> &str {
+        match self {
+            Authenticator::Enforce { admin, .. } => &admin.account,
+            Authenticator::Dev => DEV_ACCOUNT,
+        }
     }
 
     /// Authenticates a request at time `now`.
-    pub fn authenticate(&self, req: &sigv4::Request<'_>, now: OffsetDateTime) -> Result<Caller, AuthError> {
+    pub async fn authenticate(&self, req: &sigv4::Request<'_>, now: OffsetDateTime) -> Result<Caller, Refused> {
         match self {
             Authenticator::Dev => Ok(match sigv4::presented(req) {
-                Ok(p) => Caller { account: DEV_ACCOUNT.into(), access_key_id: p.access_key_id, region: p.region },
-                Err(_) => {
-                    Caller { account: DEV_ACCOUNT.into(), access_key_id: String::new(), region: DEFAULT_REGION.into() }
-                }
+                Ok(p) => Caller {
+                    account: DEV_ACCOUNT.into(),
+                    user: None,
+                    access_key_id: p.access_key_id,
+                    region: p.region,
+                    service: Some(p.service),
+                },
+                Err(_) => Caller {
+                    account: DEV_ACCOUNT.into(),
+                    user: None,
+                    access_key_id: String::new(),
+                    region: DEFAULT_REGION.into(),
+                    service: None,
+                },
             }),
-            Authenticator::Enforce(keys) => {
-                let presented = sigv4::presented(req)?;
-                let key = keys.get(&presented.access_key_id).ok_or(AuthError::UnknownAccessKey)?;
-                sigv4::verify(req, &presented, &key.secret, now)?;
-                Ok(Caller { account: key.account.clone(), access_key_id: key.id.clone(), region: presented.region })
+            Authenticator::Enforce { admin, iam, replay } => {
+                let presented = sigv4::presented(req).map_err(|error| Refused { error, claimed: None })?;
+                let (caller, secret) = if presented.access_key_id == admin.id {
+                    (caller(&presented, &admin.account, None), admin.secret.clone())
+                } else {
+                    let resolved = iam
+                        .resolve_access_key(&presented.access_key_id)
+                        .await
+                        .map_err(|e| Refused { error: AuthError::Unavailable(e.to_string()), claimed: None })?;
+                    match resolved {
+                        Some(key) if key.active => {
+                            (caller(&presented, &key.account, Some(key.user)), SecretKey::new(key.secret.as_str()))
+                        }
+                        // The account is not known: the audit log files these under the server's own.
+                        _ => {
+                            let claimed = Some(caller(&presented, "", None));
+                            return Err(Refused { error: AuthError::UnknownAccessKey, claimed });
+                        }
+                    }
+                };
+                let refuse = |error| Refused { error, claimed: Some(caller.clone()) };
+                sigv4::verify(req, &presented, &secret, now).map_err(refuse)?;
+                if presented.expires.is_none() {
+                    let signed_at = sigv4::parse_amz_date(&presented.amz_date).map_err(refuse)?.unix_timestamp();
+                    replay.check(&presented.signature, signed_at, now.unix_timestamp()).map_err(|r| {
+                        refuse(match r {
+                            replay::Replay::Repeated => AuthError::Replayed,
+                            replay::Replay::BeyondHorizon => AuthError::Expired,
+                        })
+                    })?;
+                }
+                Ok(caller)
             }
         }
+    }
+}
+
+fn caller(presented: &sigv4::Presented, account: &str, user: Option<String>) -> Caller {
+    Caller {
+        account: account.to_owned(),
+        user,
+        access_key_id: presented.access_key_id.clone(),
+        region: presented.region.clone(),
+        service: Some(presented.service.clone()),
     }
 }

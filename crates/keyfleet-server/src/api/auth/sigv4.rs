@@ -103,6 +103,12 @@ pub enum AuthError {
     /// The request time is too far from ours, or a presigned URL expired.
     #[error("request expired")]
     Expired,
+    /// The signature was already used (a replayed request).
+    #[error("signature already used")]
+    Replayed,
+    /// The key's account or secret could not be loaded (a store failure, not the caller's).
+    #[error("credentials unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Finds the SigV4 fields in the `Authorization` header or the presigned query.
@@ -247,7 +253,7 @@ pub fn amz_date(t: OffsetDateTime) -> String {
     t.format(&format).unwrap_or_default()
 }
 
-fn parse_amz_date(s: &str) -> Result<OffsetDateTime, AuthError> {
+pub(super) fn parse_amz_date(s: &str) -> Result<OffsetDateTime, AuthError> {
     let format = format_description!("[year][month][day]T[hour][minute][second]Z");
     time::PrimitiveDateTime::parse(s, &format)
         .map(|t| t.assume_utc())

@@ -1,7 +1,8 @@
 //! Wire side of the instance actions, images and volumes (research notes access-recovery
 //! §5 for the shapes).
 
-use super::refuse_dry_run;
+use super::{authorized, targets};
+use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::protocol::ec2_query::{self, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
@@ -28,7 +29,8 @@ pub(super) async fn run(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, Api
             }
         },
     };
-    refuse_dry_run(p)?;
+    let launch_targets = launch_targets(ctx, &input).await?;
+    authorized(ctx, p, &launch_targets)?;
     let (reservation_id, rows) = ctx.state.instances.run(&ctx.scope, input).await?;
     Ok(ec2_query::success("RunInstances", ctx.request_id, rows.len() * 1500, |w| {
         w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
@@ -40,9 +42,21 @@ pub(super) async fn run(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, Api
     }))
 }
 
+/// RunInstances is checked on the new instances (with the requested tags), the key pair
+/// and the image, each as its own resource.
+async fn launch_targets(ctx: &Context<'_>, input: &RunInstances) -> Result<Vec<Target>, ApiError> {
+    let tags = targets::requested_tags(&input.tag_specifications, "instance");
+    let mut launch =
+        vec![Target::instance(&ctx.scope, "*").with_request_tags(&tags), Target::image(&ctx.scope, &input.image_id)];
+    if let Some(name) = &input.key_name {
+        launch.push(targets::key_pair(ctx, Some(name), None).await?);
+    }
+    Ok(launch)
+}
+
 pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let (ids, filters) = (p.list("InstanceId"), p.filters()?);
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &[Target::any()])?;
     let rows = ctx.state.instances.describe(&ctx.scope, &ids, &filters).await?;
     Ok(ec2_query::success("DescribeInstances", ctx.request_id, rows.len() * 1600, |w| {
         if rows.is_empty() {
@@ -64,28 +78,28 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
 
 pub(super) async fn stop(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let ids = instance_ids(p)?;
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
     let changes = ctx.state.instances.stop(&ctx.scope, &ids).await?;
     Ok(state_changes("StopInstances", ctx, &changes))
 }
 
 pub(super) async fn start(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let ids = instance_ids(p)?;
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
     let changes = ctx.state.instances.start(&ctx.scope, &ids).await?;
     Ok(state_changes("StartInstances", ctx, &changes))
 }
 
 pub(super) async fn terminate(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let ids = instance_ids(p)?;
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
     let changes = ctx.state.instances.terminate(&ctx.scope, &ids).await?;
     Ok(state_changes("TerminateInstances", ctx, &changes))
 }
 
 pub(super) async fn reboot(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let ids = instance_ids(p)?;
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
     ctx.state.instances.reboot(&ctx.scope, &ids).await?;
     Ok(ec2_query::success("RebootInstances", ctx.request_id, 64, |w| {
         w.text("return", "true");
@@ -94,7 +108,7 @@ pub(super) async fn reboot(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, 
 
 pub(super) async fn describe_images(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let wanted = p.list("ImageId");
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &[Target::any()])?;
     if let Some(missing) = wanted.iter().find(|id| !IMAGES.iter().any(|i| &i.id == id)) {
         return Err(crate::service::Error::ImageNotFound(missing.clone()).into());
     }
@@ -124,7 +138,7 @@ pub(super) async fn describe_images(ctx: &Context<'_>, p: &QueryParams) -> Resul
 
 pub(super) async fn describe_volumes(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let wanted = p.list("VolumeId");
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &[Target::any()])?;
     let rows = ctx.state.instances.describe(&ctx.scope, &[], &[]).await?;
     let live: Vec<&InstanceRow> = rows
         .iter()

@@ -4,7 +4,8 @@
 use base64::Engine as _;
 use keyfleet_keys::{ImportError, KeyFormat, KeyType};
 
-use super::refuse_dry_run;
+use super::{authorized, targets};
+use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::protocol::ec2_query::{self, QueryParams};
 use crate::api::protocol::xml::XmlWriter;
@@ -20,7 +21,8 @@ pub(super) async fn create(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, 
         format: enum_param(p, "KeyFormat", "keyFormat", KeyFormat::parse, KeyFormat::Pem, "pem, ppk")?,
         tag_specifications: p.tag_specifications(),
     };
-    refuse_dry_run(p)?;
+    let target = Target::key_pair(&ctx.scope, &input.name).with_key("ec2:KeyPairType", input.key_type.as_str());
+    authorize_creation(ctx, p, target, &input.tag_specifications)?;
     let created = ctx.state.key_pairs.create(&ctx.scope, input).await?;
     let info = &created.info;
     Ok(ec2_query::success("CreateKeyPair", ctx.request_id, created.material.len() + 512, |w| {
@@ -41,7 +43,7 @@ pub(super) async fn import(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, 
         .decode(encoded.trim())
         .map_err(|_| service::Error::InvalidKeyFormat(ImportError::Malformed("PublicKeyMaterial is not base64")))?;
     let input = ImportKeyPair { name, material, tag_specifications: p.tag_specifications() };
-    refuse_dry_run(p)?;
+    authorize_creation(ctx, p, Target::key_pair(&ctx.scope, &input.name), &input.tag_specifications)?;
     let info = ctx.state.key_pairs.import(&ctx.scope, input).await?;
     Ok(ec2_query::success("ImportKeyPair", ctx.request_id, 512, |w| {
         w.text("keyFingerprint", &info.fingerprint).text("keyName", &info.name).text("keyPairId", &info.id);
@@ -58,7 +60,9 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
         filters: p.filters()?,
         include_public_key: p.flag("IncludePublicKey")?,
     };
-    refuse_dry_run(p)?;
+    // Like every Describe action, DescribeKeyPairs has no resource-level permissions: it is
+    // allowed or denied as a whole, on `*`, and never filtered per key pair.
+    authorized(ctx, p, &[Target::any()])?;
     let pairs = ctx.state.key_pairs.describe(&ctx.scope, input).await?;
     let per_item = if pairs.first().is_some_and(|k| k.public_key.is_some()) { 1000 } else { 400 };
     Ok(ec2_query::success("DescribeKeyPairs", ctx.request_id, pairs.len() * per_item, |w| {
@@ -77,7 +81,7 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
 pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let name = p.get("KeyName").filter(|n| !n.is_empty());
     let id = p.get("KeyPairId").filter(|i| !i.is_empty());
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &[targets::key_pair(ctx, name, id).await?])?;
     let deleted = ctx.state.key_pairs.delete(&ctx.scope, name, id).await?;
     Ok(ec2_query::success("DeleteKeyPair", ctx.request_id, 128, |w| {
         w.text("return", "true");
@@ -85,6 +89,25 @@ pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, 
             w.text("keyPairId", id);
         }
     }))
+}
+
+/// Create and import: the action on the new key pair with `aws:RequestTag`/`aws:TagKeys`, and
+/// when tags are asked for, `ec2:CreateTags` on it too (with `ec2:CreateAction`), as EC2 does.
+fn authorize_creation(
+    ctx: &Context<'_>,
+    p: &QueryParams,
+    target: Target,
+    specs: &[service::tags::TagSpecification],
+) -> Result<(), ApiError> {
+    let tags = targets::requested_tags(specs, "key-pair");
+    let target = target.with_request_tags(&tags);
+    if !tags.is_empty() {
+        ctx.authorize_as(
+            "ec2:CreateTags",
+            &[target.clone().with_key("ec2:CreateAction", ctx.action.trim_start_matches("ec2:"))],
+        )?;
+    }
+    authorized(ctx, p, &[target])
 }
 
 fn key_pair_item(w: &mut XmlWriter, pair: &KeyPairInfo) {

@@ -4,7 +4,9 @@
 mod instances;
 mod key_pairs;
 mod tags;
+mod targets;
 
+use super::authorize::Target;
 use super::error::ApiError;
 use super::protocol::ec2_query::QueryParams;
 use super::{Context, Reply};
@@ -80,6 +82,7 @@ impl Action {
 pub async fn dispatch(ctx: &Context<'_>, params: &QueryParams) -> Result<Reply, ApiError> {
     let name = params.required("Action")?;
     let action = Action::parse(name).ok_or_else(|| ApiError::invalid_action(name))?;
+    let ctx = &ctx.for_action(action.names().1);
     match action {
         Action::CreateKeyPair => key_pairs::create(ctx, params).await,
         Action::ImportKeyPair => key_pairs::import(ctx, params).await,
@@ -99,9 +102,11 @@ pub async fn dispatch(ctx: &Context<'_>, params: &QueryParams) -> Result<Reply, 
     }
 }
 
-/// Answers `DryRun=true` once the request has decoded and validated. With policies (a
-/// later issue) the answer will come from the policy check.
-fn refuse_dry_run(params: &QueryParams) -> Result<(), ApiError> {
+/// Checks the action on `targets` once the request has decoded and validated; then answers
+/// `DryRun=true` with 412 `DryRunOperation` (allowed) where a denial has already answered
+/// `UnauthorizedOperation`, as EC2 does.
+fn authorized(ctx: &Context<'_>, params: &QueryParams, targets: &[Target]) -> Result<(), ApiError> {
+    ctx.authorize(targets)?;
     if params.dry_run()? { Err(ApiError::dry_run()) } else { Ok(()) }
 }
 

@@ -1,21 +1,29 @@
 //! Wire side of `CreateTags`, `DeleteTags` and `DescribeTags`.
 
-use super::refuse_dry_run;
+use super::{authorized, targets};
+use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::protocol::ec2_query::{self, QueryParams};
 use crate::api::{Context, Reply};
 use crate::service::tags::Page;
+use crate::store::Tag;
 
 pub(super) async fn create(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let (ids, tags) = (p.list("ResourceId"), p.tags("Tag"));
-    refuse_dry_run(p)?;
+    let targets: Vec<Target> =
+        targets::resources(ctx, &ids).await?.into_iter().map(|t| t.with_request_tags(&tags)).collect();
+    authorized(ctx, p, &targets)?;
     ctx.state.tags.create(&ctx.scope, &ids, &tags).await?;
     Ok(returns_true("CreateTags", ctx))
 }
 
 pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let (ids, removals) = (p.list("ResourceId"), p.tag_removals());
-    refuse_dry_run(p)?;
+    let removed: Vec<Tag> =
+        removals.iter().map(|r| Tag { key: r.key.clone(), value: r.value.clone().unwrap_or_default() }).collect();
+    let targets: Vec<Target> =
+        targets::resources(ctx, &ids).await?.into_iter().map(|t| t.with_request_tags(&removed)).collect();
+    authorized(ctx, p, &targets)?;
     ctx.state.tags.delete(&ctx.scope, &ids, &removals).await?;
     Ok(returns_true("DeleteTags", ctx))
 }
@@ -30,7 +38,7 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
         })
         .transpose()?;
     let page = Page { max_results, next_token: p.get("NextToken").map(str::to_owned) };
-    refuse_dry_run(p)?;
+    authorized(ctx, p, &[Target::any()])?;
     let (tags, next_token) = ctx.state.tags.describe(&ctx.scope, &filters, &page).await?;
     Ok(ec2_query::success("DescribeTags", ctx.request_id, tags.len() * 200, |w| {
         if tags.is_empty() {

@@ -14,6 +14,11 @@ use crate::store::{Tag, TagRemoval};
 /// The namespace of every EC2 success response (with AWS's trailing slash).
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
+/// More filters than this are refused (EC2's limit).
+pub const MAX_FILTERS: usize = 50;
+/// More values in one filter than this are refused (EC2's limit).
+pub const MAX_FILTER_VALUES: usize = 200;
+
 /// The decoded parameters of one request.
 #[derive(Debug, Default)]
 pub struct QueryParams {
@@ -64,15 +69,41 @@ impl QueryParams {
 
     /// The `Filter.N.Name` / `Filter.N.Value.M` filters.
     pub fn filters(&self) -> Result<Vec<Filter>, ApiError> {
-        self.indices("Filter")
+        let indices = self.indices("Filter");
+        if indices.len() > MAX_FILTERS {
+            return Err(ApiError::invalid_parameter_value(format!("The maximum number of filters is {MAX_FILTERS}.")));
+        }
+        indices
             .into_iter()
             .map(|i| {
                 let name = self.get(&format!("Filter.{i}.Name")).filter(|n| !n.is_empty());
                 let name =
                     name.ok_or_else(|| ApiError::invalid_parameter_value("The filter 'null' is invalid".into()))?;
-                Ok(Filter { name: name.to_owned(), values: self.list(&format!("Filter.{i}.Value")) })
+                let values = self.list(&format!("Filter.{i}.Value"));
+                if values.len() > MAX_FILTER_VALUES {
+                    return Err(ApiError::invalid_parameter_value(format!(
+                        "The maximum number of filter values specified on a single call is {MAX_FILTER_VALUES}"
+                    )));
+                }
+                Ok(Filter { name: name.to_owned(), values })
             })
             .collect()
+    }
+
+    /// How many parameters the request carries.
+    pub fn count(&self) -> usize {
+        self.params.len()
+    }
+
+    /// The parameters as a JSON object for the audit log: protocol and signature fields
+    /// left out, secrets redacted.
+    pub fn audit_json(&self) -> serde_json::Value {
+        self.params
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "Action" | "Version") && !k.starts_with("X-Amz-"))
+            .map(|(k, v)| (k.clone(), crate::service::audit::redact(k, serde_json::Value::String(v.clone()))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
     }
 
     /// `prefix.N.Key` / `prefix.N.Value` pairs; an absent value is the empty string.

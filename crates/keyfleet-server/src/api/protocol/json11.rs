@@ -21,6 +21,13 @@ impl JsonInput {
         }
     }
 
+    /// The members as a JSON object for the audit log, secrets redacted.
+    pub fn audit_json(&self) -> Value {
+        let redacted =
+            self.0.iter().map(|(k, v)| (k.clone(), crate::service::audit::redact(k, v.clone()))).collect::<Map<_, _>>();
+        Value::Object(redacted)
+    }
+
     /// A string member.
     pub fn str(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(Value::as_str)
@@ -43,6 +50,11 @@ impl JsonInput {
     /// An integer member.
     pub fn int(&self, name: &str) -> Option<i64> {
         self.0.get(name).and_then(Value::as_i64)
+    }
+
+    /// A number member (timestamps arrive as epoch seconds, possibly fractional).
+    pub fn float(&self, name: &str) -> Option<f64> {
+        self.0.get(name).and_then(Value::as_f64)
     }
 
     /// A list of strings.

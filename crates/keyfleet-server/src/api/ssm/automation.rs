@@ -5,24 +5,27 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::api::Context;
+use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
 use crate::store::AutomationRow;
 
 pub(super) async fn start(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let document = input.required("DocumentName", "documentName")?;
+    ctx.authorize(&[Target::ssm_resource(&ctx.scope, "automation-definition", &format!("{document}:$DEFAULT"))])?;
     let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, values) in input.object("Parameters").into_iter().flatten() {
         let list = values.as_array().map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect());
         parameters.insert(name.clone(), list.unwrap_or_default());
     }
-    let caller = format!("arn:aws:iam::{}:root", ctx.scope.account);
+    let caller = ctx.principal.actor.arn();
     let id = ctx.state.automation.start(&ctx.scope, document, parameters, &caller).await?;
     Ok(json!({"AutomationExecutionId": id}))
 }
 
 pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let id = input.required("AutomationExecutionId", "automationExecutionId")?;
+    ctx.authorize(&[Target::ssm_resource(&ctx.scope, "automation-execution", id)])?;
     let row = ctx.state.automation.get(&ctx.scope, id).await?;
     let mut execution = metadata(&row);
     let steps: Value = serde_json::from_str(&row.steps).unwrap_or(Value::Array(Vec::new()));
@@ -36,6 +39,7 @@ pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, A
 
 pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let filters = filters(input)?;
+    ctx.authorize(&[Target::any()])?;
     let rows = ctx.state.automation.list(&ctx.scope).await?;
     let matching = rows.iter().filter(|row| filters.iter().all(|(key, values)| matches(row, key, values)));
     Ok(json!({"AutomationExecutionMetadataList": matching.map(|r| Value::Object(metadata(r))).collect::<Vec<_>>()}))
@@ -71,6 +75,7 @@ fn matches(row: &AutomationRow, key: &str, values: &[String]) -> bool {
 
 pub(super) async fn stop(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let id = input.required("AutomationExecutionId", "automationExecutionId")?;
+    ctx.authorize(&[Target::ssm_resource(&ctx.scope, "automation-execution", id)])?;
     ctx.state.automation.stop(&ctx.scope, id).await?;
     Ok(json!({}))
 }

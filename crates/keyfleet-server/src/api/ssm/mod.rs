@@ -76,6 +76,7 @@ pub const TARGET_PREFIX: &str = "AmazonSSM.";
 /// Runs one SSM request.
 pub async fn dispatch(ctx: &Context<'_>, operation: &str, input: &JsonInput) -> Result<Value, ApiError> {
     let op = Operation::parse(operation).ok_or_else(|| ApiError::unknown_operation(operation))?;
+    let ctx = &ctx.for_action(op.names().1);
     match op {
         Operation::PutParameter => parameters::put(ctx, input).await,
         Operation::GetParameter => parameters::get(ctx, input).await,

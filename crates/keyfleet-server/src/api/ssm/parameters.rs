@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::api::Context;
+use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
 use crate::service::parameters::{Page, Parameter, PutParameter};
@@ -19,12 +20,14 @@ pub(super) async fn put(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, A
         key_id: input.str("KeyId").map(str::to_owned),
         data_type: input.str("DataType").map(str::to_owned),
     };
+    ctx.authorize(&[Target::parameter(&ctx.scope, &request.name)])?;
     let version = ctx.state.parameters.put(&ctx.scope, &caller_arn(ctx), request).await?;
     Ok(json!({"Version": version, "Tier": "Standard"}))
 }
 
 pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let name = input.required("Name", "name")?;
+    ctx.authorize(&[parameter_target(ctx, name)])?;
     let parameter = ctx.state.parameters.get(&ctx.scope, name, input.flag("WithDecryption")).await?;
     let mut value = with_value(&parameter);
     if let Some((_, selector)) = name.rsplit_once(':') {
@@ -35,12 +38,14 @@ pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, A
 
 pub(super) async fn get_many(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let names = input.strings("Names");
+    ctx.authorize(&names.iter().map(|n| parameter_target(ctx, n)).collect::<Vec<_>>())?;
     let (found, invalid) = ctx.state.parameters.get_many(&ctx.scope, &names, input.flag("WithDecryption")).await?;
     Ok(json!({"Parameters": found.iter().map(with_value).collect::<Vec<_>>(), "InvalidParameters": invalid}))
 }
 
 pub(super) async fn by_path(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let path = input.required("Path", "path")?;
+    ctx.authorize(&[Target::parameter(&ctx.scope, path)])?;
     let (found, next) = ctx
         .state
         .parameters
@@ -50,12 +55,14 @@ pub(super) async fn by_path(ctx: &Context<'_>, input: &JsonInput) -> Result<Valu
 }
 
 pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    ctx.authorize(&[Target::any()])?;
     let (found, next) = ctx.state.parameters.describe(&ctx.scope, &page(input)).await?;
     Ok(paged("Parameters", found.iter().map(|p| Value::Object(metadata(p))).collect(), next))
 }
 
 pub(super) async fn history(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let name = input.required("Name", "name")?;
+    ctx.authorize(&[parameter_target(ctx, name)])?;
     let (versions, next) =
         ctx.state.parameters.history(&ctx.scope, name, input.flag("WithDecryption"), &page(input)).await?;
     let items = versions
@@ -72,13 +79,23 @@ pub(super) async fn history(ctx: &Context<'_>, input: &JsonInput) -> Result<Valu
 }
 
 pub(super) async fn delete(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    ctx.state.parameters.delete(&ctx.scope, input.required("Name", "name")?).await?;
+    let name = input.required("Name", "name")?;
+    ctx.authorize(&[parameter_target(ctx, name)])?;
+    ctx.state.parameters.delete(&ctx.scope, name).await?;
     Ok(json!({}))
 }
 
 pub(super) async fn delete_many(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let (deleted, invalid) = ctx.state.parameters.delete_many(&ctx.scope, &input.strings("Names")).await?;
+    let names = input.strings("Names");
+    ctx.authorize(&names.iter().map(|n| parameter_target(ctx, n)).collect::<Vec<_>>())?;
+    let (deleted, invalid) = ctx.state.parameters.delete_many(&ctx.scope, &names).await?;
     Ok(json!({"DeletedParameters": deleted, "InvalidParameters": invalid}))
+}
+
+/// The parameter a name (possibly with a `:version` selector) refers to.
+fn parameter_target(ctx: &Context<'_>, name: &str) -> Target {
+    let bare = name.rsplit_once(':').map_or(name, |(bare, _)| bare);
+    Target::parameter(&ctx.scope, bare)
 }
 
 fn page(input: &JsonInput) -> Page {
@@ -132,5 +149,5 @@ fn metadata(p: &Parameter) -> Map<String, Value> {
 }
 
 fn caller_arn(ctx: &Context<'_>) -> String {
-    format!("arn:aws:iam::{}:root", ctx.scope.account)
+    ctx.principal.actor.arn()
 }

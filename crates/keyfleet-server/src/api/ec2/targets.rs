@@ -1,0 +1,68 @@
+//! The resources each EC2 action is authorized on, with the condition keys IAM defines for
+//! them. Resource tags are only loaded when the caller has policies to evaluate.
+
+use crate::api::Context;
+use crate::api::authorize::Target;
+use crate::api::error::ApiError;
+use crate::service::tags::TagSpecification;
+use crate::store::{KeyPairQuery, Tag};
+
+/// The tags the request's specifications put on `resource_type` (untyped ones included).
+pub(super) fn requested_tags(specs: &[TagSpecification], resource_type: &str) -> Vec<Tag> {
+    specs
+        .iter()
+        .filter(|s| s.resource_type.as_deref().is_none_or(|t| t == resource_type))
+        .flat_map(|s| s.tags.iter().cloned())
+        .collect()
+}
+
+/// An existing key pair by name or id, with its tags and type; by what the caller said
+/// when it does not exist (the operation then answers NotFound) or when no lookup is needed.
+pub(super) async fn key_pair(ctx: &Context<'_>, name: Option<&str>, id: Option<&str>) -> Result<Target, ApiError> {
+    let said = name.or(id).unwrap_or("*");
+    if ctx.unrestricted() {
+        return Ok(Target::key_pair(&ctx.scope, said));
+    }
+    let query = KeyPairQuery {
+        names: name.map(str::to_owned).into_iter().collect(),
+        ids: id.map(str::to_owned).into_iter().collect(),
+    };
+    let found = ctx.state.store.key_pairs(&ctx.scope, &query).await.map_err(|e| ApiError::internal(&e))?;
+    Ok(match found.first() {
+        Some(row) => Target::key_pair(&ctx.scope, &row.name)
+            .with_resource_tags(&row.tags)
+            .with_key("ec2:KeyPairType", &row.key_type),
+        None => Target::key_pair(&ctx.scope, said),
+    })
+}
+
+/// Instances by id, with their tags.
+pub(super) async fn instances(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<Target>, ApiError> {
+    let rows = if ctx.unrestricted() || ids.is_empty() {
+        Vec::new()
+    } else {
+        ctx.state.store.instances(&ctx.scope, ids).await.map_err(|e| ApiError::internal(&e))?
+    };
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let tags = rows.iter().find(|r| &r.id == id).map(|r| r.tags.as_slice()).unwrap_or_default();
+            Target::instance(&ctx.scope, id).with_resource_tags(tags)
+        })
+        .collect())
+}
+
+/// Any taggable resource by id: key pairs and instances with their tags, others by type.
+pub(super) async fn resources(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<Target>, ApiError> {
+    let mut targets = Vec::with_capacity(ids.len());
+    for id in ids {
+        let target = match id.split_once('-').map(|(prefix, _)| prefix) {
+            Some("key") => key_pair(ctx, None, Some(id)).await?,
+            Some("i") => instances(ctx, std::slice::from_ref(id)).await?.remove(0),
+            Some("vol") => Target::ec2_resource(&ctx.scope, "volume", id),
+            _ => Target::ec2_resource(&ctx.scope, "resource", id),
+        };
+        targets.push(target);
+    }
+    Ok(targets)
+}

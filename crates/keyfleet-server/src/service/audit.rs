@@ -1,0 +1,286 @@
+//! The audit log: every API call and every SSH authentication attempt, as CloudTrail-shaped
+//! JSON records, appended to the store and, optionally, to a JSON-lines file.
+//!
+//! Records go through one writer task that commits them in batches (group commit), so a
+//! burst of calls costs one transaction, not one each. A call that changes something waits
+//! for its record to be committed before it is answered; a read-only call and an SSH attempt
+//! do not wait, so a crash can lose at most the read-only records of the last batch.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Result, ids, now_ms};
+use crate::store::{AuditQuery, AuditRow, Scope, Store};
+
+/// The largest batch one transaction commits.
+const BATCH: usize = 256;
+
+/// Who made an API call.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The account.
+    pub account: String,
+    /// The IAM user, or `None` for the account's root (admin) key.
+    pub user: Option<String>,
+    /// The access key that signed the request (empty if unsigned in `--dev`).
+    pub access_key_id: String,
+}
+
+impl Actor {
+    /// `arn:aws:iam::ACCOUNT:user/NAME` or `arn:aws:iam::ACCOUNT:root`.
+    pub fn arn(&self) -> String {
+        match &self.user {
+            Some(user) => format!("arn:aws:iam::{}:user/{user}", self.account),
+            None => format!("arn:aws:iam::{}:root", self.account),
+        }
+    }
+
+    /// The `Username` CloudTrail shows.
+    pub fn username(&self) -> &str {
+        self.user.as_deref().unwrap_or("root")
+    }
+}
+
+/// One API call, as the edge saw it.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    /// The caller.
+    pub actor: Actor,
+    /// The region.
+    pub region: String,
+    /// `ec2.amazonaws.com`, `ssm.amazonaws.com`, …
+    pub event_source: &'static str,
+    /// The action, e.g. `CreateKeyPair`.
+    pub event_name: String,
+    /// The caller's address.
+    pub source_ip: String,
+    /// The client's `User-Agent`.
+    pub user_agent: String,
+    /// Request parameters, secrets already redacted.
+    pub parameters: Value,
+    /// `(type, name)` of the resources the call named.
+    pub resources: Vec<(String, String)>,
+    /// The AWS error code and message, if it failed.
+    pub error: Option<(String, String)>,
+    /// The request id.
+    pub request_id: String,
+}
+
+/// One SSH public-key authentication attempt on a built-in instance.
+#[derive(Debug, Clone)]
+pub struct SshAttempt {
+    /// The instance's scope.
+    pub scope: Scope,
+    /// `i-…`.
+    pub instance_id: String,
+    /// The OS user asked for.
+    pub os_user: String,
+    /// `SHA256:…`.
+    pub fingerprint: String,
+    /// The key pair the key belongs to, when known.
+    pub key_name: Option<String>,
+    /// `authorized_keys` or `instance-connect`, when accepted.
+    pub method: Option<&'static str>,
+    /// The client's address.
+    pub source_ip: String,
+    /// Why it was refused; `None` when accepted.
+    pub refusal: Option<&'static str>,
+}
+
+type Queued = (AuditRow, Option<oneshot::Sender<()>>);
+
+/// The audit log's writer.
+pub struct Audit {
+    queue: mpsc::Sender<Queued>,
+    store: Arc<dyn Store>,
+}
+
+impl Audit {
+    /// Starts the writer task; records also go to `file` (appended, JSON lines) if given.
+    pub fn start(store: Arc<dyn Store>, file: Option<&Path>) -> std::io::Result<Self> {
+        let file = match file {
+            Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            None => None,
+        };
+        let (queue, receiver) = mpsc::channel(8192);
+        tokio::spawn(write_batches(store.clone(), file, receiver));
+        Ok(Audit { queue, store })
+    }
+
+    /// Records an API call; waits for the commit unless the call was read-only.
+    pub async fn api_call(&self, call: ApiCall) {
+        let row = api_call_row(call);
+        if row.read_only {
+            let _ = self.queue.send((row, None)).await;
+            return;
+        }
+        let (done, committed) = oneshot::channel();
+        if self.queue.send((row, Some(done))).await.is_ok() {
+            let _ = committed.await;
+        }
+    }
+
+    /// Records an SSH authentication attempt (never blocks the SSH server).
+    pub fn ssh_attempt(&self, attempt: SshAttempt) {
+        if let Err(e) = self.queue.try_send((ssh_attempt_row(attempt), None)) {
+            tracing::error!(error = %e, "audit queue full: ssh attempt not recorded");
+        }
+    }
+
+    /// Records of one scope, newest first.
+    pub async fn lookup(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>> {
+        Ok(self.store.audit_events(scope, query).await?)
+    }
+}
+
+async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, mut receiver: mpsc::Receiver<Queued>) {
+    let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
+    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        let (rows, waiters): (Vec<AuditRow>, Vec<_>) = batch.drain(..).unzip();
+        if let Err(e) = store.append_audit(&rows).await {
+            // The records still reach the log and, if configured, the file.
+            tracing::error!(error = %e, events = rows.len(), "audit records not stored");
+        }
+        if let Some(f) = file.as_mut() {
+            let mut lines = String::new();
+            for row in &rows {
+                lines.push_str(&row.record);
+                lines.push('\n');
+            }
+            if let Err(e) = f.write_all(lines.as_bytes()).and_then(|()| f.sync_data()) {
+                tracing::error!(error = %e, "audit file not written");
+            }
+        }
+        waiters.into_iter().flatten().for_each(|w| {
+            let _ = w.send(());
+        });
+    }
+}
+
+/// Replaces a request parameter's value when it may hold a secret, as CloudTrail does with
+/// `HIDDEN_DUE_TO_SECURITY_REASONS` (a parameter's `Value`, anything named secret or password).
+pub fn redact(name: &str, value: Value) -> Value {
+    let lower = name.to_ascii_lowercase();
+    if lower == "value" || lower.contains("secret") || lower.contains("password") || lower.contains("privatekey") {
+        Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into())
+    } else {
+        value
+    }
+}
+
+/// CloudTrail's `readOnly`: the action only reads.
+pub fn is_read_only(action: &str) -> bool {
+    ["Describe", "Get", "List", "Lookup"].iter().any(|p| action.starts_with(p))
+}
+
+fn event_time(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+fn api_call_row(call: ApiCall) -> AuditRow {
+    let time_ms = now_ms();
+    let event_id = ids::request_id();
+    let read_only = is_read_only(&call.event_name);
+    let actor = &call.actor;
+    let identity = match &actor.user {
+        Some(user) => json!({"type": "IAMUser", "principalId": actor.access_key_id, "arn": actor.arn(),
+                             "accountId": actor.account, "accessKeyId": actor.access_key_id, "userName": user}),
+        None => json!({"type": "Root", "principalId": actor.account, "arn": actor.arn(),
+                       "accountId": actor.account, "accessKeyId": actor.access_key_id}),
+    };
+    let (error_code, error_message) = call.error.clone().unzip();
+    let record = json!({
+        "eventVersion": "1.08",
+        "userIdentity": identity,
+        "eventTime": event_time(time_ms),
+        "eventSource": call.event_source,
+        "eventName": call.event_name,
+        "awsRegion": call.region,
+        "sourceIPAddress": call.source_ip,
+        "userAgent": call.user_agent,
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "requestParameters": call.parameters,
+        "responseElements": Value::Null,
+        "requestID": call.request_id,
+        "eventID": event_id,
+        "readOnly": read_only,
+        "resources": resources_json(&call.resources, &actor.account),
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": actor.account,
+    });
+    AuditRow {
+        seq: 0,
+        event_id,
+        account: actor.account.clone(),
+        region: call.region,
+        time_ms,
+        event_name: call.event_name,
+        event_source: call.event_source.to_owned(),
+        username: actor.username().to_owned(),
+        access_key: actor.access_key_id.clone(),
+        read_only,
+        resources: call.resources,
+        record: record.to_string(),
+    }
+}
+
+fn ssh_attempt_row(attempt: SshAttempt) -> AuditRow {
+    let time_ms = now_ms();
+    let event_id = ids::request_id();
+    let mut resources = vec![("AWS::EC2::Instance".to_owned(), attempt.instance_id.clone())];
+    if let Some(name) = &attempt.key_name {
+        resources.push(("AWS::EC2::KeyPair".to_owned(), name.clone()));
+    }
+    let record = json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "OSUser", "userName": attempt.os_user},
+        "eventTime": event_time(time_ms),
+        "eventSource": "ssh.keyfleet",
+        "eventName": "SSHAuthentication",
+        "awsRegion": attempt.scope.region,
+        "sourceIPAddress": attempt.source_ip,
+        "errorCode": attempt.refusal.map(|_| "AuthenticationRefused"),
+        "errorMessage": attempt.refusal,
+        "additionalEventData": {
+            "instanceId": attempt.instance_id,
+            "osUser": attempt.os_user,
+            "fingerprint": attempt.fingerprint,
+            "keyPairName": attempt.key_name,
+            "method": attempt.method,
+            "result": if attempt.refusal.is_none() { "Accepted" } else { "Refused" },
+        },
+        "eventID": event_id,
+        "readOnly": false,
+        "resources": resources_json(&resources, &attempt.scope.account),
+        "eventType": "SshAuthentication",
+        "recipientAccountId": attempt.scope.account,
+    });
+    AuditRow {
+        seq: 0,
+        event_id,
+        account: attempt.scope.account,
+        region: attempt.scope.region,
+        time_ms,
+        event_name: "SSHAuthentication".into(),
+        event_source: "ssh.keyfleet".into(),
+        username: attempt.os_user,
+        access_key: String::new(),
+        read_only: false,
+        resources,
+        record: record.to_string(),
+    }
+}
+
+fn resources_json(resources: &[(String, String)], account: &str) -> Value {
+    resources.iter().map(|(kind, name)| json!({"type": kind, "ARN": name, "accountId": account})).collect()
+}

@@ -1,0 +1,200 @@
+//! Identities: users, their access keys and inline policies, with IAM's rules and limits.
+//!
+//! An access key's secret must be recoverable (SigV4 verification recomputes the HMAC with
+//! it), so it cannot be hashed. It is sealed under the master key, with the key id as the
+//! associated data: a copy of the database alone cannot sign a request, and a sealed secret
+//! cannot be moved to another key id.
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::envelope::MasterKey;
+use super::policy::Policy;
+use super::{Error, Result, ids, now_ms};
+use crate::store::{AccessKeyRow, DeleteUserOutcome, Store, StoreError, UserRow};
+
+/// IAM's limit on access keys per user.
+pub const ACCESS_KEYS_PER_USER: u32 = 2;
+
+/// An access key just created: the only time its secret is returned.
+pub struct NewAccessKey {
+    /// The stored row (its secret sealed).
+    pub row: AccessKeyRow,
+    /// The secret, in the clear.
+    pub secret: Zeroizing<String>,
+}
+
+/// A user's access key resolved for authentication.
+pub struct ResolvedKey {
+    /// The account.
+    pub account: String,
+    /// The user.
+    pub user: String,
+    /// The secret, opened.
+    pub secret: Zeroizing<String>,
+    /// `Active` or `Inactive`.
+    pub active: bool,
+}
+
+/// Users, access keys and policies.
+pub struct Iam {
+    store: Arc<dyn Store>,
+    master_key: Arc<MasterKey>,
+}
+
+impl Iam {
+    /// IAM over `store`, sealing secrets with `master_key`.
+    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>) -> Self {
+        Iam { store, master_key }
+    }
+
+    /// `CreateUser`.
+    pub async fn create_user(&self, account: &str, name: &str) -> Result<UserRow> {
+        validate_name("userName", name, 64)?;
+        let row = UserRow { name: name.to_owned(), user_id: ids::iam_unique_id("AIDA"), created_ms: now_ms() };
+        match self.store.insert_user(account, &row).await {
+            Err(StoreError::Duplicate) => Err(Error::IamEntityExists(format!("User with name {name} already exists."))),
+            other => other.map(|()| row).map_err(Error::from),
+        }
+    }
+
+    /// `DeleteUser`: only a user without access keys and policies, as IAM requires.
+    pub async fn delete_user(&self, account: &str, name: &str) -> Result<()> {
+        match self.store.delete_user(account, name).await? {
+            DeleteUserOutcome::Deleted => Ok(()),
+            DeleteUserOutcome::NotFound => Err(no_such_user(name)),
+            DeleteUserOutcome::HasAccessKeys => {
+                Err(Error::IamDeleteConflict("Cannot delete entity, must delete access keys first.".into()))
+            }
+            DeleteUserOutcome::HasPolicies => {
+                Err(Error::IamDeleteConflict("Cannot delete entity, must delete policies first.".into()))
+            }
+        }
+    }
+
+    /// `ListUsers`.
+    pub async fn users(&self, account: &str) -> Result<Vec<UserRow>> {
+        Ok(self.store.users(account).await?)
+    }
+
+    /// `GetUser`.
+    pub async fn user(&self, account: &str, name: &str) -> Result<UserRow> {
+        self.store.user(account, name).await?.ok_or_else(|| no_such_user(name))
+    }
+
+    /// `CreateAccessKey`: at most two per user.
+    pub async fn create_access_key(&self, account: &str, user: &str) -> Result<NewAccessKey> {
+        let id = ids::access_key_id();
+        let secret = ids::secret_access_key();
+        let sealed_secret = self.master_key.seal(secret.as_bytes(), &secret_context(&id)).map_err(Error::Secret)?;
+        let stored = self.store.user(account, user).await?.ok_or_else(|| no_such_user(user))?;
+        let row = AccessKeyRow {
+            id,
+            account: account.to_owned(),
+            user_name: stored.name,
+            sealed_secret,
+            status: "Active".into(),
+            created_ms: now_ms(),
+        };
+        match self.store.insert_access_key(&row, ACCESS_KEYS_PER_USER).await {
+            Ok(true) => Ok(NewAccessKey { row, secret }),
+            Ok(false) => Err(no_such_user(user)),
+            Err(StoreError::QuotaExceeded(n)) => {
+                Err(Error::IamLimitExceeded(format!("Cannot exceed quota for AccessKeysPerUser: {n}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `DeleteAccessKey`.
+    pub async fn delete_access_key(&self, account: &str, user: &str, id: &str) -> Result<()> {
+        self.user(account, user).await?;
+        if self.store.delete_access_key(account, user, id).await? {
+            Ok(())
+        } else {
+            Err(Error::IamNoSuchEntity(format!("The Access Key with id {id} cannot be found.")))
+        }
+    }
+
+    /// `ListAccessKeys`.
+    pub async fn access_keys(&self, account: &str, user: &str) -> Result<Vec<AccessKeyRow>> {
+        self.user(account, user).await?;
+        Ok(self.store.access_keys(account, user).await?)
+    }
+
+    /// `PutUserPolicy`: the document must parse and use only what the evaluator knows.
+    pub async fn put_user_policy(&self, account: &str, user: &str, name: &str, document: &str) -> Result<()> {
+        validate_name("policyName", name, 128)?;
+        if document.len() > 2048 {
+            return Err(Error::IamLimitExceeded(
+                "Maximum policy size of 2048 bytes exceeded for user ".to_owned() + user,
+            ));
+        }
+        Policy::parse(document).map_err(|e| Error::MalformedPolicy(e.0))?;
+        if self.store.put_user_policy(account, user, name, document).await? { Ok(()) } else { Err(no_such_user(user)) }
+    }
+
+    /// `GetUserPolicy`.
+    pub async fn user_policy(&self, account: &str, user: &str, name: &str) -> Result<String> {
+        self.user(account, user).await?;
+        let policies = self.store.user_policies(account, user).await?;
+        policies.into_iter().find(|(n, _)| n == name).map(|(_, doc)| doc).ok_or_else(|| no_such_policy(name))
+    }
+
+    /// `ListUserPolicies`.
+    pub async fn user_policy_names(&self, account: &str, user: &str) -> Result<Vec<String>> {
+        self.user(account, user).await?;
+        Ok(self.store.user_policies(account, user).await?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// `DeleteUserPolicy`.
+    pub async fn delete_user_policy(&self, account: &str, user: &str, name: &str) -> Result<()> {
+        self.user(account, user).await?;
+        if self.store.delete_user_policy(account, user, name).await? { Ok(()) } else { Err(no_such_policy(name)) }
+    }
+
+    /// Finds a user's access key and opens its secret, for signature verification.
+    pub async fn resolve_access_key(&self, id: &str) -> Result<Option<ResolvedKey>> {
+        let Some(row) = self.store.access_key(id).await? else { return Ok(None) };
+        let secret = self.master_key.open(&row.sealed_secret, &secret_context(&row.id)).map_err(Error::Secret)?;
+        let secret =
+            String::from_utf8(secret.to_vec()).map_err(|_| Error::Secret(super::envelope::EnvelopeError::Corrupt))?;
+        Ok(Some(ResolvedKey {
+            account: row.account,
+            user: row.user_name,
+            secret: Zeroizing::new(secret),
+            active: row.status == "Active",
+        }))
+    }
+
+    /// The parsed inline policies of a user, for authorization.
+    pub async fn policies_of(&self, account: &str, user: &str) -> Result<Vec<Policy>> {
+        let stored = self.store.user_policies(account, user).await?;
+        // Documents were validated when stored; one that no longer parses grants nothing.
+        Ok(stored.iter().filter_map(|(_, doc)| Policy::parse(doc).ok()).collect())
+    }
+}
+
+fn secret_context(access_key_id: &str) -> String {
+    format!("iam-access-key:{access_key_id}")
+}
+
+fn no_such_user(name: &str) -> Error {
+    Error::IamNoSuchEntity(format!("The user with name {name} cannot be found."))
+}
+
+fn no_such_policy(name: &str) -> Error {
+    Error::IamNoSuchEntity(format!("The user policy with name {name} cannot be found."))
+}
+
+/// IAM's name rule: 1..=max characters of `[\w+=,.@-]`.
+fn validate_name(member: &str, name: &str, max: usize) -> Result<()> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+    if name.is_empty() || name.len() > max || !name.chars().all(valid_char) {
+        return Err(Error::IamValidation(format!(
+            "1 validation error detected: Value '{name}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+        )));
+    }
+    Ok(())
+}
