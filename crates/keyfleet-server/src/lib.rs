@@ -212,8 +212,7 @@ fn login_observer(audit: &Arc<service::audit::Audit>) -> runtime::LoginObserver 
 impl Started {
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+        api::listener::serve(self.listener, self.router, shutdown).await
     }
 }
 

@@ -21,3 +21,4 @@ CREATE TABLE audit_resources (
     resource_name TEXT    NOT NULL
 );
 CREATE INDEX audit_resources_by_name ON audit_resources (resource_name, seq);
+CREATE INDEX audit_resources_by_seq ON audit_resources (seq);

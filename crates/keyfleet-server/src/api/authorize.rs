@@ -171,6 +171,15 @@ impl Trail {
         self.authorized.load(Ordering::Relaxed)
     }
 
+    /// Records a resource a request names without being authorized on it (the names a
+    /// `Describe*` call asks for), so that lookups by resource name find the call.
+    pub fn note(&self, kind: &'static str, name: &str) {
+        let mut resources = self.resources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !resources.iter().any(|(k, n)| k == kind && n == name) {
+            resources.push((kind.to_owned(), name.to_owned()));
+        }
+    }
+
     /// The resources the request named, as `(type, name)`.
     pub fn resources(&self) -> Vec<(String, String)> {
         self.resources.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
@@ -187,13 +196,8 @@ pub fn check(
     targets: &[Target],
 ) -> Result<(), ApiError> {
     trail.authorized.store(true, Ordering::Relaxed);
-    {
-        let mut resources = trail.resources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (kind, name) in targets.iter().filter_map(|t| t.audit.as_ref()) {
-            if !resources.iter().any(|(k, n)| k == kind && n == name) {
-                resources.push(((*kind).to_owned(), name.clone()));
-            }
-        }
+    for (kind, name) in targets.iter().filter_map(|t| t.audit.as_ref()) {
+        trail.note(kind, name);
     }
     let Some(policies) = &principal.policies else { return Ok(()) };
     for target in targets {

@@ -11,6 +11,7 @@ mod http;
 mod iam;
 pub mod instance_connect;
 mod limits;
+pub mod listener;
 pub mod protocol;
 pub mod ssm;
 

@@ -282,5 +282,5 @@ fn ssh_attempt_row(attempt: SshAttempt) -> AuditRow {
 }
 
 fn resources_json(resources: &[(String, String)], account: &str) -> Value {
-    resources.iter().map(|(kind, name)| json!({"type": kind, "ARN": name, "accountId": account})).collect()
+    resources.iter().map(|(kind, name)| json!({"type": kind, "name": name, "accountId": account})).collect()
 }

@@ -16,9 +16,17 @@ pub fn any_matches<'a>(patterns: &[String], candidates: impl IntoIterator<Item =
     patterns.iter().any(|p| candidates.clone().into_iter().any(|c| wildcard_match(p, c)))
 }
 
-/// Matches `text` against an EC2 filter pattern.
+/// Matches `text` against an EC2 filter pattern (`\` escapes a wildcard).
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let pattern = tokens(pattern);
+    glob_match(&tokens(pattern, true), text)
+}
+
+/// Matches `text` against an IAM pattern: the same wildcards, but `\` is an ordinary character.
+pub fn iam_wildcard_match(pattern: &str, text: &str) -> bool {
+    glob_match(&tokens(pattern, false), text)
+}
+
+fn glob_match(pattern: &[Token], text: &str) -> bool {
     let text: Vec<char> = text.chars().collect();
     // Iterative glob matching with single-star backtracking: linear in practice.
     let (mut p, mut t) = (0, 0);
@@ -56,14 +64,14 @@ enum Token {
     Char(char),
 }
 
-fn tokens(pattern: &str) -> Vec<Token> {
+fn tokens(pattern: &str, escapes: bool) -> Vec<Token> {
     let mut out = Vec::with_capacity(pattern.len());
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
         out.push(match c {
             '*' => Token::Any,
             '?' => Token::One,
-            '\\' => Token::Char(chars.next().unwrap_or('\\')),
+            '\\' if escapes => Token::Char(chars.next().unwrap_or('\\')),
             c => Token::Char(c),
         });
     }

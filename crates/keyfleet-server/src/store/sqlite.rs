@@ -939,12 +939,23 @@ impl Store for SqliteStore {
                 resources: Vec::new(),
             })
             .collect();
-        for event in &mut events {
-            let rows = sqlx::query("SELECT resource_type, resource_name FROM audit_resources WHERE seq = ?1")
-                .bind(event.seq)
-                .fetch_all(&self.pool)
-                .await?;
-            event.resources = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        // One query for the resources of the whole page (no N+1): the page's seq range,
+        // filtered to its own events.
+        if let (Some(newest), Some(oldest)) = (events.first().map(|e| e.seq), events.last().map(|e| e.seq)) {
+            let rows = sqlx::query(
+                "SELECT seq, resource_type, resource_name FROM audit_resources WHERE seq >= ?1 AND seq <= ?2 ORDER BY rowid",
+            )
+            .bind(oldest)
+            .bind(newest)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut by_seq: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+            for r in &rows {
+                by_seq.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+            }
+            for event in &mut events {
+                event.resources = by_seq.remove(&event.seq).unwrap_or_default();
+            }
         }
         Ok(events)
     }

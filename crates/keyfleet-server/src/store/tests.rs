@@ -107,3 +107,102 @@ for_each_backend!(reset_empties_everything, |s: Arc<dyn Store>| async move {
     assert!(s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap().is_empty());
     s.insert_key_pair(&sc, &row("key-1", "a"), 1).await.unwrap();
 });
+
+fn user(name: &str) -> UserRow {
+    UserRow { name: name.into(), user_id: format!("AIDA{name}"), created_ms: 1 }
+}
+
+fn access_key(id: &str, user: &str) -> AccessKeyRow {
+    AccessKeyRow {
+        id: id.into(),
+        account: "111122223333".into(),
+        user_name: user.into(),
+        sealed_secret: "sealed".into(),
+        status: "Active".into(),
+        created_ms: 1,
+    }
+}
+
+for_each_backend!(users_keys_and_policies_follow_iams_rules, |s: Arc<dyn Store>| async move {
+    let account = "111122223333";
+    s.insert_user(account, &user("alice")).await.unwrap();
+    assert!(matches!(s.insert_user(account, &user("ALICE")).await, Err(StoreError::Duplicate)), "names ignore case");
+    s.insert_user("444455556666", &user("alice")).await.unwrap();
+    assert!(!s.insert_access_key(&access_key("AKIA0", "nobody"), 2).await.unwrap(), "no such user");
+    let keys = ["AKIA1", "AKIA2", "AKIA3"].map(|id| {
+        let s = s.clone();
+        tokio::spawn(async move { s.insert_access_key(&access_key(id, "alice"), 2).await })
+    });
+    let mut stored = 0;
+    for k in keys {
+        match k.await.unwrap() {
+            Ok(true) => stored += 1,
+            Err(StoreError::QuotaExceeded(2)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(stored, 2, "two keys per user, also when asked for at once");
+    assert!(s.put_user_policy(account, "alice", "p", "{}").await.unwrap());
+    assert!(s.put_user_policy(account, "alice", "p", "{\"v\":2}").await.unwrap(), "put replaces");
+    assert!(!s.put_user_policy(account, "bob", "p", "{}").await.unwrap());
+    assert_eq!(s.user_policies(account, "alice").await.unwrap(), vec![("p".to_owned(), "{\"v\":2}".to_owned())]);
+    assert_eq!(s.delete_user(account, "alice").await.unwrap(), DeleteUserOutcome::HasAccessKeys);
+    for key in s.access_keys(account, "alice").await.unwrap() {
+        assert_eq!(s.access_key(&key.id).await.unwrap().unwrap().user_name, "alice");
+        assert!(s.delete_access_key(account, "alice", &key.id).await.unwrap());
+    }
+    assert_eq!(s.delete_user(account, "alice").await.unwrap(), DeleteUserOutcome::HasPolicies);
+    assert!(s.delete_user_policy(account, "alice", "p").await.unwrap());
+    assert_eq!(s.delete_user(account, "alice").await.unwrap(), DeleteUserOutcome::Deleted);
+    assert_eq!(s.delete_user(account, "alice").await.unwrap(), DeleteUserOutcome::NotFound);
+    assert_eq!(s.users("444455556666").await.unwrap().len(), 1, "accounts are separate");
+});
+
+fn audit_row(event_id: &str, name: &str, time_ms: i64, resources: &[&str]) -> AuditRow {
+    AuditRow {
+        seq: 0,
+        event_id: event_id.into(),
+        account: "111122223333".into(),
+        region: "us-east-1".into(),
+        time_ms,
+        event_name: name.into(),
+        event_source: "ec2.amazonaws.com".into(),
+        username: "alice".into(),
+        access_key: "AKIA1".into(),
+        read_only: name.starts_with("Describe"),
+        resources: resources.iter().map(|r| ("AWS::EC2::KeyPair".to_owned(), (*r).to_owned())).collect(),
+        record: "{}".into(),
+    }
+}
+
+for_each_backend!(audit_records_are_found_newest_first_by_attribute_and_time, |s: Arc<dyn Store>| async move {
+    let rows = [
+        audit_row("e1", "CreateKeyPair", 1_000, &["dev-a"]),
+        audit_row("e2", "DescribeKeyPairs", 2_000, &[]),
+        audit_row("e3", "DeleteKeyPair", 3_000, &["dev-a"]),
+    ];
+    s.append_audit(&rows[..2]).await.unwrap();
+    s.append_audit(&rows[2..]).await.unwrap();
+    let query = |attribute: Option<(AuditAttribute, &str)>, start_ms, before_seq, limit| AuditQuery {
+        attribute: attribute.map(|(a, v)| (a, v.to_owned())),
+        start_ms,
+        end_ms: i64::MAX,
+        before_seq,
+        limit,
+    };
+    let ids = |found: Vec<AuditRow>| found.into_iter().map(|r| r.event_id).collect::<Vec<_>>();
+    let sc = scope("us-east-1");
+    assert_eq!(ids(s.audit_events(&sc, &query(None, 0, None, 50)).await.unwrap()), ["e3", "e2", "e1"]);
+    let by_name =
+        s.audit_events(&sc, &query(Some((AuditAttribute::ResourceName, "dev-a")), 0, None, 50)).await.unwrap();
+    assert_eq!(by_name[1].resources, vec![("AWS::EC2::KeyPair".to_owned(), "dev-a".to_owned())]);
+    assert_eq!(ids(by_name), ["e3", "e1"]);
+    assert_eq!(
+        ids(s.audit_events(&sc, &query(Some((AuditAttribute::ReadOnly, "true")), 0, None, 50)).await.unwrap()),
+        ["e2"]
+    );
+    assert_eq!(ids(s.audit_events(&sc, &query(None, 1_500, None, 50)).await.unwrap()), ["e3", "e2"]);
+    let first = s.audit_events(&sc, &query(None, 0, None, 1)).await.unwrap();
+    assert_eq!(ids(s.audit_events(&sc, &query(None, 0, Some(first[0].seq), 50)).await.unwrap()), ["e2", "e1"]);
+    assert!(s.audit_events(&scope("eu-west-1"), &query(None, 0, None, 50)).await.unwrap().is_empty());
+});

@@ -1,6 +1,8 @@
 //! Command-line parsing and the commands. `serve` runs the server; every other command
 //! is a client that signs its requests with the server's own SigV4 code.
 
+mod admin;
+mod audit;
 mod aws_files;
 mod client;
 mod configure;
@@ -40,6 +42,11 @@ enum Command {
     Connect(instances::ConnectArgs),
     /// Recover a lost key: run AWSSupport-ResetAccess and save the new private key (0400).
     ResetAccess(reset_access::ResetAccessArgs),
+    /// Manage users, their access keys and policies (the IAM API).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Show the audit log: API calls and SSH logins, newest first.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs a parsed command line.
@@ -52,6 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ssh(args) => instances::ssh(args),
         Command::Connect(args) => instances::connect(args),
         Command::ResetAccess(args) => reset_access::run(args),
+        Command::Admin(command) => admin::run(command),
+        Command::Audit(args) => audit::run(args),
     }
 }
 

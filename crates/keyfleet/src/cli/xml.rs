@@ -28,9 +28,14 @@ impl Element {
         self.child(name).map(|c| c.text.as_str())
     }
 
-    /// The `<item>`s of a set such as `keySet` or `tagSet`.
+    /// The `<item>`s of an EC2 set such as `keySet` or `tagSet`.
     pub fn items<'a>(&'a self, set: &str) -> impl Iterator<Item = &'a Element> + 'a {
         self.child(set).into_iter().flat_map(|s| s.children.iter().filter(|c| c.name == "item"))
+    }
+
+    /// The `<member>`s of an IAM list such as `Users`.
+    pub fn members<'a>(&'a self, list: &str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.child(list).into_iter().flat_map(|s| s.children.iter().filter(|c| c.name == "member"))
     }
 }
 

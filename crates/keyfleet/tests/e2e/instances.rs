@@ -581,3 +581,57 @@ fn instance_connect_keys_work_for_their_window_and_sessions_outlive_it() {
         "EC2InstanceStateInvalidException",
     );
 }
+
+#[test]
+fn ssh_logins_accepted_and_refused_are_audited_with_fingerprints() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "audited");
+    let (id, ip) = launch(&server, "audited");
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+    let stranger = server.dir.path().join("stranger");
+    run_ok("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", stranger.to_str().unwrap()]);
+    ssh_refused(&server, &stranger, &ip);
+    let fingerprint = |path: &Path| {
+        let out = run_ok("ssh-keygen", &["-l", "-E", "sha256", "-f", path.to_str().unwrap()]);
+        out.split_whitespace().nth(1).unwrap().to_owned()
+    };
+    let (good, bad) = (fingerprint(&key), fingerprint(&stranger));
+
+    // SSH records are written behind the login; wait until both are there.
+    let lookup = format!("cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue={id}");
+    let mut logins = Vec::new();
+    for _ in 0..100 {
+        let events = json(&server.aws_ok(&lookup));
+        logins = events["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["EventName"] == "SSHAuthentication")
+            .map(|e| json(e["CloudTrailEvent"].as_str().unwrap())["additionalEventData"].clone())
+            .collect::<Vec<_>>();
+        if logins.iter().any(|l| l["fingerprint"] == bad.as_str()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let accepted = logins.iter().find(|l| l["result"] == "Accepted").expect("the accepted login is recorded");
+    assert_eq!(accepted["fingerprint"], good.as_str());
+    assert_eq!(accepted["keyPairName"], "audited", "{accepted}");
+    assert_eq!(accepted["osUser"], "ec2-user");
+    let refused = logins.iter().find(|l| l["fingerprint"] == bad.as_str()).expect("the refused login is recorded");
+    assert_eq!(refused["result"], "Refused");
+    assert_eq!(refused["keyPairName"], serde_json::Value::Null);
+
+    // keyfleet audit shows the same, by instance and by key pair.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+    command.args(["audit", "--instance", &id, "--endpoint-url", &server.url]);
+    server.aws_env(&mut command);
+    let out = command.output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.contains(&good) && table.contains(&bad), "{table}");
+    assert!(table.contains("AuthenticationRefused") && table.contains("RunInstances"), "{table}");
+}

@@ -6,9 +6,11 @@
 //!   `ssh-keygen`, `openssl` and `puttygen`;
 //! - `boto3.rs`: boto3 scripts (in `clients/`): error shapes, waiters, paging, concurrency;
 //! - `keyfleet_cli.rs`: the `keyfleet key …` and `configure` commands;
+//! - `edge.rs`: body, parameter and rate limits, and slow clients;
 //! - `golden.rs`: raw request/response pairs against `golden/*.xml` (ids and times normalized);
 //! - `secrets.rs`: no private key byte reaches the database or the logs;
-//! - `sigv4.rs`: authentication failures as real clients see them;
+//! - `sigv4.rs`: authentication failures as real clients see them, and their audit records;
+//! - `iam.rs`: users, access keys and policies: every allow and deny path, and the audit log;
 //! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
 //! - `ssm.rs`: Parameter Store with the aws CLI;
 //! - `reset_access.rs`: the AWSSupport-ResetAccess automation and `keyfleet reset-access`.
@@ -22,7 +24,9 @@ mod support;
 
 mod aws_cli;
 mod boto3;
+mod edge;
 mod golden;
+mod iam;
 mod instances;
 mod keyfleet_cli;
 mod reset_access;

@@ -40,3 +40,27 @@ fn unsigned_request_is_refused_unless_dev() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 }
+
+#[test]
+fn wrong_expired_replayed_unknown_and_deleted_keys_are_refused_and_audited() {
+    if !require(&["boto3"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let r = json(&server.boto3("boto3_cases.py", &["refusals"]));
+    let denied =
+        serde_json::json!(["AuthFailure", "AWS was not able to validate the provided access credentials", 401]);
+    assert_eq!(r["accepted"], true, "{r}");
+    assert_eq!(r["wrong_secret"], denied);
+    assert_eq!(r["expired"], serde_json::json!(["RequestExpired", "Request has expired.", 400]));
+    assert_eq!(r["replay_statuses"], serde_json::json!([200, 401]), "{r}");
+    assert!(r["replay_body"].as_str().unwrap().contains("<Code>AuthFailure</Code>"), "{r}");
+    assert_eq!(r["unknown_key"], denied);
+    assert_eq!(r["deleted_key"], denied);
+    assert_eq!(
+        r["audited"],
+        serde_json::json!(["OK", "OK", "OK", "AuthFailure", "RequestExpired", "OK", "AuthFailure", "AuthFailure"]),
+        "every attempt with the key is in the log, in order"
+    );
+    assert_eq!(r["audited_unknown"], serde_json::json!(["AuthFailure"]));
+}

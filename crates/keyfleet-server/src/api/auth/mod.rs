@@ -127,7 +127,7 @@ impl Authenticator {
                 sigv4::verify(req, &presented, &secret, now).map_err(refuse)?;
                 if presented.expires.is_none() {
                     let signed_at = sigv4::parse_amz_date(&presented.amz_date).map_err(refuse)?.unix_timestamp();
-                    replay.check(&presented.signature, signed_at, now.unix_timestamp()).map_err(|r| {
+                    replay.check(&replay_key(req, &presented), signed_at, now.unix_timestamp()).map_err(|r| {
                         refuse(match r {
                             replay::Replay::Repeated => AuthError::Replayed,
                             replay::Replay::BeyondHorizon => AuthError::Expired,
@@ -138,6 +138,14 @@ impl Authenticator {
             }
         }
     }
+}
+
+/// What makes a request unique to the replay guard: its signature, plus the SDK headers that
+/// name the invocation and attempt. botocore does not sign those, so two identical calls in
+/// the same second share a signature; they still differ here, while a verbatim replay does not.
+fn replay_key(req: &sigv4::Request<'_>, presented: &sigv4::Presented) -> String {
+    let header = |name: &str| (req.headers)(name).into_iter().next().unwrap_or_default();
+    format!("{} {} {}", presented.signature, header("amz-sdk-invocation-id"), header("amz-sdk-request"))
 }
 
 fn caller(presented: &sigv4::Presented, account: &str, user: Option<String>) -> Caller {

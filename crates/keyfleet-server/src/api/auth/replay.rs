@@ -1,8 +1,10 @@
-//! Refuses a header-signed request whose signature has been seen before, within the
-//! 15 minutes in which its timestamp is accepted. SigV4 alone would accept a captured request
-//! again for that long. The SDKs sign a fresh `amz-sdk-invocation-id` (and the attempt
-//! number) into every request, so an honest client never repeats a signature. Presigned
-//! URLs are meant to be reused until they expire, and are not checked.
+//! Refuses a header-signed request that has been seen before, within the 15 minutes in which
+//! its timestamp is accepted: SigV4 alone (and AWS) would accept a captured request again
+//! for that long. A request is identified by its signature together with the SDKs'
+//! `amz-sdk-invocation-id` and `amz-sdk-request` headers (see `replay_key`): botocore leaves
+//! those unsigned, so a replay that rewrites them is not caught here; keyfleet's own CLI
+//! signs its invocation id, so its requests cannot be replayed at all. Presigned URLs are
+//! meant to be reused until they expire, and are not checked.
 //!
 //! Memory is bounded: past `capacity` signatures the oldest is forgotten and the accepted
 //! window shrinks to start after it, so a forgotten signature is refused as expired rather

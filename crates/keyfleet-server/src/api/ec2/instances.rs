@@ -32,6 +32,9 @@ pub(super) async fn run(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, Api
     let launch_targets = launch_targets(ctx, &input).await?;
     authorized(ctx, p, &launch_targets)?;
     let (reservation_id, rows) = ctx.state.instances.run(&ctx.scope, input).await?;
+    for row in &rows {
+        ctx.trail.note("AWS::EC2::Instance", &row.id);
+    }
     Ok(ec2_query::success("RunInstances", ctx.request_id, rows.len() * 1500, |w| {
         w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
         w.start("instancesSet");

@@ -62,6 +62,9 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
     };
     // Like every Describe action, DescribeKeyPairs has no resource-level permissions: it is
     // allowed or denied as a whole, on `*`, and never filtered per key pair.
+    for name in &input.names {
+        ctx.trail.note("AWS::EC2::KeyPair", name);
+    }
     authorized(ctx, p, &[Target::any()])?;
     let pairs = ctx.state.key_pairs.describe(&ctx.scope, input).await?;
     let per_item = if pairs.first().is_some_and(|k| k.public_key.is_some()) { 1000 } else { 400 };

@@ -341,33 +341,10 @@ impl Condition {
     }
 }
 
-/// IAM's glob: `*` matches any run of characters, `?` exactly one.
+/// IAM's glob: `*` matches any run of characters, `?` exactly one (EC2 filters' matcher,
+/// without their `\` escapes).
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    // Where the last `*` was, and where in the text it began matching.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    super::filter::iam_wildcard_match(pattern, text)
 }
 
 fn ip_in_cidr(value: &str, cidr: &str) -> bool {

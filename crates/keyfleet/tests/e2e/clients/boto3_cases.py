@@ -134,12 +134,80 @@ def auth_cases():
     print(json.dumps(results))
 
 
+def refusals_cases():
+    """A user's key: accepted; then a wrong secret, an expired and a replayed signature, an
+    unknown key and the key once deleted, each refused; then the audit records of each."""
+    import datetime
+    import urllib.error
+    import urllib.request
+
+    import botocore.auth
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    iam = boto3.client("iam", endpoint_url=URL, region_name="us-east-1")
+    iam.create_user(UserName="erin")
+    iam.put_user_policy(UserName="erin", PolicyName="read", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="erin")["AccessKey"]
+    kid, secret = key["AccessKeyId"], key["SecretAccessKey"]
+
+    def client(key_id, key_secret):
+        return boto3.client("ec2", endpoint_url=URL, region_name="us-east-1", aws_access_key_id=key_id,
+                            aws_secret_access_key=key_secret, config=Config(retries={"max_attempts": 1}))
+
+    # Identical calls in the same second share a signature (botocore leaves its invocation
+    # id unsigned); they are not replays and must all be accepted.
+    erin = client(kid, secret)
+    results = {"accepted": [erin.describe_key_pairs()["KeyPairs"] for _ in range(3)] == [[], [], []]}
+    results["wrong_secret"] = error_of(lambda: client(kid, "x" * 40).describe_key_pairs())
+    real_now = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda: real_now() - datetime.timedelta(minutes=20)
+    try:
+        results["expired"] = error_of(lambda: client(kid, secret).describe_key_pairs())
+    finally:
+        botocore.auth.get_current_datetime = real_now
+
+    # One signed request, sent twice as an eavesdropper would replay it.
+    request = AWSRequest(method="POST", url=URL + "/", data="Action=DescribeKeyPairs&Version=2016-11-15",
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(kid, secret), "ec2", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    statuses = []
+    for _ in range(2):
+        raw = urllib.request.Request(prepared.url, data=prepared.body.encode() if isinstance(prepared.body, str) else prepared.body,
+                                     headers=dict(prepared.headers.items()), method="POST")
+        try:
+            with urllib.request.urlopen(raw) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as e:
+            statuses.append(e.code)
+            results.setdefault("replay_bodies", []).append(e.read().decode())
+            results["replay_body"] = results["replay_bodies"][-1]
+    results["replay_statuses"] = statuses
+
+    results["unknown_key"] = error_of(lambda: client("AKIAUNKNOWNUNKNOWN00", "x" * 40).describe_key_pairs())
+    iam.delete_access_key(UserName="erin", AccessKeyId=kid)
+    results["deleted_key"] = error_of(lambda: client(kid, secret).describe_key_pairs())
+
+    trail = boto3.client("cloudtrail", endpoint_url=URL, region_name="us-east-1")
+    def codes(key_id):
+        events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key_id}])["Events"]
+        return [json.loads(e["CloudTrailEvent"]).get("errorCode") or "OK" for e in reversed(events)]
+    results["audited"] = codes(kid)
+    results["audited_unknown"] = codes("AKIAUNKNOWNUNKNOWN00")
+    print(json.dumps(results))
+
+
 if __name__ == "__main__":
     case = sys.argv[2]
     if case == "suite":
         suite()
     elif case == "auth":
         auth_cases()
+    elif case == "refusals":
+        refusals_cases()
     elif case == "same-name":
         n = int(sys.argv[3])
         concurrent_create(["contested"] * n, n)

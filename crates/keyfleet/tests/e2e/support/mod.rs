@@ -19,6 +19,13 @@ pub struct Options {
     pub args: Vec<String>,
 }
 
+/// An access key to sign with.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub id: String,
+    pub secret: String,
+}
+
 /// A running `keyfleet serve` with its own data dir; killed on drop.
 pub struct TestServer {
     pub url: String,
@@ -91,11 +98,39 @@ impl TestServer {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 
-    /// Environment for AWS clients: this server's credentials and nothing from the host.
+    /// Environment for AWS clients: this server's admin credentials and nothing from the host.
     pub fn aws_env(&self, command: &mut Command) {
+        self.aws_env_as(command, &self.admin());
+    }
+
+    /// The admin (root) key.
+    pub fn admin(&self) -> Identity {
+        Identity { id: self.access_key_id.clone(), secret: self.secret_access_key.clone() }
+    }
+
+    /// Creates an IAM user with one access key and, if given, an inline policy (JSON).
+    pub fn create_user(&self, name: &str, policy: Option<&str>) -> Identity {
+        self.aws_ok(&format!("iam create-user --user-name {name}"));
+        let key = json(&self.aws_ok(&format!("iam create-access-key --user-name {name}")))["AccessKey"].clone();
+        if let Some(policy) = policy {
+            let file = self.dir.path().join(format!("{name}-policy.json"));
+            std::fs::write(&file, policy).expect("write policy");
+            self.aws_ok(&format!(
+                "iam put-user-policy --user-name {name} --policy-name main --policy-document file://{}",
+                file.display()
+            ));
+        }
+        Identity {
+            id: key["AccessKeyId"].as_str().expect("key id").to_owned(),
+            secret: key["SecretAccessKey"].as_str().expect("secret").to_owned(),
+        }
+    }
+
+    /// Environment for AWS clients signing as `who`.
+    pub fn aws_env_as(&self, command: &mut Command, who: &Identity) {
         command
-            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("AWS_ACCESS_KEY_ID", &who.id)
+            .env("AWS_SECRET_ACCESS_KEY", &who.secret)
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
@@ -107,26 +142,41 @@ impl TestServer {
     /// `aws --endpoint-url URL <command line>`, the command line split at whitespace as a
     /// shell would (no quoting needed in these tests); returns the output whatever the exit code.
     pub fn aws(&self, command_line: &str) -> Output {
+        self.aws_as(&self.admin(), command_line)
+    }
+
+    /// `aws …` signed as `who`.
+    pub fn aws_as(&self, who: &Identity, command_line: &str) -> Output {
         let mut command = Command::new("aws");
         command.arg("--endpoint-url").arg(&self.url).args(command_line.split_whitespace());
-        self.aws_env(&mut command);
+        self.aws_env_as(&mut command, who);
         command.output().expect("run aws")
     }
 
-    /// `aws …` that must succeed; returns stdout.
-    pub fn aws_ok(&self, args: &str) -> String {
-        let out = self.aws(args);
+    /// `aws …` as `who` that must succeed; returns stdout.
+    pub fn aws_ok_as(&self, who: &Identity, args: &str) -> String {
+        let out = self.aws_as(who, args);
         assert!(out.status.success(), "aws {args} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
-    /// `aws …` that must fail with this error code; returns stderr.
-    pub fn aws_err(&self, args: &str, code: &str) -> String {
-        let out = self.aws(args);
+    /// `aws …` as `who` that must fail with this error code; returns stderr.
+    pub fn aws_err_as(&self, who: &Identity, args: &str, code: &str) -> String {
+        let out = self.aws_as(who, args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!out.status.success(), "aws {args} unexpectedly succeeded");
         assert!(stderr.contains(&format!("({code})")), "aws {args}: expected {code}, got {stderr}");
         stderr
+    }
+
+    /// `aws …` that must succeed; returns stdout.
+    pub fn aws_ok(&self, args: &str) -> String {
+        self.aws_ok_as(&self.admin(), args)
+    }
+
+    /// `aws …` that must fail with this error code; returns stderr.
+    pub fn aws_err(&self, args: &str, code: &str) -> String {
+        self.aws_err_as(&self.admin(), args, code)
     }
 
     /// Runs a boto3 script from `tests/e2e/clients/` with this server's URL first.

@@ -1,0 +1,90 @@
+//! Hardening at the edge, as a client meets it: body and parameter limits, the per-key rate
+//! limit with EC2's RequestLimitExceeded, and slow clients cut off.
+
+use std::io::{Read, Write};
+
+use crate::support::{Options, TestServer, require};
+
+fn post(server: &TestServer, body: String) -> (u16, String) {
+    let response = ureq::post(format!("{}/", server.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(body)
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.into_body().read_to_string().unwrap())
+}
+
+#[test]
+fn oversized_bodies_and_too_many_parameters_or_filters_are_refused() {
+    let server = TestServer::dev();
+    let (status, text) =
+        post(&server, format!("Action=DescribeKeyPairs&Version=2016-11-15&Pad={}", "x".repeat(300 * 1024)));
+    assert_eq!(status, 413);
+    assert!(text.contains("<Code>RequestEntityTooLarge</Code>"), "{text}");
+
+    let many: String = (1..=2100).map(|i| format!("&KeyName.{i}=k{i}")).collect();
+    let (status, text) = post(&server, format!("Action=DescribeKeyPairs&Version=2016-11-15{many}"));
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("<Code>InvalidParameterValue</Code>") && text.contains("more than 2000 parameters"),
+        "{text}"
+    );
+
+    let filters: String = (1..=51).map(|i| format!("&Filter.{i}.Name=key-name&Filter.{i}.Value.1=x")).collect();
+    let (_, text) = post(&server, format!("Action=DescribeKeyPairs&Version=2016-11-15{filters}"));
+    assert!(text.contains("The maximum number of filters is 50."), "{text}");
+    let values: String = (1..=201).map(|i| format!("&Filter.1.Value.{i}=v{i}")).collect();
+    let (_, text) = post(&server, format!("Action=DescribeKeyPairs&Version=2016-11-15&Filter.1.Name=key-name{values}"));
+    assert!(text.contains("<Code>InvalidParameterValue</Code>") && text.contains("200"), "{text}");
+}
+
+#[test]
+fn each_access_key_is_rate_limited_with_request_limit_exceeded() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start_with(Options {
+        args: vec!["--rate-limit".into(), "1".into(), "--rate-burst".into(), "3".into()],
+        ..Options::default()
+    });
+    // The burst is spent by the first calls (the admin key's IAM calls included).
+    let user = server
+        .create_user("limited", Some(r#"{"Statement": {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}}"#));
+    // Eight calls at once: at most the burst of 3 and a refill of 1 per second get through.
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let mut command = std::process::Command::new("aws");
+            command.args(["--endpoint-url", &server.url, "ec2", "describe-key-pairs"]);
+            server.aws_env_as(&mut command, &user);
+            command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = calls.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let refused: Vec<String> = outputs
+        .iter()
+        .filter(|o| !o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert!(!refused.is_empty() && refused.len() < 8, "{refused:?}");
+    let stderr = &refused[0];
+    assert!(stderr.contains("(RequestLimitExceeded)"), "{stderr}");
+    assert!(stderr.contains("Request limit exceeded."), "{stderr}");
+}
+
+#[test]
+fn a_client_that_never_finishes_its_request_is_disconnected() {
+    let server = TestServer::dev();
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let mut buf = Vec::new();
+    // The server answers 408 or just closes; either way the connection ends well before the
+    // read timeout, which would fail the read.
+    stream.read_to_end(&mut buf).expect("the server closes the connection");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}

@@ -1,0 +1,233 @@
+//! Who may do what: two IAM users with different policies, driven by the real aws CLI. Each
+//! allow and deny path of the policy evaluator shows up as EC2, SSM and IAM report it, and
+//! every call lands in the audit log (LookupEvents and the JSON-lines file).
+
+use crate::support::{Options, TestServer, json, require};
+
+/// Alice: her own `dev-*` key pairs; any key pair tagged `team=blue` on creation; deleting
+/// key pairs tagged `team=blue`; and never `dev-protected`.
+const ALICE: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": "ec2:*KeyPair*", "Resource": "arn:aws:ec2:*:*:key-pair/dev-*"},
+    {"Effect": "Allow", "Action": ["ec2:CreateKeyPair", "ec2:ImportKeyPair"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}},
+    {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*",
+     "Condition": {"StringEquals": {"ec2:CreateAction": ["CreateKeyPair", "ImportKeyPair"]}}},
+    {"Effect": "Allow", "Action": "ec2:DeleteKeyPair", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}},
+    {"Effect": "Deny", "Action": "ec2:DeleteKeyPair", "Resource": "arn:aws:ec2:*:*:key-pair/dev-protected"}
+  ]
+}"#;
+
+/// Bob: everything except IAM (NotAction), but never deleting a key pair.
+const BOB: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "NotAction": ["iam:*", "cloudtrail:*"], "Resource": "*"},
+    {"Effect": "Deny", "Action": "ec2:DeleteKeyPair", "Resource": "*"}
+  ]
+}"#;
+
+fn key_names(server: &TestServer) -> Vec<String> {
+    let out = json(&server.aws_ok("ec2 describe-key-pairs"));
+    out["KeyPairs"].as_array().unwrap().iter().map(|k| k["KeyName"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn policies_allow_and_deny_as_iam_does() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let alice = server.create_user("alice", Some(ALICE));
+    let bob = server.create_user("bob", Some(BOB));
+    let nobody = server.create_user("nobody", None);
+
+    // Resource patterns: her prefix only.
+    server.aws_ok_as(&alice, "ec2 create-key-pair --key-name dev-alice");
+    let denied = server.aws_err_as(&alice, "ec2 create-key-pair --key-name prod-db", "UnauthorizedOperation");
+    assert!(
+        denied.contains("You are not authorized to perform this operation. User: arn:aws:iam::")
+            && denied.contains(
+                ":user/alice is not authorized to perform: ec2:CreateKeyPair on resource: arn:aws:ec2:us-east-1:"
+            )
+            && denied
+                .contains(":key-pair/prod-db because no identity-based policy allows the ec2:CreateKeyPair action"),
+        "{denied}"
+    );
+    server.aws_ok("ec2 create-key-pair --key-name prod-db");
+    server.aws_err_as(&alice, "ec2 delete-key-pair --key-name prod-db", "UnauthorizedOperation");
+    // DescribeKeyPairs has no resource-level permissions: a policy on key-pair ARNs grants none of it.
+    server.aws_err_as(&alice, "ec2 describe-key-pairs --key-names prod-db", "UnauthorizedOperation");
+    assert!(key_names(&server).contains(&"prod-db".to_owned()), "a denied delete deletes nothing");
+
+    // Explicit deny beats the allow on dev-*.
+    server.aws_ok_as(&alice, "ec2 create-key-pair --key-name dev-protected");
+    let explicit = server.aws_err_as(&alice, "ec2 delete-key-pair --key-name dev-protected", "UnauthorizedOperation");
+    assert!(explicit.contains("with an explicit deny in an identity-based policy"), "{explicit}");
+    server.aws_ok_as(&alice, "ec2 delete-key-pair --key-name dev-alice");
+
+    // aws:RequestTag on creation (and ec2:CreateTags with ec2:CreateAction for the tags).
+    server.aws_ok_as(
+        &alice,
+        "ec2 create-key-pair --key-name team-blue --tag-specifications ResourceType=key-pair,Tags=[{Key=team,Value=blue}]",
+    );
+    server.aws_err_as(
+        &alice,
+        "ec2 create-key-pair --key-name team-red --tag-specifications ResourceType=key-pair,Tags=[{Key=team,Value=red}]",
+        "UnauthorizedOperation",
+    );
+    server.aws_err_as(&alice, "ec2 create-key-pair --key-name team-none", "UnauthorizedOperation");
+
+    // aws:ResourceTag on existing key pairs.
+    server.aws_ok(
+        "ec2 create-key-pair --key-name ops-red --tag-specifications ResourceType=key-pair,Tags=[{Key=team,Value=red}]",
+    );
+    server.aws_err_as(&alice, "ec2 delete-key-pair --key-name ops-red", "UnauthorizedOperation");
+    server.aws_ok_as(&alice, "ec2 delete-key-pair --key-name team-blue");
+
+    // DryRun answers from the policy, both ways.
+    server.aws_err_as(&alice, "ec2 create-key-pair --key-name dev-dry --dry-run", "DryRunOperation");
+    server.aws_err_as(&alice, "ec2 create-key-pair --key-name prod-dry --dry-run", "UnauthorizedOperation");
+    assert!(!key_names(&server).iter().any(|n| n.ends_with("-dry")), "a dry run creates nothing");
+
+    // Bob: NotAction allows EC2 and SSM, the explicit deny stops deletes, IAM stays closed.
+    let listed = json(&server.aws_ok_as(&bob, "ec2 describe-key-pairs --query KeyPairs[].KeyName"));
+    assert!(listed.as_array().unwrap().contains(&serde_json::json!("prod-db")), "{listed}");
+    server.aws_err_as(&bob, "ec2 delete-key-pair --key-name prod-db", "UnauthorizedOperation");
+    server.aws_err_as(&bob, "ssm get-parameter --name /nothing", "ParameterNotFound");
+    let iam = server.aws_err_as(&bob, "iam list-users", "AccessDenied");
+    assert!(iam.contains("is not authorized to perform: iam:ListUsers"), "{iam}");
+
+    // No policy at all: denied by default, in each service's own shape.
+    server.aws_err_as(&nobody, "ec2 describe-instances", "UnauthorizedOperation");
+    let ssm = server.aws_err_as(&nobody, "ssm get-parameter --name /x", "AccessDeniedException");
+    assert!(ssm.contains("ssm:GetParameter on resource: arn:aws:ssm:us-east-1:"), "{ssm}");
+    server.aws_err_as(&nobody, "cloudtrail lookup-events", "AccessDeniedException");
+
+    // Every call above is in the audit log, denied ones with their error code.
+    let events = json(&server.aws_ok(
+        "cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue=prod-db --max-results 50",
+    ));
+    let summary: Vec<(String, String, String)> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let record = json(e["CloudTrailEvent"].as_str().unwrap());
+            (
+                e["EventName"].as_str().unwrap().to_owned(),
+                e["Username"].as_str().unwrap().to_owned(),
+                record["errorCode"].as_str().unwrap_or("OK").to_owned(),
+            )
+        })
+        .collect();
+    let has =
+        |name: &str, user: &str, code: &str| summary.iter().any(|s| s == &(name.into(), user.into(), code.into()));
+    assert!(has("CreateKeyPair", "alice", "UnauthorizedOperation"), "{summary:?}");
+    assert!(has("CreateKeyPair", "root", "OK"), "{summary:?}");
+    assert!(has("DeleteKeyPair", "alice", "UnauthorizedOperation"), "{summary:?}");
+    assert!(has("DeleteKeyPair", "bob", "UnauthorizedOperation"), "{summary:?}");
+    assert!(has("DescribeKeyPairs", "alice", "UnauthorizedOperation"), "{summary:?}");
+}
+
+#[test]
+fn iam_api_manages_users_keys_and_policies_with_iams_errors() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let server = TestServer::start_with(Options {
+        args: vec!["--audit-log".into(), log.path().display().to_string()],
+        ..Options::default()
+    });
+    let carol = server.create_user(
+        "carol",
+        Some(r#"{"Statement": {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}}"#),
+    );
+    server.aws_err("iam create-user --user-name carol", "EntityAlreadyExists");
+    server.aws_err("iam create-user --user-name CAROL", "EntityAlreadyExists");
+    server.aws_err("iam create-user --user-name bad/name", "ValidationError");
+    server.aws_err("iam get-user --user-name nobody", "NoSuchEntity");
+    let policy = json(&server.aws_ok("iam get-user-policy --user-name carol --policy-name main"));
+    assert_eq!(
+        policy["PolicyDocument"]["Statement"]["Action"], "ec2:Describe*",
+        "the CLI decodes IAM's URL-encoded document"
+    );
+    assert_eq!(
+        json(&server.aws_ok("iam list-user-policies --user-name carol"))["PolicyNames"],
+        serde_json::json!(["main"])
+    );
+    let bad = server.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"Statement": {"Effect": "Perhaps", "Action": "*", "Resource": "*"}}"#).unwrap();
+    server.aws_err(
+        &format!("iam put-user-policy --user-name carol --policy-name bad --policy-document file://{}", bad.display()),
+        "MalformedPolicyDocument",
+    );
+
+    server.aws_ok_as(&carol, "ec2 describe-key-pairs");
+    server.aws_ok("iam create-access-key --user-name carol");
+    server.aws_err("iam create-access-key --user-name carol", "LimitExceeded");
+    let keys = json(&server.aws_ok("iam list-access-keys --user-name carol"));
+    assert_eq!(keys["AccessKeyMetadata"].as_array().unwrap().len(), 2);
+    server.aws_err("iam delete-user --user-name carol", "DeleteConflict");
+
+    // A deleted key stops working at once; the user's other key still works.
+    server.aws_ok(&format!("iam delete-access-key --user-name carol --access-key-id {}", carol.id));
+    server.aws_err_as(&carol, "ec2 describe-key-pairs", "AuthFailure");
+    for key in json(&server.aws_ok("iam list-access-keys --user-name carol"))["AccessKeyMetadata"].as_array().unwrap() {
+        server.aws_ok(&format!(
+            "iam delete-access-key --user-name carol --access-key-id {}",
+            key["AccessKeyId"].as_str().unwrap()
+        ));
+    }
+    server.aws_err("iam delete-user --user-name carol", "DeleteConflict");
+    server.aws_ok("iam delete-user-policy --user-name carol --policy-name main");
+    server.aws_ok("iam delete-user --user-name carol");
+    assert_eq!(json(&server.aws_ok("iam list-users"))["Users"], serde_json::json!([]));
+
+    // The JSON-lines file holds the same records as the store, secrets redacted.
+    let lines = std::fs::read_to_string(log.path()).unwrap();
+    let records: Vec<serde_json::Value> = lines.lines().map(json).collect();
+    assert!(records.iter().any(|r| r["eventName"] == "CreateAccessKey" && r["eventSource"] == "iam.amazonaws.com"));
+    assert!(records.iter().any(|r| r["eventName"] == "DescribeKeyPairs" && r["errorCode"] == "AuthFailure"));
+    assert!(!lines.contains(&carol.secret), "no secret reaches the audit log");
+}
+
+#[test]
+fn keyfleet_admin_and_audit_commands() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let keyfleet = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+        command.args(args).arg("--endpoint-url").arg(&server.url);
+        server.aws_env(&mut command);
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "keyfleet {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(keyfleet(&["admin", "user", "create", "dave"]).contains(":user/dave"));
+    let created = keyfleet(&["admin", "access-key", "create", "dave"]);
+    let field =
+        |name: &str| created.lines().find_map(|l| l.strip_prefix(&format!("{name} = "))).unwrap().trim().to_owned();
+    let dave = crate::support::Identity { id: field("aws_access_key_id"), secret: field("aws_secret_access_key") };
+    let policy = server.dir.path().join("dave.json");
+    std::fs::write(&policy, r#"{"Statement": {"Effect": "Allow", "Action": "ec2:CreateKeyPair", "Resource": "*"}}"#)
+        .unwrap();
+    keyfleet(&["admin", "policy", "put", "dave", "create-only", policy.to_str().unwrap()]);
+    assert!(keyfleet(&["admin", "policy", "get", "dave", "create-only"]).contains(r#""Action": "ec2:CreateKeyPair""#));
+    assert_eq!(keyfleet(&["admin", "policy", "ls", "dave"]).trim(), "create-only");
+    assert!(keyfleet(&["admin", "user", "ls"]).contains("dave"));
+    assert!(keyfleet(&["admin", "access-key", "ls", "dave"]).contains(&dave.id));
+
+    server.aws_ok_as(&dave, "ec2 create-key-pair --key-name daves");
+    server.aws_err_as(&dave, "ec2 delete-key-pair --key-name daves", "UnauthorizedOperation");
+    let audit = keyfleet(&["audit", "--key", "daves", "--since", "1h"]);
+    assert!(audit.contains("CreateKeyPair") && audit.contains("DeleteKeyPair"), "{audit}");
+    assert!(audit.contains("UnauthorizedOperation") && audit.contains("dave"), "{audit}");
+    let by_user = keyfleet(&["audit", "--user", "dave"]);
+    assert!(by_user.contains("daves") && !by_user.contains("PutUserPolicy"), "{by_user}");
+}
