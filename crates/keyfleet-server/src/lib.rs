@@ -106,6 +106,9 @@ pub enum StartError {
     /// The master key file is unusable.
     #[error(transparent)]
     MasterKey(#[from] service::envelope::EnvelopeError),
+    /// A new account could not be stored.
+    #[error("creating the account: {0}")]
+    Account(service::Error),
     /// The audit log file could not be opened.
     #[error("audit log: {0}")]
     AuditLog(std::io::Error),
@@ -190,6 +193,16 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     Ok(Started { addr, admin, admin_created, listener, router: api::router(state) })
+}
+
+/// Creates another account in the server's store and returns its root access key: the
+/// account id, the key id and the secret (shown once). The server may be running.
+pub async fn create_account(config: &ServerConfig) -> Result<(String, String, zeroize::Zeroizing<String>), StartError> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
+    let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
+    let created = service::iam::Iam::new(store, master_key).create_account().await.map_err(StartError::Account)?;
+    Ok((created.row.account, created.row.id, created.secret))
 }
 
 /// Sends the runtime's SSH authentication attempts to the audit log.

@@ -29,8 +29,8 @@ pub struct NewAccessKey {
 pub struct ResolvedKey {
     /// The account.
     pub account: String,
-    /// The user.
-    pub user: String,
+    /// The user, or `None` for the account's root key.
+    pub user: Option<String>,
     /// The secret, opened.
     pub secret: Zeroizing<String>,
     /// `Active` or `Inactive`.
@@ -107,6 +107,24 @@ impl Iam {
         }
     }
 
+    /// A new account with a root access key (full access to the account), for
+    /// `keyfleet admin account create`. The admin key's account needs none.
+    pub async fn create_account(&self) -> Result<NewAccessKey> {
+        let id = ids::access_key_id();
+        let secret = ids::secret_access_key();
+        let sealed_secret = self.master_key.seal(secret.as_bytes(), &secret_context(&id)).map_err(Error::Secret)?;
+        let row = AccessKeyRow {
+            id,
+            account: ids::account_id(),
+            user_name: String::new(),
+            sealed_secret,
+            status: "Active".into(),
+            created_ms: now_ms(),
+        };
+        self.store.insert_root_access_key(&row).await?;
+        Ok(NewAccessKey { row, secret })
+    }
+
     /// `DeleteAccessKey`.
     pub async fn delete_access_key(&self, account: &str, user: &str, id: &str) -> Result<()> {
         self.user(account, user).await?;
@@ -162,7 +180,7 @@ impl Iam {
             String::from_utf8(secret.to_vec()).map_err(|_| Error::Secret(super::envelope::EnvelopeError::Corrupt))?;
         Ok(Some(ResolvedKey {
             account: row.account,
-            user: row.user_name,
+            user: Some(row.user_name).filter(|u| !u.is_empty()),
             secret: Zeroizing::new(secret),
             active: row.status == "Active",
         }))

@@ -405,6 +405,9 @@ pub trait Store: Send + Sync + 'static {
     /// `Ok(false)` if the user does not exist; [`StoreError::QuotaExceeded`] at the limit.
     async fn insert_access_key(&self, row: &AccessKeyRow, per_user: u32) -> Result<bool, StoreError>;
 
+    /// Adds an account's root access key (`user_name` empty): no user, no per-user limit.
+    async fn insert_root_access_key(&self, row: &AccessKeyRow) -> Result<(), StoreError>;
+
     /// An access key by id, in any account (authentication).
     async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, StoreError>;
 

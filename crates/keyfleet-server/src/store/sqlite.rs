@@ -788,6 +788,21 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn insert_root_access_key(&self, row: &AccessKeyRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO iam_access_keys (id, account, user_name, sealed_secret, status, created_ms)
+             VALUES (?1, ?2, '', ?3, ?4, ?5)",
+        )
+        .bind(&row.id)
+        .bind(&row.account)
+        .bind(&row.sealed_secret)
+        .bind(&row.status)
+        .bind(row.created_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, account, user_name, sealed_secret, status, created_ms FROM iam_access_keys WHERE id = ?1",

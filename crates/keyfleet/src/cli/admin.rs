@@ -10,6 +10,9 @@ use super::client::{ClientArgs, Ec2Client, read_file};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Accounts on this server (run where the server's data dir is).
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Users.
     #[command(subcommand)]
     User(UserCommand),
@@ -19,6 +22,22 @@ pub enum AdminCommand {
     /// A user's inline policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account (a new 12-digit id) and print its root access key, once.
+    Create(AccountArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// The server's data dir.
+    #[arg(long, env = "KEYFLEET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The server's master key file (default: <data dir>/master.key).
+    #[arg(long, env = "KEYFLEET_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,10 +120,23 @@ pub struct PutPolicyArgs {
 
 pub fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::Account(AccountCommand::Create(a)) => create_account(a),
         AdminCommand::User(c) => user(c),
         AdminCommand::AccessKey(c) => access_key(c),
         AdminCommand::Policy(c) => policy(c),
     }
+}
+
+fn create_account(args: AccountArgs) -> anyhow::Result<()> {
+    let mut config = keyfleet_server::ServerConfig::new(args.data_dir.unwrap_or_else(super::default_data_dir));
+    config.master_key_file = args.master_key_file;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (account, id, secret) = runtime.block_on(keyfleet_server::create_account(&config))?;
+    println!("account_id = {account}");
+    println!("aws_access_key_id = {id}");
+    println!("aws_secret_access_key = {}", secret.as_str());
+    eprintln!("This is the new account's root key: full access to it. The secret is shown only now.");
+    Ok(())
 }
 
 fn user(command: UserCommand) -> anyhow::Result<()> {

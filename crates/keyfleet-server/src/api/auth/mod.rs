@@ -114,7 +114,7 @@ impl Authenticator {
                         .map_err(|e| Refused { error: AuthError::Unavailable(e.to_string()), claimed: None })?;
                     match resolved {
                         Some(key) if key.active => {
-                            (caller(&presented, &key.account, Some(key.user)), SecretKey::new(key.secret.as_str()))
+                            (caller(&presented, &key.account, key.user), SecretKey::new(key.secret.as_str()))
                         }
                         // The account is not known: the audit log files these under the server's own.
                         _ => {
