@@ -28,7 +28,7 @@ use service::instances::Instances;
 use service::key_pairs::{DEFAULT_QUOTA, KeyPairs};
 use service::tags::Tags;
 use store::Store;
-use store::sqlite::SqliteStore;
+use store::sql::SqlStore;
 
 /// Requests per second per access key by default: far above any interactive use, low enough
 /// to stop a runaway script from starving everyone else.
@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The data dir: database and admin credentials.
     pub data_dir: PathBuf,
+    /// `postgres://…` to share one PostgreSQL database between replicas; SQLite in the data
+    /// dir when `None`.
+    pub database_url: Option<String>,
     /// Accept any credentials (tests only), and enable `POST /moto-api/reset`.
     pub dev: bool,
     /// Key pairs per (account, region).
@@ -71,6 +74,7 @@ impl ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8773)),
             data_dir,
+            database_url: None,
             dev: false,
             key_pair_quota: DEFAULT_QUOTA,
             ssh_port: runtime::default_ssh_port(),
@@ -140,7 +144,7 @@ pub struct Started {
 /// Opens the data dir and store and binds the listener.
 pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     create_private_dir(&config.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?);
     let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let iam = Arc::new(service::iam::Iam::new(store.clone(), master_key.clone()));
@@ -198,11 +202,18 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
 /// Creates another account in the server's store and returns its root access key: the
 /// account id, the key id and the secret (shown once). The server may be running.
 pub async fn create_account(config: &ServerConfig) -> Result<(String, String, zeroize::Zeroizing<String>), StartError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("keyfleet.db")).await?);
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?);
     let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let created = service::iam::Iam::new(store, master_key).create_account().await.map_err(StartError::Account)?;
     Ok((created.row.account, created.row.id, created.secret))
+}
+
+/// Opens the configured store, which applies any pending migrations, and names its backend.
+pub async fn migrate(config: &ServerConfig) -> Result<&'static str, StartError> {
+    create_private_dir(&config.data_dir)?;
+    let store = SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?;
+    Ok(store.ping().await?)
 }
 
 /// Sends the runtime's SSH authentication attempts to the audit log.

@@ -10,15 +10,16 @@ CREATE TABLE audit_events (
     event_source TEXT    NOT NULL,
     username     TEXT    NOT NULL,
     access_key   TEXT    NOT NULL,
-    read_only    INTEGER NOT NULL,
+    read_only    INTEGER NOT NULL,   -- 0 | 1
     record       TEXT    NOT NULL
 );
 CREATE INDEX audit_events_by_time ON audit_events (account, region, time_ms);
 
 CREATE TABLE audit_resources (
     seq           INTEGER NOT NULL REFERENCES audit_events (seq),
+    position      INTEGER NOT NULL,
     resource_type TEXT    NOT NULL,
-    resource_name TEXT    NOT NULL
+    resource_name TEXT    NOT NULL,
+    PRIMARY KEY (seq, position)
 );
 CREATE INDEX audit_resources_by_name ON audit_resources (resource_name, seq);
-CREATE INDEX audit_resources_by_seq ON audit_resources (seq);

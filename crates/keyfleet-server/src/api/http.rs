@@ -90,6 +90,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let (parts, body) = request.into_parts();
     match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/healthz") => return (StatusCode::OK, "ok\n").into_response(),
+        ("GET", "/readyz") => return ready(&state).await,
         ("POST", "/moto-api/reset") if state.dev => return reset(&state).await,
         _ => {}
     }
@@ -323,6 +324,24 @@ fn log_request(request_id: &str, action: &str, error: Option<&ApiError>, started
 fn xml_error(err: &ApiError, request_id: &str) -> Response {
     let xml = ec2_query::error(err, request_id);
     (err.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], xml).into_response()
+}
+
+/// Readiness for load balancers: 200 when the store answers, 503 (with the reason) when not.
+async fn ready(state: &AppState) -> Response {
+    let started = Instant::now();
+    let checked = tokio::time::timeout(Duration::from_secs(5), state.store.ping()).await;
+    let elapsed_ms = started.elapsed().as_millis();
+    let (status, body) = match checked {
+        Ok(Ok(backend)) => {
+            (StatusCode::OK, serde_json::json!({"status": "ready", "store": backend, "store_ms": elapsed_ms}))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "store not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "unavailable", "store": "error"}))
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "unavailable", "store": "timeout"})),
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 async fn reset(state: &AppState) -> Response {

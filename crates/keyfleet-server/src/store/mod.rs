@@ -1,12 +1,12 @@
 //! Persistence behind one trait, so that SQLite (embedded, the default) and PostgreSQL
-//! (several replicas, a later backend) are interchangeable and run the same test suite.
+//! (several replicas) are interchangeable and run the same test suite (`tests.rs`).
 //!
 //! The store knows rows, not AWS: it reports conflicts and limits as [`StoreError`]
 //! variants and the service turns them into AWS semantics. Uniqueness and quotas are
 //! enforced by the database inside one transaction, never by a lock in this process, so
 //! they hold across replicas.
 
-pub mod sqlite;
+pub mod sql;
 #[cfg(test)]
 mod tests;
 
@@ -289,6 +289,12 @@ pub enum StoreError {
     /// The database failed; the cause is logged, never sent to clients.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A write lost to concurrent writers too many times in a row.
+    #[error("too much contention; try again")]
+    Contended,
+    /// `--database-url` names a database keyfleet has no backend for.
+    #[error("unsupported database URL scheme {0:?} (use postgres://…, or no URL for SQLite)")]
+    UnsupportedUrl(String),
     /// Migrations failed at start-up.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -431,6 +437,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit records of one (account, region), newest first.
     async fn audit_events(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// Checks that the database answers (the readiness endpoint); names the backend.
+    async fn ping(&self) -> Result<&'static str, StoreError>;
 
     /// Removes everything (the `--dev` reset endpoint).
     async fn reset(&self) -> Result<(), StoreError>;

@@ -3,11 +3,46 @@
 
 use std::sync::Arc;
 
-use super::sqlite::SqliteStore;
+use super::sql::SqlStore;
 use super::*;
 
+/// SQLite in a temporary dir, and PostgreSQL in a fresh database when one is reachable
+/// (`KEYFLEET_TEST_POSTGRES`, default the local server). Under `CI=true` PostgreSQL must be there.
 async fn backends(dir: &tempfile::TempDir) -> Vec<Arc<dyn Store>> {
-    vec![Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap())]
+    let mut stores: Vec<Arc<dyn Store>> =
+        vec![Arc::new(SqlStore::open_sqlite(&dir.path().join("t.db")).await.unwrap())];
+    match postgres_test_database().await {
+        Some(url) => stores.push(Arc::new(SqlStore::open_postgres(&url).await.unwrap())),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required under CI=true"),
+        None => eprintln!("skipping the PostgreSQL backend: no server at {}", postgres_server_url()),
+    }
+    stores
+}
+
+fn postgres_server_url() -> String {
+    std::env::var("KEYFLEET_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates a database of its own for one test and returns its URL.
+async fn postgres_test_database() -> Option<String> {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let server = postgres_server_url();
+    let mut admin = sqlx::AnyConnection::connect(&server).await.ok()?;
+    // Databases of earlier runs are dropped; one still in use refuses, and stays.
+    let prefix = format!("keyfleet_test_{}_", std::process::id());
+    let stale: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'keyfleet_test_%'")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap_or_default();
+    for old in stale.iter().filter(|d| !d.starts_with(&prefix)) {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old}"))).execute(&mut admin).await;
+    }
+    let name = format!("{prefix}{}", &crate::service::ids::new_id("d")[2..]);
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.ok()?;
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    Some(format!("{base}/{name}"))
 }
 
 fn scope(region: &str) -> Scope {
@@ -109,7 +144,7 @@ for_each_backend!(reset_empties_everything, |s: Arc<dyn Store>| async move {
 });
 
 fn user(name: &str) -> UserRow {
-    UserRow { name: name.into(), user_id: format!("AIDA{name}"), created_ms: 1 }
+    UserRow { name: name.into(), user_id: crate::service::ids::iam_unique_id("AIDA"), created_ms: 1 }
 }
 
 fn access_key(id: &str, user: &str) -> AccessKeyRow {
@@ -205,4 +240,33 @@ for_each_backend!(audit_records_are_found_newest_first_by_attribute_and_time, |s
     let first = s.audit_events(&sc, &query(None, 0, None, 1)).await.unwrap();
     assert_eq!(ids(s.audit_events(&sc, &query(None, 0, Some(first[0].seq), 50)).await.unwrap()), ["e2", "e1"]);
     assert!(s.audit_events(&scope("eu-west-1"), &query(None, 0, None, 50)).await.unwrap().is_empty());
+});
+
+for_each_backend!(concurrent_overwrites_get_distinct_versions, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let put = |i: i64| {
+        let (s, sc) = (s.clone(), sc.clone());
+        let row = ParameterRow {
+            name: "/app/db".into(),
+            version: 0,
+            kind: "String".into(),
+            value: format!("v{i}"),
+            key_id: None,
+            description: None,
+            data_type: "text".into(),
+            modified_ms: i,
+            modified_by: "test".into(),
+        };
+        tokio::spawn(async move { s.put_parameter(&sc, &row, true, 100).await })
+    };
+    let writers: Vec<_> = (0..10).map(put).collect();
+    let mut versions = Vec::new();
+    for w in writers {
+        match w.await.unwrap().unwrap() {
+            PutOutcome::Stored(v) => versions.push(v),
+            other => panic!("{other:?}"),
+        }
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=10).collect::<Vec<_>>());
 });

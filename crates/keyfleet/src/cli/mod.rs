@@ -28,6 +28,8 @@ pub struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    /// Create or upgrade the database schema and exit (the server also does this at start).
+    Migrate(serve::MigrateArgs),
     /// Write the aws CLI profile for this server (credentials, region, endpoint_url).
     Configure(configure::ConfigureArgs),
     /// Create, import, list, delete and fingerprint key pairs.
@@ -53,6 +55,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Migrate(args) => serve::migrate(args),
         Command::Configure(args) => configure::run(args),
         Command::Key(command) => key::run(command),
         Command::Instances(command) => instances::run(command),

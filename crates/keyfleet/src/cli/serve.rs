@@ -15,6 +15,10 @@ pub struct ServeArgs {
     /// Where the database and admin credentials live.
     #[arg(long, env = "KEYFLEET_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Share a PostgreSQL database with other replicas (postgres://user@host/db); default:
+    /// SQLite in the data dir.
+    #[arg(long, env = "KEYFLEET_DATABASE_URL")]
+    database_url: Option<String>,
     /// Accept any credentials and enable POST /moto-api/reset. For tests only.
     #[arg(long)]
     dev: bool,
@@ -47,6 +51,25 @@ pub struct ServeArgs {
     automation_step_delay_ms: u64,
 }
 
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database (postgres://user@host/db); default: SQLite in the data dir.
+    #[arg(long, env = "KEYFLEET_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The data dir (for SQLite).
+    #[arg(long, env = "KEYFLEET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let mut config = ServerConfig::new(args.data_dir.unwrap_or_else(super::default_data_dir));
+    config.database_url = args.database_url;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    let backend = runtime.block_on(keyfleet_server::migrate(&config))?;
+    println!("{backend}: schema up to date");
+    Ok(())
+}
+
 fn loopback_network(text: &str) -> Result<std::net::Ipv4Addr, String> {
     let address: std::net::Ipv4Addr = text.trim_end_matches("/16").parse().map_err(|e| format!("{e}"))?;
     if address.is_loopback() { Ok(address) } else { Err("instance addresses must be loopback (127.x.0.0)".into()) }
@@ -63,6 +86,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         listen: args.listen,
         data_dir: data_dir.clone(),
+        database_url: args.database_url,
         dev: args.dev,
         key_pair_quota: args.key_pair_quota,
         ssh_port: args.ssh_port.unwrap_or_else(keyfleet_server::runtime::default_ssh_port),

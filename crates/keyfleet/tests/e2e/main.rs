@@ -13,6 +13,7 @@
 //! - `iam.rs`: users, access keys and policies: every allow and deny path, and the audit log;
 //! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
 //! - `ssm.rs`: Parameter Store with the aws CLI;
+//! - `replicas.rs`: two servers on one PostgreSQL database;
 //! - `reset_access.rs`: the AWSSupport-ResetAccess automation and `keyfleet reset-access`.
 //!
 //! A test that needs a missing tool prints why and passes on a laptop, and fails when
@@ -29,6 +30,7 @@ mod golden;
 mod iam;
 mod instances;
 mod keyfleet_cli;
+mod replicas;
 mod reset_access;
 mod secrets;
 mod sigv4;

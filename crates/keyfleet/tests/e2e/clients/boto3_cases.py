@@ -5,6 +5,7 @@ prints one JSON document; any failed assertion exits non-zero with a traceback.
 """
 import json
 import sys
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,12 +13,33 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-URL = sys.argv[1]
+URLS = sys.argv[1].split(",")
+URL = URLS[0]
+
+
+class Alternating:
+    """One client per server (replicas on one database); each call goes to the next one.
+    Waiters and paginators stay on the first."""
+
+    def __init__(self, clients):
+        self._clients, self._next, self._lock = clients, 0, threading.Lock()
+
+    def __getattr__(self, name):
+        first = getattr(self._clients[0], name)
+        if name in ("get_waiter", "get_paginator", "exceptions", "meta") or not callable(first):
+            return first
+
+        def call(*args, **kwargs):
+            with self._lock:
+                i, self._next = self._next, self._next + 1
+            return getattr(self._clients[i % len(self._clients)], name)(*args, **kwargs)
+        return call
 
 
 def ec2(region="us-east-1", pool=10):
     config = Config(retries={"max_attempts": 1}, max_pool_connections=pool)
-    return boto3.client("ec2", endpoint_url=URL, region_name=region, config=config)
+    clients = [boto3.client("ec2", endpoint_url=url, region_name=region, config=config) for url in URLS]
+    return clients[0] if len(clients) == 1 else Alternating(clients)
 
 
 def error_of(call):

@@ -17,6 +17,8 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Extra `serve` arguments.
     pub args: Vec<String>,
+    /// `--database-url`: a PostgreSQL database (see [`postgres_database`]).
+    pub database_url: Option<String>,
 }
 
 /// An access key to sign with.
@@ -68,6 +70,28 @@ impl TestServer {
             (field("aws_access_key_id"), field("aws_secret_access_key"))
         };
         TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child, options, network }
+    }
+
+    /// Another replica on the same database: its own data dir holding copies of this one's
+    /// admin credentials and master key, as a second machine would.
+    pub fn replica(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        for file in ["admin-credentials", "master.key"] {
+            std::fs::copy(self.data_dir().join(file), data.join(file)).expect("copy shared secrets");
+        }
+        let (child, url) = spawn(dir.path(), &self.options, &self.network, self.ssh_port);
+        TestServer {
+            url,
+            ssh_port: self.ssh_port,
+            dir,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            child,
+            options: self.options.clone(),
+            network: self.network.clone(),
+        }
     }
 
     /// The server's resident memory in KiB (`VmRSS`).
@@ -181,9 +205,15 @@ impl TestServer {
 
     /// Runs a boto3 script from `tests/e2e/clients/` with this server's URL first.
     pub fn boto3(&self, script: &str, args: &[&str]) -> String {
+        self.boto3_across(&[], script, args)
+    }
+
+    /// Runs a boto3 script whose clients alternate between this server and `others`.
+    pub fn boto3_across(&self, others: &[&TestServer], script: &str, args: &[&str]) -> String {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/clients").join(script);
+        let urls: Vec<&str> = std::iter::once(self.url.as_str()).chain(others.iter().map(|o| o.url.as_str())).collect();
         let mut command = Command::new("python3");
-        command.arg(path).arg(&self.url).args(args);
+        command.arg(path).arg(urls.join(",")).args(args);
         self.aws_env(&mut command);
         let out = command.output().expect("run python3");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -212,6 +242,9 @@ fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child,
     command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.join("data"));
     if options.dev {
         command.arg("--dev");
+    }
+    if let Some(url) = &options.database_url {
+        command.args(["--database-url", url]);
     }
     if let Some(q) = options.quota {
         command.args(["--key-pair-quota", &q.to_string()]);
@@ -257,6 +290,35 @@ fn tool_available(tool: &str) -> bool {
         return Command::new("python3").args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
     }
     Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// A fresh PostgreSQL database for one test, at `KEYFLEET_TEST_POSTGRES` (default the local
+/// server). `None` (and a printed reason) when there is none; under `CI=true` the test fails.
+pub fn postgres_database() -> Option<String> {
+    let server = std::env::var("KEYFLEET_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    if !require(&["psql"]) {
+        return None;
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name =
+        format!("keyfleet_e2e_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let created = Command::new("psql").args([&server, "-qc", &format!("CREATE DATABASE {name}")]).output();
+    match created {
+        Ok(out) if out.status.success() => {
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+            Some(format!("{base}/{name}"))
+        }
+        other => {
+            let why = match other {
+                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must reach PostgreSQL at {server}: {why}");
+            eprintln!("SKIPPED: no PostgreSQL at {server}: {why}");
+            None
+        }
+    }
 }
 
 /// Runs a command that must succeed; returns stdout.

@@ -1,52 +1,155 @@
-//! The embedded default store: one SQLite file in the data dir, in WAL mode with
-//! `synchronous=FULL`, so every acknowledged write survives a crash or `kill -9`.
+//! The SQL store, on either backend through sqlx's `Any` driver: SQLite (one file in the
+//! data dir, the default) or PostgreSQL (shared by several replicas). The SQL is written
+//! once, in the dialect both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`); the schema
+//! has one migration directory per backend.
 //!
-//! Writers take the database lock up front (`BEGIN IMMEDIATE`): a deferred transaction
-//! that later upgrades to a write lock can fail with SQLITE_BUSY under concurrency
-//! instead of waiting its turn.
+//! SQLite runs in WAL mode with `synchronous=FULL`, so every acknowledged write survives a
+//! crash or `kill -9`, and writers take the database lock up front (`BEGIN IMMEDIATE`): a
+//! deferred transaction that later upgrades to a write lock can fail with SQLITE_BUSY
+//! instead of waiting its turn. On PostgreSQL, uniqueness and the quota counter rely on
+//! constraints and row locks under READ COMMITTED; the one read-then-write (a parameter's
+//! next version) retries when a concurrent writer took the version first.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, KeyPairQuery,
     KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval, UserRow,
 };
 
-/// A SQLite-backed [`Store`].
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default.
+    Sqlite,
+    /// Several replicas.
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file and runs the migrations.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+/// A SQL-backed [`Store`].
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite file and runs its migrations.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;")
+                        .await
+                        .map(drop)
+                })
+            })
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqlStore { pool, backend: Backend::Sqlite })
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Connects to PostgreSQL (`postgres://…`) and runs its migrations.
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool =
+            AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(SqlStore { pool, backend: Backend::Postgres })
+    }
+
+    /// Opens the store a `--database-url` names, or SQLite in the data dir.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::open_postgres(url).await
+            }
+            Some(url) => Err(StoreError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_owned())),
+            None => Self::open_sqlite(&data_dir.join("keyfleet.db")).await,
+        }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// One attempt at storing the next version of a parameter.
+    async fn try_put_parameter(
+        &self,
+        scope: &Scope,
+        row: &ParameterRow,
+        overwrite: bool,
+        keep: i64,
+    ) -> Result<PutOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let latest = sqlx::query(
+            "SELECT version, type FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let version = match latest {
+            None => 1,
+            Some(_) if !overwrite => return Ok(PutOutcome::Exists),
+            Some(r) if r.get::<String, _>(1) != row.kind => return Ok(PutOutcome::TypeMismatch(r.get(1))),
+            Some(r) => r.get::<i64, _>(0) + 1,
+        };
+        sqlx::query(
+            "INSERT INTO parameter_versions (account, region, name, version, type, value, key_id, description, data_type,
+                                             modified_ms, modified_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.name)
+        .bind(version)
+        .bind(&row.kind)
+        .bind(&row.value)
+        .bind(&row.key_id)
+        .bind(&row.description)
+        .bind(&row.data_type)
+        .bind(row.modified_ms)
+        .bind(&row.modified_by)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND version <= $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.name)
+        .bind(version - keep)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PutOutcome::Stored(version))
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     async fn tags_of(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError> {
         let rows = sqlx::query(
-            "SELECT key, value FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 ORDER BY key",
+            "SELECT key, value FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 ORDER BY key",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -59,7 +162,7 @@ impl SqliteStore {
     /// All key-pair tags of a scope in one query, grouped by resource id (no N+1).
     async fn key_pair_tags(&self, scope: &Scope) -> Result<HashMap<String, Vec<Tag>>, StoreError> {
         let rows = sqlx::query(
-            "SELECT resource_id, key, value FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = 'key-pair' ORDER BY resource_id, key",
+            "SELECT resource_id, key, value FROM tags WHERE account = $1 AND region = $2 AND resource_type = 'key-pair' ORDER BY resource_id, key",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -73,7 +176,7 @@ impl SqliteStore {
     }
 }
 
-fn instance_row(r: &SqliteRow) -> InstanceRow {
+fn instance_row(r: &AnyRow) -> InstanceRow {
     InstanceRow {
         id: r.get(0),
         reservation_id: r.get(1),
@@ -92,7 +195,7 @@ fn instance_row(r: &SqliteRow) -> InstanceRow {
     }
 }
 
-fn automation_row(r: &SqliteRow) -> AutomationRow {
+fn automation_row(r: &AnyRow) -> AutomationRow {
     AutomationRow {
         id: r.get(0),
         document: r.get(1),
@@ -107,7 +210,7 @@ fn automation_row(r: &SqliteRow) -> AutomationRow {
     }
 }
 
-fn parameter_row(r: &SqliteRow) -> ParameterRow {
+fn parameter_row(r: &AnyRow) -> ParameterRow {
     ParameterRow {
         name: r.get(0),
         version: r.get(1),
@@ -121,7 +224,7 @@ fn parameter_row(r: &SqliteRow) -> ParameterRow {
     }
 }
 
-fn access_key_row(r: &SqliteRow) -> AccessKeyRow {
+fn access_key_row(r: &AnyRow) -> AccessKeyRow {
     AccessKeyRow {
         id: r.get(0),
         account: r.get(1),
@@ -132,29 +235,29 @@ fn access_key_row(r: &SqliteRow) -> AccessKeyRow {
     }
 }
 
-fn user_row(r: &SqliteRow) -> UserRow {
+fn user_row(r: &AnyRow) -> UserRow {
     UserRow { name: r.get(0), user_id: r.get(1), created_ms: r.get(2) }
 }
 
 /// The SQL condition for a `LookupEvents` attribute, on `audit_events` aliased `e`.
 fn audit_condition(attribute: AuditAttribute) -> &'static str {
     match attribute {
-        AuditAttribute::EventId => "e.event_id = ?",
-        AuditAttribute::EventName => "e.event_name = ?",
-        AuditAttribute::EventSource => "e.event_source = ?",
-        AuditAttribute::Username => "e.username = ?",
-        AuditAttribute::AccessKeyId => "e.access_key = ?",
-        AuditAttribute::ReadOnly => "e.read_only = (? = 'true')",
+        AuditAttribute::EventId => "e.event_id = $6",
+        AuditAttribute::EventName => "e.event_name = $6",
+        AuditAttribute::EventSource => "e.event_source = $6",
+        AuditAttribute::Username => "e.username = $6",
+        AuditAttribute::AccessKeyId => "e.access_key = $6",
+        AuditAttribute::ReadOnly => "e.read_only = $6",
         AuditAttribute::ResourceName => {
-            "EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.resource_name = ?)"
+            "EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.resource_name = $6)"
         }
         AuditAttribute::ResourceType => {
-            "EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.resource_type = ?)"
+            "EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.resource_type = $6)"
         }
     }
 }
 
-fn key_pair_row(r: &SqliteRow) -> KeyPairRow {
+fn key_pair_row(r: &AnyRow) -> KeyPairRow {
     KeyPairRow {
         id: r.get(0),
         name: r.get(1),
@@ -167,7 +270,7 @@ fn key_pair_row(r: &SqliteRow) -> KeyPairRow {
 }
 
 async fn insert_tags(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     scope: &Scope,
     resource_id: &str,
     resource_type: &str,
@@ -175,7 +278,7 @@ async fn insert_tags(
 ) -> Result<(), StoreError> {
     for tag in tags {
         sqlx::query(
-            "INSERT INTO tags (account, region, resource_id, resource_type, key, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO tags (account, region, resource_id, resource_type, key, value) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (account, region, resource_id, key) DO UPDATE SET value = excluded.value",
         )
         .bind(&scope.account)
@@ -190,13 +293,26 @@ async fn insert_tags(
     Ok(())
 }
 
+/// Locks a user's row until the transaction ends (a no-op update: both backends take the row
+/// lock, which `SELECT … FOR UPDATE` would do only on PostgreSQL), so that adding a key and
+/// deleting the user cannot interleave. False if there is no such user.
+async fn lock_user(tx: &mut Transaction<'static, Any>, account: &str, name: &str) -> Result<bool, StoreError> {
+    let locked =
+        sqlx::query("UPDATE iam_users SET created_ms = created_ms WHERE account = $1 AND lower(name) = lower($2)")
+            .bind(account)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+    Ok(locked.rows_affected() > 0)
+}
+
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&row.id)
         .bind(&scope.account)
@@ -214,12 +330,12 @@ impl Store for SqliteStore {
             return Err(StoreError::Duplicate);
         }
         inserted?;
-        sqlx::query("INSERT INTO key_pair_counts (account, region, n) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
             .bind(&scope.account)
             .bind(&scope.region)
             .execute(&mut *tx)
             .await?;
-        let counted = sqlx::query("UPDATE key_pair_counts SET n = n + 1 WHERE account = ?1 AND region = ?2 AND n < ?3")
+        let counted = sqlx::query("UPDATE key_pair_counts SET n = n + 1 WHERE account = $1 AND region = $2 AND n < $3")
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(i64::from(quota))
@@ -236,7 +352,7 @@ impl Store for SqliteStore {
     async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
         if query.names.is_empty() && query.ids.is_empty() {
             let sql = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
-                       WHERE account = ?1 AND region = ?2 ORDER BY created_ms, id";
+                       WHERE account = $1 AND region = $2 ORDER BY created_ms, id";
             let mut rows: Vec<KeyPairRow> = sqlx::query(sql)
                 .bind(&scope.account)
                 .bind(&scope.region)
@@ -252,9 +368,9 @@ impl Store for SqliteStore {
             return Ok(rows);
         }
         let by_name = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
-                       WHERE account = ?1 AND region = ?2 AND name = ?3";
+                       WHERE account = $1 AND region = $2 AND name = $3";
         let by_id = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
-                     WHERE account = ?1 AND region = ?2 AND id = ?3";
+                     WHERE account = $1 AND region = $2 AND id = $3";
         let lookups = query.names.iter().map(|n| (by_name, n)).chain(query.ids.iter().map(|i| (by_id, i)));
         let mut rows: Vec<KeyPairRow> = Vec::new();
         for (sql, value) in lookups {
@@ -281,10 +397,10 @@ impl Store for SqliteStore {
     async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
         let (sql, value) = match target {
             KeyPairRef::Name(name) => {
-                ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND name = ?3 RETURNING id", name)
+                ("DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3 RETURNING id", name)
             }
             KeyPairRef::Id(id) => {
-                ("DELETE FROM key_pairs WHERE account = ?1 AND region = ?2 AND id = ?3 RETURNING id", id)
+                ("DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id", id)
             }
         };
         let mut tx = self.write_tx().await?;
@@ -296,13 +412,13 @@ impl Store for SqliteStore {
             .await?
             .map(|r| r.get(0));
         if let Some(id) = &deleted {
-            sqlx::query("DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3")
+            sqlx::query("DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3")
                 .bind(&scope.account)
                 .bind(&scope.region)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE key_pair_counts SET n = n - 1 WHERE account = ?1 AND region = ?2")
+            sqlx::query("UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2")
                 .bind(&scope.account)
                 .bind(&scope.region)
                 .execute(&mut *tx)
@@ -323,7 +439,7 @@ impl Store for SqliteStore {
         for (resource_id, resource_type) in resources {
             insert_tags(&mut tx, scope, resource_id, resource_type, tags).await?;
             let count: i64 = sqlx::query(
-                "SELECT COUNT(*) FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key NOT LIKE 'aws:%'",
+                "SELECT COUNT(*) FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 AND key NOT LIKE 'aws:%'",
             )
             .bind(&scope.account)
             .bind(&scope.region)
@@ -349,7 +465,7 @@ impl Store for SqliteStore {
         for resource_id in resource_ids {
             if removals.is_empty() {
                 sqlx::query(
-                    "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key NOT LIKE 'aws:%'",
+                    "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 AND key NOT LIKE 'aws:%'",
                 )
                 .bind(&scope.account)
                 .bind(&scope.region)
@@ -359,7 +475,7 @@ impl Store for SqliteStore {
             }
             for removal in removals {
                 sqlx::query(
-                    "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_id = ?3 AND key = ?4 AND (?5 IS NULL OR value = ?5)",
+                    "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 AND key = $4 AND ($5 IS NULL OR value = $5)",
                 )
                 .bind(&scope.account)
                 .bind(&scope.region)
@@ -376,7 +492,7 @@ impl Store for SqliteStore {
 
     async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError> {
         let rows = sqlx::query(
-            "SELECT resource_id, resource_type, key, value FROM tags WHERE account = ?1 AND region = ?2 ORDER BY resource_id, key",
+            "SELECT resource_id, resource_type, key, value FROM tags WHERE account = $1 AND region = $2 ORDER BY resource_id, key",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -398,7 +514,7 @@ impl Store for SqliteStore {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
                                         volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -431,7 +547,7 @@ impl Store for SqliteStore {
 
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError> {
         let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data, launch_key, http_tokens FROM instances WHERE account = ?1 AND region = ?2 ORDER BY launch_ms, launch_index, id";
+                          launch_ms, user_data, launch_key, http_tokens FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id";
         let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
         let mut found: Vec<InstanceRow> =
             rows.iter().map(instance_row).filter(|r| ids.is_empty() || ids.contains(&r.id)).collect();
@@ -450,7 +566,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.write_tx().await?;
         let current: Option<String> =
-            sqlx::query("SELECT state FROM instances WHERE account = ?1 AND region = ?2 AND id = ?3")
+            sqlx::query("SELECT state FROM instances WHERE account = $1 AND region = $2 AND id = $3")
                 .bind(&scope.account)
                 .bind(&scope.region)
                 .bind(id)
@@ -460,7 +576,7 @@ impl Store for SqliteStore {
         let Some(current) = current.filter(|c| from.contains(&c.as_str())) else {
             return Ok(None);
         };
-        sqlx::query("UPDATE instances SET state = ?4 WHERE account = ?1 AND region = ?2 AND id = ?3")
+        sqlx::query("UPDATE instances SET state = $4 WHERE account = $1 AND region = $2 AND id = $3")
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(id)
@@ -496,51 +612,15 @@ impl Store for SqliteStore {
         overwrite: bool,
         keep: i64,
     ) -> Result<PutOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let latest = sqlx::query(
-            "SELECT version, type FROM parameter_versions WHERE account = ?1 AND region = ?2 AND name = ?3
-             ORDER BY version DESC LIMIT 1",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(&row.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let version = match latest {
-            None => 1,
-            Some(_) if !overwrite => return Ok(PutOutcome::Exists),
-            Some(r) if r.get::<String, _>(1) != row.kind => return Ok(PutOutcome::TypeMismatch(r.get(1))),
-            Some(r) => r.get::<i64, _>(0) + 1,
-        };
-        sqlx::query(
-            "INSERT INTO parameter_versions (account, region, name, version, type, value, key_id, description, data_type,
-                                             modified_ms, modified_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(&row.name)
-        .bind(version)
-        .bind(&row.kind)
-        .bind(&row.value)
-        .bind(&row.key_id)
-        .bind(&row.description)
-        .bind(&row.data_type)
-        .bind(row.modified_ms)
-        .bind(&row.modified_by)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM parameter_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version <= ?4",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(&row.name)
-        .bind(version - keep)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(PutOutcome::Stored(version))
+        // Two writers can read the same latest version; the second insert then hits the
+        // primary key and tries again with the next number.
+        for _ in 0..8 {
+            match self.try_put_parameter(scope, row, overwrite, keep).await {
+                Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Contended)
     }
 
     async fn parameter(
@@ -551,7 +631,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<ParameterRow>, StoreError> {
         let row = sqlx::query(
             "SELECT name, version, type, value, key_id, description, data_type, modified_ms, modified_by
-             FROM parameter_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND (?4 IS NULL OR version = ?4)
+             FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND ($4 IS NULL OR version = $4)
              ORDER BY version DESC LIMIT 1",
         )
         .bind(&scope.account)
@@ -568,7 +648,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT p.name, p.version, p.type, p.value, p.key_id, p.description, p.data_type, p.modified_ms, p.modified_by
              FROM parameter_versions p
-             WHERE p.account = ?1 AND p.region = ?2 AND substr(p.name, 1, length(?3)) = ?3
+             WHERE p.account = $1 AND p.region = $2 AND substr(p.name, 1, length($3)) = $3
                AND p.version = (SELECT MAX(version) FROM parameter_versions q
                                 WHERE q.account = p.account AND q.region = p.region AND q.name = p.name)
              ORDER BY p.name",
@@ -584,7 +664,7 @@ impl Store for SqliteStore {
     async fn parameter_history(&self, scope: &Scope, name: &str) -> Result<Vec<ParameterRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT name, version, type, value, key_id, description, data_type, modified_ms, modified_by
-             FROM parameter_versions WHERE account = ?1 AND region = ?2 AND name = ?3 ORDER BY version",
+             FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 ORDER BY version",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -596,7 +676,7 @@ impl Store for SqliteStore {
 
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let deleted = sqlx::query("DELETE FROM parameter_versions WHERE account = ?1 AND region = ?2 AND name = ?3")
+        let deleted = sqlx::query("DELETE FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3")
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(name)
@@ -612,7 +692,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO automation_executions (id, account, region, document, status, parameters, steps, outputs, failure,
                                                 start_ms, end_ms, executed_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, steps = excluded.steps, outputs = excluded.outputs,
                                             failure = excluded.failure, end_ms = excluded.end_ms",
         )
@@ -637,7 +717,7 @@ impl Store for SqliteStore {
     async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by
-             FROM automation_executions WHERE account = ?1 AND region = ?2 AND id = ?3",
+             FROM automation_executions WHERE account = $1 AND region = $2 AND id = $3",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -650,7 +730,7 @@ impl Store for SqliteStore {
     async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by
-             FROM automation_executions WHERE account = ?1 AND region = ?2 ORDER BY start_ms, id",
+             FROM automation_executions WHERE account = $1 AND region = $2 ORDER BY start_ms, id",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -673,6 +753,14 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn ping(&self) -> Result<&'static str, StoreError> {
+        let _: i64 = sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(&self.pool).await?;
+        Ok(match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+
     async fn reset(&self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         for sql in [
@@ -692,8 +780,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_user(&self, account: &str, row: &UserRow) -> Result<(), StoreError> {
+        // Unique ignoring case: the expression index refuses `ALICE` after `alice`.
         let inserted =
-            sqlx::query("INSERT INTO iam_users (account, name, user_id, created_ms) VALUES (?1, ?2, ?3, ?4)")
+            sqlx::query("INSERT INTO iam_users (account, name, user_id, created_ms) VALUES ($1, $2, $3, $4)")
                 .bind(account)
                 .bind(&row.name)
                 .bind(&row.user_id)
@@ -707,7 +796,7 @@ impl Store for SqliteStore {
     }
 
     async fn users(&self, account: &str) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query("SELECT name, user_id, created_ms FROM iam_users WHERE account = ?1 ORDER BY name")
+        let rows = sqlx::query("SELECT name, user_id, created_ms FROM iam_users WHERE account = $1 ORDER BY name")
             .bind(account)
             .fetch_all(&self.pool)
             .await?;
@@ -715,34 +804,41 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, account: &str, name: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query("SELECT name, user_id, created_ms FROM iam_users WHERE account = ?1 AND name = ?2")
-            .bind(account)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT name, user_id, created_ms FROM iam_users WHERE account = $1 AND lower(name) = lower($2)",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(user_row))
     }
 
     async fn delete_user(&self, account: &str, name: &str) -> Result<DeleteUserOutcome, StoreError> {
         let mut tx = self.write_tx().await?;
-        let keys: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM iam_access_keys WHERE account = ?1 AND user_name = ?2")
-                .bind(account)
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
-        let policies: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM iam_user_policies WHERE account = ?1 AND user_name = ?2")
-                .bind(account)
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
+        if !lock_user(&mut tx, account, name).await? {
+            return Ok(DeleteUserOutcome::NotFound);
+        }
+        let keys: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM iam_access_keys WHERE account = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let policies: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM iam_user_policies WHERE account = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
         let outcome = if keys > 0 {
             DeleteUserOutcome::HasAccessKeys
         } else if policies > 0 {
             DeleteUserOutcome::HasPolicies
         } else {
-            let deleted = sqlx::query("DELETE FROM iam_users WHERE account = ?1 AND name = ?2")
+            let deleted = sqlx::query("DELETE FROM iam_users WHERE account = $1 AND lower(name) = lower($2)")
                 .bind(account)
                 .bind(name)
                 .execute(&mut *tx)
@@ -755,26 +851,22 @@ impl Store for SqliteStore {
 
     async fn insert_access_key(&self, row: &AccessKeyRow, per_user: u32) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let user = sqlx::query("SELECT 1 FROM iam_users WHERE account = ?1 AND name = ?2")
-            .bind(&row.account)
-            .bind(&row.user_name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if user.is_none() {
+        if !lock_user(&mut tx, &row.account, &row.user_name).await? {
             return Ok(false);
         }
-        let held: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM iam_access_keys WHERE account = ?1 AND user_name = ?2")
-                .bind(&row.account)
-                .bind(&row.user_name)
-                .fetch_one(&mut *tx)
-                .await?;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM iam_access_keys WHERE account = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(&row.account)
+        .bind(&row.user_name)
+        .fetch_one(&mut *tx)
+        .await?;
         if held >= i64::from(per_user) {
             return Err(StoreError::QuotaExceeded(per_user));
         }
         sqlx::query(
             "INSERT INTO iam_access_keys (id, account, user_name, sealed_secret, status, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&row.id)
         .bind(&row.account)
@@ -791,7 +883,7 @@ impl Store for SqliteStore {
     async fn insert_root_access_key(&self, row: &AccessKeyRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO iam_access_keys (id, account, user_name, sealed_secret, status, created_ms)
-             VALUES (?1, ?2, '', ?3, ?4, ?5)",
+             VALUES ($1, $2, '', $3, $4, $5)",
         )
         .bind(&row.id)
         .bind(&row.account)
@@ -805,7 +897,7 @@ impl Store for SqliteStore {
 
     async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, account, user_name, sealed_secret, status, created_ms FROM iam_access_keys WHERE id = ?1",
+            "SELECT id, account, user_name, sealed_secret, status, created_ms FROM iam_access_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -816,7 +908,7 @@ impl Store for SqliteStore {
     async fn access_keys(&self, account: &str, user: &str) -> Result<Vec<AccessKeyRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, account, user_name, sealed_secret, status, created_ms FROM iam_access_keys
-             WHERE account = ?1 AND user_name = ?2 ORDER BY created_ms, id",
+             WHERE account = $1 AND lower(user_name) = lower($2) ORDER BY created_ms, id",
         )
         .bind(account)
         .bind(user)
@@ -826,26 +918,30 @@ impl Store for SqliteStore {
     }
 
     async fn delete_access_key(&self, account: &str, user: &str, id: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM iam_access_keys WHERE account = ?1 AND user_name = ?2 AND id = ?3")
-            .bind(account)
-            .bind(user)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let deleted =
+            sqlx::query("DELETE FROM iam_access_keys WHERE account = $1 AND lower(user_name) = lower($2) AND id = $3")
+                .bind(account)
+                .bind(user)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         Ok(deleted.rows_affected() > 0)
     }
 
     async fn put_user_policy(&self, account: &str, user: &str, name: &str, document: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let exists = sqlx::query("SELECT 1 FROM iam_users WHERE account = ?1 AND name = ?2")
-            .bind(account)
-            .bind(user)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if exists {
+        if !lock_user(&mut tx, account, user).await? {
+            return Ok(false);
+        }
+        let canonical: Option<String> =
+            sqlx::query_scalar("SELECT name FROM iam_users WHERE account = $1 AND lower(name) = lower($2)")
+                .bind(account)
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(user) = &canonical {
             sqlx::query(
-                "INSERT INTO iam_user_policies (account, user_name, policy_name, document) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO iam_user_policies (account, user_name, policy_name, document) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (account, user_name, policy_name) DO UPDATE SET document = excluded.document",
             )
             .bind(account)
@@ -856,12 +952,12 @@ impl Store for SqliteStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(exists)
+        Ok(canonical.is_some())
     }
 
     async fn user_policies(&self, account: &str, user: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT policy_name, document FROM iam_user_policies WHERE account = ?1 AND user_name = ?2 ORDER BY policy_name",
+            "SELECT policy_name, document FROM iam_user_policies WHERE account = $1 AND lower(user_name) = lower($2) ORDER BY policy_name",
         )
         .bind(account)
         .bind(user)
@@ -871,13 +967,14 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user_policy(&self, account: &str, user: &str, name: &str) -> Result<bool, StoreError> {
-        let deleted =
-            sqlx::query("DELETE FROM iam_user_policies WHERE account = ?1 AND user_name = ?2 AND policy_name = ?3")
-                .bind(account)
-                .bind(user)
-                .bind(name)
-                .execute(&self.pool)
-                .await?;
+        let deleted = sqlx::query(
+            "DELETE FROM iam_user_policies WHERE account = $1 AND lower(user_name) = lower($2) AND policy_name = $3",
+        )
+        .bind(account)
+        .bind(user)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
         Ok(deleted.rows_affected() > 0)
     }
 
@@ -887,7 +984,7 @@ impl Store for SqliteStore {
             let seq: i64 = sqlx::query_scalar(
                 "INSERT INTO audit_events (event_id, account, region, time_ms, event_name, event_source, username,
                                        access_key, read_only, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
             )
             .bind(&row.event_id)
             .bind(&row.account)
@@ -897,17 +994,20 @@ impl Store for SqliteStore {
             .bind(&row.event_source)
             .bind(&row.username)
             .bind(&row.access_key)
-            .bind(row.read_only)
+            .bind(i64::from(row.read_only))
             .bind(&row.record)
             .fetch_one(&mut *tx)
             .await?;
-            for (kind, name) in &row.resources {
-                sqlx::query("INSERT INTO audit_resources (seq, resource_type, resource_name) VALUES (?1, ?2, ?3)")
-                    .bind(seq)
-                    .bind(kind)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
+            for (position, (kind, name)) in row.resources.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO audit_resources (seq, position, resource_type, resource_name) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(seq)
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(kind)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
@@ -919,13 +1019,17 @@ impl Store for SqliteStore {
             "SELECT e.seq, e.event_id, e.account, e.region, e.time_ms, e.event_name, e.event_source, e.username,
                     e.access_key, e.read_only, e.record
              FROM audit_events e
-             WHERE e.account = ? AND e.region = ? AND e.time_ms >= ? AND e.time_ms <= ? AND e.seq < ?",
+             WHERE e.account = $1 AND e.region = $2 AND e.time_ms >= $3 AND e.time_ms <= $4 AND e.seq < $5",
         );
         if let Some((attribute, _)) = &query.attribute {
             sql.push_str(" AND ");
             sql.push_str(audit_condition(*attribute));
         }
-        sql.push_str(" ORDER BY e.seq DESC LIMIT ?");
+        sql.push_str(if query.attribute.is_some() {
+            " ORDER BY e.seq DESC LIMIT $7"
+        } else {
+            " ORDER BY e.seq DESC LIMIT $6"
+        });
         // Safe: `sql` is built only from the constant fragments above.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&scope.account)
@@ -933,8 +1037,10 @@ impl Store for SqliteStore {
             .bind(query.start_ms)
             .bind(query.end_ms)
             .bind(query.before_seq.unwrap_or(i64::MAX));
-        if let Some((_, value)) = &query.attribute {
-            q = q.bind(value);
+        match &query.attribute {
+            Some((AuditAttribute::ReadOnly, value)) => q = q.bind(i64::from(value == "true")),
+            Some((_, value)) => q = q.bind(value),
+            None => {}
         }
         let rows = q.bind(i64::from(query.limit)).fetch_all(&self.pool).await?;
         let mut events: Vec<AuditRow> = rows
@@ -949,7 +1055,7 @@ impl Store for SqliteStore {
                 event_source: r.get(6),
                 username: r.get(7),
                 access_key: r.get(8),
-                read_only: r.get(9),
+                read_only: r.get::<i64, _>(9) != 0,
                 record: r.get(10),
                 resources: Vec::new(),
             })
@@ -958,7 +1064,7 @@ impl Store for SqliteStore {
         // filtered to its own events.
         if let (Some(newest), Some(oldest)) = (events.first().map(|e| e.seq), events.last().map(|e| e.seq)) {
             let rows = sqlx::query(
-                "SELECT seq, resource_type, resource_name FROM audit_resources WHERE seq >= ?1 AND seq <= ?2 ORDER BY rowid",
+                "SELECT seq, resource_type, resource_name FROM audit_resources WHERE seq >= $1 AND seq <= $2 ORDER BY seq, position",
             )
             .bind(oldest)
             .bind(newest)

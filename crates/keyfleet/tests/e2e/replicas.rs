@@ -1,0 +1,65 @@
+//! Two keyfleet processes on one PostgreSQL database, as behind a load balancer: the boto3
+//! key-pair suite with requests alternating between them, concurrent duplicate creates (one
+//! wins), the quota held across both, and a change on one seen on the other at once.
+
+use crate::support::{Options, TestServer, json, postgres_database, require};
+
+/// Two replicas on a fresh database; `None` when there is no PostgreSQL (skipped off CI).
+fn pair(quota: Option<u32>) -> Option<(TestServer, TestServer)> {
+    if !require(&["boto3", "aws"]) {
+        return None;
+    }
+    let url = postgres_database()?;
+    let first = TestServer::start_with(Options { database_url: Some(url), quota, ..Options::default() });
+    let second = first.replica();
+    Some((first, second))
+}
+
+#[test]
+fn the_boto3_suite_passes_alternating_between_two_replicas() {
+    let Some((a, b)) = pair(None) else { return };
+    assert_eq!(json(&a.boto3_across(&[&b], "boto3_cases.py", &["suite"]))["ok"], true);
+}
+
+#[test]
+fn concurrent_duplicate_creates_across_replicas_give_one_success() {
+    let Some((a, b)) = pair(None) else { return };
+    let result = json(&a.boto3_across(&[&b], "boto3_cases.py", &["same-name", "64"]));
+    assert_eq!(result["outcomes"], serde_json::json!({"ok": 1, "InvalidKeyPair.Duplicate": 63}), "{result}");
+    assert_eq!(result["stored"], 1);
+}
+
+#[test]
+fn the_quota_holds_across_replicas() {
+    let Some((a, b)) = pair(Some(10)) else { return };
+    let result = json(&a.boto3_across(&[&b], "boto3_cases.py", &["distinct-names", "40"]));
+    assert_eq!(result["outcomes"], serde_json::json!({"ok": 10, "KeyPairLimitExceeded": 30}), "{result}");
+    assert_eq!(result["stored"], 10);
+}
+
+#[test]
+fn a_change_on_one_replica_is_seen_on_the_other_at_once() {
+    let Some((a, b)) = pair(None) else { return };
+    a.aws_ok("ec2 create-key-pair --key-name shared --key-type ed25519");
+    let on_b = json(&b.aws_ok("ec2 describe-key-pairs --key-names shared"));
+    assert_eq!(on_b["KeyPairs"][0]["KeyName"], "shared");
+    let id = on_b["KeyPairs"][0]["KeyPairId"].as_str().unwrap().to_owned();
+    b.aws_ok(&format!("ec2 create-tags --resources {id} --tags Key=team,Value=blue"));
+    assert_eq!(json(&a.aws_ok("ec2 describe-key-pairs --key-names shared"))["KeyPairs"][0]["Tags"][0]["Value"], "blue");
+    b.aws_ok("ec2 delete-key-pair --key-name shared");
+    a.aws_err("ec2 describe-key-pairs --key-names shared", "InvalidKeyPair.NotFound");
+
+    // Users, policies, parameters and the audit log are shared too.
+    let user = a
+        .create_user("rita", Some(r#"{"Statement": {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}}"#));
+    b.aws_ok_as(&user, "ec2 describe-key-pairs");
+    b.aws_err_as(&user, "ec2 create-key-pair --key-name nope", "UnauthorizedOperation");
+    a.aws_ok("ssm put-parameter --name /shared/secret --type SecureString --value s3cr3t");
+    let value = json(&b.aws_ok("ssm get-parameter --name /shared/secret --with-decryption"));
+    assert_eq!(value["Parameter"]["Value"], "s3cr3t", "the replicas share the master key");
+    let events =
+        json(&b.aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=Username,AttributeValue=rita"));
+    assert_eq!(events["Events"].as_array().unwrap().len(), 2, "{events}");
+    let ready = json(&ureq::get(format!("{}/readyz", b.url)).call().unwrap().into_body().read_to_string().unwrap());
+    assert_eq!(ready["store"], "postgres");
+}
