@@ -60,6 +60,11 @@ pub struct ServerConfig {
     pub instance_connect_ttl: std::time::Duration,
     /// A pause before every automation step (tests use it to stop the server mid-run).
     pub automation_step_delay: std::time::Duration,
+    /// This replica's id; by default one made at the first start and kept in the data dir.
+    /// Replicas that share a data dir (for instance takeover) each need their own.
+    pub replica_id: Option<String>,
+    /// How long a replica's claim on its instances lasts without renewal.
+    pub instance_lease: std::time::Duration,
     /// Also append every audit record to this file, as JSON lines.
     pub audit_log: Option<PathBuf>,
     /// Requests per second per access key (0: unlimited).
@@ -82,6 +87,8 @@ impl ServerConfig {
             master_key_file: None,
             instance_connect_ttl: service::instance_connect::DEFAULT_TTL,
             automation_step_delay: std::time::Duration::ZERO,
+            replica_id: None,
+            instance_lease: service::instances::DEFAULT_LEASE,
             audit_log: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_burst: DEFAULT_RATE_BURST,
@@ -163,8 +170,14 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     );
     let instance_connect =
         service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);
-    let instances = Arc::new(Instances::new(store.clone(), runtime));
+    let replica = match &config.replica_id {
+        Some(id) => id.clone(),
+        None => replica_id(&config.data_dir)?,
+    };
+    tracing::info!(replica = %replica, "replica");
+    let instances = Arc::new(Instances::new(store.clone(), runtime, replica, config.instance_lease));
     instances.resume().await?;
+    instances.spawn_reconciler();
     let parameters = Arc::new(service::parameters::Parameters::new(store.clone(), master_key));
     let describe: service::automation::Describe = Arc::new(|e| {
         let api_error = api::error::ApiError::from(e);
@@ -178,6 +191,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         config.automation_step_delay,
     ));
     automation.resume().await?;
+    automation.spawn_poller();
     let state = Arc::new(api::AppState {
         parameters,
         automation,
@@ -238,6 +252,20 @@ impl Started {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         api::listener::serve(self.listener, self.router, shutdown).await
     }
+}
+
+/// This replica's id: made at the first start and kept in the data dir, so that a restarted
+/// replica finds the instances it owns.
+fn replica_id(data_dir: &std::path::Path) -> Result<String, StartError> {
+    let path = data_dir.join("replica-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let id = service::ids::new_id("replica");
+    std::fs::write(&path, format!("{id}\n")).map_err(|source| StartError::DataDir { path: path.clone(), source })?;
+    Ok(id)
 }
 
 fn create_private_dir(path: &std::path::Path) -> Result<(), StartError> {

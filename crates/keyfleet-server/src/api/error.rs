@@ -219,6 +219,10 @@ impl From<Error> for ApiError {
                 "AutomationExecutionNotFoundException",
                 format!("Automation execution {id} could not be found."),
             ),
+            Error::AutomationAlreadyRunning(instance) => Self::bad_request(
+                "AutomationExecutionLimitExceededException",
+                format!("An automation execution is already running on instance {instance}. Wait for it to finish."),
+            ),
             Error::InvalidAutomationStatusUpdate(status) => Self::bad_request(
                 "InvalidAutomationStatusUpdateException",
                 format!("The execution status is {status} and cannot be changed."),

@@ -214,6 +214,17 @@ impl Runtime {
         }
     }
 
+    /// True if this process serves the instance now.
+    pub async fn is_running(&self, instance_id: &str) -> bool {
+        self.running.lock().await.contains_key(instance_id)
+    }
+
+    /// True if the volume is on this machine's data dir (shared storage makes it so for
+    /// every replica), so that this process could serve the instance.
+    pub fn has_volume(&self, volume_id: &str) -> bool {
+        self.volumes.path(volume_id).is_dir()
+    }
+
     /// Deletes a volume.
     pub fn destroy_volume(&self, volume_id: &str) -> Result<(), RuntimeError> {
         self.volumes.destroy(volume_id).map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use super::instances::Instances;
 use super::parameters::{Parameters, PutParameter};
 use super::{Error, Result, ids, now_ms};
-use crate::store::{AutomationRow, Scope, Store};
+use crate::store::{AutomationRow, Scope, Store, StoreError};
 
 /// The one built-in runbook.
 pub const RESET_ACCESS: &str = "AWSSupport-ResetAccess";
@@ -51,6 +51,8 @@ pub struct Automation {
     parameters: Arc<Parameters>,
     describe: Describe,
     step_delay: Duration,
+    /// Executions this process is running now.
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Automation {
@@ -63,7 +65,7 @@ impl Automation {
         describe: Describe,
         step_delay: Duration,
     ) -> Self {
-        Automation { store, instances, parameters, describe, step_delay }
+        Automation { store, instances, parameters, describe, step_delay, running: Default::default() }
     }
 
     /// `StartAutomationExecution`: validates, stores the execution, runs it in the background.
@@ -82,11 +84,14 @@ impl Automation {
                 "Parameter \"{unknown}\" is not defined in document {RESET_ACCESS}."
             )));
         }
-        if parameters.get("InstanceId").and_then(|v| v.first()).is_none() {
+        let Some(instance_id) = parameters.get("InstanceId").and_then(|v| v.first()).cloned() else {
             return Err(Error::InvalidAutomationParameters(
                 "Missing required parameter: InstanceId in user inputs.".into(),
             ));
-        }
+        };
+        // The runner works on the volume, so it runs on the replica that serves the instance.
+        let owner = self.instances.owner_of(scope, &instance_id).await?;
+        let owner = owner.filter(|o| !o.is_empty()).unwrap_or_else(|| self.instances.replica().to_owned());
         let mut all = parameters;
         all.entry("SubnetId".into()).or_insert_with(|| vec!["CreateNewVPC".into()]);
         all.entry("EC2RescueInstanceType".into()).or_insert_with(|| vec!["t2.small".into()]);
@@ -106,9 +111,16 @@ impl Automation {
             start_ms: now_ms(),
             end_ms: None,
             executed_by: caller.to_owned(),
+            owner,
+            target: Some(instance_id.clone()),
         };
-        self.store.save_execution(scope, &row).await?;
-        self.spawn(scope.clone(), row.id.clone());
+        match self.store.save_execution(scope, &row).await {
+            Err(StoreError::Duplicate) => return Err(Error::AutomationAlreadyRunning(instance_id)),
+            other => other?,
+        }
+        if row.owner == self.instances.replica() {
+            self.spawn(scope.clone(), row.id.clone());
+        }
         Ok(row.id)
     }
 
@@ -132,22 +144,48 @@ impl Automation {
         Ok(self.store.save_execution(scope, &row).await?)
     }
 
-    /// Resumes executions a stopped server left unfinished.
+    /// Resumes executions a stopped server left unfinished, and picks up those another
+    /// replica started for an instance this one serves.
     pub async fn resume(self: &Arc<Self>) -> Result<()> {
+        let me = self.instances.replica();
         for (scope, row) in self.store.executions_in_status(&["Pending", "InProgress", "Cancelling"]).await? {
-            tracing::info!(execution = %row.id, "resuming automation execution");
-            self.spawn(scope, row.id);
+            if row.owner != me && !row.owner.is_empty() {
+                continue;
+            }
+            if self.spawn(scope, row.id.clone()) {
+                tracing::info!(execution = %row.id, "resuming automation execution");
+            }
         }
         Ok(())
     }
 
-    fn spawn(self: &Arc<Self>, scope: Scope, id: String) {
+    /// Looks for executions to run every second, until the process ends.
+    pub fn spawn_poller(self: &Arc<Self>) {
+        let automation = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(automation) = automation.upgrade() else { return };
+                if let Err(e) = automation.resume().await {
+                    tracing::warn!(error = %e, "looking for automation executions failed");
+                }
+            }
+        });
+    }
+
+    /// Runs an execution in the background unless this process already runs it.
+    fn spawn(self: &Arc<Self>, scope: Scope, id: String) -> bool {
+        if !self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone()) {
+            return false;
+        }
         let runner = self.clone();
         tokio::spawn(async move {
             if let Err(e) = runner.run(&scope, &id).await {
                 tracing::error!(execution = %id, error = %e, "automation runner failed");
             }
+            runner.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         });
+        true
     }
 
     async fn run(&self, scope: &Scope, id: &str) -> Result<()> {

@@ -94,16 +94,45 @@ pub fn state_code(state: &str) -> u8 {
     }
 }
 
+/// How long an owner's claim on its instances lasts without renewal, by default.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often the owner renews its leases, and looks for work other replicas left it.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The instance operations.
+///
+/// With several replicas, an instance is served by the replica that owns it (it launched it,
+/// or took it over). Any replica changes the state in the store; the owner's runtime acts:
+/// at once when the call reached the owner, otherwise on its next reconcile pass (within a
+/// second), which moves `pending`, `stopping` and `shutting-down` on and honours reboots.
 pub struct Instances {
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
+    /// This replica's id (stable across restarts of the same data dir).
+    replica: String,
+    /// Serialises this process's runtime actions, so a call and a reconcile pass never boot
+    /// the same instance twice.
+    acting: tokio::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// The lease length, milliseconds; renewed every third of it.
+    lease_ms: i64,
 }
 
 impl Instances {
-    /// Creates the service.
-    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>) -> Self {
-        Instances { store, runtime }
+    /// Creates the service for replica `replica`.
+    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, replica: String, lease: std::time::Duration) -> Self {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(3_000);
+        Instances { store, runtime, replica, acting: Default::default(), lease_ms }
+    }
+
+    /// This replica's id.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// The owner of an instance (for automations, which run where the volume is).
+    pub async fn owner_of(&self, scope: &Scope, instance_id: &str) -> Result<Option<String>> {
+        let rows = self.store.instances(scope, &[instance_id.to_owned()]).await?;
+        Ok(rows.into_iter().next().map(|r| r.owner))
     }
 
     /// `RunInstances`: validates, stores the instances as pending, boots them.
@@ -125,6 +154,7 @@ impl Instances {
         let count = input.max_count.min(MAX_INSTANCES_PER_CALL);
         let reservation_id = ids::new_id("r");
         let rows = self.insert_pending(scope, &input, &reservation_id, count, &tags, launch_key).await?;
+        let _acting = self.acting.lock().await;
         for row in &rows {
             self.boot(scope, row).await?;
         }
@@ -163,8 +193,10 @@ impl Instances {
                 });
                 continue;
             };
-            self.runtime.halt(&row.id).await;
-            self.store.transition_instance(scope, &row.id, &["stopping"], "stopped").await?;
+            if row.owner == self.replica {
+                let _acting = self.acting.lock().await;
+                self.settle_stop(scope, &row).await?;
+            }
             changes.push(StateChange { instance_id: row.id, previous, current: "stopping".into() });
         }
         Ok(changes)
@@ -184,7 +216,10 @@ impl Instances {
                 });
                 continue;
             };
-            self.boot(scope, &row).await?;
+            if self.claim(scope, &row).await? {
+                let _acting = self.acting.lock().await;
+                self.boot(scope, &row).await?;
+            }
             changes.push(StateChange { instance_id: row.id, previous, current: "pending".into() });
         }
         Ok(changes)
@@ -195,8 +230,13 @@ impl Instances {
         let rows = self.existing(scope, instance_ids).await?;
         check_states(&rows, &["pending", "running", "stopping", "stopped"], "rebooted")?;
         for row in rows.iter().filter(|r| r.state == "running") {
-            self.runtime.halt(&row.id).await;
-            self.boot(scope, row).await?;
+            if row.owner == self.replica {
+                let _acting = self.acting.lock().await;
+                self.runtime.halt(&row.id).await;
+                self.boot(scope, row).await?;
+            } else {
+                self.store.request_reboot(scope, &row.id).await?;
+            }
         }
         Ok(())
     }
@@ -215,9 +255,10 @@ impl Instances {
                 });
                 continue;
             };
-            self.runtime.halt(&row.id).await;
-            self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
-            self.store.transition_instance(scope, &row.id, &["shutting-down"], "terminated").await?;
+            if row.owner == self.replica || self.runtime.has_volume(&row.volume_id) {
+                let _acting = self.acting.lock().await;
+                self.settle_termination(scope, &row).await?;
+            }
             changes.push(StateChange { instance_id: row.id, previous, current: "shutting-down".into() });
         }
         Ok(changes)
@@ -237,22 +278,94 @@ impl Instances {
         Ok(files)
     }
 
-    /// Brings back what was running when the server stopped, and settles half-done
-    /// transitions (a crash mid-stop leaves `stopping`, mid-terminate `shutting-down`).
+    /// Brings back what this replica was serving when it stopped, settles half-done
+    /// transitions (a crash mid-stop leaves `stopping`, mid-terminate `shutting-down`), and
+    /// takes over instances whose owner is gone when their volume is here.
     pub async fn resume(&self) -> Result<()> {
-        let states = ["pending", "running", "stopping", "shutting-down"];
-        for (scope, row) in self.store.instances_in_states(&states).await? {
+        self.reconcile().await
+    }
+
+    /// Keeps reconciling and renewing this replica's leases until the process ends.
+    pub fn spawn_reconciler(self: &Arc<Self>) {
+        let instances = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = 0u32;
+            loop {
+                tokio::time::sleep(RECONCILE_EVERY).await;
+                let Some(instances) = instances.upgrade() else { return };
+                ticks = ticks.wrapping_add(1);
+                let renew_every = u32::try_from(instances.lease_ms / 3_000).unwrap_or(10).max(1);
+                if ticks % renew_every == 0
+                    && let Err(e) =
+                        instances.store.renew_instance_leases(&instances.replica, now_ms() + instances.lease_ms).await
+                {
+                    tracing::warn!(error = %e, "instance leases not renewed");
+                }
+                if let Err(e) = instances.reconcile().await {
+                    tracing::warn!(error = %e, "reconciling instances failed");
+                }
+            }
+        });
+    }
+
+    /// One pass: claim what may be claimed, then make this process serve exactly the
+    /// instances it owns in the states that need serving.
+    async fn reconcile(&self) -> Result<()> {
+        let live = ["pending", "running", "stopping", "stopped", "shutting-down"];
+        let rows = self.store.instances_in_states(&live).await?;
+        let mut acting = self.acting.lock().await;
+        for (scope, row) in rows {
+            if row.owner != self.replica && !self.claim(&scope, &row).await? {
+                continue;
+            }
             match row.state.as_str() {
-                "stopping" => {
-                    self.store.transition_instance(&scope, &row.id, &["stopping"], "stopped").await?;
+                "stopping" => self.settle_stop(&scope, &row).await?,
+                "shutting-down" => self.settle_termination(&scope, &row).await?,
+                "stopped" => self.runtime.halt(&row.id).await,
+                _ => {
+                    let seen = acting.insert(row.id.clone(), row.reboots);
+                    let reboot = seen.is_some_and(|s| s < row.reboots);
+                    if reboot {
+                        self.runtime.halt(&row.id).await;
+                    }
+                    if reboot || !self.runtime.is_running(&row.id).await {
+                        self.boot(&scope, &row).await?;
+                    }
                 }
-                "shutting-down" => {
-                    self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
-                    self.store.transition_instance(&scope, &row.id, &["shutting-down"], "terminated").await?;
-                }
-                _ => self.boot(&scope, &row).await?,
             }
         }
+        Ok(())
+    }
+
+    /// Takes an instance over when nobody holds it (or the holder's lease ran out) and its
+    /// volume is here; without the volume the takeover is refused and the instance waits
+    /// for its owner.
+    async fn claim(&self, scope: &Scope, row: &InstanceRow) -> Result<bool> {
+        if row.owner == self.replica {
+            return Ok(true);
+        }
+        let now = now_ms();
+        let claimable = row.owner.is_empty() || row.lease_ms < now;
+        if !claimable || !self.runtime.has_volume(&row.volume_id) {
+            return Ok(false);
+        }
+        let claimed = self.store.claim_instance(scope, &row.id, now, &self.replica, now + self.lease_ms).await?;
+        if claimed && !row.owner.is_empty() {
+            tracing::warn!(instance = %row.id, previous = %row.owner, "took over an instance whose replica is gone");
+        }
+        Ok(claimed)
+    }
+
+    async fn settle_stop(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
+        self.runtime.halt(&row.id).await;
+        self.store.transition_instance(scope, &row.id, &["stopping"], "stopped").await?;
+        Ok(())
+    }
+
+    async fn settle_termination(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
+        self.runtime.halt(&row.id).await;
+        self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+        self.store.transition_instance(scope, &row.id, &["shutting-down"], "terminated").await?;
         Ok(())
     }
 
@@ -328,6 +441,9 @@ impl Instances {
                     launch_ms,
                     user_data: input.user_data.clone(),
                     launch_key: launch_key.clone(),
+                    owner: self.replica.clone(),
+                    lease_ms: launch_ms + self.lease_ms,
+                    reboots: 0,
                     http_tokens: if input.tokens_required { "required" } else { "optional" }.to_owned(),
                     tags: tags.to_vec(),
                 })

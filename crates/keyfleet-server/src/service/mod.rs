@@ -128,6 +128,9 @@ pub enum Error {
     /// No such execution (`AutomationExecutionNotFoundException`).
     #[error("execution {0} not found")]
     AutomationExecutionNotFound(String),
+    /// Another execution is still working on this instance (`AutomationExecutionLimitExceededException`).
+    #[error("an automation is already running on {0}")]
+    AutomationAlreadyRunning(String),
     /// The execution has ended (`InvalidAutomationStatusUpdateException`); holds its status.
     #[error("execution already {0}")]
     InvalidAutomationStatusUpdate(String),

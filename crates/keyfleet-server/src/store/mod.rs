@@ -91,6 +91,12 @@ pub struct InstanceRow {
     pub http_tokens: String,
     /// Tags, by key.
     pub tags: Vec<Tag>,
+    /// The replica that serves it (`""` before replicas existed: any replica may claim it).
+    pub owner: String,
+    /// Until when the owner's claim holds, milliseconds since the epoch.
+    pub lease_ms: i64,
+    /// Reboot requests so far (the owner restarts the instance when this grows).
+    pub reboots: i64,
 }
 
 /// One version of a parameter as stored.
@@ -139,6 +145,10 @@ pub struct AutomationRow {
     pub end_ms: Option<i64>,
     /// The caller's ARN.
     pub executed_by: String,
+    /// The replica that runs it (the instance's owner).
+    pub owner: String,
+    /// The instance it works on; one unfinished execution per instance.
+    pub target: Option<String>,
 }
 
 /// What a put found.
@@ -383,7 +393,25 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a parameter and its history; false if there was none.
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
 
-    /// Inserts or replaces an automation execution.
+    /// Extends the lease on every live instance `owner` holds.
+    async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError>;
+
+    /// Makes `owner` the owner of a live instance if it already is, if nobody is, or if the
+    /// current owner's lease ended before `expired_before_ms`. True if `owner` now holds it.
+    async fn claim_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        expired_before_ms: i64,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Counts a reboot request for the owner to act on.
+    async fn request_reboot(&self, scope: &Scope, id: &str) -> Result<(), StoreError>;
+
+    /// Inserts or replaces an automation execution; [`StoreError::Duplicate`] when another
+    /// unfinished execution targets the same instance.
     async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError>;
 
     /// One execution.

@@ -191,6 +191,9 @@ fn instance_row(r: &AnyRow) -> InstanceRow {
         user_data: r.get(10),
         launch_key: r.get(11),
         http_tokens: r.get(12),
+        owner: r.get(13),
+        lease_ms: r.get(14),
+        reboots: r.get(15),
         tags: Vec::new(),
     }
 }
@@ -207,6 +210,8 @@ fn automation_row(r: &AnyRow) -> AutomationRow {
         start_ms: r.get(7),
         end_ms: r.get(8),
         executed_by: r.get(9),
+        owner: r.get(10),
+        target: r.get(11),
     }
 }
 
@@ -513,8 +518,9 @@ impl Store for SqlStore {
         for row in rows {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
-                                        volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                                        volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens, owner,
+                                        lease_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -531,6 +537,8 @@ impl Store for SqlStore {
             .bind(&row.user_data)
             .bind(&row.launch_key)
             .bind(&row.http_tokens)
+            .bind(&row.owner)
+            .bind(row.lease_ms)
             .execute(&mut *tx)
             .await;
             if let Err(sqlx::Error::Database(e)) = &inserted
@@ -547,7 +555,7 @@ impl Store for SqlStore {
 
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError> {
         let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data, launch_key, http_tokens FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id";
+                          launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id";
         let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
         let mut found: Vec<InstanceRow> =
             rows.iter().map(instance_row).filter(|r| ids.is_empty() || ids.contains(&r.id)).collect();
@@ -596,11 +604,11 @@ impl Store for SqlStore {
     async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
         let sql =
             "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data, launch_key, http_tokens, account, region FROM instances WHERE state <> 'terminated'";
+                          launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, account, region FROM instances WHERE state <> 'terminated'";
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(|r| (Scope { account: r.get(13), region: r.get(14) }, instance_row(r)))
+            .map(|r| (Scope { account: r.get(16), region: r.get(17) }, instance_row(r)))
             .filter(|(_, row)| states.contains(&row.state.as_str()))
             .collect())
     }
@@ -688,13 +696,12 @@ impl Store for SqlStore {
     }
 
     async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        sqlx::query(
+        let saved = sqlx::query(
             "INSERT INTO automation_executions (id, account, region, document, status, parameters, steps, outputs, failure,
-                                                start_ms, end_ms, executed_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                                start_ms, end_ms, executed_by, owner, target)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, steps = excluded.steps, outputs = excluded.outputs,
-                                            failure = excluded.failure, end_ms = excluded.end_ms",
+                                            failure = excluded.failure, end_ms = excluded.end_ms, owner = excluded.owner",
         )
         .bind(&row.id)
         .bind(&scope.account)
@@ -708,15 +715,20 @@ impl Store for SqlStore {
         .bind(row.start_ms)
         .bind(row.end_ms)
         .bind(&row.executed_by)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .bind(&row.owner)
+        .bind(&row.target)
+        .execute(&self.pool)
+        .await;
+        match saved {
+            // The partial unique index: another unfinished execution targets this instance.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
+            other => other.map(drop).map_err(StoreError::from),
+        }
     }
 
     async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target
              FROM automation_executions WHERE account = $1 AND region = $2 AND id = $3",
         )
         .bind(&scope.account)
@@ -729,7 +741,7 @@ impl Store for SqlStore {
 
     async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target
              FROM automation_executions WHERE account = $1 AND region = $2 ORDER BY start_ms, id",
         )
         .bind(&scope.account)
@@ -741,16 +753,60 @@ impl Store for SqlStore {
 
     async fn executions_in_status(&self, statuses: &[&str]) -> Result<Vec<(Scope, AutomationRow)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, account, region
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target,
+                    account, region
              FROM automation_executions WHERE end_ms IS NULL ORDER BY start_ms",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
-            .map(|r| (Scope { account: r.get(10), region: r.get(11) }, automation_row(r)))
+            .map(|r| (Scope { account: r.get(12), region: r.get(13) }, automation_row(r)))
             .filter(|(_, row)| statuses.contains(&row.status.as_str()))
             .collect())
+    }
+
+    async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE instances SET lease_ms = $2 WHERE owner = $1 AND state <> 'terminated'")
+            .bind(owner)
+            .bind(until_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        expired_before_ms: i64,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE instances SET owner = $4, lease_ms = $5
+             WHERE account = $1 AND region = $2 AND id = $3 AND state <> 'terminated'
+               AND (owner = '' OR owner = $4 OR lease_ms < $6)",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(id)
+        .bind(owner)
+        .bind(until_ms)
+        .bind(expired_before_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() > 0)
+    }
+
+    async fn request_reboot(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE instances SET reboots = reboots + 1 WHERE account = $1 AND region = $2 AND id = $3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<&'static str, StoreError> {

@@ -19,6 +19,14 @@ pub struct ServeArgs {
     /// SQLite in the data dir.
     #[arg(long, env = "KEYFLEET_DATABASE_URL")]
     database_url: Option<String>,
+    /// This replica's id (default: made at the first start, kept in the data dir). Replicas
+    /// that share one data dir must each be given their own.
+    #[arg(long, env = "KEYFLEET_REPLICA_ID")]
+    replica_id: Option<String>,
+    /// Seconds a replica's claim on its instances lasts without renewal; after that another
+    /// replica with access to the volumes takes them over.
+    #[arg(long, default_value_t = 30)]
+    instance_lease_seconds: u64,
     /// Accept any credentials and enable POST /moto-api/reset. For tests only.
     #[arg(long)]
     dev: bool,
@@ -94,6 +102,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         master_key_file: args.master_key_file,
         instance_connect_ttl: std::time::Duration::from_secs(args.instance_connect_ttl),
         automation_step_delay: std::time::Duration::from_millis(args.automation_step_delay_ms),
+        replica_id: args.replica_id,
+        instance_lease: std::time::Duration::from_secs(args.instance_lease_seconds),
         audit_log: args.audit_log,
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,

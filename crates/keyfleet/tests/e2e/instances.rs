@@ -8,11 +8,11 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::{TestServer, json, require, run_ok};
 
-const TOOLS: [&str; 5] = ["aws", "ssh", "scp", "ssh-keygen", "bwrap"];
+pub(crate) const TOOLS: [&str; 5] = ["aws", "ssh", "scp", "ssh-keygen", "bwrap"];
 
 /// Options that make `ssh`/`scp`/`sftp` non-interactive and keep host keys per test:
 /// `accept-new` records a host key once and then insists on it.
-fn ssh_options(server: &TestServer) -> Vec<String> {
+pub(crate) fn ssh_options(server: &TestServer) -> Vec<String> {
     let known_hosts = server.dir.path().join("known_hosts");
     [
         "-o",
@@ -31,11 +31,11 @@ fn ssh_options(server: &TestServer) -> Vec<String> {
     .collect()
 }
 
-fn ssh(server: &TestServer, key: &Path, ip: &str, command: &str) -> Output {
+pub(crate) fn ssh(server: &TestServer, key: &Path, ip: &str, command: &str) -> Output {
     ssh_with_input(server, key, ip, command, None)
 }
 
-fn ssh_with_input(server: &TestServer, key: &Path, ip: &str, command: &str, input: Option<&Path>) -> Output {
+pub(crate) fn ssh_with_input(server: &TestServer, key: &Path, ip: &str, command: &str, input: Option<&Path>) -> Output {
     let stdin = match input {
         Some(path) => Stdio::from(std::fs::File::open(path).unwrap()),
         None => Stdio::null(),
@@ -51,7 +51,7 @@ fn ssh_with_input(server: &TestServer, key: &Path, ip: &str, command: &str, inpu
         .unwrap()
 }
 
-fn ssh_ok(server: &TestServer, key: &Path, ip: &str, command: &str) -> String {
+pub(crate) fn ssh_ok(server: &TestServer, key: &Path, ip: &str, command: &str) -> String {
     let out = ssh(server, key, ip, command);
     assert!(out.status.success(), "ssh {command:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
@@ -64,7 +64,7 @@ fn ssh_refused(server: &TestServer, key: &Path, ip: &str) -> String {
 }
 
 /// Creates a key pair and saves its private key mode 0400, as the tutorials do.
-fn create_key(server: &TestServer, name: &str) -> PathBuf {
+pub(crate) fn create_key(server: &TestServer, name: &str) -> PathBuf {
     let material = server.aws_ok(&format!("ec2 create-key-pair --key-name {name} --query KeyMaterial --output text"));
     let path = server.dir.path().join(format!("{name}.pem"));
     std::fs::write(&path, material).unwrap();
@@ -73,7 +73,7 @@ fn create_key(server: &TestServer, name: &str) -> PathBuf {
 }
 
 /// Launches one instance and returns its id and address.
-fn launch(server: &TestServer, key_name: &str) -> (String, String) {
+pub(crate) fn launch(server: &TestServer, key_name: &str) -> (String, String) {
     let out = json(&server.aws_ok(&format!(
         "ec2 run-instances --image-id ami-keyfleet-linux --instance-type t3.micro --key-name {key_name}"
     )));
@@ -84,7 +84,7 @@ fn launch(server: &TestServer, key_name: &str) -> (String, String) {
     (id, instance["PublicIpAddress"].as_str().unwrap().to_owned())
 }
 
-fn describe(server: &TestServer, id: &str) -> serde_json::Value {
+pub(crate) fn describe(server: &TestServer, id: &str) -> serde_json::Value {
     let out = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")));
     out["Reservations"][0]["Instances"][0].clone()
 }

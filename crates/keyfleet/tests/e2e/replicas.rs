@@ -63,3 +63,80 @@ fn a_change_on_one_replica_is_seen_on_the_other_at_once() {
     let ready = json(&ureq::get(format!("{}/readyz", b.url)).call().unwrap().into_body().read_to_string().unwrap());
     assert_eq!(ready["store"], "postgres");
 }
+
+/// Polls `describe-instances` on `server` until the instance is in `state`.
+fn wait_for_state(server: &TestServer, id: &str, state: &str) {
+    for _ in 0..300 {
+        if crate::instances::describe(server, id)["State"]["Name"] == state {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{id} never became {state}: {}", crate::instances::describe(server, id));
+}
+
+#[test]
+fn an_instance_is_served_by_its_owner_whichever_replica_is_asked() {
+    if !require(&crate::instances::TOOLS) {
+        return;
+    }
+    let Some((a, b)) = pair(None) else { return };
+    let key = crate::instances::create_key(&a, "fleet");
+    let (id, ip) = crate::instances::launch(&a, "fleet");
+    assert_eq!(crate::instances::ssh_ok(&a, &key, &ip, "whoami"), "ec2-user\n");
+
+    // B changes the state in the store; A, the owner, acts on it.
+    b.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+    wait_for_state(&b, &id, "stopped");
+    assert_eq!(crate::instances::ssh(&a, &key, &ip, "true").status.code(), Some(255), "stopped means no SSH");
+    b.aws_ok(&format!("ec2 start-instances --instance-ids {id}"));
+    wait_for_state(&a, &id, "running");
+    let mut login = String::new();
+    for _ in 0..50 {
+        login = String::from_utf8_lossy(&crate::instances::ssh(&a, &key, &ip, "whoami").stdout).into_owned();
+        if login == "ec2-user\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(login, "ec2-user\n", "served again by its owner after a start through the other replica");
+    b.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
+    wait_for_state(&a, &id, "terminated");
+}
+
+#[test]
+fn a_replica_takes_over_only_the_instances_whose_volumes_it_can_reach() {
+    if !require(&crate::instances::TOOLS) {
+        return;
+    }
+    let Some(url) = postgres_database() else { return };
+    let lease = |id: &str| {
+        vec!["--replica-id".to_owned(), id.to_owned(), "--instance-lease-seconds".to_owned(), "3".to_owned()]
+    };
+    let options = |id: &str| Options { database_url: Some(url.clone()), args: lease(id), ..Options::default() };
+    let mut a = TestServer::start_with(options("a"));
+    let elsewhere = a.replica_with(options("elsewhere"));
+    let key = crate::instances::create_key(&a, "survivor");
+    let (id, ip) = crate::instances::launch(&a, "survivor");
+    assert_eq!(crate::instances::ssh_ok(&a, &key, &ip, "echo before > ~/mark; whoami"), "ec2-user\n");
+
+    a.kill();
+    // The lease runs out; the other replica has no copy of the volume and must not take over.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(crate::instances::ssh(&a, &key, &ip, "true").status.code(), Some(255));
+    assert!(elsewhere.log().contains("replica"), "the other replica is up");
+
+    // A replica on the same data dir (shared storage) takes it over, volume and host key included.
+    let heir = a.replica_with(Options { data_dir: Some(a.data_dir()), ..options("heir") });
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = String::from_utf8_lossy(&crate::instances::ssh(&a, &key, &ip, "cat ~/mark").stdout).into_owned();
+        if out == "before\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(out, "before\n", "the heir serves the same volume");
+    assert!(heir.log().contains("took over an instance"), "{}", heir.log());
+    assert_eq!(crate::instances::describe(&elsewhere, &id)["State"]["Name"], "running");
+}

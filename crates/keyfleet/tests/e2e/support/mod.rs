@@ -19,6 +19,8 @@ pub struct Options {
     pub args: Vec<String>,
     /// `--database-url`: a PostgreSQL database (see [`postgres_database`]).
     pub database_url: Option<String>,
+    /// Another server's data dir to use instead of a new one (replicas sharing volumes).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// An access key to sign with.
@@ -61,7 +63,8 @@ impl TestServer {
         let (access_key_id, secret_access_key) = if options.dev {
             ("AKIDEXAMPLE".to_owned(), "dev-secret".to_owned())
         } else {
-            let text = std::fs::read_to_string(dir.path().join("data/admin-credentials")).expect("admin credentials");
+            let data_dir = options.data_dir.clone().unwrap_or_else(|| dir.path().join("data"));
+            let text = std::fs::read_to_string(data_dir.join("admin-credentials")).expect("admin credentials");
             let field = |n: &str| {
                 text.lines()
                     .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == n).map(|(_, v)| v.trim().to_owned()))
@@ -75,13 +78,21 @@ impl TestServer {
     /// Another replica on the same database: its own data dir holding copies of this one's
     /// admin credentials and master key, as a second machine would.
     pub fn replica(&self) -> Self {
+        self.replica_with(self.options.clone())
+    }
+
+    /// Another replica with other options: with `data_dir` set it shares that data dir (and
+    /// so the volumes); otherwise it gets copies of the shared secrets only.
+    pub fn replica_with(&self, options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).expect("data dir");
-        for file in ["admin-credentials", "master.key"] {
-            std::fs::copy(self.data_dir().join(file), data.join(file)).expect("copy shared secrets");
+        if options.data_dir.is_none() {
+            let data = dir.path().join("data");
+            std::fs::create_dir(&data).expect("data dir");
+            for file in ["admin-credentials", "master.key"] {
+                std::fs::copy(self.data_dir().join(file), data.join(file)).expect("copy shared secrets");
+            }
         }
-        let (child, url) = spawn(dir.path(), &self.options, &self.network, self.ssh_port);
+        let (child, url) = spawn(dir.path(), &options, &self.network, self.ssh_port);
         TestServer {
             url,
             ssh_port: self.ssh_port,
@@ -89,7 +100,7 @@ impl TestServer {
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.clone(),
             child,
-            options: self.options.clone(),
+            options,
             network: self.network.clone(),
         }
     }
@@ -115,7 +126,13 @@ impl TestServer {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.options.data_dir.clone().unwrap_or_else(|| self.dir.path().join("data"))
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and leaves it dead.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn log(&self) -> String {
@@ -239,7 +256,8 @@ impl Drop for TestServer {
 fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("serve.log")).expect("log file");
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
-    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.join("data"));
+    let data_dir = options.data_dir.clone().unwrap_or_else(|| dir.join("data"));
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     if options.dev {
         command.arg("--dev");
     }
@@ -300,6 +318,18 @@ pub fn postgres_database() -> Option<String> {
     if !require(&["psql"]) {
         return None;
     }
+    // Databases of earlier runs go first (one still in use refuses to be dropped, and stays).
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    CLEANED.call_once(|| {
+        let query = format!(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'keyfleet_e2e_%' AND datname NOT LIKE 'keyfleet_e2e_{}_%'",
+            std::process::id()
+        );
+        let listed = Command::new("psql").args([&server, "-Atc", &query]).output();
+        for old in listed.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default().lines() {
+            let _ = Command::new("psql").args([&server, "-qc", &format!("DROP DATABASE IF EXISTS {old}")]).output();
+        }
+    });
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let name =
         format!("keyfleet_e2e_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
