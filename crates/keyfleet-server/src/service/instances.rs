@@ -295,7 +295,7 @@ impl Instances {
                 let Some(instances) = instances.upgrade() else { return };
                 ticks = ticks.wrapping_add(1);
                 let renew_every = u32::try_from(instances.lease_ms / 3_000).unwrap_or(10).max(1);
-                if ticks % renew_every == 0
+                if ticks.is_multiple_of(renew_every)
                     && let Err(e) =
                         instances.store.renew_instance_leases(&instances.replica, now_ms() + instances.lease_ms).await
                 {
