@@ -1,7 +1,7 @@
 //! keyfleet's service as a library: the EC2 key pair API over HTTP, on an embedded store.
 //!
 //! ```text
-//! socket ─▶ api/http.rs ─▶ api/auth (SigV4) ─▶ api/protocol (decode) ─▶ api/ec2 (action table)
+//! socket ─▶ api/http.rs ─▶ api/auth (SigV4) ─▶ api/protocol (decode) ─▶ api/{ec2,iam,ssm,…} (action tables) ─▶ api/authorize (policies)
 //!        ◀─ api/protocol (encode) / api/error.rs ◀─ service/ (AWS semantics) ◀─▶ store/ (SQL)
 //! ```
 //!
@@ -11,7 +11,7 @@
 //! |---|---|
 //! | a new EC2 action | a variant in `api/ec2/mod.rs`, decode/encode in `api/ec2/<resource>.rs`, a fn in `service/<resource>.rs` |
 //! | a new AWS error | a `service::Error` variant and its arm in `api/error.rs` |
-//! | new stored data | the `Store` trait, `store/sqlite.rs`, a migration, a case in `store/tests.rs` |
+//! | new stored data | the `Store` trait, `store/sql.rs`, a migration in both `migrations/sqlite` and `migrations/postgres`, a case in `store/tests.rs` |
 //! | a key format | the `keyfleet-keys` crate |
 
 pub mod api;
@@ -33,6 +33,9 @@ use store::sql::SqlStore;
 /// Requests per second per access key by default: far above any interactive use, low enough
 /// to stop a runaway script from starving everyone else.
 pub const DEFAULT_RATE_LIMIT: u32 = 2_000;
+/// RSA keys kept ready by default: a burst of this many CreateKeyPair calls skips key
+/// generation (about 1.2 KiB of memory each).
+pub const DEFAULT_RSA_POOL_SIZE: usize = 64;
 /// The default burst.
 pub const DEFAULT_RATE_BURST: u32 = 4_000;
 
@@ -65,6 +68,10 @@ pub struct ServerConfig {
     pub replica_id: Option<String>,
     /// How long a replica's claim on its instances lasts without renewal.
     pub instance_lease: std::time::Duration,
+    /// RSA keys kept ready for CreateKeyPair (0: no pool).
+    pub rsa_pool_size: usize,
+    /// Threads refilling the RSA pool (at low priority).
+    pub rsa_pool_workers: usize,
     /// Also append every audit record to this file, as JSON lines.
     pub audit_log: Option<PathBuf>,
     /// Requests per second per access key (0: unlimited).
@@ -89,6 +96,8 @@ impl ServerConfig {
             automation_step_delay: std::time::Duration::ZERO,
             replica_id: None,
             instance_lease: service::instances::DEFAULT_LEASE,
+            rsa_pool_size: DEFAULT_RSA_POOL_SIZE,
+            rsa_pool_workers: 1,
             audit_log: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_burst: DEFAULT_RATE_BURST,
@@ -196,7 +205,11 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         parameters,
         automation,
         instance_connect,
-        key_pairs: KeyPairs::new(store.clone(), config.key_pair_quota),
+        key_pairs: KeyPairs::new(
+            store.clone(),
+            config.key_pair_quota,
+            service::key_pool::KeyPool::start(config.rsa_pool_size, config.rsa_pool_workers),
+        ),
         tags: Tags::new(store.clone()),
         instances,
         store,

@@ -91,6 +91,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/healthz") => return (StatusCode::OK, "ok\n").into_response(),
         ("GET", "/readyz") => return ready(&state).await,
+        ("GET", "/metrics") => return metrics(&state),
         ("POST", "/moto-api/reset") if state.dev => return reset(&state).await,
         _ => {}
     }
@@ -342,6 +343,23 @@ async fn ready(state: &AppState) -> Response {
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "unavailable", "store": "timeout"})),
     };
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// Prometheus text format: the RSA pool's state.
+fn metrics(state: &AppState) -> Response {
+    let mut text = String::new();
+    if let Some(pool) = state.key_pairs.rsa_pool_stats() {
+        let lines = [
+            ("keyfleet_rsa_pool_ready", "gauge", "RSA keys ready in the pool.", pool.ready as u64),
+            ("keyfleet_rsa_pool_capacity", "gauge", "The most RSA keys the pool holds.", pool.capacity as u64),
+            ("keyfleet_rsa_pool_hits_total", "counter", "CreateKeyPair calls served from the pool.", pool.hits),
+            ("keyfleet_rsa_pool_misses_total", "counter", "CreateKeyPair calls that generated inline.", pool.misses),
+        ];
+        for (name, kind, help, value) in lines {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn reset(state: &AppState) -> Response {

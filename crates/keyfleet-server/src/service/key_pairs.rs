@@ -85,23 +85,40 @@ pub struct CreatedKeyPair {
 pub struct KeyPairs {
     store: Arc<dyn Store>,
     quota: u32,
+    rsa_pool: Option<super::key_pool::KeyPool>,
 }
 
 impl KeyPairs {
     /// Creates the service with a per-(account, region) quota.
-    pub fn new(store: Arc<dyn Store>, quota: u32) -> Self {
-        KeyPairs { store, quota }
+    pub fn new(store: Arc<dyn Store>, quota: u32, rsa_pool: Option<super::key_pool::KeyPool>) -> Self {
+        KeyPairs { store, quota, rsa_pool }
+    }
+
+    /// The RSA pool's counters, if there is a pool.
+    pub fn rsa_pool_stats(&self) -> Option<super::key_pool::PoolStats> {
+        self.rsa_pool.as_ref().map(super::key_pool::KeyPool::stats)
+    }
+
+    /// A new key: Ed25519 at once (microseconds); RSA from the pool, or generated on a
+    /// blocking thread (tens of milliseconds) when the pool is empty or off.
+    async fn new_key(&self, key_type: KeyType) -> Result<PrivateKey> {
+        if key_type == KeyType::Ed25519 {
+            return Ok(generate::generate(key_type)?);
+        }
+        if let Some(key) = self.rsa_pool.as_ref().and_then(super::key_pool::KeyPool::take) {
+            return Ok(key);
+        }
+        tokio::task::spawn_blocking(move || generate::generate(key_type))
+            .await
+            .map_err(|e| Error::Encode(keyfleet_keys::EncodeError::Der(e.to_string())))?
+            .map_err(Error::from)
     }
 
     /// `CreateKeyPair`: generates a key, stores its public half, returns the private key once.
     pub async fn create(&self, scope: &Scope, input: CreateKeyPair) -> Result<CreatedKeyPair> {
         validate_name(&input.name)?;
         let tags = tags::from_specifications(&input.tag_specifications, "key-pair")?;
-        let key_type = input.key_type;
-        // RSA generation takes tens of milliseconds: keep it off the async workers.
-        let key = tokio::task::spawn_blocking(move || generate::generate(key_type))
-            .await
-            .map_err(|e| Error::Encode(keyfleet_keys::EncodeError::Der(e.to_string())))??;
+        let key = self.new_key(input.key_type).await?;
         let material = key.to_material(input.format, &input.name)?;
         let row = self.row_for(&input.name, &key, fingerprint::of_created(&key)?, tags)?;
         self.insert(scope, &row).await?;

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod instance_connect;
 pub mod instances;
 pub mod key_pairs;
+pub mod key_pool;
 pub mod parameters;
 pub mod policy;
 pub mod tags;

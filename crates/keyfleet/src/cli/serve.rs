@@ -45,6 +45,12 @@ pub struct ServeArgs {
     /// Seconds an EC2 Instance Connect key is accepted (AWS: 60).
     #[arg(long, default_value_t = 60)]
     instance_connect_ttl: u64,
+    /// RSA-2048 keys generated ahead for CreateKeyPair, held in memory only (0 turns the pool off).
+    #[arg(long, default_value_t = keyfleet_server::DEFAULT_RSA_POOL_SIZE)]
+    rsa_pool_size: usize,
+    /// Threads refilling the RSA pool, at low priority.
+    #[arg(long, default_value_t = 1)]
+    rsa_pool_workers: usize,
     /// Also append every audit record (API calls, SSH logins) to this file as JSON lines.
     #[arg(long, env = "KEYFLEET_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
@@ -104,6 +110,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         automation_step_delay: std::time::Duration::from_millis(args.automation_step_delay_ms),
         replica_id: args.replica_id,
         instance_lease: std::time::Duration::from_secs(args.instance_lease_seconds),
+        rsa_pool_size: args.rsa_pool_size,
+        rsa_pool_workers: args.rsa_pool_workers,
         audit_log: args.audit_log,
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,

@@ -88,3 +88,41 @@ fn a_client_that_never_finishes_its_request_is_disconnected() {
     let text = String::from_utf8_lossy(&buf);
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
 }
+
+fn metric(server: &TestServer, name: &str) -> Option<u64> {
+    let text = ureq::get(format!("{}/metrics", server.url)).call().unwrap().into_body().read_to_string().unwrap();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).map(|v| v.trim().parse().unwrap())
+}
+
+#[test]
+fn rsa_keys_come_from_the_pool_and_the_pool_shows_in_metrics() {
+    let server = TestServer::start_with(Options {
+        dev: true,
+        args: vec!["--rsa-pool-size".into(), "3".into()],
+        ..Options::default()
+    });
+    assert_eq!(metric(&server, "keyfleet_rsa_pool_capacity"), Some(3));
+    for _ in 0..300 {
+        if metric(&server, "keyfleet_rsa_pool_ready") == Some(3) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(metric(&server, "keyfleet_rsa_pool_ready"), Some(3), "the pool fills in the background");
+    let (status, first) = post(&server, "Action=CreateKeyPair&Version=2016-11-15&KeyName=a".into());
+    assert_eq!(status, 200);
+    let (_, second) = post(&server, "Action=CreateKeyPair&Version=2016-11-15&KeyName=b".into());
+    assert_eq!(metric(&server, "keyfleet_rsa_pool_hits_total"), Some(2));
+    let material =
+        |xml: &str| xml.split("<keyMaterial>").nth(1).unwrap().split("</keyMaterial>").next().unwrap().to_owned();
+    assert!(material(&first).starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert_ne!(material(&first), material(&second), "a pooled key goes to one caller only");
+
+    let no_pool = TestServer::start_with(Options {
+        dev: true,
+        args: vec!["--rsa-pool-size".into(), "0".into()],
+        ..Options::default()
+    });
+    assert_eq!(post(&no_pool, "Action=CreateKeyPair&Version=2016-11-15&KeyName=a".into()).0, 200);
+    assert_eq!(metric(&no_pool, "keyfleet_rsa_pool_hits_total"), None);
+}
