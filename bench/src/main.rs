@@ -1,30 +1,56 @@
 //! keyfleet's load harness: starts the servers to compare, runs the same bounded workloads
-//! against each in one run, and prints latency percentiles, throughput and the ratio.
+//! against each in one run, and prints latency percentiles, throughput and the ratios.
 //!
-//! `keyfleet-bench backends`: SQLite against PostgreSQL (issue 6). Requests are unsigned
-//! against `--dev` servers, so the numbers are the server's, not SigV4's; the load generator
-//! is plain threads with keep-alive connections. Loopback only; every loop is bounded by a
-//! request count and a deadline.
+//! - `keyfleet-bench moto`: keyfleet against moto's server, with PASS/FAIL per target.
+//! - `keyfleet-bench backends`: keyfleet on SQLite against keyfleet on PostgreSQL.
+//!
+//! Requests go to `--dev` servers (moto verifies nothing either), so the figures are the
+//! servers', not SigV4's. The load generator is plain threads with keep-alive connections.
+//! Loopback only; every loop is bounded by a request count and a deadline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a tool: fail loudly
 
 mod server;
 mod workload;
 
-use std::time::Duration;
-
 use server::Server;
-use workload::{Stats, Workload};
+use workload::{Seed, Stats, Workload, seed};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("moto") => against_moto(),
         Some("backends") => backends(&args[1..]),
         _ => {
-            eprintln!("usage: keyfleet-bench backends [--requests N] [--database-url postgres://…]");
+            eprintln!("usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…]");
             std::process::exit(2);
         }
     }
+}
+
+/// Runs every workload on every server; a server is seeded once per seed, and again after
+/// a workload that changed it.
+fn run_all(servers: &[&Server], workloads: &[Workload]) -> Vec<Vec<Stats>> {
+    let mut current: Vec<Option<Seed>> = vec![None; servers.len()];
+    workloads
+        .iter()
+        .map(|w| {
+            let results: Vec<Stats> = servers
+                .iter()
+                .enumerate()
+                .map(|(i, server)| {
+                    if w.mutates || current[i] != Some(w.seed) {
+                        seed(server, w.seed);
+                        current[i] = (!w.mutates).then_some(w.seed);
+                    }
+                    w.run(server)
+                })
+                .collect();
+            let line: Vec<String> = results.iter().map(Stats::summary).collect();
+            println!("{:<34} {}", w.name, line.join("   "));
+            results
+        })
+        .collect()
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
@@ -35,28 +61,111 @@ fn flag(args: &[String], name: &str) -> Option<String> {
 fn backends(args: &[String]) {
     let requests: usize = flag(args, "--requests").map_or(2000, |n| n.parse().expect("--requests N"));
     let postgres = flag(args, "--database-url").unwrap_or_else(server::fresh_postgres_database);
-    let servers = [("sqlite", Server::start(None)), ("postgres", Server::start(Some(&postgres)))];
+    let sqlite = Server::keyfleet(None, &[]);
+    let pg = Server::keyfleet(Some(&postgres), &[]);
     let workloads = [
-        Workload::create_ed25519(1, requests / 4),
-        Workload::create_ed25519(8, requests),
-        Workload::describe_one(1, requests / 2, 1000),
-        Workload::describe_one(8, requests * 2, 1000),
+        Workload::create("ed25519", 1, requests / 4),
+        Workload::create("ed25519", 8, requests),
+        Workload::describe_one(1000, 1, requests / 2),
+        Workload::describe_one(1000, 8, requests * 2),
     ];
-    println!(
-        "{:<26} {:>30} {:>30} {:>10}",
-        "workload", "sqlite p50/p99 ms, req/s", "postgres p50/p99 ms, req/s", "pg/sqlite"
-    );
-    for workload in &workloads {
-        let results: Vec<Stats> = servers.iter().map(|(_, s)| workload.run(s, Duration::from_secs(60))).collect();
+    println!("{:<34} {:<32}   {:<32}", "workload", "sqlite: p50/p99, throughput", "postgres: p50/p99, throughput");
+    let results = run_all(&[&sqlite, &pg], &workloads);
+    println!();
+    for (w, r) in workloads.iter().zip(&results) {
+        println!("{:<34} postgres/sqlite throughput {:.2}x", w.name, r[1].throughput() / r[0].throughput());
+    }
+}
+
+/// Keys per second generating RSA-2048 on one thread, for about `seconds`.
+fn rsa_rate_one_core(seconds: f64) -> f64 {
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    while started.elapsed().as_secs_f64() < seconds {
+        std::hint::black_box(keyfleet_keys::generate::generate(keyfleet_keys::KeyType::Rsa).expect("keygen"));
+        n += 1;
+    }
+    f64::from(n) / started.elapsed().as_secs_f64()
+}
+
+/// keyfleet against moto, with the targets of issue 7.
+fn against_moto() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let floor = rsa_rate_one_core(3.0) * cores as f64;
+    println!("machine: {cores} cores; RSA-2048 keygen floor {floor:.1}/s (one core's rate x cores, measured now)");
+    let keyfleet = Server::keyfleet(None, &[]);
+    let moto = Server::moto();
+    let idle = [keyfleet.rss_kib(), moto.rss_kib()];
+    let mut workloads = vec![];
+    for c in [1, 8] {
+        workloads.push(Workload::create("rsa", c, if c == 1 { 40 } else { 160 }));
+    }
+    workloads.push(Workload::create_rsa_drained(8, 200, 300));
+    for c in [1, 8] {
+        let n = if c == 1 { 400 } else { 2000 };
+        workloads.push(Workload::create("ed25519", c, n));
+        workloads.push(Workload::import(c, n));
+        workloads.push(Workload::delete(c, n));
+    }
+    for c in [1, 8] {
+        workloads.push(Workload::describe_one(1000, c, if c == 1 { 500 } else { 3000 }));
+    }
+    for c in [1, 8] {
+        workloads.push(Workload::describe_one(5000, c, if c == 1 { 500 } else { 3000 }));
+        workloads.push(Workload::describe_all(5000, c, if c == 1 { 6 } else { 16 }));
+        workloads.push(Workload::tag_filter(5000, c, if c == 1 { 6 } else { 16 }));
+    }
+    println!("{:<34} {:<32}   {:<32}", "workload", "keyfleet: p50/p99, throughput", "moto: p50/p99, throughput");
+    let results = run_all(&[&keyfleet, &moto], &workloads);
+    let find = |name: &str| {
+        let i = workloads.iter().position(|w| w.name == name).unwrap_or_else(|| panic!("no workload {name}"));
+        &results[i]
+    };
+    println!();
+    for (w, r) in workloads.iter().zip(&results) {
+        let p50 = r[0].percentile(0.5).as_secs_f64() / r[1].percentile(0.5).as_secs_f64();
         println!(
-            "{:<26} {:>30} {:>30} {:>9.2}x",
-            workload.name,
-            results[0].summary(),
-            results[1].summary(),
-            results[1].throughput() / results[0].throughput()
+            "{:<34} keyfleet/moto: throughput {:>8.1}x, p50 latency {:.3}x",
+            w.name,
+            r[0].throughput() / r[1].throughput(),
+            p50
         );
     }
-    for (name, server) in &servers {
-        println!("{name}: idle RSS {} MiB after the run", server.rss_kib() / 1024);
+    let ttfa = [keyfleet.first_answer, moto.first_answer];
+    println!();
+    println!("idle RSS: keyfleet {} MiB, moto {} MiB", idle[0] / 1024, idle[1] / 1024);
+    println!("time to first answer: keyfleet {:?}, moto {:?}", ttfa[0], ttfa[1]);
+    println!();
+    let drained = &find("create rsa, pool drained c=8")[0];
+    let throughput_ratio = |name: &str| {
+        let r = find(name);
+        r[0].throughput() / r[1].throughput()
+    };
+    let mut targets = vec![
+        ("CreateKeyPair rsa c=1: p50 <= 1/10 of moto's", {
+            let r = find("create rsa c=1");
+            r[0].percentile(0.5).as_secs_f64() * 10.0 <= r[1].percentile(0.5).as_secs_f64()
+        }),
+        (
+            "rsa, pool drained: >= 2x moto's rsa c=8 throughput",
+            drained.throughput() >= 2.0 * find("create rsa c=8")[1].throughput(),
+        ),
+        ("rsa, pool drained: >= 80% of the keygen floor", drained.throughput() >= 0.8 * floor),
+    ];
+    for name in ["create ed25519 c=8", "import c=8", "delete c=8"] {
+        targets.push((name, throughput_ratio(name) >= 20.0));
+    }
+    targets.push(("describe-one@5000 c=8: >= 30x", throughput_ratio("describe-one@5000 c=8") >= 30.0));
+    targets.push(("describe-all@5000 c=8: >= 300x", throughput_ratio("describe-all@5000 c=8") >= 300.0));
+    targets.push(("tag filter@5000 c=8: >= 300x", throughput_ratio("tag filter@5000 c=8") >= 300.0));
+    targets.push(("idle RSS <= 1/5 of moto's", idle[0] * 5 <= idle[1]));
+    targets.push(("time to first answer <= 1/10 of moto's", ttfa[0] * 10 <= ttfa[1]));
+    println!(
+        "rsa once the pool is drained: {:.1}/s = {:.0}% of the floor",
+        drained.throughput(),
+        100.0 * drained.throughput() / floor
+    );
+    for (name, passed) in targets {
+        println!("{} {name}", if passed { "PASS" } else { "FAIL" });
     }
 }

@@ -1,18 +1,21 @@
-//! A keyfleet server started for a run: `--dev`, a temporary data dir, the durable settings
-//! as shipped, the rate limit off.
+//! The servers a run compares: keyfleet (`--dev`, a temporary data dir, the durable settings
+//! as shipped, the rate limit off) and moto's server, both on loopback.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Server {
     pub url: String,
+    /// From spawning the process to its first successful DescribeKeyPairs.
+    pub first_answer: Duration,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
-    /// Starts `target/release/keyfleet` (or `$KEYFLEET_BIN`) on a free port.
-    pub fn start(database_url: Option<&str>) -> Server {
+    /// Starts `target/release/keyfleet` (or `$KEYFLEET_BIN`) on a free port with `extra` arguments.
+    pub fn keyfleet(database_url: Option<&str>, extra: &[&str]) -> Server {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let bin = std::env::var("KEYFLEET_BIN")
             .unwrap_or_else(|_| root.join("target/release/keyfleet").display().to_string());
@@ -29,21 +32,42 @@ impl Server {
             "--instance-network",
             "127.251.0.0",
         ]);
-        command.arg("--data-dir").arg(dir.path().join("data"));
+        command.arg("--data-dir").arg(dir.path().join("data")).args(extra);
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
         command.env("KEYFLEET_LOG", "warn").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let started = Instant::now();
         let mut child = command.spawn().expect("start keyfleet");
         let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
         let mut banner = String::new();
         reader.read_line(&mut banner).expect("banner");
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let url = banner.split_whitespace().find(|w| w.starts_with("http://")).expect("address in banner").to_owned();
-        Server { url, child, _dir: dir }
+        let first_answer = wait_for_first_answer(&url, started);
+        wait_for_full_rsa_pool(&url);
+        Server { url, first_answer, child, _dir: dir }
     }
 
-    /// Clears every key pair (the `--dev` reset endpoint).
+    /// Starts `moto_server` on a free port.
+    pub fn moto() -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let started = Instant::now();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server (pip install 'moto[server]')");
+        let url = format!("http://127.0.0.1:{port}");
+        let first_answer = wait_for_first_answer(&url, started);
+        Server { url, first_answer, child, _dir: dir }
+    }
+
+    /// Clears every key pair (both servers have `POST /moto-api/reset`).
     pub fn reset(&self) {
         ureq::post(format!("{}/moto-api/reset", self.url)).send_empty().expect("reset");
     }
@@ -66,17 +90,44 @@ impl Drop for Server {
     }
 }
 
+fn wait_for_first_answer(url: &str, started: Instant) -> Duration {
+    let agent = crate::workload::agent();
+    while started.elapsed() < Duration::from_secs(60) {
+        if crate::workload::try_post(&agent, url, "Action=DescribeKeyPairs&Version=2016-11-15").is_ok() {
+            return started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{url} did not answer within 60 s");
+}
+
+/// Waits (up to a minute) until the RSA pool is full, so that filling it does not compete
+/// with the first workload: a server between bursts looks like this.
+fn wait_for_full_rsa_pool(url: &str) {
+    let metric = |text: &str, name: &str| -> Option<u64> {
+        text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let text = ureq::get(format!("{url}/metrics")).call().ok().and_then(|r| r.into_body().read_to_string().ok());
+        let text = text.unwrap_or_default();
+        match (metric(&text, "keyfleet_rsa_pool_ready "), metric(&text, "keyfleet_rsa_pool_capacity ")) {
+            (Some(ready), Some(capacity)) if ready < capacity => std::thread::sleep(Duration::from_millis(100)),
+            _ => return,
+        }
+    }
+}
+
 /// A new database on the local PostgreSQL (`$KEYFLEET_TEST_POSTGRES`, default postgres@127.0.0.1).
 pub fn fresh_postgres_database() -> String {
     let server = std::env::var("KEYFLEET_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let name = format!("keyfleet_bench_{}", std::process::id());
-    let _ = Command::new("psql")
-        .env("PGOPTIONS", "--client-min-messages=warning")
-        .args([&server, "-qc", &format!("DROP DATABASE IF EXISTS {name}")])
-        .status();
-    let created = Command::new("psql").args([&server, "-qc", &format!("CREATE DATABASE {name}")]).status();
-    assert!(created.is_ok_and(|s| s.success()), "cannot create a database at {server} (psql)");
+    let psql = |sql: String| {
+        Command::new("psql").env("PGOPTIONS", "--client-min-messages=warning").args([&server, "-qc", &sql]).status()
+    };
+    let _ = psql(format!("DROP DATABASE IF EXISTS {name}"));
+    assert!(psql(format!("CREATE DATABASE {name}")).is_ok_and(|s| s.success()), "cannot create a database at {server}");
     let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
     format!("{base}/{name}")
 }

@@ -35,7 +35,11 @@ pub enum Backend {
 /// A SQL-backed [`Store`].
 #[derive(Clone)]
 pub struct SqlStore {
+    /// Reads (and everything, on PostgreSQL).
     pool: AnyPool,
+    /// Writes. On SQLite, one connection: writers queue here, in order, instead of
+    /// contending for the database lock and sleeping in SQLite's busy handler.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -45,19 +49,24 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let options: AnyConnectOptions = url.parse()?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;")
+        let connect = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;",
+                        )
                         .await
                         .map(drop)
+                    })
                 })
-            })
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqlStore { pool, backend: Backend::Sqlite })
+                .connect_with(options.clone())
+        };
+        let writer = connect(1).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let pool = connect(8).await?;
+        Ok(SqlStore { pool, writer, backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL (`postgres://…`) and runs its migrations.
@@ -66,7 +75,7 @@ impl SqlStore {
         let pool =
             AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(SqlStore { pool, backend: Backend::Postgres })
+        Ok(SqlStore { writer: pool.clone(), pool, backend: Backend::Postgres })
     }
 
     /// Opens the store a `--database-url` names, or SQLite in the data dir.
@@ -142,8 +151,8 @@ impl SqlStore {
 
     async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -315,6 +324,21 @@ async fn lock_user(tx: &mut Transaction<'static, Any>, account: &str, name: &str
 impl Store for SqlStore {
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
+        // Count first: the conditional upsert both checks and takes a quota slot, and holds the
+        // counter row's lock until commit, so concurrent creates queue here. Every early return
+        // below drops the transaction, which rolls the slot back.
+        let counted = sqlx::query(
+            "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
+             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(i64::from(quota))
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() == 0 {
+            return Err(StoreError::QuotaExceeded(quota));
+        }
         let inserted = sqlx::query(
             "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -335,20 +359,6 @@ impl Store for SqlStore {
             return Err(StoreError::Duplicate);
         }
         inserted?;
-        sqlx::query("INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .execute(&mut *tx)
-            .await?;
-        let counted = sqlx::query("UPDATE key_pair_counts SET n = n + 1 WHERE account = $1 AND region = $2 AND n < $3")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(i64::from(quota))
-            .execute(&mut *tx)
-            .await?;
-        if counted.rows_affected() == 0 {
-            return Err(StoreError::QuotaExceeded(quota));
-        }
         insert_tags(&mut tx, scope, &row.id, "key-pair", &row.tags).await?;
         tx.commit().await?;
         Ok(())
@@ -717,7 +727,7 @@ impl Store for SqlStore {
         .bind(&row.executed_by)
         .bind(&row.owner)
         .bind(&row.target)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match saved {
             // The partial unique index: another unfinished execution targets this instance.
@@ -770,7 +780,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE instances SET lease_ms = $2 WHERE owner = $1 AND state <> 'terminated'")
             .bind(owner)
             .bind(until_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -794,7 +804,7 @@ impl Store for SqlStore {
         .bind(owner)
         .bind(until_ms)
         .bind(expired_before_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(claimed.rows_affected() > 0)
     }
@@ -804,7 +814,7 @@ impl Store for SqlStore {
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -843,7 +853,7 @@ impl Store for SqlStore {
                 .bind(&row.name)
                 .bind(&row.user_id)
                 .bind(row.created_ms)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await;
         match inserted {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
@@ -946,7 +956,7 @@ impl Store for SqlStore {
         .bind(&row.sealed_secret)
         .bind(&row.status)
         .bind(row.created_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -979,7 +989,7 @@ impl Store for SqlStore {
                 .bind(account)
                 .bind(user)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(deleted.rows_affected() > 0)
     }
@@ -1029,7 +1039,7 @@ impl Store for SqlStore {
         .bind(account)
         .bind(user)
         .bind(name)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(deleted.rows_affected() > 0)
     }
