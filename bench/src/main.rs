@@ -21,8 +21,11 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("moto") => against_moto(),
         Some("backends") => backends(&args[1..]),
+        Some("scale") => scale(&args[1..]),
         _ => {
-            eprintln!("usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…]");
+            eprintln!(
+                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N]"
+            );
             std::process::exit(2);
         }
     }
@@ -74,6 +77,56 @@ fn backends(args: &[String]) {
     println!();
     for (w, r) in workloads.iter().zip(&results) {
         println!("{:<34} postgres/sqlite throughput {:.2}x", w.name, r[1].throughput() / r[0].throughput());
+    }
+}
+
+/// An empty store against one with a million key pairs over 200 (account, region) scopes:
+/// time to first answer, idle RSS and describe-one latency must stay within 2x.
+fn scale(args: &[String]) {
+    let total: usize = flag(args, "--key-pairs").map_or(1_000_000, |n| n.parse().expect("--key-pairs N"));
+    let big_dir = tempfile::tempdir().expect("temp dir");
+    let data = big_dir.path().join("data");
+    drop(Server::keyfleet_in(&data, &[])); // makes the schema
+    let seeded = std::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seed_million.py"))
+        .arg(data.join("keyfleet.db"))
+        .args([total.to_string(), "200".to_owned()])
+        .status()
+        .expect("python3");
+    assert!(seeded.success(), "seeding failed");
+    let empty_dir = tempfile::tempdir().expect("temp dir");
+    let empty_data = empty_dir.path().join("data");
+    workload::seed(&Server::keyfleet_in(&empty_data, &[]), Seed::KeyPairs(1));
+    // Start-up time: the median of three starts of each, the first one after a cold open.
+    let median_start = |dir: &std::path::Path| {
+        let mut times: Vec<_> = (0..3).map(|_| Server::keyfleet_in(dir, &[]).first_answer).collect();
+        times.sort();
+        times[1]
+    };
+    let ttfa = [median_start(&empty_data), median_start(&data)];
+    let empty = Server::keyfleet_in(&empty_data, &[]);
+    let big = Server::keyfleet_in(&data, &[]);
+    let describe = Workload::describe_one(1, 1, 2000);
+    let stats = [describe.run(&empty), describe.run(&big)];
+    let rss = [empty.rss_kib(), big.rss_kib()];
+    println!("{:<28} {:>16} {:>16} {:>8}", "", "empty store", format!("{total} key pairs"), "ratio");
+    let row = |name: &str, a: f64, b: f64, unit: &str| {
+        println!("{name:<28} {a:>13.2} {unit:<2} {b:>13.2} {unit:<2} {:>7.2}x", b / a);
+        b / a
+    };
+    let ratios = [
+        row("time to first answer", ttfa[0].as_secs_f64() * 1000.0, ttfa[1].as_secs_f64() * 1000.0, "ms"),
+        row("idle RSS", rss[0] as f64 / 1024.0, rss[1] as f64 / 1024.0, "MB"),
+        row(
+            "describe-one p50",
+            stats[0].percentile(0.5).as_secs_f64() * 1000.0,
+            stats[1].percentile(0.5).as_secs_f64() * 1000.0,
+            "ms",
+        ),
+    ];
+    let names = ["time to first answer", "idle RSS", "describe-one p50"];
+    for (name, ratio) in names.iter().zip(ratios) {
+        println!("{} {name} within 2x of an empty store", if ratio <= 2.0 { "PASS" } else { "FAIL" });
     }
 }
 

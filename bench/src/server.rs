@@ -16,6 +16,19 @@ pub struct Server {
 impl Server {
     /// Starts `target/release/keyfleet` (or `$KEYFLEET_BIN`) on a free port with `extra` arguments.
     pub fn keyfleet(database_url: Option<&str>, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut server = Server::start_keyfleet(&data, database_url, extra);
+        server._dir = dir;
+        server
+    }
+
+    /// The same on a given data dir (kept after the server stops).
+    pub fn keyfleet_in(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+        Server::start_keyfleet(data_dir, None, extra)
+    }
+
+    fn start_keyfleet(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str]) -> Server {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let bin = std::env::var("KEYFLEET_BIN")
             .unwrap_or_else(|_| root.join("target/release/keyfleet").display().to_string());
@@ -32,7 +45,7 @@ impl Server {
             "--instance-network",
             "127.251.0.0",
         ]);
-        command.arg("--data-dir").arg(dir.path().join("data")).args(extra);
+        command.arg("--data-dir").arg(data_dir).args(extra);
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
