@@ -307,6 +307,14 @@ async fn insert_tags(
     Ok(())
 }
 
+/// A statement's result, with a unique-constraint violation reported as [`StoreError::Duplicate`].
+fn unique<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+    match result {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
+        other => other.map_err(StoreError::from),
+    }
+}
+
 /// Locks a user's row until the transaction ends (a no-op update: both backends take the row
 /// lock, which `SELECT … FOR UPDATE` would do only on PostgreSQL), so that adding a key and
 /// deleting the user cannot interleave. False if there is no such user.
@@ -353,12 +361,7 @@ impl Store for SqlStore {
         .bind(row.created_ms)
         .execute(&mut *tx)
         .await;
-        if let Err(sqlx::Error::Database(e)) = &inserted
-            && e.is_unique_violation()
-        {
-            return Err(StoreError::Duplicate);
-        }
-        inserted?;
+        unique(inserted)?;
         insert_tags(&mut tx, scope, &row.id, "key-pair", &row.tags).await?;
         tx.commit().await?;
         Ok(())
@@ -551,12 +554,7 @@ impl Store for SqlStore {
             .bind(row.lease_ms)
             .execute(&mut *tx)
             .await;
-            if let Err(sqlx::Error::Database(e)) = &inserted
-                && e.is_unique_violation()
-            {
-                return Err(StoreError::Duplicate);
-            }
-            inserted?;
+            unique(inserted)?;
             insert_tags(&mut tx, scope, &row.id, "instance", &row.tags).await?;
         }
         tx.commit().await?;
@@ -729,11 +727,9 @@ impl Store for SqlStore {
         .bind(&row.target)
         .execute(&self.writer)
         .await;
-        match saved {
-            // The partial unique index: another unfinished execution targets this instance.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
-            other => other.map(drop).map_err(StoreError::from),
-        }
+        // A unique violation here is the partial index: another unfinished execution
+        // targets this instance.
+        unique(saved).map(drop)
     }
 
     async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError> {
@@ -855,10 +851,7 @@ impl Store for SqlStore {
                 .bind(row.created_ms)
                 .execute(&self.writer)
                 .await;
-        match inserted {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
-            other => other.map(drop).map_err(StoreError::from),
-        }
+        unique(inserted).map(drop)
     }
 
     async fn users(&self, account: &str) -> Result<Vec<UserRow>, StoreError> {
