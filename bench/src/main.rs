@@ -22,9 +22,10 @@ fn main() {
         Some("moto") => against_moto(),
         Some("backends") => backends(&args[1..]),
         Some("scale") => scale(&args[1..]),
+        Some("writes") => writes(&args[1..]),
         _ => {
             eprintln!(
-                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N]"
+                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N]"
             );
             std::process::exit(2);
         }
@@ -78,6 +79,16 @@ fn backends(args: &[String]) {
     for (w, r) in workloads.iter().zip(&results) {
         println!("{:<34} postgres/sqlite throughput {:.2}x", w.name, r[1].throughput() / r[0].throughput());
     }
+}
+
+/// keyfleet alone on the write paths at concurrency 8: a quick loop while tuning them.
+fn writes(args: &[String]) {
+    let requests: usize = flag(args, "--requests").map_or(4000, |n| n.parse().expect("--requests N"));
+    let keyfleet = Server::keyfleet(None, &[]);
+    let workloads =
+        [Workload::create("ed25519", 8, requests), Workload::import(8, requests), Workload::delete(8, requests)];
+    println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
+    run_all(&[&keyfleet], &workloads);
 }
 
 /// An empty store against one with a million key pairs over 200 (account, region) scopes:

@@ -155,6 +155,11 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         action: "",
         trail: &trail,
     };
+    let parameters = match &input {
+        Ok(Some(json)) => json.audit_json(),
+        Ok(None) => params.audit_json(),
+        Err(_) => serde_json::Value::Null,
+    };
     let outcome = match input {
         Err(e) => Err(e),
         Ok(_) if !admitted(state, &caller) => Err(ApiError::throttled(service == Service::Ec2)),
@@ -163,10 +168,6 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
     let outcome = match outcome {
         Ok(_) if !trail.authorized() => Err(ApiError::internal(&format!("{action} answered without a policy check"))),
         other => other,
-    };
-    let parameters = match &incoming.protocol {
-        Protocol::Json(_) => JsonInput::parse(incoming.body).map(|i| i.audit_json()).unwrap_or_default(),
-        _ => params.audit_json(),
     };
     let error = outcome.as_ref().err().map(|e| (e.code.to_string(), e.message.clone()));
     state

@@ -9,6 +9,7 @@
 pub mod sql;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use async_trait::async_trait;
 
@@ -302,6 +303,9 @@ pub enum StoreError {
     /// A write lost to concurrent writers too many times in a row.
     #[error("too much contention; try again")]
     Contended,
+    /// The store's writer task has stopped (the server is shutting down).
+    #[error("the store's writer has stopped")]
+    WriterStopped,
     /// `--database-url` names a database keyfleet has no backend for.
     #[error("unsupported database URL scheme {0:?} (use postgres://…, or no URL for SQLite)")]
     UnsupportedUrl(String),

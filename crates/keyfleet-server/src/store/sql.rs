@@ -16,12 +16,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+
+use super::writer::Writer;
 
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, KeyPairQuery,
     KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval, UserRow,
 };
+
+/// Every SQLite connection's settings: see the module's comment.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;";
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +42,8 @@ pub enum Backend {
 pub struct SqlStore {
     /// Reads (and everything, on PostgreSQL).
     pool: AnyPool,
-    /// Writes. On SQLite, one connection: writers queue here, in order, instead of
-    /// contending for the database lock and sleeping in SQLite's busy handler.
-    writer: AnyPool,
+    /// Writes: on SQLite, one connection (see [`Writer`]).
+    writer: Writer,
     backend: Backend,
 }
 
@@ -49,24 +53,18 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let options: AnyConnectOptions = url.parse()?;
-        let connect = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;",
-                        )
-                        .await
-                        .map(drop)
-                    })
-                })
-                .connect_with(options.clone())
-        };
-        let writer = connect(1).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let pool = connect(8).await?;
-        Ok(SqlStore { pool, writer, backend: Backend::Sqlite })
+        let mut writer = AnyConnection::connect_with(&options).await?;
+        writer.execute(SQLITE_PRAGMAS).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&mut writer).await?;
+        // A file cannot hang up: pinging it before every acquire only adds a round trip to
+        // the connection's worker thread.
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) }))
+            .connect_with(options)
+            .await?;
+        Ok(SqlStore { pool, writer: Writer::single(writer), backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL (`postgres://…`) and runs its migrations.
@@ -75,7 +73,7 @@ impl SqlStore {
         let pool =
             AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(SqlStore { writer: pool.clone(), pool, backend: Backend::Postgres })
+        Ok(SqlStore { writer: Writer::Pool(pool.clone()), pool, backend: Backend::Postgres })
     }
 
     /// Opens the store a `--database-url` names, or SQLite in the data dir.
@@ -102,7 +100,8 @@ impl SqlStore {
         overwrite: bool,
         keep: i64,
     ) -> Result<PutOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let latest = sqlx::query(
             "SELECT version, type FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3
              ORDER BY version DESC LIMIT 1",
@@ -147,13 +146,6 @@ impl SqlStore {
         .await?;
         tx.commit().await?;
         Ok(PutOutcome::Stored(version))
-    }
-
-    async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        })
     }
 
     async fn tags_of(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError> {
@@ -284,7 +276,7 @@ fn key_pair_row(r: &AnyRow) -> KeyPairRow {
 }
 
 async fn insert_tags(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     scope: &Scope,
     resource_id: &str,
     resource_type: &str,
@@ -301,7 +293,7 @@ async fn insert_tags(
         .bind(resource_type)
         .bind(&tag.key)
         .bind(&tag.value)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(())
@@ -318,53 +310,162 @@ fn unique<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
 /// Locks a user's row until the transaction ends (a no-op update: both backends take the row
 /// lock, which `SELECT … FOR UPDATE` would do only on PostgreSQL), so that adding a key and
 /// deleting the user cannot interleave. False if there is no such user.
-async fn lock_user(tx: &mut Transaction<'static, Any>, account: &str, name: &str) -> Result<bool, StoreError> {
+async fn lock_user(conn: &mut AnyConnection, account: &str, name: &str) -> Result<bool, StoreError> {
     let locked =
         sqlx::query("UPDATE iam_users SET created_ms = created_ms WHERE account = $1 AND lower(name) = lower($2)")
             .bind(account)
             .bind(name)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     Ok(locked.rows_affected() > 0)
+}
+
+/// Takes a quota slot and inserts the key pair with its tags.
+async fn insert_key_pair(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    row: &KeyPairRow,
+    quota: u32,
+) -> Result<(), StoreError> {
+    // Count first: the conditional upsert both checks and takes a quota slot, and holds the
+    // counter row's lock until commit, so concurrent creates queue here. Every early return
+    // below fails the transaction, which rolls the slot back.
+    let counted = sqlx::query(
+        "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
+             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3",
+    )
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .bind(i64::from(quota))
+    .execute(&mut *conn)
+    .await?;
+    if counted.rows_affected() == 0 {
+        return Err(StoreError::QuotaExceeded(quota));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&row.id)
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .bind(&row.name)
+    .bind(&row.key_type)
+    .bind(&row.fingerprint)
+    .bind(&row.public_key)
+    .bind(row.created_ms)
+    .execute(&mut *conn)
+    .await;
+    unique(inserted)?;
+    insert_tags(conn, scope, &row.id, "key-pair", &row.tags).await?;
+    Ok(())
+}
+
+/// Deletes a key pair, its tags and its quota slot; its id, if there was one.
+async fn delete_key_pair(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    sql: &'static str,
+    value: &str,
+) -> Result<Option<String>, StoreError> {
+    let deleted: Option<String> = sqlx::query(sql)
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.get(0));
+    if let Some(id) = &deleted {
+        sqlx::query("DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(deleted)
+}
+
+/// Audit records per statement: a batch is inserted in a few multi-row statements, each one
+/// round trip, rather than one or two per record.
+const AUDIT_ROWS_PER_STATEMENT: usize = 64;
+
+/// Appends audit records and the resources they name.
+async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO audit_events (event_id, account, region, time_ms, event_name, event_source, username,
+                                       access_key, read_only, record)
+             VALUES {} RETURNING event_id, seq",
+            placeholders(chunk.len(), 10)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            insert = insert
+                .bind(&row.event_id)
+                .bind(&row.account)
+                .bind(&row.region)
+                .bind(row.time_ms)
+                .bind(&row.event_name)
+                .bind(&row.event_source)
+                .bind(&row.username)
+                .bind(&row.access_key)
+                .bind(i64::from(row.read_only))
+                .bind(&row.record);
+        }
+        let seqs: HashMap<String, i64> =
+            insert.fetch_all(&mut *conn).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let resources: Vec<(i64, i64, &String, &String)> = chunk
+            .iter()
+            .flat_map(|row| {
+                let seq = seqs.get(&row.event_id).copied().unwrap_or_default();
+                row.resources.iter().zip(0..).map(move |((kind, name), position)| (seq, position, kind, name))
+            })
+            .collect();
+        for part in resources.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO audit_resources (seq, position, resource_type, resource_name) VALUES {}",
+                placeholders(part.len(), 4)
+            );
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (seq, position, kind, name) in part {
+                insert = insert.bind(*seq).bind(*position).bind(*kind).bind(*name);
+            }
+            insert.execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `($1, $2), ($3, $4)` for two rows of two columns.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut list = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        list.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                list.push_str(", ");
+            }
+            list.push('$');
+            list.push_str(&(row * columns + column + 1).to_string());
+        }
+        list.push(')');
+    }
+    list
 }
 
 #[async_trait]
 impl Store for SqlStore {
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        // Count first: the conditional upsert both checks and takes a quota slot, and holds the
-        // counter row's lock until commit, so concurrent creates queue here. Every early return
-        // below drops the transaction, which rolls the slot back.
-        let counted = sqlx::query(
-            "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
-             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(i64::from(quota))
-        .execute(&mut *tx)
-        .await?;
-        if counted.rows_affected() == 0 {
-            return Err(StoreError::QuotaExceeded(quota));
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&row.id)
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(&row.name)
-        .bind(&row.key_type)
-        .bind(&row.fingerprint)
-        .bind(&row.public_key)
-        .bind(row.created_ms)
-        .execute(&mut *tx)
-        .await;
-        unique(inserted)?;
-        insert_tags(&mut tx, scope, &row.id, "key-pair", &row.tags).await?;
-        tx.commit().await?;
-        Ok(())
+        let args = (scope.clone(), row.clone(), quota);
+        self.writer
+            .transaction(args, |conn, (scope, row, quota)| Box::pin(insert_key_pair(conn, scope, row, *quota)))
+            .await
     }
 
     async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
@@ -421,29 +522,10 @@ impl Store for SqlStore {
                 ("DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id", id)
             }
         };
-        let mut tx = self.write_tx().await?;
-        let deleted: Option<String> = sqlx::query(sql)
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(value)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.get(0));
-        if let Some(id) = &deleted {
-            sqlx::query("DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3")
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2")
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
+        let args = (scope.clone(), value.to_owned());
+        self.writer
+            .transaction(args, move |conn, (scope, value)| Box::pin(delete_key_pair(conn, scope, sql, value)))
+            .await
     }
 
     async fn put_tags(
@@ -453,7 +535,8 @@ impl Store for SqlStore {
         tags: &[Tag],
         limit: usize,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         for (resource_id, resource_type) in resources {
             insert_tags(&mut tx, scope, resource_id, resource_type, tags).await?;
             let count: i64 = sqlx::query(
@@ -479,7 +562,8 @@ impl Store for SqlStore {
         resource_ids: &[String],
         removals: &[TagRemoval],
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         for resource_id in resource_ids {
             if removals.is_empty() {
                 sqlx::query(
@@ -527,7 +611,8 @@ impl Store for SqlStore {
     }
 
     async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         for row in rows {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
@@ -580,7 +665,8 @@ impl Store for SqlStore {
         from: &[&str],
         to: &str,
     ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let current: Option<String> =
             sqlx::query("SELECT state FROM instances WHERE account = $1 AND region = $2 AND id = $3")
                 .bind(&scope.account)
@@ -691,7 +777,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let deleted = sqlx::query("DELETE FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3")
             .bind(&scope.account)
             .bind(&scope.region)
@@ -725,7 +812,7 @@ impl Store for SqlStore {
         .bind(&row.executed_by)
         .bind(&row.owner)
         .bind(&row.target)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await;
         // A unique violation here is the partial index: another unfinished execution
         // targets this instance.
@@ -776,7 +863,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE instances SET lease_ms = $2 WHERE owner = $1 AND state <> 'terminated'")
             .bind(owner)
             .bind(until_ms)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await?;
         Ok(())
     }
@@ -800,7 +887,7 @@ impl Store for SqlStore {
         .bind(owner)
         .bind(until_ms)
         .bind(expired_before_ms)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await?;
         Ok(claimed.rows_affected() > 0)
     }
@@ -810,7 +897,7 @@ impl Store for SqlStore {
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await?;
         Ok(())
     }
@@ -824,7 +911,8 @@ impl Store for SqlStore {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         for sql in [
             "DELETE FROM tags",
             "DELETE FROM key_pairs",
@@ -849,7 +937,7 @@ impl Store for SqlStore {
                 .bind(&row.name)
                 .bind(&row.user_id)
                 .bind(row.created_ms)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await;
         unique(inserted).map(drop)
     }
@@ -874,7 +962,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, account: &str, name: &str) -> Result<DeleteUserOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         if !lock_user(&mut tx, account, name).await? {
             return Ok(DeleteUserOutcome::NotFound);
         }
@@ -909,7 +998,8 @@ impl Store for SqlStore {
     }
 
     async fn insert_access_key(&self, row: &AccessKeyRow, per_user: u32) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         if !lock_user(&mut tx, &row.account, &row.user_name).await? {
             return Ok(false);
         }
@@ -949,7 +1039,7 @@ impl Store for SqlStore {
         .bind(&row.sealed_secret)
         .bind(&row.status)
         .bind(row.created_ms)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await?;
         Ok(())
     }
@@ -982,13 +1072,14 @@ impl Store for SqlStore {
                 .bind(account)
                 .bind(user)
                 .bind(id)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await?;
         Ok(deleted.rows_affected() > 0)
     }
 
     async fn put_user_policy(&self, account: &str, user: &str, name: &str, document: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         if !lock_user(&mut tx, account, user).await? {
             return Ok(false);
         }
@@ -1032,45 +1123,13 @@ impl Store for SqlStore {
         .bind(account)
         .bind(user)
         .bind(name)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await?;
         Ok(deleted.rows_affected() > 0)
     }
 
     async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        for row in rows {
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO audit_events (event_id, account, region, time_ms, event_name, event_source, username,
-                                       access_key, read_only, record)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
-            )
-            .bind(&row.event_id)
-            .bind(&row.account)
-            .bind(&row.region)
-            .bind(row.time_ms)
-            .bind(&row.event_name)
-            .bind(&row.event_source)
-            .bind(&row.username)
-            .bind(&row.access_key)
-            .bind(i64::from(row.read_only))
-            .bind(&row.record)
-            .fetch_one(&mut *tx)
-            .await?;
-            for (position, (kind, name)) in row.resources.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO audit_resources (seq, position, resource_type, resource_name) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(seq)
-                .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                .bind(kind)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        self.writer.transaction(rows.to_vec(), |conn, rows| Box::pin(append_audit(conn, rows))).await
     }
 
     async fn audit_events(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {

@@ -270,3 +270,49 @@ for_each_backend!(concurrent_overwrites_get_distinct_versions, |s: Arc<dyn Store
     versions.sort_unstable();
     assert_eq!(versions, (1..=10).collect::<Vec<_>>());
 });
+
+// On SQLite, concurrent writes share transactions (group commit): a write that fails in a
+// batch must neither fail nor leak into the writes beside it.
+for_each_backend!(failed_writes_beside_others_leave_no_trace, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(
+                async move { s.insert_key_pair(&sc, &row(&format!("key-{i}"), &format!("n{}", i % 20)), 25).await },
+            )
+        })
+        .collect();
+    let (mut ok, mut duplicate) = (0, 0);
+    for a in attempts {
+        match a.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(StoreError::Duplicate) => duplicate += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((ok, duplicate), (20, 20));
+    assert_eq!(s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap().len(), 20);
+    // The quota counter holds 20, not 40: five more fit under 25, the sixth does not.
+    for i in 0..5 {
+        s.insert_key_pair(&sc, &row(&format!("more-{i}"), &format!("more{i}")), 25).await.unwrap();
+    }
+    assert!(matches!(s.insert_key_pair(&sc, &row("last", "last"), 25).await, Err(StoreError::QuotaExceeded(25))));
+});
+
+for_each_backend!(a_large_audit_batch_keeps_order_and_resources, |s: Arc<dyn Store>| async move {
+    let names: Vec<String> = (0..150).map(|i| format!("k{i}")).collect();
+    let rows: Vec<AuditRow> = (0..150)
+        .map(|i| audit_row(&format!("e{i}"), "CreateKeyPair", 1_000 + i, &[names[i as usize].as_str(), "shared"]))
+        .collect();
+    s.append_audit(&rows).await.unwrap();
+    let query = AuditQuery { attribute: None, start_ms: 0, end_ms: i64::MAX, before_seq: None, limit: 200 };
+    let found = s.audit_events(&scope("us-east-1"), &query).await.unwrap();
+    let expected: Vec<String> = (0..150).rev().map(|i| format!("e{i}")).collect();
+    assert_eq!(found.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>(), expected);
+    for row in &found {
+        let i = &row.event_id[1..];
+        let kinds = row.resources.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>();
+        assert_eq!(kinds, [format!("k{i}").as_str(), "shared"]);
+    }
+});

@@ -38,6 +38,9 @@ pub struct AccountArgs {
     /// The server's master key file (default: <data dir>/master.key).
     #[arg(long, env = "KEYFLEET_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// The server's PostgreSQL database, when it runs on one (default: SQLite in the data dir).
+    #[arg(long, env = "KEYFLEET_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +133,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<()> {
 fn create_account(args: AccountArgs) -> anyhow::Result<()> {
     let mut config = keyfleet_server::ServerConfig::new(args.data_dir.unwrap_or_else(super::default_data_dir));
     config.master_key_file = args.master_key_file;
+    config.database_url = args.database_url;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (account, id, secret) = runtime.block_on(keyfleet_server::create_account(&config))?;
     println!("account_id = {account}");
