@@ -303,9 +303,10 @@ pub enum StoreError {
     /// A write lost to concurrent writers too many times in a row.
     #[error("too much contention; try again")]
     Contended,
-    /// The store's writer task has stopped (the server is shutting down).
-    #[error("the store's writer has stopped")]
-    WriterStopped,
+    /// The write was dropped before it ran or committed: the server is stopping, or a write
+    /// in the same batch panicked.
+    #[error("the write was abandoned")]
+    WriteAbandoned,
     /// `--database-url` names a database keyfleet has no backend for.
     #[error("unsupported database URL scheme {0:?} (use postgres://…, or no URL for SQLite)")]
     UnsupportedUrl(String),

@@ -8,8 +8,10 @@
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
@@ -135,8 +137,8 @@ impl GroupCommit {
     {
         let (reply, answer) = oneshot::channel();
         let pending = Box::new(Pending { args, work, result: None, reply });
-        self.queue.send(pending).map_err(|_| StoreError::WriterStopped)?;
-        answer.await.unwrap_or(Err(StoreError::WriterStopped))
+        self.queue.send(pending).map_err(|_| StoreError::WriteAbandoned)?;
+        answer.await.unwrap_or(Err(StoreError::WriteAbandoned))
     }
 }
 
@@ -175,7 +177,7 @@ where
             (Some(Err(failed)), _) => Err(failed),
             (_, Err(commit)) => Err(commit),
             (Some(done), Ok(())) => done,
-            (None, Ok(())) => Err(StoreError::WriterStopped),
+            (None, Ok(())) => Err(StoreError::WriteAbandoned),
         };
         // The caller may have gone away (its request was cancelled); the write stands.
         let _ = self.reply.send(result);
@@ -185,14 +187,38 @@ where
 async fn run_batches(conn: Arc<Mutex<AnyConnection>>, mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
-        let mut conn = conn.lock().await;
-        if batch.len() > 1 && run_together(&mut conn, &mut batch).await {
-            batch.drain(..).for_each(|w| w.finish(Ok(())));
-            continue;
+        let writes = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+        let conn = conn.clone().lock_owned().await;
+        // A panic in one write's work fails that batch's callers (their replies are dropped
+        // with the batch), not every write after it.
+        if CatchPanic(Box::pin(run_batch(conn, writes))).await.is_none() {
+            tracing::error!("a batch of writes panicked and was abandoned");
         }
-        for mut write in batch.drain(..) {
-            let committed = run_alone(&mut conn, write.as_mut()).await;
-            write.finish(committed);
+    }
+}
+
+async fn run_batch(mut conn: OwnedMutexGuard<AnyConnection>, mut batch: Vec<Box<dyn Queued>>) {
+    if batch.len() > 1 && run_together(&mut conn, &mut batch).await {
+        batch.into_iter().for_each(|w| w.finish(Ok(())));
+        return;
+    }
+    for mut write in batch {
+        let committed = run_alone(&mut conn, write.as_mut()).await;
+        write.finish(committed);
+    }
+}
+
+/// A future whose panic becomes `None`.
+struct CatchPanic<F>(F);
+
+impl<F: Future + Unpin> Future for CatchPanic<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
+            Ok(Poll::Ready(done)) => Poll::Ready(Some(done)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
         }
     }
 }
@@ -219,4 +245,34 @@ async fn run_alone(conn: &mut AnyConnection, write: &mut dyn Queued) -> Result<(
         tx.rollback().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn single() -> Writer {
+        sqlx::any::install_default_drivers();
+        let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::Executor::execute(&mut conn, "CREATE TABLE t (v TEXT PRIMARY KEY)").await.unwrap();
+        Writer::single(conn)
+    }
+
+    fn insert<'c>(conn: &'c mut AnyConnection, value: &'c String) -> BoxFuture<'c, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO t (v) VALUES ($1)").bind(value).execute(conn).await?;
+            Ok(())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
+        let writer = single().await;
+        let panicked = writer
+            .transaction((), |_, ()| -> BoxFuture<'_, Result<(), StoreError>> { Box::pin(async { panic!("boom") }) })
+            .await;
+        assert!(matches!(panicked, Err(StoreError::WriteAbandoned)));
+        writer.transaction("a".to_owned(), insert).await.unwrap();
+        assert!(matches!(writer.transaction("a".to_owned(), insert).await, Err(StoreError::Database(_))));
+    }
 }
