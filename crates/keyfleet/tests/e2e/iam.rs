@@ -232,23 +232,14 @@ fn keyfleet_admin_and_audit_commands() {
     assert!(by_user.contains("daves") && !by_user.contains("PutUserPolicy"), "{by_user}");
 
     // A second account, created beside the running server: its own key pairs, users and log.
-    let data_dir = server.data_dir();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyfleet"))
-        .args(["admin", "account", "create", "--data-dir", data_dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let created = String::from_utf8(out.stdout).unwrap();
-    let value =
-        |name: &str| created.lines().find_map(|l| l.strip_prefix(&format!("{name} = "))).unwrap().trim().to_owned();
-    assert_eq!(value("account_id").len(), 12);
-    let other = crate::support::Identity { id: value("aws_access_key_id"), secret: value("aws_secret_access_key") };
+    let (account_id, other) = server.create_account();
+    assert_eq!(account_id.len(), 12);
     assert_eq!(json(&server.aws_ok_as(&other, "ec2 describe-key-pairs"))["KeyPairs"], serde_json::json!([]));
     server.aws_ok_as(&other, "ec2 create-key-pair --key-name daves");
     server.aws_ok_as(&other, "iam create-user --user-name dave");
     let arn =
         json(&server.aws_ok_as(&other, "iam get-user --user-name dave"))["User"]["Arn"].as_str().unwrap().to_owned();
-    assert!(arn.contains(&value("account_id")), "{arn}");
+    assert!(arn.contains(&account_id), "{arn}");
     let events = json(&server.aws_ok_as(&other, "cloudtrail lookup-events"));
     assert!(events["Events"].as_array().unwrap().iter().all(|e| e["Username"] == "root"), "only its own events");
 }

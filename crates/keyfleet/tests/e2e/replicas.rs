@@ -62,6 +62,12 @@ fn a_change_on_one_replica_is_seen_on_the_other_at_once() {
     assert_eq!(events["Events"].as_array().unwrap().len(), 2, "{events}");
     let ready = json(&ureq::get(format!("{}/readyz", b.url)).call().unwrap().into_body().read_to_string().unwrap());
     assert_eq!(ready["store"], "postgres");
+
+    // An account made beside them (`admin account create --database-url`) works on both.
+    let (_, root) = a.create_account();
+    b.aws_ok_as(&root, "ec2 create-key-pair --key-name theirs --key-type ed25519");
+    assert_eq!(json(&a.aws_ok_as(&root, "ec2 describe-key-pairs"))["KeyPairs"][0]["KeyName"], "theirs");
+    a.aws_err("ec2 describe-key-pairs --key-names theirs", "InvalidKeyPair.NotFound");
 }
 
 /// Polls `describe-instances` on `server` until the instance is in `state`.

@@ -129,6 +129,26 @@ impl TestServer {
         self.options.data_dir.clone().unwrap_or_else(|| self.dir.path().join("data"))
     }
 
+    /// `keyfleet admin account create` beside the running server, on its data dir and
+    /// database: the new account's id and root key.
+    pub fn create_account(&self) -> (String, Identity) {
+        let data_dir = self.data_dir();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+        command.args(["admin", "account", "create", "--data-dir", data_dir.to_str().expect("utf-8 path")]);
+        if let Some(url) = &self.options.database_url {
+            command.args(["--database-url", url]);
+        }
+        let out = command.output().expect("keyfleet admin account create");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let created = String::from_utf8(out.stdout).expect("utf-8");
+        let value = |name: &str| {
+            let prefix = format!("{name} = ");
+            created.lines().find_map(|l| l.strip_prefix(&prefix)).expect(name).trim().to_owned()
+        };
+        let root = Identity { id: value("aws_access_key_id"), secret: value("aws_secret_access_key") };
+        (value("account_id"), root)
+    }
+
     /// Kills the server with SIGKILL, as a crash would, and leaves it dead.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
