@@ -160,31 +160,38 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         Ok(None) => params.audit_json(),
         Err(_) => serde_json::Value::Null,
     };
-    let outcome = match input {
-        Err(e) => Err(e),
-        Ok(_) if !admitted(state, &caller) => Err(ApiError::throttled(service == Service::Ec2)),
-        Ok(json) => dispatch(&ctx, incoming, params, json.as_ref()).await,
+    let (outcome, held) = match input {
+        Err(e) => (Err(e), None),
+        Ok(_) if !admitted(state, &caller) => (Err(ApiError::throttled(service == Service::Ec2)), None),
+        // A change's first write may share its commit with the audit record below.
+        Ok(json) => crate::store::hold_first_write(dispatch(&ctx, incoming, params, json.as_ref())).await,
     };
     let outcome = match outcome {
         Ok(_) if !trail.authorized() => Err(ApiError::internal(&format!("{action} answered without a policy check"))),
         other => other,
     };
     let error = outcome.as_ref().err().map(|e| (e.code.to_string(), e.message.clone()));
-    state
+    let committed = state
         .audit
-        .api_call(ApiCall {
-            actor: principal.actor.clone(),
-            region: caller.region.clone(),
-            event_source: service.event_source(),
-            event_name: action.clone(),
-            source_ip: incoming.source_ip.clone(),
-            user_agent: user_agent(incoming.parts),
-            parameters,
-            resources: trail.resources(),
-            error,
-            request_id: incoming.request_id.clone(),
-        })
+        .api_call(
+            ApiCall {
+                actor: principal.actor.clone(),
+                region: caller.region.clone(),
+                event_source: service.event_source(),
+                event_name: action.clone(),
+                source_ip: incoming.source_ip.clone(),
+                user_agent: user_agent(incoming.parts),
+                parameters,
+                resources: trail.resources(),
+                error,
+                request_id: incoming.request_id.clone(),
+            },
+            held,
+        )
         .await;
+    if !committed {
+        return (action, Err(ApiError::internal(&"the change and its audit record were not committed")));
+    }
     (action, outcome)
 }
 
@@ -262,18 +269,21 @@ async fn refusal(
     let account = if account.is_empty() { state.auth.home_account().to_owned() } else { account };
     state
         .audit
-        .api_call(ApiCall {
-            actor: Actor { account, user, access_key_id },
-            region,
-            event_source: service.event_source(),
-            event_name: action.to_owned(),
-            source_ip: incoming.source_ip.clone(),
-            user_agent: user_agent(incoming.parts),
-            parameters: serde_json::Value::Null,
-            resources: Vec::new(),
-            error: Some((error.code.to_string(), error.message.clone())),
-            request_id: incoming.request_id.clone(),
-        })
+        .api_call(
+            ApiCall {
+                actor: Actor { account, user, access_key_id },
+                region,
+                event_source: service.event_source(),
+                event_name: action.to_owned(),
+                source_ip: incoming.source_ip.clone(),
+                user_agent: user_agent(incoming.parts),
+                parameters: serde_json::Value::Null,
+                resources: Vec::new(),
+                error: Some((error.code.to_string(), error.message.clone())),
+                request_id: incoming.request_id.clone(),
+            },
+            None,
+        )
         .await;
     error
 }

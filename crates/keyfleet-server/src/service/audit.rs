@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Result, ids, now_ms};
-use crate::store::{AuditQuery, AuditRow, Scope, Store};
+use crate::store::{AuditQuery, AuditRow, Held, Scope, Store};
 
 /// The largest batch one transaction commits.
 const BATCH: usize = 256;
@@ -91,7 +91,9 @@ pub struct SshAttempt {
     pub refusal: Option<&'static str>,
 }
 
-type Queued = (AuditRow, Option<oneshot::Sender<()>>);
+/// A record, who waits for its commit, and whether it is already stored (it went in with the
+/// change it records, and only the file is left to write).
+type Queued = (AuditRow, Option<oneshot::Sender<()>>, bool);
 
 /// The audit log's writer.
 pub struct Audit {
@@ -111,22 +113,37 @@ impl Audit {
         Ok(Audit { queue, store })
     }
 
-    /// Records an API call; waits for the commit unless the call was read-only.
-    pub async fn api_call(&self, call: ApiCall) {
+    /// Records an API call; waits for the commit unless the call was read-only. With the
+    /// call's `held` write (see [`crate::store::hold_first_write`]) the record is committed in
+    /// the same transaction; false if that commit failed, so the change did not happen.
+    pub async fn api_call(&self, call: ApiCall, held: Option<Held>) -> bool {
         let row = api_call_row(call);
+        let row = match held {
+            Some(held) => match held.commit_with(vec![row.clone()]).await {
+                Ok(Ok(())) => {
+                    let _ = self.queue.send((row, None, true)).await;
+                    return true;
+                }
+                Ok(Err(_)) => return false,
+                // The batch committed the change without waiting for its record.
+                Err(mut rows) => rows.pop().unwrap_or(row),
+            },
+            None => row,
+        };
         if row.read_only {
-            let _ = self.queue.send((row, None)).await;
-            return;
+            let _ = self.queue.send((row, None, false)).await;
+            return true;
         }
         let (done, committed) = oneshot::channel();
-        if self.queue.send((row, Some(done))).await.is_ok() {
+        if self.queue.send((row, Some(done), false)).await.is_ok() {
             let _ = committed.await;
         }
+        true
     }
 
     /// Records an SSH authentication attempt (never blocks the SSH server).
     pub fn ssh_attempt(&self, attempt: SshAttempt) {
-        if let Err(e) = self.queue.try_send((ssh_attempt_row(attempt), None)) {
+        if let Err(e) = self.queue.try_send((ssh_attempt_row(attempt), None, false)) {
             tracing::error!(error = %e, "audit queue full: ssh attempt not recorded");
         }
     }
@@ -140,10 +157,21 @@ impl Audit {
 async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, mut receiver: mpsc::Receiver<Queued>) {
     let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
-        let (rows, waiters): (Vec<AuditRow>, Vec<_>) = batch.drain(..).unzip();
-        if let Err(e) = store.append_audit(&rows).await {
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut unstored = Vec::new();
+        let mut waiters = Vec::new();
+        for (row, waiter, stored) in batch.drain(..) {
+            if !stored {
+                unstored.push(row.clone());
+            }
+            rows.push(row);
+            waiters.push(waiter);
+        }
+        if !unstored.is_empty()
+            && let Err(e) = store.append_audit(&unstored).await
+        {
             // The records still reach the log and, if configured, the file.
-            tracing::error!(error = %e, events = rows.len(), "audit records not stored");
+            tracing::error!(error = %e, events = unstored.len(), "audit records not stored");
         }
         if let Some(f) = file.as_mut() {
             let mut lines = String::new();

@@ -11,6 +11,8 @@ pub mod sql;
 mod tests;
 mod writer;
 
+pub use writer::{Held, hold_first_write};
+
 use async_trait::async_trait;
 
 /// Where a resource lives: AWS scopes every resource by account and region.

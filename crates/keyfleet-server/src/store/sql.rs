@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 
-use super::writer::Writer;
+use super::writer::{AppendAudit, Writer};
 
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, KeyPairQuery,
@@ -64,7 +64,8 @@ impl SqlStore {
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) }))
             .connect_with(options)
             .await?;
-        Ok(SqlStore { pool, writer: Writer::single(writer), backend: Backend::Sqlite })
+        let append: AppendAudit = |conn, rows| Box::pin(append_audit(conn, rows));
+        Ok(SqlStore { pool, writer: Writer::single(writer, append), backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL (`postgres://…`) and runs its migrations.

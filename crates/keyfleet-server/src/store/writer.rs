@@ -6,18 +6,20 @@
 //! acquire and on release, each a round trip to the connection's worker thread that every
 //! queued writer would wait behind). On PostgreSQL, writes share the pool.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
-use super::StoreError;
+use super::{AuditRow, StoreError};
 
 /// Where writes go.
 #[derive(Clone)]
@@ -36,9 +38,9 @@ pub(super) enum WriteConn {
 
 impl Writer {
     /// SQLite's writer, on its one connection (a task that runs group commits starts here).
-    pub(super) fn single(conn: AnyConnection) -> Self {
+    pub(super) fn single(conn: AnyConnection, append: AppendAudit) -> Self {
         let conn = Arc::new(Mutex::new(conn));
-        Writer::Single(conn.clone(), GroupCommit::start(conn))
+        Writer::Single(conn.clone(), GroupCommit::start(conn, append))
     }
 
     /// Waits for the writing connection (in arrival order on SQLite).
@@ -104,12 +106,61 @@ impl DerefMut for WriteConn {
 /// The most writes one SQLite transaction commits together.
 const BATCH: usize = 64;
 
+/// How long a batch waits for the audit records of the writes it answered early before it
+/// commits without them (their records then take the ordinary path).
+const FOLLOW_UP_WAIT: Duration = Duration::from_millis(20);
+
 pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Appends audit records inside a transaction (the SQL lives with the rest, in `sql.rs`).
+pub(super) type AppendAudit =
+    for<'c> fn(&'c mut AnyConnection, &'c [AuditRow]) -> BoxFuture<'c, Result<(), StoreError>>;
+
+tokio::task_local! {
+    /// The request being handled: its first write may be held open for its audit record.
+    static REQUEST: RefCell<Request>;
+}
+
+#[derive(Default)]
+struct Request {
+    wrote: bool,
+    held: Option<Held>,
+}
+
+/// Runs a request's `handler` so that its first SQLite write can share one commit with the
+/// request's audit record: the write answers once its batch has run, and the batch stays open
+/// until the record arrives through the returned [`Held`] (or a short wait runs out). A change
+/// and its record then cost one sync between them, and neither is acknowledged before both
+/// are durable.
+pub async fn hold_first_write<F: Future>(handler: F) -> (F::Output, Option<Held>) {
+    REQUEST
+        .scope(RefCell::new(Request::default()), async move {
+            let output = handler.await;
+            (output, REQUEST.with(|r| r.borrow_mut().held.take()))
+        })
+        .await
+}
+
+/// A write answered before its commit, waiting for the request's audit record.
+pub struct Held {
+    follow_up: oneshot::Sender<Vec<AuditRow>>,
+    committed: oneshot::Receiver<Result<(), StoreError>>,
+}
+
+impl Held {
+    /// Adds `rows` to the held transaction and waits for its commit. The rows come back if the
+    /// batch stopped waiting for them (it committed the write without them).
+    pub async fn commit_with(self, rows: Vec<AuditRow>) -> Result<Result<(), StoreError>, Vec<AuditRow>> {
+        self.follow_up.send(rows)?;
+        Ok(self.committed.await.unwrap_or(Err(StoreError::WriteAbandoned)))
+    }
+}
 
 /// Group commit on SQLite: writes queued while the connection is busy run one after another
 /// in one transaction and share its `BEGIN` and `COMMIT` (a WAL sync under
 /// `synchronous=FULL`), each a round trip to the connection's worker thread that every queued
-/// writer would otherwise wait behind. Each write is answered only after that commit.
+/// writer would otherwise wait behind. Each write is answered only after that commit, except
+/// a request's held write (see [`hold_first_write`]), whose request waits for it instead.
 ///
 /// A write's work must not depend on being alone: it runs against the effects of the writes
 /// before it in the batch, as it would in serial order. If any write in a batch fails, the
@@ -122,23 +173,35 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the task that runs the batches on `conn`.
-    pub(super) fn start(conn: Arc<Mutex<AnyConnection>>) -> Self {
+    pub(super) fn start(conn: Arc<Mutex<AnyConnection>>, append: AppendAudit) -> Self {
         let (queue, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run_batches(conn, receiver));
+        tokio::spawn(run_batches(conn, receiver, append));
         GroupCommit { queue }
     }
 
-    /// Queues `work` on `args`; its result once committed.
+    /// Queues `work` on `args`; its result once committed (or, held, once run).
     async fn write<A, T, F>(&self, args: A, work: F) -> Result<T, StoreError>
     where
         A: Send + 'static,
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection, &'c A) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     {
+        let may_hold = REQUEST.try_with(|r| !std::mem::replace(&mut r.borrow_mut().wrote, true)).unwrap_or(false);
         let (reply, answer) = oneshot::channel();
-        let pending = Box::new(Pending { args, work, result: None, reply });
+        let (hold, held) = if may_hold {
+            let (follow_up, follow_up_receiver) = oneshot::channel();
+            let (commit, committed) = oneshot::channel();
+            (Some(Hold { follow_up: Some(follow_up_receiver), commit }), Some(Held { follow_up, committed }))
+        } else {
+            (None, None)
+        };
+        let pending = Box::new(Pending { args, work, result: None, reply: Some(reply), hold });
         self.queue.send(pending).map_err(|_| StoreError::WriteAbandoned)?;
-        answer.await.unwrap_or(Err(StoreError::WriteAbandoned))
+        let (result, was_held) = answer.await.map_err(|_| StoreError::WriteAbandoned)?;
+        if let (true, Some(held)) = (was_held, held) {
+            REQUEST.with(|r| r.borrow_mut().held = Some(held));
+        }
+        result
     }
 }
 
@@ -146,15 +209,26 @@ impl GroupCommit {
 trait Queued: Send {
     /// Runs the work in the open transaction; false if it failed.
     fn run<'a>(&'a mut self, conn: &'a mut AnyConnection) -> BoxFuture<'a, bool>;
-    /// Answers the caller: the work's result if `committed`, else the commit's error.
+    /// For a held write, answers now (before the commit) and hands back where its audit
+    /// records will come from.
+    fn answer_early(&mut self) -> Option<oneshot::Receiver<Vec<AuditRow>>>;
+    /// Answers the caller, or a held write's request: the work's result if `committed`, else
+    /// the commit's error.
     fn finish(self: Box<Self>, committed: Result<(), StoreError>);
+}
+
+/// The batch's side of a held write.
+struct Hold {
+    follow_up: Option<oneshot::Receiver<Vec<AuditRow>>>,
+    commit: oneshot::Sender<Result<(), StoreError>>,
 }
 
 struct Pending<A, T, F> {
     args: A,
     work: F,
     result: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
+    reply: Option<oneshot::Sender<(Result<T, StoreError>, bool)>>,
+    hold: Option<Hold>,
 }
 
 impl<A, T, F> Queued for Pending<A, T, F>
@@ -172,39 +246,115 @@ where
         })
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
-        let result = match (self.result, committed) {
-            (Some(Err(failed)), _) => Err(failed),
-            (_, Err(commit)) => Err(commit),
-            (Some(done), Ok(())) => done,
-            (None, Ok(())) => Err(StoreError::WriteAbandoned),
-        };
+    fn answer_early(&mut self) -> Option<oneshot::Receiver<Vec<AuditRow>>> {
+        let follow_up = self.hold.as_mut()?.follow_up.take()?;
+        let (reply, result) = (self.reply.take()?, self.result.take()?);
         // The caller may have gone away (its request was cancelled); the write stands.
-        let _ = self.reply.send(result);
+        let _ = reply.send((result, true));
+        Some(follow_up)
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
+        if let Some(reply) = self.reply {
+            let result = match (self.result, committed) {
+                (Some(Err(failed)), _) => Err(failed),
+                (_, Err(commit)) => Err(commit),
+                (Some(done), Ok(())) => done,
+                (None, Ok(())) => Err(StoreError::WriteAbandoned),
+            };
+            let _ = reply.send((result, false));
+        } else if let Some(hold) = self.hold {
+            let _ = hold.commit.send(committed);
+        }
     }
 }
 
-async fn run_batches(conn: Arc<Mutex<AnyConnection>>, mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
+async fn run_batches(
+    conn: Arc<Mutex<AnyConnection>>,
+    mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>,
+    append: AppendAudit,
+) {
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         let writes = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
         let conn = conn.clone().lock_owned().await;
         // A panic in one write's work fails that batch's callers (their replies are dropped
         // with the batch), not every write after it.
-        if CatchPanic(Box::pin(run_batch(conn, writes))).await.is_none() {
+        if CatchPanic(Box::pin(run_batch(conn, writes, append))).await.is_none() {
             tracing::error!("a batch of writes panicked and was abandoned");
         }
     }
 }
 
-async fn run_batch(mut conn: OwnedMutexGuard<AnyConnection>, mut batch: Vec<Box<dyn Queued>>) {
-    if batch.len() > 1 && run_together(&mut conn, &mut batch).await {
-        batch.into_iter().for_each(|w| w.finish(Ok(())));
-        return;
+/// Runs every write in one transaction. If all succeed, held writes are answered, their
+/// audit records added, and the whole committed; otherwise the batch is rolled back and each
+/// write runs alone.
+async fn run_batch(mut conn: OwnedMutexGuard<AnyConnection>, mut batch: Vec<Box<dyn Queued>>, append: AppendAudit) {
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => return finish_all(batch, Err(e.into())),
+    };
+    for write in batch.iter_mut() {
+        if !write.run(&mut tx).await {
+            let _ = tx.rollback().await;
+            if batch.len() == 1 {
+                // Its own error is its answer.
+                return finish_all(batch, Ok(()));
+            }
+            for mut write in batch {
+                let committed = run_alone(&mut conn, write.as_mut()).await;
+                write.finish(committed);
+            }
+            return;
+        }
     }
-    for mut write in batch {
-        let committed = run_alone(&mut conn, write.as_mut()).await;
-        write.finish(committed);
+    let follow_ups: Vec<_> = batch.iter_mut().filter_map(|w| w.answer_early()).collect();
+    let rows = collect_follow_ups(follow_ups).await;
+    let committed = async {
+        if !rows.is_empty() {
+            append(&mut tx, &rows).await?;
+        }
+        Ok::<_, StoreError>(tx.commit().await?)
+    }
+    .await;
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, writes = batch.len(), "a batch of writes did not commit");
+    }
+    let outcome = committed.map_err(|_| StoreError::WriteAbandoned);
+    for write in batch {
+        write.finish(outcome.as_ref().map(|_| ()).map_err(|_| StoreError::WriteAbandoned));
+    }
+}
+
+/// The audit records of the held writes, each waited for until a common deadline; a record
+/// sent after its wait ran out is refused to its sender, which stores it the ordinary way.
+async fn collect_follow_ups(follow_ups: Vec<oneshot::Receiver<Vec<AuditRow>>>) -> Vec<AuditRow> {
+    let deadline = tokio::time::Instant::now() + FOLLOW_UP_WAIT;
+    let mut rows = Vec::new();
+    for mut follow_up in follow_ups {
+        match tokio::time::timeout_at(deadline, &mut follow_up).await {
+            Ok(Ok(more)) => rows.extend(more),
+            Ok(Err(_)) => {} // the request went away without a record
+            Err(_) => {
+                // Closing first makes the race with a late send explicit: a record sent just
+                // before the close is still taken here.
+                follow_up.close();
+                if let Ok(more) = follow_up.try_recv() {
+                    rows.extend(more);
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn finish_all(batch: Vec<Box<dyn Queued>>, committed: Result<(), StoreError>) {
+    let failed = committed.is_err();
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "a batch of writes could not start");
+    }
+    for write in batch {
+        write.finish(if failed { Err(StoreError::WriteAbandoned) } else { Ok(()) });
     }
 }
 
@@ -221,19 +371,6 @@ impl<F: Future + Unpin> Future for CatchPanic<F> {
             Err(_) => Poll::Ready(None),
         }
     }
-}
-
-/// Runs every write in one transaction and commits it; true if committed. Any failure rolls
-/// back the whole batch.
-async fn run_together(conn: &mut AnyConnection, batch: &mut [Box<dyn Queued>]) -> bool {
-    let Ok(mut tx) = conn.begin_with("BEGIN IMMEDIATE").await else { return false };
-    for write in batch.iter_mut() {
-        if !write.run(&mut tx).await {
-            let _ = tx.rollback().await;
-            return false;
-        }
-    }
-    tx.commit().await.is_ok()
 }
 
 /// Runs one write in its own transaction, committed only if it succeeded.
@@ -255,7 +392,41 @@ mod tests {
         sqlx::any::install_default_drivers();
         let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
         sqlx::Executor::execute(&mut conn, "CREATE TABLE t (v TEXT PRIMARY KEY)").await.unwrap();
-        Writer::single(conn)
+        // Audit records land in the same table, by event id, so a test sees what committed.
+        Writer::single(conn, |conn, rows| {
+            Box::pin(async move {
+                for row in rows {
+                    insert(conn, &row.event_id).await?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    async fn stored(writer: &Writer) -> Vec<String> {
+        writer
+            .transaction((), |conn, ()| {
+                Box::pin(async move { Ok(sqlx::query_scalar("SELECT v FROM t ORDER BY v").fetch_all(conn).await?) })
+            })
+            .await
+            .unwrap()
+    }
+
+    fn record(event_id: &str) -> AuditRow {
+        AuditRow {
+            seq: 0,
+            event_id: event_id.into(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            time_ms: 0,
+            event_name: "CreateKeyPair".into(),
+            event_source: "ec2.amazonaws.com".into(),
+            username: "root".into(),
+            access_key: String::new(),
+            read_only: false,
+            resources: Vec::new(),
+            record: "{}".into(),
+        }
     }
 
     fn insert<'c>(conn: &'c mut AnyConnection, value: &'c String) -> BoxFuture<'c, Result<(), StoreError>> {
@@ -274,5 +445,33 @@ mod tests {
         assert!(matches!(panicked, Err(StoreError::WriteAbandoned)));
         writer.transaction("a".to_owned(), insert).await.unwrap();
         assert!(matches!(writer.transaction("a".to_owned(), insert).await, Err(StoreError::Database(_))));
+    }
+
+    #[tokio::test]
+    async fn a_held_write_commits_with_its_audit_record() {
+        let writer = single().await;
+        let (written, held) = hold_first_write(writer.transaction("a".to_owned(), insert)).await;
+        written.unwrap();
+        let committed = held.expect("held").commit_with(vec![record("e-a")]).await;
+        assert!(matches!(committed, Ok(Ok(()))));
+        assert_eq!(stored(&writer).await, ["a", "e-a"]);
+
+        // Only a request's first write is held; a second goes the ordinary way.
+        let ((first, second), held) = hold_first_write(async {
+            (writer.transaction("b".to_owned(), insert).await, writer.transaction("c".to_owned(), insert).await)
+        })
+        .await;
+        first.unwrap();
+        second.unwrap();
+        assert!(held.expect("held").commit_with(vec![record("e-b")]).await.is_err(), "waited too long");
+        assert_eq!(stored(&writer).await, ["a", "b", "c", "e-a"]);
+
+        // A request that goes away without its record leaves the write committed.
+        let (written, held) = hold_first_write(writer.transaction("d".to_owned(), insert)).await;
+        written.unwrap();
+        drop(held);
+        assert_eq!(stored(&writer).await, ["a", "b", "c", "d", "e-a"]);
+        // Outside a request nothing is held.
+        writer.transaction("e".to_owned(), insert).await.unwrap();
     }
 }
