@@ -3,15 +3,16 @@
 //! once, in the dialect both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`); the schema
 //! has one migration directory per backend.
 //!
-//! SQLite runs in WAL mode with `synchronous=FULL`, so every acknowledged write survives a
-//! crash or `kill -9`, and writers take the database lock up front (`BEGIN IMMEDIATE`): a
+//! SQLite runs in WAL mode and every acknowledged write is synced to disk first (in its own
+//! commit, `synchronous=FULL`, or for group commits by the writer's WAL sync thread), so it
+//! survives a crash, `kill -9` or a power cut; writers take the database lock up front (`BEGIN IMMEDIATE`): a
 //! deferred transaction that later upgrades to a write lock can fail with SQLITE_BUSY
 //! instead of waiting its turn. On PostgreSQL, uniqueness and the quota counter rely on
 //! constraints and row locks under READ COMMITTED; the one read-then-write (a parameter's
 //! next version) retries when a concurrent writer took the version first.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +56,14 @@ impl SqlStore {
         let options: AnyConnectOptions = url.parse()?;
         let mut writer = AnyConnection::connect_with(&options).await?;
         writer.execute(SQLITE_PRAGMAS).await?;
+        // Some file systems cannot hold a WAL; SQLite then keeps its rollback journal, and
+        // each commit syncs itself.
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut writer).await?;
+        let wal = journal.eq_ignore_ascii_case("wal").then(|| {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            PathBuf::from(wal)
+        });
         sqlx::migrate!("./migrations/sqlite").run(&mut writer).await?;
         // A file cannot hang up: pinging it before every acquire only adds a round trip to
         // the connection's worker thread.
@@ -65,7 +74,7 @@ impl SqlStore {
             .connect_with(options)
             .await?;
         let append: AppendAudit = |conn, rows| Box::pin(append_audit(conn, rows));
-        Ok(SqlStore { pool, writer: Writer::single(writer, append), backend: Backend::Sqlite })
+        Ok(SqlStore { pool, writer: Writer::single(writer, append, wal), backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL (`postgres://…`) and runs its migrations.

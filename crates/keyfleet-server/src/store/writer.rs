@@ -5,13 +5,23 @@
 //! pool of one, nothing pings the connection on every hand-over (sqlx's pool does, on
 //! acquire and on release, each a round trip to the connection's worker thread that every
 //! queued writer would wait behind). On PostgreSQL, writes share the pool.
+//!
+//! A group commit on a SQLite file does not sync inside SQLite: the connection commits with
+//! `synchronous = NORMAL` and a thread of its own syncs the WAL file before the batch's callers
+//! are answered. While one batch's sync is under way the connection already runs the next, so
+//! the disk's sync time no longer stops every writer. An acknowledged write is as durable as
+//! under `synchronous = FULL`; what changes is that a reader may see a change up to one sync
+//! before its caller is told of it. Writes that take the connection directly switch it back to
+//! `FULL` first, so they still sync in their own commit.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -38,16 +48,24 @@ pub(super) enum WriteConn {
 
 impl Writer {
     /// SQLite's writer, on its one connection (a task that runs group commits starts here).
-    pub(super) fn single(conn: AnyConnection, append: AppendAudit) -> Self {
+    /// With the database's `wal` file, group commits sync it off the connection.
+    pub(super) fn single(conn: AnyConnection, append: AppendAudit, wal: Option<PathBuf>) -> Self {
         let conn = Arc::new(Mutex::new(conn));
-        Writer::Single(conn.clone(), GroupCommit::start(conn, append))
+        Writer::Single(conn.clone(), GroupCommit::start(conn, append, wal.and_then(WalSync::start)))
     }
 
-    /// Waits for the writing connection (in arrival order on SQLite).
+    /// Waits for the writing connection (in arrival order on SQLite). On SQLite it commits
+    /// with `synchronous = FULL`, whatever the last group commit left.
     pub(super) async fn acquire(&self) -> Result<WriteConn, sqlx::Error> {
         Ok(match self {
             Writer::Pool(pool) => WriteConn::Pooled(pool.acquire().await?),
-            Writer::Single(conn, _) => WriteConn::Single(conn.clone().lock_owned().await),
+            Writer::Single(conn, group) => {
+                let mut conn = conn.clone().lock_owned().await;
+                if let Some(wal) = &group.wal {
+                    wal.set_relaxed(&mut conn, false).await?;
+                }
+                WriteConn::Single(conn)
+            }
         })
     }
 
@@ -169,14 +187,15 @@ impl Held {
 #[derive(Clone)]
 pub(super) struct GroupCommit {
     queue: mpsc::UnboundedSender<Box<dyn Queued>>,
+    wal: Option<Arc<WalSync>>,
 }
 
 impl GroupCommit {
     /// Starts the task that runs the batches on `conn`.
-    pub(super) fn start(conn: Arc<Mutex<AnyConnection>>, append: AppendAudit) -> Self {
+    fn start(conn: Arc<Mutex<AnyConnection>>, append: AppendAudit, wal: Option<Arc<WalSync>>) -> Self {
         let (queue, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run_batches(conn, receiver, append));
-        GroupCommit { queue }
+        tokio::spawn(run_batches(conn, receiver, append, wal.clone()));
+        GroupCommit { queue, wal }
     }
 
     /// Queues `work` on `args`; its result once committed (or, held, once run).
@@ -273,6 +292,7 @@ async fn run_batches(
     conn: Arc<Mutex<AnyConnection>>,
     mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>,
     append: AppendAudit,
+    wal: Option<Arc<WalSync>>,
 ) {
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
@@ -280,32 +300,54 @@ async fn run_batches(
         let conn = conn.clone().lock_owned().await;
         // A panic in one write's work fails that batch's callers (their replies are dropped
         // with the batch), not every write after it.
-        if CatchPanic(Box::pin(run_batch(conn, writes, append))).await.is_none() {
-            tracing::error!("a batch of writes panicked and was abandoned");
+        match CatchPanic(Box::pin(run_batch(conn, writes, append, wal.as_deref()))).await {
+            Some(settled) => settle(settled, wal.as_deref()),
+            None => tracing::error!("a batch of writes panicked and was abandoned"),
         }
+    }
+}
+
+/// Writes whose transactions have ended, each with how its transaction ended.
+type Settled = Vec<(Box<dyn Queued>, Result<(), StoreError>)>;
+
+/// Answers settled writes: at once, or after the WAL sync when any of them committed unsynced.
+fn settle(settled: Settled, wal: Option<&WalSync>) {
+    match wal {
+        Some(wal) if settled.iter().any(|(_, committed)| committed.is_ok()) => wal.sync_then_finish(settled),
+        _ => settled.into_iter().for_each(|(write, committed)| write.finish(committed)),
     }
 }
 
 /// Runs every write in one transaction. If all succeed, held writes are answered, their
 /// audit records added, and the whole committed; otherwise the batch is rolled back and each
 /// write runs alone.
-async fn run_batch(mut conn: OwnedMutexGuard<AnyConnection>, mut batch: Vec<Box<dyn Queued>>, append: AppendAudit) {
-    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+async fn run_batch(
+    mut conn: OwnedMutexGuard<AnyConnection>,
+    mut batch: Vec<Box<dyn Queued>>,
+    append: AppendAudit,
+    wal: Option<&WalSync>,
+) -> Settled {
+    let mut tx = match begin_batch(&mut conn, wal).await {
         Ok(tx) => tx,
-        Err(e) => return finish_all(batch, Err(e.into())),
+        Err(e) => {
+            tracing::error!(error = %e, "a batch of writes could not start");
+            return abandoned(batch);
+        }
     };
     for write in batch.iter_mut() {
         if !write.run(&mut tx).await {
             let _ = tx.rollback().await;
             if batch.len() == 1 {
-                // Its own error is its answer.
-                return finish_all(batch, Ok(()));
+                // Its own error is its answer, and nothing was committed.
+                batch.into_iter().for_each(|write| write.finish(Ok(())));
+                return Vec::new();
             }
+            let mut settled = Vec::with_capacity(batch.len());
             for mut write in batch {
                 let committed = run_alone(&mut conn, write.as_mut()).await;
-                write.finish(committed);
+                settled.push((write, committed));
             }
-            return;
+            return settled;
         }
     }
     let follow_ups: Vec<_> = batch.iter_mut().filter_map(|w| w.answer_early()).collect();
@@ -317,13 +359,28 @@ async fn run_batch(mut conn: OwnedMutexGuard<AnyConnection>, mut batch: Vec<Box<
         Ok::<_, StoreError>(tx.commit().await?)
     }
     .await;
-    if let Err(e) = &committed {
-        tracing::error!(error = %e, writes = batch.len(), "a batch of writes did not commit");
+    match committed {
+        Ok(()) => batch.into_iter().map(|write| (write, Ok(()))).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, writes = batch.len(), "a batch of writes did not commit");
+            abandoned(batch)
+        }
     }
-    let outcome = committed.map_err(|_| StoreError::WriteAbandoned);
-    for write in batch {
-        write.finish(outcome.as_ref().map(|_| ()).map_err(|_| StoreError::WriteAbandoned));
+}
+
+/// Begins a batch's transaction, without a sync in its commit when the WAL thread syncs.
+async fn begin_batch<'c>(
+    conn: &'c mut AnyConnection,
+    wal: Option<&WalSync>,
+) -> Result<Transaction<'c, Any>, sqlx::Error> {
+    if let Some(wal) = wal {
+        wal.set_relaxed(conn, true).await?;
     }
+    conn.begin_with("BEGIN IMMEDIATE").await
+}
+
+fn abandoned(batch: Vec<Box<dyn Queued>>) -> Settled {
+    batch.into_iter().map(|write| (write, Err(StoreError::WriteAbandoned))).collect()
 }
 
 /// The audit records of the held writes, each waited for until a common deadline; a record
@@ -348,14 +405,67 @@ async fn collect_follow_ups(follow_ups: Vec<oneshot::Receiver<Vec<AuditRow>>>) -
     rows
 }
 
-fn finish_all(batch: Vec<Box<dyn Queued>>, committed: Result<(), StoreError>) {
-    let failed = committed.is_err();
-    if let Err(e) = &committed {
-        tracing::error!(error = %e, "a batch of writes could not start");
+/// Syncs the WAL file of the SQLite writer's database off the connection (see the module's
+/// comment), on a thread of its own: a sync is one blocking call that takes the disk's time.
+pub(super) struct WalSync {
+    /// The connection commits with `synchronous = NORMAL`. Changed only with the
+    /// connection's lock held.
+    relaxed: AtomicBool,
+    queue: std::sync::mpsc::Sender<Settled>,
+}
+
+impl WalSync {
+    /// Starts the syncing thread for the WAL file at `path`; `None` if no thread could start
+    /// (the connection then keeps syncing in its commits).
+    fn start(path: PathBuf) -> Option<Arc<Self>> {
+        let (queue, receiver) = std::sync::mpsc::channel::<Settled>();
+        let started = std::thread::Builder::new().name("keyfleet-wal-sync".into()).spawn(move || {
+            let mut file = None;
+            while let Ok(first) = receiver.recv() {
+                // Everything settled while the last sync ran shares the next one.
+                let settled: Vec<_> = std::iter::once(first).chain(receiver.try_iter()).flatten().collect();
+                let synced = sync_file(&mut file, &path);
+                for (write, committed) in settled {
+                    write.finish(committed.and_then(|()| synced.map_err(|()| StoreError::WriteAbandoned)));
+                }
+            }
+        });
+        match started {
+            Ok(_) => Some(Arc::new(WalSync { relaxed: AtomicBool::new(false), queue })),
+            Err(e) => {
+                tracing::warn!(error = %e, "no WAL sync thread; SQLite commits sync themselves");
+                None
+            }
+        }
     }
-    for write in batch {
-        write.finish(if failed { Err(StoreError::WriteAbandoned) } else { Ok(()) });
+
+    /// Switches the connection's commits between syncing (`FULL`) and not (`NORMAL`).
+    async fn set_relaxed(&self, conn: &mut AnyConnection, relaxed: bool) -> Result<(), sqlx::Error> {
+        if self.relaxed.load(Ordering::Acquire) != relaxed {
+            let pragma = if relaxed { "PRAGMA synchronous = NORMAL" } else { "PRAGMA synchronous = FULL" };
+            sqlx::Executor::execute(&mut *conn, pragma).await?;
+            self.relaxed.store(relaxed, Ordering::Release);
+        }
+        Ok(())
     }
+
+    fn sync_then_finish(&self, settled: Settled) {
+        if let Err(std::sync::mpsc::SendError(settled)) = self.queue.send(settled) {
+            tracing::error!("the WAL sync thread is gone");
+            for (write, _) in settled {
+                write.finish(Err(StoreError::WriteAbandoned));
+            }
+        }
+    }
+}
+
+/// `fdatasync` on the WAL file, opened on first use (it exists once a commit has been made).
+fn sync_file(file: &mut Option<std::fs::File>, path: &std::path::Path) -> Result<(), ()> {
+    let synced = match file {
+        Some(file) => file.sync_data(),
+        None => std::fs::File::open(path).and_then(|opened| file.insert(opened).sync_data()),
+    };
+    synced.map_err(|e| tracing::error!(error = %e, path = %path.display(), "syncing the WAL failed"))
 }
 
 /// A future whose panic becomes `None`.
@@ -400,7 +510,7 @@ mod tests {
                 }
                 Ok(())
             })
-        })
+        }, None)
     }
 
     async fn stored(writer: &Writer) -> Vec<String> {
@@ -434,6 +544,43 @@ mod tests {
             sqlx::query("INSERT INTO t (v) VALUES ($1)").bind(value).execute(conn).await?;
             Ok(())
         })
+    }
+
+    fn synchronous<'c>(conn: &'c mut AnyConnection, _: &'c ()) -> BoxFuture<'c, Result<i64, StoreError>> {
+        Box::pin(async move { Ok(sqlx::query_scalar("PRAGMA synchronous").fetch_one(conn).await?) })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commits_leave_the_sync_to_the_wal_thread_and_direct_writes_sync_their_own() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        let setup = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (v TEXT PRIMARY KEY)";
+        sqlx::Executor::execute(&mut conn, setup).await.unwrap();
+        let writer = Writer::single(conn, |_, _| Box::pin(async { Ok(()) }), Some(dir.path().join("t.db-wal")));
+
+        // Answered only once the WAL thread has synced them: a failed sync would fail them.
+        let writes: Vec<_> = (0..40)
+            .map(|i| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.transaction(format!("v{i}"), insert).await })
+            })
+            .collect();
+        for written in writes {
+            written.await.unwrap().unwrap();
+        }
+        assert_eq!(writer.transaction((), synchronous).await.unwrap(), 1, "NORMAL inside a group commit");
+        let mut direct = writer.acquire().await.unwrap();
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *direct).await.unwrap();
+        assert_eq!(level, 2, "FULL for a write that takes the connection itself");
+        drop(direct);
+        assert_eq!(writer.transaction((), synchronous).await.unwrap(), 1);
+
+        let mut reopened = AnyConnection::connect(&url).await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut reopened).await.unwrap();
+        assert_eq!(count, 40);
     }
 
     #[tokio::test]

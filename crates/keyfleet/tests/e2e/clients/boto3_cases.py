@@ -127,6 +127,32 @@ def concurrent_create(names, workers):
     print(json.dumps({"outcomes": outcomes, "stored": total}))
 
 
+def create_until_refused(workers):
+    """Creates key pairs from `workers` threads, printing each acknowledged name as it comes,
+    until the server stops answering (the harness kills it)."""
+    c = ec2(pool=workers)
+    lock, stop = threading.Lock(), threading.Event()
+
+    def run(worker):
+        for i in range(100_000):
+            if stop.is_set():
+                return
+            name = f"w{worker}-{i}"
+            try:
+                c.create_key_pair(KeyName=name, KeyType="ed25519")
+            except Exception:  # the connection is refused or reset once the server is gone
+                stop.set()
+                return
+            with lock:
+                print(name, flush=True)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def auth_cases():
     """Signature failures as boto3 reports them, and the presigned (query) form."""
     import datetime
@@ -236,5 +262,7 @@ if __name__ == "__main__":
     elif case == "distinct-names":
         n = int(sys.argv[3])
         concurrent_create([f"k{i}" for i in range(n)], 32)
+    elif case == "create-until-refused":
+        create_until_refused(int(sys.argv[3]))
     else:
         raise SystemExit(f"unknown case {case}")

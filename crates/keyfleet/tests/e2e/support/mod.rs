@@ -247,15 +247,26 @@ impl TestServer {
 
     /// Runs a boto3 script whose clients alternate between this server and `others`.
     pub fn boto3_across(&self, others: &[&TestServer], script: &str, args: &[&str]) -> String {
+        let out = self.boto3_command(others, script, args).output().expect("run python3");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{script} {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    }
+
+    /// Starts a boto3 script against this server, its output piped, without waiting for it.
+    pub fn boto3_spawn(&self, script: &str, args: &[&str]) -> Child {
+        let mut command = self.boto3_command(&[], script, args);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().expect("run python3")
+    }
+
+    fn boto3_command(&self, others: &[&TestServer], script: &str, args: &[&str]) -> Command {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/clients").join(script);
         let urls: Vec<&str> = std::iter::once(self.url.as_str()).chain(others.iter().map(|o| o.url.as_str())).collect();
         let mut command = Command::new("python3");
         command.arg(path).arg(urls.join(",")).args(args);
         self.aws_env(&mut command);
-        let out = command.output().expect("run python3");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{script} {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        stdout
+        command
     }
 
     /// Stops the server (SIGTERM, then wait) so its files are quiescent.
