@@ -330,75 +330,107 @@ async fn lock_user(conn: &mut AnyConnection, account: &str, name: &str) -> Resul
     Ok(locked.rows_affected() > 0)
 }
 
-/// Takes a quota slot and inserts the key pair with its tags.
+/// The hot writes, `CreateKeyPair`/`ImportKeyPair` and `DeleteKeyPair`, are one round trip
+/// each: a statement on SQLite costs little next to its round trip to the connection's worker
+/// thread, and the group commit runs every write of a batch one after another. SQLite runs
+/// the statements of one query string in turn, with `$N` naming the same arguments in each;
+/// PostgreSQL does the same in one statement with data-modifying `WITH` clauses.
+struct HotSql {
+    insert_key_pair: &'static str,
+    delete_key_pair_by_name: &'static str,
+    delete_key_pair_by_id: &'static str,
+}
+
+impl Backend {
+    fn hot_sql(self) -> &'static HotSql {
+        match self {
+            Backend::Sqlite => &SQLITE_HOT_SQL,
+            Backend::Postgres => &POSTGRES_HOT_SQL,
+        }
+    }
+}
+
+// A create first takes a quota slot: the conditional upsert both checks the quota and takes
+// the slot, and holds the counter row's lock until commit, so concurrent creates queue there.
+// The key pair is inserted only if the slot was taken: nothing changes when the quota is
+// full. Arguments: account, region, quota, id, name, key_type, fingerprint, public_key,
+// created_ms.
+const SQLITE_HOT_SQL: HotSql = HotSql {
+    insert_key_pair: "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
+            ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3;
+        INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
+            SELECT $4, $1, $2, $5, $6, $7, $8, $9 WHERE changes() = 1",
+    // Tags and the quota slot go first, while the key pair is still there to find.
+    delete_key_pair_by_name: "DELETE FROM tags WHERE account = $1 AND region = $2
+            AND resource_id = (SELECT id FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3);
+        UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
+            AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3);
+        DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3 RETURNING id",
+    delete_key_pair_by_id: "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3
+            AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3);
+        UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
+            AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3);
+        DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id",
+};
+
+const POSTGRES_HOT_SQL: HotSql = HotSql {
+    insert_key_pair: "WITH slot AS (
+            INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
+            ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3
+            RETURNING 1)
+        INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
+            SELECT $4, $1, $2, $5, $6, $7, $8, $9 FROM slot",
+    delete_key_pair_by_name: "WITH gone AS (
+            DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3 RETURNING id),
+        untagged AS (DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id IN (SELECT id FROM gone)),
+        released AS (UPDATE key_pair_counts SET n = n - 1
+            WHERE account = $1 AND region = $2 AND EXISTS (SELECT 1 FROM gone))
+        SELECT id FROM gone",
+    delete_key_pair_by_id: "WITH gone AS (
+            DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id),
+        untagged AS (DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id IN (SELECT id FROM gone)),
+        released AS (UPDATE key_pair_counts SET n = n - 1
+            WHERE account = $1 AND region = $2 AND EXISTS (SELECT 1 FROM gone))
+        SELECT id FROM gone",
+};
+
+/// Takes a quota slot and inserts the key pair (see [`HotSql`]), then its tags.
 async fn insert_key_pair(
     conn: &mut AnyConnection,
+    sql: &'static str,
     scope: &Scope,
     row: &KeyPairRow,
     quota: u32,
 ) -> Result<(), StoreError> {
-    // Count first: the conditional upsert both checks and takes a quota slot, and holds the
-    // counter row's lock until commit, so concurrent creates queue here. Every early return
-    // below fails the transaction, which rolls the slot back.
-    let counted = sqlx::query(
-        "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
-             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3",
-    )
-    .bind(&scope.account)
-    .bind(&scope.region)
-    .bind(i64::from(quota))
-    .execute(&mut *conn)
-    .await?;
-    if counted.rows_affected() == 0 {
-        return Err(StoreError::QuotaExceeded(quota));
-    }
-    let inserted = sqlx::query(
-        "INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&row.id)
-    .bind(&scope.account)
-    .bind(&scope.region)
-    .bind(&row.name)
-    .bind(&row.key_type)
-    .bind(&row.fingerprint)
-    .bind(&row.public_key)
-    .bind(row.created_ms)
-    .execute(&mut *conn)
-    .await;
-    unique(inserted)?;
-    insert_tags(conn, scope, &row.id, "key-pair", &row.tags).await?;
-    Ok(())
-}
-
-/// Deletes a key pair, its tags and its quota slot; its id, if there was one.
-async fn delete_key_pair(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    sql: &'static str,
-    value: &str,
-) -> Result<Option<String>, StoreError> {
-    let deleted: Option<String> = sqlx::query(sql)
+    let inserted = sqlx::query(sql)
         .bind(&scope.account)
         .bind(&scope.region)
-        .bind(value)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.get(0));
-    if let Some(id) = &deleted {
-        sqlx::query("DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .execute(&mut *conn)
-            .await?;
+        .bind(i64::from(quota))
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.key_type)
+        .bind(&row.fingerprint)
+        .bind(&row.public_key)
+        .bind(row.created_ms)
+        .execute(&mut *conn)
+        .await;
+    // Every failure below fails the transaction, which gives the quota slot back.
+    if unique(inserted)?.rows_affected() == 0 {
+        return Err(StoreError::QuotaExceeded(quota));
     }
-    Ok(deleted)
+    insert_tags(conn, scope, &row.id, "key-pair", &row.tags).await
+}
+
+/// Deletes a key pair, its tags and its quota slot (see [`HotSql`]); its id, if there was one.
+async fn delete_key_pair(
+    conn: &mut AnyConnection,
+    sql: &'static str,
+    scope: &Scope,
+    value: &str,
+) -> Result<Option<String>, StoreError> {
+    // fetch_all: SQLite's last statement is the one with a row, and every statement must run.
+    let deleted = sqlx::query(sql).bind(&scope.account).bind(&scope.region).bind(value).fetch_all(&mut *conn).await?;
+    Ok(deleted.first().map(|r| r.get(0)))
 }
 
 /// Audit records per statement: a batch is inserted in a few multi-row statements, each one
@@ -472,9 +504,10 @@ fn placeholders(rows: usize, columns: usize) -> String {
 #[async_trait]
 impl Store for SqlStore {
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
+        let sql = self.backend.hot_sql().insert_key_pair;
         let args = (scope.clone(), row.clone(), quota);
         self.writer
-            .transaction(args, |conn, (scope, row, quota)| Box::pin(insert_key_pair(conn, scope, row, *quota)))
+            .transaction(args, move |conn, (scope, row, quota)| Box::pin(insert_key_pair(conn, sql, scope, row, *quota)))
             .await
     }
 
@@ -524,17 +557,14 @@ impl Store for SqlStore {
     }
 
     async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
+        let hot = self.backend.hot_sql();
         let (sql, value) = match target {
-            KeyPairRef::Name(name) => {
-                ("DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3 RETURNING id", name)
-            }
-            KeyPairRef::Id(id) => {
-                ("DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id", id)
-            }
+            KeyPairRef::Name(name) => (hot.delete_key_pair_by_name, name),
+            KeyPairRef::Id(id) => (hot.delete_key_pair_by_id, id),
         };
         let args = (scope.clone(), value.to_owned());
         self.writer
-            .transaction(args, move |conn, (scope, value)| Box::pin(delete_key_pair(conn, scope, sql, value)))
+            .transaction(args, move |conn, (scope, value)| Box::pin(delete_key_pair(conn, sql, scope, value)))
             .await
     }
 
@@ -725,10 +755,13 @@ impl Store for SqlStore {
         keep: i64,
     ) -> Result<PutOutcome, StoreError> {
         // Two writers can read the same latest version; the second insert then hits the
-        // primary key and tries again with the next number.
-        for _ in 0..8 {
+        // primary key and tries again with the next number. Each round has one winner, so
+        // the losers back off a little longer each time instead of meeting again at once.
+        for attempt in 0..32u64 {
             match self.try_put_parameter(scope, row, overwrite, keep).await {
-                Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+                Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    tokio::time::sleep(Duration::from_micros(200 * (attempt + 1))).await;
+                }
                 other => return other,
             }
         }

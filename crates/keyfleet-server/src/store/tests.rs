@@ -119,6 +119,25 @@ for_each_backend!(delete_removes_tags_and_missing_is_none, |s: Arc<dyn Store>| a
     assert!(s.tags(&sc).await.unwrap().is_empty());
 });
 
+for_each_backend!(deletes_give_back_exactly_their_own_quota_slot_and_tags, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    s.insert_key_pair(&sc, &row("key-1", "a"), 2).await.unwrap();
+    s.insert_key_pair(&sc, &row("key-2", "b"), 2).await.unwrap();
+    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Name("a")).await.unwrap().as_deref(), Some("key-1"));
+    let left: Vec<String> = s.tags(&sc).await.unwrap().into_iter().map(|t| t.resource_id).collect();
+    assert_eq!(left, ["key-2"], "only the deleted key pair's tags go");
+    // Deleting what is not there gives back no slot.
+    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Name("a")).await.unwrap(), None);
+    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Id("key-9")).await.unwrap(), None);
+    s.insert_key_pair(&sc, &row("key-3", "c"), 2).await.unwrap();
+    assert!(matches!(s.insert_key_pair(&sc, &row("key-4", "d"), 2).await, Err(StoreError::QuotaExceeded(2))));
+    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Id("key-2")).await.unwrap().as_deref(), Some("key-2"));
+    s.insert_key_pair(&sc, &row("key-4", "d"), 2).await.unwrap();
+    // A duplicate name takes no slot either.
+    assert!(matches!(s.insert_key_pair(&sc, &row("key-5", "d"), 3).await, Err(StoreError::Duplicate)));
+    s.insert_key_pair(&sc, &row("key-5", "e"), 3).await.unwrap();
+});
+
 for_each_backend!(tags_overwrite_limit_and_conditional_delete, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
     s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
