@@ -23,9 +23,10 @@ fn main() {
         Some("backends") => backends(&args[1..]),
         Some("scale") => scale(&args[1..]),
         Some("writes") => writes(&args[1..]),
+        Some("reads") => reads(&args[1..]),
         _ => {
             eprintln!(
-                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N]"
+                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N] | reads [--requests N]"
             );
             std::process::exit(2);
         }
@@ -87,6 +88,20 @@ fn writes(args: &[String]) {
     let keyfleet = Server::keyfleet(None, &[]);
     let workloads =
         [Workload::create("ed25519", 8, requests), Workload::import(8, requests), Workload::delete(8, requests)];
+    println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
+    run_all(&[&keyfleet], &workloads);
+}
+
+/// keyfleet alone on the listing paths at 5000 key pairs, concurrency 8: a quick loop while
+/// tuning them.
+fn reads(args: &[String]) {
+    let requests: usize = flag(args, "--requests").map_or(64, |n| n.parse().expect("--requests N"));
+    let keyfleet = Server::keyfleet(None, &[]);
+    let workloads = [
+        Workload::describe_all(5000, 8, requests),
+        Workload::tag_filter(5000, 8, requests),
+        Workload::describe_one(5000, 8, requests * 100),
+    ];
     println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
     run_all(&[&keyfleet], &workloads);
 }

@@ -170,20 +170,24 @@ impl SqlStore {
         Ok(rows.iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
     }
 
-    /// All key-pair tags of a scope in one query, grouped by resource id (no N+1).
-    async fn key_pair_tags(&self, scope: &Scope) -> Result<HashMap<String, Vec<Tag>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT resource_id, key, value FROM tags WHERE account = $1 AND region = $2 AND resource_type = 'key-pair' ORDER BY resource_id, key",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
-        for r in &rows {
-            by_id.entry(r.get(0)).or_default().push(Tag { key: r.get(1), value: r.get(2) });
-        }
-        Ok(by_id)
+    /// Every key pair of a scope with its tags, in creation order (see [`ListedKeyPair`]).
+    async fn all_key_pairs(&self, scope: &Scope) -> Result<Vec<KeyPairRow>, StoreError> {
+        let json: String = sqlx::query_scalar(self.backend.sql().key_pairs_json)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_one(&self.pool)
+            .await?;
+        let listed: Vec<ListedKeyPair> = serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let mut rows: Vec<KeyPairRow> = listed
+            .into_iter()
+            .map(|(id, name, key_type, fingerprint, public_key, created_ms, tags)| {
+                let mut tags: Vec<Tag> = tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
+                tags.sort_by(|a, b| a.key.cmp(&b.key));
+                KeyPairRow { id, name, key_type, fingerprint, public_key, created_ms, tags }
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(rows)
     }
 }
 
@@ -330,22 +334,27 @@ async fn lock_user(conn: &mut AnyConnection, account: &str, name: &str) -> Resul
     Ok(locked.rows_affected() > 0)
 }
 
-/// The hot writes, `CreateKeyPair`/`ImportKeyPair` and `DeleteKeyPair`, are one round trip
-/// each: a statement on SQLite costs little next to its round trip to the connection's worker
-/// thread, and the group commit runs every write of a batch one after another. SQLite runs
-/// the statements of one query string in turn, with `$N` naming the same arguments in each;
-/// PostgreSQL does the same in one statement with data-modifying `WITH` clauses.
-struct HotSql {
+/// The statements written once per backend: the hot paths, each one round trip. A statement
+/// on SQLite costs little next to its round trip to the connection's worker thread, which
+/// also carries every row of a result separately.
+/// - `CreateKeyPair`/`ImportKeyPair` and `DeleteKeyPair`: the group commit runs every write of
+///   a batch one after another. SQLite runs the statements of one query string in turn, with
+///   `$N` naming the same arguments in each; PostgreSQL does the same in one statement with
+///   data-modifying `WITH` clauses.
+/// - A scope's key pairs with their tags come back as one JSON array in one row (see
+///   [`ListedKeyPair`]).
+struct BackendSql {
     insert_key_pair: &'static str,
     delete_key_pair_by_name: &'static str,
     delete_key_pair_by_id: &'static str,
+    key_pairs_json: &'static str,
 }
 
 impl Backend {
-    fn hot_sql(self) -> &'static HotSql {
+    fn sql(self) -> &'static BackendSql {
         match self {
-            Backend::Sqlite => &SQLITE_HOT_SQL,
-            Backend::Postgres => &POSTGRES_HOT_SQL,
+            Backend::Sqlite => &SQLITE_SQL,
+            Backend::Postgres => &POSTGRES_SQL,
         }
     }
 }
@@ -355,7 +364,7 @@ impl Backend {
 // The key pair is inserted only if the slot was taken: nothing changes when the quota is
 // full. Arguments: account, region, quota, id, name, key_type, fingerprint, public_key,
 // created_ms.
-const SQLITE_HOT_SQL: HotSql = HotSql {
+const SQLITE_SQL: BackendSql = BackendSql {
     insert_key_pair: "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3;
         INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
@@ -371,9 +380,14 @@ const SQLITE_HOT_SQL: HotSql = HotSql {
         UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
             AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3);
         DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id",
+    // json() keeps the tags an array: a JSON value that crosses a subquery becomes text.
+    key_pairs_json: "SELECT json_group_array(json_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
+            k.created_ms, json((SELECT json_group_array(json_array(t.key, t.value)) FROM tags t
+                WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))))
+        FROM key_pairs k WHERE k.account = $1 AND k.region = $2",
 };
 
-const POSTGRES_HOT_SQL: HotSql = HotSql {
+const POSTGRES_SQL: BackendSql = BackendSql {
     insert_key_pair: "WITH slot AS (
             INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3
@@ -392,9 +406,17 @@ const POSTGRES_HOT_SQL: HotSql = HotSql {
         released AS (UPDATE key_pair_counts SET n = n - 1
             WHERE account = $1 AND region = $2 AND EXISTS (SELECT 1 FROM gone))
         SELECT id FROM gone",
+    key_pairs_json: "SELECT COALESCE(json_agg(json_build_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
+            k.created_ms, (SELECT COALESCE(json_agg(json_build_array(t.key, t.value)), '[]'::json) FROM tags t
+                WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))), '[]'::json)::text
+        FROM key_pairs k WHERE k.account = $1 AND k.region = $2",
 };
 
-/// Takes a quota slot and inserts the key pair (see [`HotSql`]), then its tags.
+/// One key pair of [`BackendSql::key_pairs_json`]: id, name, type, fingerprint, public key,
+/// creation time and tags.
+type ListedKeyPair = (String, String, String, String, String, i64, Vec<(String, String)>);
+
+/// Takes a quota slot and inserts the key pair (see [`BackendSql`]), then its tags.
 async fn insert_key_pair(
     conn: &mut AnyConnection,
     sql: &'static str,
@@ -421,7 +443,7 @@ async fn insert_key_pair(
     insert_tags(conn, scope, &row.id, "key-pair", &row.tags).await
 }
 
-/// Deletes a key pair, its tags and its quota slot (see [`HotSql`]); its id, if there was one.
+/// Deletes a key pair, its tags and its quota slot (see [`BackendSql`]); its id, if there was one.
 async fn delete_key_pair(
     conn: &mut AnyConnection,
     sql: &'static str,
@@ -439,7 +461,7 @@ const AUDIT_ROWS_PER_STATEMENT: usize = 64;
 
 /// Appends audit records and the resources they name. A resource finds its record's `seq`
 /// by the record's `event_id`, so the two inserts need nothing from each other; with
-/// `joined` (SQLite) they go in one query string, one round trip (see [`HotSql`]).
+/// `joined` (SQLite) they go in one query string, one round trip (see [`BackendSql`]).
 async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow], joined: bool) -> Result<(), StoreError> {
     for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
         let resources: Vec<(&String, i64, &String, &String)> = chunk
@@ -518,7 +540,7 @@ fn placeholders(rows: usize, columns: usize) -> String {
 #[async_trait]
 impl Store for SqlStore {
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
-        let sql = self.backend.hot_sql().insert_key_pair;
+        let sql = self.backend.sql().insert_key_pair;
         let args = (scope.clone(), row.clone(), quota);
         self.writer
             .transaction(args, move |conn, (scope, row, quota)| Box::pin(insert_key_pair(conn, sql, scope, row, *quota)))
@@ -527,21 +549,7 @@ impl Store for SqlStore {
 
     async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
         if query.names.is_empty() && query.ids.is_empty() {
-            let sql = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
-                       WHERE account = $1 AND region = $2 ORDER BY created_ms, id";
-            let mut rows: Vec<KeyPairRow> = sqlx::query(sql)
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(key_pair_row)
-                .collect();
-            let mut tags = self.key_pair_tags(scope).await?;
-            for row in &mut rows {
-                row.tags = tags.remove(&row.id).unwrap_or_default();
-            }
-            return Ok(rows);
+            return self.all_key_pairs(scope).await;
         }
         let by_name = "SELECT id, name, key_type, fingerprint, public_key, created_ms FROM key_pairs
                        WHERE account = $1 AND region = $2 AND name = $3";
@@ -571,7 +579,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
-        let hot = self.backend.hot_sql();
+        let hot = self.backend.sql();
         let (sql, value) = match target {
             KeyPairRef::Name(name) => (hot.delete_key_pair_by_name, name),
             KeyPairRef::Id(id) => (hot.delete_key_pair_by_id, id),
