@@ -111,6 +111,26 @@ for_each_backend!(lookups_by_name_and_id_carry_tags, |s: Arc<dyn Store>| async m
     assert_eq!(s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap()[1].tags.len(), 1);
 });
 
+for_each_backend!(a_listing_returns_every_field_exactly_in_creation_order, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let mut odd = row("key-b", "quote\" back\\slash ünï 🔑 <&>");
+    odd.created_ms = 1_764_000_000_123;
+    odd.tags = vec![
+        Tag { key: "z".into(), value: "".into() },
+        Tag { key: "a".into(), value: "line\nbreak\t\"x\"".into() },
+    ];
+    let mut plain = row("key-a", "plain");
+    plain.created_ms = odd.created_ms;
+    plain.tags.clear();
+    s.insert_key_pair(&sc, &odd, 10).await.unwrap();
+    s.insert_key_pair(&sc, &plain, 10).await.unwrap();
+    let listed = s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap();
+    odd.tags.sort_by(|a, b| a.key.cmp(&b.key));
+    // Same creation time: the id breaks the tie.
+    assert_eq!(listed, [plain, odd]);
+    assert!(s.key_pairs(&scope("eu-west-1"), &KeyPairQuery::default()).await.unwrap().is_empty());
+});
+
 for_each_backend!(delete_removes_tags_and_missing_is_none, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
     s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
