@@ -300,7 +300,7 @@ async fn run_batches(
         let conn = conn.clone().lock_owned().await;
         // A panic in one write's work fails that batch's callers (their replies are dropped
         // with the batch), not every write after it.
-        match CatchPanic(Box::pin(run_batch(conn, writes, append, wal.as_deref()))).await {
+        match CatchPanic(Box::pin(run_batch(conn, writes, &mut receiver, append, wal.as_deref()))).await {
             Some(settled) => settle(settled, wal.as_deref()),
             None => tracing::error!("a batch of writes panicked and was abandoned"),
         }
@@ -318,12 +318,13 @@ fn settle(settled: Settled, wal: Option<&WalSync>) {
     }
 }
 
-/// Runs every write in one transaction. If all succeed, held writes are answered, their
-/// audit records added, and the whole committed; otherwise the batch is rolled back and each
-/// write runs alone.
+/// Runs every write in one transaction, and the writes that queue meanwhile. If all succeed,
+/// held writes are answered, their audit records added, and the whole committed; otherwise
+/// the batch is rolled back and each write runs alone.
 async fn run_batch(
     mut conn: OwnedMutexGuard<AnyConnection>,
     mut batch: Vec<Box<dyn Queued>>,
+    queue: &mut mpsc::UnboundedReceiver<Box<dyn Queued>>,
     append: AppendAudit,
     wal: Option<&WalSync>,
 ) -> Settled {
@@ -334,8 +335,9 @@ async fn run_batch(
             return abandoned(batch);
         }
     };
-    for write in batch.iter_mut() {
-        if !write.run(&mut tx).await {
+    let mut ran = 0;
+    while ran < batch.len() || absorb(queue, &mut batch) {
+        if !batch[ran].run(&mut tx).await {
             let _ = tx.rollback().await;
             if batch.len() == 1 {
                 // Its own error is its answer, and nothing was committed.
@@ -349,6 +351,7 @@ async fn run_batch(
             }
             return settled;
         }
+        ran += 1;
     }
     let follow_ups: Vec<_> = batch.iter_mut().filter_map(|w| w.answer_early()).collect();
     let rows = collect_follow_ups(follow_ups).await;
@@ -366,6 +369,19 @@ async fn run_batch(
             abandoned(batch)
         }
     }
+}
+
+/// Moves writes that queued while the batch ran into it (up to [`BATCH`]), so they share its
+/// commit rather than wait for it; false if there were none.
+fn absorb(queue: &mut mpsc::UnboundedReceiver<Box<dyn Queued>>, batch: &mut Vec<Box<dyn Queued>>) -> bool {
+    let before = batch.len();
+    while batch.len() < BATCH {
+        match queue.try_recv() {
+            Ok(write) => batch.push(write),
+            Err(_) => break,
+        }
+    }
+    batch.len() > before
 }
 
 /// Begins a batch's transaction, without a sync in its commit when the WAL thread syncs.
