@@ -167,6 +167,35 @@ fn rsa_rate_one_core(seconds: f64) -> f64 {
     f64::from(n) / started.elapsed().as_secs_f64()
 }
 
+/// Latency through boto3 at concurrency 1, what a user's script sees (client overhead
+/// included), on each server emptied first: `boto3_latency.py`'s lines side by side.
+fn boto3_latency(servers: &[&Server; 2]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("boto3_latency.py");
+    let measured: Vec<Vec<(String, f64, f64)>> = servers
+        .iter()
+        .map(|server| {
+            server.reset();
+            let out = std::process::Command::new("python3").arg(&script).arg(&server.url).arg("200").output();
+            let out = out.expect("python3");
+            assert!(out.status.success(), "boto3_latency.py: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|line| {
+                    let mut fields = line.split_whitespace();
+                    let name = fields.next()?.to_owned();
+                    Some((name, fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+                })
+                .collect()
+        })
+        .collect();
+    println!();
+    println!("{:<34} {:<20} {:<20} {}", "boto3, c=1 (what users see)", "keyfleet p50/p99", "moto p50/p99", "p50 ratio");
+    for ((name, k50, k99), (_, m50, m99)) in measured[0].iter().zip(&measured[1]) {
+        let (keyfleet, moto) = (format!("{k50:.2}/{k99:.2} ms"), format!("{m50:.2}/{m99:.2} ms"));
+        println!("{name:<34} {keyfleet:<20} {moto:<20} {:.3}x", k50 / m50);
+    }
+}
+
 /// keyfleet against moto, with the targets of issue 7.
 fn against_moto() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -210,6 +239,7 @@ fn against_moto() {
             p50
         );
     }
+    boto3_latency(&[&keyfleet, &moto]);
     let ttfa = [keyfleet.first_answer, moto.first_answer];
     println!();
     println!("idle RSS: keyfleet {} MiB, moto {} MiB", idle[0] / 1024, idle[1] / 1024);
