@@ -189,7 +189,7 @@ fn boto3_latency(servers: &[&Server; 2]) {
         })
         .collect();
     println!();
-    println!("{:<34} {:<20} {:<20} {}", "boto3, c=1 (what users see)", "keyfleet p50/p99", "moto p50/p99", "p50 ratio");
+    println!("{:<34} {:<20} {:<20} p50 ratio", "boto3, c=1 (what users see)", "keyfleet p50/p99", "moto p50/p99");
     for ((name, k50, k99), (_, m50, m99)) in measured[0].iter().zip(&measured[1]) {
         let (keyfleet, moto) = (format!("{k50:.2}/{k99:.2} ms"), format!("{m50:.2}/{m99:.2} ms"));
         println!("{name:<34} {keyfleet:<20} {moto:<20} {:.3}x", k50 / m50);
