@@ -466,7 +466,9 @@ async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow], joined: bool)
     for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
         let resources: Vec<(&String, i64, &String, &String)> = chunk
             .iter()
-            .flat_map(|row| row.resources.iter().zip(0..).map(|((kind, name), position)| (&row.event_id, position, kind, name)))
+            .flat_map(|row| {
+                row.resources.iter().zip(0..).map(|((kind, name), position)| (&row.event_id, position, kind, name))
+            })
             .collect();
         let mut parts = resources.chunks(AUDIT_ROWS_PER_STATEMENT);
         let mut sql = format!(
@@ -543,7 +545,9 @@ impl Store for SqlStore {
         let sql = self.backend.sql().insert_key_pair;
         let args = (scope.clone(), row.clone(), quota);
         self.writer
-            .transaction(args, move |conn, (scope, row, quota)| Box::pin(insert_key_pair(conn, sql, scope, row, *quota)))
+            .transaction(args, move |conn, (scope, row, quota)| {
+                Box::pin(insert_key_pair(conn, sql, scope, row, *quota))
+            })
             .await
     }
 

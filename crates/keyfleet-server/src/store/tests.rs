@@ -115,10 +115,8 @@ for_each_backend!(a_listing_returns_every_field_exactly_in_creation_order, |s: A
     let sc = scope("us-east-1");
     let mut odd = row("key-b", "quote\" back\\slash ünï 🔑 <&>");
     odd.created_ms = 1_764_000_000_123;
-    odd.tags = vec![
-        Tag { key: "z".into(), value: "".into() },
-        Tag { key: "a".into(), value: "line\nbreak\t\"x\"".into() },
-    ];
+    odd.tags =
+        vec![Tag { key: "z".into(), value: "".into() }, Tag { key: "a".into(), value: "line\nbreak\t\"x\"".into() }];
     let mut plain = row("key-a", "plain");
     plain.created_ms = odd.created_ms;
     plain.tags.clear();

@@ -436,13 +436,25 @@ impl WalSync {
     fn start(path: PathBuf) -> Option<Arc<Self>> {
         let (queue, receiver) = std::sync::mpsc::channel::<Settled>();
         let started = std::thread::Builder::new().name("keyfleet-wal-sync".into()).spawn(move || {
-            let mut file = None;
+            let (mut file, mut failed) = (None, false);
             while let Ok(first) = receiver.recv() {
                 // Everything settled while the last sync ran shares the next one.
                 let settled: Vec<_> = std::iter::once(first).chain(receiver.try_iter()).flatten().collect();
-                let synced = sync_file(&mut file, &path);
+                // After a failed sync the kernel may have dropped pages that a later sync would
+                // then not write, and SQLite's recovery stops at the first lost WAL frame: no
+                // later write can be acknowledged as durable until a restart recovers the WAL.
+                let synced = !failed
+                    && match sync_wal(&mut file, &path) {
+                        WalSynced::Yes => true,
+                        WalSynced::NotOpened => false,
+                        WalSynced::Failed => {
+                            failed = true;
+                            false
+                        }
+                    };
                 for (write, committed) in settled {
-                    write.finish(committed.and_then(|()| synced.map_err(|()| StoreError::WriteAbandoned)));
+                    write
+                        .finish(committed.and_then(|()| if synced { Ok(()) } else { Err(StoreError::WriteAbandoned) }));
                 }
             }
         });
@@ -475,13 +487,34 @@ impl WalSync {
     }
 }
 
+/// How a sync of the WAL went.
+enum WalSynced {
+    Yes,
+    /// The file could not be opened: nothing was synced, and nothing lost either (the next
+    /// sync that opens it covers these writes too).
+    NotOpened,
+    Failed,
+}
+
 /// `fdatasync` on the WAL file, opened on first use (it exists once a commit has been made).
-fn sync_file(file: &mut Option<std::fs::File>, path: &std::path::Path) -> Result<(), ()> {
-    let synced = match file {
-        Some(file) => file.sync_data(),
-        None => std::fs::File::open(path).and_then(|opened| file.insert(opened).sync_data()),
+fn sync_wal(file: &mut Option<std::fs::File>, path: &std::path::Path) -> WalSynced {
+    let opened = match file {
+        Some(file) => file,
+        None => match std::fs::File::open(path) {
+            Ok(opened) => file.insert(opened),
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "cannot open the WAL to sync it");
+                return WalSynced::NotOpened;
+            }
+        },
     };
-    synced.map_err(|e| tracing::error!(error = %e, path = %path.display(), "syncing the WAL failed"))
+    match opened.sync_data() {
+        Ok(()) => WalSynced::Yes,
+        Err(e) => {
+            tracing::error!(error = %e, path = %path.display(), "syncing the WAL failed: writes are refused until keyfleet restarts");
+            WalSynced::Failed
+        }
+    }
 }
 
 /// A future whose panic becomes `None`.
@@ -519,14 +552,18 @@ mod tests {
         let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
         sqlx::Executor::execute(&mut conn, "CREATE TABLE t (v TEXT PRIMARY KEY)").await.unwrap();
         // Audit records land in the same table, by event id, so a test sees what committed.
-        Writer::single(conn, |conn, rows| {
-            Box::pin(async move {
-                for row in rows {
-                    insert(conn, &row.event_id).await?;
-                }
-                Ok(())
-            })
-        }, None)
+        Writer::single(
+            conn,
+            |conn, rows| {
+                Box::pin(async move {
+                    for row in rows {
+                        insert(conn, &row.event_id).await?;
+                    }
+                    Ok(())
+                })
+            },
+            None,
+        )
     }
 
     async fn stored(writer: &Writer) -> Vec<String> {
@@ -597,6 +634,19 @@ mod tests {
         let mut reopened = AnyConnection::connect(&url).await.unwrap();
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut reopened).await.unwrap();
         assert_eq!(count, 40);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_wal_could_not_be_synced_is_not_acknowledged() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        let setup = "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT PRIMARY KEY)";
+        sqlx::Executor::execute(&mut conn, setup).await.unwrap();
+        let missing = dir.path().join("elsewhere-wal");
+        let writer = Writer::single(conn, |_, _| Box::pin(async { Ok(()) }), Some(missing));
+        assert!(matches!(writer.transaction("a".to_owned(), insert).await, Err(StoreError::WriteAbandoned)));
     }
 
     #[tokio::test]
