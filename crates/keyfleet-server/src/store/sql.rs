@@ -359,6 +359,39 @@ impl Backend {
     }
 }
 
+/// DeleteKeyPair by `name` or `id` on SQLite: the tags and the quota slot go first, while the
+/// key pair is still there to find.
+macro_rules! sqlite_delete_key_pair {
+    ($column:literal) => {
+        concat!(
+            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id =
+                (SELECT id FROM key_pairs WHERE account = $1 AND region = $2 AND ",
+            $column,
+            " = $3);
+            UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
+                AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND ",
+            $column,
+            " = $3);
+            DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND ",
+            $column,
+            " = $3 RETURNING id"
+        )
+    };
+}
+
+/// DeleteKeyPair by `name` or `id` on PostgreSQL.
+macro_rules! postgres_delete_key_pair {
+    ($column:literal) => {
+        concat!(
+            "WITH gone AS (DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND ", $column, " = $3 RETURNING id),
+            untagged AS (DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id IN (SELECT id FROM gone)),
+            released AS (UPDATE key_pair_counts SET n = n - 1
+                WHERE account = $1 AND region = $2 AND EXISTS (SELECT 1 FROM gone))
+            SELECT id FROM gone"
+        )
+    };
+}
+
 // A create first takes a quota slot: the conditional upsert both checks the quota and takes
 // the slot, and holds the counter row's lock until commit, so concurrent creates queue there.
 // The key pair is inserted only if the slot was taken: nothing changes when the quota is
@@ -369,17 +402,8 @@ const SQLITE_SQL: BackendSql = BackendSql {
             ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3;
         INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
             SELECT $4, $1, $2, $5, $6, $7, $8, $9 WHERE changes() = 1",
-    // Tags and the quota slot go first, while the key pair is still there to find.
-    delete_key_pair_by_name: "DELETE FROM tags WHERE account = $1 AND region = $2
-            AND resource_id = (SELECT id FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3);
-        UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
-            AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3);
-        DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3 RETURNING id",
-    delete_key_pair_by_id: "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3
-            AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3);
-        UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
-            AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3);
-        DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id",
+    delete_key_pair_by_name: sqlite_delete_key_pair!("name"),
+    delete_key_pair_by_id: sqlite_delete_key_pair!("id"),
     // json() keeps the tags an array: a JSON value that crosses a subquery becomes text.
     key_pairs_json: "SELECT json_group_array(json_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
             k.created_ms, json((SELECT json_group_array(json_array(t.key, t.value)) FROM tags t
@@ -394,18 +418,8 @@ const POSTGRES_SQL: BackendSql = BackendSql {
             RETURNING 1)
         INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
             SELECT $4, $1, $2, $5, $6, $7, $8, $9 FROM slot",
-    delete_key_pair_by_name: "WITH gone AS (
-            DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND name = $3 RETURNING id),
-        untagged AS (DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id IN (SELECT id FROM gone)),
-        released AS (UPDATE key_pair_counts SET n = n - 1
-            WHERE account = $1 AND region = $2 AND EXISTS (SELECT 1 FROM gone))
-        SELECT id FROM gone",
-    delete_key_pair_by_id: "WITH gone AS (
-            DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND id = $3 RETURNING id),
-        untagged AS (DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id IN (SELECT id FROM gone)),
-        released AS (UPDATE key_pair_counts SET n = n - 1
-            WHERE account = $1 AND region = $2 AND EXISTS (SELECT 1 FROM gone))
-        SELECT id FROM gone",
+    delete_key_pair_by_name: postgres_delete_key_pair!("name"),
+    delete_key_pair_by_id: postgres_delete_key_pair!("id"),
     key_pairs_json: "SELECT COALESCE(json_agg(json_build_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
             k.created_ms, (SELECT COALESCE(json_agg(json_build_array(t.key, t.value)), '[]'::json) FROM tags t
                 WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))), '[]'::json)::text
