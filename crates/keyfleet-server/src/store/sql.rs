@@ -1,15 +1,15 @@
 //! The SQL store, on either backend through sqlx's `Any` driver: SQLite (one file in the
 //! data dir, the default) or PostgreSQL (shared by several replicas). The SQL is written
-//! once, in the dialect both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`); the schema
-//! has one migration directory per backend.
+//! once, in the dialect both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`), except the
+//! few hot statements in [`BackendSql`]; the schema has one migration directory per backend.
 //!
-//! SQLite runs in WAL mode and every acknowledged write is synced to disk first (in its own
-//! commit, `synchronous=FULL`, or for group commits by the writer's WAL sync thread), so it
-//! survives a crash, `kill -9` or a power cut; writers take the database lock up front (`BEGIN IMMEDIATE`): a
-//! deferred transaction that later upgrades to a write lock can fail with SQLITE_BUSY
-//! instead of waiting its turn. On PostgreSQL, uniqueness and the quota counter rely on
-//! constraints and row locks under READ COMMITTED; the one read-then-write (a parameter's
-//! next version) retries when a concurrent writer took the version first.
+//! SQLite runs in WAL mode, and every acknowledged write is synced to disk first (in its own
+//! commit with `synchronous=FULL`, or, for group commits, by the writer's WAL sync thread), so
+//! it survives a crash, `kill -9` or a power cut. Writers take the database lock up front
+//! (`BEGIN IMMEDIATE`): a deferred transaction that later upgrades to a write lock can fail
+//! with SQLITE_BUSY instead of waiting its turn. On PostgreSQL, uniqueness and the quota
+//! counter rely on constraints and row locks under READ COMMITTED; the one read-then-write (a
+//! parameter's next version) retries when a concurrent writer took the version first.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
