@@ -7,6 +7,7 @@
 //! they hold across replicas.
 
 pub mod sql;
+mod sqlite;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -302,6 +303,12 @@ pub enum StoreError {
     /// The database failed; the cause is logged, never sent to clients.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite failed on the group commit's connection (see `writer.rs`); logged like `Database`.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The SQLite writer's thread could not start.
+    #[error("cannot start the SQLite writer: {0}")]
+    Thread(std::io::Error),
     /// A write lost to concurrent writers too many times in a row.
     #[error("too much contention; try again")]
     Contended,

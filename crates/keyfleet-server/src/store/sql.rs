@@ -1,7 +1,10 @@
 //! The SQL store, on either backend through sqlx's `Any` driver: SQLite (one file in the
 //! data dir, the default) or PostgreSQL (shared by several replicas). The SQL is written
-//! once, in the dialect both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`), except the
-//! few hot statements in [`BackendSql`]; the schema has one migration directory per backend.
+//! once, in the dialect both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`), except for
+//! the hot writes, the [`GroupWrite`]s: on SQLite they run through rusqlite in the group
+//! commit (`sqlite.rs`), on PostgreSQL each is one statement with data-modifying `WITH`
+//! clauses. A listing is one JSON array in one row ([`Backend::key_pairs_json`]). The schema
+//! has one migration directory per backend.
 //!
 //! SQLite runs in WAL mode, and every acknowledged write is synced to disk first (in its own
 //! commit with `synchronous=FULL`, or, for group commits, by the writer's WAL sync thread), so
@@ -19,7 +22,8 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 
-use super::writer::{AppendAudit, Writer};
+use super::sqlite;
+use super::writer::{BoxFuture, GroupWrite, Writer};
 
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, KeyPairQuery,
@@ -73,8 +77,8 @@ impl SqlStore {
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) }))
             .connect_with(options)
             .await?;
-        let append: AppendAudit = |conn, rows| Box::pin(append_audit(conn, rows, true));
-        Ok(SqlStore { pool, writer: Writer::single(writer, append, wal), backend: Backend::Sqlite })
+        let writer = Writer::single(writer, path, sqlite::append_audit, wal)?;
+        Ok(SqlStore { pool, writer, backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL (`postgres://…`) and runs its migrations.
@@ -172,7 +176,7 @@ impl SqlStore {
 
     /// Every key pair of a scope with its tags, in creation order (see [`ListedKeyPair`]).
     async fn all_key_pairs(&self, scope: &Scope) -> Result<Vec<KeyPairRow>, StoreError> {
-        let json: String = sqlx::query_scalar(self.backend.sql().key_pairs_json)
+        let json: String = sqlx::query_scalar(self.backend.key_pairs_json())
             .bind(&scope.account)
             .bind(&scope.region)
             .fetch_one(&self.pool)
@@ -334,52 +338,31 @@ async fn lock_user(conn: &mut AnyConnection, account: &str, name: &str) -> Resul
     Ok(locked.rows_affected() > 0)
 }
 
-/// The statements written once per backend: the hot paths, each one round trip. A statement
-/// on SQLite costs little next to its round trip to the connection's worker thread, which
-/// also carries every row of a result separately.
-/// - `CreateKeyPair`/`ImportKeyPair` and `DeleteKeyPair`: the group commit runs every write of
-///   a batch one after another. SQLite runs the statements of one query string in turn, with
-///   `$N` naming the same arguments in each; PostgreSQL does the same in one statement with
-///   data-modifying `WITH` clauses.
-/// - A scope's key pairs with their tags come back as one JSON array in one row (see
-///   [`ListedKeyPair`]).
-struct BackendSql {
-    insert_key_pair: &'static str,
-    delete_key_pair_by_name: &'static str,
-    delete_key_pair_by_id: &'static str,
-    key_pairs_json: &'static str,
-}
-
 impl Backend {
-    fn sql(self) -> &'static BackendSql {
+    /// A scope's key pairs with their tags, as one JSON array in one row (see
+    /// [`ListedKeyPair`]): a statement costs little next to the hand-over of every row of its
+    /// result from SQLite's worker thread.
+    fn key_pairs_json(self) -> &'static str {
         match self {
-            Backend::Sqlite => &SQLITE_SQL,
-            Backend::Postgres => &POSTGRES_SQL,
+            // json() keeps the tags an array: a JSON value that crosses a subquery becomes text.
+            Backend::Sqlite => {
+                "SELECT json_group_array(json_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
+                    k.created_ms, json((SELECT json_group_array(json_array(t.key, t.value)) FROM tags t
+                        WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))))
+                FROM key_pairs k WHERE k.account = $1 AND k.region = $2"
+            }
+            Backend::Postgres => {
+                "SELECT COALESCE(json_agg(json_build_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
+                    k.created_ms, (SELECT COALESCE(json_agg(json_build_array(t.key, t.value)), '[]'::json) FROM tags t
+                        WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))), '[]'::json)::text
+                FROM key_pairs k WHERE k.account = $1 AND k.region = $2"
+            }
         }
     }
 }
 
-/// DeleteKeyPair by `name` or `id` on SQLite: the tags and the quota slot go first, while the
-/// key pair is still there to find.
-macro_rules! sqlite_delete_key_pair {
-    ($column:literal) => {
-        concat!(
-            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_id =
-                (SELECT id FROM key_pairs WHERE account = $1 AND region = $2 AND ",
-            $column,
-            " = $3);
-            UPDATE key_pair_counts SET n = n - 1 WHERE account = $1 AND region = $2
-                AND EXISTS (SELECT 1 FROM key_pairs WHERE account = $1 AND region = $2 AND ",
-            $column,
-            " = $3);
-            DELETE FROM key_pairs WHERE account = $1 AND region = $2 AND ",
-            $column,
-            " = $3 RETURNING id"
-        )
-    };
-}
-
-/// DeleteKeyPair by `name` or `id` on PostgreSQL.
+/// DeleteKeyPair by `name` or `id` on PostgreSQL, in one statement: the key pair, its tags
+/// and its quota slot. (SQLite's is in `sqlite.rs`.)
 macro_rules! postgres_delete_key_pair {
     ($column:literal) => {
         concat!(
@@ -392,110 +375,118 @@ macro_rules! postgres_delete_key_pair {
     };
 }
 
-// A create first takes a quota slot: the conditional upsert both checks the quota and takes
-// the slot, and holds the counter row's lock until commit, so concurrent creates queue there.
-// The key pair is inserted only if the slot was taken: nothing changes when the quota is
-// full. Arguments: account, region, quota, id, name, key_type, fingerprint, public_key,
-// created_ms.
-const SQLITE_SQL: BackendSql = BackendSql {
-    insert_key_pair: "INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
-            ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3;
-        INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
-            SELECT $4, $1, $2, $5, $6, $7, $8, $9 WHERE changes() = 1",
-    delete_key_pair_by_name: sqlite_delete_key_pair!("name"),
-    delete_key_pair_by_id: sqlite_delete_key_pair!("id"),
-    // json() keeps the tags an array: a JSON value that crosses a subquery becomes text.
-    key_pairs_json: "SELECT json_group_array(json_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
-            k.created_ms, json((SELECT json_group_array(json_array(t.key, t.value)) FROM tags t
-                WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))))
-        FROM key_pairs k WHERE k.account = $1 AND k.region = $2",
-};
+/// A create on PostgreSQL, in one statement: it first takes a quota slot, and the conditional
+/// upsert both checks the quota and takes the slot, and holds the counter row's lock until
+/// commit, so concurrent creates queue there. The key pair is inserted only if the slot was
+/// taken: nothing changes when the quota is full. Arguments: account, region, quota, id, name,
+/// key_type, fingerprint, public_key, created_ms.
+const POSTGRES_INSERT_KEY_PAIR: &str = "WITH slot AS (
+        INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
+        ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3
+        RETURNING 1)
+    INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
+        SELECT $4, $1, $2, $5, $6, $7, $8, $9 FROM slot";
 
-const POSTGRES_SQL: BackendSql = BackendSql {
-    insert_key_pair: "WITH slot AS (
-            INSERT INTO key_pair_counts (account, region, n) VALUES ($1, $2, 1)
-            ON CONFLICT (account, region) DO UPDATE SET n = key_pair_counts.n + 1 WHERE key_pair_counts.n < $3
-            RETURNING 1)
-        INSERT INTO key_pairs (id, account, region, name, key_type, fingerprint, public_key, created_ms)
-            SELECT $4, $1, $2, $5, $6, $7, $8, $9 FROM slot",
-    delete_key_pair_by_name: postgres_delete_key_pair!("name"),
-    delete_key_pair_by_id: postgres_delete_key_pair!("id"),
-    key_pairs_json: "SELECT COALESCE(json_agg(json_build_array(k.id, k.name, k.key_type, k.fingerprint, k.public_key,
-            k.created_ms, (SELECT COALESCE(json_agg(json_build_array(t.key, t.value)), '[]'::json) FROM tags t
-                WHERE t.account = k.account AND t.region = k.region AND t.resource_id = k.id))), '[]'::json)::text
-        FROM key_pairs k WHERE k.account = $1 AND k.region = $2",
-};
-
-/// One key pair of [`BackendSql::key_pairs_json`]: id, name, type, fingerprint, public key,
+/// One key pair of [`Backend::key_pairs_json`]: id, name, type, fingerprint, public key,
 /// creation time and tags.
 type ListedKeyPair = (String, String, String, String, String, i64, Vec<(String, String)>);
 
-/// Takes a quota slot and inserts the key pair (see [`BackendSql`]), then its tags.
-async fn insert_key_pair(
-    conn: &mut AnyConnection,
-    sql: &'static str,
-    scope: &Scope,
-    row: &KeyPairRow,
+/// `CreateKeyPair`/`ImportKeyPair`: takes a quota slot, inserts the key pair and its tags.
+struct InsertKeyPair {
+    scope: Scope,
+    row: KeyPairRow,
     quota: u32,
-) -> Result<(), StoreError> {
-    let inserted = sqlx::query(sql)
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(i64::from(quota))
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(&row.key_type)
-        .bind(&row.fingerprint)
-        .bind(&row.public_key)
-        .bind(row.created_ms)
-        .execute(&mut *conn)
-        .await;
-    // Every failure below fails the transaction, which gives the quota slot back.
-    if unique(inserted)?.rows_affected() == 0 {
-        return Err(StoreError::QuotaExceeded(quota));
-    }
-    insert_tags(conn, scope, &row.id, "key-pair", &row.tags).await
 }
 
-/// Deletes a key pair, its tags and its quota slot (see [`BackendSql`]); its id, if there was one.
-async fn delete_key_pair(
-    conn: &mut AnyConnection,
-    sql: &'static str,
-    scope: &Scope,
-    value: &str,
-) -> Result<Option<String>, StoreError> {
-    // fetch_all: SQLite's last statement is the one with a row, and every statement must run.
-    let deleted = sqlx::query(sql).bind(&scope.account).bind(&scope.region).bind(value).fetch_all(&mut *conn).await?;
-    Ok(deleted.first().map(|r| r.get(0)))
+impl GroupWrite for InsertKeyPair {
+    type Output = ();
+
+    fn on_sqlite(&self, conn: &rusqlite::Connection) -> Result<(), StoreError> {
+        sqlite::insert_key_pair(conn, &self.scope, &self.row, self.quota)
+    }
+
+    fn on_postgres<'c>(&'c self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), StoreError>> {
+        let InsertKeyPair { scope, row, quota } = self;
+        Box::pin(async move {
+            let inserted = sqlx::query(POSTGRES_INSERT_KEY_PAIR)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(i64::from(*quota))
+                .bind(&row.id)
+                .bind(&row.name)
+                .bind(&row.key_type)
+                .bind(&row.fingerprint)
+                .bind(&row.public_key)
+                .bind(row.created_ms)
+                .execute(&mut *conn)
+                .await;
+            // Every failure below fails the transaction, which gives the quota slot back.
+            if unique(inserted)?.rows_affected() == 0 {
+                return Err(StoreError::QuotaExceeded(*quota));
+            }
+            insert_tags(conn, scope, &row.id, "key-pair", &row.tags).await
+        })
+    }
+}
+
+/// `DeleteKeyPair`: the key pair named by `value` (a name, or with `by_id` an id), its tags
+/// and its quota slot; its id, if there was one.
+struct DeleteKeyPair {
+    scope: Scope,
+    by_id: bool,
+    value: String,
+}
+
+impl GroupWrite for DeleteKeyPair {
+    type Output = Option<String>;
+
+    fn on_sqlite(&self, conn: &rusqlite::Connection) -> Result<Option<String>, StoreError> {
+        sqlite::delete_key_pair(conn, &self.scope, self.by_id, &self.value)
+    }
+
+    fn on_postgres<'c>(&'c self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<Option<String>, StoreError>> {
+        let sql = if self.by_id { postgres_delete_key_pair!("id") } else { postgres_delete_key_pair!("name") };
+        Box::pin(async move {
+            let deleted = sqlx::query(sql)
+                .bind(&self.scope.account)
+                .bind(&self.scope.region)
+                .bind(&self.value)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(deleted.map(|r| r.get(0)))
+        })
+    }
+}
+
+/// Audit records and the resources each names.
+struct AuditRecords(Vec<AuditRow>);
+
+impl GroupWrite for AuditRecords {
+    type Output = ();
+
+    fn on_sqlite(&self, conn: &rusqlite::Connection) -> Result<(), StoreError> {
+        sqlite::append_audit(conn, &self.0)
+    }
+
+    fn on_postgres<'c>(&'c self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), StoreError>> {
+        Box::pin(append_audit(conn, &self.0))
+    }
 }
 
 /// Audit records per statement: a batch is inserted in a few multi-row statements, each one
 /// round trip, rather than one or two per record.
 const AUDIT_ROWS_PER_STATEMENT: usize = 64;
 
-/// Appends audit records and the resources they name. A resource finds its record's `seq`
-/// by the record's `event_id`, so the two inserts need nothing from each other; with
-/// `joined` (SQLite) they go in one query string, one round trip (see [`BackendSql`]).
-async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow], joined: bool) -> Result<(), StoreError> {
+/// Appends audit records and the resources they name, on PostgreSQL. A resource finds its
+/// record's `seq` by the record's `event_id`, so the two inserts need nothing from each other.
+async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), StoreError> {
     for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
-        let resources: Vec<(&String, i64, &String, &String)> = chunk
-            .iter()
-            .flat_map(|row| {
-                row.resources.iter().zip(0..).map(|((kind, name), position)| (&row.event_id, position, kind, name))
-            })
-            .collect();
-        let mut parts = resources.chunks(AUDIT_ROWS_PER_STATEMENT);
-        let mut sql = format!(
+        let sql = format!(
             "INSERT INTO audit_events (event_id, account, region, time_ms, event_name, event_source, username,
                                        access_key, read_only, record)
              VALUES {}",
             placeholders(chunk.len(), 10)
         );
-        let first_part = if joined { parts.next() } else { None };
-        if let Some(part) = first_part {
-            sql.push_str(";\n");
-            sql.push_str(&resources_insert(chunk.len() * 10, part.len()));
-        }
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
             insert = insert
@@ -510,12 +501,15 @@ async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow], joined: bool)
                 .bind(i64::from(row.read_only))
                 .bind(&row.record);
         }
-        for (event_id, position, kind, name) in first_part.unwrap_or_default() {
-            insert = insert.bind(*event_id).bind(*position).bind(*kind).bind(*name);
-        }
         insert.execute(&mut *conn).await?;
-        for part in parts {
-            let mut insert = sqlx::query(sqlx::AssertSqlSafe(resources_insert(0, part.len())));
+        let resources: Vec<(&String, i64, &String, &String)> = chunk
+            .iter()
+            .flat_map(|row| {
+                row.resources.iter().zip(0..).map(|((kind, name), position)| (&row.event_id, position, kind, name))
+            })
+            .collect();
+        for part in resources.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(resources_insert(part.len())));
             for (event_id, position, kind, name) in part {
                 insert = insert.bind(*event_id).bind(*position).bind(*kind).bind(*name);
             }
@@ -525,11 +519,11 @@ async fn append_audit(conn: &mut AnyConnection, rows: &[AuditRow], joined: bool)
     Ok(())
 }
 
-/// The insert of `rows` audit resources, its parameters numbered after the first `skip`.
-fn resources_insert(skip: usize, rows: usize) -> String {
+/// The insert of `rows` audit resources.
+fn resources_insert(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|row| {
-            let n = skip + row * 4;
+            let n = row * 4;
             format!("((SELECT seq FROM audit_events WHERE event_id = ${}), ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
         })
         .collect();
@@ -556,13 +550,7 @@ fn placeholders(rows: usize, columns: usize) -> String {
 #[async_trait]
 impl Store for SqlStore {
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
-        let sql = self.backend.sql().insert_key_pair;
-        let args = (scope.clone(), row.clone(), quota);
-        self.writer
-            .transaction(args, move |conn, (scope, row, quota)| {
-                Box::pin(insert_key_pair(conn, sql, scope, row, *quota))
-            })
-            .await
+        self.writer.transaction(InsertKeyPair { scope: scope.clone(), row: row.clone(), quota }).await
     }
 
     async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
@@ -597,15 +585,11 @@ impl Store for SqlStore {
     }
 
     async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
-        let hot = self.backend.sql();
-        let (sql, value) = match target {
-            KeyPairRef::Name(name) => (hot.delete_key_pair_by_name, name),
-            KeyPairRef::Id(id) => (hot.delete_key_pair_by_id, id),
+        let (by_id, value) = match target {
+            KeyPairRef::Name(name) => (false, name),
+            KeyPairRef::Id(id) => (true, id),
         };
-        let args = (scope.clone(), value.to_owned());
-        self.writer
-            .transaction(args, move |conn, (scope, value)| Box::pin(delete_key_pair(conn, sql, scope, value)))
-            .await
+        self.writer.transaction(DeleteKeyPair { scope: scope.clone(), by_id, value: value.to_owned() }).await
     }
 
     async fn put_tags(
@@ -1212,8 +1196,7 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let joined = self.backend == Backend::Sqlite;
-        self.writer.transaction(rows.to_vec(), move |conn, rows| Box::pin(append_audit(conn, rows, joined))).await
+        self.writer.transaction(AuditRecords(rows.to_vec())).await
     }
 
     async fn audit_events(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {

@@ -1,42 +1,46 @@
-//! The connection writes go through.
+//! The connections writes go through.
 //!
-//! On SQLite that is one connection behind a FIFO lock: writers queue in order instead of
-//! contending for the database lock and sleeping in SQLite's busy handler, and, unlike a
-//! pool of one, nothing pings the connection on every hand-over (sqlx's pool does, on
-//! acquire and on release, each a round trip to the connection's worker thread that every
-//! queued writer would wait behind). On PostgreSQL, writes share the pool.
+//! On SQLite, writes that take a connection themselves ([`Writer::acquire`]) share one behind
+//! a FIFO lock: writers queue in order instead of contending for the database lock and
+//! sleeping in SQLite's busy handler, and, unlike a pool of one, nothing pings the connection
+//! on every hand-over (sqlx's pool does, on acquire and on release, each a round trip to the
+//! connection's worker thread that every queued writer would wait behind). The hot writes
+//! ([`Writer::transaction`]) go to the group commit instead, which runs them on a connection
+//! and a thread of its own, taking the same lock for each batch. On PostgreSQL, writes share
+//! the pool.
 //!
-//! A group commit on a SQLite file does not sync inside SQLite: the connection commits with
+//! A group commit on a SQLite file does not sync inside SQLite: its connection commits with
 //! `synchronous = NORMAL` and a thread of its own syncs the WAL file before the batch's callers
 //! are answered. While one batch's sync is under way the connection already runs the next, so
 //! the disk's sync time no longer stops every writer. An acknowledged write is as durable as
 //! under `synchronous = FULL`; what changes is that a reader may see a change up to one sync
-//! before its caller is told of it. Writes that take the connection directly switch it back to
-//! `FULL` first, so they still sync in their own commit.
+//! before its caller is told of it. The other writing connection keeps `FULL`, so its writes
+//! sync in their own commits.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use rusqlite::TransactionBehavior;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
-use super::{AuditRow, StoreError};
+use super::{AuditRow, StoreError, sqlite};
 
 /// Where writes go.
 #[derive(Clone)]
 pub(super) enum Writer {
     /// PostgreSQL: any pooled connection.
     Pool(AnyPool),
-    /// SQLite: the one writing connection, and the group commit that shares it.
+    /// SQLite: the writing connection, and the group commit, whose own connection takes the
+    /// same lock for each batch.
     Single(Arc<Mutex<AnyConnection>>, GroupCommit),
 }
 
@@ -46,46 +50,50 @@ pub(super) enum WriteConn {
     Single(OwnedMutexGuard<AnyConnection>),
 }
 
+/// One of the hot writes, which run in group commits on SQLite: see [`GroupCommit`] for what
+/// it must allow for. On SQLite it runs on the group commit's connection and thread, without
+/// an await; on PostgreSQL in a pooled transaction of its own.
+pub(super) trait GroupWrite: Send + 'static {
+    type Output: Send + 'static;
+    fn on_sqlite(&self, conn: &rusqlite::Connection) -> Result<Self::Output, StoreError>;
+    fn on_postgres<'c>(&'c self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<Self::Output, StoreError>>;
+}
+
 impl Writer {
-    /// SQLite's writer, on its one connection (a task that runs group commits starts here).
-    /// With the database's `wal` file, group commits sync it off the connection.
-    pub(super) fn single(conn: AnyConnection, append: AppendAudit, wal: Option<PathBuf>) -> Self {
+    /// SQLite's writers: `conn` for the writes that take a connection, and a group commit on a
+    /// connection of its own to `database`. With the database's `wal` file, group commits
+    /// sync it off the connection.
+    pub(super) fn single(
+        conn: AnyConnection,
+        database: &Path,
+        append: AppendAudit,
+        wal: Option<PathBuf>,
+    ) -> Result<Self, StoreError> {
         let conn = Arc::new(Mutex::new(conn));
-        Writer::Single(conn.clone(), GroupCommit::start(conn, append, wal.and_then(WalSync::start)))
+        let wal = wal.and_then(WalSync::start);
+        let group_conn = sqlite::open_group_connection(database, wal.is_some())?;
+        Ok(Writer::Single(conn.clone(), GroupCommit::start(conn, group_conn, append, wal)?))
     }
 
-    /// Waits for the writing connection (in arrival order on SQLite). On SQLite it commits
-    /// with `synchronous = FULL`, whatever the last group commit left.
+    /// Waits for the writing connection (in arrival order on SQLite).
     pub(super) async fn acquire(&self) -> Result<WriteConn, sqlx::Error> {
         Ok(match self {
             Writer::Pool(pool) => WriteConn::Pooled(pool.acquire().await?),
-            Writer::Single(conn, group) => {
-                let mut conn = conn.clone().lock_owned().await;
-                if let Some(wal) = &group.wal {
-                    wal.set_relaxed(&mut conn, false).await?;
-                }
-                WriteConn::Single(conn)
-            }
+            Writer::Single(conn, _) => WriteConn::Single(conn.clone().lock_owned().await),
         })
     }
 
-    /// Runs `work` on `args` in a write transaction and commits it; on SQLite, maybe together
-    /// with other writes (see [`GroupCommit`]). `work` must report every failure as an error,
-    /// since a batch is rolled back only on one, and may run more than once.
-    pub(super) async fn transaction<A, T, F>(&self, args: A, work: F) -> Result<T, StoreError>
-    where
-        A: Send + 'static,
-        T: Send + 'static,
-        F: for<'c> Fn(&'c mut AnyConnection, &'c A) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
-    {
+    /// Runs `write` in a write transaction and commits it; on SQLite, maybe together with
+    /// other writes (see [`GroupCommit`]).
+    pub(super) async fn transaction<W: GroupWrite>(&self, write: W) -> Result<W::Output, StoreError> {
         match self {
             Writer::Pool(pool) => {
                 let mut tx = pool.begin().await?;
-                let done = work(&mut tx, &args).await?;
+                let done = write.on_postgres(&mut tx).await?;
                 tx.commit().await?;
                 Ok(done)
             }
-            Writer::Single(_, group) => group.write(args, work).await,
+            Writer::Single(_, group) => group.write(write).await,
         }
     }
 }
@@ -130,9 +138,8 @@ const FOLLOW_UP_WAIT: Duration = Duration::from_millis(20);
 
 pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Appends audit records inside a transaction (the SQL lives with the rest, in `sql.rs`).
-pub(super) type AppendAudit =
-    for<'c> fn(&'c mut AnyConnection, &'c [AuditRow]) -> BoxFuture<'c, Result<(), StoreError>>;
+/// Appends audit records inside a group commit's transaction (the SQL lives in `sqlite.rs`).
+pub(super) type AppendAudit = fn(&rusqlite::Connection, &[AuditRow]) -> Result<(), StoreError>;
 
 tokio::task_local! {
     /// The request being handled: its first write may be held open for its audit record.
@@ -175,36 +182,45 @@ impl Held {
 }
 
 /// Group commit on SQLite: writes queued while the connection is busy run one after another
-/// in one transaction and share its `BEGIN` and `COMMIT` (a WAL sync under
-/// `synchronous=FULL`), each a round trip to the connection's worker thread that every queued
-/// writer would otherwise wait behind. Each write is answered only after that commit, except
-/// a request's held write (see [`hold_first_write`]), whose request waits for it instead.
+/// in one transaction and share its `BEGIN` and `COMMIT`, and the WAL sync after it. Each
+/// write is answered only after that sync, except a request's held write (see
+/// [`hold_first_write`]), whose request waits for it instead.
+///
+/// The batches run on a thread of their own, with a connection of their own, where every
+/// statement is a direct call into SQLite (see `sqlite.rs`); the thread's own runtime only
+/// waits for writes and audit records to arrive.
 ///
 /// A write's work must not depend on being alone: it runs against the effects of the writes
-/// before it in the batch, as it would in serial order. If any write in a batch fails, the
-/// batch is rolled back and each of its writes runs again in a transaction of its own, so a
-/// failure (a duplicate name, a full quota) is never another write's failure.
+/// before it in the batch, as it would in serial order. It must report every failure as an
+/// error, and may run more than once: if any write in a batch fails, the batch is rolled back
+/// and each of its writes runs again in a transaction of its own, so a failure (a duplicate
+/// name, a full quota) is never another write's failure.
 #[derive(Clone)]
 pub(super) struct GroupCommit {
     queue: mpsc::UnboundedSender<Box<dyn Queued>>,
-    wal: Option<Arc<WalSync>>,
 }
 
 impl GroupCommit {
-    /// Starts the task that runs the batches on `conn`.
-    fn start(conn: Arc<Mutex<AnyConnection>>, append: AppendAudit, wal: Option<Arc<WalSync>>) -> Self {
+    /// Starts the thread that runs the batches on `conn`, taking `lock` for each. The thread
+    /// ends once every sender of the queue is gone.
+    fn start(
+        lock: Arc<Mutex<AnyConnection>>,
+        conn: rusqlite::Connection,
+        append: AppendAudit,
+        wal: Option<Arc<WalSync>>,
+    ) -> Result<Self, StoreError> {
         let (queue, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run_batches(conn, receiver, append, wal.clone()));
-        GroupCommit { queue, wal }
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(StoreError::Thread)?;
+        std::thread::Builder::new()
+            .name("keyfleet-sqlite-writer".into())
+            .spawn(move || runtime.block_on(run_batches(lock, conn, receiver, append, wal)))
+            .map_err(StoreError::Thread)?;
+        Ok(GroupCommit { queue })
     }
 
-    /// Queues `work` on `args`; its result once committed (or, held, once run).
-    async fn write<A, T, F>(&self, args: A, work: F) -> Result<T, StoreError>
-    where
-        A: Send + 'static,
-        T: Send + 'static,
-        F: for<'c> Fn(&'c mut AnyConnection, &'c A) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
-    {
+    /// Queues `write`; its result once committed and synced (or, held, once run).
+    async fn write<W: GroupWrite>(&self, write: W) -> Result<W::Output, StoreError> {
         let may_hold = REQUEST.try_with(|r| !std::mem::replace(&mut r.borrow_mut().wrote, true)).unwrap_or(false);
         let (reply, answer) = oneshot::channel();
         let (hold, held) = if may_hold {
@@ -214,7 +230,7 @@ impl GroupCommit {
         } else {
             (None, None)
         };
-        let pending = Box::new(Pending { args, work, result: None, reply: Some(reply), hold });
+        let pending = Box::new(Pending { write, result: None, reply: Some(reply), hold });
         self.queue.send(pending).map_err(|_| StoreError::WriteAbandoned)?;
         let (result, was_held) = answer.await.map_err(|_| StoreError::WriteAbandoned)?;
         if let (true, Some(held)) = (was_held, held) {
@@ -227,7 +243,7 @@ impl GroupCommit {
 /// A queued write, with its result type erased.
 trait Queued: Send {
     /// Runs the work in the open transaction; false if it failed.
-    fn run<'a>(&'a mut self, conn: &'a mut AnyConnection) -> BoxFuture<'a, bool>;
+    fn run(&mut self, conn: &rusqlite::Connection) -> bool;
     /// For a held write, answers now (before the commit) and hands back where its audit
     /// records will come from.
     fn answer_early(&mut self) -> Option<oneshot::Receiver<Vec<AuditRow>>>;
@@ -242,27 +258,22 @@ struct Hold {
     commit: oneshot::Sender<Result<(), StoreError>>,
 }
 
-struct Pending<A, T, F> {
-    args: A,
-    work: F,
-    result: Option<Result<T, StoreError>>,
-    reply: Option<oneshot::Sender<(Result<T, StoreError>, bool)>>,
+/// A write's result, and whether it was answered before its commit (held).
+type Answer<T> = (Result<T, StoreError>, bool);
+
+struct Pending<W: GroupWrite> {
+    write: W,
+    result: Option<Result<W::Output, StoreError>>,
+    reply: Option<oneshot::Sender<Answer<W::Output>>>,
     hold: Option<Hold>,
 }
 
-impl<A, T, F> Queued for Pending<A, T, F>
-where
-    A: Send,
-    T: Send,
-    F: for<'c> Fn(&'c mut AnyConnection, &'c A) -> BoxFuture<'c, Result<T, StoreError>> + Send,
-{
-    fn run<'a>(&'a mut self, conn: &'a mut AnyConnection) -> BoxFuture<'a, bool> {
-        Box::pin(async move {
-            let result = (self.work)(conn, &self.args).await;
-            let ok = result.is_ok();
-            self.result = Some(result);
-            ok
-        })
+impl<W: GroupWrite> Queued for Pending<W> {
+    fn run(&mut self, conn: &rusqlite::Connection) -> bool {
+        let result = self.write.on_sqlite(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
     }
 
     fn answer_early(&mut self) -> Option<oneshot::Receiver<Vec<AuditRow>>> {
@@ -289,7 +300,8 @@ where
 }
 
 async fn run_batches(
-    conn: Arc<Mutex<AnyConnection>>,
+    lock: Arc<Mutex<AnyConnection>>,
+    mut conn: rusqlite::Connection,
     mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>,
     append: AppendAudit,
     wal: Option<Arc<WalSync>>,
@@ -297,10 +309,12 @@ async fn run_batches(
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         let writes = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-        let conn = conn.clone().lock_owned().await;
+        let turn = lock.lock().await;
         // A panic in one write's work fails that batch's callers (their replies are dropped
-        // with the batch), not every write after it.
-        match CatchPanic(Box::pin(run_batch(conn, writes, &mut receiver, append, wal.as_deref()))).await {
+        // with the batch, and its transaction rolls back), not every write after it.
+        let ran = CatchPanic(Box::pin(run_batch(&mut conn, writes, &mut receiver, append))).await;
+        drop(turn);
+        match ran {
             Some(settled) => settle(settled, wal.as_deref()),
             None => tracing::error!("a batch of writes panicked and was abandoned"),
         }
@@ -322,13 +336,12 @@ fn settle(settled: Settled, wal: Option<&WalSync>) {
 /// held writes are answered, their audit records added, and the whole committed; otherwise
 /// the batch is rolled back and each write runs alone.
 async fn run_batch(
-    mut conn: OwnedMutexGuard<AnyConnection>,
+    conn: &mut rusqlite::Connection,
     mut batch: Vec<Box<dyn Queued>>,
     queue: &mut mpsc::UnboundedReceiver<Box<dyn Queued>>,
     append: AppendAudit,
-    wal: Option<&WalSync>,
 ) -> Settled {
-    let mut tx = match begin_batch(&mut conn, wal).await {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "a batch of writes could not start");
@@ -337,38 +350,44 @@ async fn run_batch(
     };
     let mut ran = 0;
     while ran < batch.len() || absorb(queue, &mut batch) {
-        if !batch[ran].run(&mut tx).await {
-            let _ = tx.rollback().await;
+        if !batch[ran].run(&tx) {
+            let _ = tx.rollback();
             if batch.len() == 1 {
                 // Its own error is its answer, and nothing was committed.
                 batch.into_iter().for_each(|write| write.finish(Ok(())));
                 return Vec::new();
             }
-            let mut settled = Vec::with_capacity(batch.len());
-            for mut write in batch {
-                let committed = run_alone(&mut conn, write.as_mut()).await;
-                settled.push((write, committed));
-            }
-            return settled;
+            return batch
+                .into_iter()
+                .map(|mut write| {
+                    let committed = run_alone(conn, write.as_mut());
+                    (write, committed)
+                })
+                .collect();
         }
         ran += 1;
     }
     let follow_ups: Vec<_> = batch.iter_mut().filter_map(|w| w.answer_early()).collect();
     let rows = collect_follow_ups(follow_ups).await;
-    let committed = async {
-        if !rows.is_empty() {
-            append(&mut tx, &rows).await?;
-        }
-        Ok::<_, StoreError>(tx.commit().await?)
-    }
-    .await;
-    match committed {
+    let committed = if rows.is_empty() { Ok(()) } else { append(&tx, &rows) };
+    match committed.and_then(|()| Ok(tx.commit()?)) {
         Ok(()) => batch.into_iter().map(|write| (write, Ok(()))).collect(),
         Err(e) => {
             tracing::error!(error = %e, writes = batch.len(), "a batch of writes did not commit");
             abandoned(batch)
         }
     }
+}
+
+/// Runs one write in its own transaction, committed only if it succeeded.
+fn run_alone(conn: &mut rusqlite::Connection, write: &mut dyn Queued) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if write.run(&tx) {
+        tx.commit()?;
+    } else {
+        tx.rollback()?;
+    }
+    Ok(())
 }
 
 /// Moves writes that queued while the batch ran into it (up to [`BATCH`]), so they share its
@@ -382,17 +401,6 @@ fn absorb(queue: &mut mpsc::UnboundedReceiver<Box<dyn Queued>>, batch: &mut Vec<
         }
     }
     batch.len() > before
-}
-
-/// Begins a batch's transaction, without a sync in its commit when the WAL thread syncs.
-async fn begin_batch<'c>(
-    conn: &'c mut AnyConnection,
-    wal: Option<&WalSync>,
-) -> Result<Transaction<'c, Any>, sqlx::Error> {
-    if let Some(wal) = wal {
-        wal.set_relaxed(conn, true).await?;
-    }
-    conn.begin_with("BEGIN IMMEDIATE").await
 }
 
 fn abandoned(batch: Vec<Box<dyn Queued>>) -> Settled {
@@ -424,15 +432,12 @@ async fn collect_follow_ups(follow_ups: Vec<oneshot::Receiver<Vec<AuditRow>>>) -
 /// Syncs the WAL file of the SQLite writer's database off the connection (see the module's
 /// comment), on a thread of its own: a sync is one blocking call that takes the disk's time.
 pub(super) struct WalSync {
-    /// The connection commits with `synchronous = NORMAL`. Changed only with the
-    /// connection's lock held.
-    relaxed: AtomicBool,
     queue: std::sync::mpsc::Sender<Settled>,
 }
 
 impl WalSync {
     /// Starts the syncing thread for the WAL file at `path`; `None` if no thread could start
-    /// (the connection then keeps syncing in its commits).
+    /// (the group commit's connection then syncs in its commits).
     fn start(path: PathBuf) -> Option<Arc<Self>> {
         let (queue, receiver) = std::sync::mpsc::channel::<Settled>();
         let started = std::thread::Builder::new().name("keyfleet-wal-sync".into()).spawn(move || {
@@ -459,22 +464,12 @@ impl WalSync {
             }
         });
         match started {
-            Ok(_) => Some(Arc::new(WalSync { relaxed: AtomicBool::new(false), queue })),
+            Ok(_) => Some(Arc::new(WalSync { queue })),
             Err(e) => {
                 tracing::warn!(error = %e, "no WAL sync thread; SQLite commits sync themselves");
                 None
             }
         }
-    }
-
-    /// Switches the connection's commits between syncing (`FULL`) and not (`NORMAL`).
-    async fn set_relaxed(&self, conn: &mut AnyConnection, relaxed: bool) -> Result<(), sqlx::Error> {
-        if self.relaxed.load(Ordering::Acquire) != relaxed {
-            let pragma = if relaxed { "PRAGMA synchronous = NORMAL" } else { "PRAGMA synchronous = FULL" };
-            sqlx::Executor::execute(&mut *conn, pragma).await?;
-            self.relaxed.store(relaxed, Ordering::Release);
-        }
-        Ok(())
     }
 
     fn sync_then_finish(&self, settled: Settled) {
@@ -532,47 +527,75 @@ impl<F: Future + Unpin> Future for CatchPanic<F> {
     }
 }
 
-/// Runs one write in its own transaction, committed only if it succeeded.
-async fn run_alone(conn: &mut AnyConnection, write: &mut dyn Queued) -> Result<(), StoreError> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    if write.run(&mut tx).await {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    async fn single() -> Writer {
-        sqlx::any::install_default_drivers();
-        let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::Executor::execute(&mut conn, "CREATE TABLE t (v TEXT PRIMARY KEY)").await.unwrap();
-        // Audit records land in the same table, by event id, so a test sees what committed.
-        Writer::single(
-            conn,
-            |conn, rows| {
-                Box::pin(async move {
-                    for row in rows {
-                        insert(conn, &row.event_id).await?;
-                    }
-                    Ok(())
-                })
-            },
-            None,
-        )
+    /// A write that runs only on SQLite, as these tests do.
+    struct OnSqlite<F>(F);
+
+    impl<T, F> GroupWrite for OnSqlite<F>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        type Output = T;
+
+        fn on_sqlite(&self, conn: &rusqlite::Connection) -> Result<T, StoreError> {
+            (self.0)(conn)
+        }
+
+        fn on_postgres<'c>(&'c self, _: &'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>> {
+            unreachable!("these tests run on SQLite")
+        }
     }
 
-    async fn stored(writer: &Writer) -> Vec<String> {
-        writer
-            .transaction((), |conn, ()| {
-                Box::pin(async move { Ok(sqlx::query_scalar("SELECT v FROM t ORDER BY v").fetch_all(conn).await?) })
-            })
-            .await
-            .unwrap()
+    fn insert(value: &str) -> impl GroupWrite<Output = ()> {
+        let value = value.to_owned();
+        OnSqlite(move |conn: &rusqlite::Connection| {
+            conn.execute("INSERT INTO t (v) VALUES (?1)", [&value])?;
+            Ok(())
+        })
+    }
+
+    fn stored() -> impl GroupWrite<Output = Vec<String>> {
+        OnSqlite(|conn: &rusqlite::Connection| {
+            let mut select = conn.prepare("SELECT v FROM t ORDER BY v")?;
+            let values = select.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(values)
+        })
+    }
+
+    fn synchronous() -> impl GroupWrite<Output = i64> {
+        OnSqlite(|conn: &rusqlite::Connection| Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+    }
+
+    /// A database file in `dir` with one table, `t`, and its URL for sqlx.
+    async fn database(dir: &tempfile::TempDir) -> (AnyConnection, PathBuf, String) {
+        sqlx::any::install_default_drivers();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        let setup = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (v TEXT PRIMARY KEY)";
+        sqlx::Executor::execute(&mut conn, setup).await.unwrap();
+        (conn, path, url)
+    }
+
+    /// A writer without a WAL thread whose audit records land in `t`, by event id, so that a
+    /// test sees what committed.
+    async fn single(dir: &tempfile::TempDir) -> Writer {
+        let (conn, path, _) = database(dir).await;
+        let append: AppendAudit = |conn, rows| {
+            for row in rows {
+                conn.execute("INSERT INTO t (v) VALUES (?1)", [&row.event_id])?;
+            }
+            Ok(())
+        };
+        Writer::single(conn, &path, append, None).unwrap()
+    }
+
+    fn no_audit(_: &rusqlite::Connection, _: &[AuditRow]) -> Result<(), StoreError> {
+        Ok(())
     }
 
     fn record(event_id: &str) -> AuditRow {
@@ -592,44 +615,27 @@ mod tests {
         }
     }
 
-    fn insert<'c>(conn: &'c mut AnyConnection, value: &'c String) -> BoxFuture<'c, Result<(), StoreError>> {
-        Box::pin(async move {
-            sqlx::query("INSERT INTO t (v) VALUES ($1)").bind(value).execute(conn).await?;
-            Ok(())
-        })
-    }
-
-    fn synchronous<'c>(conn: &'c mut AnyConnection, _: &'c ()) -> BoxFuture<'c, Result<i64, StoreError>> {
-        Box::pin(async move { Ok(sqlx::query_scalar("PRAGMA synchronous").fetch_one(conn).await?) })
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn group_commits_leave_the_sync_to_the_wal_thread_and_direct_writes_sync_their_own() {
-        sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let mut conn = AnyConnection::connect(&url).await.unwrap();
-        let setup = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (v TEXT PRIMARY KEY)";
-        sqlx::Executor::execute(&mut conn, setup).await.unwrap();
-        let writer = Writer::single(conn, |_, _| Box::pin(async { Ok(()) }), Some(dir.path().join("t.db-wal")));
+        let (conn, path, url) = database(&dir).await;
+        let writer = Writer::single(conn, &path, no_audit, Some(dir.path().join("t.db-wal"))).unwrap();
 
         // Answered only once the WAL thread has synced them: a failed sync would fail them.
         let writes: Vec<_> = (0..40)
             .map(|i| {
                 let writer = writer.clone();
-                tokio::spawn(async move { writer.transaction(format!("v{i}"), insert).await })
+                tokio::spawn(async move { writer.transaction(insert(&format!("v{i}"))).await })
             })
             .collect();
         for written in writes {
             written.await.unwrap().unwrap();
         }
-        assert_eq!(writer.transaction((), synchronous).await.unwrap(), 1, "NORMAL inside a group commit");
+        assert_eq!(writer.transaction(synchronous()).await.unwrap(), 1, "NORMAL inside a group commit");
         let mut direct = writer.acquire().await.unwrap();
         let level: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *direct).await.unwrap();
         assert_eq!(level, 2, "FULL for a write that takes the connection itself");
         drop(direct);
-        assert_eq!(writer.transaction((), synchronous).await.unwrap(), 1);
 
         let mut reopened = AnyConnection::connect(&url).await.unwrap();
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut reopened).await.unwrap();
@@ -637,54 +643,84 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_whose_wal_could_not_be_synced_is_not_acknowledged() {
-        sqlx::any::install_default_drivers();
+    async fn without_a_wal_thread_group_commits_sync_in_their_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let mut conn = AnyConnection::connect(&url).await.unwrap();
-        let setup = "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT PRIMARY KEY)";
-        sqlx::Executor::execute(&mut conn, setup).await.unwrap();
+        let writer = single(&dir).await;
+        assert_eq!(writer.transaction(synchronous()).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_wal_could_not_be_synced_is_not_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, path, _) = database(&dir).await;
         let missing = dir.path().join("elsewhere-wal");
-        let writer = Writer::single(conn, |_, _| Box::pin(async { Ok(()) }), Some(missing));
-        assert!(matches!(writer.transaction("a".to_owned(), insert).await, Err(StoreError::WriteAbandoned)));
+        let writer = Writer::single(conn, &path, no_audit, Some(missing)).unwrap();
+        assert!(matches!(writer.transaction(insert("a")).await, Err(StoreError::WriteAbandoned)));
     }
 
     #[tokio::test]
     async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
-        let writer = single().await;
+        let dir = tempfile::tempdir().unwrap();
+        let writer = single(&dir).await;
         let panicked = writer
-            .transaction((), |_, ()| -> BoxFuture<'_, Result<(), StoreError>> { Box::pin(async { panic!("boom") }) })
+            .transaction(OnSqlite(|conn: &rusqlite::Connection| -> Result<(), StoreError> {
+                conn.execute("INSERT INTO t (v) VALUES ('before the panic')", [])?;
+                panic!("boom")
+            }))
             .await;
         assert!(matches!(panicked, Err(StoreError::WriteAbandoned)));
-        writer.transaction("a".to_owned(), insert).await.unwrap();
-        assert!(matches!(writer.transaction("a".to_owned(), insert).await, Err(StoreError::Database(_))));
+        writer.transaction(insert("a")).await.unwrap();
+        assert!(matches!(writer.transaction(insert("a")).await, Err(StoreError::Sqlite(_))));
+        assert_eq!(writer.transaction(stored()).await.unwrap(), ["a"], "the panicked batch rolled back");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_fails_alone_in_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = single(&dir).await;
+        writer.transaction(insert("taken")).await.unwrap();
+        let names = ["a", "taken", "b", "c", "taken", "d"];
+        let writes: Vec<_> = names
+            .into_iter()
+            .map(|name| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.transaction(insert(name)).await.is_ok() })
+            })
+            .collect();
+        let mut succeeded = Vec::new();
+        for (name, written) in names.iter().zip(writes) {
+            succeeded.push((*name, written.await.unwrap()));
+        }
+        let expected: Vec<_> = names.iter().map(|name| (*name, *name != "taken")).collect();
+        assert_eq!(succeeded, expected);
+        assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "b", "c", "d", "taken"]);
     }
 
     #[tokio::test]
     async fn a_held_write_commits_with_its_audit_record() {
-        let writer = single().await;
-        let (written, held) = hold_first_write(writer.transaction("a".to_owned(), insert)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let writer = single(&dir).await;
+        let (written, held) = hold_first_write(writer.transaction(insert("a"))).await;
         written.unwrap();
         let committed = held.expect("held").commit_with(vec![record("e-a")]).await;
         assert!(matches!(committed, Ok(Ok(()))));
-        assert_eq!(stored(&writer).await, ["a", "e-a"]);
+        assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "e-a"]);
 
         // Only a request's first write is held; a second goes the ordinary way.
-        let ((first, second), held) = hold_first_write(async {
-            (writer.transaction("b".to_owned(), insert).await, writer.transaction("c".to_owned(), insert).await)
-        })
-        .await;
+        let ((first, second), held) =
+            hold_first_write(async { (writer.transaction(insert("b")).await, writer.transaction(insert("c")).await) })
+                .await;
         first.unwrap();
         second.unwrap();
         assert!(held.expect("held").commit_with(vec![record("e-b")]).await.is_err(), "waited too long");
-        assert_eq!(stored(&writer).await, ["a", "b", "c", "e-a"]);
+        assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "b", "c", "e-a"]);
 
         // A request that goes away without its record leaves the write committed.
-        let (written, held) = hold_first_write(writer.transaction("d".to_owned(), insert)).await;
+        let (written, held) = hold_first_write(writer.transaction(insert("d"))).await;
         written.unwrap();
         drop(held);
-        assert_eq!(stored(&writer).await, ["a", "b", "c", "d", "e-a"]);
+        assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "b", "c", "d", "e-a"]);
         // Outside a request nothing is held.
-        writer.transaction("e".to_owned(), insert).await.unwrap();
+        writer.transaction(insert("e")).await.unwrap();
     }
 }
