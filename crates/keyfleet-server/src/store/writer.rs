@@ -192,9 +192,8 @@ impl Held {
 ///
 /// A write's work must not depend on being alone: it runs against the effects of the writes
 /// before it in the batch, as it would in serial order. It must report every failure as an
-/// error, and may run more than once: if any write in a batch fails, the batch is rolled back
-/// and each of its writes runs again in a transaction of its own, so a failure (a duplicate
-/// name, a full quota) is never another write's failure.
+/// error: each write runs in a savepoint, which its failure rolls back, so a failure (a
+/// duplicate name, a full quota) is never another write's failure.
 #[derive(Clone)]
 pub(super) struct GroupCommit {
     queue: mpsc::UnboundedSender<Box<dyn Queued>>,
@@ -332,9 +331,10 @@ fn settle(settled: Settled, wal: Option<&WalSync>) {
     }
 }
 
-/// Runs every write in one transaction, and the writes that queue meanwhile. If all succeed,
-/// held writes are answered, their audit records added, and the whole committed; otherwise
-/// the batch is rolled back and each write runs alone.
+/// Runs every write in one transaction, each in a savepoint of its own, and the writes that
+/// queue meanwhile. A held write is answered as soon as it has run, and its audit record is
+/// waited for before the commit; writes that arrive during that wait run too, up to
+/// [`BATCH`] writes and [`FOLLOW_UP_WAIT`].
 async fn run_batch(
     conn: &mut rusqlite::Connection,
     mut batch: Vec<Box<dyn Queued>>,
@@ -348,27 +348,28 @@ async fn run_batch(
             return abandoned(batch);
         }
     };
-    let mut ran = 0;
-    while ran < batch.len() || absorb(queue, &mut batch) {
-        if !batch[ran].run(&tx) {
-            let _ = tx.rollback();
-            if batch.len() == 1 {
-                // Its own error is its answer, and nothing was committed.
-                batch.into_iter().for_each(|write| write.finish(Ok(())));
-                return Vec::new();
+    let deadline = tokio::time::Instant::now() + FOLLOW_UP_WAIT;
+    let (mut ran, mut follow_ups, mut rows, mut collected) = (0, Vec::new(), Vec::new(), 0);
+    loop {
+        while ran < batch.len() || absorb(queue, &mut batch) {
+            if let Err(e) = run_isolated(&tx, batch[ran].as_mut()) {
+                tracing::error!(error = %e, writes = batch.len(), "a batch of writes failed");
+                return abandoned(batch);
             }
-            return batch
-                .into_iter()
-                .map(|mut write| {
-                    let committed = run_alone(conn, write.as_mut());
-                    (write, committed)
-                })
-                .collect();
+            follow_ups.extend(batch[ran].answer_early());
+            ran += 1;
         }
-        ran += 1;
+        let Some(follow_up) = follow_ups.get_mut(collected) else { break };
+        let admit = batch.len() < BATCH && tokio::time::Instant::now() < deadline;
+        tokio::select! {
+            biased;
+            got = tokio::time::timeout_at(deadline, &mut *follow_up) => {
+                rows.extend(follow_up_rows(got, follow_up));
+                collected += 1;
+            }
+            Some(write) = queue.recv(), if admit => batch.push(write),
+        }
     }
-    let follow_ups: Vec<_> = batch.iter_mut().filter_map(|w| w.answer_early()).collect();
-    let rows = collect_follow_ups(follow_ups).await;
     let committed = if rows.is_empty() { Ok(()) } else { append(&tx, &rows) };
     match committed.and_then(|()| Ok(tx.commit()?)) {
         Ok(()) => batch.into_iter().map(|write| (write, Ok(()))).collect(),
@@ -379,14 +380,15 @@ async fn run_batch(
     }
 }
 
-/// Runs one write in its own transaction, committed only if it succeeded.
-fn run_alone(conn: &mut rusqlite::Connection, write: &mut dyn Queued) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if write.run(&tx) {
-        tx.commit()?;
-    } else {
-        tx.rollback()?;
+/// Runs `write` in a savepoint, so that its failure (a duplicate name, a full quota) undoes
+/// its own changes and is its own answer, never another write's. An error here is the
+/// savepoint's own, which fails the batch.
+fn run_isolated(tx: &rusqlite::Connection, write: &mut dyn Queued) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached("SAVEPOINT write")?.execute([])?;
+    if !write.run(tx) {
+        tx.prepare_cached("ROLLBACK TO write")?.execute([])?;
     }
+    tx.prepare_cached("RELEASE write")?.execute([])?;
     Ok(())
 }
 
@@ -407,26 +409,22 @@ fn abandoned(batch: Vec<Box<dyn Queued>>) -> Settled {
     batch.into_iter().map(|write| (write, Err(StoreError::WriteAbandoned))).collect()
 }
 
-/// The audit records of the held writes, each waited for until a common deadline; a record
-/// sent after its wait ran out is refused to its sender, which stores it the ordinary way.
-async fn collect_follow_ups(follow_ups: Vec<oneshot::Receiver<Vec<AuditRow>>>) -> Vec<AuditRow> {
-    let deadline = tokio::time::Instant::now() + FOLLOW_UP_WAIT;
-    let mut rows = Vec::new();
-    for mut follow_up in follow_ups {
-        match tokio::time::timeout_at(deadline, &mut follow_up).await {
-            Ok(Ok(more)) => rows.extend(more),
-            Ok(Err(_)) => {} // the request went away without a record
-            Err(_) => {
-                // Closing first makes the race with a late send explicit: a record sent just
-                // before the close is still taken here.
-                follow_up.close();
-                if let Ok(more) = follow_up.try_recv() {
-                    rows.extend(more);
-                }
-            }
+/// A held write's audit records, as waited for until the batch's deadline. A record sent after
+/// the wait ran out is refused to its sender, which stores it the ordinary way.
+fn follow_up_rows(
+    got: Result<Result<Vec<AuditRow>, oneshot::error::RecvError>, tokio::time::error::Elapsed>,
+    follow_up: &mut oneshot::Receiver<Vec<AuditRow>>,
+) -> Vec<AuditRow> {
+    match got {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(_)) => Vec::new(), // the request went away without a record
+        Err(_) => {
+            // Closing first makes the race with a late send explicit: a record sent just
+            // before the close is still taken here.
+            follow_up.close();
+            follow_up.try_recv().unwrap_or_default()
         }
     }
-    rows
 }
 
 /// Syncs the WAL file of the SQLite writer's database off the connection (see the module's
@@ -674,24 +672,38 @@ mod tests {
         assert_eq!(writer.transaction(stored()).await.unwrap(), ["a"], "the panicked batch rolled back");
     }
 
+    /// Inserts `value`, then fails: its savepoint must take the insert back.
+    fn half_done(value: &str) -> impl GroupWrite<Output = ()> {
+        let value = value.to_owned();
+        OnSqlite(move |conn: &rusqlite::Connection| {
+            conn.execute("INSERT INTO t (v) VALUES (?1)", [&value])?;
+            Err(StoreError::Duplicate)
+        })
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_write_fails_alone_in_a_batch() {
+    async fn a_failing_write_fails_alone_in_a_batch_and_leaves_no_trace() {
         let dir = tempfile::tempdir().unwrap();
         let writer = single(&dir).await;
         writer.transaction(insert("taken")).await.unwrap();
-        let names = ["a", "taken", "b", "c", "taken", "d"];
+        let names = ["a", "taken", "b", "half", "c", "taken", "d"];
         let writes: Vec<_> = names
             .into_iter()
             .map(|name| {
                 let writer = writer.clone();
-                tokio::spawn(async move { writer.transaction(insert(name)).await.is_ok() })
+                tokio::spawn(async move {
+                    match name {
+                        "half" => writer.transaction(half_done(name)).await.is_ok(),
+                        _ => writer.transaction(insert(name)).await.is_ok(),
+                    }
+                })
             })
             .collect();
         let mut succeeded = Vec::new();
         for (name, written) in names.iter().zip(writes) {
             succeeded.push((*name, written.await.unwrap()));
         }
-        let expected: Vec<_> = names.iter().map(|name| (*name, *name != "taken")).collect();
+        let expected: Vec<_> = names.iter().map(|name| (*name, !matches!(*name, "taken" | "half"))).collect();
         assert_eq!(succeeded, expected);
         assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "b", "c", "d", "taken"]);
     }
