@@ -306,7 +306,12 @@ async fn run_batches(
     wal: Option<Arc<WalSync>>,
 ) {
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(BATCH);
-    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+    loop {
+        if let Some(write) = spin(|| receiver.try_recv().ok()) {
+            batch.push(write);
+        } else if receiver.recv_many(&mut batch, BATCH).await == 0 {
+            break;
+        }
         let writes = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
         let turn = lock.lock().await;
         // A panic in one write's work fails that batch's callers (their replies are dropped
@@ -360,6 +365,11 @@ async fn run_batch(
             ran += 1;
         }
         let Some(follow_up) = follow_ups.get_mut(collected) else { break };
+        if let Some(got) = spin_for(follow_up) {
+            rows.extend(got);
+            collected += 1;
+            continue;
+        }
         let admit = batch.len() < BATCH && tokio::time::Instant::now() < deadline;
         tokio::select! {
             biased;
@@ -390,6 +400,34 @@ fn run_isolated(tx: &rusqlite::Connection, write: &mut dyn Queued) -> Result<(),
     }
     tx.prepare_cached("RELEASE write")?.execute([])?;
     Ok(())
+}
+
+/// How long the writer's threads poll for what they wait for before they sleep: on a VM,
+/// waking a sleeping thread takes tens of µs, about as long as an audit record or the next
+/// write usually takes to arrive under load.
+const SPIN: Duration = Duration::from_micros(150);
+
+/// Polls `ready` for up to [`SPIN`], giving the CPU away between polls.
+fn spin<T>(mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(got) = ready() {
+            return Some(got);
+        }
+        if start.elapsed() >= SPIN {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// A held write's audit records if they come within [`SPIN`] (none if its request went away).
+fn spin_for(follow_up: &mut oneshot::Receiver<Vec<AuditRow>>) -> Option<Vec<AuditRow>> {
+    spin(|| match follow_up.try_recv() {
+        Ok(rows) => Some(rows),
+        Err(oneshot::error::TryRecvError::Closed) => Some(Vec::new()),
+        Err(oneshot::error::TryRecvError::Empty) => None,
+    })
 }
 
 /// Moves writes that queued while the batch ran into it (up to [`BATCH`]), so they share its
@@ -440,7 +478,7 @@ impl WalSync {
         let (queue, receiver) = std::sync::mpsc::channel::<Settled>();
         let started = std::thread::Builder::new().name("keyfleet-wal-sync".into()).spawn(move || {
             let (mut file, mut failed) = (None, false);
-            while let Ok(first) = receiver.recv() {
+            while let Some(first) = spin(|| receiver.try_recv().ok()).or_else(|| receiver.recv().ok()) {
                 // Everything settled while the last sync ran shares the next one.
                 let settled: Vec<_> = std::iter::once(first).chain(receiver.try_iter()).flatten().collect();
                 // After a failed sync the kernel may have dropped pages that a later sync would
