@@ -137,11 +137,21 @@ fn unique<T>(result: rusqlite::Result<T>) -> Result<T, StoreError> {
     }
 }
 
+/// How long the WAL grows before the group commit's connection checkpoints it (16 MiB in
+/// 4 KiB pages).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
+
 /// Opens the group commit's connection to the database at `path`, which exists and is
 /// migrated. With `wal_synced`, its commits leave the WAL's sync to the writer's WAL thread.
 pub(super) fn open_group_connection(path: &Path, wal_synced: bool) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.pragma_update(None, "synchronous", if wal_synced { "NORMAL" } else { "FULL" })?;
+    // A checkpoint holds up every write queued behind it. Checkpointing a longer WAL copies
+    // back fewer pages per write, since the hot pages (counters, index roots, the newest audit
+    // page) appear in many frames but are copied once: measured, deletes ran about 8% faster
+    // than with SQLite's default of 1000 pages. A checkpoint on a thread of its own was
+    // measured too, and made creates slower: its syncs compete with the WAL's.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     Ok(conn)
 }
