@@ -153,7 +153,7 @@ struct Request {
 }
 
 /// Runs a request's `handler` so that its first SQLite write can share one commit with the
-/// request's audit record: the write answers once its batch has run, and the batch stays open
+/// request's audit record: the write answers as soon as it has run, and its batch stays open
 /// until the record arrives through the returned [`Held`] (or a short wait runs out). A change
 /// and its record then cost one sync between them, and neither is acknowledged before both
 /// are durable.

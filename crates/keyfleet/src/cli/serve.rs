@@ -116,12 +116,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = runtime().context("starting the runtime")?;
     runtime.block_on(async {
         let started = keyfleet_server::start(&config).await?;
         print_banner(&started, &data_dir, args.dev);
         started.serve(shutdown_signal()).await.context("serving")
     })
+}
+
+/// The async runtime, on half the cores (at least one) unless `TOKIO_WORKER_THREADS` says
+/// otherwise: the rest are for the threads that do the store's work beside it (SQLite's
+/// writer, its WAL sync and its readers, the RSA pool). On 2 cores, one worker measured 4–14%
+/// more key pair writes per second at concurrency 8 than two (fewer wake-ups across threads),
+/// and about 12% fewer 5000-key listings.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        builder.worker_threads((cores / 2).max(1));
+    }
+    builder.enable_all().build()
 }
 
 /// Written with errors ignored: a closed stdout (a supervisor that stopped reading) must
