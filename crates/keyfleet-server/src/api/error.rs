@@ -261,6 +261,11 @@ impl From<AuthError> for ApiError {
                 Self::bad_request("IncompleteSignature", format!("Authorization header is malformed: {what}"))
             }
             AuthError::Expired => Self::bad_request("RequestExpired", "Request has expired."),
+            AuthError::PayloadMismatch => Self::new(
+                "AuthFailure",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                StatusCode::UNAUTHORIZED,
+            ),
             // AWS accepts a repeat within the skew window; keyfleet refuses it (README, Security).
             AuthError::Replayed => Self::new(
                 "AuthFailure",

@@ -136,7 +136,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         ),
         _ => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
     };
-    let caller = match authenticate(state, incoming).await {
+    let caller = match authenticate(state, incoming, !is_read_only(&action)).await {
         Ok(caller) => caller,
         Err(refused) => return (action.clone(), Err(refusal(state, incoming, service, &action, refused).await)),
     };
@@ -218,8 +218,13 @@ async fn dispatch(
     }
 }
 
+/// Actions that only read, by AWS's naming: the replay guard tells their identical calls apart.
+fn is_read_only(action: &str) -> bool {
+    ["Describe", "Get", "List", "Lookup"].iter().any(|prefix| action.starts_with(prefix))
+}
+
 /// Verifies the request's signature and names the caller.
-async fn authenticate(state: &AppState, incoming: &Incoming<'_>) -> Result<Caller, Refused> {
+async fn authenticate(state: &AppState, incoming: &Incoming<'_>, changes: bool) -> Result<Caller, Refused> {
     let parts = incoming.parts;
     let lookup = |name: &str| -> Vec<String> {
         parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
@@ -231,7 +236,7 @@ async fn authenticate(state: &AppState, incoming: &Incoming<'_>) -> Result<Calle
         headers: &lookup,
         body: incoming.body,
     };
-    state.auth.authenticate(&signed, OffsetDateTime::now_utc()).await
+    state.auth.authenticate(&signed, OffsetDateTime::now_utc(), changes).await
 }
 
 /// Loads the caller's policies (none to load for root and `--dev`).

@@ -23,29 +23,56 @@ pub struct Grant {
     pub forced_command: Option<String>,
 }
 
+/// The most of an `authorized_keys` file that is read. sshd has no cap; no real file comes
+/// near this, and a larger one (a sparse file, say) is refused rather than loaded.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Why a file was not consulted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FileError {
-    /// The file, `~/.ssh` or the home directory is group- or world-writable (StrictModes).
+    /// The file, `~/.ssh` or the home directory is group- or world-writable, or owned by
+    /// someone other than the user or root (StrictModes).
     #[error("bad ownership or modes for {0}")]
     BadModes(String),
     /// There is no file.
     #[error("no authorized_keys file")]
     Missing,
+    /// A link, a FIFO or a device on the way, or a file over [`MAX_FILE_BYTES`].
+    #[error("unusable authorized_keys: {0}")]
+    Unusable(String),
 }
 
-/// Reads `home/.ssh/authorized_keys`, refusing it as sshd's StrictModes does.
-pub fn read(home: &Path) -> Result<String, FileError> {
-    use std::os::unix::fs::PermissionsExt;
-    let ssh_dir = home.join(".ssh");
-    let file = ssh_dir.join("authorized_keys");
-    for path in [home, ssh_dir.as_path(), file.as_path()] {
-        let meta = std::fs::metadata(path).map_err(|_| FileError::Missing)?;
-        if meta.permissions().mode() & 0o022 != 0 {
-            return Err(FileError::BadModes(path.display().to_string()));
+impl FileError {
+    /// The reason an SSH login is refused with, for the audit log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FileError::BadModes(_) => "authorized_keys has unsafe permissions",
+            FileError::Missing => "no authorized_keys",
+            FileError::Unusable(_) => "authorized_keys is not a regular file of a usable size",
         }
     }
-    std::fs::read_to_string(&file).map_err(|_| FileError::Missing)
+}
+
+/// Reads `<homes>/<user>/.ssh/authorized_keys` without following links out of `homes`,
+/// refusing it as sshd's StrictModes does: the home directory, `.ssh` and the file must be
+/// owned by the user (`owner`, the host uid the instance's user runs as) or root, and
+/// writable by no one else. Blocks on disk I/O only: run it off the async threads.
+pub fn read(homes: &Path, user: &str, owner: u32) -> Result<String, FileError> {
+    use super::beneath::{BeneathError, Root};
+    let unusable = |e: BeneathError| match e {
+        BeneathError::NotFound(_) => FileError::Missing,
+        other => FileError::Unusable(other.to_string()),
+    };
+    let root = Root::open(homes).map_err(unusable)?;
+    let file = format!("{user}/.ssh/authorized_keys");
+    for path in [user.to_owned(), format!("{user}/.ssh"), file.clone()] {
+        let entry = root.owner_of(&path).map_err(unusable)?;
+        if entry.mode & 0o022 != 0 || (entry.uid != owner && entry.uid != 0) {
+            return Err(FileError::BadModes(path));
+        }
+    }
+    let bytes = root.read(&file, MAX_FILE_BYTES).map_err(unusable)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The grant of the first line that holds `key` and whose options admit this client now.
@@ -241,17 +268,32 @@ mod tests {
     }
 
     #[test]
-    fn strict_modes_refuse_group_or_world_writable() {
+    fn strict_modes_refuse_group_or_world_writable_and_foreign_owners() {
         use std::os::unix::fs::PermissionsExt;
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir(home.path().join(".ssh")).unwrap();
-        std::fs::write(home.path().join(".ssh/authorized_keys"), KEY).unwrap();
-        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(home.path().join(".ssh"), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let file = home.path().join(".ssh/authorized_keys");
+        let homes = tempfile::tempdir().unwrap();
+        let home = homes.path().join("ec2-user");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/authorized_keys"), KEY).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(home.join(".ssh"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let file = home.join(".ssh/authorized_keys");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read(home.path()).is_ok());
+        let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&file).unwrap());
+        assert!(read(homes.path(), "ec2-user", me).is_ok());
+        if me != 0 {
+            assert!(matches!(read(homes.path(), "ec2-user", me + 1), Err(FileError::BadModes(_))));
+        }
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(matches!(read(home.path()), Err(FileError::BadModes(_))));
+        assert!(matches!(read(homes.path(), "ec2-user", me), Err(FileError::BadModes(_))));
+    }
+
+    #[test]
+    fn links_out_of_the_volume_are_not_followed() {
+        let homes = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join(".ssh")).unwrap();
+        std::fs::write(outside.path().join(".ssh/authorized_keys"), KEY).unwrap();
+        std::os::unix::fs::symlink(outside.path(), homes.path().join("ec2-user")).unwrap();
+        assert!(matches!(read(homes.path(), "ec2-user", 0), Err(FileError::Unusable(_))));
     }
 }

@@ -3,6 +3,7 @@
 //! [`Runtime`]; nothing here knows about the EC2 API.
 
 pub mod authorized_keys;
+pub mod beneath;
 pub mod imds;
 pub mod sandbox;
 pub mod ssh;
@@ -158,13 +159,15 @@ impl Runtime {
     /// Prepares the volume and starts the SSH server.
     pub async fn boot(&self, spec: &BootSpec) -> Result<(), RuntimeError> {
         let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
-        self.volumes.prepare(&spec.volume_id, spec.launch_key.as_deref()).map_err(volume_error)?;
+        let uid = sandbox::host_uid(spec.address);
+        self.volumes.prepare(&spec.volume_id, spec.launch_key.as_deref(), uid).map_err(volume_error)?;
         let host_key = self.volumes.host_key(&spec.volume_id).map_err(volume_error)?;
         let octets = spec.address.octets();
         let instance = Arc::new(ssh::InstanceSsh {
             instance_id: spec.instance_id.clone(),
             volume: self.volumes.path(&spec.volume_id),
-            home: self.volumes.home(&spec.volume_id),
+            homes: self.volumes.homes(&spec.volume_id),
+            uid,
             hostname: format!("ip-{}-{}-{}-{}", octets[0], octets[1], octets[2], octets[3]),
             sandbox: self.sandbox.clone(),
             pushed_keys: self.pushed_keys.clone(),
@@ -187,9 +190,11 @@ impl Runtime {
     /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`)
     /// and, where this process may bind it, on the instance's address, port 80.
     async fn serve_metadata(&self, spec: &BootSpec) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
+        use std::os::unix::fs::PermissionsExt;
         let socket = self.volumes.imds_socket(&spec.volume_id);
-        let _ = std::fs::remove_file(&socket);
         let unix = tokio::net::UnixListener::bind(&socket)?;
+        // The instance's user connects to it; nobody else can reach the directory's mount.
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))?;
         let router = imds::router(spec.metadata.clone());
         let mut tasks = vec![tokio::spawn({
             let router = router.clone();
@@ -230,9 +235,10 @@ impl Runtime {
         self.volumes.destroy(volume_id).map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })
     }
 
-    /// The volume's `/home`.
-    pub fn volume_homes(&self, volume_id: &str) -> std::path::PathBuf {
-        self.volumes.path(volume_id).join("home")
+    /// Appends `line` to every `authorized_keys` under the volume's `/home/*/.ssh/` that
+    /// lacks it; how many files changed. Blocks on disk I/O.
+    pub fn add_authorized_key(&self, volume_id: &str, line: &str) -> std::io::Result<usize> {
+        self.volumes.add_authorized_key(volume_id, line)
     }
 }
 

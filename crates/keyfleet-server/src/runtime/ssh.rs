@@ -25,6 +25,8 @@ use super::sandbox::{Launch, Sandbox};
 
 /// The only login user of built-in instances.
 pub const LOGIN_USER: &str = "ec2-user";
+/// How long reading `authorized_keys` may take before the attempt is refused.
+const AUTHORIZED_KEYS_TIMEOUT: Duration = Duration::from_secs(5);
 /// OpenSSH's sftp server, run inside the sandbox for `sftp` and `scp`.
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
@@ -34,8 +36,10 @@ pub struct InstanceSsh {
     pub instance_id: String,
     /// The volume directory.
     pub volume: PathBuf,
-    /// ec2-user's home on the volume.
-    pub home: PathBuf,
+    /// The volume's `home/`, the sandbox's `/home`.
+    pub homes: PathBuf,
+    /// The host uid the instance's user runs as (see `sandbox::host_uid`).
+    pub uid: u32,
     /// The hostname inside the sandbox.
     pub hostname: String,
     /// `None` when no sandbox works here: logins succeed, commands are refused.
@@ -128,18 +132,26 @@ struct Connection {
 
 impl Connection {
     /// Reads `authorized_keys` now, as sshd does at every attempt.
-    fn authorize(&self, user: &str, key: &ssh_key::PublicKey) -> Result<Grant, &'static str> {
+    async fn authorize(&self, user: &str, key: &ssh_key::PublicKey) -> Result<Grant, &'static str> {
         if user != LOGIN_USER {
             return Err("unknown user");
         }
         if self.pushed_key_valid(user, key.key_data()) {
             return Ok(Grant { pty: true, forced_command: None });
         }
-        let text = authorized_keys::read(&self.instance.home).map_err(|e| match e {
-            authorized_keys::FileError::BadModes(_) => "authorized_keys has unsafe permissions",
-            authorized_keys::FileError::Missing => "no authorized_keys",
-        })?;
+        let text = self.read_authorized_keys().await?;
         authorized_keys::find(&text, key.key_data(), self.peer, OffsetDateTime::now_utc()).ok_or("key not authorized")
+    }
+
+    /// The file is the instance user's: read it on a blocking thread, within a time limit,
+    /// so that no file (a FIFO, a slow disk) can hold up the server.
+    async fn read_authorized_keys(&self) -> Result<String, &'static str> {
+        let (homes, uid) = (self.instance.homes.clone(), self.instance.uid);
+        let read = tokio::task::spawn_blocking(move || authorized_keys::read(&homes, LOGIN_USER, uid));
+        match tokio::time::timeout(AUTHORIZED_KEYS_TIMEOUT, read).await {
+            Ok(Ok(read)) => read.map_err(|e| e.reason()),
+            Ok(Err(_)) | Err(_) => Err("authorized_keys could not be read in time"),
+        }
     }
 
     fn pushed_key_valid(&self, user: &str, key: &ssh_key::public::KeyData) -> bool {
@@ -186,7 +198,7 @@ impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        match self.authorize(user, offer.public_key) {
+        match self.authorize(user, offer.public_key).await {
             Ok(_) => Ok(Auth::Accept),
             Err(reason) => {
                 self.log(user, offer.public_key, Err(reason));
@@ -196,7 +208,7 @@ impl russh::server::Handler for Connection {
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
-        let result = self.authorize(user, key.public_key);
+        let result = self.authorize(user, key.public_key).await;
         self.log(user, key.public_key, result.as_ref().map(|_| ()).map_err(|e: &&'static str| *e));
         match result {
             Ok(grant) => {
@@ -281,9 +293,10 @@ async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Gra
                     grant.forced_command.clone().unwrap_or_else(|| String::from_utf8_lossy(&command).into_owned()),
                 );
             }
+            // As in sshd, a forced command replaces a subsystem too: `command=` keys get no sftp.
             Some(ChannelMsg::RequestSubsystem { name, .. }) if name == "sftp" => {
                 pty = None;
-                break Some(SFTP_SERVER.to_owned());
+                break Some(grant.forced_command.clone().unwrap_or_else(|| SFTP_SERVER.to_owned()));
             }
             None | Some(ChannelMsg::Close) => return,
             Some(_) => {}
@@ -302,6 +315,7 @@ async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Gra
     let launch = Launch {
         volume: &instance.volume,
         hostname: &instance.hostname,
+        uid: instance.uid,
         command: command.as_deref(),
         term: term.as_deref(),
     };
@@ -337,14 +351,7 @@ async fn report_exit(writer: &russh::ChannelWriteHalf<Msg>, status: std::io::Res
 }
 
 async fn run_piped(channel: Channel<Msg>, sandbox: &Sandbox, launch: &Launch<'_>) -> std::io::Result<()> {
-    let (program, args) = sandbox.argv(launch, true);
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut child = sandbox.spawn_piped(launch)?;
     let (mut stdin, mut stdout, mut stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     let (mut reader, writer) = channel.split();
     let (mut out, mut err) = (writer.make_writer(), writer.make_writer_ext(Some(1)));
@@ -394,9 +401,7 @@ async fn run_with_pty(
 ) -> std::io::Result<()> {
     let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
     pty.resize(pty_process::Size::new(size.rows, size.cols)).map_err(std::io::Error::other)?;
-    let (program, args) = sandbox.argv(launch, false);
-    let mut child =
-        pty_process::Command::new(program).args(args).kill_on_drop(true).spawn(pts).map_err(std::io::Error::other)?;
+    let mut child = sandbox.spawn_pty(launch, pts)?;
     let (mut pty_out, mut pty_in) = pty.into_split();
     let (mut reader, writer) = channel.split();
     let mut out = writer.make_writer();

@@ -2,27 +2,32 @@
 //!
 //! ```text
 //! home/ec2-user/.ssh/authorized_keys   what the sandbox sees as /home
-//! etc/passwd, etc/group                the sandbox's user database (ec2-user = 1000)
 //! etc/ssh/ssh_host_ed25519_key         the instance's host key, stable across stop/start
 //! imds/imds.sock                       the metadata service, /run/keyfleet/imds.sock inside
 //! .first-boot-done                     the "per instance" marker cloud-init keeps
 //! ```
-//! Only `home/` is visible inside the instance.
+//! Only `home/` and `imds/` are visible inside the instance. Everything in `home/` below
+//! `home/` itself is the instance user's to change, links included, so host-side work
+//! there goes through [`super::beneath`] only. `imds/` is root's and read-only to the
+//! instance, and is made anew at every boot.
+//!
+//! Ownership, when keyfleet runs as root: the volume, `etc/`, `imds/` and `home/` are
+//! root's; `home/ec2-user` and all below it belong to the instance's host uid.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use ssh_key::{LineEnding, PrivateKey};
+
+use super::authorized_keys::MAX_FILE_BYTES;
+use super::beneath::{BeneathError, Root};
 
 /// Volume directories under the data dir.
 #[derive(Debug, Clone)]
 pub struct Volumes {
     root: PathBuf,
 }
-
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\nec2-user:x:1000:1000:EC2 Default User:/home/ec2-user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-const GROUP: &str = "root:x:0:\nec2-user:x:1000:\nnogroup:x:65534:\n";
 
 impl Volumes {
     /// Volumes live in `root`.
@@ -35,9 +40,9 @@ impl Volumes {
         self.root.join(volume_id)
     }
 
-    /// The home directory of ec2-user on a volume.
-    pub fn home(&self, volume_id: &str) -> PathBuf {
-        self.path(volume_id).join("home/ec2-user")
+    /// The volume's `home/`: the sandbox's `/home`.
+    pub fn homes(&self, volume_id: &str) -> PathBuf {
+        self.path(volume_id).join("home")
     }
 
     /// The metadata service's socket; its directory is `/run/keyfleet` in the sandbox.
@@ -45,31 +50,67 @@ impl Volumes {
         self.path(volume_id).join("imds/imds.sock")
     }
 
-    /// Makes the volume bootable. At first boot only, writes the launch key pair's public
-    /// key into `authorized_keys`, as cloud-init's per-instance `cc_ssh` module does.
-    pub fn prepare(&self, volume_id: &str, launch_key: Option<&str>) -> std::io::Result<()> {
+    /// Makes the volume bootable for an instance whose user runs as host uid `uid`. At first
+    /// boot only, writes the launch key pair's public key into `authorized_keys`, as
+    /// cloud-init's per-instance `cc_ssh` module does.
+    pub fn prepare(&self, volume_id: &str, launch_key: Option<&str>, uid: u32) -> std::io::Result<()> {
         let volume = self.path(volume_id);
-        let home = self.home(volume_id);
+        let as_root = rustix::process::geteuid().is_root();
+        // The sandbox gets `home/` and `imds/` as open directories: it never walks these paths.
         private_dir(&volume.join("etc/ssh"))?;
-        private_dir(&volume.join("imds"))?;
-        private_dir(&home.join(".ssh"))?;
-        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))?;
-        std::fs::write(volume.join("etc/passwd"), PASSWD)?;
-        std::fs::write(volume.join("etc/group"), GROUP)?;
+        // An earlier instance user may have left anything in imds/: start it afresh.
+        match std::fs::remove_dir_all(volume.join("imds")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::DirBuilder::new().mode(0o755).create(volume.join("imds"))?;
+        let owner = as_root.then_some(uid);
+        let volume_root = Root::open(&volume)?;
+        volume_root.ensure_dir("home", 0o755, as_root.then_some(0))?;
+        let homes = volume_root.dir("home")?;
+        adopt_home(&homes, uid, as_root)?;
+        homes.ensure_dir(super::ssh::LOGIN_USER, 0o700, owner)?;
         let marker = volume.join(".first-boot-done");
         if marker.exists() {
             return Ok(());
         }
         if let Some(line) = launch_key {
-            let mut file = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(home.join(".ssh/authorized_keys"))?;
-            writeln!(file, "{line}")?;
-            file.sync_all()?;
+            let ssh_dir = format!("{}/.ssh", super::ssh::LOGIN_USER);
+            homes.ensure_dir(&ssh_dir, 0o700, owner)?;
+            let file = format!("{ssh_dir}/authorized_keys");
+            let line = format!("{line}\n");
+            match homes.create(&file, line.as_bytes(), 0o600, owner) {
+                Err(BeneathError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                    homes.append(&file, line.as_bytes())?;
+                }
+                other => other?,
+            }
         }
         std::fs::write(marker, b"")
+    }
+
+    /// Appends `line` to every existing `/home/*/.ssh/authorized_keys` of the volume that
+    /// does not hold it yet (never creating one, never through a link); how many it changed.
+    pub fn add_authorized_key(&self, volume_id: &str, line: &str) -> std::io::Result<usize> {
+        let homes = Root::open(&self.homes(volume_id))?;
+        let mut users = homes.list("")?;
+        users.sort();
+        let mut changed = 0;
+        for user in users {
+            let file = format!("{user}/.ssh/authorized_keys");
+            let text = match homes.read(&file, MAX_FILE_BYTES) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(BeneathError::NotFound(_) | BeneathError::WrongType(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if text.lines().any(|l| l.trim() == line.trim()) {
+                continue;
+            }
+            let separator = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+            homes.append(&file, format!("{separator}{line}\n").as_bytes())?;
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     /// The volume's SSH host key, created on first use.
@@ -104,4 +145,17 @@ impl Volumes {
 
 fn private_dir(path: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// A volume made before instances had a uid of their own holds root's files: give ec2-user's
+/// home to the instance's uid (which also clears any setuid bit left there).
+fn adopt_home(homes: &Root, uid: u32, as_root: bool) -> std::io::Result<()> {
+    if !as_root {
+        return Ok(());
+    }
+    match homes.owner_of(super::ssh::LOGIN_USER) {
+        Ok(owner) if owner.uid != uid => Ok(homes.dir(super::ssh::LOGIN_USER)?.chown_tree(uid)?),
+        Ok(_) | Err(BeneathError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

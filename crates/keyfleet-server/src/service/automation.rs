@@ -8,7 +8,6 @@
 //! shows it progress, and a restart resumes it: every step can safely run again.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -277,18 +276,8 @@ impl Automation {
             ..PutParameter::default()
         };
         self.parameters.put(scope, "arn:aws:iam::aws:role/AWSSupport-EC2Rescue", put).await?;
-        let mut injected = Vec::new();
-        for file in self.instances.authorized_keys_files(scope, instance_id).await? {
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
-            if text.lines().any(|l| l.trim() == public.trim()) {
-                continue;
-            }
-            let mut handle = std::fs::OpenOptions::new().append(true).open(&file).map_err(Error::VolumeIo)?;
-            let separator = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
-            writeln!(handle, "{separator}{public}").map_err(Error::VolumeIo)?;
-            injected.push(file.display().to_string());
-        }
-        Ok(json!({"InjectedFiles": [injected.len().to_string()]}))
+        let injected = self.instances.add_authorized_key(scope, instance_id, &public).await?;
+        Ok(json!({"InjectedFiles": [injected.to_string()]}))
     }
 
     async fn volume_id(&self, scope: &Scope, instance_id: &str) -> Result<String> {

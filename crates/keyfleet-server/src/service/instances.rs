@@ -264,18 +264,16 @@ impl Instances {
         Ok(changes)
     }
 
-    /// The `authorized_keys` files that exist under `/home/*/.ssh/` on an instance's volume.
-    pub async fn authorized_keys_files(&self, scope: &Scope, instance_id: &str) -> Result<Vec<std::path::PathBuf>> {
+    /// Appends `line` to every `authorized_keys` under `/home/*/.ssh/` on an instance's volume
+    /// that lacks it (ResetAccess); how many files changed.
+    pub async fn add_authorized_key(&self, scope: &Scope, instance_id: &str, line: &str) -> Result<usize> {
         let rows = self.existing(scope, &[instance_id.to_owned()]).await?;
-        let Some(row) = rows.first() else { return Ok(Vec::new()) };
-        let homes = std::fs::read_dir(self.runtime.volume_homes(&row.volume_id)).map_err(Error::VolumeIo)?;
-        let mut files: Vec<std::path::PathBuf> = homes
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.path().join(".ssh/authorized_keys"))
-            .filter(|path| path.is_file())
-            .collect();
-        files.sort();
-        Ok(files)
+        let Some(row) = rows.first() else { return Ok(0) };
+        let (runtime, volume, line) = (self.runtime.clone(), row.volume_id.clone(), line.to_owned());
+        tokio::task::spawn_blocking(move || runtime.add_authorized_key(&volume, &line))
+            .await
+            .map_err(|e| Error::VolumeIo(std::io::Error::other(e.to_string())))?
+            .map_err(Error::VolumeIo)
     }
 
     /// Brings back what this replica was serving when it stopped, settles half-done
@@ -392,7 +390,15 @@ impl Instances {
             launch_key: row.launch_key.clone(),
             metadata,
         };
-        self.runtime.boot(&spec).await.map_err(Error::Runtime)?;
+        // A volume the instance user broke (a directory where a socket goes, a file where a
+        // directory goes) fails that instance alone: it stops, and the others, the reconcile
+        // loop and start-up carry on.
+        if let Err(e) = self.runtime.boot(&spec).await {
+            tracing::warn!(instance = %row.id, error = %e, "instance failed to boot; it is stopped");
+            self.runtime.halt(&row.id).await;
+            self.store.transition_instance(scope, &row.id, &["pending", "running"], "stopped").await?;
+            return Ok(());
+        }
         self.store.transition_instance(scope, &row.id, &["pending", "running"], "running").await?;
         Ok(())
     }

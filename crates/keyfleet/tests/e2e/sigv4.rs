@@ -64,3 +64,22 @@ fn wrong_expired_replayed_unknown_and_deleted_keys_are_refused_and_audited() {
     );
     assert_eq!(r["audited_unknown"], serde_json::json!(["AuthFailure"]));
 }
+
+/// A signature covers the whole request: a captured one is refused on any other body, a
+/// presigned URL carries no body and lives a week at most, `host` must be signed, and a
+/// change is never accepted twice, whatever its unsigned headers say.
+#[test]
+fn captured_signatures_cannot_carry_another_request() {
+    if !require(&["boto3"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let r = json(&server.boto3("boto3_cases.py", &["forgery"]));
+    assert_eq!(r["other_body"], serde_json::json!([401, "AuthFailure"]), "{r}");
+    assert_eq!(r["declared_hash_ok"], serde_json::json!([200, ""]), "{r}");
+    assert_eq!(r["presigned_with_body"], serde_json::json!([400, "IncompleteSignature"]), "{r}");
+    assert_eq!(r["presigned_week_plus"], serde_json::json!([400, "IncompleteSignature"]), "{r}");
+    assert_eq!(r["host_unsigned"], serde_json::json!([400, "IncompleteSignature"]), "{r}");
+    assert_eq!(r["change_replayed"], serde_json::json!([[200, ""], [401, "AuthFailure"]]), "{r}");
+    assert_eq!(r["key_pairs"], serde_json::json!(["once"]), "nothing forged was created: {r}");
+}

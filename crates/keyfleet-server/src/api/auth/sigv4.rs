@@ -19,6 +19,10 @@ use zeroize::Zeroizing;
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// How far a signed request's time may be from ours (AWS: 15 minutes).
 pub const MAX_SKEW_SECONDS: i64 = 15 * 60;
+/// The longest a presigned request may stay valid: seven days (docs/sigv4.md).
+pub const MAX_EXPIRES_SECONDS: i64 = 7 * 24 * 60 * 60;
+/// The payload hash a presigned URL may name instead of the body's.
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// A secret access key: zeroized on drop, compared in constant time, never printed.
 #[derive(Clone)]
@@ -106,6 +110,9 @@ pub enum AuthError {
     /// The signature was already used (a replayed request).
     #[error("signature already used")]
     Replayed,
+    /// `X-Amz-Content-SHA256` names another payload than the body that came.
+    #[error("payload hash mismatch")]
+    PayloadMismatch,
     /// The key's account or secret could not be loaded (a store failure, not the caller's).
     #[error("credentials unavailable: {0}")]
     Unavailable(String),
@@ -127,10 +134,13 @@ pub fn presented(req: &Request<'_>) -> Result<Presented, AuthError> {
             let credential = get("X-Amz-Credential").ok_or(AuthError::Malformed("no X-Amz-Credential"))?;
             let signed = get("X-Amz-SignedHeaders").ok_or(AuthError::Malformed("no X-Amz-SignedHeaders"))?;
             let amz_date = get("X-Amz-Date").ok_or(AuthError::Malformed("no X-Amz-Date"))?;
-            let expires = get("X-Amz-Expires")
-                .map(|e| e.parse::<i64>().map_err(|_| AuthError::Malformed("bad X-Amz-Expires")))
-                .transpose()?;
-            build(&credential, &signed, signature, amz_date, expires)
+            let expires = get("X-Amz-Expires").ok_or(AuthError::Malformed("no X-Amz-Expires"))?;
+            let expires = expires
+                .parse::<i64>()
+                .ok()
+                .filter(|e| (1..=MAX_EXPIRES_SECONDS).contains(e))
+                .ok_or(AuthError::Malformed("X-Amz-Expires must be a number of seconds from 1 to 604800"))?;
+            build(&credential, &signed, signature, amz_date, Some(expires))
         }
     }
 }
@@ -178,6 +188,10 @@ fn build(
     if next()? != "aws4_request" {
         return Err(AuthError::Malformed("bad Credential scope terminator"));
     }
+    // Without `host`, a signature could be sent to any other endpoint that shares the key.
+    if !presented.signed_headers.iter().any(|h| h == "host") {
+        return Err(AuthError::Malformed("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."));
+    }
     Ok(presented)
 }
 
@@ -201,13 +215,7 @@ pub fn verify(
         return Err(AuthError::SignatureMismatch);
     }
     let presigned = presented.expires.is_some();
-    let body_hash = hex(&Sha256::digest(req.body));
-    let payload_hashes: Vec<String> = match (req.headers)("x-amz-content-sha256").into_iter().next() {
-        Some(h) => vec![h],
-        None if presigned => vec![body_hash, "UNSIGNED-PAYLOAD".to_owned()],
-        None => vec![body_hash],
-    };
-    for payload_hash in payload_hashes {
+    for payload_hash in payload_hashes(req, presigned)? {
         let canonical = canonical_request(req, &presented.signed_headers, &payload_hash, presigned);
         let expected = signature(secret, presented, &canonical);
         if bool::from(expected.as_bytes().ct_eq(presented.signature.as_bytes())) {
@@ -215,6 +223,24 @@ pub fn verify(
         }
     }
     Err(AuthError::SignatureMismatch)
+}
+
+/// The payload hashes the signature may cover: only ever the hash of the body that came, so
+/// a captured signature cannot carry another body. A client's `X-Amz-Content-SHA256` must
+/// name that same hash. A presigned URL carries no body at all; it covers either the empty
+/// body's hash or `UNSIGNED-PAYLOAD`, which then means the same empty body.
+fn payload_hashes(req: &Request<'_>, presigned: bool) -> Result<Vec<String>, AuthError> {
+    let body_hash = hex(&Sha256::digest(req.body));
+    let declared = (req.headers)("x-amz-content-sha256").into_iter().next();
+    if presigned && !req.body.is_empty() {
+        return Err(AuthError::Malformed("a presigned request carries no body"));
+    }
+    match declared {
+        None if presigned => Ok(vec![body_hash, UNSIGNED_PAYLOAD.to_owned()]),
+        None => Ok(vec![body_hash]),
+        Some(declared) if declared == body_hash || (presigned && declared == UNSIGNED_PAYLOAD) => Ok(vec![declared]),
+        Some(_) => Err(AuthError::PayloadMismatch),
+    }
 }
 
 /// Signs a request: returns the `Authorization` header value. `req.headers` must yield

@@ -248,6 +248,68 @@ def refusals_cases():
     print(json.dumps(results))
 
 
+def forgery_cases():
+    """A captured signature carried on another request: another body under a declared
+    payload hash, a presigned URL with a body, a week-plus expiry, an unsigned host, and a
+    change sent twice. Each must be refused, and none may create anything."""
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+
+    c = ec2()
+    creds = c._request_signer._credentials
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+    def send(url, body, headers, method="POST"):
+        data = body.encode() if isinstance(body, str) else body
+        raw = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(raw) as response:
+                return [response.status, ""]
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            code = text.split("<Code>")[1].split("</Code>")[0] if "<Code>" in text else text
+            return [e.code, code]
+
+    def signed(body, auth=SigV4Auth):
+        request = AWSRequest(method="POST", url=URL + "/", data=body, headers=dict(form))
+        auth(creds, "ec2", "us-east-1").add_auth(request)
+        return request.prepare()
+
+    results = {}
+    describe = "Action=DescribeKeyPairs&Version=2016-11-15"
+    evil = "Action=CreateKeyPair&KeyName=forged&KeyType=ed25519&Version=2016-11-15"
+    prepared = signed(describe)
+    headers = dict(prepared.headers.items())
+    headers["X-Amz-Content-SHA256"] = hashlib.sha256(describe.encode()).hexdigest()
+    results["other_body"] = send(prepared.url, evil, headers)
+    results["declared_hash_ok"] = send(prepared.url, describe, headers)
+
+    presigned = c.generate_presigned_url("describe_key_pairs", Params={}, ExpiresIn=60, HttpMethod="POST")
+    results["presigned_with_body"] = send(presigned, "Action=CreateKeyPair&KeyName=forged&KeyType=ed25519", dict(form))
+    week_plus = c.generate_presigned_url("describe_key_pairs", Params={}, ExpiresIn=604801, HttpMethod="GET")
+    results["presigned_week_plus"] = send(week_plus, None, {}, method="GET")
+
+    class NoHost(SigV4Auth):
+        def headers_to_sign(self, request):
+            signed_headers = super().headers_to_sign(request)
+            del signed_headers["host"]
+            return signed_headers
+    no_host = signed(describe, NoHost)
+    results["host_unsigned"] = send(no_host.url, describe, dict(no_host.headers.items()))
+
+    create = "Action=CreateKeyPair&KeyName=once&KeyType=ed25519&Version=2016-11-15"
+    once = signed(create)
+    first = send(once.url, create, dict(once.headers.items()))
+    rewritten = dict(once.headers.items(), **{"amz-sdk-invocation-id": "another", "amz-sdk-request": "attempt=2"})
+    results["change_replayed"] = [first, send(once.url, create, rewritten)]
+    results["key_pairs"] = sorted(k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"])
+    print(json.dumps(results))
+
+
 if __name__ == "__main__":
     case = sys.argv[2]
     if case == "suite":
@@ -256,6 +318,8 @@ if __name__ == "__main__":
         auth_cases()
     elif case == "refusals":
         refusals_cases()
+    elif case == "forgery":
+        forgery_cases()
     elif case == "same-name":
         n = int(sys.argv[3])
         concurrent_create(["contested"] * n, n)
