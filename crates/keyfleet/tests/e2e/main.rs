@@ -2,6 +2,7 @@
 //! port 0 with a temporary data dir and drives it with real clients.
 //!
 //! Where tests go:
+//! - `attacks.rs`: a hostile instance user against the host, over real ssh;
 //! - `aws_cli.rs`: the tutorials' commands with the real `aws` CLI, checked with
 //!   `ssh-keygen`, `openssl` and `puttygen`;
 //! - `boto3.rs`: boto3 scripts (in `clients/`): error shapes, waiters, paging, concurrency;
@@ -23,6 +24,7 @@
 
 mod support;
 
+mod attacks;
 mod aws_cli;
 mod boto3;
 mod edge;

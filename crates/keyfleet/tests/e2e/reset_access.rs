@@ -42,7 +42,7 @@ fn launch_and_lose_key(server: &TestServer) -> (String, String) {
 }
 
 /// Polls GetAutomationExecution until the execution ends (bounded: 120 s).
-fn wait_for_end(server: &TestServer, execution: &str) -> serde_json::Value {
+pub(crate) fn wait_for_end(server: &TestServer, execution: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let got = json(&server.aws_ok(&format!("ssm get-automation-execution --automation-execution-id {execution}")));
@@ -70,7 +70,7 @@ fn wait_for_step(server: &TestServer, execution: &str, step: &str) {
     }
 }
 
-fn start(server: &TestServer, instance: &str) -> String {
+pub(crate) fn start(server: &TestServer, instance: &str) -> String {
     let out = server.aws_ok(&format!(
         "ssm start-automation-execution --document-name AWSSupport-ResetAccess --parameters InstanceId={instance}"
     ));

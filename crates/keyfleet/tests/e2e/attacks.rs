@@ -1,0 +1,171 @@
+//! A hostile instance user, over real ssh, against the host that runs keyfleet: the uid it
+//! really has, the kernel settings and namespaces it can reach, links and FIFOs planted in
+//! its home for the root server to follow, and a volume broken on purpose. Each test here
+//! failed against keyfleet before the fixes it names.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::instances::{TOOLS, create_key, launch, ssh, ssh_ok, ssh_options};
+use crate::reset_access;
+use crate::support::{TestServer, json, require, run_ok};
+
+/// The one volume of a server with one instance, on the host.
+fn only_volume(server: &TestServer) -> PathBuf {
+    let volumes: Vec<PathBuf> =
+        std::fs::read_dir(server.data_dir().join("volumes")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(volumes.len(), 1, "{volumes:?}");
+    volumes[0].clone()
+}
+
+/// ssh with a bound on how long it may take, so that a server that hangs fails the test
+/// instead of hanging it: the exit code, 124 when the bound ran out.
+fn bounded_ssh(server: &TestServer, key: &Path, ip: &str, command: &str) -> i32 {
+    let status = Command::new("timeout")
+        .arg("60")
+        .arg("ssh")
+        .args(ssh_options(server))
+        .args(["-p", &server.ssh_port.to_string(), "-i"])
+        .arg(key)
+        .arg(format!("ec2-user@{ip}"))
+        .arg(command)
+        .status()
+        .unwrap();
+    status.code().unwrap_or(-1)
+}
+
+/// The API answers (bounded, as above).
+fn api_answers(server: &TestServer) -> bool {
+    let mut command = Command::new("timeout");
+    command.args(["60", "aws", "--endpoint-url", &server.url, "ec2", "describe-key-pairs"]);
+    server.aws_env(&mut command);
+    command.output().unwrap().status.success()
+}
+
+#[test]
+fn the_instance_user_is_not_host_root_and_cannot_reach_the_kernel() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    // Writing core_pattern its own value back proves write access without changing the host.
+    let script = r#"touch ~/mine; cp /usr/bin/dash ~/suid && chmod 4755 ~/suid
+        (cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern) 2>&1 | grep -c 'Read-only'
+        unshare -U true 2>/dev/null && echo NESTED-$((6 * 7))
+        python3 -c 'import ctypes, os; nr = {"x86_64": 248, "aarch64": 217}[os.uname().machine]; l = ctypes.CDLL(None, use_errno=True); l.syscall(nr, 0, 0, 0, 0, 0); print("add_key errno", ctypes.get_errno())'
+        tr '\0' ' ' < /proc/1/cmdline"#;
+    let out = ssh_ok(&server, &key, &ip, script);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1"), "/proc/sys must be read-only: {out}");
+    assert!(!out.contains("NESTED-42"), "nested user namespaces must be off: {out}");
+    assert!(out.contains("add_key errno 1\n"), "seccomp must refuse add_key with EPERM: {out}");
+    let data_dir = server.data_dir().display().to_string();
+    assert!(!out.contains(&data_dir) && !out.contains("/volumes/"), "/proc/1/cmdline shows host paths: {out}");
+
+    let home = only_volume(&server).join("home/ec2-user");
+    for name in ["mine", "suid"] {
+        let meta = std::fs::metadata(home.join(name)).unwrap();
+        assert_ne!(meta.uid(), 0, "{name} is owned by host root");
+        assert_ne!(meta.gid(), 0, "{name} is in host root's group");
+    }
+    let uid = std::fs::metadata(home.join("mine")).unwrap().uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(
+        !passwd.lines().any(|l| l.split(':').nth(2) == Some(uid.to_string().as_str())),
+        "uid {uid} belongs to a host user"
+    );
+}
+
+#[test]
+fn links_planted_in_a_home_never_lead_the_server_to_host_files() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (id, ip) = launch(&server, "demo");
+    // A host file the instance cannot see, holding a key that logs in: following the link
+    // would let the instance user read it (a login) and the server append to it (ResetAccess).
+    let victim = server.dir.path().join("victim_authorized_keys");
+    let public = run_ok("ssh-keygen", &["-y", "-f", key.to_str().unwrap()]);
+    std::fs::write(&victim, &public).unwrap();
+    ssh_ok(&server, &key, &ip, &format!("ln -sf {} ~/.ssh/authorized_keys", victim.display()));
+
+    assert_eq!(ssh(&server, &key, &ip, "true").status.code(), Some(255), "the link was followed at login");
+    let execution = reset_access::start(&server, &id);
+    reset_access::wait_for_end(&server, &execution);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), public, "ResetAccess wrote through the link");
+}
+
+#[test]
+fn a_fifo_or_a_huge_authorized_keys_neither_stalls_nor_floods_the_server() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, fifo_ip) = launch(&server, "demo");
+    let (_, sparse_ip) = launch(&server, "demo");
+    ssh_ok(&server, &key, &fifo_ip, "cd ~/.ssh && mv authorized_keys keys && mkfifo -m 600 authorized_keys");
+    ssh_ok(&server, &key, &sparse_ip, "truncate -s 1G ~/.ssh/authorized_keys");
+
+    assert_eq!(bounded_ssh(&server, &key, &fifo_ip, "true"), 255, "a FIFO must be refused, not waited on");
+    assert!(api_answers(&server), "the API hangs behind a FIFO");
+    assert_eq!(bounded_ssh(&server, &key, &sparse_ip, "true"), 255, "a 1 GiB file must be refused");
+    assert!(server.rss_kib() < 512 * 1024, "the server grew to {} KiB", server.rss_kib());
+    assert!(api_answers(&server));
+}
+
+#[test]
+fn a_forced_command_also_replaces_sftp() {
+    if !require(&["sftp"]) || !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    ssh_ok(&server, &key, &ip, r#"sed -i 's/^/command="echo forced" /' ~/.ssh/authorized_keys"#);
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "forced\n");
+
+    let batch = server.dir.path().join("batch");
+    std::fs::write(&batch, "put /etc/hostname uploaded\n").unwrap();
+    let out = Command::new("sftp")
+        .args(ssh_options(&server))
+        .args(["-P", &server.ssh_port.to_string(), "-i"])
+        .arg(&key)
+        .arg("-b")
+        .arg(&batch)
+        .arg(format!("ec2-user@{ip}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "sftp ran despite command=");
+    assert!(!only_volume(&server).join("home/ec2-user/uploaded").exists());
+}
+
+#[test]
+fn a_volume_broken_from_inside_fails_no_other_instance_and_not_start_up() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let mut server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (broken, broken_ip) = launch(&server, "demo");
+    let (_, ok_ip) = launch(&server, "demo");
+    let out = ssh_ok(
+        &server,
+        &key,
+        &broken_ip,
+        "rm -rf ~/.ssh && echo x > ~/.ssh; rm -f /run/keyfleet/imds.sock 2>/dev/null; \
+         mkdir /run/keyfleet/imds.sock 2>/dev/null && echo IMDS-DIR-$((6 * 7)); true",
+    );
+    assert!(!out.contains("IMDS-DIR-42"), "the instance can write where the metadata socket goes");
+
+    server.crash_and_restart();
+    assert_eq!(ssh_ok(&server, &key, &ok_ip, "whoami"), "ec2-user\n", "the other instance is served again");
+    let state = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {broken}")));
+    let name = &state["Reservations"][0]["Instances"][0]["State"]["Name"];
+    assert!(name == "running" || name == "stopped", "{state}");
+}
