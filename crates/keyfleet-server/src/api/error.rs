@@ -33,7 +33,7 @@ impl ApiError {
         Self::new(code, message, status)
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, message, StatusCode::BAD_REQUEST)
     }
 

@@ -134,7 +134,15 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
                 state.limits.max_params
             ))),
         ),
-        _ => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
+        _ => match params.not_xml_safe() {
+            Some(name) => (
+                params.get("Action").unwrap_or_default().to_owned(),
+                Err(ApiError::invalid_parameter_value(format!(
+                    "Value for parameter {name} is invalid. It contains characters that are not allowed."
+                ))),
+            ),
+            None => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
+        },
     };
     let caller = match authenticate(state, incoming, !is_read_only(&action)).await {
         Ok(caller) => caller,

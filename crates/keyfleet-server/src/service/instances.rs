@@ -407,7 +407,8 @@ impl Instances {
     async fn launch_key_line(&self, scope: &Scope, name: &str) -> Result<String> {
         let query = KeyPairQuery { names: vec![name.to_owned()], ids: Vec::new() };
         match self.store.key_pairs(scope, &query).await?.pop() {
-            Some(pair) => Ok(format!("{} {}", pair.public_key, pair.name)),
+            // Names are checked on the way in; a stored one is still never trusted to be one line.
+            Some(pair) => Ok(format!("{} {}", pair.public_key, one_line(&pair.name))),
             None => Err(Error::KeyPairNotFound(name.to_owned())),
         }
     }
@@ -507,4 +508,9 @@ fn instance_matches(filter: &Filter, row: &InstanceRow) -> bool {
             .strip_prefix("tag:")
             .is_some_and(|key| any_matches(values, row.tags.iter().filter(|t| t.key == key).map(|t| t.value.as_str()))),
     }
+}
+
+/// `text` with every control character replaced, for a line of a line-oriented file.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }

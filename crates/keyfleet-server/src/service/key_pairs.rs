@@ -220,6 +220,12 @@ fn validate_name(name: &str) -> Result<()> {
             "Value ({name}) for parameter KeyName is invalid. Character sets beyond ASCII are not supported."
         )));
     }
+    // A name becomes the comment of an authorized_keys line: a newline would add a line.
+    if name.chars().any(|c| c.is_ascii_control()) {
+        return Err(Error::InvalidParameterValue(
+            "Value for parameter KeyName is invalid. It contains control characters.".into(),
+        ));
+    }
     if name.len() > MAX_NAME_LEN {
         return Err(Error::InvalidParameterValue(format!(
             "Value for parameter KeyName is invalid. Length exceeds maximum of {MAX_NAME_LEN}."

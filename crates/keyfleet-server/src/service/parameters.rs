@@ -265,8 +265,9 @@ pub fn arn(scope: &Scope, name: &str) -> String {
     format!("arn:aws:ssm:{}:{}:parameter/{}", scope.region, scope.account, name.trim_start_matches('/'))
 }
 
-/// PutParameter's naming rules (research notes §2.1).
-fn validate_name(raw: &str) -> Result<String> {
+/// PutParameter's naming rules (SSM API reference, PutParameter, Name): the name as it will be stored, surrounding
+/// white space trimmed. Whatever authorizes a PutParameter must check this name, not the raw one.
+pub fn validate_name(raw: &str) -> Result<String> {
     let name = raw.trim();
     let invalid = |why: &str| Error::SsmValidation(format!("Parameter name: {why}"));
     if name.is_empty() || name.len() > MAX_NAME_LEN {

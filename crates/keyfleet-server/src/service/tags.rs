@@ -36,6 +36,9 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
                 tag.key
             )));
         }
+        if tag.key.chars().chain(tag.value.chars()).any(char::is_control) {
+            return Err(Error::InvalidParameterValue("Tag keys and values cannot contain control characters.".into()));
+        }
         if tag.key.chars().count() > MAX_KEY_CHARS {
             return Err(Error::InvalidParameterValue(format!(
                 "Tag key exceeds the maximum length of {MAX_KEY_CHARS} characters"

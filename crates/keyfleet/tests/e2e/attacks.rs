@@ -169,3 +169,34 @@ fn a_volume_broken_from_inside_fails_no_other_instance_and_not_start_up() {
     let name = &state["Reservations"][0]["Instances"][0]["State"]["Name"];
     assert!(name == "running" || name == "stopped", "{state}");
 }
+
+/// Names and tags with control characters are refused at the edge: a newline in a key pair
+/// name would add a line to the authorized_keys of instances launched with it, and a
+/// character XML cannot carry would break every later DescribeKeyPairs of the region.
+#[test]
+fn control_characters_never_reach_a_name_or_a_tag() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let aws = |args: &[&str]| {
+        let mut command = Command::new("aws");
+        command.arg("--endpoint-url").arg(&server.url).args(args);
+        server.aws_env(&mut command);
+        command.output().unwrap()
+    };
+    for name in ["two\nlines", "bell\u{7}", "start\u{1}"] {
+        let out = aws(&["ec2", "create-key-pair", "--key-name", name, "--key-type", "ed25519"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("InvalidParameterValue"), "{name:?}: {stderr}");
+    }
+    let id = json(&server.aws_ok("ec2 create-key-pair --key-name ok --key-type ed25519"))["KeyPairId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = aws(&["ec2", "create-tags", "--resources", &id, "--tags", r#"[{"Key": "k", "Value": "\u0001"}]"#]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidParameterValue"), "{out:?}");
+    let listed = json(&server.aws_ok("ec2 describe-key-pairs"));
+    assert_eq!(listed["KeyPairs"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["KeyPairs"][0]["Tags"], serde_json::json!([]), "{listed}");
+}

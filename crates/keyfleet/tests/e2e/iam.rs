@@ -243,3 +243,74 @@ fn keyfleet_admin_and_audit_commands() {
     let events = json(&server.aws_ok_as(&other, "cloudtrail lookup-events"));
     assert!(events["Events"].as_array().unwrap().iter().all(|e| e["Username"] == "root"), "only its own events");
 }
+
+/// DeleteKeyPair with both a name and an id is authorized on exactly the key pair it
+/// deletes: a user allowed only `dev-*` cannot delete `prod` by pairing its name with the
+/// id of a `dev-` key pair (or the reverse).
+#[test]
+fn delete_key_pair_authorizes_what_it_deletes() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let alice = server.create_user("alice", Some(ALICE));
+    let id_of = |name: &str| {
+        json(&server.aws_ok(&format!("ec2 create-key-pair --key-name {name} --key-type ed25519")))["KeyPairId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let dev = id_of("dev-a");
+    let prod = id_of("prod");
+    server.aws_err_as(
+        &alice,
+        &format!("ec2 delete-key-pair --key-name prod --key-pair-id {dev}"),
+        "InvalidParameterCombination",
+    );
+    server.aws_err_as(
+        &alice,
+        &format!("ec2 delete-key-pair --key-name dev-a --key-pair-id {prod}"),
+        "InvalidParameterCombination",
+    );
+    server.aws_err_as(&alice, &format!("ec2 delete-key-pair --key-pair-id {prod}"), "UnauthorizedOperation");
+    assert_eq!(key_names(&server), ["dev-a", "prod"]);
+    server.aws_ok_as(&alice, &format!("ec2 delete-key-pair --key-name dev-a --key-pair-id {dev}"));
+    assert_eq!(key_names(&server), ["prod"]);
+}
+
+/// Names are normalized before they are authorized: a deny on `parameter/prod/*` holds for
+/// ` /prod/db-url` too, which PutParameter would store as `/prod/db-url`.
+#[test]
+fn parameter_names_are_normalized_before_the_policy_check() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": "ssm:*", "Resource": "*"},
+      {"Effect": "Deny", "Action": "ssm:PutParameter", "Resource": "arn:aws:ssm:*:*:parameter/prod/*"}]}"#;
+    let carol = server.create_user("carol", Some(policy));
+    server.aws_ok_as(&carol, "ssm put-parameter --name /dev/db-url --value x --type String");
+    for name in ["/prod/db-url", "%20/prod/db-url", "/prod/db-url%20"] {
+        let name = name.replace("%20", " ");
+        let mut command = std::process::Command::new("aws");
+        command.args([
+            "--endpoint-url",
+            &server.url,
+            "ssm",
+            "put-parameter",
+            "--name",
+            &name,
+            "--value",
+            "x",
+            "--type",
+            "String",
+        ]);
+        server.aws_env_as(&mut command, &carol);
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("AccessDeniedException"), "{name:?}: {stderr}");
+    }
+    let names = json(&server.aws_ok("ssm describe-parameters"))["Parameters"].as_array().unwrap().len();
+    assert_eq!(names, 1, "only /dev/db-url was stored");
+}

@@ -84,6 +84,18 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
 pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let name = p.get("KeyName").filter(|n| !n.is_empty());
     let id = p.get("KeyPairId").filter(|i| !i.is_empty());
+    // A name wins (the store deletes by it), so the name is what is authorized; an id beside
+    // it must be that same key pair's, or the call could be checked on one and delete another.
+    if let (Some(name), Some(id)) = (name, id) {
+        let named = targets::key_pair_id(ctx, name).await?;
+        if named.as_deref().is_some_and(|named| named != id) {
+            return Err(ApiError::bad_request(
+                "InvalidParameterCombination",
+                format!("The key pair '{name}' does not have the id '{id}'."),
+            ));
+        }
+    }
+    let id = if name.is_some() { None } else { id };
     authorized(ctx, p, &[targets::key_pair(ctx, name, id).await?])?;
     let deleted = ctx.state.key_pairs.delete(&ctx.scope, name, id).await?;
     Ok(ec2_query::success("DeleteKeyPair", ctx.request_id, 128, |w| {

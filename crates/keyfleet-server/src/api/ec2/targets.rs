@@ -36,6 +36,13 @@ pub(super) async fn key_pair(ctx: &Context<'_>, name: Option<&str>, id: Option<&
     })
 }
 
+/// The id of the key pair with this name, if there is one.
+pub(super) async fn key_pair_id(ctx: &Context<'_>, name: &str) -> Result<Option<String>, ApiError> {
+    let query = KeyPairQuery { names: vec![name.to_owned()], ids: Vec::new() };
+    let found = ctx.state.store.key_pairs(&ctx.scope, &query).await.map_err(|e| ApiError::internal(&e))?;
+    Ok(found.first().map(|row| row.id.clone()))
+}
+
 /// Instances by id, with their tags.
 pub(super) async fn instances(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<Target>, ApiError> {
     let rows = if ctx.unrestricted() || ids.is_empty() {

@@ -14,6 +14,11 @@ use crate::store::{Tag, TagRemoval};
 /// The namespace of every EC2 success response (with AWS's trailing slash).
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
+/// A character XML 1.0 can carry (its `Char` production).
+pub fn xml_safe(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
 /// More filters than this are refused (EC2's limit).
 pub const MAX_FILTERS: usize = 50;
 /// More values in one filter than this are refused (EC2's limit).
@@ -88,6 +93,13 @@ impl QueryParams {
                 Ok(Filter { name: name.to_owned(), values })
             })
             .collect()
+    }
+
+    /// The first parameter holding a character that XML 1.0 cannot carry (C0 controls but
+    /// tab, newline and carriage return; U+FFFE and U+FFFF): stored, it could never be
+    /// answered again, in this request or any later listing.
+    pub fn not_xml_safe(&self) -> Option<&str> {
+        self.params.iter().find(|(_, v)| !v.chars().all(xml_safe)).map(|(k, _)| k.as_str())
     }
 
     /// How many parameters the request carries.

@@ -12,7 +12,8 @@ use crate::service::parameters::{Page, Parameter, PutParameter};
 
 pub(super) async fn put(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let request = PutParameter {
-        name: input.required("Name", "name")?.to_owned(),
+        // Normalized before the policy check, so the name authorized is the name stored.
+        name: crate::service::parameters::validate_name(input.required("Name", "name")?)?,
         value: Zeroizing::new(input.required("Value", "value")?.to_owned()),
         kind: input.str("Type").map(str::to_owned),
         overwrite: input.flag("Overwrite"),
