@@ -197,6 +197,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         instances.clone(),
         parameters.clone(),
         describe,
+        api::ssm::automation::step_guard(iam.clone(), store.clone(), audit.clone()),
         config.automation_step_delay,
     ));
     automation.resume().await?;

@@ -8,6 +8,7 @@
 //! shows it progress, and a restart resumes it: every step can safely run again.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,12 +44,62 @@ const STEPS: [(&str, &str, bool); 9] = [
 /// by the API layer, which owns the one mapping to AWS codes.
 pub type Describe = Arc<dyn Fn(Error) -> (String, String) + Send + Sync>;
 
+/// What a step's call acts on, for its policy check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepTarget {
+    /// No resource (EC2's `Describe*`).
+    Any,
+    /// An instance, by id.
+    Instance(String),
+    /// A parameter, by name.
+    Parameter(String),
+}
+
+/// One call a step makes, as an IAM action on a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepCall {
+    /// `ec2:StopInstances`, …
+    pub action: &'static str,
+    /// What it acts on.
+    pub target: StepTarget,
+}
+
+/// Authorizes and audits one call of a step as the execution's caller (its ARN): without an
+/// `AutomationAssumeRole`, AWS runs every step with the caller's own permissions. Supplied by
+/// the API layer, which owns policies; `Err` is the denial's AWS code and message.
+pub type StepGuard = Arc<
+    dyn Fn(
+            Scope,
+            String,
+            StepCall,
+        ) -> std::pin::Pin<Box<dyn Future<Output = std::result::Result<(), (String, String)>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The calls each step makes (the runbook's `aws:changeInstanceState` also describes the
+/// instance while it waits).
+fn step_calls(step: &str, instance_id: &str) -> Vec<StepCall> {
+    let call = |action, target| StepCall { action, target };
+    let instance = || StepTarget::Instance(instance_id.to_owned());
+    match step {
+        "assertInstanceIsWindows" => vec![call("ec2:DescribeInstances", StepTarget::Any)],
+        "stopInstance" => vec![call("ec2:StopInstances", instance()), call("ec2:DescribeInstances", StepTarget::Any)],
+        "detachRootVolume" => vec![call("ec2:DetachVolume", instance())],
+        "injectSSHKey" => vec![call("ssm:PutParameter", StepTarget::Parameter(key_parameter(instance_id)))],
+        "attachRootVolume" => vec![call("ec2:AttachVolume", instance())],
+        "startInstance" => vec![call("ec2:StartInstances", instance()), call("ec2:DescribeInstances", StepTarget::Any)],
+        _ => Vec::new(),
+    }
+}
+
 /// The Automation operations and the runbook runner.
 pub struct Automation {
     store: Arc<dyn Store>,
     instances: Arc<Instances>,
     parameters: Arc<Parameters>,
     describe: Describe,
+    guard: StepGuard,
     step_delay: Duration,
     /// Executions this process is running now.
     running: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -62,9 +113,10 @@ impl Automation {
         instances: Arc<Instances>,
         parameters: Arc<Parameters>,
         describe: Describe,
+        guard: StepGuard,
         step_delay: Duration,
     ) -> Self {
-        Automation { store, instances, parameters, describe, step_delay, running: Default::default() }
+        Automation { store, instances, parameters, describe, guard, step_delay, running: Default::default() }
     }
 
     /// `StartAutomationExecution`: validates, stores the execution, runs it in the background.
@@ -205,10 +257,13 @@ impl Automation {
             tokio::time::sleep(self.step_delay).await;
             let name = steps[index]["StepName"].as_str().unwrap_or_default().to_owned();
             let critical = steps[index]["IsCritical"].as_bool().unwrap_or(true);
-            match self.execute(scope, &name, &instance_id).await {
+            let result = match self.authorize_step(scope, &row.executed_by, &name, &instance_id).await {
+                Ok(()) => self.execute(scope, &name, &instance_id).await.map_err(|e| (self.describe)(e)),
+                Err(denied) => Err(denied),
+            };
+            match result {
                 Ok(outputs) => set(&mut steps[index], &[("StepStatus", json!("Success")), ("Outputs", outputs)]),
-                Err(e) => {
-                    let (code, message) = (self.describe)(e);
+                Err((code, message)) => {
                     let failure = format!(
                         "Step {name} failed maximum allowed times. {message} (Service: AmazonEC2; Status Code: 400; Error Code: {code}; Request ID: {})",
                         ids::request_id()
@@ -227,6 +282,20 @@ impl Automation {
             self.save(scope, &mut row, &steps).await?;
         }
         self.finish(scope, &mut row, &mut steps, "Success", None).await
+    }
+
+    /// Every call of the step, checked as the caller before the step runs.
+    async fn authorize_step(
+        &self,
+        scope: &Scope,
+        caller: &str,
+        step: &str,
+        instance_id: &str,
+    ) -> std::result::Result<(), (String, String)> {
+        for call in step_calls(step, instance_id) {
+            (self.guard)(scope.clone(), caller.to_owned(), call).await?;
+        }
+        Ok(())
     }
 
     /// One step. Each is safe to run twice, which is what resuming after a restart does.

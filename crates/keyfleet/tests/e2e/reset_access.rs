@@ -260,3 +260,56 @@ fn a_stopped_execution_is_cancelled_and_the_instance_runs_again() {
         "InvalidAutomationStatusUpdateException",
     );
 }
+
+/// Without an AutomationAssumeRole every step runs with the caller's own permissions: a user
+/// who may start the runbook but is denied StopInstances on production instances cannot
+/// reset one. The step fails with EC2's denial, nothing is changed or stored, and the
+/// step's call is in the audit log as the user's.
+#[test]
+fn reset_access_steps_run_with_the_callers_permissions() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    server.aws_ok("ec2 create-key-pair --key-name demo --key-type ed25519");
+    let out = json(&server.aws_ok(
+        "ec2 run-instances --image-id ami-keyfleet-linux --key-name demo \
+         --tag-specifications ResourceType=instance,Tags=[{Key=env,Value=prod}]",
+    ));
+    let instance = out["Instances"][0]["InstanceId"].as_str().unwrap().to_owned();
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": ["ssm:*", "ec2:*"], "Resource": "*"},
+      {"Effect": "Deny", "Action": "ec2:StopInstances", "Resource": "*",
+       "Condition": {"StringEquals": {"aws:ResourceTag/env": "prod"}}}]}"#;
+    let mallory = server.create_user("mallory", Some(policy));
+    let execution = json(&server.aws_ok_as(
+        &mallory,
+        &format!(
+            "ssm start-automation-execution --document-name AWSSupport-ResetAccess --parameters InstanceId={instance}"
+        ),
+    ))["AutomationExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = wait_for_end(&server, &execution);
+    assert_eq!(ended["AutomationExecutionStatus"], "Failed", "{ended}");
+    let failure = ended["FailureMessage"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("Step stopInstance failed")
+            && failure.contains("UnauthorizedOperation")
+            && failure
+                .contains(":user/mallory is not authorized to perform: ec2:StopInstances on resource: arn:aws:ec2:"),
+        "{failure}"
+    );
+    let state = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {instance}")));
+    assert_eq!(state["Reservations"][0]["Instances"][0]["State"]["Name"], "running");
+    server.aws_err(&format!("ssm get-parameter --name /ec2rl/openssh/{instance}/key"), "ParameterNotFound");
+    let events = json(
+        &server
+            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=StopInstances"),
+    );
+    let event: serde_json::Value =
+        serde_json::from_str(events["Events"][0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(event["userIdentity"]["userName"], "mallory", "{event}");
+    assert_eq!(event["errorCode"], "UnauthorizedOperation", "{event}");
+}

@@ -1,14 +1,19 @@
 //! Wire side of the Automation operations (research notes access-recovery §1.6).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use crate::api::Context;
-use crate::api::authorize::Target;
+use crate::api::authorize::{self, Principal, Service, Target, Trail};
 use crate::api::error::ApiError;
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
+use crate::service::audit::{Actor, ApiCall, Audit};
+use crate::service::automation::{StepCall, StepGuard, StepTarget};
+use crate::service::iam::Iam;
 use crate::store::AutomationRow;
+use crate::store::{Scope, Store};
 
 pub(super) async fn start(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let document = input.required("DocumentName", "documentName")?;
@@ -132,4 +137,82 @@ fn counters(steps: &[Value]) -> Value {
         "CancelledSteps": count("Cancelled"),
         "TimedOutSteps": count("TimedOut"),
     })
+}
+
+/// Checks each call of an Automation step as the execution's caller, with the policies the
+/// caller has now, and records it in the audit log as the caller's (invoked by SSM).
+pub fn step_guard(iam: Arc<Iam>, store: Arc<dyn Store>, audit: Arc<Audit>) -> StepGuard {
+    Arc::new(move |scope: Scope, caller: String, call: StepCall| {
+        let (iam, store, audit) = (iam.clone(), store.clone(), audit.clone());
+        Box::pin(async move {
+            let outcome = check_step(&iam, &store, &scope, &caller, &call).await;
+            let Some(actor) = actor_of(&caller) else { return outcome };
+            let (service, event_name) = call.action.split_once(':').unwrap_or(("", call.action));
+            let event_source = if service == "ssm" { Service::Ssm } else { Service::Ec2 }.event_source();
+            let resources = match &call.target {
+                StepTarget::Any => Vec::new(),
+                StepTarget::Instance(id) => vec![("AWS::EC2::Instance".to_owned(), id.clone())],
+                StepTarget::Parameter(name) => vec![("AWS::SSM::Parameter".to_owned(), name.clone())],
+            };
+            let record = ApiCall {
+                actor,
+                region: scope.region.clone(),
+                event_source,
+                event_name: event_name.to_owned(),
+                source_ip: AUTOMATION_SOURCE.to_owned(),
+                user_agent: AUTOMATION_SOURCE.to_owned(),
+                parameters: Value::Null,
+                resources,
+                error: outcome.as_ref().err().cloned(),
+                request_id: crate::service::ids::request_id(),
+            };
+            audit.api_call(record, None).await;
+            outcome
+        })
+    })
+}
+
+/// What CloudTrail shows as the source of calls Automation makes for a caller.
+const AUTOMATION_SOURCE: &str = "ssm.amazonaws.com";
+
+async fn check_step(
+    iam: &Iam,
+    store: &Arc<dyn Store>,
+    scope: &Scope,
+    caller: &str,
+    call: &StepCall,
+) -> Result<(), (String, String)> {
+    let internal = |e: &dyn std::fmt::Display| {
+        let e = ApiError::internal(e);
+        (e.code.to_string(), e.message)
+    };
+    let actor = actor_of(caller).ok_or_else(|| internal(&format!("unknown caller {caller}")))?;
+    let policies = match &actor.user {
+        Some(user) => Some(iam.policies_of(&actor.account, user).await.map_err(|e| internal(&e))?),
+        None => None,
+    };
+    let target = match &call.target {
+        StepTarget::Any => Target::any(),
+        StepTarget::Parameter(name) => Target::parameter(scope, name),
+        StepTarget::Instance(id) => {
+            let rows = store.instances(scope, std::slice::from_ref(id)).await.map_err(|e| internal(&e))?;
+            let tags = rows.first().map(|r| r.tags.clone()).unwrap_or_default();
+            Target::instance(scope, id).with_resource_tags(&tags)
+        }
+    };
+    let service = if call.action.starts_with("ssm:") { Service::Ssm } else { Service::Ec2 };
+    let principal = Principal { actor, policies, source_ip: AUTOMATION_SOURCE.to_owned() };
+    authorize::check(&principal, service, scope, &Trail::default(), call.action, &[target])
+        .map_err(|e| (e.code.to_string(), e.message))
+}
+
+/// The caller an execution records, back from its ARN (`…:user/NAME` or `…:root`).
+fn actor_of(arn: &str) -> Option<Actor> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, who) = rest.split_once(':')?;
+    let user = match who {
+        "root" => None,
+        other => Some(other.strip_prefix("user/")?.to_owned()),
+    };
+    Some(Actor { account: account.to_owned(), user, access_key_id: String::new() })
 }

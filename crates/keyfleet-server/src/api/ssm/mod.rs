@@ -1,7 +1,7 @@
 //! The SSM service (`X-Amz-Target: AmazonSSM.<Op>`): every operation keyfleet answers,
 //! each beside its IAM action name.
 
-mod automation;
+pub mod automation;
 mod parameters;
 
 use serde_json::Value;
