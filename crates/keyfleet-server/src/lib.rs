@@ -159,8 +159,14 @@ pub struct Started {
 
 /// Opens the data dir and store and binds the listener.
 pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
+    // The admin secret and the master key are in this process's memory: keep them out of
+    // core dumps and away from ptrace by other processes of the same uid.
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!(error = %e, "the process could not be made non-dumpable");
+    }
     create_private_dir(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?);
+    private_database_files(&config.data_dir)?;
     let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let iam = Arc::new(service::iam::Iam::new(store.clone(), master_key.clone()));
@@ -231,6 +237,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
 /// account id, the key id and the secret (shown once). The server may be running.
 pub async fn create_account(config: &ServerConfig) -> Result<(String, String, zeroize::Zeroizing<String>), StartError> {
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?);
+    private_database_files(&config.data_dir)?;
     let master_key_path = config.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = Arc::new(service::envelope::MasterKey::load_or_create(&master_key_path)?);
     let created = service::iam::Iam::new(store, master_key).create_account().await.map_err(StartError::Account)?;
@@ -287,5 +294,23 @@ fn create_private_dir(path: &std::path::Path) -> Result<(), StartError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(|source| StartError::DataDir { path: path.to_owned(), source })
+    let data_dir_error = |source| StartError::DataDir { path: path.to_owned(), source };
+    builder.create(path).map_err(data_dir_error)?;
+    // An existing dir keeps its mode, whatever the umask made it: make it private. (SQLite
+    // gives its -wal and -shm files the database's mode; see `private_database_files`.)
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(data_dir_error)
+}
+
+/// The SQLite files 0600, whatever the umask made them (run once the store has opened them).
+fn private_database_files(data_dir: &std::path::Path) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["keyfleet.db", "keyfleet.db-wal", "keyfleet.db-shm"] {
+        let path = data_dir.join(name);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StartError::DataDir { path, source: e }),
+            _ => {}
+        }
+    }
+    Ok(())
 }

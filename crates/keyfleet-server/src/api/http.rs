@@ -144,7 +144,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
             None => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
         },
     };
-    let caller = match authenticate(state, incoming, !is_read_only(&action)).await {
+    let caller = match authenticate(state, incoming, !crate::service::audit::is_read_only(&action)).await {
         Ok(caller) => caller,
         Err(refused) => return (action.clone(), Err(refusal(state, incoming, service, &action, refused).await)),
     };
@@ -224,11 +224,6 @@ async fn dispatch(
         }
         (Protocol::Json(_), None) => Err(ApiError::serialization()),
     }
-}
-
-/// Actions that only read, by AWS's naming: the replay guard tells their identical calls apart.
-fn is_read_only(action: &str) -> bool {
-    ["Describe", "Get", "List", "Lookup"].iter().any(|prefix| action.starts_with(prefix))
 }
 
 /// Verifies the request's signature and names the caller.

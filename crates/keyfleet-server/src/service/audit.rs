@@ -105,7 +105,13 @@ impl Audit {
     /// Starts the writer task; records also go to `file` (appended, JSON lines) if given.
     pub fn start(store: Arc<dyn Store>, file: Option<&Path>) -> std::io::Result<Self> {
         let file = match file {
-            Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            Some(path) => {
+                use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+                let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+                // An existing file keeps its mode on open: records hold who did what, from where.
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                Some(file)
+            }
             None => None,
         };
         let (queue, receiver) = mpsc::channel(8192);
@@ -190,14 +196,12 @@ async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, m
 }
 
 /// Replaces a request parameter's value when it may hold a secret, as CloudTrail does with
-/// `HIDDEN_DUE_TO_SECURITY_REASONS` (a parameter's `Value`, anything named secret or password).
+/// `HIDDEN_DUE_TO_SECURITY_REASONS` (a parameter's `Value`, anything named secret or password,
+/// and RunInstances' `UserData`, which scripts fill with credentials).
 pub fn redact(name: &str, value: Value) -> Value {
     let lower = name.to_ascii_lowercase();
-    if lower == "value" || lower.contains("secret") || lower.contains("password") || lower.contains("privatekey") {
-        Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into())
-    } else {
-        value
-    }
+    let secret = ["secret", "password", "privatekey", "userdata"].iter().any(|s| lower.contains(s));
+    if lower == "value" || secret { Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into()) } else { value }
 }
 
 /// CloudTrail's `readOnly`: the action only reads.

@@ -62,3 +62,40 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The data dir is 0700 and the database, its WAL and the audit log 0600, even when they
+/// already existed with looser modes; RunInstances' UserData is hidden in audit records.
+#[test]
+fn files_at_rest_are_private_and_user_data_is_not_audited() {
+    use std::os::unix::fs::PermissionsExt;
+    if !require(&["aws"]) {
+        return;
+    }
+    let outer = tempfile::tempdir().unwrap();
+    let data = outer.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let audit_log = outer.path().join("audit.jsonl");
+    std::fs::write(&audit_log, "").unwrap();
+    std::fs::set_permissions(&audit_log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let options = crate::support::Options {
+        data_dir: Some(data.clone()),
+        args: vec!["--audit-log".into(), audit_log.display().to_string()],
+        ..Default::default()
+    };
+    let server = TestServer::start_with(options);
+    server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --user-data DB_PASSWORD=hunter2");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("keyfleet.db")), 0o600);
+    assert_eq!(mode(&data.join("keyfleet.db-wal")), 0o600);
+    assert_eq!(mode(&audit_log), 0o600);
+    let events = json(
+        &server
+            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=RunInstances"),
+    );
+    let event = events["Events"][0]["CloudTrailEvent"].as_str().unwrap();
+    assert!(event.contains("HIDDEN_DUE_TO_SECURITY_REASONS"), "{event}");
+    assert!(!event.contains("hunter2") && !event.contains("aHVudGVyMg"), "{event}");
+    assert!(!std::fs::read_to_string(&audit_log).unwrap().contains("hunter2"));
+}
