@@ -13,6 +13,8 @@ use crate::store::{AuditAttribute, AuditQuery, AuditRow};
 
 /// The `X-Amz-Target` service prefix.
 pub const TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101";
+/// The same prefix as the JavaScript and Go SDKs send it.
+pub const SHORT_TARGET_PREFIX: &str = "CloudTrail_20131101";
 
 /// How far back events are kept visible by default (CloudTrail: 90 days).
 const DEFAULT_LOOKBACK_MS: i64 = 90 * 24 * 3600 * 1000;

@@ -68,13 +68,22 @@ impl Protocol {
         match self {
             Protocol::Ec2 => Service::Ec2,
             Protocol::Iam => Service::Iam,
-            Protocol::Json(target) => match target.split_once('.').map(|(s, _)| s) {
-                Some("AmazonSSM") => Service::Ssm,
-                Some("AWSEC2InstanceConnectService") => Service::InstanceConnect,
-                _ => Service::CloudTrail,
-            },
+            Protocol::Json(target) => json_service(target).map_or(Service::CloudTrail, |(service, _)| service),
         }
     }
+}
+
+/// The JSON service and operation an `X-Amz-Target` names. CloudTrail's model has two
+/// spellings of its prefix: botocore sends the long one, the JavaScript and Go SDKs the short.
+fn json_service(target: &str) -> Option<(Service, &str)> {
+    let (prefix, op) = target.rsplit_once('.')?;
+    let service = match prefix {
+        "AmazonSSM" => Service::Ssm,
+        "AWSEC2InstanceConnectService" => Service::InstanceConnect,
+        cloudtrail::TARGET_PREFIX | cloudtrail::SHORT_TARGET_PREFIX => Service::CloudTrail,
+        _ => return None,
+    };
+    Some((service, op))
 }
 
 /// What the edge knows about a request before it is dispatched.
@@ -214,10 +223,10 @@ async fn dispatch(
         (Protocol::Ec2, _) => ec2::dispatch(ctx, params).await.map(xml),
         (Protocol::Iam, _) => iam::dispatch(ctx, params).await.map(xml),
         (Protocol::Json(target), Some(input)) => {
-            let value = match target.rsplit_once('.') {
-                Some(("AmazonSSM", op)) => ssm::dispatch(ctx, op, input).await,
-                Some(("AWSEC2InstanceConnectService", op)) => instance_connect::dispatch(ctx, op, input).await,
-                Some((cloudtrail::TARGET_PREFIX, op)) => cloudtrail::dispatch(ctx, op, input).await,
+            let value = match json_service(target) {
+                Some((Service::Ssm, op)) => ssm::dispatch(ctx, op, input).await,
+                Some((Service::InstanceConnect, op)) => instance_connect::dispatch(ctx, op, input).await,
+                Some((Service::CloudTrail, op)) => cloudtrail::dispatch(ctx, op, input).await,
                 _ => Err(ApiError::unknown_operation(target)),
             }?;
             Ok(Body::from(value.to_string()))

@@ -12,6 +12,7 @@
 //! - `secrets.rs`: no private key byte reaches the database or the logs;
 //! - `sigv4.rs`: authentication failures as real clients see them, and their audit records;
 //! - `iam.rs`: users, access keys and policies: every allow and deny path, and the audit log;
+//! - `js_sdk.rs`: the AWS SDK for JavaScript v3 (`clients/js`);
 //! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
 //! - `ssm.rs`: Parameter Store with the aws CLI;
 //! - `replicas.rs`: two servers on one PostgreSQL database;
@@ -31,6 +32,7 @@ mod edge;
 mod golden;
 mod iam;
 mod instances;
+mod js_sdk;
 mod keyfleet_cli;
 mod replicas;
 mod reset_access;
