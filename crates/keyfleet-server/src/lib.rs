@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub replica_id: Option<String>,
     /// How long a replica's claim on its instances lasts without renewal.
     pub instance_lease: std::time::Duration,
+    /// Instances that are not terminated, per (account, region).
+    pub instance_quota: u32,
     /// RSA keys kept ready for CreateKeyPair (0: no pool).
     pub rsa_pool_size: usize,
     /// Threads refilling the RSA pool (at low priority).
@@ -96,6 +98,7 @@ impl ServerConfig {
             automation_step_delay: std::time::Duration::ZERO,
             replica_id: None,
             instance_lease: service::instances::DEFAULT_LEASE,
+            instance_quota: service::instances::DEFAULT_INSTANCE_QUOTA,
             rsa_pool_size: DEFAULT_RSA_POOL_SIZE,
             rsa_pool_workers: 1,
             audit_log: None,
@@ -190,7 +193,8 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         None => replica_id(&config.data_dir)?,
     };
     tracing::info!(replica = %replica, "replica");
-    let instances = Arc::new(Instances::new(store.clone(), runtime, replica, config.instance_lease));
+    let instances =
+        Arc::new(Instances::new(store.clone(), runtime, replica, config.instance_lease, config.instance_quota));
     instances.resume().await?;
     instances.spawn_reconciler();
     let parameters = Arc::new(service::parameters::Parameters::new(store.clone(), master_key));

@@ -167,6 +167,14 @@ impl From<Error> for ApiError {
                 "IncorrectInstanceState",
                 format!("The instance '{instance_id}' is not in a state from which it can be {verb}."),
             ),
+            Error::VcpuLimitExceeded(limit) => Self::bad_request(
+                "VcpuLimitExceeded",
+                format!(
+                    "You have requested more vCPU capacity than your current vCPU limit of {limit} allows for the \
+                     instance bucket that the specified instance type belongs to. Please visit \
+                     http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit."
+                ),
+            ),
             Error::InsufficientCapacity => Self::new(
                 "InsufficientInstanceCapacity",
                 "We currently do not have sufficient capacity in the Availability Zone you requested.",

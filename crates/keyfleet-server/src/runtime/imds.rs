@@ -48,6 +48,9 @@ pub struct Metadata {
 }
 
 const MAX_TTL: u64 = 21_600;
+/// Unexpired tokens kept per instance; past it the one that expires first is dropped, so a
+/// loop asking for tokens costs its own instance's oldest token, not the server's memory.
+const MAX_TOKENS: usize = 1_000;
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
@@ -83,6 +86,18 @@ async fn handle(State(service): State<Arc<Service>>, request: Request) -> Respon
 }
 
 impl Service {
+    fn remember(&self, token: String, expiry: Instant) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        tokens.retain(|_, expiry| *expiry > now);
+        if tokens.len() >= MAX_TOKENS
+            && let Some(first) = tokens.iter().min_by_key(|(_, expiry)| **expiry).map(|(t, _)| t.clone())
+        {
+            tokens.remove(&first);
+        }
+        tokens.insert(token, expiry);
+    }
+
     fn token_valid(&self, token: &str) -> bool {
         let mut tokens = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
@@ -100,13 +115,11 @@ fn issue_token(service: &Service, path: &str, headers: &HeaderMap) -> Response {
         return error(StatusCode::BAD_REQUEST, "400 - Bad Request");
     };
     let mut raw = [0u8; 32];
-    let _ = getrandom::fill(&mut raw);
+    if getrandom::fill(&mut raw).is_err() {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "500 - Internal Server Error");
+    }
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-    service
-        .tokens
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(token.clone(), Instant::now() + Duration::from_secs(ttl));
+    service.remember(token.clone(), Instant::now() + Duration::from_secs(ttl));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain"), (header::HeaderName::from_static(TTL_HEADER), &ttl.to_string())],
@@ -226,5 +239,17 @@ mod tests {
         assert!(!lookup(&m, "/latest/meta-data/").unwrap().contains("public-keys"));
         assert_eq!(lookup(&m, "/latest/meta-data/public-keys/0/openssh-key"), None);
         assert_eq!(lookup(&m, "/bogus/meta-data/"), None);
+    }
+
+    #[test]
+    fn tokens_are_capped_per_instance() {
+        let service = Service { metadata: metadata(false), tokens: Mutex::new(HashMap::new()) };
+        let later = Instant::now() + Duration::from_secs(60);
+        for i in 0..MAX_TOKENS + 50 {
+            service.remember(format!("t{i}"), later + Duration::from_millis(i as u64));
+        }
+        assert_eq!(service.tokens.lock().unwrap().len(), MAX_TOKENS);
+        assert!(service.token_valid(&format!("t{}", MAX_TOKENS + 49)), "the newest token stays");
+        assert!(!service.token_valid("t0"), "the first to expire went");
     }
 }

@@ -38,6 +38,9 @@ pub struct Image {
 /// The instance type when RunInstances names none (EC2's documented default).
 pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
 const MAX_INSTANCES_PER_CALL: u32 = 100;
+/// Instances per (account, region) that are not terminated (`--instance-quota`): each holds
+/// listeners and a volume, so the server's descriptors and disk set the real bound.
+pub const DEFAULT_INSTANCE_QUOTA: u32 = 256;
 const FILTER_NAMES: [&str; 9] = [
     "instance-id",
     "instance-state-name",
@@ -115,13 +118,21 @@ pub struct Instances {
     acting: tokio::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// The lease length, milliseconds; renewed every third of it.
     lease_ms: i64,
+    /// Live instances allowed per (account, region).
+    quota: u32,
 }
 
 impl Instances {
     /// Creates the service for replica `replica`.
-    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, replica: String, lease: std::time::Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        runtime: Arc<Runtime>,
+        replica: String,
+        lease: std::time::Duration,
+        quota: u32,
+    ) -> Self {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(3_000);
-        Instances { store, runtime, replica, acting: Default::default(), lease_ms }
+        Instances { store, runtime, replica, acting: Default::default(), lease_ms, quota }
     }
 
     /// This replica's id.
@@ -151,7 +162,12 @@ impl Instances {
             None => None,
             Some(name) => Some(self.launch_key_line(scope, name).await?),
         };
-        let count = input.max_count.min(MAX_INSTANCES_PER_CALL);
+        let live = self.store.instances(scope, &[]).await?.iter().filter(|r| r.state != "terminated").count();
+        let room = (self.quota as usize).saturating_sub(live);
+        if room < input.min_count as usize {
+            return Err(Error::VcpuLimitExceeded(self.quota));
+        }
+        let count = input.max_count.min(MAX_INSTANCES_PER_CALL).min(u32::try_from(room).unwrap_or(u32::MAX));
         let reservation_id = ids::new_id("r");
         let rows = self.insert_pending(scope, &input, &reservation_id, count, &tags, launch_key).await?;
         let _acting = self.acting.lock().await;

@@ -68,6 +68,10 @@ pub enum Error {
         /// `started`, `stopped`, `rebooted`.
         verb: &'static str,
     },
+    /// The account's instance quota is used up (`VcpuLimitExceeded`; every keyfleet
+    /// instance counts as one vCPU).
+    #[error("instance quota of {0} reached")]
+    VcpuLimitExceeded(u32),
     /// No loopback address is free (`InsufficientInstanceCapacity`).
     #[error("no capacity")]
     InsufficientCapacity,

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Accept any credentials and enable POST /moto-api/reset. For tests only.
     #[arg(long)]
     dev: bool,
+    /// Instances that are not terminated, per account and region (beyond: VcpuLimitExceeded).
+    #[arg(long, default_value_t = keyfleet_server::service::instances::DEFAULT_INSTANCE_QUOTA)]
+    instance_quota: u32,
     /// Key pairs allowed per account and region (AWS: 5000).
     #[arg(long, default_value_t = keyfleet_server::service::key_pairs::DEFAULT_QUOTA)]
     key_pair_quota: u32,
@@ -110,6 +113,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         automation_step_delay: std::time::Duration::from_millis(args.automation_step_delay_ms),
         replica_id: args.replica_id,
         instance_lease: std::time::Duration::from_secs(args.instance_lease_seconds),
+        instance_quota: args.instance_quota,
         rsa_pool_size: args.rsa_pool_size,
         rsa_pool_workers: args.rsa_pool_workers,
         audit_log: args.audit_log,

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use crate::support::{Options, TestServer, require};
+use crate::support::{Options, TestServer, json, require};
 
 fn post(server: &TestServer, body: String) -> (u16, String) {
     let response = ureq::post(format!("{}/", server.url))
@@ -125,4 +125,31 @@ fn rsa_keys_come_from_the_pool_and_the_pool_shows_in_metrics() {
     });
     assert_eq!(post(&no_pool, "Action=CreateKeyPair&Version=2016-11-15&KeyName=a".into()).0, 200);
     assert_eq!(metric(&no_pool, "keyfleet_rsa_pool_hits_total"), None);
+}
+
+/// Instances per account and region are capped (`--instance-quota`): past it RunInstances
+/// answers EC2's VcpuLimitExceeded, and terminating one makes room again.
+#[test]
+fn the_instance_quota_holds_and_frees_on_termination() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server =
+        TestServer::start_with(Options { args: vec!["--instance-quota".into(), "2".into()], ..Options::default() });
+    let run = |extra: &str| format!("ec2 run-instances --image-id ami-keyfleet-linux {extra}");
+    let first = json(&server.aws_ok(&run("--count 2")));
+    let message = server.aws_err(&run(""), "VcpuLimitExceeded");
+    assert!(message.contains("your current vCPU limit of 2 allows"), "{message}");
+    server.aws_err(&run("--count 1:5"), "VcpuLimitExceeded");
+    let id = first["Instances"][0]["InstanceId"].as_str().unwrap();
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")))["Reservations"][0]["Instances"]
+        [0]["State"]["Name"]
+        != "terminated"
+    {
+        assert!(std::time::Instant::now() < deadline, "{id} never terminated");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server.aws_ok(&run(""));
 }
