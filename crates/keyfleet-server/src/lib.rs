@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub instance_lease: std::time::Duration,
     /// Instances that are not terminated, per (account, region).
     pub instance_quota: u32,
+    /// sshd's LoginGraceTime for every instance's SSH server.
+    pub ssh_login_grace: std::time::Duration,
     /// RSA keys kept ready for CreateKeyPair (0: no pool).
     pub rsa_pool_size: usize,
     /// Threads refilling the RSA pool (at low priority).
@@ -99,6 +101,7 @@ impl ServerConfig {
             replica_id: None,
             instance_lease: service::instances::DEFAULT_LEASE,
             instance_quota: service::instances::DEFAULT_INSTANCE_QUOTA,
+            ssh_login_grace: runtime::ssh::DEFAULT_LOGIN_GRACE,
             rsa_pool_size: DEFAULT_RSA_POOL_SIZE,
             rsa_pool_workers: 1,
             audit_log: None,
@@ -167,6 +170,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
         tracing::warn!(error = %e, "the process could not be made non-dumpable");
     }
+    raise_descriptor_limit();
     create_private_dir(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?);
     private_database_files(&config.data_dir)?;
@@ -183,8 +187,14 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         service::audit::Audit::start(store.clone(), config.audit_log.as_deref()).map_err(StartError::AuditLog)?,
     );
     let runtime = Arc::new(
-        runtime::Runtime::new(&config.data_dir, config.ssh_port, config.instance_network, Some(login_observer(&audit)))
-            .await,
+        runtime::Runtime::new(
+            &config.data_dir,
+            config.ssh_port,
+            config.instance_network,
+            Some(login_observer(&audit)),
+            config.ssh_login_grace,
+        )
+        .await,
     );
     let instance_connect =
         service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);
@@ -304,6 +314,19 @@ fn create_private_dir(path: &std::path::Path) -> Result<(), StartError> {
     // gives its -wal and -shm files the database's mode; see `private_database_files`.)
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(data_dir_error)
+}
+
+/// Every connection and instance listener is a descriptor: take the hard limit, not the
+/// (often 1024) soft one, so that the connection caps bind before the descriptors run out.
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "the descriptor limit could not be raised");
+        }
+    }
 }
 
 /// The SQLite files 0600, whatever the umask made them (run once the store has opened them).

@@ -109,6 +109,7 @@ pub struct Runtime {
     sandbox: Option<Sandbox>,
     running: tokio::sync::Mutex<HashMap<String, Running>>,
     observer: Option<LoginObserver>,
+    login_grace: std::time::Duration,
 }
 
 /// The default block instance addresses come from (`--instance-network`).
@@ -117,7 +118,14 @@ pub const DEFAULT_NETWORK: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 0);
 impl Runtime {
     /// A runtime keeping volumes under `data_dir/volumes`, serving SSH on `ssh_port`, with
     /// instance addresses from the loopback /16 at `network`.
-    pub async fn new(data_dir: &Path, ssh_port: u16, network: Ipv4Addr, observer: Option<LoginObserver>) -> Self {
+    /// `login_grace` is sshd's LoginGraceTime for every instance.
+    pub async fn new(
+        data_dir: &Path,
+        ssh_port: u16,
+        network: Ipv4Addr,
+        observer: Option<LoginObserver>,
+        login_grace: std::time::Duration,
+    ) -> Self {
         let sandbox = match Sandbox::probe().await {
             Ok(s) => Some(s),
             Err(e) => {
@@ -133,6 +141,7 @@ impl Runtime {
             running: Default::default(),
             pushed_keys: Default::default(),
             observer,
+            login_grace,
         }
     }
 
@@ -177,6 +186,7 @@ impl Runtime {
                 ssh_key::PublicKey::from_openssh(line).ok().map(|k| (name.clone(), k.key_data().clone()))
             }),
             observer: self.observer.clone(),
+            login_grace: self.login_grace,
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
         let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;

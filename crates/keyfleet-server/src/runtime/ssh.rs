@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,15 @@ use super::sandbox::{Launch, Sandbox};
 
 /// The only login user of built-in instances.
 pub const LOGIN_USER: &str = "ec2-user";
+/// sshd's `MaxStartups` (its first number): connections not yet authenticated at once per
+/// instance; more are closed as they arrive.
+const MAX_STARTUPS: usize = 10;
+/// Connections at once per instance, authenticated or not.
+const MAX_CONNECTIONS: usize = 100;
+/// sshd's `LoginGraceTime` default: a connection not authenticated by then is closed.
+pub const DEFAULT_LOGIN_GRACE: Duration = Duration::from_secs(120);
+/// How long the accept loop waits after an error (out of descriptors): never a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long reading `authorized_keys` may take before the attempt is refused.
 const AUTHORIZED_KEYS_TIMEOUT: Duration = Duration::from_secs(5);
 /// OpenSSH's sftp server, run inside the sandbox for `sftp` and `scp`.
@@ -55,6 +64,50 @@ pub struct InstanceSsh {
     pub launch_key: Option<(String, ssh_key::public::KeyData)>,
     /// Where every authentication attempt is reported.
     pub observer: Option<super::LoginObserver>,
+    /// sshd's `LoginGraceTime`.
+    pub login_grace: Duration,
+}
+
+/// The connections of one instance's server: how many, and how many still unauthenticated.
+#[derive(Debug, Default)]
+struct Admission {
+    connections: AtomicUsize,
+    startups: AtomicUsize,
+}
+
+/// One admitted connection's place; given back when the connection ends.
+struct Slot {
+    admission: Arc<Admission>,
+    /// Still unauthenticated: holds one of the `MaxStartups` places.
+    pending: Arc<AtomicBool>,
+}
+
+impl Slot {
+    /// A place for a new connection, unless the instance has no room.
+    fn take(admission: &Arc<Admission>) -> Option<Slot> {
+        if admission.startups.load(Ordering::Relaxed) >= MAX_STARTUPS
+            || admission.connections.load(Ordering::Relaxed) >= MAX_CONNECTIONS
+        {
+            return None;
+        }
+        admission.connections.fetch_add(1, Ordering::Relaxed);
+        admission.startups.fetch_add(1, Ordering::Relaxed);
+        Some(Slot { admission: admission.clone(), pending: Arc::new(AtomicBool::new(true)) })
+    }
+
+    /// The connection authenticated: its `MaxStartups` place is free again.
+    fn authenticated(admission: &Admission, pending: &AtomicBool) {
+        if pending.swap(false, Ordering::Relaxed) {
+            admission.startups.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        Slot::authenticated(&self.admission, &self.pending);
+        self.admission.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A listening SSH server; dropping it leaves it running, [`SshServer::shutdown`] ends it
@@ -87,20 +140,47 @@ pub async fn start(
     let registry = sessions.clone();
     let accept_loop = tokio::spawn(async move {
         let next_id = AtomicU64::new(0);
+        let admission = Arc::new(Admission::default());
         loop {
             let accepted = tokio::select! {
                 _ = stopped.changed() => return,
                 accepted = listener.accept() => accepted,
             };
-            let Ok((stream, peer)) = accepted else { continue };
-            let handler = Connection { instance: instance.clone(), peer: peer.ip(), grant: None };
-            let (config, registry) = (config.clone(), registry.clone());
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(instance = %instance.instance_id, error = %e, "ssh accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            let Some(slot) = Slot::take(&admission) else { continue };
+            let handler = Connection {
+                instance: instance.clone(),
+                peer: peer.ip(),
+                grant: None,
+                admission: admission.clone(),
+                pending: slot.pending.clone(),
+            };
+            let (config, registry, grace) = (config.clone(), registry.clone(), instance.login_grace);
             let id = next_id.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
-                let Ok(running) = russh::server::run_stream(config, stream, handler).await else { return };
-                lock(&registry).insert(id, running.handle());
+                let started = tokio::time::timeout(grace, russh::server::run_stream(config, stream, handler));
+                let Ok(Ok(running)) = started.await else { return };
+                let handle = running.handle();
+                lock(&registry).insert(id, handle.clone());
+                let pending = slot.pending.clone();
+                let grace_timer = tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    if pending.load(Ordering::Relaxed) {
+                        let reason = "login grace time exceeded".to_owned();
+                        let _ = handle.disconnect(russh::Disconnect::ByApplication, reason, "en".into()).await;
+                    }
+                });
                 let _ = running.await;
+                grace_timer.abort();
                 lock(&registry).remove(&id);
+                drop(slot);
             });
         }
     });
@@ -128,6 +208,8 @@ struct Connection {
     instance: Arc<InstanceSsh>,
     peer: IpAddr,
     grant: Option<Grant>,
+    admission: Arc<Admission>,
+    pending: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -213,6 +295,7 @@ impl russh::server::Handler for Connection {
         match result {
             Ok(grant) => {
                 self.grant = Some(grant);
+                Slot::authenticated(&self.admission, &self.pending);
                 Ok(Auth::Accept)
             }
             Err(_) => Ok(Auth::reject()),

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Accept any credentials and enable POST /moto-api/reset. For tests only.
     #[arg(long)]
     dev: bool,
+    /// Seconds an SSH connection to an instance may take to authenticate (sshd's LoginGraceTime).
+    #[arg(long, default_value_t = 120)]
+    ssh_login_grace_seconds: u64,
     /// Instances that are not terminated, per account and region (beyond: VcpuLimitExceeded).
     #[arg(long, default_value_t = keyfleet_server::service::instances::DEFAULT_INSTANCE_QUOTA)]
     instance_quota: u32,
@@ -114,6 +117,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         replica_id: args.replica_id,
         instance_lease: std::time::Duration::from_secs(args.instance_lease_seconds),
         instance_quota: args.instance_quota,
+        ssh_login_grace: std::time::Duration::from_secs(args.ssh_login_grace_seconds),
         rsa_pool_size: args.rsa_pool_size,
         rsa_pool_workers: args.rsa_pool_workers,
         audit_log: args.audit_log,

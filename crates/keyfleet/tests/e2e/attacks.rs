@@ -200,3 +200,51 @@ fn control_characters_never_reach_a_name_or_a_tag() {
     assert_eq!(listed["KeyPairs"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["KeyPairs"][0]["Tags"], serde_json::json!([]), "{listed}");
 }
+
+/// An instance's SSH server keeps at most ten unauthenticated connections (sshd's
+/// MaxStartups) and closes one that has not authenticated within the login grace time, so
+/// silent connections cannot pile up; logins work again once they are gone.
+#[test]
+fn silent_ssh_connections_are_capped_and_timed_out() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    if !require(&TOOLS) {
+        return;
+    }
+    let options =
+        crate::support::Options { args: vec!["--ssh-login-grace-seconds".into(), "2".into()], ..Default::default() };
+    let server = TestServer::start_with(options);
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    ssh_ok(&server, &key, &ip, "true");
+    let connect = || {
+        let stream = TcpStream::connect((ip.as_str(), server.ssh_port)).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        stream
+    };
+    // Reads until the server closes the connection: its banner, then EOF (bounded by the
+    // read timeout, which fails the test).
+    let closed = |mut stream: TcpStream| {
+        let mut buf = [0u8; 256];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    };
+    let mut silent: Vec<TcpStream> = (0..10).map(|_| connect()).collect();
+    for stream in &mut silent {
+        let mut banner = [0u8; 8];
+        stream.read_exact(&mut banner).unwrap();
+        assert_eq!(&banner, b"SSH-2.0-");
+    }
+    let eleventh = connect();
+    let mut first = [0u8; 8];
+    assert!(matches!((&eleventh).read(&mut first), Ok(0)), "an eleventh unauthenticated connection was served");
+    for stream in silent {
+        assert!(closed(stream), "a silent connection outlived the login grace time");
+    }
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+}
