@@ -239,11 +239,38 @@ fn parse_conditions(block: &serde_json::Map<String, Value>) -> Result<Vec<Condit
         let operator = operator(base).ok_or_else(|| malformed(format!("Invalid Condition type : {name}.")))?;
         let keys = keys.as_object().ok_or_else(|| malformed("Syntax errors in policy."))?;
         for (key, values) in keys {
+            if !evaluated_key(key) {
+                return Err(malformed(format!(
+                    "Condition key {key} is not one keyfleet evaluates; a condition on it would never be what it says."
+                )));
+            }
             let values = strings(values)?;
             conditions.push(Condition { operator, qualifier, if_exists, key: key.to_ascii_lowercase(), values });
         }
     }
     Ok(conditions)
+}
+
+/// The condition keys keyfleet fills in some request (lowercase compare: names are
+/// case-insensitive). A condition on any other key would be silently false (or, negated,
+/// silently true), so a policy that names one is refused instead.
+const EVALUATED_KEYS: [&str; 10] = [
+    "aws:sourceip",
+    "aws:requestedregion",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:username",
+    "aws:tagkeys",
+    "ec2:keypairname",
+    "ec2:keypairtype",
+    "ec2:createaction",
+    "ec2:osuser",
+];
+
+fn evaluated_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    let tag = |prefix: &str| key.strip_prefix(prefix).is_some_and(|name| !name.is_empty());
+    EVALUATED_KEYS.contains(&key.as_str()) || tag("aws:requesttag/") || tag("aws:resourcetag/")
 }
 
 fn operator(name: &str) -> Option<Operator> {
