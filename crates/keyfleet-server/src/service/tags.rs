@@ -161,17 +161,34 @@ impl Tags {
         Ok((matching.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
     }
 
-    /// Checks every id and returns (id, resource type) pairs for the store.
+    /// Checks every id and returns (id, resource type) pairs for the store: key pairs and
+    /// instances are taggable; any other id is not one keyfleet has.
     async fn existing_resources(&self, scope: &Scope, resource_ids: &[String]) -> Result<Vec<(String, String)>> {
-        if let Some(bad) = resource_ids.iter().find(|id| !ids::is_well_formed(id, "key")) {
+        let (instance_ids, key_pair_ids): (Vec<String>, Vec<String>) =
+            resource_ids.iter().cloned().partition(|id| id.starts_with("i-"));
+        if let Some(bad) = instance_ids.iter().find(|id| !ids::is_well_formed(id, "i")) {
+            return Err(Error::InstanceIdMalformed(bad.clone()));
+        }
+        if let Some(bad) = key_pair_ids.iter().find(|id| !ids::is_well_formed(id, "key")) {
             return Err(Error::InvalidId(bad.clone()));
         }
-        let query = KeyPairQuery { names: Vec::new(), ids: resource_ids.to_vec() };
-        let found = self.store.key_pairs(scope, &query).await?;
-        match resource_ids.iter().find(|id| !found.iter().any(|k| &k.id == *id)) {
-            Some(missing) => Err(Error::KeyPairIdNotFound(missing.clone())),
-            None => Ok(resource_ids.iter().map(|id| (id.clone(), "key-pair".to_owned())).collect()),
+        if !key_pair_ids.is_empty() {
+            let query = KeyPairQuery { names: Vec::new(), ids: key_pair_ids.clone() };
+            let found = self.store.key_pairs(scope, &query).await?;
+            if let Some(missing) = key_pair_ids.iter().find(|id| !found.iter().any(|k| &k.id == *id)) {
+                return Err(Error::KeyPairIdNotFound(missing.clone()));
+            }
         }
+        if !instance_ids.is_empty() {
+            let found = self.store.instances(scope, &instance_ids).await?;
+            let missing: Vec<String> =
+                instance_ids.iter().filter(|id| !found.iter().any(|r| &r.id == *id)).cloned().collect();
+            if !missing.is_empty() {
+                return Err(Error::InstanceNotFound(missing));
+            }
+        }
+        let kind = |id: &String| if id.starts_with("i-") { "instance" } else { "key-pair" };
+        Ok(resource_ids.iter().map(|id| (id.clone(), kind(id).to_owned())).collect())
     }
 }
 

@@ -635,3 +635,40 @@ fn ssh_logins_accepted_and_refused_are_audited_with_fingerprints() {
     assert!(table.contains(&good) && table.contains(&bad), "{table}");
     assert!(table.contains("AuthenticationRefused") && table.contains("RunInstances"), "{table}");
 }
+
+/// Instances take tags after launch as key pairs do, and DescribeInstances pages as EC2's
+/// does (MaxResults 5–1000 and NextToken, not with InstanceIds).
+#[test]
+fn instances_take_tags_and_describe_pages() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --count 7"));
+    let ids: Vec<String> =
+        out["Instances"].as_array().unwrap().iter().map(|i| i["InstanceId"].as_str().unwrap().to_owned()).collect();
+    server.aws_ok(&format!("ec2 create-tags --resources {} --tags Key=team,Value=blue", ids[0]));
+    assert_eq!(describe(&server, &ids[0])["Tags"], serde_json::json!([{"Key": "team", "Value": "blue"}]));
+    let tags = json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=instance"));
+    assert_eq!(tags["Tags"][0]["ResourceId"], ids[0].as_str(), "{tags}");
+    server.aws_ok(&format!("ec2 delete-tags --resources {} --tags Key=team", ids[0]));
+    assert_eq!(describe(&server, &ids[0])["Tags"], serde_json::Value::Null);
+    server
+        .aws_err("ec2 create-tags --resources i-0123456789abcdef0 --tags Key=a,Value=b", "InvalidInstanceID.NotFound");
+
+    let count = |page: &serde_json::Value| {
+        page["Reservations"].as_array().unwrap().iter().map(|r| r["Instances"].as_array().unwrap().len()).sum::<usize>()
+    };
+    let first = json(&server.aws_ok("ec2 describe-instances --no-paginate --max-results 5"));
+    assert_eq!(count(&first), 5, "{first}");
+    let token = first["NextToken"].as_str().unwrap();
+    let second =
+        json(&server.aws_ok(&format!("ec2 describe-instances --no-paginate --max-results 5 --next-token {token}")));
+    assert_eq!(count(&second), 2, "{second}");
+    assert!(second.get("NextToken").is_none(), "{second}");
+    server.aws_err("ec2 describe-instances --no-paginate --max-results 3", "InvalidParameterValue");
+    server.aws_err(
+        &format!("ec2 describe-instances --no-paginate --max-results 5 --instance-ids {}", ids[0]),
+        "InvalidParameterCombination",
+    );
+}

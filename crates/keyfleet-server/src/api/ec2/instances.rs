@@ -59,9 +59,21 @@ async fn launch_targets(ctx: &Context<'_>, input: &RunInstances) -> Result<Vec<T
 
 pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
     let (ids, filters) = (p.list("InstanceId"), p.filters()?);
+    let page = page(p, !ids.is_empty())?;
     authorized(ctx, p, &[Target::any()])?;
     let rows = ctx.state.instances.describe(&ctx.scope, &ids, &filters).await?;
+    let (rows, next_token) = match page {
+        None => (rows.as_slice(), None),
+        Some((start, size)) => {
+            let start = start.min(rows.len());
+            let end = start.saturating_add(size).min(rows.len());
+            (&rows[start..end], (end < rows.len()).then(|| end.to_string()))
+        }
+    };
     Ok(ec2_query::success("DescribeInstances", ctx.request_id, rows.len() * 1600, |w| {
+        if let Some(token) = &next_token {
+            w.text("nextToken", token);
+        }
         if rows.is_empty() {
             w.empty("reservationSet");
             return;
@@ -77,6 +89,39 @@ pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply
         }
         w.end("reservationSet");
     }))
+}
+
+/// `MaxResults` (5–1000, not with `InstanceId`) and `NextToken`: the first row and the page
+/// size, or `None` for everything at once. A page may split a reservation, as EC2's pages
+/// count instances.
+fn page(p: &QueryParams, by_id: bool) -> Result<Option<(usize, usize)>, ApiError> {
+    let max = p.get("MaxResults");
+    let token = p.get("NextToken").filter(|t| !t.is_empty());
+    if by_id && max.is_some() {
+        return Err(ApiError::bad_request(
+            "InvalidParameterCombination",
+            "The parameter instancesSet cannot be used with the parameter maxResults",
+        ));
+    }
+    let size = match max {
+        None if token.is_none() => return Ok(None),
+        None => 1000,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (5..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid_parameter_value(format!(
+                    "Value ( {v} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+                )));
+            }
+        },
+    };
+    let start = match token {
+        None => 0,
+        Some(t) => {
+            t.parse::<usize>().map_err(|_| ApiError::invalid_parameter_value(format!("The token '{t}' is invalid.")))?
+        }
+    };
+    Ok(Some((start, size)))
 }
 
 pub(super) async fn stop(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
