@@ -391,7 +391,9 @@ fn metrics(state: &AppState) -> Response {
 }
 
 async fn reset(state: &AppState) -> Response {
-    match state.store.reset().await {
+    // The instances go with the state: their SSH servers would otherwise keep their
+    // addresses, which the next RunInstances hands out again.
+    match state.instances.reset_everything().await {
         Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status": "ok"}"#).into_response(),
         Err(e) => xml_error(&ApiError::internal(&e), &ids::request_id()),
     }

@@ -292,6 +292,19 @@ impl Instances {
             .map_err(Error::VolumeIo)
     }
 
+    /// `--dev`'s reset: stops serving every instance, deletes their volumes and empties the
+    /// store, all while the reconciler is held off (it would boot them again).
+    pub async fn reset_everything(&self) -> Result<()> {
+        let _acting = self.acting.lock().await;
+        let rows =
+            self.store.instances_in_states(&["pending", "running", "stopping", "stopped", "shutting-down"]).await?;
+        for (_, row) in rows.iter().filter(|(_, r)| r.owner == self.replica || r.owner.is_empty()) {
+            self.runtime.halt(&row.id).await;
+            self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+        }
+        Ok(self.store.reset().await?)
+    }
+
     /// Brings back what this replica was serving when it stopped, settles half-done
     /// transitions (a crash mid-stop leaves `stopping`, mid-terminate `shutting-down`), and
     /// takes over instances whose owner is gone when their volume is here.

@@ -672,3 +672,21 @@ fn instances_take_tags_and_describe_pages() {
         "InvalidParameterCombination",
     );
 }
+
+/// `--dev`'s reset takes the instances with it: their SSH servers let go of their addresses,
+/// so the next RunInstances, which gets the same address, launches as usual.
+#[test]
+fn a_dev_reset_frees_the_instances_addresses() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::dev();
+    let before = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux"));
+    let reset = ureq::post(format!("{}/moto-api/reset", server.url)).send("").unwrap();
+    assert_eq!(reset.status().as_u16(), 200);
+    assert_eq!(json(&server.aws_ok("ec2 describe-instances"))["Reservations"], serde_json::json!([]));
+    let after = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux"));
+    assert_eq!(after["Instances"][0]["PrivateIpAddress"], before["Instances"][0]["PrivateIpAddress"]);
+    let id = after["Instances"][0]["InstanceId"].as_str().unwrap();
+    assert_eq!(describe(&server, id)["State"]["Name"], "running");
+}
