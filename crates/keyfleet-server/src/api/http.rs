@@ -36,6 +36,9 @@ pub struct Limits {
     pub max_params: usize,
     /// Per-access-key rate limit, if any.
     pub rate: Option<RateLimiter>,
+    /// Audit records of refused signatures, per source address: past it a refusal is still
+    /// answered, but not recorded, so unsigned floods cannot grow the store at request speed.
+    pub refusal_records: Option<RateLimiter>,
 }
 
 impl Limits {
@@ -43,9 +46,20 @@ impl Limits {
     pub fn new(rate: u32, burst: u32) -> Self {
         // ImportKeyPair material is at most 2048 bytes; CreateTags may carry 1000 resource
         // ids and 50 tags. Nothing legitimate comes near these.
-        Limits { max_body_bytes: 256 * 1024, max_params: 2_000, rate: RateLimiter::new(rate, burst) }
+        Limits {
+            max_body_bytes: 256 * 1024,
+            max_params: 2_000,
+            rate: RateLimiter::new(rate, burst),
+            refusal_records: RateLimiter::new(REFUSAL_RECORDS_PER_SECOND, REFUSAL_RECORDS_BURST),
+        }
     }
 }
+
+/// Refused requests recorded per source address: one a second, after a first hundred.
+const REFUSAL_RECORDS_PER_SECOND: u32 = 1;
+const REFUSAL_RECORDS_BURST: u32 = 100;
+/// The longest user agent recorded (longer ones are cut at a character boundary).
+const MAX_USER_AGENT_BYTES: usize = 1024;
 
 /// How long a client may take to send its request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -279,6 +293,10 @@ async fn refusal(
     refused: Refused,
 ) -> ApiError {
     let error = ApiError::from(refused.error);
+    let recorded = state.limits.refusal_records.as_ref().is_none_or(|l| l.admit(&incoming.source_ip));
+    if !recorded {
+        return error;
+    }
     let (account, user, access_key_id, region) = match refused.claimed {
         Some(c) => (c.account, c.user, c.access_key_id, c.region),
         None => (String::new(), None, String::new(), super::auth::DEFAULT_REGION.to_owned()),
@@ -306,7 +324,12 @@ async fn refusal(
 }
 
 fn user_agent(parts: &Parts) -> String {
-    parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    let agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut end = agent.len().min(MAX_USER_AGENT_BYTES);
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    agent[..end].to_owned()
 }
 
 fn encode(incoming: &Incoming<'_>, outcome: Result<Body, ApiError>) -> Response {

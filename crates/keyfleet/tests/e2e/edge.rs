@@ -153,3 +153,34 @@ fn the_instance_quota_holds_and_frees_on_termination() {
     }
     server.aws_ok(&run(""));
 }
+
+/// Unsigned requests are all refused, but their audit records are rate-limited per source
+/// address and their user agents cut to 1 KiB: a flood cannot grow the store at request speed.
+#[test]
+fn a_flood_of_unsigned_requests_does_not_flood_the_audit_log() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let agent = "x".repeat(8 * 1024);
+    let agent = agent.as_str();
+    for _ in 0..300 {
+        let response = ureq::post(format!("{}/", server.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("User-Agent", agent)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send("Action=DescribeKeyPairs&Version=2016-11-15")
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+    }
+    let events =
+        json(&server.aws_ok(
+            "cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DescribeKeyPairs",
+        ));
+    let events = events["Events"].as_array().unwrap();
+    assert!(events.len() >= 100 && events.len() < 200, "{} records of 300 refusals", events.len());
+    let record: serde_json::Value = serde_json::from_str(events[0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(record["userAgent"].as_str().unwrap().len(), 1024);
+}
