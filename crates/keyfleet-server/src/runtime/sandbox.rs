@@ -99,8 +99,12 @@ impl Sandbox {
                 .ok_or_else(|| Unavailable("bwrap not found".into()))?,
         };
         let seccomp = std::sync::Arc::new(seccomp_filter().map_err(Unavailable)?);
-        if rustix::process::geteuid().is_root() && !Path::new(SETPRIV).exists() {
-            return Err(Unavailable(format!("{SETPRIV} not found (apt-get install util-linux)")));
+        if rustix::process::geteuid().is_root() {
+            if let Some(missing) = [SETPRIV, PRLIMIT, NICE].into_iter().find(|p| !Path::new(p).exists()) {
+                return Err(Unavailable(format!("{missing} not found (apt-get install util-linux coreutils)")));
+            }
+        } else {
+            tracing::warn!("not root: instances share keyfleet's uid, so no per-instance process or memory limits");
         }
         let uid = host_uid(Ipv4Addr::UNSPECIFIED);
         let output = tokio::process::Command::new(&bwrap)
@@ -171,9 +175,11 @@ impl Sandbox {
             let uid = launch.uid.to_string();
             let mut inner: Vec<String> = ["--", SETPRIV, "--reuid", &uid, "--regid", &uid, "--clear-groups"]
                 .into_iter()
-                .chain(["--no-new-privs", "--", &self.bwrap.display().to_string(), "--bind", "/", "/"])
+                .chain(["--no-new-privs", "--"])
                 .map(str::to_owned)
                 .collect();
+            inner.extend(resource_limits());
+            inner.extend([self.bwrap.display().to_string(), "--bind".into(), "/".into(), "/".into()]);
             inner.extend(isolation);
             (outer, inner)
         } else {
@@ -203,6 +209,36 @@ impl Sandbox {
 
 /// `setpriv` (util-linux) drops from root to the instance's uid between the two bwraps.
 const SETPRIV: &str = "/usr/bin/setpriv";
+/// `prlimit` and `nice` (util-linux, coreutils) set an instance's limits after the drop.
+const PRLIMIT: &str = "/usr/bin/prlimit";
+const NICE: &str = "/usr/bin/nice";
+
+/// Processes of one instance at once. The kernel counts RLIMIT_NPROC per real uid, and each
+/// instance has a uid of its own: a fork bomb stops at this, in its own instance.
+pub const MAX_PROCESSES: u32 = 512;
+/// Address space of one process of an instance.
+pub const MAX_PROCESS_BYTES: u64 = 4 << 30;
+/// Open files of one process of an instance.
+pub const MAX_OPEN_FILES: u32 = 4096;
+/// The largest file an instance's process may write (the default root volume's 8 GiB).
+pub const MAX_FILE_BYTES: u64 = 8 << 30;
+
+/// The command prefix that gives an instance's shells their limits and a lower CPU priority
+/// than the server's. It runs as the instance's uid, so the process limit is that uid's.
+fn resource_limits() -> Vec<String> {
+    let both = |v: u64| format!("{v}:{v}");
+    vec![
+        NICE.into(),
+        "-n".into(),
+        "10".into(),
+        PRLIMIT.into(),
+        format!("--nproc={}", both(u64::from(MAX_PROCESSES))),
+        format!("--as={}", both(MAX_PROCESS_BYTES)),
+        format!("--nofile={}", both(u64::from(MAX_OPEN_FILES))),
+        format!("--fsize={}", both(MAX_FILE_BYTES)),
+        "--".into(),
+    ]
+}
 
 /// The mounts that make an instance's file system: the host's `/usr` and a few `/etc`
 /// entries read-only, the volume's `home/` as `/home`, its `imds/` as `/run/keyfleet`.

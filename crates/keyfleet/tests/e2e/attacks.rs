@@ -248,3 +248,25 @@ fn silent_ssh_connections_are_capped_and_timed_out() {
     }
     assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
 }
+
+/// A fork bomb in one instance stops at its own process limit (each instance has a uid of
+/// its own, and RLIMIT_NPROC counts per uid): the server and the other instances answer.
+#[test]
+fn a_fork_bomb_is_held_to_its_own_instance() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, bomb_ip) = launch(&server, "demo");
+    let (_, other_ip) = launch(&server, "demo");
+    let limits = ssh_ok(&server, &key, &bomb_ip, "ulimit -u; ulimit -v");
+    assert_eq!(limits, format!("512\n{}\n", 4u64 << 20), "{limits}");
+    // 600 children at once: past the limit fork fails (EAGAIN); then all are killed.
+    let bomb = "import os, signal, time\npids, refused = [], 0\nfor _ in range(600):\n    try:\n        pid = os.fork()\n    except OSError:\n        refused += 1\n        continue\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    pids.append(pid)\nprint(refused)\nfor pid in pids:\n    os.kill(pid, signal.SIGKILL)\n";
+    let out = ssh(&server, &key, &bomb_ip, &format!("python3 -c '{bomb}'"));
+    let refused: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    assert!(refused > 0, "no fork was refused: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(api_answers(&server));
+    assert_eq!(ssh_ok(&server, &key, &other_ip, "whoami"), "ec2-user\n");
+}
