@@ -204,6 +204,7 @@ impl From<Error> for ApiError {
                 "A hierarchy can have a maximum of 15 levels.",
             ),
             Error::SsmValidation(message) => Self::bad_request("ValidationException", message),
+            Error::ParameterFilter { code, message } => Self::bad_request(code, message),
             Error::InvalidNextToken => Self::bad_request("InvalidNextToken", "The specified token is not valid."),
             Error::PushedKeyInvalid(what) => Self::bad_request(
                 "InvalidArgsException",

@@ -14,6 +14,7 @@ pub mod instance_connect;
 pub mod instances;
 pub mod key_pairs;
 pub mod key_pool;
+pub mod parameter_filters;
 pub mod parameters;
 pub mod policy;
 pub mod tags;
@@ -109,6 +110,15 @@ pub enum Error {
     /// An SSM input constraint (`ValidationException`) with AWS's message.
     #[error("{0}")]
     SsmValidation(String),
+    /// A Parameter Store filter refused: `InvalidFilterKey`, `InvalidFilterOption` or
+    /// `InvalidFilterValue`.
+    #[error("{code}: {message}")]
+    ParameterFilter {
+        /// The SSM error code.
+        code: &'static str,
+        /// Its message.
+        message: String,
+    },
     /// A paging token we did not issue (`InvalidNextToken`).
     #[error("invalid next token")]
     InvalidNextToken,

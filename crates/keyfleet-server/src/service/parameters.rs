@@ -7,6 +7,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::envelope::MasterKey;
+use super::parameter_filters::ParameterFilter;
 use super::{Error, Result, now_ms};
 use crate::store::{ParameterRow, PutOutcome, Scope, Store};
 
@@ -169,6 +170,7 @@ impl Parameters {
         path: &str,
         recursive: bool,
         decrypt: bool,
+        filters: &[ParameterFilter],
         page: &Page,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
         if !path.starts_with('/') {
@@ -189,6 +191,7 @@ impl Parameters {
             .await?
             .into_iter()
             .filter(|r| recursive || !r.name[prefix.len()..].contains('/'))
+            .filter(|r| filters.iter().all(|f| f.matches(r)))
             .collect();
         let (rows, next) = paginate(rows, page, 10)?;
         let views = rows.into_iter().map(|r| self.view(scope, r, decrypt)).collect::<Result<Vec<_>>>()?;
@@ -196,8 +199,14 @@ impl Parameters {
     }
 
     /// `DescribeParameters`: metadata of every parameter (values are never included).
-    pub async fn describe(&self, scope: &Scope, page: &Page) -> Result<(Vec<Parameter>, Option<String>)> {
-        let rows = self.store.parameters_with_prefix(scope, "").await?;
+    pub async fn describe(
+        &self,
+        scope: &Scope,
+        filters: &[ParameterFilter],
+        page: &Page,
+    ) -> Result<(Vec<Parameter>, Option<String>)> {
+        let mut rows = self.store.parameters_with_prefix(scope, "").await?;
+        rows.retain(|r| filters.iter().all(|f| f.matches(r)));
         let (rows, next) = paginate(rows, page, 50)?;
         rows.into_iter().map(|r| self.view(scope, r, false)).collect::<Result<Vec<_>>>().map(|v| (v, next))
     }

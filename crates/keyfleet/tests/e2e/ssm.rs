@@ -84,3 +84,56 @@ fn secure_strings_are_encrypted_at_rest() {
     }
     assert!(!server.log().contains(secret), "plaintext in the log");
 }
+
+/// DescribeParameters answers its filters (the old `Filters` and `ParameterFilters`), and
+/// GetParametersByPath its `ParameterFilters`: a "list by prefix, then delete" script sees
+/// only what it asked for. Filters keyfleet cannot answer get SSM's errors.
+#[test]
+fn parameter_filters_select_and_bad_filters_are_refused() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    for (name, kind) in
+        [("/app/db", "String"), ("/app/x/deep", "String"), ("/app/key", "SecureString"), ("/other/y", "String")]
+    {
+        server.aws_ok(&format!("ssm put-parameter --name {name} --type {kind} --value v"));
+    }
+    let names = |args: &str| -> Vec<String> {
+        let out = json(&server.aws_ok(&format!("ssm {args}")));
+        let mut names: Vec<String> =
+            out["Parameters"].as_array().unwrap().iter().map(|p| p["Name"].as_str().unwrap().to_owned()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names("describe-parameters --parameter-filters Key=Path,Option=OneLevel,Values=/app"),
+        ["/app/db", "/app/key"]
+    );
+    assert_eq!(
+        names("describe-parameters --parameter-filters Key=Path,Option=Recursive,Values=/app"),
+        ["/app/db", "/app/key", "/app/x/deep"]
+    );
+    assert_eq!(names("describe-parameters --parameter-filters Key=Name,Option=BeginsWith,Values=/oth"), ["/other/y"]);
+    assert_eq!(names("describe-parameters --parameter-filters Key=Type,Values=SecureString"), ["/app/key"]);
+    assert_eq!(names("describe-parameters --filters Key=Name,Values=/app/db"), ["/app/db"]);
+    assert!(names("describe-parameters --parameter-filters Key=tag:env,Values=prod").is_empty());
+    assert_eq!(
+        names("get-parameters-by-path --path /app --recursive --parameter-filters Key=Type,Values=String"),
+        ["/app/db", "/app/x/deep"]
+    );
+    server.aws_err("ssm describe-parameters --parameter-filters Key=Owner,Values=me", "InvalidFilterKey");
+    server.aws_err(
+        "ssm describe-parameters --parameter-filters Key=Type,Option=BeginsWith,Values=S",
+        "InvalidFilterOption",
+    );
+    server.aws_err("ssm describe-parameters --parameter-filters Key=Type,Values=Secret", "InvalidFilterValue");
+    server.aws_err(
+        "ssm describe-parameters --filters Key=Name,Values=/app/db --parameter-filters Key=Type,Values=String",
+        "ValidationException",
+    );
+    server.aws_err(
+        "ssm get-parameters-by-path --path /app --parameter-filters Key=Name,Values=/app/db",
+        "InvalidFilterKey",
+    );
+}

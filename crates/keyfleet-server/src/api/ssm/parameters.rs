@@ -8,6 +8,7 @@ use crate::api::Context;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
+use crate::service::parameter_filters::{self as parameter_filters, Operation, RawFilter};
 use crate::service::parameters::{Page, Parameter, PutParameter};
 
 pub(super) async fn put(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
@@ -46,18 +47,35 @@ pub(super) async fn get_many(ctx: &Context<'_>, input: &JsonInput) -> Result<Val
 
 pub(super) async fn by_path(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
     let path = input.required("Path", "path")?;
+    if input.array("Filters").is_some() {
+        return Err(ApiError::bad_request(
+            "ValidationException",
+            "GetParametersByPath takes ParameterFilters, not Filters.",
+        ));
+    }
+    let filters = parameter_filters::parse(&raw_filters(input, "ParameterFilters"), Operation::ByPath, false)?;
     ctx.authorize(&[Target::parameter(&ctx.scope, path)])?;
     let (found, next) = ctx
         .state
         .parameters
-        .by_path(&ctx.scope, path, input.flag("Recursive"), input.flag("WithDecryption"), &page(input))
+        .by_path(&ctx.scope, path, input.flag("Recursive"), input.flag("WithDecryption"), &filters, &page(input))
         .await?;
     Ok(paged("Parameters", found.iter().map(with_value).map(Value::Object).collect(), next))
 }
 
 pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
+    let filters = match (input.array("Filters"), input.array("ParameterFilters")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "ValidationException",
+                "You can use either Filters or ParameterFilters in a single request.",
+            ));
+        }
+        (Some(_), None) => parameter_filters::parse(&raw_filters(input, "Filters"), Operation::Describe, true)?,
+        _ => parameter_filters::parse(&raw_filters(input, "ParameterFilters"), Operation::Describe, false)?,
+    };
     ctx.authorize(&[Target::any()])?;
-    let (found, next) = ctx.state.parameters.describe(&ctx.scope, &page(input)).await?;
+    let (found, next) = ctx.state.parameters.describe(&ctx.scope, &filters, &page(input)).await?;
     Ok(paged("Parameters", found.iter().map(|p| Value::Object(metadata(p))).collect(), next))
 }
 
@@ -97,6 +115,21 @@ pub(super) async fn delete_many(ctx: &Context<'_>, input: &JsonInput) -> Result<
 fn parameter_target(ctx: &Context<'_>, name: &str) -> Target {
     let bare = name.rsplit_once(':').map_or(name, |(bare, _)| bare);
     Target::parameter(&ctx.scope, bare)
+}
+
+/// The `Key`, `Option` and `Values` of each filter in `member`.
+fn raw_filters(input: &JsonInput, member: &str) -> Vec<RawFilter> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    input
+        .array(member)
+        .into_iter()
+        .flatten()
+        .map(|f| RawFilter {
+            key: text(&f["Key"]).unwrap_or_default(),
+            option: text(&f["Option"]),
+            values: f["Values"].as_array().map(|v| v.iter().filter_map(text).collect()).unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn page(input: &JsonInput) -> Page {

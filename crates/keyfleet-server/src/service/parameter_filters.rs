@@ -1,0 +1,242 @@
+//! Parameter Store's filters (SSM API reference, `ParameterStringFilter` and
+//! `ParametersFilter`; docs/ssm-filters.md): DescribeParameters takes either the old
+//! `Filters` or `ParameterFilters`, GetParametersByPath only `ParameterFilters` without the
+//! keys its path already decides. A filter keyfleet cannot answer exactly is refused with
+//! SSM's error, never ignored: an ignored filter would answer "everything".
+
+use super::{Error, Result};
+use crate::store::ParameterRow;
+
+/// The most values one filter may have.
+const MAX_VALUES: usize = 50;
+/// The longest value.
+const MAX_VALUE_LEN: usize = 1024;
+
+/// What a filter looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Name,
+    Path,
+    Type,
+    KeyId,
+    Label,
+    Tier,
+    DataType,
+    Tag(String),
+}
+
+/// How it compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    Equals,
+    BeginsWith,
+    Contains,
+    Recursive,
+    OneLevel,
+}
+
+/// One parsed filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterFilter {
+    key: Key,
+    comparison: Comparison,
+    values: Vec<String>,
+}
+
+/// Which operation the filters are for: they differ in the keys they take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `DescribeParameters`.
+    Describe,
+    /// `GetParametersByPath`: Name, Path and Tier are its own business.
+    ByPath,
+}
+
+/// A filter as the request spelled it.
+#[derive(Debug, Clone, Default)]
+pub struct RawFilter {
+    /// `Key`.
+    pub key: String,
+    /// `Option`, for `ParameterFilters`.
+    pub option: Option<String>,
+    /// `Values`.
+    pub values: Vec<String>,
+}
+
+/// Parses `ParameterFilters` (or, with `legacy`, the old `Filters`, which only compare
+/// Name, Type and KeyId for equality).
+pub fn parse(raw: &[RawFilter], operation: Operation, legacy: bool) -> Result<Vec<ParameterFilter>> {
+    raw.iter().map(|f| parse_one(f, operation, legacy)).collect()
+}
+
+fn parse_one(raw: &RawFilter, operation: Operation, legacy: bool) -> Result<ParameterFilter> {
+    let key = match raw.key.as_str() {
+        "Name" => Key::Name,
+        "Type" => Key::Type,
+        "KeyId" => Key::KeyId,
+        "Path" if !legacy => Key::Path,
+        "Label" if !legacy => Key::Label,
+        "Tier" if !legacy => Key::Tier,
+        "DataType" if !legacy => Key::DataType,
+        tag if !legacy && tag.len() > 4 && tag.starts_with("tag:") => Key::Tag(tag[4..].to_owned()),
+        other => return Err(filter_error("InvalidFilterKey", format!("The filter key {other} is not valid."))),
+    };
+    if operation == Operation::ByPath && matches!(key, Key::Name | Key::Path | Key::Tier) {
+        return Err(filter_error(
+            "InvalidFilterKey",
+            format!(
+                "The following filter key is not valid: {}. Valid filter keys include: [Type, KeyId, Label].",
+                raw.key
+            ),
+        ));
+    }
+    let comparison = comparison(&key, raw.option.as_deref())?;
+    check_values(&key, comparison, &raw.values)?;
+    Ok(ParameterFilter { key, comparison, values: raw.values.clone() })
+}
+
+fn comparison(key: &Key, option: Option<&str>) -> Result<Comparison> {
+    let allowed: &[Comparison] = match key {
+        Key::Path => &[Comparison::OneLevel, Comparison::Recursive],
+        Key::Name => &[Comparison::Equals, Comparison::BeginsWith, Comparison::Contains],
+        _ => &[Comparison::Equals],
+    };
+    let chosen = match option {
+        None => allowed[0],
+        Some("Equals") => Comparison::Equals,
+        Some("BeginsWith") => Comparison::BeginsWith,
+        Some("Contains") => Comparison::Contains,
+        Some("Recursive") => Comparison::Recursive,
+        Some("OneLevel") => Comparison::OneLevel,
+        Some(other) => {
+            return Err(filter_error("InvalidFilterOption", format!("The filter option {other} is not valid.")));
+        }
+    };
+    if !allowed.contains(&chosen) {
+        let option = option.unwrap_or_default();
+        return Err(filter_error(
+            "InvalidFilterOption",
+            format!("The filter option {option} is not valid for this key."),
+        ));
+    }
+    Ok(chosen)
+}
+
+fn check_values(key: &Key, comparison: Comparison, values: &[String]) -> Result<()> {
+    let needs_values = !matches!(key, Key::Tag(_));
+    if (needs_values && values.is_empty()) || values.len() > MAX_VALUES {
+        return Err(filter_error("InvalidFilterValue", format!("A filter takes 1 to {MAX_VALUES} values.")));
+    }
+    for value in values {
+        let bad = value.is_empty()
+            || value.len() > MAX_VALUE_LEN
+            || match key {
+                Key::Type => !matches!(value.as_str(), "String" | "StringList" | "SecureString"),
+                Key::Tier => !matches!(value.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering"),
+                Key::Path => !value.starts_with('/'),
+                _ => false,
+            };
+        if bad {
+            return Err(filter_error(
+                "InvalidFilterValue",
+                format!("The filter value {value} is not valid for the {comparison:?} filter."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl ParameterFilter {
+    /// Whether a parameter passes (a filter with several values passes on any of them).
+    pub fn matches(&self, row: &ParameterRow) -> bool {
+        let any = |field: &str| self.values.iter().any(|v| compare(self.comparison, field, v));
+        match &self.key {
+            Key::Name => any(&row.name),
+            Key::Path => self.values.iter().any(|path| under_path(&row.name, path, self.comparison)),
+            Key::Type => any(&row.kind),
+            Key::KeyId => row.key_id.as_deref().is_some_and(any),
+            Key::DataType => any(&row.data_type),
+            // Every keyfleet parameter is Standard, and none has labels or tags.
+            Key::Tier => any("Standard"),
+            Key::Label | Key::Tag(_) => false,
+        }
+    }
+}
+
+fn compare(comparison: Comparison, field: &str, value: &str) -> bool {
+    match comparison {
+        Comparison::BeginsWith => field.starts_with(value),
+        Comparison::Contains => field.contains(value),
+        _ => field == value,
+    }
+}
+
+/// `/a` OneLevel: `/a/b` but not `/a/b/c`; Recursive: both. `/` is the root of both forms.
+fn under_path(name: &str, path: &str, comparison: Comparison) -> bool {
+    let prefix = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
+    let rest = match name.strip_prefix(prefix.as_str()) {
+        Some(rest) => rest,
+        None if prefix == "/" => name,
+        None => return false,
+    };
+    !rest.is_empty() && (comparison == Comparison::Recursive || !rest.contains('/'))
+}
+
+fn filter_error(code: &'static str, message: String) -> Error {
+    Error::ParameterFilter { code, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, kind: &str) -> ParameterRow {
+        ParameterRow {
+            name: name.into(),
+            version: 1,
+            kind: kind.into(),
+            value: String::new(),
+            key_id: (kind == "SecureString").then(|| "alias/aws/ssm".into()),
+            description: None,
+            data_type: "text".into(),
+            modified_ms: 0,
+            modified_by: String::new(),
+        }
+    }
+
+    fn filter(key: &str, option: Option<&str>, values: &[&str]) -> Result<Vec<ParameterFilter>> {
+        let raw = RawFilter {
+            key: key.into(),
+            option: option.map(Into::into),
+            values: values.iter().map(|v| (*v).into()).collect(),
+        };
+        parse(&[raw], Operation::Describe, false)
+    }
+
+    #[test]
+    fn paths_one_level_and_recursive() {
+        let one = &filter("Path", None, &["/app"]).unwrap()[0];
+        let deep = &filter("Path", Some("Recursive"), &["/app/"]).unwrap()[0];
+        assert!(one.matches(&row("/app/db", "String")) && !one.matches(&row("/app/x/db", "String")));
+        assert!(deep.matches(&row("/app/x/db", "String")) && !deep.matches(&row("/apple/db", "String")));
+        assert!(!one.matches(&row("/app", "String")));
+    }
+
+    #[test]
+    fn names_types_and_refusals() {
+        let begins = &filter("Name", Some("BeginsWith"), &["/prod/"]).unwrap()[0];
+        assert!(begins.matches(&row("/prod/a", "String")) && !begins.matches(&row("/dev/a", "String")));
+        let secure = &filter("Type", None, &["SecureString"]).unwrap()[0];
+        assert!(secure.matches(&row("/a", "SecureString")) && !secure.matches(&row("/a", "String")));
+        let code = |r: Result<Vec<ParameterFilter>>| match r {
+            Err(Error::ParameterFilter { code, .. }) => code,
+            _ => "no filter error",
+        };
+        assert_eq!(code(filter("Owner", None, &["x"])), "InvalidFilterKey");
+        assert_eq!(code(filter("Type", Some("BeginsWith"), &["String"])), "InvalidFilterOption");
+        assert_eq!(code(filter("Type", None, &["Secret"])), "InvalidFilterValue");
+        assert_eq!(code(filter("Path", None, &["app"])), "InvalidFilterValue");
+        let by_path = parse(&[RawFilter { key: "Name".into(), ..RawFilter::default() }], Operation::ByPath, false);
+        assert_eq!(code(by_path), "InvalidFilterKey");
+    }
+}
