@@ -72,6 +72,8 @@ pub struct ServerConfig {
     pub instance_quota: u32,
     /// sshd's LoginGraceTime for every instance's SSH server.
     pub ssh_login_grace: std::time::Duration,
+    /// Serve instance metadata to the host on each instance's address, port 80.
+    pub imds_on_host: bool,
     /// RSA keys kept ready for CreateKeyPair (0: no pool).
     pub rsa_pool_size: usize,
     /// Threads refilling the RSA pool (at low priority).
@@ -102,6 +104,7 @@ impl ServerConfig {
             instance_lease: service::instances::DEFAULT_LEASE,
             instance_quota: service::instances::DEFAULT_INSTANCE_QUOTA,
             ssh_login_grace: runtime::ssh::DEFAULT_LOGIN_GRACE,
+            imds_on_host: false,
             rsa_pool_size: DEFAULT_RSA_POOL_SIZE,
             rsa_pool_workers: 1,
             audit_log: None,
@@ -194,7 +197,8 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
             Some(login_observer(&audit)),
             config.ssh_login_grace,
         )
-        .await,
+        .await
+        .with_host_metadata(config.imds_on_host),
     );
     let instance_connect =
         service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);

@@ -110,6 +110,7 @@ pub struct Runtime {
     running: tokio::sync::Mutex<HashMap<String, Running>>,
     observer: Option<LoginObserver>,
     login_grace: std::time::Duration,
+    host_metadata: bool,
 }
 
 /// The default block instance addresses come from (`--instance-network`).
@@ -142,7 +143,15 @@ impl Runtime {
             pushed_keys: Default::default(),
             observer,
             login_grace,
+            host_metadata: false,
         }
+    }
+
+    /// Also serves each instance's metadata on its address, port 80, to the host. Every local
+    /// user could read it there (user data included), so it is off unless asked for.
+    pub fn with_host_metadata(mut self, on: bool) -> Self {
+        self.host_metadata = on;
+        self
     }
 
     /// Accepts `key` for `user` on an instance until `ttl` has passed (Instance Connect).
@@ -198,7 +207,8 @@ impl Runtime {
     }
 
     /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`)
-    /// and, where this process may bind it, on the instance's address, port 80.
+    /// and, with `--imds-on-host` and where this process may bind it, on the instance's
+    /// address, port 80.
     async fn serve_metadata(&self, spec: &BootSpec) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
         use std::os::unix::fs::PermissionsExt;
         let socket = self.volumes.imds_socket(&spec.volume_id);
@@ -212,6 +222,9 @@ impl Runtime {
                 let _ = axum::serve(unix, router).await;
             }
         })];
+        if !self.host_metadata {
+            return Ok(tasks);
+        }
         match tokio::net::TcpListener::bind((spec.address, 80)).await {
             Ok(tcp) => tasks.push(tokio::spawn(async move {
                 let _ = axum::serve(tcp, router).await;

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Accept any credentials and enable POST /moto-api/reset. For tests only.
     #[arg(long)]
     dev: bool,
+    /// Also serve each instance's metadata on its address, port 80, to every local user.
+    #[arg(long)]
+    imds_on_host: bool,
     /// Seconds an SSH connection to an instance may take to authenticate (sshd's LoginGraceTime).
     #[arg(long, default_value_t = 120)]
     ssh_login_grace_seconds: u64,
@@ -118,6 +121,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         instance_lease: std::time::Duration::from_secs(args.instance_lease_seconds),
         instance_quota: args.instance_quota,
         ssh_login_grace: std::time::Duration::from_secs(args.ssh_login_grace_seconds),
+        imds_on_host: args.imds_on_host,
         rsa_pool_size: args.rsa_pool_size,
         rsa_pool_workers: args.rsa_pool_workers,
         audit_log: args.audit_log,

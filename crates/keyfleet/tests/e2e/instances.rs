@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{TestServer, json, require, run_ok};
+use crate::support::{Options, TestServer, json, require, run_ok};
 
 pub(crate) const TOOLS: [&str; 5] = ["aws", "ssh", "scp", "ssh-keygen", "bwrap"];
 
@@ -290,7 +290,7 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
     if !require(&["aws", "ssh", "bwrap", "curl"]) {
         return;
     }
-    let server = TestServer::start();
+    let server = TestServer::start_with(Options { args: vec!["--imds-on-host".into()], ..Options::default() });
     let key = create_key(&server, "demo");
     let public = json(&server.aws_ok("ec2 describe-key-pairs --key-names demo --include-public-key"))["KeyPairs"][0]
         ["PublicKey"]
@@ -689,4 +689,23 @@ fn a_dev_reset_frees_the_instances_addresses() {
     assert_eq!(after["Instances"][0]["PrivateIpAddress"], before["Instances"][0]["PrivateIpAddress"]);
     let id = after["Instances"][0]["InstanceId"].as_str().unwrap();
     assert_eq!(describe(&server, id)["State"]["Name"], "running");
+}
+
+/// Without `--imds-on-host` an instance's metadata (user data included) is not served on
+/// its address to the host's users: only inside the instance.
+#[test]
+fn metadata_is_not_served_to_the_host_unless_asked_for() {
+    if !require(&["aws", "curl"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --user-data secret"));
+    let ip = out["Instances"][0]["PrivateIpAddress"].as_str().unwrap().to_owned();
+    let id = out["Instances"][0]["InstanceId"].as_str().unwrap().to_owned();
+    assert_eq!(describe(&server, &id)["State"]["Name"], "running");
+    let status = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "10", &format!("http://{ip}/latest/user-data")])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7), "curl must fail to connect (exit 7)");
 }
