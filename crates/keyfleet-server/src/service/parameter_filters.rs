@@ -1,5 +1,5 @@
 //! Parameter Store's filters (SSM API reference, `ParameterStringFilter` and
-//! `ParametersFilter`; docs/ssm-filters.md): DescribeParameters takes either the old
+//! `ParametersFilter`; sources in docs/security.md): DescribeParameters takes either the old
 //! `Filters` or `ParameterFilters`, GetParametersByPath only `ParameterFilters` without the
 //! keys its path already decides. A filter keyfleet cannot answer exactly is refused with
 //! SSM's error, never ignored: an ignored filter would answer "everything".

@@ -1,9 +1,8 @@
 //! Refuses a header-signed request that has been seen before, within the 15 minutes in which
 //! its timestamp is accepted: SigV4 alone (and AWS) would accept a captured request again
-//! for that long. A request is identified by its signature together with the SDKs'
-//! `amz-sdk-invocation-id` and `amz-sdk-request` headers (see `replay_key`): botocore leaves
-//! those unsigned, so a replay that rewrites them is not caught here; keyfleet's own CLI
-//! signs its invocation id, so its requests cannot be replayed at all. Presigned URLs are
+//! for that long. A change is identified by its signature alone, which covers everything a
+//! replayer could alter; a read-only call also by the SDKs' unsigned invocation headers, so
+//! that identical reads in one second both pass (see `replay_key`). Presigned URLs are
 //! meant to be reused until they expire, and are not checked.
 //!
 //! Memory is bounded: past `capacity` signatures the oldest is forgotten and the accepted

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// How far a signed request's time may be from ours (AWS: 15 minutes).
 pub const MAX_SKEW_SECONDS: i64 = 15 * 60;
-/// The longest a presigned request may stay valid: seven days (docs/sigv4.md).
+/// The longest a presigned request may stay valid: seven days (docs/security.md).
 pub const MAX_EXPIRES_SECONDS: i64 = 7 * 24 * 60 * 60;
 /// The payload hash a presigned URL may name instead of the body's.
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
