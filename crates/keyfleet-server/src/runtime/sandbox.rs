@@ -414,12 +414,12 @@ fn seccomp_filter() -> Result<Vec<u8>, String> {
     use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule};
     let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
     let mut rules: std::collections::BTreeMap<i64, Vec<SeccompRule>> =
-        SYSCALLS_REFUSED.iter().map(|(_, nr)| (i64::from(*nr), Vec::new())).collect();
+        SYSCALLS_REFUSED.iter().map(|(_, nr)| (*nr, Vec::new())).collect();
     // TIOCSTI pushes input into the terminal: into keyfleet's pty, or a caller's.
-    let tiocsti = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::TIOCSTI as u64)
+    let tiocsti = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::TIOCSTI)
         .and_then(|c| SeccompRule::new(vec![c]))
         .map_err(|e| e.to_string())?;
-    rules.insert(i64::from(libc::SYS_ioctl), vec![tiocsti]);
+    rules.insert(libc::SYS_ioctl, vec![tiocsti]);
     let eperm = SeccompAction::Errno(libc::EPERM.unsigned_abs());
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, eperm, arch).map_err(|e| e.to_string())?;
     let program: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;

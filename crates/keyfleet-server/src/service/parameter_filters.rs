@@ -14,7 +14,7 @@ const MAX_VALUE_LEN: usize = 1024;
 
 /// What a filter looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Key {
+enum Field {
     Name,
     Path,
     Type,
@@ -38,7 +38,7 @@ enum Comparison {
 /// One parsed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParameterFilter {
-    key: Key,
+    key: Field,
     comparison: Comparison,
     values: Vec<String>,
 }
@@ -71,17 +71,17 @@ pub fn parse(raw: &[RawFilter], operation: Operation, legacy: bool) -> Result<Ve
 
 fn parse_one(raw: &RawFilter, operation: Operation, legacy: bool) -> Result<ParameterFilter> {
     let key = match raw.key.as_str() {
-        "Name" => Key::Name,
-        "Type" => Key::Type,
-        "KeyId" => Key::KeyId,
-        "Path" if !legacy => Key::Path,
-        "Label" if !legacy => Key::Label,
-        "Tier" if !legacy => Key::Tier,
-        "DataType" if !legacy => Key::DataType,
-        tag if !legacy && tag.len() > 4 && tag.starts_with("tag:") => Key::Tag(tag[4..].to_owned()),
+        "Name" => Field::Name,
+        "Type" => Field::Type,
+        "KeyId" => Field::KeyId,
+        "Path" if !legacy => Field::Path,
+        "Label" if !legacy => Field::Label,
+        "Tier" if !legacy => Field::Tier,
+        "DataType" if !legacy => Field::DataType,
+        tag if !legacy && tag.len() > 4 && tag.starts_with("tag:") => Field::Tag(tag[4..].to_owned()),
         other => return Err(filter_error("InvalidFilterKey", format!("The filter key {other} is not valid."))),
     };
-    if operation == Operation::ByPath && matches!(key, Key::Name | Key::Path | Key::Tier) {
+    if operation == Operation::ByPath && matches!(key, Field::Name | Field::Path | Field::Tier) {
         return Err(filter_error(
             "InvalidFilterKey",
             format!(
@@ -95,10 +95,10 @@ fn parse_one(raw: &RawFilter, operation: Operation, legacy: bool) -> Result<Para
     Ok(ParameterFilter { key, comparison, values: raw.values.clone() })
 }
 
-fn comparison(key: &Key, option: Option<&str>) -> Result<Comparison> {
+fn comparison(key: &Field, option: Option<&str>) -> Result<Comparison> {
     let allowed: &[Comparison] = match key {
-        Key::Path => &[Comparison::OneLevel, Comparison::Recursive],
-        Key::Name => &[Comparison::Equals, Comparison::BeginsWith, Comparison::Contains],
+        Field::Path => &[Comparison::OneLevel, Comparison::Recursive],
+        Field::Name => &[Comparison::Equals, Comparison::BeginsWith, Comparison::Contains],
         _ => &[Comparison::Equals],
     };
     let chosen = match option {
@@ -122,8 +122,8 @@ fn comparison(key: &Key, option: Option<&str>) -> Result<Comparison> {
     Ok(chosen)
 }
 
-fn check_values(key: &Key, comparison: Comparison, values: &[String]) -> Result<()> {
-    let needs_values = !matches!(key, Key::Tag(_));
+fn check_values(key: &Field, comparison: Comparison, values: &[String]) -> Result<()> {
+    let needs_values = !matches!(key, Field::Tag(_));
     if (needs_values && values.is_empty()) || values.len() > MAX_VALUES {
         return Err(filter_error("InvalidFilterValue", format!("A filter takes 1 to {MAX_VALUES} values.")));
     }
@@ -131,9 +131,9 @@ fn check_values(key: &Key, comparison: Comparison, values: &[String]) -> Result<
         let bad = value.is_empty()
             || value.len() > MAX_VALUE_LEN
             || match key {
-                Key::Type => !matches!(value.as_str(), "String" | "StringList" | "SecureString"),
-                Key::Tier => !matches!(value.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering"),
-                Key::Path => !value.starts_with('/'),
+                Field::Type => !matches!(value.as_str(), "String" | "StringList" | "SecureString"),
+                Field::Tier => !matches!(value.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering"),
+                Field::Path => !value.starts_with('/'),
                 _ => false,
             };
         if bad {
@@ -151,14 +151,14 @@ impl ParameterFilter {
     pub fn matches(&self, row: &ParameterRow) -> bool {
         let any = |field: &str| self.values.iter().any(|v| compare(self.comparison, field, v));
         match &self.key {
-            Key::Name => any(&row.name),
-            Key::Path => self.values.iter().any(|path| under_path(&row.name, path, self.comparison)),
-            Key::Type => any(&row.kind),
-            Key::KeyId => row.key_id.as_deref().is_some_and(any),
-            Key::DataType => any(&row.data_type),
+            Field::Name => any(&row.name),
+            Field::Path => self.values.iter().any(|path| under_path(&row.name, path, self.comparison)),
+            Field::Type => any(&row.kind),
+            Field::KeyId => row.key_id.as_deref().is_some_and(any),
+            Field::DataType => any(&row.data_type),
             // Every keyfleet parameter is Standard, and none has labels or tags.
-            Key::Tier => any("Standard"),
-            Key::Label | Key::Tag(_) => false,
+            Field::Tier => any("Standard"),
+            Field::Label | Field::Tag(_) => false,
         }
     }
 }
