@@ -67,6 +67,9 @@ pub struct Root {
     dir: OwnedFd,
 }
 
+/// How deep [`Root::chown_tree`] goes.
+const MAX_DEPTH: usize = 128;
+
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLINKS).union(ResolveFlags::NO_MAGICLINKS);
 
 impl Root {
@@ -174,11 +177,20 @@ impl Root {
     /// following any link: links themselves are left as they are. Taking a file from root
     /// also clears its setuid and setgid bits, as chown(2) does.
     pub fn chown_tree(&self, uid: u32) -> Result<(), BeneathError> {
+        self.chown_below(uid, 0)
+    }
+
+    /// [`Root::chown_tree`] at `depth`: deeper trees are refused rather than walked (each
+    /// level holds a descriptor and a stack frame).
+    fn chown_below(&self, uid: u32, depth: usize) -> Result<(), BeneathError> {
+        if depth > MAX_DEPTH {
+            return Err(BeneathError::TooLarge(format!("a tree deeper than {MAX_DEPTH} levels"), 0));
+        }
         std::os::unix::fs::fchown(File::from(self.dir.try_clone().map_err(|e| io(".", e))?), Some(uid), Some(uid))
             .map_err(|e| io(".", e))?;
         for name in self.list("")? {
             match self.dir(&name) {
-                Ok(sub) => sub.chown_tree(uid)?,
+                Ok(sub) => sub.chown_below(uid, depth + 1)?,
                 Err(BeneathError::WrongType(_) | BeneathError::Io { .. }) => {
                     let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
                     let ids = (Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(uid)));

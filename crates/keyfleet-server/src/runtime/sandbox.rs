@@ -137,10 +137,22 @@ impl Sandbox {
         })
     }
 
-    /// Starts a launch on a terminal.
-    pub fn spawn_pty(&self, launch: &Launch<'_>, pts: pty_process::Pts) -> std::io::Result<tokio::process::Child> {
+    /// Starts a launch on a new terminal of `size`. The terminal is opened under the spawn
+    /// lock too: its master is inheritable for a moment, and no other sandbox may get it.
+    pub fn spawn_pty(
+        &self,
+        launch: &Launch<'_>,
+        size: pty_process::Size,
+    ) -> std::io::Result<(pty_process::Pty, tokio::process::Child)> {
         self.spawn(launch, false, |program, args| {
-            pty_process::Command::new(program).args(args).kill_on_drop(true).spawn(pts).map_err(std::io::Error::other)
+            let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
+            pty.resize(size).map_err(std::io::Error::other)?;
+            let child = pty_process::Command::new(program)
+                .args(args)
+                .kill_on_drop(true)
+                .spawn(pts)
+                .map_err(std::io::Error::other)?;
+            Ok((pty, child))
         })
     }
 
@@ -172,6 +184,9 @@ impl Sandbox {
             // The inner bwrap may mount a proc of its own only where a full one is visible
             // with the same mount flags: the host's, bound here and gone after its pivot.
             outer.extend(["--bind", "/proc", "/proc", "--dev", "/dev", "--die-with-parent"].map(String::from));
+            // The inner bwrap's parent-death signal does not survive setpriv's change of uid;
+            // a pid namespace does: when the outer bwrap goes, the kernel ends all inside it.
+            outer.push("--unshare-pid".into());
             let uid = launch.uid.to_string();
             let mut inner: Vec<String> = ["--", SETPRIV, "--reuid", &uid, "--regid", &uid, "--clear-groups"]
                 .into_iter()
@@ -206,6 +221,9 @@ impl Sandbox {
         started
     }
 }
+
+/// The size of each of an instance's `/tmp` and `/var/tmp` (memory-backed).
+const TMP_BYTES: &str = "268435456";
 
 /// `setpriv` (util-linux) drops from root to the instance's uid between the two bwraps.
 const SETPRIV: &str = "/usr/bin/setpriv";
@@ -259,7 +277,7 @@ fn view(volume: &Path, passwd_fd: i32, group_fd: i32) -> Vec<String> {
         "--symlink",
         "usr/lib64",
         "/lib64",
-        "--tmpfs",
+        "--dir",
         "/tmp",
         "--dir",
         "/var/tmp",
@@ -326,6 +344,15 @@ fn isolation(launch: &Launch<'_>, new_session: bool, seccomp_fd: i32) -> Vec<Str
         "/proc/sys",
         "--dev",
         "/dev",
+        // Made here, inside the user namespace, so that they are the instance's to write.
+        "--size",
+        TMP_BYTES,
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        TMP_BYTES,
+        "--tmpfs",
+        "/var/tmp",
         "--seccomp",
         &seccomp_fd.to_string(),
         "--chdir",

@@ -114,6 +114,8 @@ impl Drop for Slot {
 /// and every session.
 pub struct SshServer {
     stop: watch::Sender<bool>,
+    /// Every session's command: aborting one drops its child, which kills the sandbox.
+    commands: Commands,
     sessions: Arc<Mutex<HashMap<u64, russh::server::Handle>>>,
     accept_loop: tokio::task::JoinHandle<()>,
 }
@@ -137,6 +139,8 @@ pub async fn start(
     });
     let (stop, mut stopped) = watch::channel(false);
     let sessions: Arc<Mutex<HashMap<u64, russh::server::Handle>>> = Arc::default();
+    let commands = Commands::default();
+    let session_commands = commands.clone();
     let registry = sessions.clone();
     let accept_loop = tokio::spawn(async move {
         let next_id = AtomicU64::new(0);
@@ -156,6 +160,7 @@ pub async fn start(
             };
             let Some(slot) = Slot::take(&admission) else { continue };
             let handler = Connection {
+                commands: session_commands.clone(),
                 instance: instance.clone(),
                 peer: peer.ip(),
                 grant: None,
@@ -184,12 +189,15 @@ pub async fn start(
             });
         }
     });
-    Ok(SshServer { stop, sessions, accept_loop })
+    Ok(SshServer { stop, commands, sessions, accept_loop })
 }
 
 impl SshServer {
     /// Stops listening and disconnects every session (their processes are killed).
     pub async fn shutdown(self) {
+        // A session whose client stopped reading may never see the disconnect: its command
+        // is ended here whatever it is doing.
+        lock(&self.commands).abort_all();
         let _ = self.stop.send(true);
         let _ = self.accept_loop.await;
         let handles: Vec<russh::server::Handle> = lock(&self.sessions).drain().map(|(_, h)| h).collect();
@@ -204,7 +212,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// One client connection.
+/// The running commands of an instance's sessions.
+type Commands = Arc<Mutex<tokio::task::JoinSet<()>>>;
+
 struct Connection {
+    commands: Commands,
     instance: Arc<InstanceSsh>,
     peer: IpAddr,
     grant: Option<Grant>,
@@ -310,7 +322,9 @@ impl russh::server::Handler for Connection {
     ) -> Result<(), Self::Error> {
         reply.accept().await;
         let grant = self.grant.clone().unwrap_or_default();
-        tokio::spawn(drive(channel, self.instance.clone(), grant));
+        let mut commands = lock(&self.commands);
+        while commands.try_join_next().is_some() {}
+        commands.spawn(drive(channel, self.instance.clone(), grant));
         Ok(())
     }
 
@@ -482,9 +496,7 @@ async fn run_with_pty(
     launch: &Launch<'_>,
     size: &PtyRequest,
 ) -> std::io::Result<()> {
-    let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
-    pty.resize(pty_process::Size::new(size.rows, size.cols)).map_err(std::io::Error::other)?;
-    let mut child = sandbox.spawn_pty(launch, pts)?;
+    let (pty, mut child) = sandbox.spawn_pty(launch, pty_process::Size::new(size.rows, size.cols))?;
     let (mut pty_out, mut pty_in) = pty.into_split();
     let (mut reader, writer) = channel.split();
     let mut out = writer.make_writer();

@@ -270,3 +270,45 @@ fn a_fork_bomb_is_held_to_its_own_instance() {
     assert!(api_answers(&server));
     assert_eq!(ssh_ok(&server, &key, &other_ip, "whoami"), "ec2-user\n");
 }
+
+/// A session whose command ignores hang-ups and whose client floods its stdin (so the
+/// server's write to it blocks) still ends when the instance stops: nothing of the
+/// instance's uid runs on the host afterwards.
+#[test]
+fn stopping_an_instance_ends_every_process_of_it() {
+    use std::io::Write;
+    if !require(&TOOLS) || !require(&["pgrep"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (id, ip) = launch(&server, "demo");
+    let mut session = Command::new("ssh")
+        .args(ssh_options(&server))
+        .args(["-p", &server.ssh_port.to_string(), "-i"])
+        .arg(&key)
+        .arg(format!("ec2-user@{ip}"))
+        .arg("trap '' HUP TERM; echo started; sleep 600")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut started = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(session.stdout.take().unwrap()), &mut started).unwrap();
+    assert_eq!(started, "started\n");
+    let mut stdin = session.stdin.take().unwrap();
+    std::thread::spawn(move || while stdin.write_all(&[0u8; 65536]).is_ok() {});
+    let uid = std::fs::metadata(only_volume(&server).join("home/ec2-user")).unwrap().uid().to_string();
+    let running = || Command::new("pgrep").args(["-u", &uid]).output().unwrap().status.success();
+    assert!(running(), "the session's processes run as the instance's uid {uid}");
+
+    server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while running() {
+        let tree = Command::new("ps").args(["-eo", "pid,ppid,uid,stat,args", "--forest"]).output().unwrap().stdout;
+        let tree = String::from_utf8_lossy(&tree);
+        assert!(std::time::Instant::now() < deadline, "processes of uid {uid} outlived the stop:\n{tree}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = session.kill();
+}

@@ -80,6 +80,7 @@ fn captured_signatures_cannot_carry_another_request() {
     assert_eq!(r["presigned_with_body"], serde_json::json!([400, "IncompleteSignature"]), "{r}");
     assert_eq!(r["presigned_week_plus"], serde_json::json!([400, "IncompleteSignature"]), "{r}");
     assert_eq!(r["host_unsigned"], serde_json::json!([400, "IncompleteSignature"]), "{r}");
+    assert_eq!(r["target_unsigned"], serde_json::json!([400, true]), "{r}");
     assert_eq!(r["change_replayed"], serde_json::json!([[200, ""], [401, "AuthFailure"]]), "{r}");
     assert_eq!(r["key_pairs"], serde_json::json!(["once"]), "nothing forged was created: {r}");
 }

@@ -214,6 +214,10 @@ pub fn verify(
     if !presented.amz_date.starts_with(&presented.scope_date) {
         return Err(AuthError::SignatureMismatch);
     }
+    // The target names the JSON operation: unsigned, a captured call could be re-aimed.
+    if !(req.headers)("x-amz-target").is_empty() && !presented.signed_headers.iter().any(|h| h == "x-amz-target") {
+        return Err(AuthError::Malformed("X-Amz-Target must be a signed header"));
+    }
     let presigned = presented.expires.is_some();
     for payload_hash in payload_hashes(req, presigned)? {
         let canonical = canonical_request(req, &presented.signed_headers, &payload_hash, presigned);
@@ -332,7 +336,9 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Splits a raw query string into percent-decoded pairs (`+` stays `+`, as SigV4 wants).
+/// Splits a raw query string into percent-decoded pairs. `+` is a space, as the API's own
+/// form decoding reads it: the signature must cover the values the API acts on, or `%2B`
+/// and `+` would sign alike and mean different things.
 fn decode_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
@@ -357,7 +363,7 @@ fn percent_decode(s: &str) -> String {
                 i += 3;
             }
             None => {
-                out.push(bytes[i]);
+                out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
                 i += 1;
             }
         }

@@ -112,17 +112,21 @@ def suite():
 
 
 def concurrent_create(names, workers):
+    """Creates run at once; each carries its own tag, so that no two are one signed request
+    (keyfleet accepts a signed change once: identical calls in one second are one request)."""
     c = ec2(pool=workers)
 
-    def create(name):
+    def create(numbered):
+        i, name = numbered
         try:
-            c.create_key_pair(KeyName=name, KeyType="ed25519")
+            c.create_key_pair(KeyName=name, KeyType="ed25519", TagSpecifications=[
+                {"ResourceType": "key-pair", "Tags": [{"Key": "caller", "Value": str(i)}]}])
             return "ok"
         except ClientError as e:
             return e.response["Error"]["Code"]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = Counter(pool.map(create, names))
+        outcomes = Counter(pool.map(create, enumerate(names)))
     total = len(ec2().describe_key_pairs()["KeyPairs"])
     print(json.dumps({"outcomes": outcomes, "stored": total}))
 
@@ -300,6 +304,22 @@ def forgery_cases():
             return signed_headers
     no_host = signed(describe, NoHost)
     results["host_unsigned"] = send(no_host.url, describe, dict(no_host.headers.items()))
+
+    class NoTarget(SigV4Auth):
+        def headers_to_sign(self, request):
+            signed_headers = super().headers_to_sign(request)
+            del signed_headers["x-amz-target"]
+            return signed_headers
+    ssm_request = AWSRequest(method="POST", url=URL + "/", data="{}", headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.DescribeParameters"})
+    NoTarget(creds, "ssm", "us-east-1").add_auth(ssm_request)
+    ssm_prepared = ssm_request.prepare()
+    raw = urllib.request.Request(ssm_prepared.url, data=b"{}", headers=dict(ssm_prepared.headers.items()), method="POST")
+    try:
+        urllib.request.urlopen(raw)
+        results["target_unsigned"] = [200, False]
+    except urllib.error.HTTPError as e:
+        results["target_unsigned"] = [e.code, "IncompleteSignature" in e.read().decode()]
 
     create = "Action=CreateKeyPair&KeyName=once&KeyType=ed25519&Version=2016-11-15"
     once = signed(create)
