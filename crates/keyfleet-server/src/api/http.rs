@@ -167,7 +167,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
             None => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
         },
     };
-    let caller = match authenticate(state, incoming, !crate::service::audit::is_read_only(&action)).await {
+    let caller = match authenticate(state, incoming).await {
         Ok(caller) => caller,
         Err(refused) => return (action.clone(), Err(refusal(state, incoming, service, &action, refused).await)),
     };
@@ -250,7 +250,7 @@ async fn dispatch(
 }
 
 /// Verifies the request's signature and names the caller.
-async fn authenticate(state: &AppState, incoming: &Incoming<'_>, changes: bool) -> Result<Caller, Refused> {
+async fn authenticate(state: &AppState, incoming: &Incoming<'_>) -> Result<Caller, Refused> {
     let parts = incoming.parts;
     let lookup = |name: &str| -> Vec<String> {
         parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
@@ -262,7 +262,7 @@ async fn authenticate(state: &AppState, incoming: &Incoming<'_>, changes: bool) 
         headers: &lookup,
         body: incoming.body,
     };
-    state.auth.authenticate(&signed, OffsetDateTime::now_utc(), changes).await
+    state.auth.authenticate(&signed, OffsetDateTime::now_utc()).await
 }
 
 /// Loads the caller's policies (none to load for root and `--dev`).

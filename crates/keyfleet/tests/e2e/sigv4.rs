@@ -66,8 +66,8 @@ fn wrong_expired_replayed_unknown_and_deleted_keys_are_refused_and_audited() {
 }
 
 /// A signature covers the whole request: a captured one is refused on any other body, a
-/// presigned URL carries no body and lives a week at most, `host` must be signed, and a
-/// change is never accepted twice, whatever its unsigned headers say.
+/// presigned URL carries no body and lives a week at most, `host` and `X-Amz-Target` must be
+/// signed, and a verbatim replay of a change is refused.
 #[test]
 fn captured_signatures_cannot_carry_another_request() {
     if !require(&["boto3"]) {

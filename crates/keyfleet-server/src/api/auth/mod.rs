@@ -84,14 +84,8 @@ impl Authenticator {
         }
     }
 
-    /// Authenticates a request at time `now`. `changes` says whether the action may change
-    /// anything, which decides what counts as a replay (see [`replay_key`]).
-    pub async fn authenticate(
-        &self,
-        req: &sigv4::Request<'_>,
-        now: OffsetDateTime,
-        changes: bool,
-    ) -> Result<Caller, Refused> {
+    /// Authenticates a request at time `now`.
+    pub async fn authenticate(&self, req: &sigv4::Request<'_>, now: OffsetDateTime) -> Result<Caller, Refused> {
         match self {
             Authenticator::Dev => Ok(match sigv4::presented(req) {
                 Ok(p) => Caller {
@@ -133,14 +127,12 @@ impl Authenticator {
                 sigv4::verify(req, &presented, &secret, now).map_err(refuse)?;
                 if presented.expires.is_none() {
                     let signed_at = sigv4::parse_amz_date(&presented.amz_date).map_err(refuse)?.unix_timestamp();
-                    replay.check(&replay_key(req, &presented, changes), signed_at, now.unix_timestamp()).map_err(
-                        |r| {
-                            refuse(match r {
-                                replay::Replay::Repeated => AuthError::Replayed,
-                                replay::Replay::BeyondHorizon => AuthError::Expired,
-                            })
-                        },
-                    )?;
+                    replay.check(&replay_key(req, &presented), signed_at, now.unix_timestamp()).map_err(|r| {
+                        refuse(match r {
+                            replay::Replay::Repeated => AuthError::Replayed,
+                            replay::Replay::BeyondHorizon => AuthError::Expired,
+                        })
+                    })?;
                 }
                 Ok(caller)
             }
@@ -148,19 +140,14 @@ impl Authenticator {
     }
 }
 
-/// What makes a request unique to the replay guard. For an action that changes something it
-/// is the signature alone, which covers the method, path, query, signed headers and the
-/// body's hash: nothing a replayer may rewrite. Identical changes signed in the same second
-/// are then one request, and the second is refused.
-///
-/// A read-only call may also be told apart by the SDK headers that name the invocation and
-/// attempt: botocore leaves those unsigned, so two identical reads in the same second (a
-/// polling loop) share a signature and must both be answered. A replayer who rewrites those
-/// headers can repeat a read, as on AWS for 15 minutes, but never a change.
-fn replay_key(req: &sigv4::Request<'_>, presented: &sigv4::Presented, changes: bool) -> String {
-    if changes {
-        return presented.signature.clone();
-    }
+/// What makes a request unique to the replay guard: its signature, which covers the method,
+/// path, query, signed headers and the body's hash, plus the SDK headers that name the
+/// invocation and attempt. botocore signs nothing that differs between two identical calls
+/// in the same second (the aws CLI run twice, a retry), so the signature alone would refuse
+/// those; the unsigned headers tell them apart. A verbatim replay is refused; one that
+/// rewrites those headers is accepted, as AWS accepts any repeat within 15 minutes, and can
+/// only repeat exactly what was signed (see docs/security.md).
+fn replay_key(req: &sigv4::Request<'_>, presented: &sigv4::Presented) -> String {
     let header = |name: &str| (req.headers)(name).into_iter().next().unwrap_or_default();
     format!("{} {} {}", presented.signature, header("amz-sdk-invocation-id"), header("amz-sdk-request"))
 }

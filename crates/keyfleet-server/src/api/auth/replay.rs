@@ -1,9 +1,9 @@
 //! Refuses a header-signed request that has been seen before, within the 15 minutes in which
 //! its timestamp is accepted: SigV4 alone (and AWS) would accept a captured request again
-//! for that long. A change is identified by its signature alone, which covers everything a
-//! replayer could alter; a read-only call also by the SDKs' unsigned invocation headers, so
-//! that identical reads in one second both pass (see `replay_key`). Presigned URLs are
-//! meant to be reused until they expire, and are not checked.
+//! for that long. A request is identified by its signature (which covers the body) and the
+//! SDKs' unsigned invocation headers, which are all that tells two identical calls in one
+//! second apart (see `replay_key`). Presigned URLs are meant to be reused until they
+//! expire, and are not checked.
 //!
 //! Memory is bounded: past `capacity` signatures the oldest is forgotten and the accepted
 //! window shrinks to start after it, so a forgotten signature is refused as expired rather
