@@ -311,4 +311,5 @@ fn stopping_an_instance_ends_every_process_of_it() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let _ = session.kill();
+    let _ = session.wait();
 }
