@@ -128,7 +128,14 @@ impl Runtime {
         login_grace: std::time::Duration,
     ) -> Self {
         let sandbox = match Sandbox::probe().await {
-            Ok(s) => Some(s),
+            Ok(s) => {
+                // Said at every start, as the README says it: these limits are not there yet.
+                tracing::warn!(
+                    "instances' root volume size and total memory are not enforced (no disk quota, no cgroup); \
+                     processes, per-process memory, open files and file size are"
+                );
+                Some(s)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "instance shells are disabled");
                 None
