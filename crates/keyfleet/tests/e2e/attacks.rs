@@ -53,12 +53,14 @@ fn the_instance_user_is_not_host_root_and_cannot_reach_the_kernel() {
     let (_, ip) = launch(&server, "demo");
     // Writing core_pattern its own value back proves write access without changing the host.
     let script = r#"touch ~/mine; cp /usr/bin/dash ~/suid && chmod 4755 ~/suid
+        touch /tmp/t /var/tmp/t && echo TMP-$((6 * 7))
         (cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern) 2>&1 | grep -c 'Read-only'
         unshare -U true 2>/dev/null && echo NESTED-$((6 * 7))
         python3 -c 'import ctypes, os; nr = {"x86_64": 248, "aarch64": 217}[os.uname().machine]; l = ctypes.CDLL(None, use_errno=True); l.syscall(nr, 0, 0, 0, 0, 0); print("add_key errno", ctypes.get_errno())'
         tr '\0' ' ' < /proc/1/cmdline"#;
     let out = ssh_ok(&server, &key, &ip, script);
     let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("TMP-42"), "/tmp and /var/tmp must be the instance's: {out}");
     assert_eq!(lines.next(), Some("1"), "/proc/sys must be read-only: {out}");
     assert!(!out.contains("NESTED-42"), "nested user namespaces must be off: {out}");
     assert!(out.contains("add_key errno 1\n"), "seccomp must refuse add_key with EPERM: {out}");
@@ -179,12 +181,7 @@ fn control_characters_never_reach_a_name_or_a_tag() {
         return;
     }
     let server = TestServer::start();
-    let aws = |args: &[&str]| {
-        let mut command = Command::new("aws");
-        command.arg("--endpoint-url").arg(&server.url).args(args);
-        server.aws_env(&mut command);
-        command.output().unwrap()
-    };
+    let aws = |args: &[&str]| server.aws_argv_as(&server.admin(), args);
     for name in ["two\nlines", "bell\u{7}", "start\u{1}"] {
         let out = aws(&["ec2", "create-key-pair", "--key-name", name, "--key-type", "ed25519"]);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -143,14 +143,7 @@ fn the_instance_quota_holds_and_frees_on_termination() {
     server.aws_err(&run("--count 1:5"), "VcpuLimitExceeded");
     let id = first["Instances"][0]["InstanceId"].as_str().unwrap();
     server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")))["Reservations"][0]["Instances"]
-        [0]["State"]["Name"]
-        != "terminated"
-    {
-        assert!(std::time::Instant::now() < deadline, "{id} never terminated");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    crate::instances::wait_for_state(&server, id, "terminated");
     server.aws_ok(&run(""));
 }
 

@@ -293,21 +293,8 @@ fn parameter_names_are_normalized_before_the_policy_check() {
     server.aws_ok_as(&carol, "ssm put-parameter --name /dev/db-url --value x --type String");
     for name in ["/prod/db-url", "%20/prod/db-url", "/prod/db-url%20"] {
         let name = name.replace("%20", " ");
-        let mut command = std::process::Command::new("aws");
-        command.args([
-            "--endpoint-url",
-            &server.url,
-            "ssm",
-            "put-parameter",
-            "--name",
-            &name,
-            "--value",
-            "x",
-            "--type",
-            "String",
-        ]);
-        server.aws_env_as(&mut command, &carol);
-        let out = command.output().unwrap();
+        let out =
+            server.aws_argv_as(&carol, &["ssm", "put-parameter", "--name", &name, "--value", "x", "--type", "String"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains("AccessDeniedException"), "{name:?}: {stderr}");
     }

@@ -84,6 +84,17 @@ pub(crate) fn launch(server: &TestServer, key_name: &str) -> (String, String) {
     (id, instance["PublicIpAddress"].as_str().unwrap().to_owned())
 }
 
+/// Polls `describe-instances` on `server` until the instance is in `state` (30 s at most).
+pub(crate) fn wait_for_state(server: &TestServer, id: &str, state: &str) {
+    for _ in 0..300 {
+        if describe(server, id)["State"]["Name"] == state {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{id} never became {state}: {}", describe(server, id));
+}
+
 pub(crate) fn describe(server: &TestServer, id: &str) -> serde_json::Value {
     let out = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")));
     out["Reservations"][0]["Instances"][0].clone()

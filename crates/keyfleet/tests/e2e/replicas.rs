@@ -70,17 +70,6 @@ fn a_change_on_one_replica_is_seen_on_the_other_at_once() {
     a.aws_err("ec2 describe-key-pairs --key-names theirs", "InvalidKeyPair.NotFound");
 }
 
-/// Polls `describe-instances` on `server` until the instance is in `state`.
-fn wait_for_state(server: &TestServer, id: &str, state: &str) {
-    for _ in 0..300 {
-        if crate::instances::describe(server, id)["State"]["Name"] == state {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("{id} never became {state}: {}", crate::instances::describe(server, id));
-}
-
 #[test]
 fn an_instance_is_served_by_its_owner_whichever_replica_is_asked() {
     if !require(&crate::instances::TOOLS) {
@@ -93,10 +82,10 @@ fn an_instance_is_served_by_its_owner_whichever_replica_is_asked() {
 
     // B changes the state in the store; A, the owner, acts on it.
     b.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
-    wait_for_state(&b, &id, "stopped");
+    crate::instances::wait_for_state(&b, &id, "stopped");
     assert_eq!(crate::instances::ssh(&a, &key, &ip, "true").status.code(), Some(255), "stopped means no SSH");
     b.aws_ok(&format!("ec2 start-instances --instance-ids {id}"));
-    wait_for_state(&a, &id, "running");
+    crate::instances::wait_for_state(&a, &id, "running");
     let mut login = String::new();
     for _ in 0..50 {
         login = String::from_utf8_lossy(&crate::instances::ssh(&a, &key, &ip, "whoami").stdout).into_owned();
@@ -107,7 +96,7 @@ fn an_instance_is_served_by_its_owner_whichever_replica_is_asked() {
     }
     assert_eq!(login, "ec2-user\n", "served again by its owner after a start through the other replica");
     b.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
-    wait_for_state(&a, &id, "terminated");
+    crate::instances::wait_for_state(&a, &id, "terminated");
 }
 
 #[test]

@@ -206,6 +206,15 @@ impl TestServer {
         self.aws_as(&self.admin(), command_line)
     }
 
+    /// `aws --endpoint-url URL ARGS…` signed as `who`, the arguments as given (for values
+    /// with spaces or control characters); returns the output whatever the exit code.
+    pub fn aws_argv_as(&self, who: &Identity, args: &[&str]) -> Output {
+        let mut command = Command::new("aws");
+        command.arg("--endpoint-url").arg(&self.url).args(args);
+        self.aws_env_as(&mut command, who);
+        command.output().expect("run aws")
+    }
+
     /// `aws …` signed as `who`.
     pub fn aws_as(&self, who: &Identity, command_line: &str) -> Output {
         let mut command = Command::new("aws");

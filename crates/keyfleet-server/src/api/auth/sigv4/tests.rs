@@ -134,3 +134,8 @@ fn unsigned_and_malformed_requests_are_told_apart() {
 fn secret_key_debug_is_redacted() {
     assert_eq!(format!("{:?}", SecretKey::new(SECRET)), "SecretKey(<redacted>)");
 }
+
+#[test]
+fn a_plus_in_the_query_is_a_space_as_the_api_reads_it() {
+    assert_eq!(decode_query("a=b+c&d=%2B"), vec![("a".to_owned(), "b c".to_owned()), ("d".to_owned(), "+".to_owned())]);
+}
