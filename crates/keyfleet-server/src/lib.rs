@@ -84,6 +84,21 @@ pub struct ServerConfig {
     pub rate_limit: u32,
     /// The burst the rate limit allows.
     pub rate_burst: u32,
+    /// Serve HTTPS with this PEM certificate chain and PEM private key instead of HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Open API connections in all.
+    pub max_connections: usize,
+    /// Open API connections per source address.
+    pub max_connections_per_source: usize,
+}
+
+/// A certificate chain and its private key, both PEM.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 impl ServerConfig {
@@ -110,6 +125,9 @@ impl ServerConfig {
             audit_log: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_burst: DEFAULT_RATE_BURST,
+            tls: None,
+            max_connections: api::listener::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: api::listener::DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         }
     }
 }
@@ -144,6 +162,9 @@ pub enum StartError {
     /// Instances that were running could not be brought back.
     #[error("resuming instances: {0}")]
     Resume(#[from] service::Error),
+    /// The TLS certificate or key is unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] api::listener::TlsError),
     /// The address could not be bound.
     #[error("listen on {addr}: {source}")]
     Bind {
@@ -162,7 +183,10 @@ pub struct Started {
     pub admin: Option<api::auth::AccessKey>,
     /// True if the admin key was created by this start.
     pub admin_created: bool,
+    /// True if the API is served over HTTPS.
+    pub tls: bool,
     listener: tokio::net::TcpListener,
+    listener_config: api::listener::ListenerConfig,
     router: axum::Router,
 }
 
@@ -174,6 +198,11 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         tracing::warn!(error = %e, "the process could not be made non-dumpable");
     }
     raise_descriptor_limit();
+    // Before any state is touched: a wrong path should not leave a half-started server.
+    let tls = match &config.tls {
+        Some(files) => Some(api::listener::tls_config(&files.cert, &files.key)?),
+        None => None,
+    };
     create_private_dir(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(config.database_url.as_deref(), &config.data_dir).await?);
     private_database_files(&config.data_dir)?;
@@ -248,7 +277,20 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    Ok(Started { addr, admin, admin_created, listener, router: api::router(state) })
+    let listener_config = api::listener::ListenerConfig {
+        tls: tls.clone(),
+        max_connections: config.max_connections,
+        max_connections_per_source: config.max_connections_per_source,
+    };
+    Ok(Started {
+        addr,
+        admin,
+        admin_created,
+        tls: tls.is_some(),
+        listener,
+        listener_config,
+        router: api::router(state),
+    })
 }
 
 /// Creates another account in the server's store and returns its root access key: the
@@ -289,7 +331,7 @@ fn login_observer(audit: &Arc<service::audit::Audit>) -> runtime::LoginObserver 
 impl Started {
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        api::listener::serve(self.listener, self.router, shutdown).await
+        api::listener::serve(self.listener, self.router, self.listener_config, shutdown).await
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Principal {
     pub policies: Option<Vec<Policy>>,
     /// The caller's address (`aws:SourceIp`).
     pub source_ip: String,
+    /// The request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 /// One resource an action touches: its ARN and the condition keys that describe it.
@@ -203,6 +205,7 @@ pub fn check(
     for target in targets {
         let mut keys = target.keys.clone();
         keys.add("aws:SourceIp", principal.source_ip.as_str());
+        keys.add("aws:SecureTransport", if principal.secure_transport { "true" } else { "false" });
         keys.add("aws:RequestedRegion", scope.region.as_str());
         keys.add("aws:PrincipalAccount", principal.actor.account.as_str());
         keys.add("aws:PrincipalArn", principal.actor.arn());

@@ -19,6 +19,7 @@ use super::auth::{Caller, Refused, sigv4};
 use super::authorize::{Principal, Service, Trail};
 use super::error::ApiError;
 use super::limits::RateLimiter;
+use super::listener::Transport;
 use super::protocol::aws_query;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
@@ -107,6 +108,7 @@ struct Incoming<'a> {
     protocol: Protocol,
     request_id: String,
     source_ip: String,
+    secure_transport: bool,
 }
 
 async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -124,6 +126,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
+    let secure_transport = parts.extensions.get::<Transport>() == Some(&Transport::Tls);
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, state.limits.max_body_bytes)).await {
         Ok(Ok(bytes)) => bytes,
@@ -136,7 +139,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         None if params.get("Version") == Some("2010-05-08") => Protocol::Iam,
         None => Protocol::Ec2,
     };
-    let incoming = Incoming { parts: &parts, body: &body, protocol, request_id, source_ip };
+    let incoming = Incoming { parts: &parts, body: &body, protocol, request_id, source_ip, secure_transport };
     let (action, outcome) = run(&state, &incoming, &params).await;
     log_request(&incoming.request_id, &action, outcome.as_ref().err(), started);
     encode(&incoming, outcome)
@@ -172,7 +175,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         Err(refused) => return (action.clone(), Err(refusal(state, incoming, service, &action, refused).await)),
     };
     let trail = Trail::default();
-    let principal = match principal(state, &caller, &incoming.source_ip).await {
+    let principal = match principal(state, &caller, incoming).await {
         Ok(p) => p,
         Err(e) => return (action, Err(e)),
     };
@@ -266,7 +269,7 @@ async fn authenticate(state: &AppState, incoming: &Incoming<'_>) -> Result<Calle
 }
 
 /// Loads the caller's policies (none to load for root and `--dev`).
-async fn principal(state: &AppState, caller: &Caller, source_ip: &str) -> Result<Principal, ApiError> {
+async fn principal(state: &AppState, caller: &Caller, incoming: &Incoming<'_>) -> Result<Principal, ApiError> {
     let actor = Actor {
         account: caller.account.clone(),
         user: caller.user.clone(),
@@ -276,7 +279,12 @@ async fn principal(state: &AppState, caller: &Caller, source_ip: &str) -> Result
         Some(user) => Some(state.iam.policies_of(&caller.account, user).await?),
         None => None,
     };
-    Ok(Principal { actor, policies, source_ip: source_ip.to_owned() })
+    Ok(Principal {
+        actor,
+        policies,
+        source_ip: incoming.source_ip.clone(),
+        secure_transport: incoming.secure_transport,
+    })
 }
 
 fn admitted(state: &AppState, caller: &Caller) -> bool {

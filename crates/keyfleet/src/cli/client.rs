@@ -22,6 +22,10 @@ pub struct ClientArgs {
     /// The region (default: $AWS_REGION, the profile's region, else us-east-1).
     #[arg(long, global = true)]
     region: Option<String>,
+    /// The CA certificates (PEM) that an https endpoint's certificate must chain to (default:
+    /// the profile's ca_bundle, else the system's bundle), as the aws CLI's --ca-bundle.
+    #[arg(long, global = true, env = "AWS_CA_BUNDLE")]
+    ca_bundle: Option<PathBuf>,
 }
 
 /// An error from the server in AWS's format, or from getting there.
@@ -81,7 +85,8 @@ impl Ec2Client {
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .or_else(|| config.get("region").cloned())
             .unwrap_or_else(|| "us-east-1".to_owned());
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let ca_bundle = args.ca_bundle.clone().or_else(|| config.get("ca_bundle").map(PathBuf::from));
+        let agent = agent(&endpoint, ca_bundle)?;
         Ok(Ec2Client { agent, endpoint, host, region, access_key_id, secret: SecretKey::new(secret) })
     }
 
@@ -195,4 +200,34 @@ impl Ec2Client {
 /// Reads a file for upload, with the path in any error.
 pub fn read_file(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Debian's and most distributions' bundle, where OpenSSL looks by default.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// An HTTP agent; for an https endpoint, one that trusts the certificates in `ca_bundle`
+/// (or `$SSL_CERT_FILE`, or the system's bundle) and nothing else.
+fn agent(endpoint: &str, ca_bundle: Option<PathBuf>) -> anyhow::Result<ureq::Agent> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider};
+    let config = ureq::Agent::config_builder().http_status_as_error(false);
+    if !endpoint.starts_with("https://") {
+        return Ok(config.build().into());
+    }
+    let path = ca_bundle
+        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_CA_BUNDLE));
+    let pem = std::fs::read(&path).with_context(|| format!("reading the CA bundle {}", path.display()))?;
+    let roots: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(!roots.is_empty(), "the CA bundle {} holds no certificate", path.display());
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::from(roots))
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .build();
+    Ok(config.tls_config(tls).build().into())
 }

@@ -20,6 +20,10 @@ pub struct ConfigureArgs {
     /// The profile's default region.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// The CA certificates (PEM) the server's certificate chains to, for an https endpoint
+    /// (saved as the profile's ca_bundle, which the aws CLI and keyfleet read).
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
     /// The profile name.
     #[arg(long, default_value = "keyfleet")]
     profile: String,
@@ -37,7 +41,14 @@ pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
     )?;
     let config = aws_files::config_path();
     let section = if args.profile == "default" { "default".to_owned() } else { format!("profile {}", args.profile) };
-    aws_files::write_section(&config, &section, &[("region", &args.region), ("endpoint_url", &args.endpoint_url)])?;
+    let ca_bundle = match &args.ca_bundle {
+        Some(path) => Some(std::fs::canonicalize(path).with_context(|| format!("--ca-bundle {}", path.display()))?),
+        None => None,
+    };
+    let ca_bundle = ca_bundle.as_ref().map(|p| p.to_string_lossy());
+    let mut entries = vec![("region", args.region.as_str()), ("endpoint_url", args.endpoint_url.as_str())];
+    entries.extend(ca_bundle.as_deref().map(|path| ("ca_bundle", path)));
+    aws_files::write_section(&config, &section, &entries)?;
     println!("Wrote profile '{}' to {} and {}.", args.profile, credentials.display(), config.display());
     println!("Try: aws --profile {} ec2 describe-key-pairs", args.profile);
     Ok(())

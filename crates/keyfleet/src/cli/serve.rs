@@ -69,6 +69,19 @@ pub struct ServeArgs {
     /// Requests an access key may burst above its rate.
     #[arg(long, default_value_t = keyfleet_server::DEFAULT_RATE_BURST)]
     rate_burst: u32,
+    /// Serve the API over HTTPS with this PEM certificate chain (with --tls-key). Clients
+    /// that do not trust its issuer take it with the aws CLI's --ca-bundle or AWS_CA_BUNDLE.
+    #[arg(long, env = "KEYFLEET_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "KEYFLEET_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Open API connections allowed in all; beyond, new connections are closed at once.
+    #[arg(long, default_value_t = keyfleet_server::api::listener::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Open API connections allowed from one source address.
+    #[arg(long, default_value_t = keyfleet_server::api::listener::DEFAULT_MAX_CONNECTIONS_PER_SOURCE)]
+    max_connections_per_source: usize,
     /// Milliseconds to pause before each automation step (for tests that stop the server mid-run).
     #[arg(long, default_value_t = 0, hide = true)]
     automation_step_delay_ms: u64,
@@ -127,6 +140,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit_log: args.audit_log,
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,
+        tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| keyfleet_server::TlsFiles { cert, key }),
+        max_connections: args.max_connections,
+        max_connections_per_source: args.max_connections_per_source,
     };
     let runtime = runtime().context("starting the runtime")?;
     runtime.block_on(async {
@@ -155,8 +171,9 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, dev: bool) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
+    let scheme = if started.tls { "https" } else { "http" };
     // Tests read this first line to find the port.
-    let _ = writeln!(out, "keyfleet listening on http://{} (data dir {})", started.addr, data_dir.display());
+    let _ = writeln!(out, "keyfleet listening on {scheme}://{} (data dir {})", started.addr, data_dir.display());
     if dev {
         let _ = writeln!(
             out,
@@ -165,7 +182,7 @@ fn print_banner(started: &keyfleet_server::Started, data_dir: &std::path::Path, 
     } else if started.admin_created {
         let path = data_dir.join(credentials_file::FILE_NAME);
         let _ = writeln!(out, "Created the admin access key and saved it to {} (mode 0600).", path.display());
-        let _ = writeln!(out, "Set up the aws CLI:  keyfleet configure --endpoint-url http://{}", started.addr);
+        let _ = writeln!(out, "Set up the aws CLI:  keyfleet configure --endpoint-url {scheme}://{}", started.addr);
         let _ = writeln!(out, "Then try:            aws --profile keyfleet ec2 describe-key-pairs");
     }
     let _ = out.flush();

@@ -15,6 +15,7 @@
 //! - `js_sdk.rs`: the AWS SDK for JavaScript v3 (`clients/js`);
 //! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
 //! - `ssm.rs`: Parameter Store with the aws CLI;
+//! - `tls.rs`: the API over HTTPS, and `aws:SecureTransport`;
 //! - `replicas.rs`: two servers on one PostgreSQL database;
 //! - `reset_access.rs`: the AWSSupport-ResetAccess automation and `keyfleet reset-access`.
 //!
@@ -39,3 +40,4 @@ mod reset_access;
 mod secrets;
 mod sigv4;
 mod ssm;
+mod tls;

@@ -201,7 +201,8 @@ async fn check_step(
         }
     };
     let service = if call.action.starts_with("ssm:") { Service::Ssm } else { Service::Ec2 };
-    let principal = Principal { actor, policies, source_ip: AUTOMATION_SOURCE.to_owned() };
+    // Automation calls the other services from inside AWS, over TLS.
+    let principal = Principal { actor, policies, source_ip: AUTOMATION_SOURCE.to_owned(), secure_transport: true };
     authorize::check(&principal, service, scope, &Trail::default(), call.action, &[target])
         .map_err(|e| (e.code.to_string(), e.message))
 }

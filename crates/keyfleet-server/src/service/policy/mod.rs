@@ -254,8 +254,9 @@ fn parse_conditions(block: &serde_json::Map<String, Value>) -> Result<Vec<Condit
 /// The condition keys keyfleet fills in some request (lowercase compare: names are
 /// case-insensitive). A condition on any other key would be silently false (or, negated,
 /// silently true), so a policy that names one is refused instead.
-const EVALUATED_KEYS: [&str; 10] = [
+const EVALUATED_KEYS: [&str; 11] = [
     "aws:sourceip",
+    "aws:securetransport",
     "aws:requestedregion",
     "aws:principalaccount",
     "aws:principalarn",

@@ -21,6 +21,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Another server's data dir to use instead of a new one (replicas sharing volumes).
     pub data_dir: Option<PathBuf>,
+    /// The CA bundle AWS clients trust (`AWS_CA_BUNDLE`), for a server given `--tls-cert`.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// An access key to sign with.
@@ -198,6 +200,10 @@ impl TestServer {
             .env("AWS_MAX_ATTEMPTS", "1")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
+        match &self.options.ca_bundle {
+            Some(bundle) => command.env("AWS_CA_BUNDLE", bundle),
+            None => command.env_remove("AWS_CA_BUNDLE"),
+        };
     }
 
     /// `aws --endpoint-url URL <command line>`, the command line split at whitespace as a
@@ -319,7 +325,7 @@ fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child,
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no address in banner {first:?}"))
         .to_owned();
     (child, url)
