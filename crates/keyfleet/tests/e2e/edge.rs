@@ -177,3 +177,41 @@ fn a_flood_of_unsigned_requests_does_not_flood_the_audit_log() {
     let record: serde_json::Value = serde_json::from_str(events[0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
     assert_eq!(record["userAgent"].as_str().unwrap().len(), 1024);
 }
+
+/// The number: 1100 idle connections from one address used to hold every
+/// descriptor and task. Past the per-source cap (256), each is closed as it arrives, while the
+/// first ones stay open and other addresses are served.
+#[test]
+fn one_source_holding_idle_connections_cannot_lock_out_the_others() {
+    if !require(&["aws", "curl"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..1100 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            held.push(socket.connect(addr).await.unwrap());
+        }
+        let mut last = held.pop().unwrap();
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            tokio::io::AsyncReadExt::read(&mut last, &mut buf),
+        );
+        let closed = matches!(read.await.expect("the 1100th connection was kept open"), Ok(0) | Err(_));
+        assert!(closed, "the 1100th connection from one address was served");
+        // Closed by the cap, not by the header timeout: the first connection is still open.
+        let first = held[0].try_read(&mut buf);
+        assert!(matches!(&first, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "{first:?}");
+        // Meanwhile another address is served, health check and signed call alike.
+        let health =
+            std::process::Command::new("curl").args(["-sS", &format!("{}/healthz", server.url)]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&health.stdout), "ok\n");
+        server.aws_ok("ec2 describe-key-pairs");
+        drop(held);
+    });
+}
