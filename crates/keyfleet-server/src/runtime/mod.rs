@@ -4,6 +4,7 @@
 
 pub mod authorized_keys;
 pub mod beneath;
+pub mod cgroup;
 pub mod imds;
 pub mod sandbox;
 pub mod ssh;
@@ -30,6 +31,8 @@ pub struct BootSpec {
     pub launch_key: Option<String>,
     /// What the instance's metadata service answers.
     pub metadata: imds::Metadata,
+    /// What the instance's type gives it, enforced where the host has control groups.
+    pub resources: cgroup::Resources,
 }
 
 /// One SSH public-key authentication attempt, for the audit log.
@@ -62,6 +65,7 @@ pub type LoginObserver = Arc<dyn Fn(LoginAttempt) + Send + Sync>;
 struct Running {
     ssh: ssh::SshServer,
     imds: Vec<tokio::task::JoinHandle<()>>,
+    cgroup: Option<cgroup::Group>,
 }
 
 impl Running {
@@ -70,6 +74,9 @@ impl Running {
             task.abort();
         }
         self.ssh.shutdown().await;
+        if let Some(group) = self.cgroup {
+            let _ = tokio::task::spawn_blocking(move || group.remove()).await;
+        }
     }
 }
 
@@ -86,6 +93,14 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     /// The SSH port could not be bound.
+    /// The instance's control group could not be made.
+    #[error("cgroup of {instance}: {source}")]
+    Cgroup {
+        /// The instance.
+        instance: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     #[error("ssh listen on {addr}: {source}")]
     Bind {
         /// The address.
@@ -107,6 +122,7 @@ pub struct Runtime {
     ssh_port: u16,
     network: Ipv4Addr,
     sandbox: Option<Sandbox>,
+    cgroups: Option<cgroup::Cgroups>,
     running: tokio::sync::Mutex<HashMap<String, Running>>,
     observer: Option<LoginObserver>,
     login_grace: std::time::Duration,
@@ -128,24 +144,25 @@ impl Runtime {
         login_grace: std::time::Duration,
     ) -> Self {
         let sandbox = match Sandbox::probe().await {
-            Ok(s) => {
-                // Said at every start, as the README says it: these limits are not there yet.
-                tracing::warn!(
-                    "instances' root volume size and total memory are not enforced (no disk quota, no cgroup); \
-                     processes, per-process memory, open files and file size are"
-                );
-                Some(s)
-            }
+            Ok(s) => Some(s),
             Err(e) => {
                 tracing::warn!(error = %e, "instance shells are disabled");
                 None
             }
         };
+        let cgroups = sandbox.as_ref().and_then(|_| detect_cgroups());
+        // Said at every start, as the README says it: what holds an instance in and what not.
+        tracing::warn!(
+            "instances' root volume size is not enforced (no disk quota); processes, per-process memory, \
+             open files and file size are{}",
+            if cgroups.is_some() { ", and total memory and CPU by instance type (cgroups)" } else { "" }
+        );
         Runtime {
             volumes: Volumes::new(data_dir.join("volumes")),
             ssh_port,
             network,
             sandbox,
+            cgroups,
             running: Default::default(),
             pushed_keys: Default::default(),
             observer,
@@ -187,6 +204,14 @@ impl Runtime {
         let uid = sandbox::host_uid(spec.address);
         self.volumes.prepare(&spec.volume_id, spec.launch_key.as_deref(), uid).map_err(volume_error)?;
         let host_key = self.volumes.host_key(&spec.volume_id).map_err(volume_error)?;
+        let cgroup = match &self.cgroups {
+            Some(cgroups) => Some(
+                cgroups
+                    .create(&spec.instance_id, spec.resources, sandbox::MAX_PROCESSES)
+                    .map_err(|source| RuntimeError::Cgroup { instance: spec.instance_id.clone(), source })?,
+            ),
+            None => None,
+        };
         let octets = spec.address.octets();
         let instance = Arc::new(ssh::InstanceSsh {
             instance_id: spec.instance_id.clone(),
@@ -203,11 +228,14 @@ impl Runtime {
             }),
             observer: self.observer.clone(),
             login_grace: self.login_grace,
+            cgroup: cgroup.clone(),
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
         let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
         let imds = self.serve_metadata(spec).await.map_err(volume_error)?;
-        if let Some(previous) = self.running.lock().await.insert(spec.instance_id.clone(), Running { ssh, imds }) {
+        if let Some(previous) =
+            self.running.lock().await.insert(spec.instance_id.clone(), Running { ssh, imds, cgroup })
+        {
             previous.shutdown().await;
         }
         Ok(())
@@ -269,6 +297,20 @@ impl Runtime {
     /// lacks it; how many files changed. Blocks on disk I/O.
     pub fn add_authorized_key(&self, volume_id: &str, line: &str) -> std::io::Result<usize> {
         self.volumes.add_authorized_key(volume_id, line)
+    }
+}
+
+/// Control groups as root, where the host has them; said once at start either way.
+fn detect_cgroups() -> Option<cgroup::Cgroups> {
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
+    match cgroup::Cgroups::detect() {
+        Ok(cgroups) => Some(cgroups),
+        Err(why) => {
+            tracing::warn!(reason = %why, "no control groups: instances' total memory and CPU are not limited");
+            None
+        }
     }
 }
 

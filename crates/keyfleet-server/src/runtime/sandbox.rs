@@ -83,6 +83,8 @@ pub struct Launch<'a> {
     pub command: Option<&'a str>,
     /// `TERM` when a pty was requested.
     pub term: Option<&'a str>,
+    /// The instance's control group, joined before anything else runs (root only).
+    pub cgroup: Option<&'a super::cgroup::Group>,
 }
 
 impl Sandbox {
@@ -216,11 +218,24 @@ impl Sandbox {
             Some(command) => args.extend(["-c".into(), command.to_owned()]),
             None => args.push("-l".into()),
         }
-        let started = start(&self.bwrap, args);
+        let started = match launch.cgroup {
+            Some(group) => {
+                let mut joined: Vec<String> = ["-c", JOIN_CGROUP, "keyfleet-cgroup"].map(String::from).into();
+                joined.extend(group.procs_files().map(|f| f.display().to_string()));
+                joined.extend(["--".to_owned(), self.bwrap.display().to_string()]);
+                joined.append(&mut args);
+                start(Path::new("/bin/sh"), joined)
+            }
+            None => start(&self.bwrap, args),
+        };
         drop((filter, passwd, group, options));
         started
     }
 }
+
+/// Writes its own pid into each file up to `--`, then becomes the rest: the sandbox is in the
+/// instance's groups before its first fork, so no process of it is ever outside them.
+const JOIN_CGROUP: &str = r#"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#;
 
 /// The size of each of an instance's `/tmp` and `/var/tmp` (memory-backed).
 const TMP_BYTES: &str = "268435456";

@@ -66,6 +66,8 @@ pub struct InstanceSsh {
     pub observer: Option<super::LoginObserver>,
     /// sshd's `LoginGraceTime`.
     pub login_grace: Duration,
+    /// The instance's control group, when the host has them.
+    pub cgroup: Option<super::cgroup::Group>,
 }
 
 /// The connections of one instance's server: how many, and how many still unauthenticated.
@@ -415,6 +417,7 @@ async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Gra
         uid: instance.uid,
         command: command.as_deref(),
         term: term.as_deref(),
+        cgroup: instance.cgroup.as_ref(),
     };
     let status = match &pty {
         Some(size) => run_with_pty(channel, &sandbox, &launch, size).await,

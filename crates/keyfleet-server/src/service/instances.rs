@@ -418,6 +418,7 @@ impl Instances {
             address,
             launch_key: row.launch_key.clone(),
             metadata,
+            resources: super::instance_types::resources(&row.instance_type),
         };
         // A volume the instance user broke (a directory where a socket goes, a file where a
         // directory goes) fails that instance alone: it stops, and the others, the reconcile

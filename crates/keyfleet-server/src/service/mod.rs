@@ -11,6 +11,7 @@ pub mod filter;
 pub mod iam;
 pub mod ids;
 pub mod instance_connect;
+pub mod instance_types;
 pub mod instances;
 pub mod key_pairs;
 pub mod key_pool;

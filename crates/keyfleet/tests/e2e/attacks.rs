@@ -310,3 +310,63 @@ fn stopping_an_instance_ends_every_process_of_it() {
     let _ = session.kill();
     let _ = session.wait();
 }
+
+/// The host-side directory of an instance's group for `controller` (cgroup v1), or its one
+/// group (cgroup v2): beneath the group the server (this test's child) started in.
+fn instance_cgroup(controller: &str, instance_id: &str) -> PathBuf {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let root = Path::new("/sys/fs/cgroup");
+    let (mount, path) = if root.join("cgroup.controllers").exists() {
+        (root.to_owned(), own.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_owned())
+    } else {
+        let path = own.lines().find_map(|l| {
+            let mut fields = l.splitn(3, ':').skip(1);
+            let names = fields.next()?;
+            names.split(',').any(|n| n == controller).then(|| fields.next().unwrap().to_owned())
+        });
+        (root.join(controller), path.unwrap())
+    };
+    mount.join(path.trim_start_matches('/')).join("keyfleet").join(instance_id)
+}
+
+/// A t3.micro has 2 vCPUs and 1 GiB: a process writing 1.5 GiB is killed in its own
+/// instance, which stays usable, while the server and the other instances carry on; and the
+/// instance's CPU time is two CPUs' worth. The group goes with the instance.
+#[test]
+fn an_instance_gets_the_memory_and_cpus_of_its_type_and_no_more() {
+    if !require(&TOOLS) {
+        return;
+    }
+    if !crate::support::is_root() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root, where instances get cgroups");
+        eprintln!("SKIPPED: not root, so instances have no control groups");
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (hog_id, hog_ip) = launch(&server, "demo");
+    let (_, other_ip) = launch(&server, "demo");
+    let hog = ssh(&server, &key, &hog_ip, r#"python3 -c 'data = b"x" * (1536 << 20); print("ALLOCATED")'"#);
+    assert!(!String::from_utf8_lossy(&hog.stdout).contains("ALLOCATED"), "1.5 GiB fit in a t3.micro");
+    assert!(!hog.status.success());
+    assert!(api_answers(&server));
+    assert_eq!(ssh_ok(&server, &key, &other_ip, "whoami"), "ec2-user\n");
+    assert_eq!(ssh_ok(&server, &key, &hog_ip, "whoami"), "ec2-user\n");
+
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(instance_cgroup(controller, &hog_id).join(file)).unwrap().trim().to_owned()
+    };
+    if v2 {
+        assert_eq!(read("", "cpu.max"), "200000 100000");
+        assert_eq!(read("", "memory.max"), (1u64 << 30).to_string());
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "200000");
+        assert_eq!(read("memory", "memory.limit_in_bytes"), (1u64 << 30).to_string());
+        assert_eq!(read("pids", "pids.max"), "512");
+    }
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {hog_id}"));
+    crate::instances::wait_for_state(&server, &hog_id, "terminated");
+    let controller = if v2 { "" } else { "memory" };
+    assert!(!instance_cgroup(controller, &hog_id).exists(), "the terminated instance's group is left behind");
+}

@@ -344,7 +344,7 @@ pub fn require(tools: &[&str]) -> bool {
     false
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
