@@ -49,7 +49,7 @@ impl Cgroups {
         let legacy = |controller: &str| -> Result<PathBuf, String> {
             let path = own
                 .lines()
-                .filter_map(|l| l.splitn(3, ':').nth(1).zip(l.splitn(3, ':').nth(2)))
+                .filter_map(|l| l.split_once(':').and_then(|(_, rest)| rest.split_once(':')))
                 .find(|(names, _)| names.split(',').any(|n| n == controller))
                 .map(|(_, path)| path)
                 .ok_or_else(|| format!("no {controller} controller"))?;
