@@ -370,3 +370,21 @@ fn an_instance_gets_the_memory_and_cpus_of_its_type_and_no_more() {
     let controller = if v2 { "" } else { "memory" };
     assert!(!instance_cgroup(controller, &hog_id).exists(), "the terminated instance's group is left behind");
 }
+
+/// A loop asking the metadata service for tokens costs its own oldest token past 1,000, not
+/// the server's memory: the first of 1,001 tokens is refused, the last accepted.
+#[test]
+fn metadata_tokens_are_capped_per_instance() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    let script = "C='curl -s --unix-socket /run/keyfleet/imds.sock'; U=http://169.254.169.254/latest; \
+        TTL='X-aws-ec2-metadata-token-ttl-seconds: 600'; \
+        FIRST=$($C -X PUT -H \"$TTL\" $U/api/token); \
+        LAST=$($C -X PUT -H \"$TTL\" -w '\\n' $(yes $U/api/token | head -1000) | tail -1); \
+        for T in $FIRST $LAST; do $C -o /dev/null -w '%{http_code} ' -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/instance-id; done";
+    assert_eq!(ssh_ok(&server, &key, &ip, script), "401 200 ");
+}

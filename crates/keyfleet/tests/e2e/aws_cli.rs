@@ -225,3 +225,29 @@ fn tags_are_created_filtered_and_deleted_by_key_pair_id() {
     server.aws_err("ec2 create-tags --resources bogus --tags Key=a,Value=b", "InvalidID");
     server.aws_err("ec2 create-tags --resources key-0123456789abcdef0 --tags Key=a,Value=b", "InvalidKeyPair.NotFound");
 }
+
+/// EC2 (through OpenSSL) writes RSA keys with p > q; PuTTY keeps its keys that way too, so a
+/// key with p < q changes when PuTTY converts it, and its PKCS#8 SHA-1 no longer matches the
+/// KeyFingerprint. Sixteen keys: with p < q half the time, all sixteen would pass by chance
+/// once in 65,536 runs.
+#[test]
+fn rsa_keys_survive_a_round_trip_through_puttygen_with_their_fingerprint() {
+    if !require(&["aws", "puttygen", "openssl"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let dir = server.dir.path();
+    for n in 0..16 {
+        let created = json(&server.aws_ok(&format!("ec2 create-key-pair --key-name rsa-{n}")));
+        let pem = dir.join(format!("rsa-{n}.pem"));
+        write_private(&pem, created["KeyMaterial"].as_str().unwrap());
+        let (ppk, back) = (dir.join(format!("rsa-{n}.ppk")), dir.join(format!("rsa-{n}-back.pem")));
+        run_ok("puttygen", &[pem.to_str().unwrap(), "-O", "private", "-o", ppk.to_str().unwrap()]);
+        run_ok("puttygen", &[ppk.to_str().unwrap(), "-O", "private-openssh", "-o", back.to_str().unwrap()]);
+        let digest = sh(&format!(
+            "openssl pkcs8 -topk8 -nocrypt -in '{}' -outform DER | openssl sha1 -c | awk '{{print $NF}}'",
+            back.display()
+        ));
+        assert_eq!(digest.trim(), created["KeyFingerprint"], "rsa-{n} changed in PuTTY's hands");
+    }
+}
