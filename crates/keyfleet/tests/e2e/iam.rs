@@ -302,8 +302,8 @@ fn parameter_names_are_normalized_before_the_policy_check() {
     assert_eq!(names, 1, "only /dev/db-url was stored");
 }
 
-/// A condition on a key keyfleet never fills (here `aws:SecureTransport`, as there is no
-/// TLS yet) is refused when the policy is put, not evaluated as silently false.
+/// A condition on a key keyfleet never fills (here `aws:MultiFactorAuthPresent`: keyfleet has
+/// no MFA) is refused when the policy is put, not evaluated as silently false.
 #[test]
 fn policies_on_condition_keys_keyfleet_does_not_fill_are_refused() {
     if !require(&["aws"]) {
@@ -312,12 +312,12 @@ fn policies_on_condition_keys_keyfleet_does_not_fill_are_refused() {
     let server = TestServer::start();
     server.aws_ok("iam create-user --user-name dave");
     let policy = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
-      "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}"#;
-    let file = server.dir.path().join("insecure.json");
+      "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]}"#;
+    let file = server.dir.path().join("no-mfa.json");
     std::fs::write(&file, policy).unwrap();
     let message = server.aws_err(
         &format!("iam put-user-policy --user-name dave --policy-name p --policy-document file://{}", file.display()),
         "MalformedPolicyDocument",
     );
-    assert!(message.contains("aws:SecureTransport"), "{message}");
+    assert!(message.contains("aws:MultiFactorAuthPresent"), "{message}");
 }

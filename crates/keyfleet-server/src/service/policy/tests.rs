@@ -209,12 +209,12 @@ fn malformed_documents_are_refused() {
 
 #[test]
 fn condition_keys_keyfleet_never_fills_are_refused() {
-    for key in ["aws:SecureTransport", "aws:MultiFactorAuthPresent", "ec2:ResourceTag/env", "aws:ResourceTag/"] {
+    for key in ["aws:MultiFactorAuthPresent", "aws:SourceVpc", "ec2:ResourceTag/env", "aws:ResourceTag/"] {
         let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
             "Condition": {"Bool": {key: "false"}}}]});
         assert!(Policy::parse(&doc.to_string()).is_err(), "{key} was accepted");
     }
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
-        "Condition": {"StringEquals": {"AWS:ResourceTag/Env": "x", "aws:sourceip": "1.2.3.4"}}}]});
+        "Condition": {"StringEquals": {"AWS:ResourceTag/Env": "x", "aws:sourceip": "1.2.3.4", "aws:SecureTransport": "true"}}}]});
     assert!(Policy::parse(&doc.to_string()).is_ok());
 }
