@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::api::auth::{AccessKey, SecretKey};
-use crate::service::ids;
+use crate::common::ids;
 
 /// The file's name inside the data dir.
 pub const FILE_NAME: &str = "admin-credentials";

@@ -1,21 +1,30 @@
 //! keyfleet's service as a library: the EC2 key pair API over HTTP, on an embedded store.
 //!
 //! ```text
-//! socket ─▶ api/http.rs ─▶ api/auth (SigV4) ─▶ api/protocol (decode) ─▶ api/{ec2,iam,ssm,…} (action tables) ─▶ api/authorize (policies)
-//!        ◀─ api/protocol (encode) / api/error.rs ◀─ service/ (AWS semantics) ◀─▶ store/ (SQL)
+//! socket ─▶ api/http.rs (limits) ─▶ api/auth (SigV4) ─▶ api/protocol (Query, JSON 1.1)
+//!        ─▶ the service's table (api/ec2, api/iam, api/ssm, …) ─▶ api/operation.rs:
+//!           decode ─▶ authorization ─▶ api/authorize (policies, DryRun) ─▶ call ─▶ encode
+//!        ─▶ service/ (AWS semantics) ─▶ store/ (SQL)        runtime/ (instances) beside it
 //! ```
+//!
+//! Layers import one way: `api/` → `service/` → `store/`; `service/` also drives `runtime/`;
+//! `common/` (globs, CIDR ranges, AWS time formats, ids) is under all of them. The test in
+//! `layering.rs` holds that.
 //!
 //! Where to change what:
 //!
 //! | change | touch |
 //! |---|---|
-//! | a new EC2 action | a variant in `api/ec2/mod.rs`, decode/encode in `api/ec2/<resource>.rs`, a fn in `service/<resource>.rs` |
+//! | a new action | one `Operation` impl in `api/<service>/<resource>.rs` and its row in the service's table (`ACTIONS` / `OPERATIONS`), a fn in `service/<resource>.rs` |
 //! | a new AWS error | a `service::Error` variant and its arm in `api/error.rs` |
 //! | new stored data | the `Store` trait, `store/sql.rs`, a migration in both `migrations/sqlite` and `migrations/postgres`, a case in `store/tests.rs` |
 //! | a key format | the `keyfleet-keys` crate |
 
 pub mod api;
+pub mod common;
 pub mod credentials_file;
+#[cfg(test)]
+mod layering;
 pub mod runtime;
 pub mod service;
 pub mod store;
@@ -250,7 +259,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         instances.clone(),
         parameters.clone(),
         describe,
-        api::ssm::automation::step_guard(iam.clone(), store.clone(), audit.clone()),
+        api::ssm::automation::step_guard(iam.clone(), instances.clone(), audit.clone()),
         config.automation_step_delay,
     ));
     automation.resume().await?;
@@ -266,7 +275,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         ),
         tags: Tags::new(store.clone()),
         instances,
-        store,
+        health: service::Health::new(store),
         iam,
         audit,
         auth,
@@ -344,7 +353,7 @@ fn replica_id(data_dir: &std::path::Path) -> Result<String, StartError> {
     {
         return Ok(id.trim().to_owned());
     }
-    let id = service::ids::new_id("replica");
+    let id = common::ids::new_id("replica");
     std::fs::write(&path, format!("{id}\n")).map_err(|source| StartError::DataDir { path: path.clone(), source })?;
     Ok(id)
 }

@@ -3,7 +3,6 @@
 //! service's own error shape. Root (admin) keys and `--dev` callers have full access.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::StatusCode;
 
@@ -163,16 +162,10 @@ impl Target {
 /// What one request did about authorization, for the edge and the audit log.
 #[derive(Debug, Default)]
 pub struct Trail {
-    authorized: AtomicBool,
     resources: Mutex<Vec<(String, String)>>,
 }
 
 impl Trail {
-    /// True once an action has been checked (the edge refuses to answer otherwise).
-    pub fn authorized(&self) -> bool {
-        self.authorized.load(Ordering::Relaxed)
-    }
-
     /// Records a resource a request names without being authorized on it (the names a
     /// `Describe*` call asks for), so that lookups by resource name find the call.
     pub fn note(&self, kind: &'static str, name: &str) {
@@ -188,8 +181,9 @@ impl Trail {
     }
 }
 
-/// Checks `action` on every target for `principal`. Records the targets in `trail`.
-pub fn check(
+/// Checks `action` on every target for `principal`. Records the targets in `trail`. Only
+/// the operation pipeline and Automation's step guard call it.
+pub(in crate::api) fn check(
     principal: &Principal,
     service: Service,
     scope: &Scope,
@@ -197,7 +191,6 @@ pub fn check(
     action: &str,
     targets: &[Target],
 ) -> Result<(), ApiError> {
-    trail.authorized.store(true, Ordering::Relaxed);
     for (kind, name) in targets.iter().filter_map(|t| t.audit.as_ref()) {
         trail.note(kind, name);
     }

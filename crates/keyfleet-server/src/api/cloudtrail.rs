@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use super::Context;
-use super::authorize::Target;
 use super::error::ApiError;
+use super::operation::{Authorization, Endpoint, Json11, Operation};
 use super::protocol::json11::{JsonInput, epoch_seconds};
 use crate::service::now_ms;
 use crate::store::{AuditAttribute, AuditQuery, AuditRow};
@@ -19,27 +19,47 @@ pub const SHORT_TARGET_PREFIX: &str = "CloudTrail_20131101";
 /// How far back events are kept visible by default (CloudTrail: 90 days).
 const DEFAULT_LOOKBACK_MS: i64 = 90 * 24 * 3600 * 1000;
 
-/// Runs one CloudTrail request.
-pub async fn dispatch(ctx: &Context<'_>, operation: &str, input: &JsonInput) -> Result<Value, ApiError> {
-    if operation != "LookupEvents" {
-        return Err(ApiError::unknown_operation(operation));
+/// Every CloudTrail operation keyfleet implements.
+pub static OPERATIONS: &[Endpoint<Json11>] = &[Endpoint::of::<LookupEvents>()];
+
+pub(super) struct LookupEvents;
+
+impl Operation for LookupEvents {
+    type Protocol = Json11;
+    const NAME: &'static str = "LookupEvents";
+    const ACTION: &'static str = "cloudtrail:LookupEvents";
+    const READ_ONLY: bool = true;
+    type Input = AuditQuery;
+    /// A page of events, and the token of the next when there is one.
+    type Output = (Vec<AuditRow>, Option<String>);
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<AuditQuery, ApiError> {
+        lookup_query(input)
     }
-    let ctx = &ctx.for_action("cloudtrail:LookupEvents");
-    let query = lookup_query(input)?;
-    ctx.authorize(&[Target::any()])?;
-    let mut query = query;
-    let limit = query.limit;
-    query.limit += 1;
-    let mut events = ctx.state.audit.lookup(&ctx.scope, &query).await?;
-    let next = (events.len() > limit as usize).then(|| {
-        events.truncate(limit as usize);
-        events.last().map(|e| e.seq.to_string())
-    });
-    let mut body = json!({"Events": events.iter().map(event).collect::<Vec<_>>()});
-    if let Some(Some(token)) = next {
-        body["NextToken"] = json!(token);
+
+    async fn authorization(_: &Context<'_>, _: &AuditQuery) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
     }
-    Ok(body)
+
+    async fn call(ctx: &Context<'_>, mut query: AuditQuery) -> Result<Self::Output, ApiError> {
+        let limit = query.limit as usize;
+        // One more than the page, to know whether there is a next.
+        query.limit += 1;
+        let mut events = ctx.state.audit.lookup(&ctx.scope, &query).await?;
+        let next = (events.len() > limit).then(|| {
+            events.truncate(limit);
+            events.last().map(|e| e.seq.to_string())
+        });
+        Ok((events, next.flatten()))
+    }
+
+    fn encode(_: &Context<'_>, (events, next): Self::Output) -> Value {
+        let mut body = json!({"Events": events.iter().map(event).collect::<Vec<_>>()});
+        if let Some(token) = next {
+            body["NextToken"] = json!(token);
+        }
+        body
+    }
 }
 
 fn lookup_query(input: &JsonInput) -> Result<AuditQuery, ApiError> {

@@ -20,12 +20,13 @@ use super::authorize::{Principal, Service, Trail};
 use super::error::ApiError;
 use super::limits::RateLimiter;
 use super::listener::Transport;
+use super::operation::{self, Endpoint, Json11};
 use super::protocol::aws_query;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
 use super::{AppState, Context, Reply, cloudtrail, ec2, iam, instance_connect, ssm};
+use crate::common::ids;
 use crate::service::audit::{Actor, ApiCall};
-use crate::service::ids;
 use crate::store::Scope;
 
 /// Edge limits, set from the command line.
@@ -180,15 +181,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         Err(e) => return (action, Err(e)),
     };
     let scope = Scope { account: caller.account.clone(), region: caller.region.clone() };
-    let ctx = Context {
-        state,
-        scope,
-        request_id: &incoming.request_id,
-        principal: &principal,
-        service,
-        action: "",
-        trail: &trail,
-    };
+    let ctx = Context { state, scope, request_id: &incoming.request_id, principal: &principal, service };
     let parameters = match &input {
         Ok(Some(json)) => json.audit_json(),
         Ok(None) => params.audit_json(),
@@ -198,11 +191,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         Err(e) => (Err(e), None),
         Ok(_) if !admitted(state, &caller) => (Err(ApiError::throttled(service == Service::Ec2)), None),
         // A change's first write may share its commit with the audit record below.
-        Ok(json) => crate::store::hold_first_write(dispatch(&ctx, incoming, params, json.as_ref())).await,
-    };
-    let outcome = match outcome {
-        Ok(_) if !trail.authorized() => Err(ApiError::internal(&format!("{action} answered without a policy check"))),
-        other => other,
+        Ok(json) => crate::store::hold_first_write(dispatch(&ctx, &trail, incoming, params, json.as_ref())).await,
     };
     let error = outcome.as_ref().err().map(|e| (e.code.to_string(), e.message.clone()));
     let committed = state
@@ -213,6 +202,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
                 region: caller.region.clone(),
                 event_source: service.event_source(),
                 event_name: action.clone(),
+                read_only: read_only(&incoming.protocol, &action),
                 source_ip: incoming.source_ip.clone(),
                 user_agent: user_agent(incoming.parts),
                 parameters,
@@ -229,27 +219,55 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
     (action, outcome)
 }
 
+/// Finds the operation in its service's table and runs it through the pipeline.
 async fn dispatch(
     ctx: &Context<'_>,
+    trail: &Trail,
     incoming: &Incoming<'_>,
     params: &QueryParams,
     json: Option<&JsonInput>,
 ) -> Result<Body, ApiError> {
     let xml = |reply: Reply| Body::from(Bytes::from_owner(ZeroizingBody(reply)));
     match (&incoming.protocol, json) {
-        (Protocol::Ec2, _) => ec2::dispatch(ctx, params).await.map(xml),
-        (Protocol::Iam, _) => iam::dispatch(ctx, params).await.map(xml),
+        (Protocol::Ec2, _) => {
+            let name = params.required("Action")?;
+            let endpoint = operation::find(ec2::ACTIONS, name).ok_or_else(|| ApiError::invalid_action(name))?;
+            endpoint.run(ctx, trail, params).await.map(xml)
+        }
+        (Protocol::Iam, _) => {
+            let name = params.required("Action")?;
+            let endpoint = operation::find(iam::ACTIONS, name).ok_or_else(|| ApiError::invalid_action(name))?;
+            endpoint.run(ctx, trail, params).await.map(xml)
+        }
         (Protocol::Json(target), Some(input)) => {
-            let value = match json_service(target) {
-                Some((Service::Ssm, op)) => ssm::dispatch(ctx, op, input).await,
-                Some((Service::InstanceConnect, op)) => instance_connect::dispatch(ctx, op, input).await,
-                Some((Service::CloudTrail, op)) => cloudtrail::dispatch(ctx, op, input).await,
-                _ => Err(ApiError::unknown_operation(target)),
-            }?;
-            Ok(Body::from(value.to_string()))
+            let endpoint = json_endpoint(target).ok_or_else(|| ApiError::unknown_operation(target))?;
+            Ok(Body::from(endpoint.run(ctx, trail, input).await?.to_string()))
         }
         (Protocol::Json(_), None) => Err(ApiError::serialization()),
     }
+}
+
+/// The JSON operation an `X-Amz-Target` names.
+fn json_endpoint(target: &str) -> Option<&'static Endpoint<Json11>> {
+    let (service, op) = json_service(target)?;
+    let table = match service {
+        Service::Ssm => ssm::OPERATIONS,
+        Service::InstanceConnect => instance_connect::OPERATIONS,
+        Service::CloudTrail => cloudtrail::OPERATIONS,
+        Service::Ec2 | Service::Iam => return None,
+    };
+    operation::find(table, op)
+}
+
+/// CloudTrail's `readOnly`, from the operation's own declaration (false for an action that
+/// does not exist).
+fn read_only(protocol: &Protocol, action: &str) -> bool {
+    let found = match protocol {
+        Protocol::Ec2 => operation::find(ec2::ACTIONS, action).map(|e| e.read_only),
+        Protocol::Iam => operation::find(iam::ACTIONS, action).map(|e| e.read_only),
+        Protocol::Json(target) => json_endpoint(target).map(|e| e.read_only),
+    };
+    found.unwrap_or(false)
 }
 
 /// Verifies the request's signature and names the caller.
@@ -318,6 +336,7 @@ async fn refusal(
                 region,
                 event_source: service.event_source(),
                 event_name: action.to_owned(),
+                read_only: read_only(&incoming.protocol, action),
                 source_ip: incoming.source_ip.clone(),
                 user_agent: user_agent(incoming.parts),
                 parameters: serde_json::Value::Null,
@@ -389,7 +408,7 @@ fn xml_error(err: &ApiError, request_id: &str) -> Response {
 /// Readiness for load balancers: 200 when the store answers, 503 (with the reason) when not.
 async fn ready(state: &AppState) -> Response {
     let started = Instant::now();
-    let checked = tokio::time::timeout(Duration::from_secs(5), state.store.ping()).await;
+    let checked = tokio::time::timeout(Duration::from_secs(5), state.health.ping()).await;
     let elapsed_ms = started.elapsed().as_millis();
     let (status, body) = match checked {
         Ok(Ok(backend)) => {

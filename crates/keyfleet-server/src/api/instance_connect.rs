@@ -5,58 +5,72 @@ use serde_json::{Value, json};
 
 use super::Context;
 use super::authorize::Target;
+use super::ec2::targets as ec2;
 use super::error::ApiError;
+use super::operation::{Authorization, Endpoint, Json11, Operation};
 use super::protocol::json11::JsonInput;
 
-/// Every Instance Connect operation keyfleet implements, beside its IAM action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    SendSSHPublicKey,
+/// Every Instance Connect operation keyfleet implements.
+pub static OPERATIONS: &[Endpoint<Json11>] = &[Endpoint::of::<SendSSHPublicKey>()];
+
+pub(super) struct SendSSHPublicKey;
+
+/// The instance, the OS user and the public key line.
+pub(super) struct PushedKey {
+    instance_id: String,
+    os_user: String,
+    key: String,
 }
 
-impl Operation {
-    /// The wire name and the IAM action.
-    pub fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Operation::SendSSHPublicKey => ("SendSSHPublicKey", "ec2-instance-connect:SendSSHPublicKey"),
+impl Operation for SendSSHPublicKey {
+    type Protocol = Json11;
+    const NAME: &'static str = "SendSSHPublicKey";
+    const ACTION: &'static str = "ec2-instance-connect:SendSSHPublicKey";
+    const READ_ONLY: bool = false;
+    type Input = PushedKey;
+    /// The request id Instance Connect answers with.
+    type Output = String;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<PushedKey, ApiError> {
+        let instance_id = input.required("InstanceId", "instanceId")?;
+        let os_user = input.required("InstanceOSUser", "instanceOSUser")?;
+        let key = input.required("SSHPublicKey", "sshPublicKey")?;
+        let hex_id = instance_id
+            .strip_prefix("i-")
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        if !(10..=32).contains(&instance_id.len()) || !hex_id {
+            return Err(pattern_error(instance_id, "instanceId", "^i-[a-f0-9]+$"));
         }
+        if !valid_os_user(os_user) {
+            return Err(pattern_error(
+                os_user,
+                "instanceOSUser",
+                "^[A-Za-z_][A-Za-z0-9\\@\\._-]{0,30}[A-Za-z0-9\\$_-]?$",
+            ));
+        }
+        if !(80..=4096).contains(&key.len()) {
+            return Err(ApiError::invalid_args(format!(
+                "1 validation error detected: Value at 'sshPublicKey' failed to satisfy constraint: Member must have length between 80 and 4096 (got {})",
+                key.len()
+            )));
+        }
+        Ok(PushedKey { instance_id: instance_id.to_owned(), os_user: os_user.to_owned(), key: key.to_owned() })
     }
-}
 
-/// Runs one Instance Connect request.
-pub async fn dispatch(ctx: &Context<'_>, operation: &str, input: &JsonInput) -> Result<Value, ApiError> {
-    if operation != Operation::SendSSHPublicKey.names().0 {
-        return Err(ApiError::unknown_operation(operation));
+    async fn authorization(ctx: &Context<'_>, input: &PushedKey) -> Result<Authorization, ApiError> {
+        let instance = ec2::instances(ctx, std::slice::from_ref(&input.instance_id)).await?.into_iter().next();
+        let target = instance.unwrap_or_else(Target::any).with_key("ec2:osuser", &input.os_user);
+        Ok(Authorization::on_one(target))
     }
-    let ctx = &ctx.for_action(Operation::SendSSHPublicKey.names().1);
-    let instance_id = input.required("InstanceId", "instanceId")?;
-    let os_user = input.required("InstanceOSUser", "instanceOSUser")?;
-    let key = input.required("SSHPublicKey", "sshPublicKey")?;
-    let hex_id = instance_id
-        .strip_prefix("i-")
-        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-    if !(10..=32).contains(&instance_id.len()) || !hex_id {
-        return Err(pattern_error(instance_id, "instanceId", "^i-[a-f0-9]+$"));
+
+    async fn call(ctx: &Context<'_>, input: PushedKey) -> Result<String, ApiError> {
+        let connect = &ctx.state.instance_connect;
+        Ok(connect.send_ssh_public_key(&ctx.scope, &input.instance_id, &input.os_user, &input.key).await?)
     }
-    if !valid_os_user(os_user) {
-        return Err(pattern_error(os_user, "instanceOSUser", "^[A-Za-z_][A-Za-z0-9\\@\\._-]{0,30}[A-Za-z0-9\\$_-]?$"));
+
+    fn encode(_: &Context<'_>, request_id: String) -> Value {
+        json!({"RequestId": request_id, "Success": true})
     }
-    if !(80..=4096).contains(&key.len()) {
-        return Err(ApiError::invalid_args(format!(
-            "1 validation error detected: Value at 'sshPublicKey' failed to satisfy constraint: Member must have length between 80 and 4096 (got {})",
-            key.len()
-        )));
-    }
-    let tags = if ctx.unrestricted() {
-        Vec::new()
-    } else {
-        let rows = ctx.state.store.instances(&ctx.scope, &[instance_id.to_owned()]).await;
-        rows.map_err(|e| ApiError::internal(&e))?.into_iter().next().map(|r| r.tags).unwrap_or_default()
-    };
-    let target = Target::instance(&ctx.scope, instance_id).with_resource_tags(&tags).with_key("ec2:osuser", os_user);
-    ctx.authorize(&[target])?;
-    let request_id = ctx.state.instance_connect.send_ssh_public_key(&ctx.scope, instance_id, os_user, key).await?;
-    Ok(json!({"RequestId": request_id, "Success": true}))
 }
 
 fn pattern_error(value: &str, member: &str, pattern: &str) -> ApiError {

@@ -1,6 +1,7 @@
 //! The HTTP edge: one port for every service. A request flows
 //! `http.rs` (read, limits) → `auth/` (SigV4: account, region) → `protocol/` (decode)
-//! → the service's action table (`ec2/`) → `service/` → `protocol/` (encode) or `error.rs`.
+//! → the service's table of operations (`ec2/`, …) → `operation.rs` (decode, authorize, call,
+//! encode) → `service/` → `protocol/` (frame) or `error.rs`.
 
 pub mod auth;
 pub mod authorize;
@@ -12,6 +13,7 @@ mod iam;
 pub mod instance_connect;
 mod limits;
 pub mod listener;
+pub mod operation;
 pub mod protocol;
 pub mod ssm;
 
@@ -27,7 +29,7 @@ use crate::service::instances::Instances;
 use crate::service::key_pairs::KeyPairs;
 use crate::service::parameters::Parameters;
 use crate::service::tags::Tags;
-use crate::store::{Scope, Store};
+use crate::store::Scope;
 
 pub use http::{Limits, router};
 
@@ -45,8 +47,8 @@ pub struct AppState {
     pub automation: Arc<Automation>,
     /// EC2 Instance Connect.
     pub instance_connect: InstanceConnect,
-    /// The store, for the dev reset and health endpoints.
-    pub store: Arc<dyn Store>,
+    /// Readiness.
+    pub health: crate::service::Health,
     /// Users, access keys and policies.
     pub iam: Arc<Iam>,
     /// The audit log.
@@ -59,8 +61,8 @@ pub struct AppState {
     pub dev: bool,
 }
 
-/// One authenticated request on its way through an action.
-#[derive(Clone)]
+/// One authenticated request on its way through an action. It has no way to authorize:
+/// the pipeline in `operation.rs` does that before the action's service call.
 pub struct Context<'a> {
     /// Shared state.
     pub state: &'a AppState,
@@ -72,28 +74,9 @@ pub struct Context<'a> {
     pub principal: &'a authorize::Principal,
     /// The service the request is for.
     pub service: authorize::Service,
-    /// The IAM action of the request, from the service's dispatch table.
-    pub action: &'static str,
-    /// What was authorized, for the edge and the audit log.
-    pub trail: &'a authorize::Trail,
 }
 
-impl<'a> Context<'a> {
-    /// The same request, once the dispatch table has named its IAM action.
-    pub fn for_action(&self, action: &'static str) -> Context<'a> {
-        Context { action, ..self.clone() }
-    }
-
-    /// Checks the request's IAM action on `targets`.
-    pub fn authorize(&self, targets: &[authorize::Target]) -> Result<(), error::ApiError> {
-        self.authorize_as(self.action, targets)
-    }
-
-    /// Checks another IAM action the request also needs (`ec2:CreateTags` on create-with-tags).
-    pub fn authorize_as(&self, action: &str, targets: &[authorize::Target]) -> Result<(), error::ApiError> {
-        authorize::check(self.principal, self.service, &self.scope, self.trail, action, targets)
-    }
-
+impl Context<'_> {
     /// True when the caller has full access, so resource lookups for the check can be skipped.
     pub fn unrestricted(&self) -> bool {
         self.principal.policies.is_none()

@@ -182,21 +182,10 @@ fn from_matches(patterns: &str, client: IpAddr) -> bool {
 }
 
 fn address_matches(pattern: &str, client: IpAddr) -> bool {
-    if let Some((net, bits)) = pattern.split_once('/') {
-        let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else { return false };
-        return match (net, client) {
-            (IpAddr::V4(n), IpAddr::V4(c)) if bits <= 32 => {
-                let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-                u32::from(n) & mask == u32::from(c) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(c)) if bits <= 128 => {
-                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                u128::from(n) & mask == u128::from(c) & mask
-            }
-            _ => false,
-        };
+    if pattern.contains('/') {
+        return crate::common::cidr::contains(pattern, client);
     }
-    crate::service::filter::wildcard_match(pattern, &client.to_string())
+    crate::common::glob::ec2_match(pattern, &client.to_string())
 }
 
 /// `YYYYMMDD[HHMM[SS]]`, taken as UTC (sshd uses the system time zone; instances run in UTC).

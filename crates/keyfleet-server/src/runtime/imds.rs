@@ -183,7 +183,7 @@ fn lookup(m: &Metadata, path: &str) -> Option<String> {
 }
 
 fn identity_document(m: &Metadata, zone: &str) -> String {
-    let launched = crate::api::protocol::ec2_query::timestamp(m.launch_ms).replace(".000Z", "Z");
+    let launched = crate::common::time::iso8601(m.launch_ms);
     format!(
         "{{\n  \"accountId\" : \"{}\",\n  \"architecture\" : \"x86_64\",\n  \"availabilityZone\" : \"{zone}\",\n  \"imageId\" : \"{}\",\n  \"instanceId\" : \"{}\",\n  \"instanceType\" : \"{}\",\n  \"pendingTime\" : \"{launched}\",\n  \"privateIp\" : \"{}\",\n  \"region\" : \"{}\",\n  \"version\" : \"2017-09-30\"\n}}",
         m.account, m.image_id, m.instance_id, m.instance_type, m.address, m.region

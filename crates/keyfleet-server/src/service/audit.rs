@@ -13,7 +13,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Result, ids, now_ms};
+use super::{Result, now_ms};
+use crate::common::ids;
 use crate::store::{AuditQuery, AuditRow, Held, Scope, Store};
 
 /// The largest batch one transaction commits.
@@ -56,6 +57,8 @@ pub struct ApiCall {
     pub event_source: &'static str,
     /// The action, e.g. `CreateKeyPair`.
     pub event_name: String,
+    /// CloudTrail's `readOnly`: the action changes nothing (its record is not waited for).
+    pub read_only: bool,
     /// The caller's address.
     pub source_ip: String,
     /// The client's `User-Agent`.
@@ -204,23 +207,10 @@ pub fn redact(name: &str, value: Value) -> Value {
     if lower == "value" || secret { Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into()) } else { value }
 }
 
-/// CloudTrail's `readOnly`: the action only reads.
-pub fn is_read_only(action: &str) -> bool {
-    ["Describe", "Get", "List", "Lookup"].iter().any(|p| action.starts_with(p))
-}
-
-fn event_time(ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
 fn api_call_row(call: ApiCall) -> AuditRow {
     let time_ms = now_ms();
     let event_id = ids::request_id();
-    let read_only = is_read_only(&call.event_name);
+    let read_only = call.read_only;
     let actor = &call.actor;
     let identity = match &actor.user {
         Some(user) => json!({"type": "IAMUser", "principalId": actor.access_key_id, "arn": actor.arn(),
@@ -232,7 +222,7 @@ fn api_call_row(call: ApiCall) -> AuditRow {
     let record = json!({
         "eventVersion": "1.08",
         "userIdentity": identity,
-        "eventTime": event_time(time_ms),
+        "eventTime": crate::common::time::iso8601(time_ms),
         "eventSource": call.event_source,
         "eventName": call.event_name,
         "awsRegion": call.region,
@@ -276,7 +266,7 @@ fn ssh_attempt_row(attempt: SshAttempt) -> AuditRow {
     let record = json!({
         "eventVersion": "1.08",
         "userIdentity": {"type": "OSUser", "userName": attempt.os_user},
-        "eventTime": event_time(time_ms),
+        "eventTime": crate::common::time::iso8601(time_ms),
         "eventSource": "ssh.keyfleet",
         "eventName": "SSHAuthentication",
         "awsRegion": attempt.scope.region,

@@ -17,7 +17,8 @@ use zeroize::Zeroizing;
 
 use super::instances::Instances;
 use super::parameters::{Parameters, PutParameter};
-use super::{Error, Result, ids, now_ms};
+use super::{Error, Result, now_ms};
+use crate::common::ids;
 use crate::store::{AutomationRow, Scope, Store, StoreError};
 
 /// The one built-in runbook.
@@ -308,7 +309,7 @@ impl Automation {
             }
             "stopInstance" => {
                 let changes = self.instances.stop(scope, &ids).await?;
-                Ok(json!({"CurrentState": [changes.first().map(|c| c.current.clone()).unwrap_or_default()]}))
+                Ok(json!({"CurrentState": [changes.first().map(|c| c.current.as_str()).unwrap_or_default()]}))
             }
             "detachRootVolume" | "attachRootVolume" => {
                 Ok(json!({"VolumeId": [self.volume_id(scope, instance_id).await?]}))

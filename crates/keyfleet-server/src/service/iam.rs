@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 
 use super::envelope::MasterKey;
 use super::policy::Policy;
-use super::{Error, Result, ids, now_ms};
+use super::{Error, Result, now_ms};
+use crate::common::ids;
 use crate::store::{AccessKeyRow, DeleteUserOutcome, Store, StoreError, UserRow};
 
 /// IAM's limit on access keys per user.

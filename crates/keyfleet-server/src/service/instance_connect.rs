@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Error, Result, ids};
+use super::{Error, Result};
+use crate::common::ids;
 use crate::runtime::Runtime;
-use crate::store::{Scope, Store};
+use crate::store::{InstanceState, Scope, Store};
 
 /// How long AWS accepts a pushed key.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
@@ -45,7 +46,7 @@ impl InstanceConnect {
             .await?
             .pop()
             .ok_or(Error::ConnectInstanceNotFound)?;
-        if !matches!(instance.state.as_str(), "pending" | "running") {
+        if !matches!(instance.state, InstanceState::Pending | InstanceState::Running) {
             return Err(Error::ConnectInstanceStateInvalid);
         }
         let blob = key.wire_blob()?;

@@ -12,9 +12,11 @@ use std::sync::Arc;
 
 use super::filter::{Filter, any_matches};
 use super::tags::{self, TagSpecification};
-use super::{Error, Result, ids, now_ms};
+use super::{Error, Result, now_ms};
+use crate::common::ids;
 use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
+use crate::store::InstanceState::{self, Pending, Running, ShuttingDown, Stopped, Stopping, Terminated};
 use crate::store::{InstanceRow, KeyPairQuery, Scope, Store, StoreError};
 
 /// The images every account can launch.
@@ -80,21 +82,9 @@ pub struct StateChange {
     /// The instance.
     pub instance_id: String,
     /// Where it was.
-    pub previous: String,
+    pub previous: InstanceState,
     /// Where this call put it.
-    pub current: String,
-}
-
-/// The code EC2 gives a state name.
-pub fn state_code(state: &str) -> u8 {
-    match state {
-        "pending" => 0,
-        "running" => 16,
-        "shutting-down" => 32,
-        "terminated" => 48,
-        "stopping" => 64,
-        _ => 80,
-    }
+    pub current: InstanceState,
 }
 
 /// How long an owner's claim on its instances lasts without renewal, by default.
@@ -140,6 +130,15 @@ impl Instances {
         &self.replica
     }
 
+    /// The instances among `instance_ids` that exist (no error for the others), for
+    /// authorization on their tags.
+    pub async fn found(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<InstanceRow>> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.instances(scope, instance_ids).await?)
+    }
+
     /// The owner of an instance (for automations, which run where the volume is).
     pub async fn owner_of(&self, scope: &Scope, instance_id: &str) -> Result<Option<String>> {
         let rows = self.store.instances(scope, &[instance_id.to_owned()]).await?;
@@ -162,7 +161,7 @@ impl Instances {
             None => None,
             Some(name) => Some(self.launch_key_line(scope, name).await?),
         };
-        let live = self.store.instances(scope, &[]).await?.iter().filter(|r| r.state != "terminated").count();
+        let live = self.store.instances(scope, &[]).await?.iter().filter(|r| r.state != Terminated).count();
         let room = (self.quota as usize).saturating_sub(live);
         if room < input.min_count as usize {
             return Err(Error::VcpuLimitExceeded(self.quota));
@@ -196,24 +195,19 @@ impl Instances {
     /// `StopInstances`.
     pub async fn stop(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
         let rows = self.existing(scope, instance_ids).await?;
-        check_states(&rows, &["pending", "running", "stopping", "stopped"], "stopped")?;
+        check_states(&rows, &[Pending, Running, Stopping, Stopped], "stopped")?;
         let mut changes = Vec::new();
         for row in rows {
-            let Some(previous) =
-                self.store.transition_instance(scope, &row.id, &["pending", "running"], "stopping").await?
+            let Some(previous) = self.store.transition_instance(scope, &row.id, &[Pending, Running], Stopping).await?
             else {
-                changes.push(StateChange {
-                    instance_id: row.id.clone(),
-                    previous: row.state.clone(),
-                    current: row.state,
-                });
+                changes.push(StateChange { instance_id: row.id.clone(), previous: row.state, current: row.state });
                 continue;
             };
             if row.owner == self.replica {
                 let _acting = self.acting.lock().await;
                 self.settle_stop(scope, &row).await?;
             }
-            changes.push(StateChange { instance_id: row.id, previous, current: "stopping".into() });
+            changes.push(StateChange { instance_id: row.id, previous, current: Stopping });
         }
         Ok(changes)
     }
@@ -221,22 +215,18 @@ impl Instances {
     /// `StartInstances`.
     pub async fn start(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
         let rows = self.existing(scope, instance_ids).await?;
-        check_states(&rows, &["pending", "running", "stopped"], "started")?;
+        check_states(&rows, &[Pending, Running, Stopped], "started")?;
         let mut changes = Vec::new();
         for row in rows {
-            let Some(previous) = self.store.transition_instance(scope, &row.id, &["stopped"], "pending").await? else {
-                changes.push(StateChange {
-                    instance_id: row.id.clone(),
-                    previous: row.state.clone(),
-                    current: row.state,
-                });
+            let Some(previous) = self.store.transition_instance(scope, &row.id, &[Stopped], Pending).await? else {
+                changes.push(StateChange { instance_id: row.id.clone(), previous: row.state, current: row.state });
                 continue;
             };
             if self.claim(scope, &row).await? {
                 let _acting = self.acting.lock().await;
                 self.boot(scope, &row).await?;
             }
-            changes.push(StateChange { instance_id: row.id, previous, current: "pending".into() });
+            changes.push(StateChange { instance_id: row.id, previous, current: Pending });
         }
         Ok(changes)
     }
@@ -244,8 +234,8 @@ impl Instances {
     /// `RebootInstances`: ends every session and restarts the SSH server.
     pub async fn reboot(&self, scope: &Scope, instance_ids: &[String]) -> Result<()> {
         let rows = self.existing(scope, instance_ids).await?;
-        check_states(&rows, &["pending", "running", "stopping", "stopped"], "rebooted")?;
-        for row in rows.iter().filter(|r| r.state == "running") {
+        check_states(&rows, &[Pending, Running, Stopping, Stopped], "rebooted")?;
+        for row in rows.iter().filter(|r| r.state == Running) {
             if row.owner == self.replica {
                 let _acting = self.acting.lock().await;
                 self.runtime.halt(&row.id).await;
@@ -262,20 +252,17 @@ impl Instances {
         let rows = self.existing(scope, instance_ids).await?;
         let mut changes = Vec::new();
         for row in rows {
-            let live = ["pending", "running", "stopping", "stopped", "shutting-down"];
-            let Some(previous) = self.store.transition_instance(scope, &row.id, &live, "shutting-down").await? else {
-                changes.push(StateChange {
-                    instance_id: row.id,
-                    previous: "terminated".into(),
-                    current: "terminated".into(),
-                });
+            let Some(previous) =
+                self.store.transition_instance(scope, &row.id, &InstanceState::LIVE, ShuttingDown).await?
+            else {
+                changes.push(StateChange { instance_id: row.id, previous: Terminated, current: Terminated });
                 continue;
             };
             if row.owner == self.replica || self.runtime.has_volume(&row.volume_id) {
                 let _acting = self.acting.lock().await;
                 self.settle_termination(scope, &row).await?;
             }
-            changes.push(StateChange { instance_id: row.id, previous, current: "shutting-down".into() });
+            changes.push(StateChange { instance_id: row.id, previous, current: ShuttingDown });
         }
         Ok(changes)
     }
@@ -296,8 +283,7 @@ impl Instances {
     /// store, all while the reconciler is held off (it would boot them again).
     pub async fn reset_everything(&self) -> Result<()> {
         let _acting = self.acting.lock().await;
-        let rows =
-            self.store.instances_in_states(&["pending", "running", "stopping", "stopped", "shutting-down"]).await?;
+        let rows = self.store.instances_in_states(&[Pending, Running, Stopping, Stopped, ShuttingDown]).await?;
         for (_, row) in rows.iter().filter(|(_, r)| r.owner == self.replica || r.owner.is_empty()) {
             self.runtime.halt(&row.id).await;
             self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
@@ -338,18 +324,17 @@ impl Instances {
     /// One pass: claim what may be claimed, then make this process serve exactly the
     /// instances it owns in the states that need serving.
     async fn reconcile(&self) -> Result<()> {
-        let live = ["pending", "running", "stopping", "stopped", "shutting-down"];
-        let rows = self.store.instances_in_states(&live).await?;
+        let rows = self.store.instances_in_states(&InstanceState::LIVE).await?;
         let mut acting = self.acting.lock().await;
         for (scope, row) in rows {
             if row.owner != self.replica && !self.claim(&scope, &row).await? {
                 continue;
             }
-            match row.state.as_str() {
-                "stopping" => self.settle_stop(&scope, &row).await?,
-                "shutting-down" => self.settle_termination(&scope, &row).await?,
-                "stopped" => self.runtime.halt(&row.id).await,
-                _ => {
+            match row.state {
+                Stopping => self.settle_stop(&scope, &row).await?,
+                ShuttingDown => self.settle_termination(&scope, &row).await?,
+                Stopped => self.runtime.halt(&row.id).await,
+                Pending | Running | Terminated => {
                     let seen = acting.insert(row.id.clone(), row.reboots);
                     let reboot = seen.is_some_and(|s| s < row.reboots);
                     if reboot {
@@ -385,14 +370,14 @@ impl Instances {
 
     async fn settle_stop(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         self.runtime.halt(&row.id).await;
-        self.store.transition_instance(scope, &row.id, &["stopping"], "stopped").await?;
+        self.store.transition_instance(scope, &row.id, &[Stopping], Stopped).await?;
         Ok(())
     }
 
     async fn settle_termination(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         self.runtime.halt(&row.id).await;
         self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
-        self.store.transition_instance(scope, &row.id, &["shutting-down"], "terminated").await?;
+        self.store.transition_instance(scope, &row.id, &[ShuttingDown], Terminated).await?;
         Ok(())
     }
 
@@ -426,10 +411,10 @@ impl Instances {
         if let Err(e) = self.runtime.boot(&spec).await {
             tracing::warn!(instance = %row.id, error = %e, "instance failed to boot; it is stopped");
             self.runtime.halt(&row.id).await;
-            self.store.transition_instance(scope, &row.id, &["pending", "running"], "stopped").await?;
+            self.store.transition_instance(scope, &row.id, &[Pending, Running], Stopped).await?;
             return Ok(());
         }
-        self.store.transition_instance(scope, &row.id, &["pending", "running"], "running").await?;
+        self.store.transition_instance(scope, &row.id, &[Pending, Running], Running).await?;
         Ok(())
     }
 
@@ -471,7 +456,7 @@ impl Instances {
                     image_id: input.image_id.clone(),
                     instance_type: input.instance_type.clone().unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_owned()),
                     key_name: input.key_name.clone(),
-                    state: "pending".into(),
+                    state: Pending,
                     address: address.to_string(),
                     volume_id: ids::new_id("vol"),
                     launch_index: i64::try_from(i).unwrap_or(i64::MAX),
@@ -515,8 +500,8 @@ fn instance_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
 }
 
 /// Refuses the whole call if any instance is in a state the action cannot leave from.
-fn check_states(rows: &[InstanceRow], allowed: &[&str], verb: &'static str) -> Result<()> {
-    match rows.iter().find(|r| !allowed.contains(&r.state.as_str())) {
+fn check_states(rows: &[InstanceRow], allowed: &[InstanceState], verb: &'static str) -> Result<()> {
+    match rows.iter().find(|r| !allowed.contains(&r.state)) {
         Some(row) => Err(Error::IncorrectInstanceState { instance_id: row.id.clone(), verb }),
         None => Ok(()),
     }
@@ -524,7 +509,7 @@ fn check_states(rows: &[InstanceRow], allowed: &[&str], verb: &'static str) -> R
 
 fn instance_matches(filter: &Filter, row: &InstanceRow) -> bool {
     let values = &filter.values;
-    let code = state_code(&row.state).to_string();
+    let code = row.state.code().to_string();
     match filter.name.as_str() {
         "instance-id" => any_matches(values, [row.id.as_str()]),
         "instance-state-name" => any_matches(values, [row.state.as_str()]),

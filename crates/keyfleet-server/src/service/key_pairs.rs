@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use super::filter::{Filter, any_matches};
 use super::tags::{self, TagSpecification};
-use super::{Error, Result, ids, now_ms};
+use super::{Error, Result, now_ms};
+use crate::common::ids;
 use crate::store::{KeyPairQuery, KeyPairRef, KeyPairRow, Scope, Store, StoreError, Tag};
 
 /// AWS's default quota of key pairs per account and region.
@@ -176,6 +177,15 @@ impl KeyPairs {
             (None, None) => return Err(Error::MissingParameter("KeyName")),
         };
         Ok(self.store.delete_key_pair(scope, target).await?)
+    }
+
+    /// The key pair with this name or id, if there is one (for authorization on its tags).
+    pub async fn find(&self, scope: &Scope, name: Option<&str>, id: Option<&str>) -> Result<Option<KeyPairRow>> {
+        let query = KeyPairQuery {
+            names: name.map(str::to_owned).into_iter().collect(),
+            ids: id.map(str::to_owned).into_iter().collect(),
+        };
+        Ok(self.store.key_pairs(scope, &query).await?.into_iter().next())
     }
 
     /// The public key line of a key pair, for launching instances and tools.

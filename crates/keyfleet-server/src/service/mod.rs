@@ -9,7 +9,6 @@ pub mod automation;
 pub mod envelope;
 pub mod filter;
 pub mod iam;
-pub mod ids;
 pub mod instance_connect;
 pub mod instance_types;
 pub mod instances;
@@ -18,6 +17,7 @@ pub mod key_pool;
 pub mod parameter_filters;
 pub mod parameters;
 pub mod policy;
+pub mod regions;
 pub mod tags;
 
 use crate::store::StoreError;
@@ -195,4 +195,21 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Readiness for load balancers: whether the store answers.
+pub struct Health {
+    store: std::sync::Arc<dyn crate::store::Store>,
+}
+
+impl Health {
+    /// Readiness of this store.
+    pub fn new(store: std::sync::Arc<dyn crate::store::Store>) -> Self {
+        Health { store }
+    }
+
+    /// Checks that the database answers; names the backend.
+    pub async fn ping(&self) -> Result<&'static str> {
+        Ok(self.store.ping().await?)
+    }
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::filter::{Filter, any_matches};
-use super::{Error, Result, ids};
+use super::{Error, Result};
+use crate::common::ids;
 use crate::store::{KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
 
 /// Most user tags a resource may carry (tags starting `aws:` don't count).

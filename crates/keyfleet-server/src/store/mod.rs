@@ -64,6 +64,73 @@ pub struct ResourceTag {
     pub tag: Tag,
 }
 
+/// An EC2 instance state, with its wire name and code (EC2 API Reference, "InstanceState").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstanceState {
+    /// Booting (`0`).
+    Pending,
+    /// Up (`16`).
+    Running,
+    /// Being terminated (`32`).
+    ShuttingDown,
+    /// Gone; kept for describing a while (`48`).
+    Terminated,
+    /// Being stopped (`64`).
+    Stopping,
+    /// Stopped, its volume kept (`80`).
+    Stopped,
+}
+
+impl InstanceState {
+    /// Every state, in code order.
+    pub const ALL: [InstanceState; 6] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::ShuttingDown,
+        InstanceState::Terminated,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+    ];
+
+    /// The states of an instance that has not been terminated.
+    pub const LIVE: [InstanceState; 5] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+        InstanceState::ShuttingDown,
+    ];
+
+    /// The wire name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+
+    /// EC2's code for the state.
+    pub fn code(self) -> u8 {
+        match self {
+            InstanceState::Pending => 0,
+            InstanceState::Running => 16,
+            InstanceState::ShuttingDown => 32,
+            InstanceState::Terminated => 48,
+            InstanceState::Stopping => 64,
+            InstanceState::Stopped => 80,
+        }
+    }
+
+    /// The state with this wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        InstanceState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
 /// A built-in instance as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceRow {
@@ -77,8 +144,8 @@ pub struct InstanceRow {
     pub instance_type: String,
     /// The key pair named at launch; kept after the key pair is deleted.
     pub key_name: Option<String>,
-    /// The EC2 state name.
-    pub state: String,
+    /// Its EC2 state.
+    pub state: InstanceState,
     /// Its own loopback address (`127.x.y.z`), public and private address at once.
     pub address: String,
     /// The root volume, `vol-…`.
@@ -316,6 +383,9 @@ pub enum StoreError {
     /// in the same batch panicked.
     #[error("the write was abandoned")]
     WriteAbandoned,
+    /// A stored value that no longer decodes (a state name this version does not know).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     /// `--database-url` names a database keyfleet has no backend for.
     #[error("unsupported database URL scheme {0:?} (use postgres://…, or no URL for SQLite)")]
     UnsupportedUrl(String),
@@ -371,15 +441,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         scope: &Scope,
         id: &str,
-        from: &[&str],
-        to: &str,
-    ) -> Result<Option<String>, StoreError>;
+        from: &[InstanceState],
+        to: InstanceState,
+    ) -> Result<Option<InstanceState>, StoreError>;
 
     /// The addresses of instances that are not terminated, in every scope.
     async fn live_addresses(&self) -> Result<Vec<String>, StoreError>;
 
     /// Instances in one of `states`, in every scope (to resume them at start-up).
-    async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
+    async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
 
     /// Stores a new version of a parameter (version 1 if new), keeping the newest `keep`.
     async fn put_parameter(

@@ -26,9 +26,13 @@ use super::sqlite;
 use super::writer::{BoxFuture, GroupWrite, Writer};
 
 use super::{
-    AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, KeyPairQuery,
-    KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError, Tag, TagRemoval, UserRow,
+    AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, InstanceState,
+    KeyPairQuery, KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError, Tag,
+    TagRemoval, UserRow,
 };
+
+/// How often a state transition reads again after another writer moved the instance first.
+const MAX_TRANSITION_ATTEMPTS: usize = 8;
 
 /// Every SQLite connection's settings: see the module's comment.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;";
@@ -195,26 +199,27 @@ impl SqlStore {
     }
 }
 
-fn instance_row(r: &AnyRow) -> InstanceRow {
-    InstanceRow {
-        id: r.get(0),
-        reservation_id: r.get(1),
-        image_id: r.get(2),
-        instance_type: r.get(3),
-        key_name: r.get(4),
-        state: r.get(5),
-        address: r.get(6),
-        volume_id: r.get(7),
-        launch_index: r.get(8),
-        launch_ms: r.get(9),
-        user_data: r.get(10),
-        launch_key: r.get(11),
-        http_tokens: r.get(12),
-        owner: r.get(13),
-        lease_ms: r.get(14),
-        reboots: r.get(15),
+fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
+    let state: String = r.get("state");
+    Ok(InstanceRow {
+        id: r.get("id"),
+        reservation_id: r.get("reservation_id"),
+        image_id: r.get("image_id"),
+        instance_type: r.get("instance_type"),
+        key_name: r.get("key_name"),
+        state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("instance state {state:?}")))?,
+        address: r.get("address"),
+        volume_id: r.get("volume_id"),
+        launch_index: r.get("launch_index"),
+        launch_ms: r.get("launch_ms"),
+        user_data: r.get("user_data"),
+        launch_key: r.get("launch_key"),
+        http_tokens: r.get("http_tokens"),
+        owner: r.get("owner"),
+        lease_ms: r.get("lease_ms"),
+        reboots: r.get("reboots"),
         tags: Vec::new(),
-    }
+    })
 }
 
 fn automation_row(r: &AnyRow) -> AutomationRow {
@@ -691,7 +696,7 @@ impl Store for SqlStore {
             .bind(&row.image_id)
             .bind(&row.instance_type)
             .bind(&row.key_name)
-            .bind(&row.state)
+            .bind(row.state.as_str())
             .bind(&row.address)
             .bind(&row.volume_id)
             .bind(row.launch_index)
@@ -714,43 +719,54 @@ impl Store for SqlStore {
         let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
                           launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id";
         let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
-        let mut found: Vec<InstanceRow> =
-            rows.iter().map(instance_row).filter(|r| ids.is_empty() || ids.contains(&r.id)).collect();
+        let mut found: Vec<InstanceRow> = rows
+            .iter()
+            .map(instance_row)
+            .filter(|r| r.as_ref().map_or(true, |r| ids.is_empty() || ids.contains(&r.id)))
+            .collect::<Result<_, _>>()?;
         for row in &mut found {
             row.tags = self.tags_of(scope, &row.id).await?;
         }
         Ok(found)
     }
 
+    /// Compare-and-set: the UPDATE names the state it read, so of two replicas racing on
+    /// one instance only one moves it; the other reads again and sees the new state.
     async fn transition_instance(
         &self,
         scope: &Scope,
         id: &str,
-        from: &[&str],
-        to: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let current: Option<String> =
-            sqlx::query("SELECT state FROM instances WHERE account = $1 AND region = $2 AND id = $3")
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.get(0));
-        let Some(current) = current.filter(|c| from.contains(&c.as_str())) else {
-            return Ok(None);
-        };
-        sqlx::query("UPDATE instances SET state = $4 WHERE account = $1 AND region = $2 AND id = $3")
+        from: &[InstanceState],
+        to: InstanceState,
+    ) -> Result<Option<InstanceState>, StoreError> {
+        for _ in 0..MAX_TRANSITION_ATTEMPTS {
+            let current: Option<String> =
+                sqlx::query("SELECT state FROM instances WHERE account = $1 AND region = $2 AND id = $3")
+                    .bind(&scope.account)
+                    .bind(&scope.region)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.get("state"));
+            let Some(current) = current.as_deref().and_then(InstanceState::parse).filter(|c| from.contains(c)) else {
+                return Ok(None);
+            };
+            let mut conn = self.writer.acquire().await?;
+            let moved = sqlx::query(
+                "UPDATE instances SET state = $4 WHERE account = $1 AND region = $2 AND id = $3 AND state = $5",
+            )
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(id)
-            .bind(to)
-            .execute(&mut *tx)
+            .bind(to.as_str())
+            .bind(current.as_str())
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
-        Ok(Some(current))
+            if moved.rows_affected() == 1 {
+                return Ok(Some(current));
+            }
+        }
+        Err(StoreError::Contended)
     }
 
     async fn live_addresses(&self) -> Result<Vec<String>, StoreError> {
@@ -759,16 +775,19 @@ impl Store for SqlStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    async fn instances_in_states(&self, states: &[&str]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
+    async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
         let sql =
             "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
                           launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, account, region FROM instances WHERE state <> 'terminated'";
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| (Scope { account: r.get(16), region: r.get(17) }, instance_row(r)))
-            .filter(|(_, row)| states.contains(&row.state.as_str()))
-            .collect())
+        let mut found = Vec::new();
+        for r in &rows {
+            let row = instance_row(r)?;
+            if states.contains(&row.state) {
+                found.push((Scope { account: r.get("account"), region: r.get("region") }, row));
+            }
+        }
+        Ok(found)
     }
 
     async fn put_parameter(

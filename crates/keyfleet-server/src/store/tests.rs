@@ -39,7 +39,7 @@ async fn postgres_test_database() -> Option<String> {
     for old in stale.iter().filter(|d| !d.starts_with(&prefix)) {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old}"))).execute(&mut admin).await;
     }
-    let name = format!("{prefix}{}", &crate::service::ids::new_id("d")[2..]);
+    let name = format!("{prefix}{}", &crate::common::ids::new_id("d")[2..]);
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.ok()?;
     let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
     Some(format!("{base}/{name}"))
@@ -181,7 +181,7 @@ for_each_backend!(reset_empties_everything, |s: Arc<dyn Store>| async move {
 });
 
 fn user(name: &str) -> UserRow {
-    UserRow { name: name.into(), user_id: crate::service::ids::iam_unique_id("AIDA"), created_ms: 1 }
+    UserRow { name: name.into(), user_id: crate::common::ids::iam_unique_id("AIDA"), created_ms: 1 }
 }
 
 fn access_key(id: &str, user: &str) -> AccessKeyRow {
@@ -351,5 +351,66 @@ for_each_backend!(a_large_audit_batch_keeps_order_and_resources, |s: Arc<dyn Sto
         let i = &row.event_id[1..];
         let kinds = row.resources.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>();
         assert_eq!(kinds, [format!("k{i}").as_str(), "shared"]);
+    }
+});
+
+fn instance(id: &str, state: InstanceState) -> InstanceRow {
+    InstanceRow {
+        id: id.into(),
+        reservation_id: "r-1".into(),
+        image_id: "ami-1".into(),
+        instance_type: "t3.micro".into(),
+        key_name: None,
+        state,
+        address: format!("127.77.0.{}", id.bytes().map(u32::from).sum::<u32>() % 250 + 2),
+        volume_id: format!("vol-{id}"),
+        launch_index: 0,
+        launch_ms: 1,
+        user_data: None,
+        launch_key: None,
+        http_tokens: "optional".into(),
+        tags: Vec::new(),
+        owner: "replica-a".into(),
+        lease_ms: 0,
+        reboots: 0,
+    }
+}
+
+for_each_backend!(instance_states_round_trip_and_transitions_check_the_state, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    s.insert_instances(&sc, &[instance("i-1", InstanceState::Running)]).await.unwrap();
+    let moved = s.transition_instance(&sc, "i-1", &[InstanceState::Stopped], InstanceState::Pending).await.unwrap();
+    assert_eq!(moved, None, "a running instance is not stopped");
+    let from = [InstanceState::Pending, InstanceState::Running];
+    let moved = s.transition_instance(&sc, "i-1", &from, InstanceState::Stopping).await.unwrap();
+    assert_eq!(moved, Some(InstanceState::Running));
+    assert_eq!(s.instances(&sc, &[]).await.unwrap()[0].state, InstanceState::Stopping);
+    let live = s.instances_in_states(&InstanceState::LIVE).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(s.transition_instance(&sc, "i-9", &from, InstanceState::Stopping).await.unwrap(), None);
+});
+
+// Replicas race on one instance: a stop and a terminate at once. Exactly one may move it,
+// or a stop could overwrite `shutting-down` and leave a stopped instance without a volume.
+for_each_backend!(concurrent_transitions_of_one_instance_have_one_winner, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let ids: Vec<String> = (0..10).map(|i| format!("i-{i}")).collect();
+    let rows: Vec<InstanceRow> = ids.iter().map(|id| instance(id, InstanceState::Running)).collect();
+    s.insert_instances(&sc, &rows).await.unwrap();
+    for id in &ids {
+        let racers: Vec<_> = (0..16)
+            .map(|n| {
+                let (s, sc, id) = (s.clone(), sc.clone(), id.clone());
+                let to = if n % 2 == 0 { InstanceState::Stopping } else { InstanceState::ShuttingDown };
+                tokio::spawn(async move { s.transition_instance(&sc, &id, &[InstanceState::Running], to).await })
+            })
+            .collect();
+        let mut winners = 0;
+        for racer in racers {
+            if racer.await.unwrap().unwrap().is_some() {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "{id} moved {winners} times from running");
     }
 });

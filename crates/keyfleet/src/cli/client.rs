@@ -159,7 +159,7 @@ impl Ec2Client {
         let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
         // Signed, as the SDKs do, so that two identical calls never share a signature (the
         // server refuses a signature it has seen before).
-        let invocation_id = keyfleet_server::service::ids::request_id();
+        let invocation_id = keyfleet_server::common::ids::request_id();
         let headers = |name: &str| -> Vec<String> {
             match name {
                 "host" => vec![self.host.clone()],

@@ -251,3 +251,28 @@ fn rsa_keys_survive_a_round_trip_through_puttygen_with_their_fingerprint() {
         assert_eq!(digest.trim(), created["KeyFingerprint"], "rsa-{n} changed in PuTTY's hands");
     }
 }
+
+/// `aws ec2 describe-regions`, as inventories and `--region` pickers call it: the Regions
+/// keyfleet lists, by name and by filter, and AWS's refusals.
+#[test]
+fn describe_regions_lists_names_and_filters() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let all = json(&server.aws_ok("ec2 describe-regions"));
+    let names: Vec<&str> =
+        all["Regions"].as_array().unwrap().iter().map(|r| r["RegionName"].as_str().unwrap()).collect();
+    assert!(names.contains(&"us-east-1") && names.contains(&"eu-west-1"), "{names:?}");
+    assert_eq!(all["Regions"][0]["OptInStatus"], "opt-in-not-required");
+    let one = json(&server.aws_ok("ec2 describe-regions --region-names eu-west-1 --all-regions"));
+    assert_eq!(
+        one["Regions"],
+        serde_json::json!([{"RegionName": "eu-west-1", "Endpoint": "ec2.eu-west-1.amazonaws.com", "OptInStatus": "opt-in-not-required"}])
+    );
+    let us = json(&server.aws_ok("ec2 describe-regions --filters Name=region-name,Values=us-*"));
+    assert_eq!(us["Regions"].as_array().unwrap().len(), 4);
+    server.aws_err("ec2 describe-regions --filters Name=zone-name,Values=a", "InvalidParameterValue");
+    server.aws_err("ec2 describe-regions --region-names mars-north-1", "InvalidParameterValue");
+    server.aws_err("ec2 describe-regions --dry-run", "DryRunOperation");
+}

@@ -1,94 +1,147 @@
 //! Wire side of the instance actions, images and volumes (research notes access-recovery
 //! §5 for the shapes).
 
-use super::{authorized, targets};
+use super::targets;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
+use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
-use crate::service::instances::{IMAGES, RunInstances, StateChange, state_code};
-use crate::store::InstanceRow;
+use crate::service::filter::Filter;
+use std::future::Future;
+use std::marker::PhantomData;
 
-pub(super) async fn run(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let input = RunInstances {
-        image_id: p.required("ImageId")?.to_owned(),
-        instance_type: p.get("InstanceType").map(str::to_owned),
-        key_name: p.get("KeyName").filter(|k| !k.is_empty()).map(str::to_owned),
-        min_count: count(p, "MinCount")?,
-        max_count: count(p, "MaxCount")?,
-        tag_specifications: p.tag_specifications(),
-        user_data: p.get("UserData").map(str::to_owned),
-        tokens_required: match p.get("MetadataOptions.HttpTokens") {
-            None | Some("optional") => false,
-            Some("required") => true,
-            Some(other) => {
-                return Err(ApiError::invalid_parameter_value(format!(
-                    "The value '{other}' is not valid for the parameter HttpTokens. Valid values: optional, required."
-                )));
-            }
-        },
-    };
-    let launch_targets = launch_targets(ctx, &input).await?;
-    authorized(ctx, p, &launch_targets)?;
-    let (reservation_id, rows) = ctx.state.instances.run(&ctx.scope, input).await?;
-    for row in &rows {
-        ctx.trail.note("AWS::EC2::Instance", &row.id);
+use crate::service::instances::{self as service, IMAGES, StateChange};
+use crate::store::{InstanceRow, InstanceState, Scope};
+
+pub(super) struct RunInstances;
+
+impl Operation for RunInstances {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "RunInstances";
+    const ACTION: &'static str = "ec2:RunInstances";
+    const READ_ONLY: bool = false;
+    type Input = service::RunInstances;
+    type Output = (String, Vec<InstanceRow>);
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok(service::RunInstances {
+            image_id: p.required("ImageId")?.to_owned(),
+            instance_type: p.get("InstanceType").map(str::to_owned),
+            key_name: p.get("KeyName").filter(|k| !k.is_empty()).map(str::to_owned),
+            min_count: count(p, "MinCount")?,
+            max_count: count(p, "MaxCount")?,
+            tag_specifications: p.tag_specifications(),
+            user_data: p.get("UserData").map(str::to_owned),
+            tokens_required: match p.get("MetadataOptions.HttpTokens") {
+                None | Some("optional") => false,
+                Some("required") => true,
+                Some(other) => {
+                    return Err(ApiError::invalid_parameter_value(format!(
+                        "The value '{other}' is not valid for the parameter HttpTokens. Valid values: optional, required."
+                    )));
+                }
+            },
+        })
     }
-    Ok(ec2_query::success("RunInstances", ctx.request_id, rows.len() * 1500, |w| {
-        w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
-        w.start("instancesSet");
-        for row in &rows {
-            instance_item(w, row, &ctx.scope.region);
-        }
-        w.end("instancesSet");
-    }))
-}
 
-/// RunInstances is checked on the new instances (with the requested tags), the key pair
-/// and the image, each as its own resource.
-async fn launch_targets(ctx: &Context<'_>, input: &RunInstances) -> Result<Vec<Target>, ApiError> {
-    let tags = targets::requested_tags(&input.tag_specifications, "instance");
-    let mut launch =
-        vec![Target::instance(&ctx.scope, "*").with_request_tags(&tags), Target::image(&ctx.scope, &input.image_id)];
-    if let Some(name) = &input.key_name {
-        launch.push(targets::key_pair(ctx, Some(name), None).await?);
+    /// Checked on the new instances (with the requested tags), the key pair and the image,
+    /// each as its own resource.
+    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        let tags = targets::requested_tags(&input.tag_specifications, "instance");
+        let mut launch = vec![
+            Target::instance(&ctx.scope, "*").with_request_tags(&tags),
+            Target::image(&ctx.scope, &input.image_id),
+        ];
+        if let Some(name) = &input.key_name {
+            launch.push(targets::key_pair(ctx, Some(name), None).await?);
+        }
+        Ok(Authorization::on(launch))
     }
-    Ok(launch)
-}
 
-pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let (ids, filters) = (p.list("InstanceId"), p.filters()?);
-    let page = page(p, !ids.is_empty())?;
-    authorized(ctx, p, &[Target::any()])?;
-    let rows = ctx.state.instances.describe(&ctx.scope, &ids, &filters).await?;
-    let (rows, next_token) = match page {
-        None => (rows.as_slice(), None),
-        Some((start, size)) => {
-            let start = start.min(rows.len());
-            let end = start.saturating_add(size).min(rows.len());
-            (&rows[start..end], (end < rows.len()).then(|| end.to_string()))
-        }
-    };
-    Ok(ec2_query::success("DescribeInstances", ctx.request_id, rows.len() * 1600, |w| {
-        if let Some(token) = &next_token {
-            w.text("nextToken", token);
-        }
-        if rows.is_empty() {
-            w.empty("reservationSet");
-            return;
-        }
-        w.start("reservationSet");
-        for reservation in rows.chunk_by(|a, b| a.reservation_id == b.reservation_id) {
-            w.start("item").text("reservationId", &reservation[0].reservation_id).text("ownerId", &ctx.scope.account);
-            w.empty("groupSet").start("instancesSet");
-            for row in reservation {
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.instances.run(&ctx.scope, input).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (reservation_id, rows): Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 1500, |w| {
+            w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
+            w.start("instancesSet");
+            for row in &rows {
                 instance_item(w, row, &ctx.scope.region);
             }
-            w.end("instancesSet").end("item");
-        }
-        w.end("reservationSet");
-    }))
+            w.end("instancesSet");
+        })
+    }
+
+    fn created((_, rows): &Self::Output) -> Vec<(&'static str, String)> {
+        rows.iter().map(|row| ("AWS::EC2::Instance", row.id.clone())).collect()
+    }
+}
+
+pub(super) struct DescribeInstances;
+
+/// Instance ids, filters, and the page: the first row and the page size, or `None` for
+/// everything at once.
+pub(super) struct DescribeInstancesInput {
+    ids: Vec<String>,
+    filters: Vec<Filter>,
+    page: Option<(usize, usize)>,
+}
+
+impl Operation for DescribeInstances {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeInstances";
+    const ACTION: &'static str = "ec2:DescribeInstances";
+    const READ_ONLY: bool = true;
+    type Input = DescribeInstancesInput;
+    type Output = (Vec<InstanceRow>, Option<(usize, usize)>);
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        let (ids, filters) = (p.list("InstanceId"), p.filters()?);
+        let page = page(p, !ids.is_empty())?;
+        Ok(DescribeInstancesInput { ids, filters, page })
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok((ctx.state.instances.describe(&ctx.scope, &input.ids, &input.filters).await?, input.page))
+    }
+
+    fn encode(ctx: &Context<'_>, (rows, page): Self::Output) -> Reply {
+        let (rows, next_token) = match page {
+            None => (rows.as_slice(), None),
+            Some((start, size)) => {
+                let start = start.min(rows.len());
+                let end = start.saturating_add(size).min(rows.len());
+                (rows.get(start..end).unwrap_or_default(), (end < rows.len()).then(|| end.to_string()))
+            }
+        };
+        ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 1600, |w| {
+            if let Some(token) = &next_token {
+                w.text("nextToken", token);
+            }
+            if rows.is_empty() {
+                w.empty("reservationSet");
+                return;
+            }
+            w.start("reservationSet");
+            for reservation in rows.chunk_by(|a, b| a.reservation_id == b.reservation_id) {
+                let Some(first) = reservation.first() else { continue };
+                w.start("item").text("reservationId", &first.reservation_id).text("ownerId", &ctx.scope.account);
+                w.empty("groupSet").start("instancesSet");
+                for row in reservation {
+                    instance_item(w, row, &ctx.scope.region);
+                }
+                w.end("instancesSet").end("item");
+            }
+            w.end("reservationSet");
+        })
+    }
 }
 
 /// `MaxResults` (5–1000, not with `InstanceId`) and `NextToken`: the first row and the page
@@ -124,103 +177,233 @@ fn page(p: &QueryParams, by_id: bool) -> Result<Option<(usize, usize)>, ApiError
     Ok(Some((start, size)))
 }
 
-pub(super) async fn stop(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let ids = instance_ids(p)?;
-    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
-    let changes = ctx.state.instances.stop(&ctx.scope, &ids).await?;
-    Ok(state_changes("StopInstances", ctx, &changes))
+/// Stop, start and terminate: instance ids in, each instance's state change out. One
+/// operation, [`Transition`], serves the three.
+pub(super) trait StateTransition: Send + Sync + 'static {
+    const NAME: &'static str;
+    const ACTION: &'static str;
+
+    fn apply<'a>(
+        instances: &'a service::Instances,
+        scope: &'a Scope,
+        ids: &'a [String],
+    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a;
 }
 
-pub(super) async fn start(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let ids = instance_ids(p)?;
-    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
-    let changes = ctx.state.instances.start(&ctx.scope, &ids).await?;
-    Ok(state_changes("StartInstances", ctx, &changes))
-}
+pub(super) struct Transition<T>(PhantomData<T>);
 
-pub(super) async fn terminate(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let ids = instance_ids(p)?;
-    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
-    let changes = ctx.state.instances.terminate(&ctx.scope, &ids).await?;
-    Ok(state_changes("TerminateInstances", ctx, &changes))
-}
+impl<T: StateTransition> Operation for Transition<T> {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = T::NAME;
+    const ACTION: &'static str = T::ACTION;
+    const READ_ONLY: bool = false;
+    type Input = Vec<String>;
+    type Output = Vec<StateChange>;
 
-pub(super) async fn reboot(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let ids = instance_ids(p)?;
-    authorized(ctx, p, &targets::instances(ctx, &ids).await?)?;
-    ctx.state.instances.reboot(&ctx.scope, &ids).await?;
-    Ok(ec2_query::success("RebootInstances", ctx.request_id, 64, |w| {
-        w.text("return", "true");
-    }))
-}
-
-pub(super) async fn describe_images(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let wanted = p.list("ImageId");
-    authorized(ctx, p, &[Target::any()])?;
-    if let Some(missing) = wanted.iter().find(|id| !IMAGES.iter().any(|i| &i.id == id)) {
-        return Err(crate::service::Error::ImageNotFound(missing.clone()).into());
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        instance_ids(p)
     }
-    Ok(ec2_query::success("DescribeImages", ctx.request_id, 1024, |w| {
-        w.start("imagesSet");
-        for image in IMAGES.iter().filter(|i| wanted.is_empty() || wanted.iter().any(|w| w == i.id)) {
-            w.start("item")
-                .text("imageId", image.id)
-                .text("imageLocation", &format!("keyfleet/{}", image.name))
-                .text("imageState", "available")
-                .text("imageOwnerId", "000000000000")
-                .text("creationDate", "2026-01-01T00:00:00.000Z")
-                .text("isPublic", "true")
-                .text("architecture", "x86_64")
-                .text("imageType", "machine")
-                .text("name", image.name)
-                .text("description", image.description)
-                .text("rootDeviceType", "ebs")
-                .text("rootDeviceName", "/dev/xvda")
-                .text("virtualizationType", "hvm")
-                .text("hypervisor", "xen")
-                .end("item");
-        }
-        w.end("imagesSet");
-    }))
+
+    async fn authorization(ctx: &Context<'_>, ids: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(targets::instances(ctx, ids).await?))
+    }
+
+    async fn call(ctx: &Context<'_>, ids: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(T::apply(&ctx.state.instances, &ctx.scope, &ids).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, changes: Self::Output) -> Reply {
+        state_changes(Self::NAME, ctx, &changes)
+    }
 }
 
-pub(super) async fn describe_volumes(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let wanted = p.list("VolumeId");
-    authorized(ctx, p, &[Target::any()])?;
-    let rows = ctx.state.instances.describe(&ctx.scope, &[], &[]).await?;
-    let live: Vec<&InstanceRow> = rows
-        .iter()
-        .filter(|r| r.state != "terminated" && (wanted.is_empty() || wanted.contains(&r.volume_id)))
-        .collect();
-    if let Some(missing) = wanted.iter().find(|v| !live.iter().any(|r| &&r.volume_id == v)) {
-        return Err(ApiError::not_found("InvalidVolume.NotFound", format!("The volume '{missing}' does not exist.")));
+pub(super) struct Stop;
+
+impl StateTransition for Stop {
+    const NAME: &'static str = "StopInstances";
+    const ACTION: &'static str = "ec2:StopInstances";
+
+    fn apply<'a>(
+        instances: &'a service::Instances,
+        scope: &'a Scope,
+        ids: &'a [String],
+    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a {
+        instances.stop(scope, ids)
     }
-    let zone = format!("{}a", ctx.scope.region);
-    Ok(ec2_query::success("DescribeVolumes", ctx.request_id, live.len() * 800, |w| {
-        w.start("volumeSet");
-        for row in &live {
-            let created = timestamp(row.launch_ms);
-            w.start("item")
-                .text("volumeId", &row.volume_id)
-                .text("size", "8")
-                .text("snapshotId", "")
-                .text("availabilityZone", &zone)
-                .text("status", "in-use")
-                .text("createTime", &created);
-            w.start("attachmentSet")
-                .start("item")
-                .text("volumeId", &row.volume_id)
-                .text("instanceId", &row.id)
-                .text("device", "/dev/xvda")
-                .text("status", "attached")
-                .text("attachTime", &created)
-                .text("deleteOnTermination", "true")
-                .end("item")
-                .end("attachmentSet");
-            w.text("volumeType", "gp3").text("encrypted", "false").text("multiAttachEnabled", "false").end("item");
+}
+
+pub(super) struct Start;
+
+impl StateTransition for Start {
+    const NAME: &'static str = "StartInstances";
+    const ACTION: &'static str = "ec2:StartInstances";
+
+    fn apply<'a>(
+        instances: &'a service::Instances,
+        scope: &'a Scope,
+        ids: &'a [String],
+    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a {
+        instances.start(scope, ids)
+    }
+}
+
+pub(super) struct Terminate;
+
+impl StateTransition for Terminate {
+    const NAME: &'static str = "TerminateInstances";
+    const ACTION: &'static str = "ec2:TerminateInstances";
+
+    fn apply<'a>(
+        instances: &'a service::Instances,
+        scope: &'a Scope,
+        ids: &'a [String],
+    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a {
+        instances.terminate(scope, ids)
+    }
+}
+
+pub(super) struct RebootInstances;
+
+impl Operation for RebootInstances {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "RebootInstances";
+    const ACTION: &'static str = "ec2:RebootInstances";
+    const READ_ONLY: bool = false;
+    type Input = Vec<String>;
+    type Output = ();
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        instance_ids(p)
+    }
+
+    async fn authorization(ctx: &Context<'_>, ids: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(targets::instances(ctx, ids).await?))
+    }
+
+    async fn call(ctx: &Context<'_>, ids: Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.instances.reboot(&ctx.scope, &ids).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 64, |w| {
+            w.text("return", "true");
+        })
+    }
+}
+
+pub(super) struct DescribeImages;
+
+impl Operation for DescribeImages {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeImages";
+    const ACTION: &'static str = "ec2:DescribeImages";
+    const READ_ONLY: bool = true;
+    type Input = Vec<String>;
+    type Output = Vec<String>;
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok(p.list("ImageId"))
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(_: &Context<'_>, wanted: Self::Input) -> Result<Self::Output, ApiError> {
+        if let Some(missing) = wanted.iter().find(|id| !IMAGES.iter().any(|i| &i.id == id)) {
+            return Err(crate::service::Error::ImageNotFound(missing.clone()).into());
         }
-        w.end("volumeSet");
-    }))
+        Ok(wanted)
+    }
+
+    fn encode(ctx: &Context<'_>, wanted: Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 1024, |w| {
+            w.start("imagesSet");
+            for image in IMAGES.iter().filter(|i| wanted.is_empty() || wanted.iter().any(|w| w == i.id)) {
+                w.start("item")
+                    .text("imageId", image.id)
+                    .text("imageLocation", &format!("keyfleet/{}", image.name))
+                    .text("imageState", "available")
+                    .text("imageOwnerId", "000000000000")
+                    .text("creationDate", "2026-01-01T00:00:00.000Z")
+                    .text("isPublic", "true")
+                    .text("architecture", "x86_64")
+                    .text("imageType", "machine")
+                    .text("name", image.name)
+                    .text("description", image.description)
+                    .text("rootDeviceType", "ebs")
+                    .text("rootDeviceName", "/dev/xvda")
+                    .text("virtualizationType", "hvm")
+                    .text("hypervisor", "xen")
+                    .end("item");
+            }
+            w.end("imagesSet");
+        })
+    }
+}
+
+pub(super) struct DescribeVolumes;
+
+impl Operation for DescribeVolumes {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeVolumes";
+    const ACTION: &'static str = "ec2:DescribeVolumes";
+    const READ_ONLY: bool = true;
+    type Input = Vec<String>;
+    type Output = Vec<InstanceRow>;
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok(p.list("VolumeId"))
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    /// The root volume of every instance that is not terminated.
+    async fn call(ctx: &Context<'_>, wanted: Self::Input) -> Result<Self::Output, ApiError> {
+        let rows = ctx.state.instances.describe(&ctx.scope, &[], &[]).await?;
+        let live: Vec<InstanceRow> = rows
+            .into_iter()
+            .filter(|r| r.state != InstanceState::Terminated && (wanted.is_empty() || wanted.contains(&r.volume_id)))
+            .collect();
+        if let Some(missing) = wanted.iter().find(|v| !live.iter().any(|r| &&r.volume_id == v)) {
+            return Err(ApiError::not_found(
+                "InvalidVolume.NotFound",
+                format!("The volume '{missing}' does not exist."),
+            ));
+        }
+        Ok(live)
+    }
+
+    fn encode(ctx: &Context<'_>, live: Self::Output) -> Reply {
+        let zone = format!("{}a", ctx.scope.region);
+        ec2_query::success(Self::NAME, ctx.request_id, live.len() * 800, |w| {
+            w.start("volumeSet");
+            for row in &live {
+                let created = timestamp(row.launch_ms);
+                w.start("item")
+                    .text("volumeId", &row.volume_id)
+                    .text("size", "8")
+                    .text("snapshotId", "")
+                    .text("availabilityZone", &zone)
+                    .text("status", "in-use")
+                    .text("createTime", &created);
+                w.start("attachmentSet")
+                    .start("item")
+                    .text("volumeId", &row.volume_id)
+                    .text("instanceId", &row.id)
+                    .text("device", "/dev/xvda")
+                    .text("status", "attached")
+                    .text("attachTime", &created)
+                    .text("deleteOnTermination", "true")
+                    .end("item")
+                    .end("attachmentSet");
+                w.text("volumeType", "gp3").text("encrypted", "false").text("multiAttachEnabled", "false").end("item");
+            }
+            w.end("volumeSet");
+        })
+    }
 }
 
 fn count(p: &QueryParams, name: &'static str) -> Result<u32, ApiError> {
@@ -233,8 +416,8 @@ fn instance_ids(p: &QueryParams) -> Result<Vec<String>, ApiError> {
     if ids.is_empty() { Err(ApiError::missing_parameter("InstanceId")) } else { Ok(ids) }
 }
 
-fn state(w: &mut XmlWriter, element: &str, name: &str) {
-    w.start(element).text("code", &state_code(name).to_string()).text("name", name).end(element);
+fn state(w: &mut XmlWriter, element: &str, state: InstanceState) {
+    w.start(element).text("code", &state.code().to_string()).text("name", state.as_str()).end(element);
 }
 
 fn state_changes(action: &str, ctx: &Context<'_>, changes: &[StateChange]) -> Reply {
@@ -242,8 +425,8 @@ fn state_changes(action: &str, ctx: &Context<'_>, changes: &[StateChange]) -> Re
         w.start("instancesSet");
         for change in changes {
             w.start("item").text("instanceId", &change.instance_id);
-            state(w, "currentState", &change.current);
-            state(w, "previousState", &change.previous);
+            state(w, "currentState", change.current);
+            state(w, "previousState", change.previous);
             w.end("item");
         }
         w.end("instancesSet");
@@ -254,7 +437,7 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
     let dns = format!("ip-{}.ec2.internal", row.address.replace('.', "-"));
     let launched = timestamp(row.launch_ms);
     w.start("item").text("instanceId", &row.id).text("imageId", &row.image_id);
-    state(w, "instanceState", &row.state);
+    state(w, "instanceState", row.state);
     w.text("privateDnsName", &dns).text("dnsName", "").text("reason", "");
     if let Some(key) = &row.key_name {
         w.text("keyName", key);
@@ -272,11 +455,11 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
         .end("monitoring")
         .text("privateIpAddress", &row.address);
     // A stopped instance has no public address on EC2.
-    if row.state == "running" || row.state == "pending" {
+    if matches!(row.state, InstanceState::Running | InstanceState::Pending) {
         w.text("ipAddress", &row.address);
     }
     w.text("architecture", "x86_64").text("rootDeviceType", "ebs").text("rootDeviceName", "/dev/xvda");
-    if row.state != "terminated" {
+    if row.state != InstanceState::Terminated {
         w.start("blockDeviceMapping")
             .start("item")
             .text("deviceName", "/dev/xvda")

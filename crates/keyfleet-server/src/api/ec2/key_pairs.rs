@@ -4,125 +4,207 @@
 use base64::Engine as _;
 use keyfleet_keys::{ImportError, KeyFormat, KeyType};
 
-use super::{authorized, targets};
+use super::targets;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
+use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, QueryParams};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
 use crate::service;
-use crate::service::key_pairs::{CreateKeyPair, DescribeKeyPairs, ImportKeyPair, KeyPairInfo};
+use crate::service::key_pairs::{self as kp, CreatedKeyPair, KeyPairInfo};
 use crate::store::Tag;
 
-pub(super) async fn create(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let input = CreateKeyPair {
-        name: p.required("KeyName")?.to_owned(),
-        key_type: enum_param(p, "KeyType", "keyType", KeyType::parse, KeyType::Rsa, "rsa, ed25519")?,
-        format: enum_param(p, "KeyFormat", "keyFormat", KeyFormat::parse, KeyFormat::Pem, "pem, ppk")?,
-        tag_specifications: p.tag_specifications(),
-    };
-    let target = Target::key_pair(&ctx.scope, &input.name).with_key("ec2:KeyPairType", input.key_type.as_str());
-    authorize_creation(ctx, p, target, &input.tag_specifications)?;
-    let created = ctx.state.key_pairs.create(&ctx.scope, input).await?;
-    let info = &created.info;
-    Ok(ec2_query::success("CreateKeyPair", ctx.request_id, created.material.len() + 512, |w| {
-        w.text("keyPairId", &info.id);
-        // AWS omits tagSet from an untagged CreateKeyPair (research notes §3.1).
-        if !info.tags.is_empty() {
-            tag_set(w, &info.tags);
-        }
-        w.text("keyName", &info.name).text("keyFingerprint", &info.fingerprint).text("keyMaterial", &created.material);
-    }))
-}
+pub(super) struct CreateKeyPair;
 
-pub(super) async fn import(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let name = p.required("KeyName")?.to_owned();
-    let encoded = p.required("PublicKeyMaterial")?;
-    // The SDKs base64-encode the blob for transport; what they encode is the file's text.
-    let material = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| service::Error::InvalidKeyFormat(ImportError::Malformed("PublicKeyMaterial is not base64")))?;
-    let input = ImportKeyPair { name, material, tag_specifications: p.tag_specifications() };
-    authorize_creation(ctx, p, Target::key_pair(&ctx.scope, &input.name), &input.tag_specifications)?;
-    let info = ctx.state.key_pairs.import(&ctx.scope, input).await?;
-    Ok(ec2_query::success("ImportKeyPair", ctx.request_id, 512, |w| {
-        w.text("keyFingerprint", &info.fingerprint).text("keyName", &info.name).text("keyPairId", &info.id);
-        if !info.tags.is_empty() {
-            tag_set(w, &info.tags);
-        }
-    }))
-}
+impl Operation for CreateKeyPair {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "CreateKeyPair";
+    const ACTION: &'static str = "ec2:CreateKeyPair";
+    const READ_ONLY: bool = false;
+    type Input = kp::CreateKeyPair;
+    type Output = CreatedKeyPair;
 
-pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let input = DescribeKeyPairs {
-        names: p.list("KeyName"),
-        ids: p.list("KeyPairId"),
-        filters: p.filters()?,
-        include_public_key: p.flag("IncludePublicKey")?,
-    };
-    // Like every Describe action, DescribeKeyPairs has no resource-level permissions: it is
-    // allowed or denied as a whole, on `*`, and never filtered per key pair.
-    for name in &input.names {
-        ctx.trail.note("AWS::EC2::KeyPair", name);
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok(kp::CreateKeyPair {
+            name: p.required("KeyName")?.to_owned(),
+            key_type: enum_param(p, "KeyType", "keyType", KeyType::parse, KeyType::Rsa, "rsa, ed25519")?,
+            format: enum_param(p, "KeyFormat", "keyFormat", KeyFormat::parse, KeyFormat::Pem, "pem, ppk")?,
+            tag_specifications: p.tag_specifications(),
+        })
     }
-    authorized(ctx, p, &[Target::any()])?;
-    let pairs = ctx.state.key_pairs.describe(&ctx.scope, input).await?;
-    let per_item = if pairs.first().is_some_and(|k| k.public_key.is_some()) { 1000 } else { 400 };
-    Ok(ec2_query::success("DescribeKeyPairs", ctx.request_id, pairs.len() * per_item, |w| {
-        if pairs.is_empty() {
-            w.empty("keySet");
-            return;
-        }
-        w.start("keySet");
-        for pair in &pairs {
-            key_pair_item(w, pair);
-        }
-        w.end("keySet");
-    }))
+
+    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        let target = Target::key_pair(&ctx.scope, &input.name).with_key("ec2:KeyPairType", input.key_type.as_str());
+        Ok(creation::<Self>(target, &input.tag_specifications))
+    }
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.key_pairs.create(&ctx.scope, input).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, created: Self::Output) -> Reply {
+        let info = &created.info;
+        ec2_query::success(Self::NAME, ctx.request_id, created.material.len() + 512, |w| {
+            w.text("keyPairId", &info.id);
+            // AWS omits tagSet from an untagged CreateKeyPair (research notes §3.1).
+            if !info.tags.is_empty() {
+                tag_set(w, &info.tags);
+            }
+            w.text("keyName", &info.name)
+                .text("keyFingerprint", &info.fingerprint)
+                .text("keyMaterial", &created.material);
+        })
+    }
 }
 
-pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let name = p.get("KeyName").filter(|n| !n.is_empty());
-    let id = p.get("KeyPairId").filter(|i| !i.is_empty());
-    // A name wins (the store deletes by it), so the name is what is authorized; an id beside
-    // it must be that same key pair's, or the call could be checked on one and delete another.
-    if let (Some(name), Some(id)) = (name, id) {
-        let named = targets::key_pair_id(ctx, name).await?;
-        if named.as_deref().is_some_and(|named| named != id) {
-            return Err(ApiError::bad_request(
-                "InvalidParameterCombination",
-                format!("The key pair '{name}' does not have the id '{id}'."),
-            ));
-        }
+pub(super) struct ImportKeyPair;
+
+impl Operation for ImportKeyPair {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "ImportKeyPair";
+    const ACTION: &'static str = "ec2:ImportKeyPair";
+    const READ_ONLY: bool = false;
+    type Input = kp::ImportKeyPair;
+    type Output = KeyPairInfo;
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        let name = p.required("KeyName")?.to_owned();
+        let encoded = p.required("PublicKeyMaterial")?;
+        // The SDKs base64-encode the blob for transport; what they encode is the file's text.
+        let material = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| service::Error::InvalidKeyFormat(ImportError::Malformed("PublicKeyMaterial is not base64")))?;
+        Ok(kp::ImportKeyPair { name, material, tag_specifications: p.tag_specifications() })
     }
-    let id = if name.is_some() { None } else { id };
-    authorized(ctx, p, &[targets::key_pair(ctx, name, id).await?])?;
-    let deleted = ctx.state.key_pairs.delete(&ctx.scope, name, id).await?;
-    Ok(ec2_query::success("DeleteKeyPair", ctx.request_id, 128, |w| {
-        w.text("return", "true");
-        if let Some(id) = &deleted {
-            w.text("keyPairId", id);
+
+    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(creation::<Self>(Target::key_pair(&ctx.scope, &input.name), &input.tag_specifications))
+    }
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.key_pairs.import(&ctx.scope, input).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, info: Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 512, |w| {
+            w.text("keyFingerprint", &info.fingerprint).text("keyName", &info.name).text("keyPairId", &info.id);
+            if !info.tags.is_empty() {
+                tag_set(w, &info.tags);
+            }
+        })
+    }
+}
+
+pub(super) struct DescribeKeyPairs;
+
+impl Operation for DescribeKeyPairs {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeKeyPairs";
+    const ACTION: &'static str = "ec2:DescribeKeyPairs";
+    const READ_ONLY: bool = true;
+    type Input = kp::DescribeKeyPairs;
+    type Output = Vec<KeyPairInfo>;
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok(kp::DescribeKeyPairs {
+            names: p.list("KeyName"),
+            ids: p.list("KeyPairId"),
+            filters: p.filters()?,
+            include_public_key: p.flag("IncludePublicKey")?,
+        })
+    }
+
+    /// Like every Describe action, DescribeKeyPairs has no resource-level permissions: it is
+    /// allowed or denied as a whole, on `*`, and never filtered per key pair.
+    async fn authorization(_: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any().noting("AWS::EC2::KeyPair", &input.names))
+    }
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.key_pairs.describe(&ctx.scope, input).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, pairs: Self::Output) -> Reply {
+        let per_item = if pairs.first().is_some_and(|k| k.public_key.is_some()) { 1000 } else { 400 };
+        ec2_query::success(Self::NAME, ctx.request_id, pairs.len() * per_item, |w| {
+            if pairs.is_empty() {
+                w.empty("keySet");
+                return;
+            }
+            w.start("keySet");
+            for pair in &pairs {
+                key_pair_item(w, pair);
+            }
+            w.end("keySet");
+        })
+    }
+}
+
+pub(super) struct DeleteKeyPair;
+
+/// A name wins (the store deletes by it); an id alone is used only without one.
+pub(super) struct DeleteKeyPairInput {
+    name: Option<String>,
+    id: Option<String>,
+}
+
+impl Operation for DeleteKeyPair {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DeleteKeyPair";
+    const ACTION: &'static str = "ec2:DeleteKeyPair";
+    const READ_ONLY: bool = false;
+    type Input = DeleteKeyPairInput;
+    type Output = Option<String>;
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        let non_empty = |name| p.get(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        Ok(DeleteKeyPairInput { name: non_empty("KeyName"), id: non_empty("KeyPairId") })
+    }
+
+    /// The name is what is authorized, since it is what is deleted; an id beside it must be
+    /// that same key pair's, or the call could be checked on one and delete another.
+    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        if let (Some(name), Some(id)) = (&input.name, &input.id) {
+            let named = targets::key_pair_id(ctx, name).await?;
+            if named.as_ref().is_some_and(|named| named != id) {
+                return Err(ApiError::bad_request(
+                    "InvalidParameterCombination",
+                    format!("The key pair '{name}' does not have the id '{id}'."),
+                ));
+            }
         }
-    }))
+        Ok(Authorization::on_one(targets::key_pair(ctx, input.name.as_deref(), input.by_id()).await?))
+    }
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.key_pairs.delete(&ctx.scope, input.name.as_deref(), input.by_id()).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, deleted: Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 128, |w| {
+            w.text("return", "true");
+            if let Some(id) = &deleted {
+                w.text("keyPairId", id);
+            }
+        })
+    }
+}
+
+impl DeleteKeyPairInput {
+    fn by_id(&self) -> Option<&str> {
+        if self.name.is_some() { None } else { self.id.as_deref() }
+    }
 }
 
 /// Create and import: the action on the new key pair with `aws:RequestTag`/`aws:TagKeys`, and
 /// when tags are asked for, `ec2:CreateTags` on it too (with `ec2:CreateAction`), as EC2 does.
-fn authorize_creation(
-    ctx: &Context<'_>,
-    p: &QueryParams,
-    target: Target,
-    specs: &[service::tags::TagSpecification],
-) -> Result<(), ApiError> {
+fn creation<O: Operation>(target: Target, specs: &[service::tags::TagSpecification]) -> Authorization {
     let tags = targets::requested_tags(specs, "key-pair");
     let target = target.with_request_tags(&tags);
-    if !tags.is_empty() {
-        ctx.authorize_as(
-            "ec2:CreateTags",
-            &[target.clone().with_key("ec2:CreateAction", ctx.action.trim_start_matches("ec2:"))],
-        )?;
-    }
-    authorized(ctx, p, &[target])
+    let tagging = target.clone().with_key("ec2:CreateAction", O::NAME);
+    let authorization = Authorization::on_one(target);
+    if tags.is_empty() { authorization } else { authorization.and_as("ec2:CreateTags", vec![tagging]) }
 }
 
 fn key_pair_item(w: &mut XmlWriter, pair: &KeyPairInfo) {

@@ -1,64 +1,129 @@
 //! Wire side of `CreateTags`, `DeleteTags` and `DescribeTags`.
 
-use super::{authorized, targets};
+use super::targets;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
+use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, QueryParams};
 use crate::api::{Context, Reply};
+use crate::service::filter::Filter;
 use crate::service::tags::Page;
-use crate::store::Tag;
+use crate::store::{ResourceTag, Tag, TagRemoval};
 
-pub(super) async fn create(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let (ids, tags) = (p.list("ResourceId"), p.tags("Tag"));
-    let targets: Vec<Target> =
-        targets::resources(ctx, &ids).await?.into_iter().map(|t| t.with_request_tags(&tags)).collect();
-    authorized(ctx, p, &targets)?;
-    ctx.state.tags.create(&ctx.scope, &ids, &tags).await?;
-    Ok(returns_true("CreateTags", ctx))
+pub(super) struct CreateTags;
+
+impl Operation for CreateTags {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "CreateTags";
+    const ACTION: &'static str = "ec2:CreateTags";
+    const READ_ONLY: bool = false;
+    type Input = (Vec<String>, Vec<Tag>);
+    type Output = ();
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok((p.list("ResourceId"), p.tags("Tag")))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (ids, tags): &Self::Input) -> Result<Authorization, ApiError> {
+        tagged_resources(ctx, ids, tags).await
+    }
+
+    async fn call(ctx: &Context<'_>, (ids, tags): Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.tags.create(&ctx.scope, &ids, &tags).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        returns_true(Self::NAME, ctx)
+    }
 }
 
-pub(super) async fn delete(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let (ids, removals) = (p.list("ResourceId"), p.tag_removals());
-    let removed: Vec<Tag> =
-        removals.iter().map(|r| Tag { key: r.key.clone(), value: r.value.clone().unwrap_or_default() }).collect();
-    let targets: Vec<Target> =
-        targets::resources(ctx, &ids).await?.into_iter().map(|t| t.with_request_tags(&removed)).collect();
-    authorized(ctx, p, &targets)?;
-    ctx.state.tags.delete(&ctx.scope, &ids, &removals).await?;
-    Ok(returns_true("DeleteTags", ctx))
+pub(super) struct DeleteTags;
+
+impl Operation for DeleteTags {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DeleteTags";
+    const ACTION: &'static str = "ec2:DeleteTags";
+    const READ_ONLY: bool = false;
+    type Input = (Vec<String>, Vec<TagRemoval>);
+    type Output = ();
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        Ok((p.list("ResourceId"), p.tag_removals()))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (ids, removals): &Self::Input) -> Result<Authorization, ApiError> {
+        let removed: Vec<Tag> =
+            removals.iter().map(|r| Tag { key: r.key.clone(), value: r.value.clone().unwrap_or_default() }).collect();
+        tagged_resources(ctx, ids, &removed).await
+    }
+
+    async fn call(ctx: &Context<'_>, (ids, removals): Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.tags.delete(&ctx.scope, &ids, &removals).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        returns_true(Self::NAME, ctx)
+    }
 }
 
-pub(super) async fn describe(ctx: &Context<'_>, p: &QueryParams) -> Result<Reply, ApiError> {
-    let filters = p.filters()?;
-    let max_results = p
-        .get("MaxResults")
-        .map(|v| {
-            v.parse::<u32>()
-                .map_err(|_| ApiError::invalid_parameter_value(format!("Invalid value '{v}' for maxResults")))
-        })
-        .transpose()?;
-    let page = Page { max_results, next_token: p.get("NextToken").map(str::to_owned) };
-    authorized(ctx, p, &[Target::any()])?;
-    let (tags, next_token) = ctx.state.tags.describe(&ctx.scope, &filters, &page).await?;
-    Ok(ec2_query::success("DescribeTags", ctx.request_id, tags.len() * 200, |w| {
-        if tags.is_empty() {
-            w.empty("tagSet");
-        } else {
-            w.start("tagSet");
-            for t in &tags {
-                w.start("item")
-                    .text("key", &t.tag.key)
-                    .text("resourceId", &t.resource_id)
-                    .text("resourceType", &t.resource_type)
-                    .text("value", &t.tag.value)
-                    .end("item");
+pub(super) struct DescribeTags;
+
+impl Operation for DescribeTags {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeTags";
+    const ACTION: &'static str = "ec2:DescribeTags";
+    const READ_ONLY: bool = true;
+    type Input = (Vec<Filter>, Page);
+    type Output = (Vec<ResourceTag>, Option<String>);
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        let max_results = p
+            .get("MaxResults")
+            .map(|v| {
+                v.parse::<u32>()
+                    .map_err(|_| ApiError::invalid_parameter_value(format!("Invalid value '{v}' for maxResults")))
+            })
+            .transpose()?;
+        Ok((p.filters()?, Page { max_results, next_token: p.get("NextToken").map(str::to_owned) }))
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(ctx: &Context<'_>, (filters, page): Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.tags.describe(&ctx.scope, &filters, &page).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (tags, next_token): Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, tags.len() * 200, |w| {
+            if tags.is_empty() {
+                w.empty("tagSet");
+            } else {
+                w.start("tagSet");
+                for t in &tags {
+                    w.start("item")
+                        .text("key", &t.tag.key)
+                        .text("resourceId", &t.resource_id)
+                        .text("resourceType", &t.resource_type)
+                        .text("value", &t.tag.value)
+                        .end("item");
+                }
+                w.end("tagSet");
             }
-            w.end("tagSet");
-        }
-        if let Some(token) = &next_token {
-            w.text("nextToken", token);
-        }
-    }))
+            if let Some(token) = &next_token {
+                w.text("nextToken", token);
+            }
+        })
+    }
+}
+
+/// Each resource with its own tags, and the tags the request adds or removes as
+/// `aws:RequestTag`.
+async fn tagged_resources(ctx: &Context<'_>, ids: &[String], tags: &[Tag]) -> Result<Authorization, ApiError> {
+    let targets: Vec<Target> =
+        targets::resources(ctx, ids).await?.into_iter().map(|t| t.with_request_tags(tags)).collect();
+    Ok(Authorization::on(targets))
 }
 
 /// CreateTags and DeleteTags answer `<return>true</return>` although the model has no

@@ -5,7 +5,7 @@ use crate::api::Context;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::service::tags::TagSpecification;
-use crate::store::{KeyPairQuery, Tag};
+use crate::store::Tag;
 
 /// The tags the request's specifications put on `resource_type` (untyped ones included).
 pub(super) fn requested_tags(specs: &[TagSpecification], resource_type: &str) -> Vec<Tag> {
@@ -23,12 +23,7 @@ pub(super) async fn key_pair(ctx: &Context<'_>, name: Option<&str>, id: Option<&
     if ctx.unrestricted() {
         return Ok(Target::key_pair(&ctx.scope, said));
     }
-    let query = KeyPairQuery {
-        names: name.map(str::to_owned).into_iter().collect(),
-        ids: id.map(str::to_owned).into_iter().collect(),
-    };
-    let found = ctx.state.store.key_pairs(&ctx.scope, &query).await.map_err(|e| ApiError::internal(&e))?;
-    Ok(match found.first() {
+    Ok(match ctx.state.key_pairs.find(&ctx.scope, name, id).await? {
         Some(row) => Target::key_pair(&ctx.scope, &row.name)
             .with_resource_tags(&row.tags)
             .with_key("ec2:KeyPairType", &row.key_type),
@@ -38,18 +33,12 @@ pub(super) async fn key_pair(ctx: &Context<'_>, name: Option<&str>, id: Option<&
 
 /// The id of the key pair with this name, if there is one.
 pub(super) async fn key_pair_id(ctx: &Context<'_>, name: &str) -> Result<Option<String>, ApiError> {
-    let query = KeyPairQuery { names: vec![name.to_owned()], ids: Vec::new() };
-    let found = ctx.state.store.key_pairs(&ctx.scope, &query).await.map_err(|e| ApiError::internal(&e))?;
-    Ok(found.first().map(|row| row.id.clone()))
+    Ok(ctx.state.key_pairs.find(&ctx.scope, Some(name), None).await?.map(|row| row.id))
 }
 
 /// Instances by id, with their tags.
-pub(super) async fn instances(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<Target>, ApiError> {
-    let rows = if ctx.unrestricted() || ids.is_empty() {
-        Vec::new()
-    } else {
-        ctx.state.store.instances(&ctx.scope, ids).await.map_err(|e| ApiError::internal(&e))?
-    };
+pub(crate) async fn instances(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<Target>, ApiError> {
+    let rows = if ctx.unrestricted() { Vec::new() } else { ctx.state.instances.found(&ctx.scope, ids).await? };
     Ok(ids
         .iter()
         .map(|id| {
@@ -65,7 +54,7 @@ pub(super) async fn resources(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<T
     for id in ids {
         let target = match id.split_once('-').map(|(prefix, _)| prefix) {
             Some("key") => key_pair(ctx, None, Some(id)).await?,
-            Some("i") => instances(ctx, std::slice::from_ref(id)).await?.remove(0),
+            Some("i") => instances(ctx, std::slice::from_ref(id)).await?.into_iter().next().unwrap_or_else(Target::any),
             Some("vol") => Target::ec2_resource(&ctx.scope, "volume", id),
             _ => Target::ec2_resource(&ctx.scope, "resource", id),
         };

@@ -185,14 +185,7 @@ pub fn error(err: &ApiError, request_id: &str) -> String {
     w.finish().to_string()
 }
 
-/// AWS's timestamp form, `2022-04-28T11:37:26.000Z` (milliseconds always `.000`).
-pub fn timestamp(ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
+pub use crate::common::time::iso8601_millis as timestamp;
 
 #[cfg(test)]
 mod tests {

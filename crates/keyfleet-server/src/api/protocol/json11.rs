@@ -79,7 +79,7 @@ impl JsonInput {
 
 /// JSON 1.1 timestamps: epoch seconds with milliseconds.
 pub fn epoch_seconds(ms: i64) -> Value {
-    serde_json::Number::from_f64(ms as f64 / 1000.0).map_or(Value::Null, Value::Number)
+    serde_json::Number::from_f64(crate::common::time::epoch_seconds(ms)).map_or(Value::Null, Value::Number)
 }
 
 /// The error body. `message_member` is `message` for SSM and `Message` for Instance

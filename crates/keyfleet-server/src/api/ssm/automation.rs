@@ -8,46 +8,148 @@ use serde_json::{Map, Value, json};
 use crate::api::Context;
 use crate::api::authorize::{self, Principal, Service, Target, Trail};
 use crate::api::error::ApiError;
+use crate::api::operation::{Authorization, Json11, Operation, find};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
 use crate::service::audit::{Actor, ApiCall, Audit};
 use crate::service::automation::{StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
+use crate::service::instances::Instances;
 use crate::store::AutomationRow;
-use crate::store::{Scope, Store};
+use crate::store::Scope;
 
-pub(super) async fn start(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let document = input.required("DocumentName", "documentName")?;
-    ctx.authorize(&[Target::ssm_resource(&ctx.scope, "automation-definition", &format!("{document}:$DEFAULT"))])?;
-    let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, values) in input.object("Parameters").into_iter().flatten() {
-        let list = values.as_array().map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect());
-        parameters.insert(name.clone(), list.unwrap_or_default());
+pub(super) struct StartAutomationExecution;
+
+impl Operation for StartAutomationExecution {
+    type Protocol = Json11;
+    const NAME: &'static str = "StartAutomationExecution";
+    const ACTION: &'static str = "ssm:StartAutomationExecution";
+    const READ_ONLY: bool = false;
+    /// The runbook and its parameters.
+    type Input = (String, BTreeMap<String, Vec<String>>);
+    type Output = String;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let document = input.required("DocumentName", "documentName")?.to_owned();
+        let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, values) in input.object("Parameters").into_iter().flatten() {
+            let list = values.as_array().map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+            parameters.insert(name.clone(), list.unwrap_or_default());
+        }
+        Ok((document, parameters))
     }
-    let caller = ctx.principal.actor.arn();
-    let id = ctx.state.automation.start(&ctx.scope, document, parameters, &caller).await?;
-    Ok(json!({"AutomationExecutionId": id}))
+
+    /// On the runbook only: each step is checked as the caller when it runs.
+    async fn authorization(ctx: &Context<'_>, (document, _): &Self::Input) -> Result<Authorization, ApiError> {
+        let definition = format!("{document}:$DEFAULT");
+        Ok(Authorization::on_one(Target::ssm_resource(&ctx.scope, "automation-definition", &definition)))
+    }
+
+    async fn call(ctx: &Context<'_>, (document, parameters): Self::Input) -> Result<String, ApiError> {
+        let caller = ctx.principal.actor.arn();
+        Ok(ctx.state.automation.start(&ctx.scope, &document, parameters, &caller).await?)
+    }
+
+    fn encode(_: &Context<'_>, id: String) -> Value {
+        json!({"AutomationExecutionId": id})
+    }
 }
 
-pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let id = input.required("AutomationExecutionId", "automationExecutionId")?;
-    ctx.authorize(&[Target::ssm_resource(&ctx.scope, "automation-execution", id)])?;
-    let row = ctx.state.automation.get(&ctx.scope, id).await?;
-    let mut execution = metadata(&row);
-    let steps: Value = serde_json::from_str(&row.steps).unwrap_or(Value::Array(Vec::new()));
-    let steps = steps.as_array().map(|s| s.iter().map(step).collect::<Vec<_>>()).unwrap_or_default();
-    execution.insert("Parameters".into(), serde_json::from_str(&row.parameters).unwrap_or(json!({})));
-    execution.insert("StepExecutionsTruncated".into(), json!(false));
-    execution.insert("ProgressCounters".into(), counters(&steps));
-    execution.insert("StepExecutions".into(), Value::Array(steps));
-    Ok(json!({"AutomationExecution": execution}))
+pub(super) struct GetAutomationExecution;
+
+impl Operation for GetAutomationExecution {
+    type Protocol = Json11;
+    const NAME: &'static str = "GetAutomationExecution";
+    const ACTION: &'static str = "ssm:GetAutomationExecution";
+    const READ_ONLY: bool = true;
+    type Input = String;
+    type Output = AutomationRow;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        execution_id(input)
+    }
+
+    async fn authorization(ctx: &Context<'_>, id: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(execution(ctx, id))
+    }
+
+    async fn call(ctx: &Context<'_>, id: Self::Input) -> Result<AutomationRow, ApiError> {
+        Ok(ctx.state.automation.get(&ctx.scope, &id).await?)
+    }
+
+    fn encode(_: &Context<'_>, row: AutomationRow) -> Value {
+        let mut execution = metadata(&row);
+        let steps: Value = serde_json::from_str(&row.steps).unwrap_or(Value::Array(Vec::new()));
+        let steps = steps.as_array().map(|s| s.iter().map(step).collect::<Vec<_>>()).unwrap_or_default();
+        execution.insert("Parameters".into(), serde_json::from_str(&row.parameters).unwrap_or(json!({})));
+        execution.insert("StepExecutionsTruncated".into(), json!(false));
+        execution.insert("ProgressCounters".into(), counters(&steps));
+        execution.insert("StepExecutions".into(), Value::Array(steps));
+        json!({"AutomationExecution": execution})
+    }
 }
 
-pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let filters = filters(input)?;
-    ctx.authorize(&[Target::any()])?;
-    let rows = ctx.state.automation.list(&ctx.scope).await?;
-    let matching = rows.iter().filter(|row| filters.iter().all(|(key, values)| matches(row, key, values)));
-    Ok(json!({"AutomationExecutionMetadataList": matching.map(|r| Value::Object(metadata(r))).collect::<Vec<_>>()}))
+pub(super) struct DescribeAutomationExecutions;
+
+impl Operation for DescribeAutomationExecutions {
+    type Protocol = Json11;
+    const NAME: &'static str = "DescribeAutomationExecutions";
+    const ACTION: &'static str = "ssm:DescribeAutomationExecutions";
+    const READ_ONLY: bool = true;
+    type Input = Vec<(String, Vec<String>)>;
+    type Output = Vec<AutomationRow>;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        filters(input)
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(ctx: &Context<'_>, filters: Self::Input) -> Result<Self::Output, ApiError> {
+        let mut rows = ctx.state.automation.list(&ctx.scope).await?;
+        rows.retain(|row| filters.iter().all(|(key, values)| matches(row, key, values)));
+        Ok(rows)
+    }
+
+    fn encode(_: &Context<'_>, rows: Self::Output) -> Value {
+        json!({"AutomationExecutionMetadataList": rows.iter().map(|r| Value::Object(metadata(r))).collect::<Vec<_>>()})
+    }
+}
+
+pub(super) struct StopAutomationExecution;
+
+impl Operation for StopAutomationExecution {
+    type Protocol = Json11;
+    const NAME: &'static str = "StopAutomationExecution";
+    const ACTION: &'static str = "ssm:StopAutomationExecution";
+    const READ_ONLY: bool = false;
+    type Input = String;
+    type Output = ();
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        execution_id(input)
+    }
+
+    async fn authorization(ctx: &Context<'_>, id: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(execution(ctx, id))
+    }
+
+    async fn call(ctx: &Context<'_>, id: Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.automation.stop(&ctx.scope, &id).await?)
+    }
+
+    fn encode(_: &Context<'_>, (): ()) -> Value {
+        json!({})
+    }
+}
+
+fn execution_id(input: &JsonInput) -> Result<String, ApiError> {
+    Ok(input.required("AutomationExecutionId", "automationExecutionId")?.to_owned())
+}
+
+fn execution(ctx: &Context<'_>, id: &str) -> Authorization {
+    Authorization::on_one(Target::ssm_resource(&ctx.scope, "automation-execution", id))
 }
 
 /// The filter keys keyfleet's executions can answer; the others name things it has none of.
@@ -76,13 +178,6 @@ fn matches(row: &AutomationRow, key: &str, values: &[String]) -> bool {
         // Executions here are never nested.
         _ => false,
     })
-}
-
-pub(super) async fn stop(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let id = input.required("AutomationExecutionId", "automationExecutionId")?;
-    ctx.authorize(&[Target::ssm_resource(&ctx.scope, "automation-execution", id)])?;
-    ctx.state.automation.stop(&ctx.scope, id).await?;
-    Ok(json!({}))
 }
 
 fn metadata(row: &AutomationRow) -> Map<String, Value> {
@@ -141,14 +236,19 @@ fn counters(steps: &[Value]) -> Value {
 
 /// Checks each call of an Automation step as the execution's caller, with the policies the
 /// caller has now, and records it in the audit log as the caller's (invoked by SSM).
-pub fn step_guard(iam: Arc<Iam>, store: Arc<dyn Store>, audit: Arc<Audit>) -> StepGuard {
+pub fn step_guard(iam: Arc<Iam>, instances: Arc<Instances>, audit: Arc<Audit>) -> StepGuard {
     Arc::new(move |scope: Scope, caller: String, call: StepCall| {
-        let (iam, store, audit) = (iam.clone(), store.clone(), audit.clone());
+        let (iam, instances, audit) = (iam.clone(), instances.clone(), audit.clone());
         Box::pin(async move {
-            let outcome = check_step(&iam, &store, &scope, &caller, &call).await;
+            let outcome = check_step(&iam, &instances, &scope, &caller, &call).await;
             let Some(actor) = actor_of(&caller) else { return outcome };
             let (service, event_name) = call.action.split_once(':').unwrap_or(("", call.action));
-            let event_source = if service == "ssm" { Service::Ssm } else { Service::Ec2 }.event_source();
+            let (event_source, read_only) = if service == "ssm" {
+                (Service::Ssm, find(super::OPERATIONS, event_name).is_some_and(|e| e.read_only))
+            } else {
+                (Service::Ec2, find(crate::api::ec2::ACTIONS, event_name).is_some_and(|e| e.read_only))
+            };
+            let event_source = event_source.event_source();
             let resources = match &call.target {
                 StepTarget::Any => Vec::new(),
                 StepTarget::Instance(id) => vec![("AWS::EC2::Instance".to_owned(), id.clone())],
@@ -159,12 +259,13 @@ pub fn step_guard(iam: Arc<Iam>, store: Arc<dyn Store>, audit: Arc<Audit>) -> St
                 region: scope.region.clone(),
                 event_source,
                 event_name: event_name.to_owned(),
+                read_only,
                 source_ip: AUTOMATION_SOURCE.to_owned(),
                 user_agent: AUTOMATION_SOURCE.to_owned(),
                 parameters: Value::Null,
                 resources,
                 error: outcome.as_ref().err().cloned(),
-                request_id: crate::service::ids::request_id(),
+                request_id: crate::common::ids::request_id(),
             };
             audit.api_call(record, None).await;
             outcome
@@ -177,7 +278,7 @@ const AUTOMATION_SOURCE: &str = "ssm.amazonaws.com";
 
 async fn check_step(
     iam: &Iam,
-    store: &Arc<dyn Store>,
+    instances: &Instances,
     scope: &Scope,
     caller: &str,
     call: &StepCall,
@@ -195,7 +296,7 @@ async fn check_step(
         StepTarget::Any => Target::any(),
         StepTarget::Parameter(name) => Target::parameter(scope, name),
         StepTarget::Instance(id) => {
-            let rows = store.instances(scope, std::slice::from_ref(id)).await.map_err(|e| internal(&e))?;
+            let rows = instances.found(scope, std::slice::from_ref(id)).await.map_err(|e| internal(&e))?;
             let tags = rows.first().map(|r| r.tags.clone()).unwrap_or_default();
             Target::instance(scope, id).with_resource_tags(&tags)
         }

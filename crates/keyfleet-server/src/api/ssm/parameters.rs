@@ -7,108 +7,284 @@ use zeroize::Zeroizing;
 use crate::api::Context;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
+use crate::api::operation::{Authorization, Json11, Operation};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
-use crate::service::parameter_filters::{self as parameter_filters, Operation, RawFilter};
-use crate::service::parameters::{Page, Parameter, PutParameter};
+use crate::service::parameter_filters::{
+    self as parameter_filters, Operation as FilterUse, ParameterFilter, RawFilter,
+};
+use crate::service::parameters::{self as service, Page, Parameter};
 
-pub(super) async fn put(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let request = PutParameter {
-        // Normalized before the policy check, so the name authorized is the name stored.
-        name: crate::service::parameters::validate_name(input.required("Name", "name")?)?,
-        value: Zeroizing::new(input.required("Value", "value")?.to_owned()),
-        kind: input.str("Type").map(str::to_owned),
-        overwrite: input.flag("Overwrite"),
-        description: input.str("Description").map(str::to_owned),
-        key_id: input.str("KeyId").map(str::to_owned),
-        data_type: input.str("DataType").map(str::to_owned),
-    };
-    ctx.authorize(&[Target::parameter(&ctx.scope, &request.name)])?;
-    let version = ctx.state.parameters.put(&ctx.scope, &caller_arn(ctx), request).await?;
-    Ok(json!({"Version": version, "Tier": "Standard"}))
-}
+type Found = (Vec<Parameter>, Option<String>);
 
-pub(super) async fn get(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let name = input.required("Name", "name")?;
-    ctx.authorize(&[parameter_target(ctx, name)])?;
-    let parameter = ctx.state.parameters.get(&ctx.scope, name, input.flag("WithDecryption")).await?;
-    let mut value = with_value(&parameter);
-    if let Some((_, selector)) = name.rsplit_once(':') {
-        value.insert("Selector".into(), json!(format!(":{selector}")));
+pub(super) struct PutParameter;
+
+impl Operation for PutParameter {
+    type Protocol = Json11;
+    const NAME: &'static str = "PutParameter";
+    const ACTION: &'static str = "ssm:PutParameter";
+    const READ_ONLY: bool = false;
+    type Input = service::PutParameter;
+    type Output = i64;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        Ok(service::PutParameter {
+            // Normalized before the policy check, so the name authorized is the name stored.
+            name: service::validate_name(input.required("Name", "name")?)?,
+            value: Zeroizing::new(input.required("Value", "value")?.to_owned()),
+            kind: input.str("Type").map(str::to_owned),
+            overwrite: input.flag("Overwrite"),
+            description: input.str("Description").map(str::to_owned),
+            key_id: input.str("KeyId").map(str::to_owned),
+            data_type: input.str("DataType").map(str::to_owned),
+        })
     }
-    Ok(json!({"Parameter": value}))
-}
 
-pub(super) async fn get_many(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let names = input.strings("Names");
-    ctx.authorize(&names.iter().map(|n| parameter_target(ctx, n)).collect::<Vec<_>>())?;
-    let (found, invalid) = ctx.state.parameters.get_many(&ctx.scope, &names, input.flag("WithDecryption")).await?;
-    Ok(json!({"Parameters": found.iter().map(with_value).collect::<Vec<_>>(), "InvalidParameters": invalid}))
-}
-
-pub(super) async fn by_path(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let path = input.required("Path", "path")?;
-    if input.array("Filters").is_some() {
-        return Err(ApiError::bad_request(
-            "ValidationException",
-            "GetParametersByPath takes ParameterFilters, not Filters.",
-        ));
+    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(Target::parameter(&ctx.scope, &input.name)))
     }
-    let filters = parameter_filters::parse(&raw_filters(input, "ParameterFilters"), Operation::ByPath, false)?;
-    ctx.authorize(&[Target::parameter(&ctx.scope, path)])?;
-    let (found, next) = ctx
-        .state
-        .parameters
-        .by_path(&ctx.scope, path, input.flag("Recursive"), input.flag("WithDecryption"), &filters, &page(input))
-        .await?;
-    Ok(paged("Parameters", found.iter().map(with_value).map(Value::Object).collect(), next))
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<i64, ApiError> {
+        Ok(ctx.state.parameters.put(&ctx.scope, &ctx.principal.actor.arn(), input).await?)
+    }
+
+    fn encode(_: &Context<'_>, version: i64) -> Value {
+        json!({"Version": version, "Tier": "Standard"})
+    }
 }
 
-pub(super) async fn describe(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let filters = match (input.array("Filters"), input.array("ParameterFilters")) {
-        (Some(_), Some(_)) => {
+pub(super) struct GetParameter;
+
+impl Operation for GetParameter {
+    type Protocol = Json11;
+    const NAME: &'static str = "GetParameter";
+    const ACTION: &'static str = "ssm:GetParameter";
+    const READ_ONLY: bool = true;
+    /// The name (with a `:version` or `:label` selector, if any) and `WithDecryption`.
+    type Input = (String, bool);
+    type Output = (Parameter, Option<String>);
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        Ok((input.required("Name", "name")?.to_owned(), input.flag("WithDecryption")))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (name, _): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(parameter_target(ctx, name)))
+    }
+
+    async fn call(ctx: &Context<'_>, (name, decrypt): Self::Input) -> Result<Self::Output, ApiError> {
+        let parameter = ctx.state.parameters.get(&ctx.scope, &name, decrypt).await?;
+        Ok((parameter, name.rsplit_once(':').map(|(_, selector)| format!(":{selector}"))))
+    }
+
+    fn encode(_: &Context<'_>, (parameter, selector): Self::Output) -> Value {
+        let mut value = with_value(&parameter);
+        if let Some(selector) = selector {
+            value.insert("Selector".into(), json!(selector));
+        }
+        json!({"Parameter": value})
+    }
+}
+
+pub(super) struct GetParameters;
+
+impl Operation for GetParameters {
+    type Protocol = Json11;
+    const NAME: &'static str = "GetParameters";
+    const ACTION: &'static str = "ssm:GetParameters";
+    const READ_ONLY: bool = true;
+    type Input = (Vec<String>, bool);
+    /// The parameters found, and the names that were not.
+    type Output = (Vec<Parameter>, Vec<String>);
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        Ok((input.strings("Names"), input.flag("WithDecryption")))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (names, _): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(names.iter().map(|n| parameter_target(ctx, n)).collect()))
+    }
+
+    async fn call(ctx: &Context<'_>, (names, decrypt): Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.parameters.get_many(&ctx.scope, &names, decrypt).await?)
+    }
+
+    fn encode(_: &Context<'_>, (found, invalid): Self::Output) -> Value {
+        json!({"Parameters": found.iter().map(with_value).collect::<Vec<_>>(), "InvalidParameters": invalid})
+    }
+}
+
+pub(super) struct GetParametersByPath;
+
+pub(super) struct ByPath {
+    path: String,
+    recursive: bool,
+    decrypt: bool,
+    filters: Vec<ParameterFilter>,
+    page: Page,
+}
+
+impl Operation for GetParametersByPath {
+    type Protocol = Json11;
+    const NAME: &'static str = "GetParametersByPath";
+    const ACTION: &'static str = "ssm:GetParametersByPath";
+    const READ_ONLY: bool = true;
+    type Input = ByPath;
+    type Output = Found;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let path = input.required("Path", "path")?.to_owned();
+        if input.array("Filters").is_some() {
             return Err(ApiError::bad_request(
                 "ValidationException",
-                "You can use either Filters or ParameterFilters in a single request.",
+                "GetParametersByPath takes ParameterFilters, not Filters.",
             ));
         }
-        (Some(_), None) => parameter_filters::parse(&raw_filters(input, "Filters"), Operation::Describe, true)?,
-        _ => parameter_filters::parse(&raw_filters(input, "ParameterFilters"), Operation::Describe, false)?,
-    };
-    ctx.authorize(&[Target::any()])?;
-    let (found, next) = ctx.state.parameters.describe(&ctx.scope, &filters, &page(input)).await?;
-    Ok(paged("Parameters", found.iter().map(|p| Value::Object(metadata(p))).collect(), next))
+        let filters = parameter_filters::parse(&raw_filters(input, "ParameterFilters"), FilterUse::ByPath, false)?;
+        let (recursive, decrypt) = (input.flag("Recursive"), input.flag("WithDecryption"));
+        Ok(ByPath { path, recursive, decrypt, filters, page: page(input) })
+    }
+
+    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(Target::parameter(&ctx.scope, &input.path)))
+    }
+
+    async fn call(ctx: &Context<'_>, i: Self::Input) -> Result<Found, ApiError> {
+        let parameters = &ctx.state.parameters;
+        Ok(parameters.by_path(&ctx.scope, &i.path, i.recursive, i.decrypt, &i.filters, &i.page).await?)
+    }
+
+    fn encode(_: &Context<'_>, (found, next): Found) -> Value {
+        paged("Parameters", found.iter().map(with_value).map(Value::Object).collect(), next)
+    }
 }
 
-pub(super) async fn history(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let name = input.required("Name", "name")?;
-    ctx.authorize(&[parameter_target(ctx, name)])?;
-    let (versions, next) =
-        ctx.state.parameters.history(&ctx.scope, name, input.flag("WithDecryption"), &page(input)).await?;
-    let items = versions
-        .iter()
-        .map(|p| {
-            let mut item = metadata(p);
-            item.remove("ARN");
-            item.insert("Value".into(), json!(p.value.as_str()));
-            item.insert("Labels".into(), json!([]));
-            Value::Object(item)
-        })
-        .collect();
-    Ok(paged("Parameters", items, next))
+pub(super) struct DescribeParameters;
+
+impl Operation for DescribeParameters {
+    type Protocol = Json11;
+    const NAME: &'static str = "DescribeParameters";
+    const ACTION: &'static str = "ssm:DescribeParameters";
+    const READ_ONLY: bool = true;
+    type Input = (Vec<ParameterFilter>, Page);
+    type Output = Found;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let filters = match (input.array("Filters"), input.array("ParameterFilters")) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "ValidationException",
+                    "You can use either Filters or ParameterFilters in a single request.",
+                ));
+            }
+            (Some(_), None) => parameter_filters::parse(&raw_filters(input, "Filters"), FilterUse::Describe, true)?,
+            _ => parameter_filters::parse(&raw_filters(input, "ParameterFilters"), FilterUse::Describe, false)?,
+        };
+        Ok((filters, page(input)))
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(ctx: &Context<'_>, (filters, page): Self::Input) -> Result<Found, ApiError> {
+        Ok(ctx.state.parameters.describe(&ctx.scope, &filters, &page).await?)
+    }
+
+    fn encode(_: &Context<'_>, (found, next): Found) -> Value {
+        paged("Parameters", found.iter().map(|p| Value::Object(metadata(p))).collect(), next)
+    }
 }
 
-pub(super) async fn delete(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let name = input.required("Name", "name")?;
-    ctx.authorize(&[parameter_target(ctx, name)])?;
-    ctx.state.parameters.delete(&ctx.scope, name).await?;
-    Ok(json!({}))
+pub(super) struct GetParameterHistory;
+
+impl Operation for GetParameterHistory {
+    type Protocol = Json11;
+    const NAME: &'static str = "GetParameterHistory";
+    const ACTION: &'static str = "ssm:GetParameterHistory";
+    const READ_ONLY: bool = true;
+    type Input = (String, bool, Page);
+    type Output = Found;
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        Ok((input.required("Name", "name")?.to_owned(), input.flag("WithDecryption"), page(input)))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (name, ..): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(parameter_target(ctx, name)))
+    }
+
+    async fn call(ctx: &Context<'_>, (name, decrypt, page): Self::Input) -> Result<Found, ApiError> {
+        Ok(ctx.state.parameters.history(&ctx.scope, &name, decrypt, &page).await?)
+    }
+
+    fn encode(_: &Context<'_>, (versions, next): Found) -> Value {
+        let items = versions
+            .iter()
+            .map(|p| {
+                let mut item = metadata(p);
+                item.remove("ARN");
+                item.insert("Value".into(), json!(p.value.as_str()));
+                item.insert("Labels".into(), json!([]));
+                Value::Object(item)
+            })
+            .collect();
+        paged("Parameters", items, next)
+    }
 }
 
-pub(super) async fn delete_many(ctx: &Context<'_>, input: &JsonInput) -> Result<Value, ApiError> {
-    let names = input.strings("Names");
-    ctx.authorize(&names.iter().map(|n| parameter_target(ctx, n)).collect::<Vec<_>>())?;
-    let (deleted, invalid) = ctx.state.parameters.delete_many(&ctx.scope, &names).await?;
-    Ok(json!({"DeletedParameters": deleted, "InvalidParameters": invalid}))
+pub(super) struct DeleteParameter;
+
+impl Operation for DeleteParameter {
+    type Protocol = Json11;
+    const NAME: &'static str = "DeleteParameter";
+    const ACTION: &'static str = "ssm:DeleteParameter";
+    const READ_ONLY: bool = false;
+    type Input = String;
+    type Output = ();
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        Ok(input.required("Name", "name")?.to_owned())
+    }
+
+    async fn authorization(ctx: &Context<'_>, name: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(parameter_target(ctx, name)))
+    }
+
+    async fn call(ctx: &Context<'_>, name: Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.parameters.delete(&ctx.scope, &name).await?)
+    }
+
+    fn encode(_: &Context<'_>, (): ()) -> Value {
+        json!({})
+    }
+}
+
+pub(super) struct DeleteParameters;
+
+impl Operation for DeleteParameters {
+    type Protocol = Json11;
+    const NAME: &'static str = "DeleteParameters";
+    const ACTION: &'static str = "ssm:DeleteParameters";
+    const READ_ONLY: bool = false;
+    type Input = Vec<String>;
+    /// The names deleted, and those that did not exist.
+    type Output = (Vec<String>, Vec<String>);
+
+    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        Ok(input.strings("Names"))
+    }
+
+    async fn authorization(ctx: &Context<'_>, names: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(names.iter().map(|n| parameter_target(ctx, n)).collect()))
+    }
+
+    async fn call(ctx: &Context<'_>, names: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.parameters.delete_many(&ctx.scope, &names).await?)
+    }
+
+    fn encode(_: &Context<'_>, (deleted, invalid): Self::Output) -> Value {
+        json!({"DeletedParameters": deleted, "InvalidParameters": invalid})
+    }
 }
 
 /// The parameter a name (possibly with a `:version` selector) refers to.
@@ -180,8 +356,4 @@ fn metadata(p: &Parameter) -> Map<String, Value> {
     item.insert("Policies".into(), json!([]));
     item.insert("DataType".into(), json!(p.data_type));
     item
-}
-
-fn caller_arn(ctx: &Context<'_>) -> String {
-    ctx.principal.actor.arn()
 }

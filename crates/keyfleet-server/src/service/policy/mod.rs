@@ -15,6 +15,8 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+pub use crate::common::glob::iam_match as wildcard_match;
+
 /// Why a policy document was refused (IAM's `MalformedPolicyDocument`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -329,7 +331,9 @@ impl Operator {
                 value.eq_ignore_ascii_case(pattern)
             }
             Operator::StringLike | Operator::StringNotLike => wildcard_match(pattern, value),
-            Operator::IpAddress | Operator::NotIpAddress => ip_in_cidr(value, pattern),
+            Operator::IpAddress | Operator::NotIpAddress => {
+                value.parse::<IpAddr>().is_ok_and(|ip| crate::common::cidr::contains(pattern, ip))
+            }
             Operator::Bool => value.eq_ignore_ascii_case(pattern),
             Operator::Null => false,
         }
@@ -367,33 +371,4 @@ impl Condition {
             SetQualifier::None => values.iter().any(satisfied),
         }
     }
-}
-
-/// IAM's glob: `*` matches any run of characters, `?` exactly one (EC2 filters' matcher,
-/// without their `\` escapes).
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    super::filter::iam_wildcard_match(pattern, text)
-}
-
-fn ip_in_cidr(value: &str, cidr: &str) -> bool {
-    let (network, bits) = match cidr.split_once('/') {
-        Some((n, b)) => (n, b.parse::<u32>().ok()),
-        None => (cidr, None),
-    };
-    let (Ok(ip), Ok(network)) = (value.parse::<IpAddr>(), network.parse::<IpAddr>()) else { return false };
-    match (ip, network) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            prefix_equal(u128::from(u32::from(ip)), u128::from(u32::from(net)), bits.unwrap_or(32), 32)
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => prefix_equal(u128::from(ip), u128::from(net), bits.unwrap_or(128), 128),
-        _ => false,
-    }
-}
-
-fn prefix_equal(a: u128, b: u128, bits: u32, width: u32) -> bool {
-    if bits > width {
-        return false;
-    }
-    let shift = width - bits;
-    shift >= 128 || (a >> shift) == (b >> shift)
 }

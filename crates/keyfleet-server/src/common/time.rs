@@ -1,0 +1,39 @@
+//! The timestamp forms AWS's wire formats use, from milliseconds since the epoch (UTC).
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// `2022-04-28T11:37:26.000Z`: EC2's and IAM's XML (milliseconds always `.000`).
+pub fn iso8601_millis(ms: i64) -> String {
+    format(ms, format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z"))
+}
+
+/// `2022-04-28T11:37:26Z`: CloudTrail's `eventTime` and instance metadata.
+pub fn iso8601(ms: i64) -> String {
+    format(ms, format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
+}
+
+/// Seconds since the epoch with milliseconds: JSON 1.1 timestamps.
+pub fn epoch_seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn format(ms: i64, description: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(description).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{epoch_seconds, iso8601, iso8601_millis};
+
+    #[test]
+    fn the_three_forms() {
+        let ms = 1_651_145_846_789;
+        assert_eq!(iso8601_millis(ms), "2022-04-28T11:37:26.000Z");
+        assert_eq!(iso8601(ms), "2022-04-28T11:37:26Z");
+        assert!((epoch_seconds(ms) - 1_651_145_846.789).abs() < 1e-6);
+    }
+}
