@@ -21,11 +21,28 @@ pub struct ApiError {
     pub message: String,
     /// The HTTP status.
     pub status: StatusCode,
+    /// How the JSON 1.1 body spells the message member. The SSM model spells its
+    /// Parameter Store errors' member `message` and its Automation errors' `Message`.
+    pub json_message: JsonMessage,
+}
+
+/// The member a JSON 1.1 error body carries its message in, as the service model has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonMessage {
+    /// `message` in SSM's shapes; `Message` in the other JSON services'.
+    ServiceDefault,
+    /// `Message` whatever the service (SSM's Automation errors).
+    Capitalized,
 }
 
 impl ApiError {
     fn new(code: &'static str, message: impl Into<String>, status: StatusCode) -> Self {
-        ApiError { code: Cow::Borrowed(code), message: message.into(), status }
+        ApiError {
+            code: Cow::Borrowed(code),
+            message: message.into(),
+            status,
+            json_message: JsonMessage::ServiceDefault,
+        }
     }
 
     /// An error with its code, message and status spelled out (policy denials).
@@ -35,6 +52,12 @@ impl ApiError {
 
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, message, StatusCode::BAD_REQUEST)
+    }
+
+    /// This error's JSON message member is `Message` in every service.
+    fn capitalized(mut self) -> Self {
+        self.json_message = JsonMessage::Capitalized;
+        self
     }
 
     /// `MissingParameter` for a required parameter.
@@ -220,22 +243,26 @@ impl From<Error> for ApiError {
             Error::AutomationDefinitionNotFound(_) => Self::bad_request(
                 "AutomationDefinitionNotFoundException",
                 "An Automation runbook with the specified name couldn't be found.",
-            ),
+            )
+            .capitalized(),
             Error::InvalidAutomationParameters(message) => {
-                Self::bad_request("InvalidAutomationExecutionParametersException", message)
+                Self::bad_request("InvalidAutomationExecutionParametersException", message).capitalized()
             }
             Error::AutomationExecutionNotFound(id) => Self::bad_request(
                 "AutomationExecutionNotFoundException",
                 format!("Automation execution {id} could not be found."),
-            ),
+            )
+            .capitalized(),
             Error::AutomationAlreadyRunning(instance) => Self::bad_request(
                 "AutomationExecutionLimitExceededException",
                 format!("An automation execution is already running on instance {instance}. Wait for it to finish."),
-            ),
+            )
+            .capitalized(),
             Error::InvalidAutomationStatusUpdate(status) => Self::bad_request(
                 "InvalidAutomationStatusUpdateException",
                 format!("The execution status is {status} and cannot be changed."),
-            ),
+            )
+            .capitalized(),
             Error::AssertionFailed(message) => Self::bad_request("AssertionFailed", message),
             Error::IamEntityExists(message) => Self::new("EntityAlreadyExists", message, StatusCode::CONFLICT),
             Error::IamNoSuchEntity(message) => Self::new("NoSuchEntity", message, StatusCode::NOT_FOUND),

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::auth::{Caller, Refused, sigv4};
 use super::authorize::{Principal, Service, Trail};
-use super::error::ApiError;
+use super::error::{ApiError, JsonMessage};
 use super::limits::RateLimiter;
 use super::listener::Transport;
 use super::operation::{self, Endpoint, Json11};
@@ -214,7 +214,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         )
         .await;
     if !committed {
-        return (action, Err(ApiError::internal(&"the change and its audit record were not committed")));
+        return (action, Err(ApiError::internal(&"the audit record of the call was not committed")));
     }
     (action, outcome)
 }
@@ -378,12 +378,14 @@ fn encode(incoming: &Incoming<'_>, outcome: Result<Body, ApiError>) -> Response 
 fn json_response(target: &str, request_id: &str, outcome: Result<Body, ApiError>) -> Response {
     let (status, body) = match outcome {
         Ok(body) => (StatusCode::OK, body),
-        // The SSM model spells the Parameter* errors' member `message`; Automation's,
-        // Instance Connect's and CloudTrail's are `Message`.
-        Err(e) if target.starts_with("AmazonSSM.") && !e.code.contains("Automation") => {
-            (e.status, Body::from(json11::error(&e, "message")))
+        Err(e) => {
+            let ssm = json_service(target).is_some_and(|(service, _)| service == Service::Ssm);
+            let member = match e.json_message {
+                JsonMessage::ServiceDefault if ssm => "message",
+                _ => "Message",
+            };
+            (e.status, Body::from(json11::error(&e, member)))
         }
-        Err(e) => (e.status, Body::from(json11::error(&e, "Message"))),
     };
     let request_id_header = header::HeaderName::from_static("x-amzn-requestid");
     (status, [(header::CONTENT_TYPE, "application/x-amz-json-1.1"), (request_id_header, request_id)], body)

@@ -96,7 +96,8 @@ pub struct SshAttempt {
 
 /// A record, who waits for its commit, and whether it is already stored (it went in with the
 /// change it records, and only the file is left to write).
-type Queued = (AuditRow, Option<oneshot::Sender<()>>, bool);
+/// A record, who waits to hear whether it was stored, and whether it already is.
+type Queued = (AuditRow, Option<oneshot::Sender<bool>>, bool);
 
 /// The audit log's writer.
 pub struct Audit {
@@ -124,7 +125,7 @@ impl Audit {
 
     /// Records an API call; waits for the commit unless the call was read-only. With the
     /// call's `held` write (see [`crate::store::hold_first_write`]) the record is committed in
-    /// the same transaction; false if that commit failed, so the change did not happen.
+    /// the same transaction. False if the record was not committed: then the call must fail.
     pub async fn api_call(&self, call: ApiCall, held: Option<Held>) -> bool {
         let row = api_call_row(call);
         let row = match held {
@@ -143,11 +144,12 @@ impl Audit {
             let _ = self.queue.send((row, None, false)).await;
             return true;
         }
+        // A record that was not stored is never reported as committed: the call fails.
         let (done, committed) = oneshot::channel();
-        if self.queue.send((row, Some(done), false)).await.is_ok() {
-            let _ = committed.await;
+        if self.queue.send((row, Some(done), false)).await.is_err() {
+            return false;
         }
-        true
+        committed.await.unwrap_or(false)
     }
 
     /// Records an SSH authentication attempt (never blocks the SSH server).
@@ -176,11 +178,13 @@ async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, m
             rows.push(row);
             waiters.push(waiter);
         }
+        let mut stored = true;
         if !unstored.is_empty()
             && let Err(e) = store.append_audit(&unstored).await
         {
-            // The records still reach the log and, if configured, the file.
+            // The records still reach the log and, if configured, the file; their calls fail.
             tracing::error!(error = %e, events = unstored.len(), "audit records not stored");
+            stored = false;
         }
         if let Some(f) = file.as_mut() {
             let mut lines = String::new();
@@ -193,7 +197,7 @@ async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, m
             }
         }
         waiters.into_iter().flatten().for_each(|w| {
-            let _ = w.send(());
+            let _ = w.send(stored);
         });
     }
 }
@@ -305,4 +309,42 @@ fn ssh_attempt_row(attempt: SshAttempt) -> AuditRow {
 
 fn resources_json(resources: &[(String, String)], account: &str) -> Value {
     resources.iter().map(|(kind, name)| json!({"type": kind, "name": name, "accountId": account})).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Actor, ApiCall, Audit};
+    use crate::store::sql::SqlStore;
+
+    fn call(event_name: &str) -> ApiCall {
+        ApiCall {
+            actor: Actor { account: "111122223333".into(), user: None, access_key_id: "AKIA".into() },
+            region: "us-east-1".into(),
+            event_source: "ec2.amazonaws.com",
+            event_name: event_name.into(),
+            read_only: false,
+            source_ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            parameters: serde_json::Value::Null,
+            resources: Vec::new(),
+            error: None,
+            request_id: "r-1".into(),
+        }
+    }
+
+    /// A change whose audit record the store refuses is not reported as committed, so the
+    /// call fails instead of answering success with no record of it.
+    #[tokio::test]
+    async fn a_record_the_store_refuses_fails_its_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
+        let audit = Audit::start(store, None).unwrap();
+        assert!(audit.api_call(call("CreateKeyPair"), None).await, "a stored record is committed");
+        let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END;";
+        rusqlite::Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
+        assert!(!audit.api_call(call("DeleteKeyPair"), None).await, "a refused record was reported as committed");
+    }
 }

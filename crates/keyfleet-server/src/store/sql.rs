@@ -31,6 +31,30 @@ use super::{
     TagRemoval, UserRow,
 };
 
+/// What `--dev`'s reset keeps: the audit log is append-only, and automation executions are
+/// its history of runs.
+pub(super) const KEPT_ON_RESET: [&str; 3] = ["audit_events", "audit_resources", "automation_executions"];
+
+/// The tables `--dev`'s reset empties: every table the migrations create but those kept,
+/// the last created first (so that a table goes before the ones it refers to).
+pub(super) fn reset_tables() -> Vec<String> {
+    let mut tables: Vec<String> = sqlx::migrate!("./migrations/sqlite")
+        .iter()
+        .flat_map(|migration| created_tables(migration.sql.as_str()))
+        .filter(|table| !KEPT_ON_RESET.contains(&table.as_str()))
+        .collect();
+    tables.reverse();
+    tables
+}
+
+/// The tables a migration's SQL creates, in order.
+fn created_tables(sql: &str) -> Vec<String> {
+    sql.split("CREATE TABLE").skip(1).filter_map(|rest| rest.split_whitespace().next()).map(str::to_owned).collect()
+}
+
+/// Resources whose tags one query loads (bind parameters stay far below both backends' caps).
+const TAG_LOOKUP_CHUNK: usize = 500;
+
 /// How often a state transition reads again after another writer moved the instance first.
 const MAX_TRANSITION_ATTEMPTS: usize = 8;
 
@@ -57,6 +81,28 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Every table the migrations made, with its columns (for the test that both dialects'
+    /// schemas agree).
+    #[cfg(test)]
+    pub(super) async fn schema(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>, StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name NOT LIKE '%sqlx%'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name NOT LIKE '%sqlx%'"
+            }
+        };
+        let mut schema: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for r in sqlx::query(sql).fetch_all(&self.pool).await? {
+            schema.entry(r.get("table_name")).or_default().push(r.get("column_name"));
+        }
+        schema.values_mut().for_each(|columns| columns.sort());
+        Ok(schema)
+    }
+
     /// Opens (creating if needed) the SQLite file and runs its migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
@@ -166,16 +212,25 @@ impl SqlStore {
         Ok(PutOutcome::Stored(version))
     }
 
-    async fn tags_of(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT key, value FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 ORDER BY key",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(resource_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
+    /// The tags of each of `resource_ids`, by key, in one query per 500 resources.
+    async fn tags_of(&self, scope: &Scope, resource_ids: &[&str]) -> Result<HashMap<String, Vec<Tag>>, StoreError> {
+        let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
+        for chunk in resource_ids.chunks(TAG_LOOKUP_CHUNK) {
+            let placeholders: Vec<String> = (3..chunk.len() + 3).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT resource_id, key, value FROM tags WHERE account = $1 AND region = $2 AND resource_id IN ({}) ORDER BY key",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&scope.account).bind(&scope.region);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                let tag = Tag { key: r.get("key"), value: r.get("value") };
+                tags.entry(r.get("resource_id")).or_default().push(tag);
+            }
+        }
+        Ok(tags)
     }
 
     /// Every key pair of a scope with its tags, in creation order (see [`ListedKeyPair`]).
@@ -344,6 +399,16 @@ async fn lock_user(conn: &mut AnyConnection, account: &str, name: &str) -> Resul
 }
 
 impl Backend {
+    /// A lock on one resource held to the end of the transaction, where writers can race.
+    fn resource_lock(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                Some("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3, 0))")
+            }
+        }
+    }
+
     /// A scope's key pairs with their tags, as one JSON array in one row (see
     /// [`ListedKeyPair`]): a statement costs little next to the hand-over of every row of its
     /// result from SQLite's worker thread.
@@ -582,8 +647,10 @@ impl Store for SqlStore {
                 }
             }
         }
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut tags = self.tags_of(scope, &ids).await?;
         for row in &mut rows {
-            row.tags = self.tags_of(scope, &row.id).await?;
+            row.tags = tags.remove(&row.id).unwrap_or_default();
         }
         rows.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(rows)
@@ -607,6 +674,11 @@ impl Store for SqlStore {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         for (resource_id, resource_type) in resources {
+            // Concurrent puts on one resource count one after the other, so that together
+            // they cannot pass the limit. SQLite's one writer already runs them in turn.
+            if let Some(lock) = self.backend.resource_lock() {
+                sqlx::query(lock).bind(&scope.account).bind(&scope.region).bind(resource_id).execute(&mut *tx).await?;
+            }
             insert_tags(&mut tx, scope, resource_id, resource_type, tags).await?;
             let count: i64 = sqlx::query(
                 "SELECT COUNT(*) FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 AND key NOT LIKE 'aws:%'",
@@ -724,8 +796,10 @@ impl Store for SqlStore {
             .map(instance_row)
             .filter(|r| r.as_ref().map_or(true, |r| ids.is_empty() || ids.contains(&r.id)))
             .collect::<Result<_, _>>()?;
+        let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+        let mut tags = self.tags_of(scope, &ids).await?;
         for row in &mut found {
-            row.tags = self.tags_of(scope, &row.id).await?;
+            row.tags = tags.remove(&row.id).unwrap_or_default();
         }
         Ok(found)
     }
@@ -999,17 +1073,8 @@ impl Store for SqlStore {
     async fn reset(&self) -> Result<(), StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
-        for sql in [
-            "DELETE FROM tags",
-            "DELETE FROM key_pairs",
-            "DELETE FROM key_pair_counts",
-            "DELETE FROM instances",
-            "DELETE FROM parameter_versions",
-            "DELETE FROM iam_access_keys",
-            "DELETE FROM iam_user_policies",
-            "DELETE FROM iam_users",
-        ] {
-            sqlx::query(sql).execute(&mut *tx).await?;
+        for table in reset_tables() {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

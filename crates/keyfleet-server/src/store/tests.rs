@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::sql::SqlStore;
+use super::sql::{self, SqlStore};
 use super::*;
 
 /// SQLite in a temporary dir, and PostgreSQL in a fresh database when one is reachable
@@ -414,3 +414,43 @@ for_each_backend!(concurrent_transitions_of_one_instance_have_one_winner, |s: Ar
         assert_eq!(winners, 1, "{id} moved {winners} times from running");
     }
 });
+
+// Concurrent CreateTags on one resource, each within the limit alone: together they must
+// not pass it (PostgreSQL counted each transaction's own rows only before the lock).
+for_each_backend!(concurrent_tag_puts_hold_the_limit, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
+    let puts: Vec<_> = (0..16)
+        .map(|n| {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(async move {
+                let tags: Vec<Tag> = (0..10).map(|i| Tag { key: format!("p{n}-{i}"), value: String::new() }).collect();
+                s.put_tags(&sc, &[("key-1".to_owned(), "key-pair".to_owned())], &tags, 50).await.unwrap()
+            })
+        })
+        .collect();
+    for put in puts {
+        put.await.unwrap();
+    }
+    let held = s.tags(&sc).await.unwrap().len();
+    assert!(held <= 50, "{held} tags on one resource");
+});
+
+/// Both dialects' migrations make the same tables with the same columns, and the dev reset
+/// empties every table but those it keeps on purpose.
+#[tokio::test]
+async fn both_dialects_have_one_schema_and_reset_knows_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqlStore::open_sqlite(&dir.path().join("t.db")).await.unwrap().schema().await.unwrap();
+    let mut expected: Vec<&str> =
+        sqlite.keys().map(String::as_str).filter(|t| !sql::KEPT_ON_RESET.contains(t)).collect();
+    let mut emptied = sql::reset_tables();
+    expected.sort_unstable();
+    emptied.sort();
+    assert_eq!(emptied, expected);
+    match postgres_test_database().await {
+        Some(url) => assert_eq!(SqlStore::open_postgres(&url).await.unwrap().schema().await.unwrap(), sqlite),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required under CI=true"),
+        None => eprintln!("skipping the PostgreSQL schema: no server at {}", postgres_server_url()),
+    }
+}

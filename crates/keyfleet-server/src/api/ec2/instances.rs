@@ -9,11 +9,10 @@ use crate::api::protocol::ec2_query::{self, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
 use crate::service::filter::Filter;
-use std::future::Future;
 use std::marker::PhantomData;
 
 use crate::service::instances::{self as service, IMAGES, StateChange};
-use crate::store::{InstanceRow, InstanceState, Scope};
+use crate::store::{InstanceRow, InstanceState};
 
 pub(super) struct RunInstances;
 
@@ -182,12 +181,14 @@ fn page(p: &QueryParams, by_id: bool) -> Result<Option<(usize, usize)>, ApiError
 pub(super) trait StateTransition: Send + Sync + 'static {
     const NAME: &'static str;
     const ACTION: &'static str;
+    const CHANGE: Change;
+}
 
-    fn apply<'a>(
-        instances: &'a service::Instances,
-        scope: &'a Scope,
-        ids: &'a [String],
-    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a;
+/// The service call each transition makes.
+pub(super) enum Change {
+    Stop,
+    Start,
+    Terminate,
 }
 
 pub(super) struct Transition<T>(PhantomData<T>);
@@ -209,7 +210,12 @@ impl<T: StateTransition> Operation for Transition<T> {
     }
 
     async fn call(ctx: &Context<'_>, ids: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok(T::apply(&ctx.state.instances, &ctx.scope, &ids).await?)
+        let (instances, scope) = (&ctx.state.instances, &ctx.scope);
+        Ok(match T::CHANGE {
+            Change::Stop => instances.stop(scope, &ids).await?,
+            Change::Start => instances.start(scope, &ids).await?,
+            Change::Terminate => instances.terminate(scope, &ids).await?,
+        })
     }
 
     fn encode(ctx: &Context<'_>, changes: Self::Output) -> Reply {
@@ -222,14 +228,7 @@ pub(super) struct Stop;
 impl StateTransition for Stop {
     const NAME: &'static str = "StopInstances";
     const ACTION: &'static str = "ec2:StopInstances";
-
-    fn apply<'a>(
-        instances: &'a service::Instances,
-        scope: &'a Scope,
-        ids: &'a [String],
-    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a {
-        instances.stop(scope, ids)
-    }
+    const CHANGE: Change = Change::Stop;
 }
 
 pub(super) struct Start;
@@ -237,14 +236,7 @@ pub(super) struct Start;
 impl StateTransition for Start {
     const NAME: &'static str = "StartInstances";
     const ACTION: &'static str = "ec2:StartInstances";
-
-    fn apply<'a>(
-        instances: &'a service::Instances,
-        scope: &'a Scope,
-        ids: &'a [String],
-    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a {
-        instances.start(scope, ids)
-    }
+    const CHANGE: Change = Change::Start;
 }
 
 pub(super) struct Terminate;
@@ -252,14 +244,7 @@ pub(super) struct Terminate;
 impl StateTransition for Terminate {
     const NAME: &'static str = "TerminateInstances";
     const ACTION: &'static str = "ec2:TerminateInstances";
-
-    fn apply<'a>(
-        instances: &'a service::Instances,
-        scope: &'a Scope,
-        ids: &'a [String],
-    ) -> impl Future<Output = crate::service::Result<Vec<StateChange>>> + Send + 'a {
-        instances.terminate(scope, ids)
-    }
+    const CHANGE: Change = Change::Terminate;
 }
 
 pub(super) struct RebootInstances;
