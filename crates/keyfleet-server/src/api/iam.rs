@@ -10,7 +10,7 @@ use super::protocol::ec2_query::{QueryParams, timestamp};
 use super::protocol::xml::XmlWriter;
 use super::{Context, Reply};
 use crate::service::iam::NewAccessKey;
-use crate::store::{AccessKeyRow, UserRow};
+use crate::store::{AccessKeyRow, UserRow, WireName};
 
 /// Every IAM action keyfleet implements. Anything else is `InvalidAction`.
 pub static ACTIONS: &[Endpoint<AwsQuery>] = &[
@@ -403,7 +403,7 @@ fn user_element(w: &mut XmlWriter, element: &str, account: &str, user: &UserRow)
 fn access_key_fields(w: &mut XmlWriter, key: &AccessKeyRow) {
     w.text("UserName", &key.user_name)
         .text("AccessKeyId", &key.id)
-        .text("Status", &key.status)
+        .text("Status", key.status.as_str())
         .text("CreateDate", &timestamp(key.created_ms));
 }
 

@@ -5,3 +5,4 @@ pub mod cidr;
 pub mod glob;
 pub mod ids;
 pub mod time;
+pub mod wire;

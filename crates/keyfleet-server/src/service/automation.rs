@@ -19,7 +19,7 @@ use super::instances::Instances;
 use super::parameters::{Parameters, PutParameter};
 use super::{Error, Result, now_ms};
 use crate::common::ids;
-use crate::store::{AutomationRow, Scope, Store, StoreError};
+use crate::store::{AutomationRow, AutomationStatus, Scope, Store, StoreError, WireName};
 
 /// The one built-in runbook.
 pub const RESET_ACCESS: &str = "AWSSupport-ResetAccess";
@@ -155,7 +155,7 @@ impl Automation {
         let row = AutomationRow {
             id: ids::request_id(),
             document: document.to_owned(),
-            status: "InProgress".into(),
+            status: AutomationStatus::InProgress,
             parameters: serde_json::to_value(&all).unwrap_or_default().to_string(),
             steps: Value::Array(steps).to_string(),
             outputs: "{}".into(),
@@ -190,9 +190,9 @@ impl Automation {
     pub async fn stop(&self, scope: &Scope, id: &str) -> Result<()> {
         let mut row = self.get(scope, id).await?;
         if row.end_ms.is_some() {
-            return Err(Error::InvalidAutomationStatusUpdate(row.status));
+            return Err(Error::InvalidAutomationStatusUpdate(row.status.as_str().to_owned()));
         }
-        row.status = "Cancelling".into();
+        row.status = AutomationStatus::Cancelling;
         Ok(self.store.save_execution(scope, &row).await?)
     }
 
@@ -200,7 +200,15 @@ impl Automation {
     /// replica started for an instance this one serves.
     pub async fn resume(self: &Arc<Self>) -> Result<()> {
         let me = self.instances.replica();
-        for (scope, row) in self.store.executions_in_status(&["Pending", "InProgress", "Cancelling"]).await? {
+        for (scope, row) in self
+            .store
+            .executions_in_status(&[
+                AutomationStatus::Pending,
+                AutomationStatus::InProgress,
+                AutomationStatus::Cancelling,
+            ])
+            .await?
+        {
             if row.owner != me && !row.owner.is_empty() {
                 continue;
             }
@@ -249,9 +257,9 @@ impl Automation {
             if matches!(step_status(&steps[index]), "Success" | "Failed") {
                 continue;
             }
-            if self.get(scope, id).await?.status == "Cancelling" {
+            if self.get(scope, id).await?.status == AutomationStatus::Cancelling {
                 self.restart_if_stopped(scope, &instance_id, &steps).await;
-                return self.finish(scope, &mut row, &mut steps, "Cancelled", None).await;
+                return self.finish(scope, &mut row, &mut steps, AutomationStatus::Cancelled, None).await;
             }
             set(&mut steps[index], &[("StepStatus", json!("InProgress")), ("ExecutionStartTime", json!(now_ms()))]);
             self.save(scope, &mut row, &steps).await?;
@@ -275,14 +283,14 @@ impl Automation {
                     );
                     if critical {
                         self.restart_if_stopped(scope, &instance_id, &steps).await;
-                        return self.finish(scope, &mut row, &mut steps, "Failed", Some(failure)).await;
+                        return self.finish(scope, &mut row, &mut steps, AutomationStatus::Failed, Some(failure)).await;
                     }
                 }
             }
             set(&mut steps[index], &[("ExecutionEndTime", json!(now_ms()))]);
             self.save(scope, &mut row, &steps).await?;
         }
-        self.finish(scope, &mut row, &mut steps, "Success", None).await
+        self.finish(scope, &mut row, &mut steps, AutomationStatus::Success, None).await
     }
 
     /// Every call of the step, checked as the caller before the step runs.
@@ -366,9 +374,9 @@ impl Automation {
 
     async fn save(&self, scope: &Scope, row: &mut AutomationRow, steps: &[Value]) -> Result<()> {
         row.steps = Value::Array(steps.to_vec()).to_string();
-        row.status = self.get(scope, &row.id).await.map(|r| r.status).unwrap_or_else(|_| row.status.clone());
-        if row.status == "Pending" {
-            row.status = "InProgress".into();
+        row.status = self.get(scope, &row.id).await.map(|r| r.status).unwrap_or(row.status);
+        if row.status == AutomationStatus::Pending {
+            row.status = AutomationStatus::InProgress;
         }
         Ok(self.store.save_execution(scope, row).await?)
     }
@@ -378,7 +386,7 @@ impl Automation {
         scope: &Scope,
         row: &mut AutomationRow,
         steps: &mut [Value],
-        status: &str,
+        status: AutomationStatus,
         failure: Option<String>,
     ) -> Result<()> {
         let instance_id = serde_json::from_str::<BTreeMap<String, Vec<String>>>(&row.parameters)
@@ -386,12 +394,12 @@ impl Automation {
             .and_then(|p| p.get("InstanceId").and_then(|v| v.first()).cloned())
             .unwrap_or_default();
         for step in steps.iter_mut().filter(|s| matches!(step_status(s), "Pending" | "InProgress")) {
-            let leftover = if status == "Cancelled" { "Cancelled" } else { "Pending" };
+            let leftover = if status == AutomationStatus::Cancelled { "Cancelled" } else { "Pending" };
             set(step, &[("StepStatus", json!(leftover))]);
         }
         row.steps = Value::Array(steps.to_vec()).to_string();
         row.outputs = outputs(steps, &instance_id).to_string();
-        row.status = status.to_owned();
+        row.status = status;
         row.failure = failure;
         row.end_ms = Some(now_ms());
         Ok(self.store.save_execution(scope, row).await?)

@@ -13,7 +13,7 @@ use super::envelope::MasterKey;
 use super::policy::Policy;
 use super::{Error, Result, now_ms};
 use crate::common::ids;
-use crate::store::{AccessKeyRow, DeleteUserOutcome, Store, StoreError, UserRow};
+use crate::store::{AccessKeyRow, AccessKeyStatus, DeleteUserOutcome, Store, StoreError, UserRow};
 
 /// IAM's limit on access keys per user.
 pub const ACCESS_KEYS_PER_USER: u32 = 2;
@@ -95,7 +95,7 @@ impl Iam {
             account: account.to_owned(),
             user_name: stored.name,
             sealed_secret,
-            status: "Active".into(),
+            status: AccessKeyStatus::Active,
             created_ms: now_ms(),
         };
         match self.store.insert_access_key(&row, ACCESS_KEYS_PER_USER).await {
@@ -119,7 +119,7 @@ impl Iam {
             account: ids::account_id(),
             user_name: String::new(),
             sealed_secret,
-            status: "Active".into(),
+            status: AccessKeyStatus::Active,
             created_ms: now_ms(),
         };
         self.store.insert_root_access_key(&row).await?;
@@ -183,7 +183,7 @@ impl Iam {
             account: row.account,
             user: Some(row.user_name).filter(|u| !u.is_empty()),
             secret: Zeroizing::new(secret),
-            active: row.status == "Active",
+            active: row.status == AccessKeyStatus::Active,
         }))
     }
 

@@ -17,7 +17,7 @@ use crate::common::ids;
 use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
 use crate::store::InstanceState::{self, Pending, Running, ShuttingDown, Stopped, Stopping, Terminated};
-use crate::store::{InstanceRow, KeyPairQuery, Scope, Store, StoreError};
+use crate::store::{InstanceRow, KeyPairQuery, Scope, Store, StoreError, WireName};
 
 /// The images every account can launch.
 pub const IMAGES: [Image; 1] = [Image {

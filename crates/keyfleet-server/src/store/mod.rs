@@ -14,6 +14,8 @@ mod writer;
 
 pub use writer::{Held, hold_first_write};
 
+pub use crate::common::wire::WireName;
+
 use async_trait::async_trait;
 
 /// Where a resource lives: AWS scopes every resource by account and region.
@@ -81,9 +83,8 @@ pub enum InstanceState {
     Stopped,
 }
 
-impl InstanceState {
-    /// Every state, in code order.
-    pub const ALL: [InstanceState; 6] = [
+impl WireName for InstanceState {
+    const ALL: &'static [Self] = &[
         InstanceState::Pending,
         InstanceState::Running,
         InstanceState::ShuttingDown,
@@ -92,17 +93,7 @@ impl InstanceState {
         InstanceState::Stopped,
     ];
 
-    /// The states of an instance that has not been terminated.
-    pub const LIVE: [InstanceState; 5] = [
-        InstanceState::Pending,
-        InstanceState::Running,
-        InstanceState::Stopping,
-        InstanceState::Stopped,
-        InstanceState::ShuttingDown,
-    ];
-
-    /// The wire name, as stored.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             InstanceState::Pending => "pending",
             InstanceState::Running => "running",
@@ -112,6 +103,17 @@ impl InstanceState {
             InstanceState::Stopped => "stopped",
         }
     }
+}
+
+impl InstanceState {
+    /// The states of an instance that has not been terminated.
+    pub const LIVE: [InstanceState; 5] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+        InstanceState::ShuttingDown,
+    ];
 
     /// EC2's code for the state.
     pub fn code(self) -> u8 {
@@ -124,10 +126,65 @@ impl InstanceState {
             InstanceState::Stopped => 80,
         }
     }
+}
 
-    /// The state with this wire name.
-    pub fn parse(name: &str) -> Option<Self> {
-        InstanceState::ALL.into_iter().find(|s| s.as_str() == name)
+/// An automation execution's status (SSM API Reference, "AutomationExecution"): the ones
+/// keyfleet's executions pass through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutomationStatus {
+    /// Accepted, not yet running.
+    Pending,
+    /// Running its steps.
+    InProgress,
+    /// Asked to stop; stops before its next step.
+    Cancelling,
+    /// Every step succeeded.
+    Success,
+    /// A step failed.
+    Failed,
+    /// Stopped by StopAutomationExecution.
+    Cancelled,
+}
+
+impl WireName for AutomationStatus {
+    const ALL: &'static [Self] = &[
+        AutomationStatus::Pending,
+        AutomationStatus::InProgress,
+        AutomationStatus::Cancelling,
+        AutomationStatus::Success,
+        AutomationStatus::Failed,
+        AutomationStatus::Cancelled,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AutomationStatus::Pending => "Pending",
+            AutomationStatus::InProgress => "InProgress",
+            AutomationStatus::Cancelling => "Cancelling",
+            AutomationStatus::Success => "Success",
+            AutomationStatus::Failed => "Failed",
+            AutomationStatus::Cancelled => "Cancelled",
+        }
+    }
+}
+
+/// An access key's status (IAM API Reference, "AccessKeyMetadata").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessKeyStatus {
+    /// Signs requests.
+    Active,
+    /// Kept, but refused.
+    Inactive,
+}
+
+impl WireName for AccessKeyStatus {
+    const ALL: &'static [Self] = &[AccessKeyStatus::Active, AccessKeyStatus::Inactive];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AccessKeyStatus::Active => "Active",
+            AccessKeyStatus::Inactive => "Inactive",
+        }
     }
 }
 
@@ -201,7 +258,7 @@ pub struct AutomationRow {
     /// The runbook, e.g. `AWSSupport-ResetAccess`.
     pub document: String,
     /// The execution status.
-    pub status: String,
+    pub status: AutomationStatus,
     /// JSON: parameter name → list of values.
     pub parameters: String,
     /// JSON: the StepExecutions.
@@ -255,8 +312,8 @@ pub struct AccessKeyRow {
     pub user_name: String,
     /// The secret, sealed by `service::envelope`.
     pub sealed_secret: String,
-    /// `Active` or `Inactive`.
-    pub status: String,
+    /// Whether it signs requests.
+    pub status: AccessKeyStatus,
     /// Milliseconds since the epoch.
     pub created_ms: i64,
 }
@@ -505,7 +562,10 @@ pub trait Store: Send + Sync + 'static {
     async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError>;
 
     /// Executions in one of `statuses`, in every scope (to resume them at start-up).
-    async fn executions_in_status(&self, statuses: &[&str]) -> Result<Vec<(Scope, AutomationRow)>, StoreError>;
+    async fn executions_in_status(
+        &self,
+        statuses: &[AutomationStatus],
+    ) -> Result<Vec<(Scope, AutomationRow)>, StoreError>;
 
     /// Creates a user; [`StoreError::Duplicate`] if the name is taken in the account.
     async fn insert_user(&self, account: &str, row: &UserRow) -> Result<(), StoreError>;

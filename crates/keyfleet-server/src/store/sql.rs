@@ -26,9 +26,9 @@ use super::sqlite;
 use super::writer::{BoxFuture, GroupWrite, Writer};
 
 use super::{
-    AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, DeleteUserOutcome, InstanceRow, InstanceState,
-    KeyPairQuery, KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope, Store, StoreError, Tag,
-    TagRemoval, UserRow,
+    AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AutomationRow, AutomationStatus, DeleteUserOutcome,
+    InstanceRow, InstanceState, KeyPairQuery, KeyPairRef, KeyPairRow, ParameterRow, PutOutcome, ResourceTag, Scope,
+    Store, StoreError, Tag, TagRemoval, UserRow, WireName,
 };
 
 /// What `--dev`'s reset keeps: the audit log is append-only, and automation executions are
@@ -255,14 +255,13 @@ impl SqlStore {
 }
 
 fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
-    let state: String = r.get("state");
     Ok(InstanceRow {
         id: r.get("id"),
         reservation_id: r.get("reservation_id"),
         image_id: r.get("image_id"),
         instance_type: r.get("instance_type"),
         key_name: r.get("key_name"),
-        state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("instance state {state:?}")))?,
+        state: wire(r, "state")?,
         address: r.get("address"),
         volume_id: r.get("volume_id"),
         launch_index: r.get("launch_index"),
@@ -277,21 +276,27 @@ fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
     })
 }
 
-fn automation_row(r: &AnyRow) -> AutomationRow {
-    AutomationRow {
-        id: r.get(0),
-        document: r.get(1),
-        status: r.get(2),
-        parameters: r.get(3),
-        steps: r.get(4),
-        outputs: r.get(5),
-        failure: r.get(6),
-        start_ms: r.get(7),
-        end_ms: r.get(8),
-        executed_by: r.get(9),
-        owner: r.get(10),
-        target: r.get(11),
-    }
+fn automation_row(r: &AnyRow) -> Result<AutomationRow, StoreError> {
+    Ok(AutomationRow {
+        id: r.get("id"),
+        document: r.get("document"),
+        status: wire(r, "status")?,
+        parameters: r.get("parameters"),
+        steps: r.get("steps"),
+        outputs: r.get("outputs"),
+        failure: r.get("failure"),
+        start_ms: r.get("start_ms"),
+        end_ms: r.get("end_ms"),
+        executed_by: r.get("executed_by"),
+        owner: r.get("owner"),
+        target: r.get("target"),
+    })
+}
+
+/// A column that holds an AWS name; one this version does not know is a corrupt row.
+fn wire<T: WireName>(r: &AnyRow, column: &str) -> Result<T, StoreError> {
+    let name: String = r.get(column);
+    T::parse(&name).ok_or_else(|| StoreError::Corrupt(format!("{column} {name:?}")))
 }
 
 fn parameter_row(r: &AnyRow) -> ParameterRow {
@@ -308,15 +313,15 @@ fn parameter_row(r: &AnyRow) -> ParameterRow {
     }
 }
 
-fn access_key_row(r: &AnyRow) -> AccessKeyRow {
-    AccessKeyRow {
-        id: r.get(0),
-        account: r.get(1),
-        user_name: r.get(2),
-        sealed_secret: r.get(3),
-        status: r.get(4),
-        created_ms: r.get(5),
-    }
+fn access_key_row(r: &AnyRow) -> Result<AccessKeyRow, StoreError> {
+    Ok(AccessKeyRow {
+        id: r.get("id"),
+        account: r.get("account"),
+        user_name: r.get("user_name"),
+        sealed_secret: r.get("sealed_secret"),
+        status: wire(r, "status")?,
+        created_ms: r.get("created_ms"),
+    })
 }
 
 fn user_row(r: &AnyRow) -> UserRow {
@@ -962,7 +967,7 @@ impl Store for SqlStore {
         .bind(&scope.account)
         .bind(&scope.region)
         .bind(&row.document)
-        .bind(&row.status)
+        .bind(row.status.as_str())
         .bind(&row.parameters)
         .bind(&row.steps)
         .bind(&row.outputs)
@@ -989,7 +994,7 @@ impl Store for SqlStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(automation_row))
+        row.as_ref().map(automation_row).transpose()
     }
 
     async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError> {
@@ -1001,10 +1006,13 @@ impl Store for SqlStore {
         .bind(&scope.region)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(automation_row).collect())
+        rows.iter().map(automation_row).collect()
     }
 
-    async fn executions_in_status(&self, statuses: &[&str]) -> Result<Vec<(Scope, AutomationRow)>, StoreError> {
+    async fn executions_in_status(
+        &self,
+        statuses: &[AutomationStatus],
+    ) -> Result<Vec<(Scope, AutomationRow)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target,
                     account, region
@@ -1012,11 +1020,14 @@ impl Store for SqlStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (Scope { account: r.get(12), region: r.get(13) }, automation_row(r)))
-            .filter(|(_, row)| statuses.contains(&row.status.as_str()))
-            .collect())
+        let mut found = Vec::new();
+        for r in &rows {
+            let row = automation_row(r)?;
+            if statuses.contains(&row.status) {
+                found.push((Scope { account: r.get("account"), region: r.get("region") }, row));
+            }
+        }
+        Ok(found)
     }
 
     async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError> {
@@ -1172,7 +1183,7 @@ impl Store for SqlStore {
         .bind(&row.account)
         .bind(&row.user_name)
         .bind(&row.sealed_secret)
-        .bind(&row.status)
+        .bind(row.status.as_str())
         .bind(row.created_ms)
         .execute(&mut *tx)
         .await?;
@@ -1188,7 +1199,7 @@ impl Store for SqlStore {
         .bind(&row.id)
         .bind(&row.account)
         .bind(&row.sealed_secret)
-        .bind(&row.status)
+        .bind(row.status.as_str())
         .bind(row.created_ms)
         .execute(&mut *self.writer.acquire().await?)
         .await?;
@@ -1202,7 +1213,7 @@ impl Store for SqlStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(access_key_row))
+        row.as_ref().map(access_key_row).transpose()
     }
 
     async fn access_keys(&self, account: &str, user: &str) -> Result<Vec<AccessKeyRow>, StoreError> {
@@ -1214,7 +1225,7 @@ impl Store for SqlStore {
         .bind(user)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(access_key_row).collect())
+        rows.iter().map(access_key_row).collect()
     }
 
     async fn delete_access_key(&self, account: &str, user: &str, id: &str) -> Result<bool, StoreError> {

@@ -190,7 +190,7 @@ fn access_key(id: &str, user: &str) -> AccessKeyRow {
         account: "111122223333".into(),
         user_name: user.into(),
         sealed_secret: "sealed".into(),
-        status: "Active".into(),
+        status: AccessKeyStatus::Active,
         created_ms: 1,
     }
 }
@@ -453,4 +453,18 @@ async fn both_dialects_have_one_schema_and_reset_knows_every_table() {
         None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required under CI=true"),
         None => eprintln!("skipping the PostgreSQL schema: no server at {}", postgres_server_url()),
     }
+}
+
+#[test]
+fn wire_names_round_trip() {
+    fn round_trips<T: WireName + std::fmt::Debug>() {
+        for value in T::ALL {
+            assert_eq!(T::parse(value.as_str()), Some(*value));
+        }
+        assert_eq!(T::parse(""), None);
+    }
+    round_trips::<InstanceState>();
+    round_trips::<AutomationStatus>();
+    round_trips::<AccessKeyStatus>();
+    assert_eq!(InstanceState::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(), [0, 16, 32, 48, 64, 80]);
 }

@@ -12,7 +12,7 @@ use crate::service::filter::Filter;
 use std::marker::PhantomData;
 
 use crate::service::instances::{self as service, IMAGES, StateChange};
-use crate::store::{InstanceRow, InstanceState};
+use crate::store::{InstanceRow, InstanceState, WireName};
 
 pub(super) struct RunInstances;
 

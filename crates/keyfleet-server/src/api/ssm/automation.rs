@@ -14,8 +14,8 @@ use crate::service::audit::{Actor, ApiCall, Audit};
 use crate::service::automation::{StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
-use crate::store::AutomationRow;
 use crate::store::Scope;
+use crate::store::{AutomationRow, WireName};
 
 pub(super) struct StartAutomationExecution;
 
@@ -173,7 +173,7 @@ fn filters(input: &JsonInput) -> Result<Vec<(String, Vec<String>)>, ApiError> {
 fn matches(row: &AutomationRow, key: &str, values: &[String]) -> bool {
     values.iter().any(|v| match key {
         "DocumentNamePrefix" => row.document.starts_with(v.as_str()),
-        "ExecutionStatus" => &row.status == v,
+        "ExecutionStatus" => row.status.as_str() == v,
         "ExecutionId" => &row.id == v,
         // Executions here are never nested.
         _ => false,
@@ -185,7 +185,7 @@ fn metadata(row: &AutomationRow) -> Map<String, Value> {
     m.insert("AutomationExecutionId".into(), json!(row.id));
     m.insert("DocumentName".into(), json!(row.document));
     m.insert("DocumentVersion".into(), json!("1"));
-    m.insert("AutomationExecutionStatus".into(), json!(row.status));
+    m.insert("AutomationExecutionStatus".into(), json!(row.status.as_str()));
     m.insert("ExecutionStartTime".into(), epoch_seconds(row.start_ms));
     if let Some(end) = row.end_ms {
         m.insert("ExecutionEndTime".into(), epoch_seconds(end));
