@@ -338,6 +338,11 @@ fn login_observer(audit: &Arc<service::audit::Audit>) -> runtime::LoginObserver 
 }
 
 impl Started {
+    /// The request handler itself, to drive the whole pipeline in-process (tests).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         api::listener::serve(self.listener, self.router, self.listener_config, shutdown).await

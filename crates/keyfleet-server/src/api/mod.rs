@@ -5,11 +5,11 @@
 
 pub mod auth;
 pub mod authorize;
-mod cloudtrail;
+pub mod cloudtrail;
 pub mod ec2;
 pub mod error;
 mod http;
-mod iam;
+pub mod iam;
 pub mod instance_connect;
 mod limits;
 pub mod listener;

@@ -1,0 +1,283 @@
+//! The operation pipeline in-process: a request in, the bytes out, no child process and no
+//! socket. Every case has its own golden file (`tests/golden/<case>.txt`: status, content
+//! type, body) and every mismatch is reported, not only the first.
+//! `UPDATE_GOLDEN=1 cargo test -p keyfleet-server --test pipeline` rewrites the files.
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use keyfleet_server::{ServerConfig, start};
+use tower_service::Service;
+
+/// An Ed25519 key from `ssh-keygen`, base64 as the SDKs send `PublicKeyMaterial`.
+const PUBLIC_KEY_B64: &str =
+    "c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUxSK3pOUWJZWTVPUnVoWVhHTVRTbmpSTHpTOUM1ZFVkV1JLZGxxaTIwcTI%3D";
+
+/// How a case's request is spoken.
+enum Wire {
+    /// EC2's Query protocol (`Version=2016-11-15`).
+    Ec2(&'static str),
+    /// IAM's (`Version=2010-05-08`).
+    Iam(&'static str),
+    /// JSON 1.1: the `X-Amz-Target` and the body.
+    Json(&'static str, &'static str),
+}
+
+/// Every case, in order: later ones see what earlier ones made.
+const CASES: &[(&str, Wire)] = &[
+    ("ec2_import_key_pair", Wire::Ec2("Action=ImportKeyPair&KeyName=imported&PublicKeyMaterial=KEY")),
+    ("ec2_import_key_pair_duplicate", Wire::Ec2("Action=ImportKeyPair&KeyName=imported&PublicKeyMaterial=KEY")),
+    ("ec2_create_key_pair_bad_type", Wire::Ec2("Action=CreateKeyPair&KeyName=k&KeyType=dsa")),
+    ("ec2_create_tags", Wire::Ec2("Action=CreateTags&ResourceId.1=KEY_ID&Tag.1.Key=env&Tag.1.Value=dev")),
+    (
+        "ec2_create_tags_unknown_key_pair",
+        Wire::Ec2("Action=CreateTags&ResourceId.1=key-0123456789abcdef0&Tag.1.Key=a&Tag.1.Value=b"),
+    ),
+    ("ec2_describe_tags", Wire::Ec2("Action=DescribeTags")),
+    ("ec2_describe_key_pairs", Wire::Ec2("Action=DescribeKeyPairs&IncludePublicKey=true")),
+    ("ec2_describe_key_pairs_missing", Wire::Ec2("Action=DescribeKeyPairs&KeyName.1=nope")),
+    (
+        "ec2_describe_key_pairs_bad_filter",
+        Wire::Ec2("Action=DescribeKeyPairs&Filter.1.Name=colour&Filter.1.Value.1=red"),
+    ),
+    ("ec2_describe_key_pairs_dry_run", Wire::Ec2("Action=DescribeKeyPairs&DryRun=true")),
+    ("ec2_delete_tags", Wire::Ec2("Action=DeleteTags&ResourceId.1=KEY_ID&Tag.1.Key=env")),
+    ("ec2_delete_key_pair", Wire::Ec2("Action=DeleteKeyPair&KeyName=imported")),
+    ("ec2_delete_key_pair_bad_id", Wire::Ec2("Action=DeleteKeyPair&KeyPairId=abc")),
+    ("ec2_describe_regions", Wire::Ec2("Action=DescribeRegions&RegionName.1=eu-west-1")),
+    ("ec2_describe_regions_bad_filter", Wire::Ec2("Action=DescribeRegions&Filter.1.Name=zone&Filter.1.Value.1=a")),
+    ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
+    ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
+    ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),
+    ("ec2_describe_instances_bad_page", Wire::Ec2("Action=DescribeInstances&MaxResults=2")),
+    ("ec2_stop_instances_missing", Wire::Ec2("Action=StopInstances&InstanceId.1=i-0123456789abcdef0")),
+    ("ec2_start_instances_missing", Wire::Ec2("Action=StartInstances&InstanceId.1=i-0123456789abcdef0")),
+    ("ec2_reboot_instances_missing", Wire::Ec2("Action=RebootInstances&InstanceId.1=i-0123456789abcdef0")),
+    ("ec2_terminate_instances_no_id", Wire::Ec2("Action=TerminateInstances")),
+    ("ec2_run_instances_bad_image", Wire::Ec2("Action=RunInstances&ImageId=ami-nope&MinCount=1&MaxCount=1")),
+    ("ec2_describe_volumes", Wire::Ec2("Action=DescribeVolumes")),
+    ("ec2_describe_volumes_missing", Wire::Ec2("Action=DescribeVolumes&VolumeId.1=vol-0123456789abcdef0")),
+    ("ec2_unknown_action", Wire::Ec2("Action=DescribeUniverse")),
+    ("iam_create_user", Wire::Iam("Action=CreateUser&UserName=alice")),
+    ("iam_create_user_duplicate", Wire::Iam("Action=CreateUser&UserName=alice")),
+    ("iam_get_user_missing", Wire::Iam("Action=GetUser&UserName=bob")),
+    ("iam_list_users", Wire::Iam("Action=ListUsers")),
+    (
+        "iam_put_user_policy",
+        Wire::Iam(
+            "Action=PutUserPolicy&UserName=alice&PolicyName=p&PolicyDocument=%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22ec2%3ADescribe*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D",
+        ),
+    ),
+    (
+        "iam_put_user_policy_malformed",
+        Wire::Iam("Action=PutUserPolicy&UserName=alice&PolicyName=q&PolicyDocument=nope"),
+    ),
+    ("iam_get_user_policy", Wire::Iam("Action=GetUserPolicy&UserName=alice&PolicyName=p")),
+    ("iam_list_user_policies", Wire::Iam("Action=ListUserPolicies&UserName=alice")),
+    ("iam_delete_user_policy", Wire::Iam("Action=DeleteUserPolicy&UserName=alice&PolicyName=p")),
+    ("iam_list_access_keys", Wire::Iam("Action=ListAccessKeys&UserName=alice")),
+    ("iam_create_access_key_no_user", Wire::Iam("Action=CreateAccessKey&UserName=nobody")),
+    (
+        "iam_delete_access_key_missing",
+        Wire::Iam("Action=DeleteAccessKey&UserName=alice&AccessKeyId=AKIAEXAMPLEEXAMPLE12"),
+    ),
+    ("iam_delete_user", Wire::Iam("Action=DeleteUser&UserName=alice")),
+    (
+        "ssm_put_parameter",
+        Wire::Json("AmazonSSM.PutParameter", r#"{"Name": "/app/db", "Value": "v1", "Type": "String"}"#),
+    ),
+    (
+        "ssm_put_parameter_exists",
+        Wire::Json("AmazonSSM.PutParameter", r#"{"Name": "/app/db", "Value": "v2", "Type": "String"}"#),
+    ),
+    ("ssm_get_parameter", Wire::Json("AmazonSSM.GetParameter", r#"{"Name": "/app/db"}"#)),
+    ("ssm_get_parameter_missing", Wire::Json("AmazonSSM.GetParameter", r#"{"Name": "/app/none"}"#)),
+    ("ssm_get_parameters", Wire::Json("AmazonSSM.GetParameters", r#"{"Names": ["/app/db", "/app/none"]}"#)),
+    ("ssm_get_parameters_by_path", Wire::Json("AmazonSSM.GetParametersByPath", r#"{"Path": "/app"}"#)),
+    ("ssm_describe_parameters", Wire::Json("AmazonSSM.DescribeParameters", r#"{}"#)),
+    (
+        "ssm_describe_parameters_bad_filter",
+        Wire::Json("AmazonSSM.DescribeParameters", r#"{"ParameterFilters": [{"Key": "Colour", "Values": ["red"]}]}"#),
+    ),
+    ("ssm_get_parameter_history", Wire::Json("AmazonSSM.GetParameterHistory", r#"{"Name": "/app/db"}"#)),
+    ("ssm_delete_parameters", Wire::Json("AmazonSSM.DeleteParameters", r#"{"Names": ["/app/db", "/app/none"]}"#)),
+    ("ssm_delete_parameter_missing", Wire::Json("AmazonSSM.DeleteParameter", r#"{"Name": "/app/db"}"#)),
+    ("ssm_describe_automation_executions", Wire::Json("AmazonSSM.DescribeAutomationExecutions", r#"{}"#)),
+    (
+        "ssm_get_automation_execution_missing",
+        Wire::Json(
+            "AmazonSSM.GetAutomationExecution",
+            r#"{"AutomationExecutionId": "00000000-0000-0000-0000-000000000000"}"#,
+        ),
+    ),
+    (
+        "ssm_stop_automation_execution_missing",
+        Wire::Json(
+            "AmazonSSM.StopAutomationExecution",
+            r#"{"AutomationExecutionId": "00000000-0000-0000-0000-000000000000"}"#,
+        ),
+    ),
+    (
+        "ssm_start_automation_unknown_runbook",
+        Wire::Json("AmazonSSM.StartAutomationExecution", r#"{"DocumentName": "AWS-Nothing"}"#),
+    ),
+    ("ssm_unknown_operation", Wire::Json("AmazonSSM.PutUniverse", r#"{}"#)),
+    ("ssm_not_json", Wire::Json("AmazonSSM.GetParameter", "not json")),
+    ("cloudtrail_lookup_events_bad_max", Wire::Json("CloudTrail_20131101.LookupEvents", r#"{"MaxResults": 99}"#)),
+    (
+        "cloudtrail_lookup_events_two_attributes",
+        Wire::Json(
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+            r#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "a"}, {"AttributeKey": "EventName", "AttributeValue": "b"}]}"#,
+        ),
+    ),
+    (
+        "instance_connect_missing_instance",
+        Wire::Json(
+            "AWSEC2InstanceConnectService.SendSSHPublicKey",
+            r#"{"InstanceId": "i-0123456789abcdef0", "InstanceOSUser": "ec2-user", "SSHPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILR+zNQbYY5ORuhYXGMTSnjRLzS9C5dUdWRKdlqi20q2 test"}"#,
+        ),
+    ),
+    (
+        "instance_connect_bad_id",
+        Wire::Json(
+            "AWSEC2InstanceConnectService.SendSSHPublicKey",
+            r#"{"InstanceId": "x", "InstanceOSUser": "ec2-user", "SSHPublicKey": "k"}"#,
+        ),
+    ),
+];
+
+fn request(wire: &Wire, key_id: &str) -> Request<Body> {
+    let form = |version: &str, form: &str| {
+        let form = form.replace("KEY_ID", key_id).replace("KEY", PUBLIC_KEY_B64);
+        Request::post("/")
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(Body::from(format!("Version={version}&{form}")))
+    };
+    let built = match wire {
+        Wire::Ec2(f) => form("2016-11-15", f),
+        Wire::Iam(f) => form("2010-05-08", f),
+        Wire::Json(target, body) => Request::post("/")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", *target)
+            .body(Body::from(*body)),
+    };
+    built.unwrap()
+}
+
+/// What changes from run to run: ids, request ids, times.
+fn normalize(body: &str) -> String {
+    if let Ok(mut json) = serde_json::from_str::<serde_json::Value>(body) {
+        blank_json(&mut json);
+        return serde_json::to_string_pretty(&json).unwrap();
+    }
+    let mut xml = body.to_owned();
+    for element in
+        ["requestId", "RequestId", "RequestID", "keyPairId", "resourceId", "createTime", "CreateDate", "UserId"]
+    {
+        xml = replace_element(&xml, element);
+    }
+    xml
+}
+
+fn blank_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if ["LastModifiedDate", "RequestId"].contains(&key.as_str()) {
+                    *value = serde_json::Value::String("…".into());
+                } else {
+                    blank_json(value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(blank_json),
+        _ => {}
+    }
+}
+
+fn replace_element(xml: &str, name: &str) -> String {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = start + open.len();
+        let Some(end) = rest[after..].find(&close) else { break };
+        out.push_str(&rest[..after]);
+        out.push('…');
+        rest = &rest[after + end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))?;
+    Some(&xml[start..start + end])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_case_matches_its_golden_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(dir.path().to_path_buf());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.dev = true;
+    config.rsa_pool_size = 0;
+    config.instance_network = std::net::Ipv4Addr::new(127, 93, 0, 0);
+    let started = start(&config).await.unwrap();
+    let mut router = started.router();
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let (mut key_id, mut mismatches) = (String::new(), Vec::new());
+    for (case, wire) in CASES {
+        let response = router.call(request(wire, &key_id)).await.unwrap();
+        let status = response.status();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        if *case == "ec2_import_key_pair" {
+            assert_eq!(status, StatusCode::OK, "{body}");
+            key_id = element(&body, "keyPairId").unwrap().to_owned();
+        }
+        let got = format!("{}\n{content_type}\n\n{}\n", status.as_u16(), normalize(&body));
+        let path = golden.join(format!("{case}.txt"));
+        if update {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == got => {}
+            Ok(want) => mismatches.push(format!("{case}:\n--- want\n{want}--- got\n{got}")),
+            Err(_) => mismatches.push(format!("{case}: no golden file {} (run with UPDATE_GOLDEN=1)", path.display())),
+        }
+    }
+    assert!(mismatches.is_empty(), "{} of {} cases differ:\n{}", mismatches.len(), CASES.len(), mismatches.join("\n"));
+}
+
+/// Every operation of every table has a case, so a new action cannot land without one.
+#[test]
+fn every_operation_has_a_case() {
+    use keyfleet_server::api::{cloudtrail, ec2, iam, instance_connect, ssm};
+    let names: Vec<&str> = ec2::ACTIONS
+        .iter()
+        .map(|e| e.name)
+        .chain(iam::ACTIONS.iter().map(|e| e.name))
+        .chain(ssm::OPERATIONS.iter().map(|e| e.name))
+        .chain(instance_connect::OPERATIONS.iter().map(|e| e.name))
+        .chain(cloudtrail::OPERATIONS.iter().map(|e| e.name))
+        .collect();
+    let covered = |name: &str| {
+        CASES.iter().any(|(_, wire)| match wire {
+            Wire::Ec2(form) | Wire::Iam(form) => {
+                form.starts_with(&format!("Action={name}&")) || *form == format!("Action={name}")
+            }
+            Wire::Json(target, _) => target.ends_with(&format!(".{name}")),
+        })
+    };
+    let missing: Vec<&&str> = names.iter().filter(|n| !covered(n)).collect();
+    assert!(missing.is_empty(), "operations without a pipeline case: {missing:?}");
+}
