@@ -2,7 +2,7 @@
 //! encoding step that should never fail for keys we generated ourselves.
 
 /// Why an imported public key was refused. Each variant maps to one AWS error at the
-/// protocol edge; the split mirrors AWS's own checks (§7 of the research notes).
+/// protocol edge; the split mirrors AWS's own checks (docs/aws-facts.md, "ImportKeyPair formats and checks").
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ImportError {

@@ -1,4 +1,4 @@
-//! AWS's key pair fingerprints (research notes §6). They depend on where the key came from:
+//! AWS's key pair fingerprints (docs/aws-facts.md, "Key pair fingerprints"). They depend on where the key came from:
 //!
 //! | key | created by EC2 | imported |
 //! |---|---|---|

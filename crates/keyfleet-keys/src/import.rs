@@ -1,6 +1,6 @@
 //! Parsing `ImportKeyPair`'s `PublicKeyMaterial`.
 //!
-//! AWS accepts three formats (research notes §7): an OpenSSH `authorized_keys` line, an
+//! AWS accepts three formats (docs/aws-facts.md, "ImportKeyPair formats and checks"): an OpenSSH `authorized_keys` line, an
 //! RFC 4716 block, and base64 DER (RSA SubjectPublicKeyInfo, or bare PKCS#1). The checks
 //! run in AWS's order: length, ASCII, format, then type and size, so each failure gets the
 //! error a real client would see from EC2.

@@ -8,7 +8,7 @@
 //!   OpenSSH for Ed25519, PuTTY PPK v2 on request) and the public key as an OpenSSH line;
 //! * **import** ([`import`]): the three public-key formats `ImportKeyPair` accepts;
 //! * **fingerprint** ([`fingerprint`]): AWS's fingerprints, which depend on where a key
-//!   came from (see `shared/research/ec2-keypairs.md` §6).
+//!   came from (see docs/aws-facts.md, "Key pair fingerprints").
 //!
 //! Private key bytes live in [`zeroize::Zeroizing`] buffers and never appear in `Debug`.
 

@@ -1,5 +1,5 @@
 //! Known-answer tests: fixtures in `tests/data/` were made by ssh-keygen, openssl and
-//! puttygen (`tests/data/regenerate.sh`); AWS's values come from the research notes §6.3.
+//! puttygen (`tests/data/regenerate.sh`); AWS's values come from docs/aws-facts.md, "Fingerprint test vectors".
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -57,7 +57,7 @@ fn ed25519_fingerprint_is_padded_base64_sha256() {
 
 #[test]
 fn ed25519_fingerprint_matches_real_aws_snapshot() {
-    // LocalStack's snapshot of real AWS (research notes §3.2, vector A).
+    // LocalStack's snapshot of real AWS (vector A, docs/aws-facts.md, "Fingerprint test vectors").
     let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILR+zNQbYY5ORuhYXGMTSnjRLzS9C5dUdWRKdlqi20q2";
     let key = parse_public_key_material(line.as_bytes()).unwrap();
     assert_eq!(fingerprint::of_imported(&key).unwrap(), "4LmcYnyBOqlloHZ5TKAxfa8BgMK2wL6WeOOTvXVdhmw=");

@@ -1,7 +1,7 @@
 //! PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), the text `CreateKeyPair` returns for RSA.
 //!
 //! Every AWS sample of a generated RSA key wraps the base64 at 76 columns and has no
-//! newline after the END line (research notes §3.1, §5.1); OpenSSL would wrap at 64.
+//! newline after the END line (docs/aws-facts.md, "Generated key material"); OpenSSL would wrap at 64.
 //! Both parse everywhere, so we follow AWS.
 
 use base64::Engine as _;

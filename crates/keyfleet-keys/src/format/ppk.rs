@@ -1,6 +1,6 @@
 //! PuTTY private key files, version 2 (`KeyFormat=ppk`).
 //!
-//! AWS's PPK version is unverified (research notes §5.3). Version 2 is readable by every
+//! AWS's PPK version is unverified (docs/aws-facts.md, "Generated key material"). Version 2 is readable by every
 //! PuTTY since 0.52 and by version 3 readers, so that is what we write. Unencrypted
 //! layout, checked byte for byte against `puttygen --ppk-param version=2`:
 //!

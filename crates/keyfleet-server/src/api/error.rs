@@ -203,7 +203,7 @@ impl From<Error> for ApiError {
                 "We currently do not have sufficient capacity in the Availability Zone you requested.",
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
-            // Real SSM sends this one with no message at all (research notes §0).
+            // Real SSM sends this one with no message at all (docs/aws-facts.md, "AWS JSON 1.1 protocol").
             Error::ParameterNotFound => Self::bad_request("ParameterNotFound", ""),
             Error::ParameterVersionNotFound { name, version } => Self::bad_request(
                 "ParameterVersionNotFound",

@@ -1,5 +1,5 @@
 //! Resource ids in AWS's shape: a prefix and 17 lowercase hex characters
-//! (`key-02d9ae84d3868b0cd`, research notes §8), from the OS RNG.
+//! (`key-02d9ae84d3868b0cd`, docs/aws-facts.md, "Key pair names, ids and quotas"), from the OS RNG.
 
 /// Makes a new id with the given prefix (`"key"`, `"i"`, `"vol"`).
 pub fn new_id(prefix: &str) -> String {

@@ -1,4 +1,4 @@
-//! The instance metadata service of one instance (research notes access-recovery §4):
+//! The instance metadata service of one instance (docs/aws-facts.md, "Instance metadata service"):
 //! IMDSv1 and v2 (`PUT /latest/api/token`, TTL 1–21600 s, 401 when a token is required or
 //! wrong), the listings and key paths cloud-init walks (`public-keys/` → `0=<name>`,
 //! `public-keys/0/openssh-key`), versioned paths as aliases of `latest`, and AWS's XHTML

@@ -1,5 +1,5 @@
-//! SSM Automation with the built-in runbook `AWSSupport-ResetAccess` (research notes
-//! access-recovery §1): for a lost key, stop the instance, take its root volume aside,
+//! SSM Automation with the built-in runbook `AWSSupport-ResetAccess` (docs/aws-facts.md,
+//! "AWSSupport-ResetAccess runbook"): for a lost key, stop the instance, take its root volume aside,
 //! generate an RSA-4096 key ("Added by EC2 Rescue for Linux"), append its public half to
 //! every existing `/home/*/.ssh/authorized_keys` (old keys stay), store the private key as
 //! the SecureString `/ec2rl/openssh/<instance-id>/key`, reattach, and start again.

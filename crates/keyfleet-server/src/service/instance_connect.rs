@@ -1,4 +1,4 @@
-//! EC2 Instance Connect's `SendSSHPublicKey` (research notes access-recovery §3): a
+//! EC2 Instance Connect's `SendSSHPublicKey` (docs/aws-facts.md, "EC2 Instance Connect"): a
 //! pushed key is accepted for one instance and OS user for a short time (60 s on AWS).
 //! Sessions opened in that window outlive it. As on AWS, the OS user is not checked at
 //! push time.

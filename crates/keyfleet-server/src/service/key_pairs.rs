@@ -220,7 +220,7 @@ impl KeyPairs {
     }
 }
 
-/// Names are 1–255 ASCII characters (botocore model; research notes §8).
+/// Names are 1–255 ASCII characters (botocore model; docs/aws-facts.md, "Key pair names, ids and quotas").
 fn validate_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::MissingParameter("KeyName"));

@@ -1,4 +1,4 @@
-//! SSM Parameter Store (research notes access-recovery §2): String, StringList and
+//! SSM Parameter Store (docs/aws-facts.md, "SSM Parameter Store"): String, StringList and
 //! SecureString parameters with versions (the newest 100 kept), hierarchical paths, and
 //! SecureString values sealed by [`MasterKey`] before they reach the store.
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::support::TestServer;
 
-/// Vector A of the research notes: real AWS gave it `4LmcYnyB…hmw=`.
+/// Vector A (docs/aws-facts.md, "Fingerprint test vectors"): real AWS gave it `4LmcYnyB…hmw=`.
 const PUBLIC_KEY_B64: &str =
     "c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUxSK3pOUWJZWTVPUnVoWVhHTVRTbmpSTHpTOUM1ZFVkV1JLZGxxaTIwcTI%3D";
 

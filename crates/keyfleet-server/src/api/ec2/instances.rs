@@ -1,5 +1,5 @@
-//! Wire side of the instance actions, images and volumes (research notes access-recovery
-//! §5 for the shapes).
+//! Wire side of the instance actions, images and volumes (shapes: docs/aws-facts.md, "Instances, images
+//! and volumes").
 
 use super::targets;
 use crate::api::authorize::Target;

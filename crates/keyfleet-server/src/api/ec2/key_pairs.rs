@@ -1,5 +1,5 @@
 //! Wire side of the key pair actions: decode `QueryParams` into service input, encode
-//! service output as AWS's XML (research notes §2–3 for every element).
+//! service output as AWS's XML (docs/aws-facts.md, "Key pair actions" and "Key pair responses").
 
 use base64::Engine as _;
 use keyfleet_keys::{ImportError, KeyFormat, KeyType};
@@ -47,7 +47,7 @@ impl Operation for CreateKeyPair {
         let info = &created.info;
         ec2_query::success(Self::NAME, ctx.request_id, created.material.len() + 512, |w| {
             w.text("keyPairId", &info.id);
-            // AWS omits tagSet from an untagged CreateKeyPair (research notes §3.1).
+            // AWS omits tagSet from an untagged CreateKeyPair (docs/aws-facts.md, "Key pair responses").
             if !info.tags.is_empty() {
                 tag_set(w, &info.tags);
             }
@@ -209,7 +209,7 @@ fn creation<O: Operation>(target: Target, specs: &[service::tags::TagSpecificati
 
 fn key_pair_item(w: &mut XmlWriter, pair: &KeyPairInfo) {
     w.start("item").text("keyPairId", &pair.id).text("keyType", &pair.key_type);
-    // DescribeKeyPairs always carries tagSet, empty or not (research notes §3.3).
+    // DescribeKeyPairs always carries tagSet, empty or not (docs/aws-facts.md, "Key pair responses").
     tag_set(w, &pair.tags);
     if let Some(public_key) = &pair.public_key {
         w.text("publicKey", public_key);
@@ -233,7 +233,7 @@ fn tag_set(w: &mut XmlWriter, tags: &[Tag]) {
 }
 
 /// An enum parameter with a default; an unknown value is refused in the shape of AWS's
-/// model validation errors (the exact AWS text is unverified, research notes §4).
+/// model validation errors (the exact AWS text is unverified: docs/aws-choices.md).
 fn enum_param<T>(
     p: &QueryParams,
     name: &str,

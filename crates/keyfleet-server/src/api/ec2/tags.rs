@@ -127,7 +127,7 @@ async fn tagged_resources(ctx: &Context<'_>, ids: &[String], tags: &[Tag]) -> Re
 }
 
 /// CreateTags and DeleteTags answer `<return>true</return>` although the model has no
-/// output shape (research notes §2).
+/// output shape (docs/aws-facts.md, "Tags on key pairs").
 fn returns_true(action: &str, ctx: &Context<'_>) -> Reply {
     ec2_query::success(action, ctx.request_id, 64, |w| {
         w.text("return", "true");

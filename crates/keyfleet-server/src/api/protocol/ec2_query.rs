@@ -1,4 +1,4 @@
-//! The EC2 Query protocol (research notes §1): `Action=…&Version=2016-11-15` plus flattened
+//! The EC2 Query protocol (docs/aws-facts.md, "EC2 Query protocol"): `Action=…&Version=2016-11-15` plus flattened
 //! parameters (`KeyName.1`, `Filter.1.Value.2`, `TagSpecification.1.Tag.1.Key`) from a form
 //! body or a query string; XML responses in the 2016-11-15 namespace with `requestId`,
 //! and errors as `<Response><Errors><Error>…</Error></Errors><RequestID>…</RequestID></Response>`.
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn botocore_bodies_decode() {
-        // Captured from botocore 1.43.11 (research notes §1.3).
+        // Captured from botocore 1.43.11 (docs/aws-facts.md, "EC2 Query protocol").
         let body = b"Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=a&KeyName.2=b&KeyPairId.1=key-0123456789abcdef0&IncludePublicKey=true&Filter.1.Name=tag%3Aenv&Filter.1.Value.1=dev&Filter.1.Value.2=prod&Filter.2.Name=key-type&Filter.2.Value.1=rsa";
         let p = QueryParams::decode("", body);
         assert_eq!(p.list("KeyName"), ["a", "b"]);

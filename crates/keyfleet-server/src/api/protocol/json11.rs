@@ -1,6 +1,6 @@
 //! AWS JSON 1.1 (SSM, EC2 Instance Connect): `POST /` with `X-Amz-Target: <Service>.<Op>`,
 //! a JSON object in and out, timestamps as epoch seconds, and errors as
-//! `{"__type": code, "message": text}` (research notes access-recovery §0).
+//! `{"__type": code, "message": text}` (docs/aws-facts.md, "AWS JSON 1.1 protocol").
 
 use serde_json::{Map, Value};
 

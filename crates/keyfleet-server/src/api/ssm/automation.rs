@@ -1,4 +1,4 @@
-//! Wire side of the Automation operations (research notes access-recovery §1.6).
+//! Wire side of the Automation operations (docs/aws-facts.md, "SSM Automation operations").
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! Wire side of the Parameter Store operations (shapes from the SSM model; research notes
-//! access-recovery §2).
+//! Wire side of the Parameter Store operations (shapes from the SSM model; docs/aws-facts.md,
+//! "SSM Parameter Store").
 
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
