@@ -233,13 +233,13 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
             config.ssh_port,
             config.instance_network,
             Some(login_observer(&audit)),
+            service::instance_connect::key_lookup(store.clone()),
             config.ssh_login_grace,
         )
         .await
         .with_host_metadata(config.imds_on_host),
     );
-    let instance_connect =
-        service::instance_connect::InstanceConnect::new(store.clone(), runtime.clone(), config.instance_connect_ttl);
+    let instance_connect = service::instance_connect::InstanceConnect::new(store.clone(), config.instance_connect_ttl);
     let replica = match &config.replica_id {
         Some(id) => id.clone(),
         None => replica_id(&config.data_dir)?,

@@ -13,6 +13,12 @@ pub fn iso8601(ms: i64) -> String {
     format(ms, format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Seconds since the epoch with milliseconds: JSON 1.1 timestamps.
 pub fn epoch_seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0

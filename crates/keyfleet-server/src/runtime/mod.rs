@@ -110,14 +110,18 @@ pub enum RuntimeError {
     },
 }
 
-/// Keys pushed with EC2 Instance Connect: (instance, OS user) → keys and their expiry.
-/// Kept in memory only: they are short-lived by design and never worth persisting.
-pub type PushedKeys =
-    Arc<std::sync::Mutex<HashMap<(String, String), Vec<(ssh_key::public::KeyData, std::time::Instant)>>>>;
+/// Finds the keys pushed with EC2 Instance Connect for (instance, OS user) that are still
+/// valid. They live in the store, so that the replica serving the instance sees a key
+/// whichever replica received it; the runtime only asks.
+pub type PushedKeyLookup = Arc<
+    dyn Fn(String, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<ssh_key::public::KeyData>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Running instances of this process.
 pub struct Runtime {
-    pushed_keys: PushedKeys,
+    pushed_keys: PushedKeyLookup,
     volumes: Volumes,
     ssh_port: u16,
     network: Ipv4Addr,
@@ -141,6 +145,7 @@ impl Runtime {
         ssh_port: u16,
         network: Ipv4Addr,
         observer: Option<LoginObserver>,
+        pushed_keys: PushedKeyLookup,
         login_grace: std::time::Duration,
     ) -> Self {
         let sandbox = match Sandbox::probe().await {
@@ -164,7 +169,7 @@ impl Runtime {
             sandbox,
             cgroups,
             running: Default::default(),
-            pushed_keys: Default::default(),
+            pushed_keys,
             observer,
             login_grace,
             host_metadata: false,
@@ -176,16 +181,6 @@ impl Runtime {
     pub fn with_host_metadata(mut self, on: bool) -> Self {
         self.host_metadata = on;
         self
-    }
-
-    /// Accepts `key` for `user` on an instance until `ttl` has passed (Instance Connect).
-    pub fn push_key(&self, instance_id: &str, user: &str, key: ssh_key::public::KeyData, ttl: std::time::Duration) {
-        let expiry = std::time::Instant::now() + ttl;
-        let mut keys = self.pushed_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        keys.values_mut().for_each(|list| list.retain(|(_, e)| *e > now));
-        keys.retain(|_, list| !list.is_empty());
-        keys.entry((instance_id.to_owned(), user.to_owned())).or_default().push((key, expiry));
     }
 
     /// The /16 block instance addresses come from.

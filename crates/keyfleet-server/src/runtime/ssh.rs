@@ -55,7 +55,7 @@ pub struct InstanceSsh {
     pub sandbox: Option<Sandbox>,
     /// Instance Connect keys, checked after `authorized_keys`, as sshd's
     /// `AuthorizedKeysCommand` is.
-    pub pushed_keys: super::PushedKeys,
+    pub pushed_keys: super::PushedKeyLookup,
     /// The instance's account, for the audit log.
     pub account: String,
     /// The instance's region, for the audit log.
@@ -227,16 +227,18 @@ struct Connection {
 }
 
 impl Connection {
-    /// Reads `authorized_keys` now, as sshd does at every attempt.
-    async fn authorize(&self, user: &str, key: &ssh_key::PublicKey) -> Result<Grant, &'static str> {
+    /// Reads `authorized_keys` now, as sshd does at every attempt; then the keys pushed with
+    /// Instance Connect, as sshd's `AuthorizedKeysCommand` would. Also says which admitted it.
+    async fn authorize(&self, user: &str, key: &ssh_key::PublicKey) -> Result<(Grant, &'static str), &'static str> {
         if user != LOGIN_USER {
             return Err("unknown user");
         }
-        if self.pushed_key_valid(user, key.key_data()) {
-            return Ok(Grant { pty: true, forced_command: None });
+        if self.pushed_key_valid(user, key.key_data()).await {
+            return Ok((Grant { pty: true, forced_command: None }, "instance-connect"));
         }
         let text = self.read_authorized_keys().await?;
-        authorized_keys::find(&text, key.key_data(), self.peer, OffsetDateTime::now_utc()).ok_or("key not authorized")
+        let grant = authorized_keys::find(&text, key.key_data(), self.peer, OffsetDateTime::now_utc());
+        grant.map(|g| (g, "authorized_keys")).ok_or("key not authorized")
     }
 
     /// The file is the instance user's: read it on a blocking thread, within a time limit,
@@ -250,22 +252,20 @@ impl Connection {
         }
     }
 
-    fn pushed_key_valid(&self, user: &str, key: &ssh_key::public::KeyData) -> bool {
-        let keys = self.instance.pushed_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        keys.get(&(self.instance.instance_id.clone(), user.to_owned()))
-            .is_some_and(|list| list.iter().any(|(k, expiry)| k == key && *expiry > now))
+    async fn pushed_key_valid(&self, user: &str, key: &ssh_key::public::KeyData) -> bool {
+        let lookup = (self.instance.pushed_keys)(self.instance.instance_id.clone(), user.to_owned());
+        match tokio::time::timeout(AUTHORIZED_KEYS_TIMEOUT, lookup).await {
+            Ok(keys) => keys.iter().any(|k| k == key),
+            Err(_) => false,
+        }
     }
 
-    fn log(&self, user: &str, key: &ssh_key::PublicKey, result: Result<(), &'static str>) {
+    /// `result` is the method that admitted the key, or why it was refused.
+    fn log(&self, user: &str, key: &ssh_key::PublicKey, result: Result<&'static str, &'static str>) {
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let instance = self.instance.instance_id.as_str();
         if let Some(observer) = &self.instance.observer {
-            let method = match result {
-                Ok(()) if self.pushed_key_valid(user, key.key_data()) => Some("instance-connect"),
-                Ok(()) => Some("authorized_keys"),
-                Err(_) => None,
-            };
+            let method = result.ok();
             let launch = self.instance.launch_key.as_ref();
             observer(super::LoginAttempt {
                 account: self.instance.account.clone(),
@@ -280,7 +280,7 @@ impl Connection {
             });
         }
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 tracing::info!(target: "keyfleet::ssh", instance, user, fingerprint, source = %self.peer, result = "accepted", "ssh authentication")
             }
             Err(reason) => {
@@ -305,9 +305,9 @@ impl russh::server::Handler for Connection {
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
         let result = self.authorize(user, key.public_key).await;
-        self.log(user, key.public_key, result.as_ref().map(|_| ()).map_err(|e: &&'static str| *e));
+        self.log(user, key.public_key, result.as_ref().map(|(_, method)| *method).map_err(|e: &&'static str| *e));
         match result {
-            Ok(grant) => {
+            Ok((grant, _)) => {
                 self.grant = Some(grant);
                 Slot::authenticated(&self.admission, &self.pending);
                 Ok(Auth::Accept)

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Error, Result};
+use super::{Error, Result, now_ms};
 use crate::common::ids;
-use crate::runtime::Runtime;
+use crate::runtime::PushedKeyLookup;
 use crate::store::{InstanceState, Scope, Store};
 
 /// How long AWS accepts a pushed key.
@@ -17,14 +17,13 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 /// The Instance Connect operations.
 pub struct InstanceConnect {
     store: Arc<dyn Store>,
-    runtime: Arc<Runtime>,
     ttl: Duration,
 }
 
 impl InstanceConnect {
     /// Creates the service; `ttl` is how long a pushed key is accepted.
-    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, ttl: Duration) -> Self {
-        InstanceConnect { store, runtime, ttl }
+    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+        InstanceConnect { store, ttl }
     }
 
     /// `SendSSHPublicKey`: returns the request id AWS reports.
@@ -50,8 +49,32 @@ impl InstanceConnect {
             return Err(Error::ConnectInstanceStateInvalid);
         }
         let blob = key.wire_blob()?;
-        let key_data = ssh_key::PublicKey::from_bytes(&blob).map_err(|e| Error::Encode(e.into()))?.key_data().clone();
-        self.runtime.push_key(instance_id, os_user, key_data, self.ttl);
+        let line =
+            ssh_key::PublicKey::from_bytes(&blob).and_then(|k| k.to_openssh()).map_err(|e| Error::Encode(e.into()))?;
+        let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
+        self.store.push_key(instance_id, os_user, &line, now_ms().saturating_add(ttl_ms)).await?;
         Ok(ids::request_id())
     }
+}
+
+/// How the SSH servers find pushed keys: in the store, whichever replica received them.
+/// A store that fails answers no keys (the login falls back to `authorized_keys`).
+pub fn key_lookup(store: Arc<dyn Store>) -> PushedKeyLookup {
+    Arc::new(move |instance_id: String, os_user: String| {
+        let store = store.clone();
+        Box::pin(async move {
+            let lines = match store.pushed_keys(&instance_id, &os_user, now_ms()).await {
+                Ok(lines) => lines,
+                Err(e) => {
+                    tracing::warn!(instance = %instance_id, error = %e, "pushed keys could not be read");
+                    Vec::new()
+                }
+            };
+            lines
+                .iter()
+                .filter_map(|l| ssh_key::PublicKey::from_openssh(l).ok())
+                .map(|k| k.key_data().clone())
+                .collect()
+        })
+    })
 }

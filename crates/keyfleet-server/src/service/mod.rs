@@ -191,11 +191,7 @@ impl From<StoreError> for Error {
 /// The result type of every service operation.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Milliseconds since the Unix epoch, for creation times.
-pub fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
+pub use crate::common::time::now_ms;
 
 /// Readiness for load balancers: whether the store answers.
 pub struct Health {

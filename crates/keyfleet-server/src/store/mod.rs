@@ -505,6 +505,18 @@ pub trait Store: Send + Sync + 'static {
     /// The addresses of instances that are not terminated, in every scope.
     async fn live_addresses(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Keeps a key pushed with EC2 Instance Connect until `expires_ms`; drops expired ones.
+    async fn push_key(
+        &self,
+        instance_id: &str,
+        os_user: &str,
+        public_key: &str,
+        expires_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The pushed keys of an instance's OS user that have not expired at `now_ms`.
+    async fn pushed_keys(&self, instance_id: &str, os_user: &str, now_ms: i64) -> Result<Vec<String>, StoreError>;
+
     /// Instances in one of `states`, in every scope (to resume them at start-up).
     async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
 

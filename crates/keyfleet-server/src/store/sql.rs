@@ -848,6 +848,42 @@ impl Store for SqlStore {
         Err(StoreError::Contended)
     }
 
+    async fn push_key(
+        &self,
+        instance_id: &str,
+        os_user: &str,
+        public_key: &str,
+        expires_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("DELETE FROM pushed_keys WHERE expires_ms <= $1")
+            .bind(crate::common::time::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO pushed_keys (instance_id, os_user, public_key, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(instance_id)
+            .bind(os_user)
+            .bind(public_key)
+            .bind(expires_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pushed_keys(&self, instance_id: &str, os_user: &str, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT public_key FROM pushed_keys WHERE instance_id = $1 AND os_user = $2 AND expires_ms > $3",
+        )
+        .bind(instance_id)
+        .bind(os_user)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("public_key")).collect())
+    }
+
     async fn live_addresses(&self) -> Result<Vec<String>, StoreError> {
         let rows =
             sqlx::query("SELECT address FROM instances WHERE state <> 'terminated'").fetch_all(&self.pool).await?;

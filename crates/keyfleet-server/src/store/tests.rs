@@ -468,3 +468,18 @@ fn wire_names_round_trip() {
     round_trips::<AccessKeyStatus>();
     assert_eq!(InstanceState::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(), [0, 16, 32, 48, 64, 80]);
 }
+
+for_each_backend!(pushed_keys_hold_until_they_expire, |s: Arc<dyn Store>| async move {
+    let now = crate::common::time::now_ms();
+    s.push_key("i-1", "ec2-user", "ssh-ed25519 AAAA1", now + 60_000).await.unwrap();
+    s.push_key("i-1", "ec2-user", "ssh-ed25519 AAAA2", now + 120_000).await.unwrap();
+    s.push_key("i-1", "root", "ssh-ed25519 AAAA3", now + 120_000).await.unwrap();
+    assert_eq!(s.pushed_keys("i-1", "ec2-user", now).await.unwrap().len(), 2);
+    assert_eq!(s.pushed_keys("i-1", "ec2-user", now + 90_000).await.unwrap(), ["ssh-ed25519 AAAA2"]);
+    assert!(s.pushed_keys("i-1", "ec2-user", now + 120_000).await.unwrap().is_empty(), "expired at its time");
+    assert!(s.pushed_keys("i-2", "ec2-user", now).await.unwrap().is_empty());
+    // An expired key is dropped when the next one is pushed.
+    s.push_key("i-9", "ec2-user", "ssh-ed25519 AAAA4", now - 1).await.unwrap();
+    s.push_key("i-9", "ec2-user", "ssh-ed25519 AAAA5", now + 60_000).await.unwrap();
+    assert_eq!(s.pushed_keys("i-9", "ec2-user", now - 10).await.unwrap(), ["ssh-ed25519 AAAA5"]);
+});

@@ -57,7 +57,7 @@ pub(crate) fn ssh_ok(server: &TestServer, key: &Path, ip: &str, command: &str) -
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn ssh_refused(server: &TestServer, key: &Path, ip: &str) -> String {
+pub fn ssh_refused(server: &TestServer, key: &Path, ip: &str) -> String {
     let out = ssh(server, key, ip, "true");
     assert_eq!(out.status.code(), Some(255), "expected ssh to fail");
     String::from_utf8_lossy(&out.stderr).into_owned()

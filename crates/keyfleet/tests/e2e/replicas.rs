@@ -2,7 +2,7 @@
 //! key-pair suite with requests alternating between them, concurrent duplicate creates (one
 //! wins), the quota held across both, and a change on one seen on the other at once.
 
-use crate::support::{Options, TestServer, json, postgres_database, require};
+use crate::support::{Options, TestServer, json, postgres_database, require, run_ok};
 
 /// Two replicas on a fresh database; `None` when there is no PostgreSQL (skipped off CI).
 fn pair(quota: Option<u32>) -> Option<(TestServer, TestServer)> {
@@ -97,6 +97,27 @@ fn an_instance_is_served_by_its_owner_whichever_replica_is_asked() {
     assert_eq!(login, "ec2-user\n", "served again by its owner after a start through the other replica");
     b.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
     crate::instances::wait_for_state(&a, &id, "terminated");
+}
+
+/// A key pushed with Instance Connect through one replica opens the instance another
+/// replica serves: the key is in the store, not in the receiving replica's memory.
+#[test]
+fn an_instance_connect_key_works_whichever_replica_received_it() {
+    if !require(&crate::instances::TOOLS) {
+        return;
+    }
+    let Some((a, b)) = pair(None) else { return };
+    crate::instances::create_key(&a, "fleet");
+    let (id, ip) = crate::instances::launch(&a, "fleet");
+    let eph = a.dir.path().join("eph");
+    run_ok("ssh-keygen", &["-t", "ed25519", "-f", eph.to_str().unwrap(), "-N", "", "-q"]);
+    crate::instances::ssh_refused(&a, &eph, &ip);
+    b.aws_ok(&format!(
+        "ec2-instance-connect send-ssh-public-key --instance-id {id} --instance-os-user ec2-user --ssh-public-key file://{}.pub",
+        eph.display()
+    ));
+    assert_eq!(crate::instances::ssh_ok(&a, &eph, &ip, "whoami"), "ec2-user\n");
+    a.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
 }
 
 #[test]

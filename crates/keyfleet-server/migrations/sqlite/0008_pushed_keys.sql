@@ -1,0 +1,10 @@
+-- Keys pushed with EC2 Instance Connect, until they expire. In the store, not in one
+-- replica's memory, so that whichever replica received SendSSHPublicKey, the replica that
+-- serves the instance accepts the key.
+CREATE TABLE pushed_keys (
+    instance_id TEXT    NOT NULL,   -- instance ids are unique across scopes
+    os_user     TEXT    NOT NULL,
+    public_key  TEXT    NOT NULL,   -- an OpenSSH public key line
+    expires_ms  INTEGER NOT NULL
+);
+CREATE INDEX pushed_keys_by_login ON pushed_keys (instance_id, os_user, expires_ms);
