@@ -17,7 +17,7 @@
 //! |---|---|
 //! | a new action | one `Operation` impl in `api/<service>/<resource>.rs` and its row in the service's table (`ACTIONS` / `OPERATIONS`), a fn in `service/<resource>.rs` |
 //! | a new AWS error | a `service::Error` variant and its arm in `api/error.rs` |
-//! | new stored data | the `Store` trait, `store/sql.rs`, a migration in both `migrations/sqlite` and `migrations/postgres`, a case in `store/tests.rs` |
+//! | new stored data | the aggregate's trait in `store/mod.rs` (`KeyPairStore`, `InstanceStore`, …), its impl in `store/sql/<aggregate>.rs`, a migration in both `migrations/sqlite` and `migrations/postgres` (the schema test holds them equal), a case in `store/tests.rs` |
 //! | a key format | the `keyfleet-keys` crate |
 
 pub mod api;
@@ -36,7 +36,7 @@ use std::sync::Arc;
 use service::instances::Instances;
 use service::key_pairs::{DEFAULT_QUOTA, KeyPairs};
 use service::tags::Tags;
-use store::Store;
+use store::prelude::*;
 use store::sql::SqlStore;
 
 /// Requests per second per access key by default: far above any interactive use, low enough

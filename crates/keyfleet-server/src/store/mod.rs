@@ -451,9 +451,22 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// The storage operations the services need.
+/// The storage operations the services need: one trait per aggregate, so that each has one
+/// home in every backend (`sql/<aggregate>.rs`). Bring them into scope with
+/// `use crate::store::prelude::*`.
+pub trait Store:
+    KeyPairStore + TagStore + InstanceStore + ParameterStore + AutomationStore + IamStore + AuditStore + Maintenance
+{
+}
+
+impl<T> Store for T where
+    T: KeyPairStore + TagStore + InstanceStore + ParameterStore + AutomationStore + IamStore + AuditStore + Maintenance
+{
+}
+
+/// Key pairs: inserts within the quota, lookups, deletes.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait KeyPairStore: Send + Sync + 'static {
     /// Inserts a key pair and its tags atomically, unless the name is taken in the scope
     /// or the scope already holds `quota` key pairs.
     async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError>;
@@ -463,7 +476,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a key pair (by name or id) and its tags; returns the deleted id, if any.
     async fn delete_key_pair(&self, scope: &Scope, name_or_id: KeyPairRef<'_>) -> Result<Option<String>, StoreError>;
+}
 
+/// Tags on any resource of a scope.
+#[async_trait]
+pub trait TagStore: Send + Sync + 'static {
     /// Sets tags (overwriting values of existing keys) on resources. Returns `false`
     /// without writing anything if a resource would end up with more than `limit` tags.
     async fn put_tags(
@@ -484,7 +501,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Lists the tags of a scope, ordered by resource id then key.
     async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError>;
+}
 
+/// Built-in instances: their rows, states, owners and pushed keys.
+#[async_trait]
+pub trait InstanceStore: Send + Sync + 'static {
     /// Inserts the instances of one reservation, with their tags, atomically. Fails with
     /// [`StoreError::Duplicate`] if an address is already taken by a live instance.
     async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError>;
@@ -520,6 +541,27 @@ pub trait Store: Send + Sync + 'static {
     /// Instances in one of `states`, in every scope (to resume them at start-up).
     async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
 
+    /// Extends the lease on every live instance `owner` holds.
+    async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError>;
+
+    /// Makes `owner` the owner of a live instance if it already is, if nobody is, or if the
+    /// current owner's lease ended before `expired_before_ms`. True if `owner` now holds it.
+    async fn claim_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        expired_before_ms: i64,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Counts a reboot request for the owner to act on.
+    async fn request_reboot(&self, scope: &Scope, id: &str) -> Result<(), StoreError>;
+}
+
+/// Parameter Store: versioned parameters.
+#[async_trait]
+pub trait ParameterStore: Send + Sync + 'static {
     /// Stores a new version of a parameter (version 1 if new), keeping the newest `keep`.
     async fn put_parameter(
         &self,
@@ -545,24 +587,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a parameter and its history; false if there was none.
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
+}
 
-    /// Extends the lease on every live instance `owner` holds.
-    async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError>;
-
-    /// Makes `owner` the owner of a live instance if it already is, if nobody is, or if the
-    /// current owner's lease ended before `expired_before_ms`. True if `owner` now holds it.
-    async fn claim_instance(
-        &self,
-        scope: &Scope,
-        id: &str,
-        expired_before_ms: i64,
-        owner: &str,
-        until_ms: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Counts a reboot request for the owner to act on.
-    async fn request_reboot(&self, scope: &Scope, id: &str) -> Result<(), StoreError>;
-
+/// Automation executions.
+#[async_trait]
+pub trait AutomationStore: Send + Sync + 'static {
     /// Inserts or replaces an automation execution; [`StoreError::Duplicate`] when another
     /// unfinished execution targets the same instance.
     async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError>;
@@ -578,7 +607,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         statuses: &[AutomationStatus],
     ) -> Result<Vec<(Scope, AutomationRow)>, StoreError>;
+}
 
+/// IAM users, access keys and inline policies.
+#[async_trait]
+pub trait IamStore: Send + Sync + 'static {
     /// Creates a user; [`StoreError::Duplicate`] if the name is taken in the account.
     async fn insert_user(&self, account: &str, row: &UserRow) -> Result<(), StoreError>;
 
@@ -615,18 +648,34 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes an inline policy; false if there was none.
     async fn delete_user_policy(&self, account: &str, user: &str, name: &str) -> Result<bool, StoreError>;
+}
 
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     /// Appends audit records in one transaction (records are never updated or deleted).
     async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError>;
 
     /// Audit records of one (account, region), newest first.
     async fn audit_events(&self, scope: &Scope, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+}
 
+/// The store as a whole: readiness and the `--dev` reset.
+#[async_trait]
+pub trait Maintenance: Send + Sync + 'static {
     /// Checks that the database answers (the readiness endpoint); names the backend.
     async fn ping(&self) -> Result<&'static str, StoreError>;
 
     /// Removes everything (the `--dev` reset endpoint).
     async fn reset(&self) -> Result<(), StoreError>;
+}
+
+/// The store traits, for method calls on `dyn Store`.
+pub mod prelude {
+    pub use super::{
+        AuditStore as _, AutomationStore as _, IamStore as _, InstanceStore as _, KeyPairStore as _, Maintenance as _,
+        ParameterStore as _, Store, TagStore as _,
+    };
 }
 
 /// How `DeleteKeyPair` names its target.

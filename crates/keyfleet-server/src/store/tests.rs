@@ -443,8 +443,8 @@ async fn both_dialects_have_one_schema_and_reset_knows_every_table() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqlStore::open_sqlite(&dir.path().join("t.db")).await.unwrap().schema().await.unwrap();
     let mut expected: Vec<&str> =
-        sqlite.keys().map(String::as_str).filter(|t| !sql::KEPT_ON_RESET.contains(t)).collect();
-    let mut emptied = sql::reset_tables();
+        sqlite.keys().map(String::as_str).filter(|t| !sql::maintenance::KEPT_ON_RESET.contains(t)).collect();
+    let mut emptied = sql::maintenance::reset_tables();
     expected.sort_unstable();
     emptied.sort();
     assert_eq!(emptied, expected);

@@ -1,0 +1,98 @@
+//! Automation executions.
+
+use super::*;
+
+fn automation_row(r: &AnyRow) -> Result<AutomationRow, StoreError> {
+    Ok(AutomationRow {
+        id: r.get("id"),
+        document: r.get("document"),
+        status: wire(r, "status")?,
+        parameters: r.get("parameters"),
+        steps: r.get("steps"),
+        outputs: r.get("outputs"),
+        failure: r.get("failure"),
+        start_ms: r.get("start_ms"),
+        end_ms: r.get("end_ms"),
+        executed_by: r.get("executed_by"),
+        owner: r.get("owner"),
+        target: r.get("target"),
+    })
+}
+
+#[async_trait]
+impl AutomationStore for SqlStore {
+    async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError> {
+        let saved = sqlx::query(
+            "INSERT INTO automation_executions (id, account, region, document, status, parameters, steps, outputs, failure,
+                                                start_ms, end_ms, executed_by, owner, target)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, steps = excluded.steps, outputs = excluded.outputs,
+                                            failure = excluded.failure, end_ms = excluded.end_ms, owner = excluded.owner",
+        )
+        .bind(&row.id)
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.document)
+        .bind(row.status.as_str())
+        .bind(&row.parameters)
+        .bind(&row.steps)
+        .bind(&row.outputs)
+        .bind(&row.failure)
+        .bind(row.start_ms)
+        .bind(row.end_ms)
+        .bind(&row.executed_by)
+        .bind(&row.owner)
+        .bind(&row.target)
+        .execute(&mut *self.writer.acquire().await?)
+        .await;
+        // A unique violation here is the partial index: another unfinished execution
+        // targets this instance.
+        unique(saved).map(drop)
+    }
+
+    async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target
+             FROM automation_executions WHERE account = $1 AND region = $2 AND id = $3",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(automation_row).transpose()
+    }
+
+    async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target
+             FROM automation_executions WHERE account = $1 AND region = $2 ORDER BY start_ms, id",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(automation_row).collect()
+    }
+
+    async fn executions_in_status(
+        &self,
+        statuses: &[AutomationStatus],
+    ) -> Result<Vec<(Scope, AutomationRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target,
+                    account, region
+             FROM automation_executions WHERE end_ms IS NULL ORDER BY start_ms",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = Vec::new();
+        for r in &rows {
+            let row = automation_row(r)?;
+            if statuses.contains(&row.status) {
+                found.push((Scope { account: r.get("account"), region: r.get("region") }, row));
+            }
+        }
+        Ok(found)
+    }
+}

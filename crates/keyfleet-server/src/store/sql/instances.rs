@@ -1,0 +1,224 @@
+//! Instances: rows, compare-and-set state transitions, owners and leases, pushed keys.
+
+use super::tags::insert_tags;
+use super::*;
+
+fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
+    Ok(InstanceRow {
+        id: r.get("id"),
+        reservation_id: r.get("reservation_id"),
+        image_id: r.get("image_id"),
+        instance_type: r.get("instance_type"),
+        key_name: r.get("key_name"),
+        state: wire(r, "state")?,
+        address: r.get("address"),
+        volume_id: r.get("volume_id"),
+        launch_index: r.get("launch_index"),
+        launch_ms: r.get("launch_ms"),
+        user_data: r.get("user_data"),
+        launch_key: r.get("launch_key"),
+        http_tokens: r.get("http_tokens"),
+        owner: r.get("owner"),
+        lease_ms: r.get("lease_ms"),
+        reboots: r.get("reboots"),
+        tags: Vec::new(),
+    })
+}
+
+/// How often a state transition reads again after another writer moved the instance first.
+const MAX_TRANSITION_ATTEMPTS: usize = 8;
+
+#[async_trait]
+impl InstanceStore for SqlStore {
+    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        for row in rows {
+            let inserted = sqlx::query(
+                "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
+                                        volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens, owner,
+                                        lease_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(&row.id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(&row.reservation_id)
+            .bind(&row.image_id)
+            .bind(&row.instance_type)
+            .bind(&row.key_name)
+            .bind(row.state.as_str())
+            .bind(&row.address)
+            .bind(&row.volume_id)
+            .bind(row.launch_index)
+            .bind(row.launch_ms)
+            .bind(&row.user_data)
+            .bind(&row.launch_key)
+            .bind(&row.http_tokens)
+            .bind(&row.owner)
+            .bind(row.lease_ms)
+            .execute(&mut *tx)
+            .await;
+            unique(inserted)?;
+            insert_tags(&mut tx, scope, &row.id, "instance", &row.tags).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError> {
+        let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
+                          launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id";
+        let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
+        let mut found: Vec<InstanceRow> = rows
+            .iter()
+            .map(instance_row)
+            .filter(|r| r.as_ref().map_or(true, |r| ids.is_empty() || ids.contains(&r.id)))
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+        let mut tags = self.tags_of(scope, &ids).await?;
+        for row in &mut found {
+            row.tags = tags.remove(&row.id).unwrap_or_default();
+        }
+        Ok(found)
+    }
+
+    /// Compare-and-set: the UPDATE names the state it read, so of two replicas racing on
+    /// one instance only one moves it; the other reads again and sees the new state.
+    async fn transition_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        from: &[InstanceState],
+        to: InstanceState,
+    ) -> Result<Option<InstanceState>, StoreError> {
+        for _ in 0..MAX_TRANSITION_ATTEMPTS {
+            let current: Option<String> =
+                sqlx::query("SELECT state FROM instances WHERE account = $1 AND region = $2 AND id = $3")
+                    .bind(&scope.account)
+                    .bind(&scope.region)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.get("state"));
+            let Some(current) = current.as_deref().and_then(InstanceState::parse).filter(|c| from.contains(c)) else {
+                return Ok(None);
+            };
+            let mut conn = self.writer.acquire().await?;
+            let moved = sqlx::query(
+                "UPDATE instances SET state = $4 WHERE account = $1 AND region = $2 AND id = $3 AND state = $5",
+            )
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(id)
+            .bind(to.as_str())
+            .bind(current.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if moved.rows_affected() == 1 {
+                return Ok(Some(current));
+            }
+        }
+        Err(StoreError::Contended)
+    }
+
+    async fn push_key(
+        &self,
+        instance_id: &str,
+        os_user: &str,
+        public_key: &str,
+        expires_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("DELETE FROM pushed_keys WHERE expires_ms <= $1")
+            .bind(crate::common::time::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO pushed_keys (instance_id, os_user, public_key, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(instance_id)
+            .bind(os_user)
+            .bind(public_key)
+            .bind(expires_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pushed_keys(&self, instance_id: &str, os_user: &str, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT public_key FROM pushed_keys WHERE instance_id = $1 AND os_user = $2 AND expires_ms > $3",
+        )
+        .bind(instance_id)
+        .bind(os_user)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("public_key")).collect())
+    }
+
+    async fn live_addresses(&self) -> Result<Vec<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT address FROM instances WHERE state <> 'terminated'").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
+        let sql =
+            "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
+                          launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, account, region FROM instances WHERE state <> 'terminated'";
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        let mut found = Vec::new();
+        for r in &rows {
+            let row = instance_row(r)?;
+            if states.contains(&row.state) {
+                found.push((Scope { account: r.get("account"), region: r.get("region") }, row));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE instances SET lease_ms = $2 WHERE owner = $1 AND state <> 'terminated'")
+            .bind(owner)
+            .bind(until_ms)
+            .execute(&mut *self.writer.acquire().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        expired_before_ms: i64,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE instances SET owner = $4, lease_ms = $5
+             WHERE account = $1 AND region = $2 AND id = $3 AND state <> 'terminated'
+               AND (owner = '' OR owner = $4 OR lease_ms < $6)",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(id)
+        .bind(owner)
+        .bind(until_ms)
+        .bind(expired_before_ms)
+        .execute(&mut *self.writer.acquire().await?)
+        .await?;
+        Ok(claimed.rows_affected() > 0)
+    }
+
+    async fn request_reboot(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE instances SET reboots = reboots + 1 WHERE account = $1 AND region = $2 AND id = $3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(id)
+            .execute(&mut *self.writer.acquire().await?)
+            .await?;
+        Ok(())
+    }
+}
