@@ -8,7 +8,7 @@
 //! servers', not SigV4's. The load generator is plain threads with keep-alive connections.
 //! Loopback only; every loop is bounded by a request count and a deadline.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a tool: fail loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a tool: fail loudly
 
 mod server;
 mod workload;

@@ -51,10 +51,13 @@ fn hex_colons(bytes: &[u8]) -> String {
         if i > 0 {
             out.push(':');
         }
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b & 0xf));
     }
     out
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// A nibble (0–15) as a lowercase hex digit.
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
+}

@@ -1,6 +1,6 @@
 //! Property tests: every encoding we write parses back to the same key (parse ∘ encode = id).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests fail loudly by design
 
 use keyfleet_keys::format::rfc4716;
 use keyfleet_keys::import::parse_public_key_material;

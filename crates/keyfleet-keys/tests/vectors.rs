@@ -1,7 +1,7 @@
 //! Known-answer tests: fixtures in `tests/data/` were made by ssh-keygen, openssl and
 //! puttygen (`tests/data/regenerate.sh`); AWS's values come from docs/aws-facts.md, "Fingerprint test vectors".
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests fail loudly by design
 
 use keyfleet_keys::fingerprint;
 use keyfleet_keys::import::parse_public_key_material;

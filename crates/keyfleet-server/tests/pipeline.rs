@@ -2,7 +2,7 @@
 //! socket. Every case has its own golden file (`tests/golden/<case>.txt`: status, content
 //! type, body) and every mismatch is reported, not only the first.
 //! `UPDATE_GOLDEN=1 cargo test -p keyfleet-server --test pipeline` rewrites the files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests fail loudly by design
 
 use std::path::PathBuf;
 

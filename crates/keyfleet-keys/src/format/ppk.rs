@@ -95,10 +95,8 @@ fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// An SSH `mpint` (RFC 4251 §5) of a non-negative big-endian integer.
 fn put_mpint(out: &mut Vec<u8>, magnitude: &[u8]) {
-    let trimmed = match magnitude.iter().position(|&b| b != 0) {
-        Some(first) => &magnitude[first..],
-        None => &[],
-    };
+    let first = magnitude.iter().position(|&b| b != 0).unwrap_or(magnitude.len());
+    let trimmed = magnitude.get(first..).unwrap_or_default();
     if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
         let len = u32::try_from(trimmed.len() + 1).unwrap_or(u32::MAX);
         out.extend_from_slice(&len.to_be_bytes());

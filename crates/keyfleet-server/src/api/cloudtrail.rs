@@ -54,11 +54,12 @@ impl Operation for LookupEvents {
     }
 
     fn encode(_: &Context<'_>, (events, next): Self::Output) -> Value {
-        let mut body = json!({"Events": events.iter().map(event).collect::<Vec<_>>()});
+        let mut body = serde_json::Map::new();
+        body.insert("Events".into(), Value::Array(events.iter().map(event).collect()));
         if let Some(token) = next {
-            body["NextToken"] = json!(token);
+            body.insert("NextToken".into(), json!(token));
         }
-        body
+        Value::Object(body)
     }
 }
 

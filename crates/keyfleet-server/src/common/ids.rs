@@ -55,7 +55,8 @@ pub fn account_id() -> String {
 fn random_chars(alphabet: &[u8], n: usize) -> String {
     let mut bytes = zeroize::Zeroizing::new(vec![0u8; n]);
     fill_random(&mut bytes);
-    bytes.iter().map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()])).collect()
+    let pick = |b: &u8| usize::from(*b).checked_rem(alphabet.len()).and_then(|i| alphabet.get(i)).copied();
+    bytes.iter().filter_map(pick).map(char::from).collect()
 }
 
 fn fill_random(buf: &mut [u8]) {

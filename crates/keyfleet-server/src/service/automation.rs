@@ -254,31 +254,33 @@ impl Automation {
         let instance_id = params.get("InstanceId").and_then(|v| v.first()).cloned().unwrap_or_default();
         let mut steps: Vec<Value> = serde_json::from_str(&row.steps).unwrap_or_default();
         for index in 0..steps.len() {
-            if matches!(step_status(&steps[index]), "Success" | "Failed") {
+            let Some(step) = steps.get(index) else { break };
+            if matches!(step_status(step), "Success" | "Failed") {
                 continue;
             }
+            let name = step["StepName"].as_str().unwrap_or_default().to_owned();
+            let critical = step["IsCritical"].as_bool().unwrap_or(true);
             if self.get(scope, id).await?.status == AutomationStatus::Cancelling {
                 self.restart_if_stopped(scope, &instance_id, &steps).await;
                 return self.finish(scope, &mut row, &mut steps, AutomationStatus::Cancelled, None).await;
             }
-            set(&mut steps[index], &[("StepStatus", json!("InProgress")), ("ExecutionStartTime", json!(now_ms()))]);
+            mark(&mut steps, index, &[("StepStatus", json!("InProgress")), ("ExecutionStartTime", json!(now_ms()))]);
             self.save(scope, &mut row, &steps).await?;
             tokio::time::sleep(self.step_delay).await;
-            let name = steps[index]["StepName"].as_str().unwrap_or_default().to_owned();
-            let critical = steps[index]["IsCritical"].as_bool().unwrap_or(true);
             let result = match self.authorize_step(scope, &row.executed_by, &name, &instance_id).await {
                 Ok(()) => self.execute(scope, &name, &instance_id).await.map_err(|e| (self.describe)(e)),
                 Err(denied) => Err(denied),
             };
             match result {
-                Ok(outputs) => set(&mut steps[index], &[("StepStatus", json!("Success")), ("Outputs", outputs)]),
+                Ok(outputs) => mark(&mut steps, index, &[("StepStatus", json!("Success")), ("Outputs", outputs)]),
                 Err((code, message)) => {
                     let failure = format!(
                         "Step {name} failed maximum allowed times. {message} (Service: AmazonEC2; Status Code: 400; Error Code: {code}; Request ID: {})",
                         ids::request_id()
                     );
-                    set(
-                        &mut steps[index],
+                    mark(
+                        &mut steps,
+                        index,
                         &[("StepStatus", json!("Failed")), ("FailureMessage", json!(failure.clone()))],
                     );
                     if critical {
@@ -287,7 +289,7 @@ impl Automation {
                     }
                 }
             }
-            set(&mut steps[index], &[("ExecutionEndTime", json!(now_ms()))]);
+            mark(&mut steps, index, &[("ExecutionEndTime", json!(now_ms()))]);
             self.save(scope, &mut row, &steps).await?;
         }
         self.finish(scope, &mut row, &mut steps, AutomationStatus::Success, None).await
@@ -418,7 +420,8 @@ fn outputs(steps: &[Value], instance_id: &str) -> Value {
     let summary = steps
         .iter()
         .find(|s| s["StepName"] == "getEC2RescueForLinuxResult")
-        .and_then(|s| s["Outputs"]["Output"][0].as_str())
+        .and_then(|s| s.get("Outputs")?.get("Output")?.get(0))
+        .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
     out.insert("getEC2RescueForLinuxResult.Output".into(), value(succeeded("getEC2RescueForLinuxResult"), summary));
@@ -440,6 +443,13 @@ pub fn key_parameter(instance_id: &str) -> String {
 
 fn step_status(step: &Value) -> &str {
     step["StepStatus"].as_str().unwrap_or_default()
+}
+
+/// Sets fields of the step at `index`.
+fn mark(steps: &mut [Value], index: usize, fields: &[(&str, Value)]) {
+    if let Some(step) = steps.get_mut(index) {
+        set(step, fields);
+    }
 }
 
 fn set(step: &mut Value, fields: &[(&str, Value)]) {

@@ -102,7 +102,7 @@ fn comparison(key: &Field, option: Option<&str>) -> Result<Comparison> {
         _ => &[Comparison::Equals],
     };
     let chosen = match option {
-        None => allowed[0],
+        None => allowed.first().copied().unwrap_or(Comparison::Equals),
         Some("Equals") => Comparison::Equals,
         Some("BeginsWith") => Comparison::BeginsWith,
         Some("Contains") => Comparison::Contains,

@@ -357,11 +357,12 @@ async fn run_batch(
     let (mut ran, mut follow_ups, mut rows, mut collected) = (0, Vec::new(), Vec::new(), 0);
     loop {
         while ran < batch.len() || absorb(queue, &mut batch) {
-            if let Err(e) = run_isolated(&tx, batch[ran].as_mut()) {
+            let Some(write) = batch.get_mut(ran) else { break };
+            if let Err(e) = run_isolated(&tx, write.as_mut()) {
                 tracing::error!(error = %e, writes = batch.len(), "a batch of writes failed");
                 return abandoned(batch);
             }
-            follow_ups.extend(batch[ran].answer_early());
+            follow_ups.extend(write.answer_early());
             ran += 1;
         }
         let Some(follow_up) = follow_ups.get_mut(collected) else { break };

@@ -22,7 +22,7 @@
 //! A test that needs a missing tool prints why and passes on a laptop, and fails when
 //! `CI=true` (see `support::require`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests fail loudly by design
 
 mod support;
 
