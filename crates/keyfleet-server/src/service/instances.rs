@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use super::filter::{Filter, any_matches};
+use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
 use super::tags::{self, TagSpecification};
 use super::{Error, Result, now_ms};
 use crate::common::ids;
@@ -43,17 +43,6 @@ const MAX_INSTANCES_PER_CALL: u32 = 100;
 /// Instances per (account, region) that are not terminated (`--instance-quota`): each holds
 /// listeners and a volume, so the server's descriptors and disk set the real bound.
 pub const DEFAULT_INSTANCE_QUOTA: u32 = 256;
-const FILTER_NAMES: [&str; 9] = [
-    "instance-id",
-    "instance-state-name",
-    "instance-state-code",
-    "key-name",
-    "image-id",
-    "instance-type",
-    "ip-address",
-    "private-ip-address",
-    "tag-key",
-];
 
 /// `RunInstances` input.
 #[derive(Debug, Clone, Default)]
@@ -183,13 +172,9 @@ impl Instances {
         instance_ids: &[String],
         filters: &[Filter],
     ) -> Result<Vec<InstanceRow>> {
-        for f in filters {
-            if !FILTER_NAMES.contains(&f.name.as_str()) && !f.name.starts_with("tag:") {
-                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
-            }
-        }
+        let filters: Vec<Typed<InstanceFilter>> = typed(filters)?;
         let rows = self.existing(scope, instance_ids).await?;
-        Ok(rows.into_iter().filter(|row| filters.iter().all(|f| instance_matches(f, row))).collect())
+        Ok(rows.into_iter().filter(|row| all_match(&filters, row)).collect())
     }
 
     /// `StopInstances`.
@@ -507,21 +492,46 @@ fn check_states(rows: &[InstanceRow], allowed: &[InstanceState], verb: &'static 
     }
 }
 
-fn instance_matches(filter: &Filter, row: &InstanceRow) -> bool {
-    let values = &filter.values;
-    let code = row.state.code().to_string();
-    match filter.name.as_str() {
-        "instance-id" => any_matches(values, [row.id.as_str()]),
-        "instance-state-name" => any_matches(values, [row.state.as_str()]),
-        "instance-state-code" => any_matches(values, [code.as_str()]),
-        "key-name" => any_matches(values, row.key_name.as_deref()),
-        "image-id" => any_matches(values, [row.image_id.as_str()]),
-        "instance-type" => any_matches(values, [row.instance_type.as_str()]),
-        "ip-address" | "private-ip-address" => any_matches(values, [row.address.as_str()]),
-        "tag-key" => any_matches(values, row.tags.iter().map(|t| t.key.as_str())),
-        name => name
-            .strip_prefix("tag:")
-            .is_some_and(|key| any_matches(values, row.tags.iter().filter(|t| t.key == key).map(|t| t.value.as_str()))),
+/// DescribeInstances' filters.
+enum InstanceFilter {
+    Id,
+    StateName,
+    StateCode,
+    KeyName,
+    ImageId,
+    InstanceType,
+    Address,
+    TagKey,
+    Tag(String),
+}
+
+impl FilterField<InstanceRow> for InstanceFilter {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "instance-id" => InstanceFilter::Id,
+            "instance-state-name" => InstanceFilter::StateName,
+            "instance-state-code" => InstanceFilter::StateCode,
+            "key-name" => InstanceFilter::KeyName,
+            "image-id" => InstanceFilter::ImageId,
+            "instance-type" => InstanceFilter::InstanceType,
+            "ip-address" | "private-ip-address" => InstanceFilter::Address,
+            "tag-key" => InstanceFilter::TagKey,
+            other => InstanceFilter::Tag(other.strip_prefix("tag:")?.to_owned()),
+        })
+    }
+
+    fn candidates<'r>(&self, row: &'r InstanceRow) -> Vec<&'r str> {
+        match self {
+            InstanceFilter::Id => vec![&row.id],
+            InstanceFilter::StateName => vec![row.state.as_str()],
+            InstanceFilter::StateCode => vec![row.state.code_name()],
+            InstanceFilter::KeyName => row.key_name.as_deref().into_iter().collect(),
+            InstanceFilter::ImageId => vec![&row.image_id],
+            InstanceFilter::InstanceType => vec![&row.instance_type],
+            InstanceFilter::Address => vec![&row.address],
+            InstanceFilter::TagKey => row.tags.iter().map(|t| t.key.as_str()).collect(),
+            InstanceFilter::Tag(key) => tag_values(&row.tags, key),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use keyfleet_keys::{KeyFormat, KeyType, PrivateKey, fingerprint, generate};
 use zeroize::Zeroizing;
 
-use super::filter::{Filter, any_matches};
+use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
 use super::tags::{self, TagSpecification};
 use super::{Error, Result, now_ms};
 use crate::common::ids;
@@ -16,7 +16,6 @@ use crate::store::{KeyPairQuery, KeyPairRef, KeyPairRow, Scope, Store, StoreErro
 /// AWS's default quota of key pairs per account and region.
 pub const DEFAULT_QUOTA: u32 = 5000;
 const MAX_NAME_LEN: usize = 255;
-const FILTER_NAMES: [&str; 5] = ["key-pair-id", "key-name", "fingerprint", "key-type", "tag-key"];
 
 /// `CreateKeyPair` input.
 #[derive(Debug, Clone)]
@@ -146,11 +145,7 @@ impl KeyPairs {
 
     /// `DescribeKeyPairs`: named or identified pairs (each must exist), then filters.
     pub async fn describe(&self, scope: &Scope, input: DescribeKeyPairs) -> Result<Vec<KeyPairInfo>> {
-        for f in &input.filters {
-            if !FILTER_NAMES.contains(&f.name.as_str()) && !f.name.starts_with("tag:") {
-                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
-            }
-        }
+        let filters: Vec<Typed<KeyPairFilter>> = typed(&input.filters)?;
         let query = KeyPairQuery { names: input.names.clone(), ids: input.ids.clone() };
         let rows = self.store.key_pairs(scope, &query).await?;
         if let Some(missing) = input.names.iter().find(|n| !rows.iter().any(|r| &r.name == *n)) {
@@ -161,7 +156,7 @@ impl KeyPairs {
         }
         Ok(rows
             .into_iter()
-            .filter(|row| input.filters.iter().all(|f| key_pair_matches(f, row)))
+            .filter(|row| all_match(&filters, row))
             .map(|row| info(row, input.include_public_key))
             .collect())
     }
@@ -244,17 +239,37 @@ fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn key_pair_matches(filter: &Filter, row: &KeyPairRow) -> bool {
-    let values = &filter.values;
-    match filter.name.as_str() {
-        "key-pair-id" => any_matches(values, [row.id.as_str()]),
-        "key-name" => any_matches(values, [row.name.as_str()]),
-        "fingerprint" => any_matches(values, [row.fingerprint.as_str()]),
-        "key-type" => any_matches(values, [row.key_type.as_str()]),
-        "tag-key" => any_matches(values, row.tags.iter().map(|t| t.key.as_str())),
-        name => name
-            .strip_prefix("tag:")
-            .is_some_and(|key| any_matches(values, row.tags.iter().filter(|t| t.key == key).map(|t| t.value.as_str()))),
+/// DescribeKeyPairs' filters.
+enum KeyPairFilter {
+    Id,
+    Name,
+    Fingerprint,
+    KeyType,
+    TagKey,
+    Tag(String),
+}
+
+impl FilterField<KeyPairRow> for KeyPairFilter {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "key-pair-id" => KeyPairFilter::Id,
+            "key-name" => KeyPairFilter::Name,
+            "fingerprint" => KeyPairFilter::Fingerprint,
+            "key-type" => KeyPairFilter::KeyType,
+            "tag-key" => KeyPairFilter::TagKey,
+            other => KeyPairFilter::Tag(other.strip_prefix("tag:")?.to_owned()),
+        })
+    }
+
+    fn candidates<'r>(&self, row: &'r KeyPairRow) -> Vec<&'r str> {
+        match self {
+            KeyPairFilter::Id => vec![&row.id],
+            KeyPairFilter::Name => vec![&row.name],
+            KeyPairFilter::Fingerprint => vec![&row.fingerprint],
+            KeyPairFilter::KeyType => vec![&row.key_type],
+            KeyPairFilter::TagKey => row.tags.iter().map(|t| t.key.as_str()).collect(),
+            KeyPairFilter::Tag(key) => tag_values(&row.tags, key),
+        }
     }
 }
 

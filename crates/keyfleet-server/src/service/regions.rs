@@ -2,7 +2,7 @@
 //! Region comes from each request's signature), so the list is AWS's Regions that need no
 //! opting in (docs/aws-facts.md, "Regions").
 
-use super::filter::{Filter, any_matches};
+use super::filter::{Filter, FilterField, Typed, all_match, typed};
 use super::{Error, Result};
 
 /// AWS's Regions that are enabled for every account.
@@ -47,36 +47,35 @@ pub struct DescribeRegions {
     pub filters: Vec<Filter>,
 }
 
-/// A filter DescribeRegions knows, with its values: a name cannot exist without its matcher.
+/// DescribeRegions' filters.
 enum RegionFilter {
-    RegionName(Vec<String>),
-    Endpoint(Vec<String>),
-    OptInStatus(Vec<String>),
+    RegionName,
+    Endpoint,
+    OptInStatus,
 }
 
-impl RegionFilter {
-    fn parse(filter: &Filter) -> Result<Self> {
-        let values = filter.values.clone();
-        Ok(match filter.name.as_str() {
-            "region-name" => RegionFilter::RegionName(values),
-            "endpoint" => RegionFilter::Endpoint(values),
-            "opt-in-status" => RegionFilter::OptInStatus(values),
-            other => return Err(Error::InvalidParameterValue(format!("The filter '{other}' is invalid"))),
+impl FilterField<Region> for RegionFilter {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "region-name" => RegionFilter::RegionName,
+            "endpoint" => RegionFilter::Endpoint,
+            "opt-in-status" => RegionFilter::OptInStatus,
+            _ => return None,
         })
     }
 
-    fn matches(&self, region: &Region) -> bool {
+    fn candidates<'r>(&self, region: &'r Region) -> Vec<&'r str> {
         match self {
-            RegionFilter::RegionName(values) => any_matches(values, [region.name]),
-            RegionFilter::Endpoint(values) => any_matches(values, [region.endpoint.as_str()]),
-            RegionFilter::OptInStatus(values) => any_matches(values, [OPT_IN_STATUS]),
+            RegionFilter::RegionName => vec![region.name],
+            RegionFilter::Endpoint => vec![&region.endpoint],
+            RegionFilter::OptInStatus => vec![OPT_IN_STATUS],
         }
     }
 }
 
 /// `DescribeRegions`: the Regions asked for, in name order.
 pub fn describe(input: &DescribeRegions) -> Result<Vec<Region>> {
-    let filters = input.filters.iter().map(RegionFilter::parse).collect::<Result<Vec<_>>>()?;
+    let filters: Vec<Typed<RegionFilter>> = typed(&input.filters)?;
     if let Some(unknown) = input.names.iter().find(|n| !REGIONS.contains(&n.as_str())) {
         return Err(Error::InvalidParameterValue(format!("Invalid region: {unknown}")));
     }
@@ -84,7 +83,7 @@ pub fn describe(input: &DescribeRegions) -> Result<Vec<Region>> {
         .iter()
         .filter(|name| input.names.is_empty() || input.names.iter().any(|n| n == *name))
         .map(|name| Region { name, endpoint: format!("ec2.{name}.amazonaws.com") })
-        .filter(|region| filters.iter().all(|f| f.matches(region)))
+        .filter(|region| all_match(&filters, region))
         .collect())
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::filter::{Filter, any_matches};
+use super::filter::{Filter, FilterField, Typed, all_match, typed};
 use super::{Error, Result};
 use crate::common::ids;
 use crate::store::{KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
@@ -136,13 +136,7 @@ impl Tags {
         filters: &[Filter],
         page: &Page,
     ) -> Result<(Vec<ResourceTag>, Option<String>)> {
-        for f in filters {
-            if !matches!(f.name.as_str(), "key" | "value" | "resource-id" | "resource-type")
-                && !f.name.starts_with("tag:")
-            {
-                return Err(Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name)));
-            }
-        }
+        let filters: Vec<Typed<TagFilter>> = typed(filters)?;
         if let Some(n) = page.max_results.filter(|n| !(5..=1000).contains(n)) {
             return Err(Error::InvalidParameterValue(format!(
                 "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
@@ -155,7 +149,7 @@ impl Tags {
                 .map_err(|_| Error::InvalidParameterValue(format!("Invalid value '{token}' for nextToken")))?,
         };
         let matching: Vec<ResourceTag> =
-            self.store.tags(scope).await?.into_iter().filter(|t| filters.iter().all(|f| tag_matches(f, t))).collect();
+            self.store.tags(scope).await?.into_iter().filter(|t| all_match(&filters, t)).collect();
         let size = page.max_results.map_or(usize::MAX, |n| n as usize);
         let end = start.saturating_add(size).min(matching.len());
         let next = (end < matching.len()).then(|| end.to_string());
@@ -193,15 +187,35 @@ impl Tags {
     }
 }
 
-fn tag_matches(filter: &Filter, t: &ResourceTag) -> bool {
-    let values = &filter.values;
-    match filter.name.as_str() {
-        "key" => any_matches(values, [t.tag.key.as_str()]),
-        "value" => any_matches(values, [t.tag.value.as_str()]),
-        "resource-id" => any_matches(values, [t.resource_id.as_str()]),
-        "resource-type" => any_matches(values, [t.resource_type.as_str()]),
-        name => {
-            name.strip_prefix("tag:").is_some_and(|k| k == t.tag.key && any_matches(values, [t.tag.value.as_str()]))
+/// DescribeTags' filters.
+enum TagFilter {
+    Key,
+    Value,
+    ResourceId,
+    ResourceType,
+    /// `tag:KEY`: the tag with this key, by its value.
+    Tag(String),
+}
+
+impl FilterField<ResourceTag> for TagFilter {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "key" => TagFilter::Key,
+            "value" => TagFilter::Value,
+            "resource-id" => TagFilter::ResourceId,
+            "resource-type" => TagFilter::ResourceType,
+            other => TagFilter::Tag(other.strip_prefix("tag:")?.to_owned()),
+        })
+    }
+
+    fn candidates<'r>(&self, t: &'r ResourceTag) -> Vec<&'r str> {
+        match self {
+            TagFilter::Key => vec![&t.tag.key],
+            TagFilter::Value => vec![&t.tag.value],
+            TagFilter::ResourceId => vec![&t.resource_id],
+            TagFilter::ResourceType => vec![&t.resource_type],
+            TagFilter::Tag(key) if *key == t.tag.key => vec![&t.tag.value],
+            TagFilter::Tag(_) => Vec::new(),
         }
     }
 }

@@ -115,6 +115,18 @@ impl InstanceState {
         InstanceState::ShuttingDown,
     ];
 
+    /// EC2's code for the state, as text (for filters).
+    pub fn code_name(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "0",
+            InstanceState::Running => "16",
+            InstanceState::ShuttingDown => "32",
+            InstanceState::Terminated => "48",
+            InstanceState::Stopping => "64",
+            InstanceState::Stopped => "80",
+        }
+    }
+
     /// EC2's code for the state.
     pub fn code(self) -> u8 {
         match self {
