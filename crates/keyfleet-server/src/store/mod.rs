@@ -439,7 +439,7 @@ pub enum StoreError {
     /// The database failed; the cause is logged, never sent to clients.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    /// SQLite failed on the group commit's connection (see `writer.rs`); logged like `Database`.
+    /// SQLite failed on the group commit's connection (see `writer/group_commit.rs`); logged like `Database`.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The SQLite writer's thread could not start.
