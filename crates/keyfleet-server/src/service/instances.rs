@@ -455,9 +455,10 @@ impl Instances {
                     tags: tags.to_vec(),
                 })
                 .collect();
-            match self.store.insert_instances(scope, &rows).await {
+            match self.store.insert_instances(scope, &rows, self.quota).await {
                 Ok(()) => return Ok(rows),
                 Err(StoreError::Duplicate) => continue,
+                Err(StoreError::QuotaExceeded(quota)) => return Err(Error::VcpuLimitExceeded(quota)),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -519,8 +519,9 @@ pub trait TagStore: Send + Sync + 'static {
 #[async_trait]
 pub trait InstanceStore: Send + Sync + 'static {
     /// Inserts the instances of one reservation, with their tags, atomically. Fails with
-    /// [`StoreError::Duplicate`] if an address is already taken by a live instance.
-    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError>;
+    /// [`StoreError::Duplicate`] if an address is already taken by a live instance, and with
+    /// [`StoreError::QuotaExceeded`] if the scope would hold more than `quota` live instances.
+    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow], quota: u32) -> Result<(), StoreError>;
 
     /// Loads instances (all of the scope when `ids` is empty), oldest first, with tags.
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError>;

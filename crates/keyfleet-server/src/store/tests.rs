@@ -378,7 +378,7 @@ fn instance(id: &str, state: InstanceState) -> InstanceRow {
 
 for_each_backend!(instance_states_round_trip_and_transitions_check_the_state, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_instances(&sc, &[instance("i-1", InstanceState::Running)]).await.unwrap();
+    s.insert_instances(&sc, &[instance("i-1", InstanceState::Running)], 10).await.unwrap();
     let moved = s.transition_instance(&sc, "i-1", &[InstanceState::Stopped], InstanceState::Pending).await.unwrap();
     assert_eq!(moved, None, "a running instance is not stopped");
     let from = [InstanceState::Pending, InstanceState::Running];
@@ -396,7 +396,7 @@ for_each_backend!(concurrent_transitions_of_one_instance_have_one_winner, |s: Ar
     let sc = scope("us-east-1");
     let ids: Vec<String> = (0..10).map(|i| format!("i-{i}")).collect();
     let rows: Vec<InstanceRow> = ids.iter().map(|id| instance(id, InstanceState::Running)).collect();
-    s.insert_instances(&sc, &rows).await.unwrap();
+    s.insert_instances(&sc, &rows, 10).await.unwrap();
     for id in &ids {
         let racers: Vec<_> = (0..16)
             .map(|n| {
@@ -482,4 +482,31 @@ for_each_backend!(pushed_keys_hold_until_they_expire, |s: Arc<dyn Store>| async 
     s.push_key("i-9", "ec2-user", "ssh-ed25519 AAAA4", now - 1).await.unwrap();
     s.push_key("i-9", "ec2-user", "ssh-ed25519 AAAA5", now + 60_000).await.unwrap();
     assert_eq!(s.pushed_keys("i-9", "ec2-user", now - 10).await.unwrap(), ["ssh-ed25519 AAAA5"]);
+});
+
+// Launches racing into one scope (RunInstances through several replicas) hold the quota
+// together: the count and the insert are one transaction under a lock.
+for_each_backend!(concurrent_launches_hold_the_instance_quota, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let launches: Vec<_> = (0..12)
+        .map(|n| {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(async move {
+                let id = format!("i-{n:02}");
+                let mut row = instance(&id, InstanceState::Pending);
+                row.address = format!("127.77.1.{}", n + 2);
+                s.insert_instances(&sc, &[row], 5).await
+            })
+        })
+        .collect();
+    let mut launched = 0;
+    for launch in launches {
+        match launch.await.unwrap() {
+            Ok(()) => launched += 1,
+            Err(StoreError::QuotaExceeded(5)) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(launched, 5, "the quota of 5 let {launched} in");
+    assert_eq!(s.instances(&sc, &[]).await.unwrap().len(), 5);
 });

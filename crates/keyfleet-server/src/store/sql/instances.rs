@@ -30,9 +30,24 @@ const MAX_TRANSITION_ATTEMPTS: usize = 8;
 
 #[async_trait]
 impl InstanceStore for SqlStore {
-    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow]) -> Result<(), StoreError> {
+    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow], quota: u32) -> Result<(), StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
+        // Launches into one scope count one after the other, so that together they cannot
+        // pass the quota. SQLite's one writer already runs them in turn.
+        if let Some(lock) = self.backend.resource_lock() {
+            sqlx::query(lock).bind(&scope.account).bind(&scope.region).bind("instances").execute(&mut *tx).await?;
+        }
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM instances WHERE account = $1 AND region = $2 AND state <> 'terminated'",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_one(&mut *tx)
+        .await?;
+        if usize::try_from(live).unwrap_or(usize::MAX).saturating_add(rows.len()) > quota as usize {
+            return Err(StoreError::QuotaExceeded(quota));
+        }
         for row in rows {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,

@@ -58,7 +58,7 @@ impl SqlStore {
 
 impl Backend {
     /// A lock on one resource held to the end of the transaction, where writers can race.
-    fn resource_lock(self) -> Option<&'static str> {
+    pub(super) fn resource_lock(self) -> Option<&'static str> {
         match self {
             Backend::Sqlite => None,
             Backend::Postgres => {
