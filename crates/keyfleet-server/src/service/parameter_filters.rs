@@ -5,7 +5,7 @@
 //! SSM's error, never ignored: an ignored filter would answer "everything".
 
 use super::{Error, Result};
-use crate::store::ParameterRow;
+use crate::store::{ParameterRow, ParameterType, WireName};
 
 /// The most values one filter may have.
 const MAX_VALUES: usize = 50;
@@ -131,7 +131,7 @@ fn check_values(key: &Field, comparison: Comparison, values: &[String]) -> Resul
         let bad = value.is_empty()
             || value.len() > MAX_VALUE_LEN
             || match key {
-                Field::Type => !matches!(value.as_str(), "String" | "StringList" | "SecureString"),
+                Field::Type => ParameterType::parse(value).is_none(),
                 Field::Tier => !matches!(value.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering"),
                 Field::Path => !value.starts_with('/'),
                 _ => false,
@@ -153,7 +153,7 @@ impl ParameterFilter {
         match &self.key {
             Field::Name => any(&row.name),
             Field::Path => self.values.iter().any(|path| under_path(&row.name, path, self.comparison)),
-            Field::Type => any(&row.kind),
+            Field::Type => any(row.kind.as_str()),
             Field::KeyId => row.key_id.as_deref().is_some_and(any),
             Field::DataType => any(&row.data_type),
             // Every keyfleet parameter is Standard, and none has labels or tags.
@@ -194,7 +194,7 @@ mod tests {
         ParameterRow {
             name: name.into(),
             version: 1,
-            kind: kind.into(),
+            kind: ParameterType::parse(kind).unwrap(),
             value: String::new(),
             key_id: (kind == "SecureString").then(|| "alias/aws/ssm".into()),
             description: None,

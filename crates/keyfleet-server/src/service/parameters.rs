@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::envelope::MasterKey;
 use super::parameter_filters::ParameterFilter;
 use super::{Error, Result, now_ms};
-use crate::store::{ParameterRow, PutOutcome, Scope, Store};
+use crate::store::{ParameterRow, ParameterType, PutOutcome, Scope, Store, WireName};
 
 /// Versions kept per parameter.
 pub const MAX_VERSIONS: i64 = 100;
@@ -44,7 +44,7 @@ pub struct Parameter {
     /// The name.
     pub name: String,
     /// String, StringList or SecureString.
-    pub kind: String,
+    pub kind: ParameterType,
     /// The value: plaintext, or a SecureString's ciphertext (base64) unless decrypted.
     pub value: Zeroizing<String>,
     /// The version.
@@ -93,8 +93,7 @@ impl Parameters {
             )));
         }
         let kind = match input.kind.as_deref() {
-            Some(k @ ("String" | "StringList" | "SecureString")) => k.to_owned(),
-            Some(other) => return Err(Error::UnsupportedParameterType(other.to_owned())),
+            Some(name) => ParameterType::parse(name).ok_or_else(|| Error::UnsupportedParameterType(name.to_owned()))?,
             None => match self.store.parameter(scope, &name, None).await? {
                 Some(existing) if input.overwrite => existing.kind,
                 Some(_) => return Err(Error::ParameterAlreadyExists),
@@ -106,7 +105,7 @@ impl Parameters {
             },
         };
         let arn = arn(scope, &name);
-        let (value, key_id) = if kind == "SecureString" {
+        let (value, key_id) = if kind == ParameterType::SecureString {
             (
                 self.master.seal(input.value.as_bytes(), &arn).map_err(Error::Secret)?,
                 Some(input.key_id.unwrap_or_else(|| DEFAULT_KEY_ID.into())),
@@ -128,7 +127,10 @@ impl Parameters {
         match self.store.put_parameter(scope, &row, input.overwrite, MAX_VERSIONS).await? {
             PutOutcome::Stored(version) => Ok(version),
             PutOutcome::Exists => Err(Error::ParameterAlreadyExists),
-            PutOutcome::TypeMismatch(existing) => Err(Error::ParameterTypeMismatch { existing, requested: row.kind }),
+            PutOutcome::TypeMismatch(existing) => Err(Error::ParameterTypeMismatch {
+                existing: existing.as_str().to_owned(),
+                requested: row.kind.as_str().to_owned(),
+            }),
         }
     }
 
@@ -248,7 +250,7 @@ impl Parameters {
 
     fn view(&self, scope: &Scope, row: ParameterRow, decrypt: bool) -> Result<Parameter> {
         let arn = arn(scope, &row.name);
-        let value = if decrypt && row.kind == "SecureString" {
+        let value = if decrypt && row.kind == ParameterType::SecureString {
             let plain = self.master.open(&row.value, &arn).map_err(Error::Secret)?;
             Zeroizing::new(String::from_utf8_lossy(&plain).into_owned())
         } else {

@@ -180,6 +180,29 @@ impl WireName for AutomationStatus {
     }
 }
 
+/// A parameter's type (SSM API Reference, "Parameter").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterType {
+    /// Text.
+    String,
+    /// Comma-separated values.
+    StringList,
+    /// Encrypted at rest under the master key.
+    SecureString,
+}
+
+impl WireName for ParameterType {
+    const ALL: &'static [Self] = &[ParameterType::String, ParameterType::StringList, ParameterType::SecureString];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ParameterType::String => "String",
+            ParameterType::StringList => "StringList",
+            ParameterType::SecureString => "SecureString",
+        }
+    }
+}
+
 /// An access key's status (IAM API Reference, "AccessKeyMetadata").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessKeyStatus {
@@ -247,7 +270,7 @@ pub struct ParameterRow {
     /// 1, 2, …
     pub version: i64,
     /// `String`, `StringList` or `SecureString`.
-    pub kind: String,
+    pub kind: ParameterType,
     /// Plain text, or for SecureString the sealed blob (base64).
     pub value: String,
     /// The KMS key id a SecureString names (`alias/aws/ssm` by default).
@@ -299,7 +322,7 @@ pub enum PutOutcome {
     /// The name exists and overwriting was not asked for.
     Exists,
     /// The name exists with another type.
-    TypeMismatch(String),
+    TypeMismatch(ParameterType),
 }
 
 /// An IAM user as stored.

@@ -286,7 +286,7 @@ for_each_backend!(concurrent_overwrites_get_distinct_versions, |s: Arc<dyn Store
         let row = ParameterRow {
             name: "/app/db".into(),
             version: 0,
-            kind: "String".into(),
+            kind: ParameterType::String,
             value: format!("v{i}"),
             key_id: None,
             description: None,
@@ -466,6 +466,7 @@ fn wire_names_round_trip() {
     round_trips::<InstanceState>();
     round_trips::<AutomationStatus>();
     round_trips::<AccessKeyStatus>();
+    round_trips::<ParameterType>();
     assert_eq!(InstanceState::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(), [0, 16, 32, 48, 64, 80]);
 }
 

@@ -13,6 +13,7 @@ use crate::service::parameter_filters::{
     self as parameter_filters, Operation as FilterUse, ParameterFilter, RawFilter,
 };
 use crate::service::parameters::{self as service, Page, Parameter};
+use crate::store::WireName;
 
 type Found = (Vec<Parameter>, Option<String>);
 
@@ -328,7 +329,7 @@ fn paged(member: &str, items: Vec<Value>, next: Option<String>) -> Value {
 fn with_value(p: &Parameter) -> Map<String, Value> {
     let mut item = Map::new();
     item.insert("Name".into(), json!(p.name));
-    item.insert("Type".into(), json!(p.kind));
+    item.insert("Type".into(), json!(p.kind.as_str()));
     item.insert("Value".into(), json!(p.value.as_str()));
     item.insert("Version".into(), json!(p.version));
     item.insert("LastModifiedDate".into(), epoch_seconds(p.modified_ms));
@@ -342,7 +343,7 @@ fn metadata(p: &Parameter) -> Map<String, Value> {
     let mut item = Map::new();
     item.insert("Name".into(), json!(p.name));
     item.insert("ARN".into(), json!(p.arn));
-    item.insert("Type".into(), json!(p.kind));
+    item.insert("Type".into(), json!(p.kind.as_str()));
     if let Some(key) = &p.key_id {
         item.insert("KeyId".into(), json!(key));
     }

@@ -2,18 +2,18 @@
 
 use super::*;
 
-fn parameter_row(r: &AnyRow) -> ParameterRow {
-    ParameterRow {
-        name: r.get(0),
-        version: r.get(1),
-        kind: r.get(2),
-        value: r.get(3),
-        key_id: r.get(4),
-        description: r.get(5),
-        data_type: r.get(6),
-        modified_ms: r.get(7),
-        modified_by: r.get(8),
-    }
+fn parameter_row(r: &AnyRow) -> Result<ParameterRow, StoreError> {
+    Ok(ParameterRow {
+        name: r.get("name"),
+        version: r.get("version"),
+        kind: wire(r, "type")?,
+        value: r.get("value"),
+        key_id: r.get("key_id"),
+        description: r.get("description"),
+        data_type: r.get("data_type"),
+        modified_ms: r.get("modified_ms"),
+        modified_by: r.get("modified_by"),
+    })
 }
 
 impl SqlStore {
@@ -39,8 +39,13 @@ impl SqlStore {
         let version = match latest {
             None => 1,
             Some(_) if !overwrite => return Ok(PutOutcome::Exists),
-            Some(r) if r.get::<String, _>(1) != row.kind => return Ok(PutOutcome::TypeMismatch(r.get(1))),
-            Some(r) => r.get::<i64, _>(0) + 1,
+            Some(r) => {
+                let stored: ParameterType = wire(&r, "type")?;
+                if stored != row.kind {
+                    return Ok(PutOutcome::TypeMismatch(stored));
+                }
+                r.get::<i64, _>("version") + 1
+            }
         };
         sqlx::query(
             "INSERT INTO parameter_versions (account, region, name, version, type, value, key_id, description, data_type,
@@ -51,7 +56,7 @@ impl SqlStore {
         .bind(&scope.region)
         .bind(&row.name)
         .bind(version)
-        .bind(&row.kind)
+        .bind(row.kind.as_str())
         .bind(&row.value)
         .bind(&row.key_id)
         .bind(&row.description)
@@ -114,7 +119,7 @@ impl ParameterStore for SqlStore {
         .bind(version)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(parameter_row))
+        row.as_ref().map(parameter_row).transpose()
     }
 
     async fn parameters_with_prefix(&self, scope: &Scope, prefix: &str) -> Result<Vec<ParameterRow>, StoreError> {
@@ -132,7 +137,7 @@ impl ParameterStore for SqlStore {
         .bind(prefix)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(parameter_row).collect())
+        rows.iter().map(parameter_row).collect()
     }
 
     async fn parameter_history(&self, scope: &Scope, name: &str) -> Result<Vec<ParameterRow>, StoreError> {
@@ -145,7 +150,7 @@ impl ParameterStore for SqlStore {
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(parameter_row).collect())
+        rows.iter().map(parameter_row).collect()
     }
 
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
