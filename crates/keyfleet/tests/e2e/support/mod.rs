@@ -35,7 +35,8 @@ pub struct Identity {
 /// A running `keyfleet serve` with its own data dir; killed on drop.
 pub struct TestServer {
     pub url: String,
-    /// The port instances serve SSH on: 22 when the tests run as root, else 2222.
+    /// The port instances serve SSH on: a free one, never a fixed 22 or 2222 that a host
+    /// sshd listening on every address would hold.
     pub ssh_port: u16,
     pub dir: tempfile::TempDir,
     pub access_key_id: String,
@@ -60,7 +61,7 @@ impl TestServer {
         // running in parallel never want the same address and port.
         static NEXT_NETWORK: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
         let network = format!("127.{}.0.0", NEXT_NETWORK.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let ssh_port = if is_root() { 22 } else { 2222 };
+        let ssh_port = free_port();
         let (child, url) = spawn(dir.path(), &options, &network, ssh_port);
         let (access_key_id, secret_access_key) = if options.dev {
             ("AKIDEXAMPLE".to_owned(), "dev-secret".to_owned())
@@ -333,6 +334,13 @@ fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child,
 
 /// True if every tool is available. Otherwise: under `CI=true` the test fails, on a
 /// laptop it prints why and the caller returns early.
+/// A TCP port nothing on this host listens on now (the kernel's pick for port 0): free on
+/// every loopback address, since a listener on all addresses would hold it on 127.0.0.1 too.
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().expect("its address").port()
+}
+
 pub fn require(tools: &[&str]) -> bool {
     let missing: Vec<&str> = tools.iter().copied().filter(|t| !tool_available(t)).collect();
     if missing.is_empty() {
