@@ -91,6 +91,18 @@ impl Server {
         ureq::post(format!("{}/moto-api/reset", self.url)).send_empty().expect("reset");
     }
 
+    /// CPU time the server process has used so far, user and system (`/proc/<pid>/stat`).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name, which is in parentheses and may hold spaces:
+        // state is the first, utime the 12th and stime the 13th.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let per_second = rustix::param::clock_ticks_per_second().max(1);
+        Duration::from_secs_f64((ticks(11) + ticks(12)) as f64 / per_second as f64)
+    }
+
     /// Resident memory, KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();

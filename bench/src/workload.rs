@@ -117,6 +117,7 @@ impl Workload {
             post(&warmup_agent, &server.url, &(self.body)(1_000_000 + i));
         }
         let next = AtomicUsize::new(0);
+        let cpu_before = server.cpu_time();
         let started = Instant::now();
         let latencies: Vec<Duration> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..self.concurrency)
@@ -138,7 +139,8 @@ impl Workload {
                 .collect();
             workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
         });
-        Stats::new(latencies, started.elapsed())
+        let wall = started.elapsed();
+        Stats::new(latencies, wall, server.cpu_time().saturating_sub(cpu_before))
     }
 }
 
@@ -201,12 +203,20 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) {
 pub struct Stats {
     sorted: Vec<Duration>,
     wall: Duration,
+    /// The server's CPU time over the run (user and system, all its threads).
+    cpu: Duration,
 }
 
 impl Stats {
-    fn new(mut latencies: Vec<Duration>, wall: Duration) -> Stats {
+    fn new(mut latencies: Vec<Duration>, wall: Duration, cpu: Duration) -> Stats {
         latencies.sort_unstable();
-        Stats { sorted: latencies, wall }
+        Stats { sorted: latencies, wall, cpu }
+    }
+
+    /// The server's CPU time per completed request (clock-tick resolution: 10 ms on most
+    /// kernels, so runs are sized to take seconds).
+    pub fn cpu_per_request(&self) -> Duration {
+        self.cpu.checked_div(u32::try_from(self.sorted.len()).unwrap_or(u32::MAX).max(1)).unwrap_or_default()
     }
 
     pub fn percentile(&self, p: f64) -> Duration {
@@ -222,6 +232,13 @@ impl Stats {
     /// `p50 / p99 ms, req/s`.
     pub fn summary(&self) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        format!("{:.2}/{:.2} ms {:>7.0}/s", ms(self.percentile(0.5)), ms(self.percentile(0.99)), self.throughput())
+        let cpu_us = self.cpu_per_request().as_secs_f64() * 1e6;
+        format!(
+            "{:.2}/{:.2} ms {:>7.0}/s {:>6.0} µs cpu/req",
+            ms(self.percentile(0.5)),
+            ms(self.percentile(0.99)),
+            self.throughput(),
+            cpu_us
+        )
     }
 }
