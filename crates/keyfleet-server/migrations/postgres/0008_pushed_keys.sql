@@ -8,3 +8,5 @@ CREATE TABLE pushed_keys (
     expires_ms  BIGINT NOT NULL
 );
 CREATE INDEX pushed_keys_by_login ON pushed_keys (instance_id, os_user, expires_ms);
+-- Expired keys are dropped at each push.
+CREATE INDEX pushed_keys_by_expiry ON pushed_keys (expires_ms);

@@ -240,7 +240,9 @@ async fn dispatch(
             endpoint.run(ctx, trail, params).await.map(xml)
         }
         (Protocol::Json(target), Some(input)) => {
-            let endpoint = json_endpoint(target).ok_or_else(|| ApiError::unknown_operation(target))?;
+            // A known service names the operation it lacks; an unknown prefix, the whole target.
+            let unknown = || ApiError::unknown_operation(json_service(target).map_or(target.as_str(), |(_, op)| op));
+            let endpoint = json_endpoint(target).ok_or_else(unknown)?;
             Ok(Body::from(endpoint.run(ctx, trail, input).await?.to_string()))
         }
         (Protocol::Json(_), None) => Err(ApiError::serialization()),

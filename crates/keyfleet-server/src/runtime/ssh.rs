@@ -36,6 +36,9 @@ pub const DEFAULT_LOGIN_GRACE: Duration = Duration::from_secs(120);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long reading `authorized_keys` may take before the attempt is refused.
 const AUTHORIZED_KEYS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the store may take to name an instance's pushed keys before the attempt goes on
+/// without them: a slow store must not let unauthenticated clients hold connections open.
+const PUSHED_KEYS_TIMEOUT: Duration = Duration::from_millis(500);
 /// OpenSSH's sftp server, run inside the sandbox for `sftp` and `scp`.
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
@@ -233,12 +236,18 @@ impl Connection {
         if user != LOGIN_USER {
             return Err("unknown user");
         }
+        let text = self.read_authorized_keys().await;
+        let listed = text
+            .as_deref()
+            .ok()
+            .and_then(|text| authorized_keys::find(text, key.key_data(), self.peer, OffsetDateTime::now_utc()));
+        if let Some(grant) = listed {
+            return Ok((grant, "authorized_keys"));
+        }
         if self.pushed_key_valid(user, key.key_data()).await {
             return Ok((Grant { pty: true, forced_command: None }, "instance-connect"));
         }
-        let text = self.read_authorized_keys().await?;
-        let grant = authorized_keys::find(&text, key.key_data(), self.peer, OffsetDateTime::now_utc());
-        grant.map(|g| (g, "authorized_keys")).ok_or("key not authorized")
+        Err(text.err().unwrap_or("key not authorized"))
     }
 
     /// The file is the instance user's: read it on a blocking thread, within a time limit,
@@ -254,7 +263,7 @@ impl Connection {
 
     async fn pushed_key_valid(&self, user: &str, key: &ssh_key::public::KeyData) -> bool {
         let lookup = (self.instance.pushed_keys)(self.instance.instance_id.clone(), user.to_owned());
-        match tokio::time::timeout(AUTHORIZED_KEYS_TIMEOUT, lookup).await {
+        match tokio::time::timeout(PUSHED_KEYS_TIMEOUT, lookup).await {
             Ok(keys) => keys.iter().any(|k| k == key),
             Err(_) => false,
         }

@@ -127,7 +127,7 @@ impl Audit {
     /// call's `held` write (see [`crate::store::hold_first_write`]) the record is committed in
     /// the same transaction. False if the record was not committed: then the call must fail.
     pub async fn api_call(&self, call: ApiCall, held: Option<Held>) -> bool {
-        let row = api_call_row(call);
+        let row = storable(api_call_row(call));
         let row = match held {
             Some(held) => match held.commit_with(vec![row.clone()]).await {
                 Ok(Ok(())) => {
@@ -154,7 +154,7 @@ impl Audit {
 
     /// Records an SSH authentication attempt (never blocks the SSH server).
     pub fn ssh_attempt(&self, attempt: SshAttempt) {
-        if let Err(e) = self.queue.try_send((ssh_attempt_row(attempt), None, false)) {
+        if let Err(e) = self.queue.try_send((storable(ssh_attempt_row(attempt)), None, false)) {
             tracing::error!(error = %e, "audit queue full: ssh attempt not recorded");
         }
     }
@@ -168,27 +168,11 @@ impl Audit {
 async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, mut receiver: mpsc::Receiver<Queued>) {
     let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
-        let mut rows = Vec::with_capacity(batch.len());
-        let mut unstored = Vec::new();
-        let mut waiters = Vec::new();
-        for (row, waiter, stored) in batch.drain(..) {
-            if !stored {
-                unstored.push(row.clone());
-            }
-            rows.push(row);
-            waiters.push(waiter);
-        }
-        let mut stored = true;
-        if !unstored.is_empty()
-            && let Err(e) = store.append_audit(&unstored).await
-        {
-            // The records still reach the log and, if configured, the file; their calls fail.
-            tracing::error!(error = %e, events = unstored.len(), "audit records not stored");
-            stored = false;
-        }
+        let entries = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+        let outcomes = store_all(&store, &entries).await;
         if let Some(f) = file.as_mut() {
             let mut lines = String::new();
-            for row in &rows {
+            for (row, ..) in &entries {
                 lines.push_str(&row.record);
                 lines.push('\n');
             }
@@ -196,10 +180,57 @@ async fn write_batches(store: Arc<dyn Store>, mut file: Option<std::fs::File>, m
                 tracing::error!(error = %e, "audit file not written");
             }
         }
-        waiters.into_iter().flatten().for_each(|w| {
-            let _ = w.send(stored);
-        });
+        for ((_, waiter, _), stored) in entries.into_iter().zip(outcomes) {
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(stored);
+            }
+        }
     }
+}
+
+/// Stores the records not yet stored, in one transaction; if that fails, each on its own, so
+/// that one record the store refuses fails its own call only. Whether each record is stored.
+async fn store_all(store: &Arc<dyn Store>, entries: &[(AuditRow, Option<oneshot::Sender<bool>>, bool)]) -> Vec<bool> {
+    let unstored: Vec<AuditRow> = entries.iter().filter(|e| !e.2).map(|e| e.0.clone()).collect();
+    if unstored.is_empty() || store.append_audit(&unstored).await.is_ok() {
+        return vec![true; entries.len()];
+    }
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for (row, _, already) in entries {
+        let stored = match already {
+            true => true,
+            false => match store.append_audit(std::slice::from_ref(row)).await {
+                Ok(()) => true,
+                Err(e) => {
+                    // The record still reaches the log and, if configured, the file; its call fails.
+                    tracing::error!(error = %e, event = %row.event_id, "audit record not stored");
+                    false
+                }
+            },
+        };
+        outcomes.push(stored);
+    }
+    outcomes
+}
+
+/// The record with no NUL in its columns: PostgreSQL's text refuses NUL, and a name, user
+/// agent or SSH user name can carry one. (The JSON record escapes it.)
+fn storable(mut row: AuditRow) -> AuditRow {
+    let clean = |text: &mut String| {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{fffd}");
+        }
+    };
+    for column in [&mut row.account, &mut row.region, &mut row.event_name, &mut row.event_source, &mut row.username] {
+        clean(column);
+    }
+    clean(&mut row.access_key);
+    for (kind, name) in &mut row.resources {
+        clean(kind);
+        clean(name);
+    }
+    clean(&mut row.record);
+    row
 }
 
 /// Replaces a request parameter's value when it may hold a secret, as CloudTrail does with
@@ -346,5 +377,26 @@ mod tests {
         let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END;";
         rusqlite::Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
         assert!(!audit.api_call(call("DeleteKeyPair"), None).await, "a refused record was reported as committed");
+    }
+
+    /// One record the store refuses fails its own call, not the calls whose records shared
+    /// its batch; and no column keeps a NUL (PostgreSQL's text refuses it).
+    #[tokio::test]
+    async fn a_refused_record_fails_only_its_own_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
+        let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.event_name = 'Bad'
+                      BEGIN SELECT RAISE(ABORT, 'refused'); END;";
+        rusqlite::Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
+        let audit = Audit::start(store, None).unwrap();
+        let (bad, good, other) = tokio::join!(
+            audit.api_call(call("Bad"), None),
+            audit.api_call(call("Good"), None),
+            audit.api_call(call("Other"), None)
+        );
+        assert_eq!((bad, good, other), (false, true, true));
+        let row = super::storable(super::api_call_row(call("Nul\0Name")));
+        assert_eq!(row.event_name, "Nul\u{fffd}Name");
     }
 }

@@ -311,7 +311,8 @@ fn split_selector(name: &str) -> Result<(String, Option<i64>)> {
     }
 }
 
-fn check_batch(names: &[String]) -> Result<()> {
+/// GetParameters and DeleteParameters take 1 to 10 names.
+pub fn check_batch(names: &[String]) -> Result<()> {
     if names.is_empty() || names.len() > 10 {
         return Err(Error::SsmValidation(
             "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10".into(),

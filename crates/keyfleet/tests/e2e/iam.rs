@@ -321,3 +321,25 @@ fn policies_on_condition_keys_keyfleet_does_not_fill_are_refused() {
     );
     assert!(message.contains("aws:MultiFactorAuthPresent"), "{message}");
 }
+
+/// Tagging at launch needs `ec2:CreateTags` as well as `ec2:RunInstances`, as on EC2: a user
+/// allowed only to launch cannot tag what it launches (and nothing is launched).
+#[test]
+fn tags_at_launch_need_create_tags() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let launcher = server.create_user(
+        "launcher",
+        Some(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:DescribeInstances"], "Resource": "*"}]}"#),
+    );
+    let message = server.aws_err_as(
+        &launcher,
+        "ec2 run-instances --image-id ami-keyfleet-linux --count 1 --tag-specifications ResourceType=instance,Tags=[{Key=team,Value=a}]",
+        "UnauthorizedOperation",
+    );
+    assert!(message.contains("ec2:CreateTags"), "{message}");
+    let described = json(&server.aws_ok_as(&launcher, "ec2 describe-instances"));
+    assert_eq!(described["Reservations"], serde_json::json!([]), "nothing was launched");
+}

@@ -56,7 +56,14 @@ impl Operation for RunInstances {
         if let Some(name) = &input.key_name {
             launch.push(targets::key_pair(ctx, Some(name), None).await?);
         }
-        Ok(Authorization::on(launch))
+        let authorization = Authorization::on(launch);
+        if tags.is_empty() {
+            return Ok(authorization);
+        }
+        // Tagging at launch is also `ec2:CreateTags` on the new instances, as on EC2.
+        let tagging =
+            Target::instance(&ctx.scope, "*").with_request_tags(&tags).with_key("ec2:CreateAction", Self::NAME);
+        Ok(authorization.and_as("ec2:CreateTags", vec![tagging]))
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {

@@ -21,7 +21,7 @@ impl Operation for CreateTags {
     type Output = ();
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        Ok((p.list("ResourceId"), p.tags("Tag")))
+        Ok((resource_ids(p)?, p.tags("Tag")))
     }
 
     async fn authorization(ctx: &Context<'_>, (ids, tags): &Self::Input) -> Result<Authorization, ApiError> {
@@ -48,7 +48,7 @@ impl Operation for DeleteTags {
     type Output = ();
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        Ok((p.list("ResourceId"), p.tag_removals()))
+        Ok((resource_ids(p)?, p.tag_removals()))
     }
 
     async fn authorization(ctx: &Context<'_>, (ids, removals): &Self::Input) -> Result<Authorization, ApiError> {
@@ -116,6 +116,12 @@ impl Operation for DescribeTags {
             }
         })
     }
+}
+
+/// `ResourceId.N`: at least one, refused before authorization as EC2 refuses it.
+fn resource_ids(p: &QueryParams) -> Result<Vec<String>, ApiError> {
+    let ids = p.list("ResourceId");
+    if ids.is_empty() { Err(crate::service::Error::MissingParameter("resourceIdSet").into()) } else { Ok(ids) }
 }
 
 /// Each resource with its own tags, and the tags the request adds or removes as

@@ -20,7 +20,8 @@ pub(super) fn requested_tags(specs: &[TagSpecification], resource_type: &str) ->
 /// when it does not exist (the operation then answers NotFound) or when no lookup is needed.
 pub(super) async fn key_pair(ctx: &Context<'_>, name: Option<&str>, id: Option<&str>) -> Result<Target, ApiError> {
     let said = name.or(id).unwrap_or("*");
-    if ctx.unrestricted() {
+    // With neither, nothing is looked up: an empty lookup would name every key pair.
+    if ctx.unrestricted() || (name.is_none() && id.is_none()) {
         return Ok(Target::key_pair(&ctx.scope, said));
     }
     Ok(match ctx.state.key_pairs.find(&ctx.scope, name, id).await? {

@@ -98,7 +98,9 @@ impl Operation for GetParameters {
     type Output = (Vec<Parameter>, Vec<String>);
 
     fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
-        Ok((input.strings("Names"), input.flag("WithDecryption")))
+        let names = input.strings("Names");
+        service::check_batch(&names)?;
+        Ok((names, input.flag("WithDecryption")))
     }
 
     async fn authorization(ctx: &Context<'_>, (names, _): &Self::Input) -> Result<Authorization, ApiError> {
@@ -272,7 +274,9 @@ impl Operation for DeleteParameters {
     type Output = (Vec<String>, Vec<String>);
 
     fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
-        Ok(input.strings("Names"))
+        let names = input.strings("Names");
+        service::check_batch(&names)?;
+        Ok(names)
     }
 
     async fn authorization(ctx: &Context<'_>, names: &Self::Input) -> Result<Authorization, ApiError> {

@@ -79,12 +79,19 @@ impl TagStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
-        for (resource_id, resource_type) in resources {
-            // Concurrent puts on one resource count one after the other, so that together
-            // they cannot pass the limit. SQLite's one writer already runs them in turn.
-            if let Some(lock) = self.backend.resource_lock() {
+        // Concurrent puts on one resource count one after the other, so that together they
+        // cannot pass the limit. The locks are taken in one order whatever the request's, so
+        // that two puts on [A, B] and [B, A] cannot deadlock. SQLite's one writer already
+        // runs them in turn.
+        if let Some(lock) = self.backend.resource_lock() {
+            let mut ids: Vec<&str> = resources.iter().map(|(id, _)| id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for resource_id in ids {
                 sqlx::query(lock).bind(&scope.account).bind(&scope.region).bind(resource_id).execute(&mut *tx).await?;
             }
+        }
+        for (resource_id, resource_type) in resources {
             insert_tags(&mut tx, scope, resource_id, resource_type, tags).await?;
             let count: i64 = sqlx::query(
                 "SELECT COUNT(*) FROM tags WHERE account = $1 AND region = $2 AND resource_id = $3 AND key NOT LIKE 'aws:%'",
