@@ -511,3 +511,119 @@ for_each_backend!(concurrent_launches_hold_the_instance_quota, |s: Arc<dyn Store
     assert_eq!(launched, 5, "the quota of 5 let {launched} in");
     assert_eq!(s.instances(&sc, &[]).await.unwrap().len(), 5);
 });
+
+for_each_backend!(leases_claims_reboots_and_live_addresses, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let mut a = instance("i-a", InstanceState::Running);
+    a.owner = "replica-a".into();
+    a.lease_ms = 1_000;
+    let mut gone = instance("i-gone", InstanceState::Terminated);
+    gone.address = "127.77.9.9".into();
+    s.insert_instances(&sc, &[a.clone(), gone], 10).await.unwrap();
+    assert_eq!(s.live_addresses().await.unwrap(), [a.address.clone()], "a terminated instance frees its address");
+    // The owner keeps it while its lease holds; a renewal moves the lease.
+    assert!(!s.claim_instance(&sc, "i-a", 500, "replica-b", 9_000).await.unwrap(), "lease still held");
+    s.renew_instance_leases("replica-a", 5_000).await.unwrap();
+    assert_eq!(s.instances(&sc, &[]).await.unwrap()[0].lease_ms, 5_000);
+    assert!(s.claim_instance(&sc, "i-a", 5_000, "replica-a", 6_000).await.unwrap(), "its owner renews it");
+    // Once the lease ran out, one of two claimants wins.
+    let claims = tokio::join!(
+        s.claim_instance(&sc, "i-a", 7_000, "replica-b", 20_000),
+        s.claim_instance(&sc, "i-a", 7_000, "replica-c", 20_000)
+    );
+    assert_eq!([claims.0.unwrap(), claims.1.unwrap()].iter().filter(|won| **won).count(), 1);
+    assert!(!s.claim_instance(&sc, "i-gone", i64::MAX, "replica-b", 1).await.unwrap(), "terminated: no owner");
+    s.request_reboot(&sc, "i-a").await.unwrap();
+    s.request_reboot(&sc, "i-a").await.unwrap();
+    assert_eq!(s.instances(&sc, &["i-a".into()]).await.unwrap()[0].reboots, 2);
+});
+
+fn parameter(name: &str, value: &str) -> ParameterRow {
+    ParameterRow {
+        name: name.into(),
+        version: 0,
+        kind: ParameterType::String,
+        value: value.into(),
+        key_id: None,
+        description: None,
+        data_type: "text".into(),
+        modified_ms: 1,
+        modified_by: "arn:aws:iam::111122223333:root".into(),
+    }
+}
+
+for_each_backend!(parameters_keep_versions_list_by_prefix_and_delete, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    for value in ["v1", "v2", "v3"] {
+        assert!(matches!(
+            s.put_parameter(&sc, &parameter("/app/db", value), true, 2).await.unwrap(),
+            PutOutcome::Stored(_)
+        ));
+    }
+    s.put_parameter(&sc, &parameter("/app/cache", "c1"), false, 2).await.unwrap();
+    s.put_parameter(&sc, &parameter("/other", "o1"), false, 2).await.unwrap();
+    assert_eq!(s.put_parameter(&sc, &parameter("/other", "o2"), false, 2).await.unwrap(), PutOutcome::Exists);
+    let mut list = parameter("/other", "o2");
+    list.kind = ParameterType::StringList;
+    assert_eq!(s.put_parameter(&sc, &list, true, 2).await.unwrap(), PutOutcome::TypeMismatch(ParameterType::String));
+    let latest = s.parameter(&sc, "/app/db", None).await.unwrap().unwrap();
+    assert_eq!((latest.version, latest.value.as_str()), (3, "v3"));
+    assert_eq!(s.parameter(&sc, "/app/db", Some(2)).await.unwrap().unwrap().value, "v2");
+    assert!(s.parameter(&sc, "/app/db", Some(1)).await.unwrap().is_none(), "only the newest 2 are kept");
+    let history: Vec<i64> = s.parameter_history(&sc, "/app/db").await.unwrap().iter().map(|p| p.version).collect();
+    assert_eq!(history, [2, 3]);
+    let names: Vec<String> =
+        s.parameters_with_prefix(&sc, "/app/").await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["/app/cache", "/app/db"]);
+    assert!(s.delete_parameter(&sc, "/app/db").await.unwrap());
+    assert!(!s.delete_parameter(&sc, "/app/db").await.unwrap());
+    assert!(s.parameter_history(&sc, "/app/db").await.unwrap().is_empty(), "the history goes too");
+    assert!(s.parameter(&scope("eu-west-1"), "/other", None).await.unwrap().is_none(), "scoped by region");
+});
+
+fn execution(id: &str, target: &str, status: AutomationStatus) -> AutomationRow {
+    AutomationRow {
+        id: id.into(),
+        document: "AWSSupport-ResetAccess".into(),
+        status,
+        parameters: "{}".into(),
+        steps: "[]".into(),
+        outputs: "{}".into(),
+        failure: None,
+        start_ms: id.len() as i64,
+        end_ms: None,
+        executed_by: "arn:aws:iam::111122223333:root".into(),
+        owner: "replica-a".into(),
+        target: Some(target.into()),
+    }
+}
+
+for_each_backend!(executions_are_saved_found_and_one_runs_per_instance, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let mut first = execution("e-1", "i-1", AutomationStatus::InProgress);
+    s.save_execution(&sc, &first).await.unwrap();
+    let second = execution("e-22", "i-1", AutomationStatus::Pending);
+    assert!(matches!(s.save_execution(&sc, &second).await, Err(StoreError::Duplicate)), "one unfinished per instance");
+    first.status = AutomationStatus::Success;
+    first.end_ms = Some(10);
+    s.save_execution(&sc, &first).await.unwrap();
+    s.save_execution(&sc, &second).await.unwrap();
+    assert_eq!(s.execution(&sc, "e-1").await.unwrap().unwrap().status, AutomationStatus::Success);
+    assert!(s.execution(&scope("eu-west-1"), "e-1").await.unwrap().is_none());
+    let ids: Vec<String> = s.executions(&sc).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["e-1", "e-22"]);
+    let running = s.executions_in_status(&[AutomationStatus::Pending, AutomationStatus::InProgress]).await.unwrap();
+    assert_eq!(running.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>(), ["e-22"]);
+});
+
+for_each_backend!(root_keys_users_and_the_ping, |s: Arc<dyn Store>| async move {
+    assert!(!s.ping().await.unwrap().is_empty());
+    let mut root = access_key("AKIAROOT0000000000001", "");
+    root.account = "222233334444".into();
+    s.insert_root_access_key(&root).await.unwrap();
+    let found = s.access_key("AKIAROOT0000000000001").await.unwrap().unwrap();
+    assert_eq!((found.account.as_str(), found.user_name.as_str()), ("222233334444", ""));
+    s.insert_user("222233334444", &user("Carol")).await.unwrap();
+    assert_eq!(s.user("222233334444", "carol").await.unwrap().unwrap().name, "Carol", "names match ignoring case");
+    assert!(s.user("111122223333", "carol").await.unwrap().is_none(), "users are per account");
+});
