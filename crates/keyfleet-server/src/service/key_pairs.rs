@@ -62,7 +62,7 @@ pub struct KeyPairInfo {
     /// The name.
     pub name: String,
     /// `rsa` or `ed25519`.
-    pub key_type: String,
+    pub key_type: KeyType,
     /// AWS's fingerprint.
     pub fingerprint: String,
     /// `<alg> <base64> <name>` when asked for.
@@ -133,7 +133,7 @@ impl KeyPairs {
         let row = KeyPairRow {
             id: ids::new_id("key"),
             name: input.name,
-            key_type: public.key_type().as_str().to_owned(),
+            key_type: public.key_type(),
             fingerprint: fingerprint::of_imported(&public)?,
             public_key: public.to_openssh_line("")?.trim_end().to_owned(),
             created_ms: now_ms(),
@@ -197,7 +197,7 @@ impl KeyPairs {
         Ok(KeyPairRow {
             id: ids::new_id("key"),
             name: name.to_owned(),
-            key_type: key.key_type().as_str().to_owned(),
+            key_type: key.key_type(),
             fingerprint,
             public_key: public.to_openssh_line("")?.trim_end().to_owned(),
             created_ms: now_ms(),
@@ -266,7 +266,7 @@ impl FilterField<KeyPairRow> for KeyPairFilter {
             KeyPairFilter::Id => vec![&row.id],
             KeyPairFilter::Name => vec![&row.name],
             KeyPairFilter::Fingerprint => vec![&row.fingerprint],
-            KeyPairFilter::KeyType => vec![&row.key_type],
+            KeyPairFilter::KeyType => vec![row.key_type.as_str()],
             KeyPairFilter::TagKey => row.tags.iter().map(|t| t.key.as_str()).collect(),
             KeyPairFilter::Tag(key) => tag_values(&row.tags, key),
         }

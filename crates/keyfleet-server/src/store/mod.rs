@@ -15,6 +15,7 @@ mod writer;
 pub use writer::{Held, hold_first_write};
 
 pub use crate::common::wire::WireName;
+pub use keyfleet_keys::KeyType;
 
 use async_trait::async_trait;
 
@@ -35,7 +36,7 @@ pub struct KeyPairRow {
     /// Unique per scope.
     pub name: String,
     /// `rsa` or `ed25519`.
-    pub key_type: String,
+    pub key_type: KeyType,
     /// AWS's fingerprint (depends on whether the key was created or imported).
     pub fingerprint: String,
     /// `<alg> <base64>` without a comment.

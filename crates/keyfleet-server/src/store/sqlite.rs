@@ -42,7 +42,7 @@ pub(super) fn insert_key_pair(
             scope.account,
             scope.region,
             row.name,
-            row.key_type,
+            row.key_type.as_str(),
             row.fingerprint,
             row.public_key,
             row.created_ms

@@ -53,7 +53,7 @@ fn row(id: &str, name: &str) -> KeyPairRow {
     KeyPairRow {
         id: id.into(),
         name: name.into(),
-        key_type: "ed25519".into(),
+        key_type: KeyType::Ed25519,
         fingerprint: format!("fp-{name}"),
         public_key: "ssh-ed25519 AAAA".into(),
         created_ms: 1,
@@ -467,6 +467,9 @@ fn wire_names_round_trip() {
     round_trips::<AutomationStatus>();
     round_trips::<AccessKeyStatus>();
     round_trips::<ParameterType>();
+    for key_type in [KeyType::Rsa, KeyType::Ed25519] {
+        assert_eq!(KeyType::parse(key_type.as_str()), Some(key_type));
+    }
     assert_eq!(InstanceState::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(), [0, 16, 32, 48, 64, 80]);
 }
 

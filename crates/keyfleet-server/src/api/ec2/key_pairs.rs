@@ -208,7 +208,7 @@ fn creation<O: Operation>(target: Target, specs: &[service::tags::TagSpecificati
 }
 
 fn key_pair_item(w: &mut XmlWriter, pair: &KeyPairInfo) {
-    w.start("item").text("keyPairId", &pair.id).text("keyType", &pair.key_type);
+    w.start("item").text("keyPairId", &pair.id).text("keyType", pair.key_type.as_str());
     // DescribeKeyPairs always carries tagSet, empty or not (docs/aws-facts.md, "Key pair responses").
     tag_set(w, &pair.tags);
     if let Some(public_key) = &pair.public_key {

@@ -27,7 +27,7 @@ pub(super) async fn key_pair(ctx: &Context<'_>, name: Option<&str>, id: Option<&
     Ok(match ctx.state.key_pairs.find(&ctx.scope, name, id).await? {
         Some(row) => Target::key_pair(&ctx.scope, &row.name)
             .with_resource_tags(&row.tags)
-            .with_key("ec2:KeyPairType", &row.key_type),
+            .with_key("ec2:KeyPairType", row.key_type.as_str()),
         None => Target::key_pair(&ctx.scope, said),
     })
 }

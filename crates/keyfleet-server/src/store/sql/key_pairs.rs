@@ -3,6 +3,7 @@
 
 use super::tags::insert_tags;
 use super::*;
+use crate::store::KeyType;
 
 /// DeleteKeyPair by `name` or `id` on PostgreSQL, in one statement: the key pair, its tags
 /// and its quota slot. (SQLite's is in `sqlite.rs`.)
@@ -18,16 +19,21 @@ macro_rules! postgres_delete_key_pair {
     };
 }
 
-fn key_pair_row(r: &AnyRow) -> KeyPairRow {
-    KeyPairRow {
-        id: r.get(0),
-        name: r.get(1),
-        key_type: r.get(2),
-        fingerprint: r.get(3),
-        public_key: r.get(4),
-        created_ms: r.get(5),
+fn key_pair_row(r: &AnyRow) -> Result<KeyPairRow, StoreError> {
+    Ok(KeyPairRow {
+        id: r.get("id"),
+        name: r.get("name"),
+        key_type: key_type(&r.get::<String, _>("key_type"))?,
+        fingerprint: r.get("fingerprint"),
+        public_key: r.get("public_key"),
+        created_ms: r.get("created_ms"),
         tags: Vec::new(),
-    }
+    })
+}
+
+/// A stored key type; one this version does not know is a corrupt row.
+fn key_type(name: &str) -> Result<KeyType, StoreError> {
+    KeyType::parse(name).ok_or_else(|| StoreError::Corrupt(format!("key_type {name:?}")))
 }
 
 /// A create on PostgreSQL, in one statement: it first takes a quota slot, and the conditional
@@ -69,7 +75,7 @@ impl GroupWrite for InsertKeyPair {
                 .bind(i64::from(*quota))
                 .bind(&row.id)
                 .bind(&row.name)
-                .bind(&row.key_type)
+                .bind(row.key_type.as_str())
                 .bind(&row.fingerprint)
                 .bind(&row.public_key)
                 .bind(row.created_ms)
@@ -124,12 +130,13 @@ impl SqlStore {
         let listed: Vec<ListedKeyPair> = serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         let mut rows: Vec<KeyPairRow> = listed
             .into_iter()
-            .map(|(id, name, key_type, fingerprint, public_key, created_ms, tags)| {
+            .map(|(id, name, stored_type, fingerprint, public_key, created_ms, tags)| {
                 let mut tags: Vec<Tag> = tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
                 tags.sort_by(|a, b| a.key.cmp(&b.key));
-                KeyPairRow { id, name, key_type, fingerprint, public_key, created_ms, tags }
+                let key_type = key_type(&stored_type)?;
+                Ok(KeyPairRow { id, name, key_type, fingerprint, public_key, created_ms, tags })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         rows.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(rows)
     }
@@ -182,7 +189,7 @@ impl KeyPairStore for SqlStore {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(r) = found {
-                let row = key_pair_row(&r);
+                let row = key_pair_row(&r)?;
                 if !rows.iter().any(|seen| seen.id == row.id) {
                     rows.push(row);
                 }
