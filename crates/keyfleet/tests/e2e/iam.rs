@@ -276,6 +276,9 @@ fn delete_key_pair_authorizes_what_it_deletes() {
     assert_eq!(key_names(&server), ["dev-a", "prod"]);
     server.aws_ok_as(&alice, &format!("ec2 delete-key-pair --key-name dev-a --key-pair-id {dev}"));
     assert_eq!(key_names(&server), ["prod"]);
+    // With neither a name nor an id nothing is looked up: no key pair's name shows in the answer.
+    let message = server.aws_err_as(&alice, "ec2 delete-key-pair", "UnauthorizedOperation");
+    assert!(!message.contains("prod"), "{message}");
 }
 
 /// Names are normalized before they are authorized: a deny on `parameter/prod/*` holds for
