@@ -99,6 +99,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Open API connections per source address.
     pub max_connections_per_source: usize,
+    /// Set when the process entered a mount namespace of its own at start
+    /// ([`runtime::disk::isolate_mounts`]): only then are root volumes sized.
+    pub private_mounts: Option<runtime::disk::PrivateMounts>,
 }
 
 /// A certificate chain and its private key, both PEM.
@@ -137,6 +140,7 @@ impl ServerConfig {
             tls: None,
             max_connections: api::listener::DEFAULT_MAX_CONNECTIONS,
             max_connections_per_source: api::listener::DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+            private_mounts: None,
         }
     }
 }
@@ -235,6 +239,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
             Some(login_observer(&audit)),
             service::instance_connect::key_lookup(store.clone()),
             config.ssh_login_grace,
+            config.private_mounts,
         )
         .await
         .with_host_metadata(config.imds_on_host),

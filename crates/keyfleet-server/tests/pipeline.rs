@@ -57,7 +57,24 @@ const CASES: &[(&str, Wire)] = &[
     ("ec2_reboot_instances_missing", Wire::Ec2("Action=RebootInstances&InstanceId.1=i-0123456789abcdef0")),
     ("ec2_terminate_instances_no_id", Wire::Ec2("Action=TerminateInstances")),
     ("ec2_run_instances_bad_image", Wire::Ec2("Action=RunInstances&ImageId=ami-nope&MinCount=1&MaxCount=1")),
+    (
+        "ec2_run_instances_volume_below_snapshot",
+        Wire::Ec2(
+            "Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&BlockDeviceMapping.1.DeviceName=/dev/xvda&BlockDeviceMapping.1.Ebs.VolumeSize=4",
+        ),
+    ),
+    (
+        "ec2_run_instances_second_volume",
+        Wire::Ec2(
+            "Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&BlockDeviceMapping.1.DeviceName=/dev/sdf&BlockDeviceMapping.1.Ebs.VolumeSize=40",
+        ),
+    ),
+    (
+        "ec2_run_instances_unimplemented_parameter",
+        Wire::Ec2("Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&SubnetId=subnet-12345678"),
+    ),
     ("ec2_describe_volumes", Wire::Ec2("Action=DescribeVolumes")),
+    ("ec2_describe_volumes_filter", Wire::Ec2("Action=DescribeVolumes&Filter.1.Name=size&Filter.1.Value.1=8")),
     ("ec2_describe_volumes_missing", Wire::Ec2("Action=DescribeVolumes&VolumeId.1=vol-0123456789abcdef0")),
     ("ec2_unknown_action", Wire::Ec2("Action=DescribeUniverse")),
     ("iam_create_user", Wire::Iam("Action=CreateUser&UserName=alice")),

@@ -198,6 +198,28 @@ impl From<Error> for ApiError {
                      http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit."
                 ),
             ),
+            Error::RootVolumeTooSmall { asked, snapshot_gib } => Self::bad_request(
+                "InvalidBlockDeviceMapping",
+                format!("Volume of size {asked}GB is smaller than snapshot, expect size >= {snapshot_gib}GB"),
+            ),
+            Error::RootVolumeTooLarge { asked, max } => Self::invalid_parameter_value(format!(
+                "Volume of {asked}GiB is too large; the largest gp2 or gp3 volume is {max}GiB."
+            )),
+            Error::ExtraBlockDevice(device) => Self::bad_request(
+                "InvalidBlockDeviceMapping",
+                format!(
+                    "keyfleet instances have one volume, the root device {}; {device} cannot be mapped.",
+                    crate::service::instances::ROOT_DEVICE
+                ),
+            ),
+            Error::IdempotentParameterMismatch => Self::bad_request(
+                "IdempotentParameterMismatch",
+                "The client token you have provided is associated with a resource that is already deleted or whose parameters differ from this request. Please use a different client token.",
+            ),
+            Error::UnsupportedParameter { action, parameter } => Self::bad_request(
+                "UnsupportedOperation",
+                format!("The parameter {parameter} of {action} is not supported by keyfleet."),
+            ),
             Error::InsufficientCapacity => Self::new(
                 "InsufficientInstanceCapacity",
                 "We currently do not have sufficient capacity in the Availability Zone you requested.",

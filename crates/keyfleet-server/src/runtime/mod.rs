@@ -5,6 +5,7 @@
 pub mod authorized_keys;
 pub mod beneath;
 pub mod cgroup;
+pub mod disk;
 pub mod imds;
 pub mod sandbox;
 pub mod ssh;
@@ -66,6 +67,7 @@ struct Running {
     ssh: ssh::SshServer,
     imds: Vec<tokio::task::JoinHandle<()>>,
     cgroup: Option<cgroup::Group>,
+    home: Option<disk::HomeMount>,
 }
 
 impl Running {
@@ -74,9 +76,15 @@ impl Running {
             task.abort();
         }
         self.ssh.shutdown().await;
-        if let Some(group) = self.cgroup {
-            let _ = tokio::task::spawn_blocking(move || group.remove()).await;
-        }
+        let (cgroup, home) = (self.cgroup, self.home);
+        // The group's processes go first, so that nothing holds the volume's mount open.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(group) = cgroup {
+                group.remove();
+            }
+            drop(home);
+        })
+        .await;
     }
 }
 
@@ -147,6 +155,7 @@ impl Runtime {
         observer: Option<LoginObserver>,
         pushed_keys: PushedKeyLookup,
         login_grace: std::time::Duration,
+        private_mounts: Option<disk::PrivateMounts>,
     ) -> Self {
         let sandbox = match Sandbox::probe().await {
             Ok(s) => Some(s),
@@ -156,14 +165,24 @@ impl Runtime {
             }
         };
         let cgroups = sandbox.as_ref().and_then(|_| detect_cgroups());
+        let disks = match private_mounts.ok_or_else(|| "mounts are not private to this process".to_owned()) {
+            Ok(mounts) => disk::Disks::detect(mounts),
+            Err(why) => Err(why),
+        };
         // Said at every start, as the README says it: what holds an instance in and what not.
-        tracing::warn!(
-            "instances' root volume size is not enforced (no disk quota); processes, per-process memory, \
-             open files and file size are{}",
-            if cgroups.is_some() { ", and total memory and CPU by instance type (cgroups)" } else { "" }
-        );
+        match &disks {
+            Ok(_) => tracing::info!(
+                "instances are held to their root volume size, process count, per-process memory, open files and \
+                 file size{}",
+                if cgroups.is_some() { ", and to their type's total memory and CPU (cgroups)" } else { "" }
+            ),
+            Err(why) => tracing::warn!(
+                reason = %why,
+                "instances' root volume size is NOT enforced: an instance can fill the host's disk"
+            ),
+        }
         Runtime {
-            volumes: Volumes::new(data_dir.join("volumes")),
+            volumes: Volumes::new(data_dir.join("volumes"), disks.ok()),
             ssh_port,
             network,
             sandbox,
@@ -197,7 +216,33 @@ impl Runtime {
     pub async fn boot(&self, spec: &BootSpec) -> Result<(), RuntimeError> {
         let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
         let uid = sandbox::host_uid(spec.address);
-        self.volumes.prepare(&spec.volume_id, spec.launch_key.as_deref(), uid).map_err(volume_error)?;
+        let home = {
+            let (volumes, volume_id, launch_key) =
+                (self.volumes.clone(), spec.volume_id.clone(), spec.launch_key.clone());
+            tokio::task::spawn_blocking(move || volumes.prepare(&volume_id, launch_key.as_deref(), uid))
+                .await
+                .map_err(|e| volume_error(std::io::Error::other(e)))?
+                .map_err(volume_error)?
+        };
+        match self.serve(spec, uid).await {
+            Ok(running) => {
+                let running = Running { home, ..running };
+                if let Some(previous) = self.running.lock().await.insert(spec.instance_id.clone(), running) {
+                    previous.shutdown().await;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Unmounting waits for the disk: not on an async thread.
+                let _ = tokio::task::spawn_blocking(move || drop(home)).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The instance's servers, on its prepared volume.
+    async fn serve(&self, spec: &BootSpec, uid: u32) -> Result<Running, RuntimeError> {
+        let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
         let host_key = self.volumes.host_key(&spec.volume_id).map_err(volume_error)?;
         let cgroup = match &self.cgroups {
             Some(cgroups) => Some(
@@ -228,12 +273,7 @@ impl Runtime {
         let addr = SocketAddr::from((spec.address, self.ssh_port));
         let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
         let imds = self.serve_metadata(spec).await.map_err(volume_error)?;
-        if let Some(previous) =
-            self.running.lock().await.insert(spec.instance_id.clone(), Running { ssh, imds, cgroup })
-        {
-            previous.shutdown().await;
-        }
-        Ok(())
+        Ok(Running { ssh, imds, cgroup, home: None })
     }
 
     /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`)
@@ -281,6 +321,18 @@ impl Runtime {
     /// every replica), so that this process could serve the instance.
     pub fn has_volume(&self, volume_id: &str) -> bool {
         self.volumes.path(volume_id).is_dir()
+    }
+
+    /// Makes a new instance's volume of `gib` GiB. Blocks on disk I/O.
+    pub fn create_volume(&self, volume_id: &str, gib: u32) -> Result<(), RuntimeError> {
+        self.volumes
+            .create(volume_id, gib)
+            .map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })
+    }
+
+    /// True if volumes have the size they were created with (see [`disk`]).
+    pub fn volumes_sized(&self) -> bool {
+        self.volumes.sized()
     }
 
     /// Deletes a volume.

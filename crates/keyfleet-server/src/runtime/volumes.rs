@@ -13,6 +13,9 @@
 //!
 //! Ownership, when keyfleet runs as root: the volume, `etc/`, `imds/` and `home/` are
 //! root's; `home/ec2-user` and all below it belong to the instance's host uid.
+//!
+//! Where volumes are sized ([`super::disk`]), `home/` is a mount of the volume's `home.img`,
+//! held by whoever works in it.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -22,17 +25,51 @@ use ssh_key::{LineEnding, PrivateKey};
 
 use super::authorized_keys::MAX_FILE_BYTES;
 use super::beneath::{BeneathError, Root};
+use super::disk::{Disks, HomeMount};
 
 /// Volume directories under the data dir.
 #[derive(Debug, Clone)]
 pub struct Volumes {
     root: PathBuf,
+    /// `None`: `home/` is a plain directory, bounded only by the host's free space.
+    disks: Option<Disks>,
 }
 
 impl Volumes {
-    /// Volumes live in `root`.
-    pub fn new(root: PathBuf) -> Self {
-        Volumes { root }
+    /// Volumes live in `root`, sized when `disks` is given.
+    pub fn new(root: PathBuf, disks: Option<Disks>) -> Self {
+        Volumes { root, disks }
+    }
+
+    /// True if volumes have the size they were created with.
+    pub fn sized(&self) -> bool {
+        self.disks.is_some()
+    }
+
+    /// Makes a new volume of `gib` GiB (RunInstances), before its first boot.
+    pub fn create(&self, volume_id: &str, gib: u32) -> std::io::Result<()> {
+        match &self.disks {
+            Some(disks) => disks.create(&self.path(volume_id), gib),
+            None => private_dir(&self.path(volume_id)),
+        }
+    }
+
+    /// Keeps the volume's `home/` mounted while the guard lives (nothing to hold for a volume
+    /// without an image). A volume with an image is never used unmounted: its `home/` would
+    /// be the empty, unbounded directory beneath.
+    pub fn hold(&self, volume_id: &str) -> std::io::Result<Option<HomeMount>> {
+        let volume = self.path(volume_id);
+        match &self.disks {
+            Some(disks) if Disks::is_sized(&volume) => disks.hold(&volume).map(Some),
+            Some(_) => {
+                tracing::warn!(volume = volume_id, "volume predates sizes: its home is not bounded");
+                Ok(None)
+            }
+            None if Disks::is_sized(&volume) => Err(std::io::Error::other(
+                "the volume has a size, and this server cannot mount it (see the warning at start)",
+            )),
+            None => Ok(None),
+        }
     }
 
     /// A volume's directory.
@@ -52,8 +89,9 @@ impl Volumes {
 
     /// Makes the volume bootable for an instance whose user runs as host uid `uid`. At first
     /// boot only, writes the launch key pair's public key into `authorized_keys`, as
-    /// cloud-init's per-instance `cc_ssh` module does.
-    pub fn prepare(&self, volume_id: &str, launch_key: Option<&str>, uid: u32) -> std::io::Result<()> {
+    /// cloud-init's per-instance `cc_ssh` module does. The instance holds `home/` mounted
+    /// through the returned guard.
+    pub fn prepare(&self, volume_id: &str, launch_key: Option<&str>, uid: u32) -> std::io::Result<Option<HomeMount>> {
         let volume = self.path(volume_id);
         let as_root = rustix::process::geteuid().is_root();
         // The sandbox gets `home/` and `imds/` as open directories: it never walks these paths.
@@ -64,6 +102,7 @@ impl Volumes {
             _ => {}
         }
         std::fs::DirBuilder::new().mode(0o755).create(volume.join("imds"))?;
+        let mount = self.hold(volume_id)?;
         let owner = as_root.then_some(uid);
         let volume_root = Root::open(&volume)?;
         volume_root.ensure_dir("home", 0o755, as_root.then_some(0))?;
@@ -72,7 +111,7 @@ impl Volumes {
         homes.ensure_dir(super::ssh::LOGIN_USER, 0o700, owner)?;
         let marker = volume.join(".first-boot-done");
         if marker.exists() {
-            return Ok(());
+            return Ok(mount);
         }
         if let Some(line) = launch_key {
             let ssh_dir = format!("{}/.ssh", super::ssh::LOGIN_USER);
@@ -86,12 +125,14 @@ impl Volumes {
                 other => other?,
             }
         }
-        std::fs::write(marker, b"")
+        std::fs::write(marker, b"")?;
+        Ok(mount)
     }
 
     /// Appends `line` to every existing `/home/*/.ssh/authorized_keys` of the volume that
     /// does not hold it yet (never creating one, never through a link); how many it changed.
     pub fn add_authorized_key(&self, volume_id: &str, line: &str) -> std::io::Result<usize> {
+        let _mount = self.hold(volume_id)?;
         let homes = Root::open(&self.homes(volume_id))?;
         let mut users = homes.list("")?;
         users.sort();
@@ -136,6 +177,9 @@ impl Volumes {
 
     /// Deletes a volume (TerminateInstances).
     pub fn destroy(&self, volume_id: &str) -> std::io::Result<()> {
+        if let Some(disks) = &self.disks {
+            disks.forget(&self.path(volume_id));
+        }
         match std::fs::remove_dir_all(self.path(volume_id)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),

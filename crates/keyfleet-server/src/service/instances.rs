@@ -24,7 +24,11 @@ pub const IMAGES: [Image; 1] = [Image {
     id: "ami-keyfleet-linux",
     name: "keyfleet-linux",
     description: "keyfleet built-in Linux: the host's /usr, read-only, in a sandbox; login ec2-user",
+    root_gib: crate::runtime::disk::DEFAULT_ROOT_GIB,
 }];
+
+/// The one device of every instance: its root volume.
+pub const ROOT_DEVICE: &str = "/dev/xvda";
 
 /// A built-in image.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +39,8 @@ pub struct Image {
     pub name: &'static str,
     /// What it is.
     pub description: &'static str,
+    /// Its root snapshot's size, GiB: the smallest and the default root volume.
+    pub root_gib: u32,
 }
 
 /// The instance type when RunInstances names none (EC2's documented default).
@@ -47,8 +53,13 @@ pub const DEFAULT_INSTANCE_QUOTA: u32 = 256;
 /// `RunInstances` input.
 #[derive(Debug, Clone, Default)]
 pub struct RunInstances {
+    /// The root volume's size, GiB (`BlockDeviceMapping.N.Ebs.VolumeSize` of [`ROOT_DEVICE`]);
+    /// the image's when absent.
+    pub root_volume_gib: Option<u64>,
     /// `ImageId`.
     pub image_id: String,
+    /// `ClientToken`: a retry with the same token answers the first launch, launching nothing.
+    pub client_token: Option<String>,
     /// `InstanceType`.
     pub instance_type: Option<String>,
     /// `KeyName`.
@@ -63,6 +74,27 @@ pub struct RunInstances {
     pub user_data: Option<String>,
     /// `MetadataOptions.HttpTokens` = `required`: IMDSv2 only.
     pub tokens_required: bool,
+}
+
+/// The root volume's size: the image's unless asked for, never below it (EC2 cannot shrink
+/// a snapshot) nor above EBS's largest gp2/gp3 volume.
+fn root_volume_gib(image: &Image, asked: Option<u64>) -> Result<u32> {
+    let max = crate::runtime::disk::MAX_ROOT_GIB;
+    match asked {
+        None => Ok(image.root_gib),
+        Some(gib) if gib < u64::from(image.root_gib) => {
+            Err(Error::RootVolumeTooSmall { asked: gib, snapshot_gib: image.root_gib })
+        }
+        Some(gib) => u32::try_from(gib).ok().filter(|g| *g <= max).ok_or(Error::RootVolumeTooLarge { asked: gib, max }),
+    }
+}
+
+/// What RunInstances settled before making rows: the same for every instance it launches.
+struct Resolved {
+    tags: Vec<crate::store::Tag>,
+    /// The key pair's `authorized_keys` line.
+    launch_key: Option<String>,
+    volume_gib: u32,
 }
 
 /// One instance's move between states.
@@ -136,8 +168,12 @@ impl Instances {
 
     /// `RunInstances`: validates, stores the instances as pending, boots them.
     pub async fn run(&self, scope: &Scope, input: RunInstances) -> Result<(String, Vec<InstanceRow>)> {
-        if !IMAGES.iter().any(|i| i.id == input.image_id) {
+        let Some(image) = IMAGES.iter().find(|i| i.id == input.image_id) else {
             return Err(Error::ImageNotFound(input.image_id));
+        };
+        let volume_gib = root_volume_gib(image, input.root_volume_gib)?;
+        if let Some(earlier) = self.earlier_launch(scope, &input).await? {
+            return Ok(earlier);
         }
         if input.min_count < 1 || input.max_count < input.min_count {
             return Err(Error::InvalidParameterValue(format!(
@@ -157,10 +193,13 @@ impl Instances {
         }
         let count = input.max_count.min(MAX_INSTANCES_PER_CALL).min(u32::try_from(room).unwrap_or(u32::MAX));
         let reservation_id = ids::new_id("r");
-        let rows = self.insert_pending(scope, &input, &reservation_id, count, &tags, launch_key).await?;
+        let resolved = Resolved { tags, launch_key, volume_gib };
+        let rows = self.insert_pending(scope, &input, &reservation_id, count, &resolved).await?;
         let _acting = self.acting.lock().await;
         for row in &rows {
-            self.boot(scope, row).await?;
+            if self.create_volume(scope, row).await? {
+                self.boot(scope, row).await?;
+            }
         }
         Ok((reservation_id, rows))
     }
@@ -256,7 +295,9 @@ impl Instances {
     /// that lacks it (ResetAccess); how many files changed.
     pub async fn add_authorized_key(&self, scope: &Scope, instance_id: &str, line: &str) -> Result<usize> {
         let rows = self.existing(scope, &[instance_id.to_owned()]).await?;
-        let Some(row) = rows.first() else { return Ok(0) };
+        let Some(row) = rows.first().filter(|r| !matches!(r.state, ShuttingDown | Terminated)) else { return Ok(0) };
+        // Not while this replica terminates or boots it: a volume being deleted stays deleted.
+        let _acting = self.acting.lock().await;
         let (runtime, volume, line) = (self.runtime.clone(), row.volume_id.clone(), line.to_owned());
         tokio::task::spawn_blocking(move || runtime.add_authorized_key(&volume, &line))
             .await
@@ -366,6 +407,43 @@ impl Instances {
         Ok(())
     }
 
+    /// The launch an earlier RunInstances with the same `ClientToken` made, as it answered
+    /// then; the same token with other parameters is refused, as on EC2.
+    async fn earlier_launch(&self, scope: &Scope, input: &RunInstances) -> Result<Option<(String, Vec<InstanceRow>)>> {
+        let Some(token) = &input.client_token else { return Ok(None) };
+        let rows: Vec<InstanceRow> = self
+            .store
+            .instances(scope, &[])
+            .await?
+            .into_iter()
+            .filter(|r| r.client_token.as_ref() == Some(token))
+            .collect();
+        let Some(first) = rows.first() else { return Ok(None) };
+        let same = rows.iter().all(|r| {
+            r.image_id == input.image_id
+                && r.key_name == input.key_name
+                && input.instance_type.as_ref().is_none_or(|t| t == &r.instance_type)
+        });
+        if !same {
+            return Err(Error::IdempotentParameterMismatch);
+        }
+        Ok(Some((first.reservation_id.clone(), rows)))
+    }
+
+    /// A new instance's volume, at its size; false if it could not be made. Then the instance
+    /// fails as a boot does: it stops, and the launch of the others goes on.
+    async fn create_volume(&self, scope: &Scope, row: &InstanceRow) -> Result<bool> {
+        let (runtime, volume_id) = (self.runtime.clone(), row.volume_id.clone());
+        let gib = u32::try_from(row.volume_gib).unwrap_or(crate::runtime::disk::DEFAULT_ROOT_GIB);
+        let made = tokio::task::spawn_blocking(move || runtime.create_volume(&volume_id, gib))
+            .await
+            .map_err(|e| Error::VolumeIo(std::io::Error::other(e.to_string())))?;
+        let Err(e) = made else { return Ok(true) };
+        tracing::warn!(instance = %row.id, error = %e, "instance volume not made; it is stopped");
+        self.store.transition_instance(scope, &row.id, &[Pending, Running], Stopped).await?;
+        Ok(false)
+    }
+
     async fn boot(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         let address: Ipv4Addr =
             row.address.parse().map_err(|_| Error::InvalidParameterValue(format!("bad address {}", row.address)))?;
@@ -419,8 +497,7 @@ impl Instances {
         input: &RunInstances,
         reservation_id: &str,
         count: u32,
-        tags: &[crate::store::Tag],
-        launch_key: Option<String>,
+        resolved: &Resolved,
     ) -> Result<Vec<InstanceRow>> {
         // Two launches can race for the same free address: the store's unique index
         // refuses the loser, which simply picks again.
@@ -444,15 +521,17 @@ impl Instances {
                     state: Pending,
                     address: address.to_string(),
                     volume_id: ids::new_id("vol"),
+                    volume_gib: i64::from(resolved.volume_gib),
+                    client_token: input.client_token.clone(),
                     launch_index: i64::try_from(i).unwrap_or(i64::MAX),
                     launch_ms,
                     user_data: input.user_data.clone(),
-                    launch_key: launch_key.clone(),
+                    launch_key: resolved.launch_key.clone(),
                     owner: self.replica.clone(),
                     lease_ms: launch_ms + self.lease_ms,
                     reboots: 0,
                     http_tokens: if input.tokens_required { "required" } else { "optional" }.to_owned(),
-                    tags: tags.to_vec(),
+                    tags: resolved.tags.clone(),
                 })
                 .collect();
             match self.store.insert_instances(scope, &rows, self.quota).await {

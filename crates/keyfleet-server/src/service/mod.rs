@@ -74,6 +74,39 @@ pub enum Error {
     /// instance counts as one vCPU).
     #[error("instance quota of {0} reached")]
     VcpuLimitExceeded(u32),
+    /// A root volume below the image's snapshot size (`InvalidBlockDeviceMapping`).
+    #[error("root volume of {asked} GiB is smaller than the image's snapshot ({snapshot_gib} GiB)")]
+    RootVolumeTooSmall {
+        /// GiB asked for.
+        asked: u64,
+        /// The snapshot's GiB.
+        snapshot_gib: u32,
+    },
+    /// A root volume beyond the largest EBS gp2/gp3 volume (`InvalidParameterValue`).
+    #[error("root volume of {asked} GiB is larger than {max} GiB")]
+    RootVolumeTooLarge {
+        /// GiB asked for.
+        asked: u64,
+        /// The largest.
+        max: u32,
+    },
+    /// A block device other than the root device (`InvalidBlockDeviceMapping`): keyfleet
+    /// instances have one volume.
+    #[error("block device {0} is not the root device")]
+    ExtraBlockDevice(String),
+    /// A request parameter keyfleet does not implement (`UnsupportedOperation`): refused,
+    /// never dropped.
+    #[error("{action}: parameter {parameter} is not implemented")]
+    UnsupportedParameter {
+        /// The action.
+        action: &'static str,
+        /// The parameter as sent.
+        parameter: String,
+    },
+    /// A RunInstances `ClientToken` used before with other parameters
+    /// (`IdempotentParameterMismatch`).
+    #[error("client token reused with other parameters")]
+    IdempotentParameterMismatch,
     /// No loopback address is free (`InsufficientInstanceCapacity`).
     #[error("no capacity")]
     InsufficientCapacity,

@@ -243,6 +243,10 @@ pub struct InstanceRow {
     pub address: String,
     /// The root volume, `vol-…`.
     pub volume_id: String,
+    /// Its size, GiB.
+    pub volume_gib: i64,
+    /// RunInstances' `ClientToken`, when given.
+    pub client_token: Option<String>,
     /// Position within its reservation.
     pub launch_index: i64,
     /// Launch time, milliseconds since the epoch.

@@ -364,6 +364,8 @@ fn instance(id: &str, state: InstanceState) -> InstanceRow {
         state,
         address: format!("127.77.0.{}", id.bytes().map(u32::from).sum::<u32>() % 250 + 2),
         volume_id: format!("vol-{id}"),
+        volume_gib: 8,
+        client_token: None,
         launch_index: 0,
         launch_ms: 1,
         user_data: None,

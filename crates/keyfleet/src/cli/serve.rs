@@ -143,6 +143,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| keyfleet_server::TlsFiles { cert, key }),
         max_connections: args.max_connections,
         max_connections_per_source: args.max_connections_per_source,
+        private_mounts: private_mounts(),
     };
     let runtime = runtime().context("starting the runtime")?;
     runtime.block_on(async {
@@ -150,6 +151,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         print_banner(&started, &data_dir, args.dev);
         started.serve(shutdown_signal()).await.context("serving")
     })
+}
+
+/// A mount namespace of the server's own, for the volumes it mounts; before the async
+/// runtime starts its threads. Without it (not root, or no namespaces) volumes are unsized,
+/// which the server says at start.
+fn private_mounts() -> Option<keyfleet_server::runtime::disk::PrivateMounts> {
+    keyfleet_server::runtime::disk::isolate_mounts()
+        .inspect_err(|e| tracing::debug!(error = %e, "no mount namespace of its own"))
+        .ok()
 }
 
 /// The async runtime, on half the cores (at least one) unless `TOKIO_WORKER_THREADS` says

@@ -11,10 +11,12 @@ use crate::instances::{TOOLS, create_key, launch, ssh, ssh_ok, ssh_options};
 use crate::reset_access;
 use crate::support::{TestServer, json, require, run_ok};
 
-/// The one volume of a server with one instance, on the host.
+/// The one volume of a server with one instance, as the server sees it (with `home/` mounted).
 fn only_volume(server: &TestServer) -> PathBuf {
-    let volumes: Vec<PathBuf> =
-        std::fs::read_dir(server.data_dir().join("volumes")).unwrap().map(|e| e.unwrap().path()).collect();
+    let volumes: Vec<PathBuf> = std::fs::read_dir(server.seen_by_server(&server.data_dir().join("volumes")))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(volumes.len(), 1, "{volumes:?}");
     volumes[0].clone()
 }
@@ -247,6 +249,60 @@ fn silent_ssh_connections_are_capped_and_timed_out() {
         }
     }
     assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+}
+
+/// The root volume has its size: an instance that fills it gets ENOSPC, as on a full EBS
+/// volume, and the host's disk keeps its space. Failed before the fix: `home/` was a host
+/// directory and both 5 GiB files fitted on the host.
+#[test]
+fn a_full_root_volume_fills_itself_and_not_the_host() {
+    if !require(&TOOLS) || !require(&["fallocate", "losetup"]) {
+        return;
+    }
+    let mut server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    let fill =
+        "df -B1G --output=size /home | tail -1 | tr -d ' '; fallocate -l 5G a && fallocate -l 5G b 2>&1; echo rc=$?";
+    let out = ssh_ok(&server, &key, &ip, fill);
+    assert!(out.starts_with("8\n"), "the default root volume is 8 GiB: {out}");
+    assert!(out.contains("No space left on device") && out.ends_with("rc=1\n"), "an 8 GiB volume took 10 GiB: {out}");
+
+    let run = "ec2 run-instances --image-id ami-keyfleet-linux --key-name demo \
+               --block-device-mappings DeviceName=/dev/xvda,Ebs={VolumeSize=20,VolumeType=gp3}";
+    let big = json(&server.aws_ok(run));
+    let (big_id, big_ip) = (
+        big["Instances"][0]["InstanceId"].as_str().unwrap(),
+        big["Instances"][0]["PrivateIpAddress"].as_str().unwrap(),
+    );
+    server.aws_ok(&format!("ec2 wait instance-running --instance-ids {big_id}"));
+    let out = ssh_ok(&server, &key, big_ip, fill);
+    assert_eq!(out, "20\nrc=0\n", "a 20 GiB volume holds 10 GiB");
+    let volume = big["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap();
+    let volumes = json(&server.aws_ok(&format!("ec2 describe-volumes --volume-ids {volume}")));
+    assert_eq!(volumes["Volumes"][0]["Size"], 20, "{volumes}");
+
+    server.aws_ok(&format!("ec2 stop-instances --instance-ids {big_id}"));
+    server.aws_ok(&format!("ec2 wait instance-stopped --instance-ids {big_id}"));
+    server.aws_ok(&format!("ec2 start-instances --instance-ids {big_id}"));
+    server.aws_ok(&format!("ec2 wait instance-running --instance-ids {big_id}"));
+    assert_eq!(ssh_ok(&server, &key, big_ip, "ls"), "a\nb\n", "the volume keeps its files across stop and start");
+
+    // The mounts are the server's alone, and go with it however it ends.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&server.data_dir().display().to_string()), "volumes are mounted on the host: {mounts}");
+    let images: Vec<PathBuf> = std::fs::read_dir(server.data_dir().join("volumes"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("home.img"))
+        .collect();
+    let attached = |image: &Path| !run_ok("losetup", &["-j", image.to_str().unwrap()]).trim().is_empty();
+    assert!(images.iter().all(|image| attached(image)), "every running instance's volume is attached");
+    server.kill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while images.iter().any(|image| attached(image)) {
+        assert!(std::time::Instant::now() < deadline, "loop devices outlived the killed server");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// A fork bomb in one instance stops at its own process limit (each instance has a uid of

@@ -205,12 +205,35 @@ fn stop_start_terminate_follow_ec2_states() {
     let terminated = json(&server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}")));
     assert_eq!(terminated["TerminatingInstances"][0]["CurrentState"]["Name"], "shutting-down");
     assert_eq!(describe(&server, &id)["State"], serde_json::json!({"Code": 48, "Name": "terminated"}));
-    assert!(!server.data_dir().join("volumes").join(&volume).exists(), "terminate deletes the volume");
+    let volume_dir = server.data_dir().join("volumes").join(&volume);
+    assert!(!server.seen_by_server(&volume_dir).exists(), "terminate deletes the volume");
     ssh_refused(&server, &key, &ip);
     let again = json(&server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}")));
     assert_eq!(again["TerminatingInstances"][0]["CurrentState"]["Name"], "terminated", "terminate is idempotent");
     let stderr = server.aws_err(&format!("ec2 start-instances --instance-ids {id}"), "IncorrectInstanceState");
     assert!(stderr.contains(&format!("The instance '{id}' is not in a state from which it can be started.")));
+}
+
+/// A retried RunInstances (same `ClientToken`, as SDKs send on a timeout) answers the first
+/// launch instead of launching again; the token with other parameters is refused.
+#[test]
+fn a_retried_launch_with_its_client_token_launches_once() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    server.aws_ok("ec2 create-key-pair --key-name k");
+    let run = "ec2 run-instances --image-id ami-keyfleet-linux --key-name k --client-token retry-1";
+    let first = json(&server.aws_ok(run));
+    let again = json(&server.aws_ok(run));
+    assert_eq!(first["ReservationId"], again["ReservationId"]);
+    assert_eq!(first["Instances"][0]["InstanceId"], again["Instances"][0]["InstanceId"]);
+    assert_eq!(again["Instances"][0]["ClientToken"], "retry-1");
+    let all = json(&server.aws_ok("ec2 describe-instances"));
+    assert_eq!(all["Reservations"].as_array().unwrap().len(), 1, "the retry launched again: {all}");
+    server.aws_ok("ec2 create-key-pair --key-name other");
+    let other = "ec2 run-instances --image-id ami-keyfleet-linux --key-name other --client-token retry-1";
+    server.aws_err(other, "IdempotentParameterMismatch");
 }
 
 #[test]

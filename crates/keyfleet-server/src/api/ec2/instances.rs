@@ -25,7 +25,10 @@ impl Operation for RunInstances {
     type Output = (String, Vec<InstanceRow>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &RUN_INSTANCES_PARAMETERS, &RUN_INSTANCES_PREFIXES)?;
         Ok(service::RunInstances {
+            root_volume_gib: root_volume_gib(p)?,
+            client_token: client_token(p)?,
             image_id: p.required("ImageId")?.to_owned(),
             instance_type: p.get("InstanceType").map(str::to_owned),
             key_name: p.get("KeyName").filter(|k| !k.is_empty()).map(str::to_owned),
@@ -106,7 +109,7 @@ impl Operation for DescribeInstances {
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         let (ids, filters) = (p.list("InstanceId"), p.filters()?);
-        let page = page(p, !ids.is_empty())?;
+        let page = page(p, !ids.is_empty(), &INSTANCE_PAGES)?;
         Ok(DescribeInstancesInput { ids, filters, page })
     }
 
@@ -119,14 +122,7 @@ impl Operation for DescribeInstances {
     }
 
     fn encode(ctx: &Context<'_>, (rows, page): Self::Output) -> Reply {
-        let (rows, next_token) = match page {
-            None => (rows.as_slice(), None),
-            Some((start, size)) => {
-                let start = start.min(rows.len());
-                let end = start.saturating_add(size).min(rows.len());
-                (rows.get(start..end).unwrap_or_default(), (end < rows.len()).then(|| end.to_string()))
-            }
-        };
+        let (rows, next_token) = paged(&rows, page);
         ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 1600, |w| {
             if let Some(token) = &next_token {
                 w.text("nextToken", token);
@@ -153,23 +149,38 @@ impl Operation for DescribeInstances {
 /// `MaxResults` (5–1000, not with `InstanceId`) and `NextToken`: the first row and the page
 /// size, or `None` for everything at once. A page may split a reservation, as EC2's pages
 /// count instances.
-fn page(p: &QueryParams, by_id: bool) -> Result<Option<(usize, usize)>, ApiError> {
+/// How a Describe action pages: the name EC2 gives its id list in the combination error,
+/// its largest page, and whether a larger `MaxResults` is cut to it (DescribeVolumes, which
+/// the aws CLI asks for 1000 at a time) rather than refused.
+struct Paging {
+    ids: &'static str,
+    max: usize,
+    cuts_larger: bool,
+}
+
+const INSTANCE_PAGES: Paging = Paging { ids: "instancesSet", max: 1000, cuts_larger: false };
+const VOLUME_PAGES: Paging = Paging { ids: "volumeIds", max: 500, cuts_larger: true };
+
+/// `MaxResults` and `NextToken`: the page's start and size, or `None` for everything.
+fn page(p: &QueryParams, by_id: bool, paging: &Paging) -> Result<Option<(usize, usize)>, ApiError> {
     let max = p.get("MaxResults");
     let token = p.get("NextToken").filter(|t| !t.is_empty());
     if by_id && max.is_some() {
         return Err(ApiError::bad_request(
             "InvalidParameterCombination",
-            "The parameter instancesSet cannot be used with the parameter maxResults",
+            format!("The parameter {} cannot be used with the parameter maxResults", paging.ids),
         ));
     }
     let size = match max {
         None if token.is_none() => return Ok(None),
-        None => 1000,
+        None => paging.max,
         Some(v) => match v.parse::<usize>() {
-            Ok(n) if (5..=1000).contains(&n) => n,
+            Ok(n) if (5..=paging.max).contains(&n) => n,
+            Ok(n) if n > paging.max && paging.cuts_larger => paging.max,
             _ => {
                 return Err(ApiError::invalid_parameter_value(format!(
-                    "Value ( {v} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+                    "Value ( {v} ) for parameter maxResults is invalid. Expecting a value between 5 and {}.",
+                    paging.max
                 )));
             }
         },
@@ -181,6 +192,18 @@ fn page(p: &QueryParams, by_id: bool) -> Result<Option<(usize, usize)>, ApiError
         }
     };
     Ok(Some((start, size)))
+}
+
+/// The rows of one page, and the token of the next when there is one.
+fn paged<T>(rows: &[T], page: Option<(usize, usize)>) -> (&[T], Option<String>) {
+    match page {
+        None => (rows, None),
+        Some((start, size)) => {
+            let start = start.min(rows.len());
+            let end = start.saturating_add(size).min(rows.len());
+            (rows.get(start..end).unwrap_or_default(), (end < rows.len()).then(|| end.to_string()))
+        }
+    }
 }
 
 /// Stop, start and terminate: instance ids in, each instance's state change out. One
@@ -324,7 +347,18 @@ impl Operation for DescribeImages {
                     .text("name", image.name)
                     .text("description", image.description)
                     .text("rootDeviceType", "ebs")
-                    .text("rootDeviceName", "/dev/xvda")
+                    .text("rootDeviceName", service::ROOT_DEVICE)
+                    .start("blockDeviceMapping")
+                    .start("item")
+                    .text("deviceName", service::ROOT_DEVICE)
+                    .start("ebs")
+                    .text("deleteOnTermination", "true")
+                    .text("volumeSize", &image.root_gib.to_string())
+                    .text("volumeType", "gp3")
+                    .text("encrypted", "false")
+                    .end("ebs")
+                    .end("item")
+                    .end("blockDeviceMapping")
                     .text("virtualizationType", "hvm")
                     .text("hypervisor", "xen")
                     .end("item");
@@ -341,11 +375,14 @@ impl Operation for DescribeVolumes {
     const NAME: &'static str = "DescribeVolumes";
     const ACTION: &'static str = "ec2:DescribeVolumes";
     const READ_ONLY: bool = true;
-    type Input = Vec<String>;
-    type Output = Vec<InstanceRow>;
+    type Input = (Vec<String>, Option<(usize, usize)>);
+    type Output = (Vec<InstanceRow>, Option<(usize, usize)>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        Ok(p.list("VolumeId"))
+        refuse_unimplemented(p, Self::NAME, &["MaxResults", "NextToken"], &["VolumeId."])?;
+        let ids = p.list("VolumeId");
+        let page = page(p, !ids.is_empty(), &VOLUME_PAGES)?;
+        Ok((ids, page))
     }
 
     async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
@@ -353,7 +390,7 @@ impl Operation for DescribeVolumes {
     }
 
     /// The root volume of every instance that is not terminated.
-    async fn call(ctx: &Context<'_>, wanted: Self::Input) -> Result<Self::Output, ApiError> {
+    async fn call(ctx: &Context<'_>, (wanted, page): Self::Input) -> Result<Self::Output, ApiError> {
         let rows = ctx.state.instances.describe(&ctx.scope, &[], &[]).await?;
         let live: Vec<InstanceRow> = rows
             .into_iter()
@@ -365,18 +402,22 @@ impl Operation for DescribeVolumes {
                 format!("The volume '{missing}' does not exist."),
             ));
         }
-        Ok(live)
+        Ok((live, page))
     }
 
-    fn encode(ctx: &Context<'_>, live: Self::Output) -> Reply {
+    fn encode(ctx: &Context<'_>, (live, page): Self::Output) -> Reply {
         let zone = format!("{}a", ctx.scope.region);
+        let (live, next_token) = paged(&live, page);
         ec2_query::success(Self::NAME, ctx.request_id, live.len() * 800, |w| {
+            if let Some(token) = &next_token {
+                w.text("nextToken", token);
+            }
             w.start("volumeSet");
-            for row in &live {
+            for row in live {
                 let created = timestamp(row.launch_ms);
                 w.start("item")
                     .text("volumeId", &row.volume_id)
-                    .text("size", "8")
+                    .text("size", &row.volume_gib.to_string())
                     .text("snapshotId", "")
                     .text("availabilityZone", &zone)
                     .text("status", "in-use")
@@ -385,7 +426,7 @@ impl Operation for DescribeVolumes {
                     .start("item")
                     .text("volumeId", &row.volume_id)
                     .text("instanceId", &row.id)
-                    .text("device", "/dev/xvda")
+                    .text("device", service::ROOT_DEVICE)
                     .text("status", "attached")
                     .text("attachTime", &created)
                     .text("deleteOnTermination", "true")
@@ -395,6 +436,86 @@ impl Operation for DescribeVolumes {
             }
             w.end("volumeSet");
         })
+    }
+}
+
+/// RunInstances parameters keyfleet honours (with the prefixes of lists and structures);
+/// anything else is refused rather than dropped. `ClientToken` is sent by every SDK.
+const RUN_INSTANCES_PARAMETERS: [&str; 8] = [
+    "ImageId",
+    "InstanceType",
+    "KeyName",
+    "MinCount",
+    "MaxCount",
+    "UserData",
+    "ClientToken",
+    "MetadataOptions.HttpTokens",
+];
+const RUN_INSTANCES_PREFIXES: [&str; 2] = ["TagSpecification.", "BlockDeviceMapping."];
+
+/// Refuses the first parameter of `action` that is neither one of `exact` nor under one of
+/// `prefixes` (nor one every request carries): keyfleet says what it does not implement.
+fn refuse_unimplemented(
+    p: &QueryParams,
+    action: &'static str,
+    exact: &[&str],
+    prefixes: &[&str],
+) -> Result<(), ApiError> {
+    let known = |name: &str| {
+        ["Action", "Version", "DryRun"].contains(&name)
+            || exact.contains(&name)
+            || prefixes.iter().any(|prefix| name.starts_with(prefix))
+    };
+    match p.names().find(|name| !known(name)) {
+        Some(name) => Err(unsupported(action, name)),
+        None => Ok(()),
+    }
+}
+
+fn unsupported(action: &'static str, parameter: &str) -> ApiError {
+    crate::service::Error::UnsupportedParameter { action, parameter: parameter.to_owned() }.into()
+}
+
+/// `BlockDeviceMapping.N`: the one volume keyfleet instances have is the image's root device,
+/// and of it only the size can be chosen (as gp2 or gp3, deleted on termination).
+fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
+    let mut size = None;
+    for i in p.indices("BlockDeviceMapping") {
+        let field = |name: &str| p.get(&format!("BlockDeviceMapping.{i}.{name}"));
+        match field("DeviceName") {
+            Some(service::ROOT_DEVICE) => {}
+            Some(other) => return Err(crate::service::Error::ExtraBlockDevice(other.to_owned()).into()),
+            None => return Err(ApiError::missing_parameter("BlockDeviceMapping.DeviceName")),
+        }
+        let prefix = format!("BlockDeviceMapping.{i}.");
+        let allowed = ["DeviceName", "Ebs.VolumeSize", "Ebs.VolumeType", "Ebs.DeleteOnTermination"];
+        if let Some(name) = p.names().filter_map(|n| n.strip_prefix(&prefix)).find(|n| !allowed.contains(n)) {
+            return Err(unsupported(RunInstances::NAME, &format!("{prefix}{name}")));
+        }
+        if field("Ebs.VolumeType").is_some_and(|t| !matches!(t, "gp2" | "gp3")) {
+            return Err(unsupported(RunInstances::NAME, &format!("{prefix}Ebs.VolumeType")));
+        }
+        if field("Ebs.DeleteOnTermination").is_some_and(|d| d != "true") {
+            return Err(unsupported(RunInstances::NAME, &format!("{prefix}Ebs.DeleteOnTermination")));
+        }
+        if let Some(text) = field("Ebs.VolumeSize") {
+            size =
+                Some(text.parse::<u64>().map_err(|_| {
+                    ApiError::invalid_parameter_value(format!("Invalid value '{text}' for volumeSize."))
+                })?);
+        }
+    }
+    Ok(size)
+}
+
+/// At most 64 ASCII characters, as EC2 documents.
+fn client_token(p: &QueryParams) -> Result<Option<String>, ApiError> {
+    match p.get("ClientToken") {
+        None => Ok(None),
+        Some(token) if token.len() <= 64 && token.is_ascii() => Ok(Some(token.to_owned())),
+        Some(_) => Err(ApiError::invalid_parameter_value(
+            "Value for parameter clientToken is invalid. It must be at most 64 ASCII characters.".into(),
+        )),
     }
 }
 
@@ -446,15 +567,18 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
         .text("state", "disabled")
         .end("monitoring")
         .text("privateIpAddress", &row.address);
+    if let Some(token) = &row.client_token {
+        w.text("clientToken", token);
+    }
     // A stopped instance has no public address on EC2.
     if matches!(row.state, InstanceState::Running | InstanceState::Pending) {
         w.text("ipAddress", &row.address);
     }
-    w.text("architecture", "x86_64").text("rootDeviceType", "ebs").text("rootDeviceName", "/dev/xvda");
+    w.text("architecture", "x86_64").text("rootDeviceType", "ebs").text("rootDeviceName", service::ROOT_DEVICE);
     if row.state != InstanceState::Terminated {
         w.start("blockDeviceMapping")
             .start("item")
-            .text("deviceName", "/dev/xvda")
+            .text("deviceName", service::ROOT_DEVICE)
             .start("ebs")
             .text("volumeId", &row.volume_id)
             .text("status", "attached")

@@ -40,6 +40,11 @@ impl QueryParams {
         QueryParams { params }
     }
 
+    /// The names of the parameters sent, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.params.keys().map(String::as_str)
+    }
+
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
@@ -152,7 +157,7 @@ impl QueryParams {
     }
 
     /// The numeric indices N that appear as `prefix.N` or `prefix.N.…`, ascending.
-    fn indices(&self, prefix: &str) -> BTreeSet<u32> {
+    pub fn indices(&self, prefix: &str) -> BTreeSet<u32> {
         let dotted = format!("{prefix}.");
         self.params
             .range(dotted.clone()..)

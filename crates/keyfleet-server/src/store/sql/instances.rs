@@ -13,6 +13,8 @@ fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
         state: wire(r, "state")?,
         address: r.get("address"),
         volume_id: r.get("volume_id"),
+        volume_gib: r.get("volume_gib"),
+        client_token: r.get("client_token"),
         launch_index: r.get("launch_index"),
         launch_ms: r.get("launch_ms"),
         user_data: r.get("user_data"),
@@ -23,6 +25,17 @@ fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
         reboots: r.get("reboots"),
         tags: Vec::new(),
     })
+}
+
+/// `SELECT` of what [`instance_row`] reads, then `$rest`.
+macro_rules! select_instances {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, volume_gib, \
+             client_token, launch_index, launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots",
+            $rest
+        )
+    };
 }
 
 /// How often a state transition reads again after another writer moved the instance first.
@@ -52,8 +65,8 @@ impl InstanceStore for SqlStore {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
                                         volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens, owner,
-                                        lease_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                                        lease_ms, volume_gib, client_token)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -72,6 +85,8 @@ impl InstanceStore for SqlStore {
             .bind(&row.http_tokens)
             .bind(&row.owner)
             .bind(row.lease_ms)
+            .bind(row.volume_gib)
+            .bind(&row.client_token)
             .execute(&mut *tx)
             .await;
             unique(inserted)?;
@@ -82,8 +97,9 @@ impl InstanceStore for SqlStore {
     }
 
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError> {
-        let sql = "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id";
+        let sql = select_instances!(
+            " FROM instances WHERE account = $1 AND region = $2 ORDER BY launch_ms, launch_index, id"
+        );
         let rows = sqlx::query(sql).bind(&scope.account).bind(&scope.region).fetch_all(&self.pool).await?;
         let mut found: Vec<InstanceRow> = rows
             .iter()
@@ -180,9 +196,7 @@ impl InstanceStore for SqlStore {
     }
 
     async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
-        let sql =
-            "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, launch_index,
-                          launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, account, region FROM instances WHERE state <> 'terminated'";
+        let sql = select_instances!(", account, region FROM instances WHERE state <> 'terminated'");
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         let mut found = Vec::new();
         for r in &rows {

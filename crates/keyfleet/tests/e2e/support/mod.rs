@@ -128,6 +128,13 @@ impl TestServer {
         self.url = url;
     }
 
+    /// `path` as the server sees it: volumes are mounted in the server's own mount namespace,
+    /// which the test reaches through the server's `/proc/PID/root`.
+    pub fn seen_by_server(&self, path: &Path) -> PathBuf {
+        let relative = path.strip_prefix("/").unwrap_or(path);
+        PathBuf::from(format!("/proc/{}/root", self.child.id())).join(relative)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.options.data_dir.clone().unwrap_or_else(|| self.dir.path().join("data"))
     }
