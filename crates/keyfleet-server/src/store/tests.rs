@@ -380,7 +380,11 @@ fn instance(id: &str, state: InstanceState) -> InstanceRow {
 
 for_each_backend!(instance_states_round_trip_and_transitions_check_the_state, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_instances(&sc, &[instance("i-1", InstanceState::Running)], 10).await.unwrap();
+    let sized =
+        InstanceRow { volume_gib: 20, client_token: Some("token-1".into()), ..instance("i-1", InstanceState::Running) };
+    s.insert_instances(&sc, &[sized], 10).await.unwrap();
+    let read = &s.instances(&sc, &[]).await.unwrap()[0];
+    assert_eq!((read.volume_gib, read.client_token.as_deref()), (20, Some("token-1")));
     let moved = s.transition_instance(&sc, "i-1", &[InstanceState::Stopped], InstanceState::Pending).await.unwrap();
     assert_eq!(moved, None, "a running instance is not stopped");
     let from = [InstanceState::Pending, InstanceState::Running];
