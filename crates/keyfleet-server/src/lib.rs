@@ -30,7 +30,7 @@ pub mod service;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use service::instances::Instances;
@@ -99,6 +99,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Open API connections per source address.
     pub max_connections_per_source: usize,
+    /// GiB of root volumes the server may promise in all; `None`: the size of the data dir's
+    /// file system.
+    pub volume_capacity_gib: Option<u64>,
     /// Set when the process entered a mount namespace of its own at start
     /// ([`runtime::disk::isolate_mounts`]): only then are root volumes sized.
     pub private_mounts: Option<runtime::disk::PrivateMounts>,
@@ -141,6 +144,7 @@ impl ServerConfig {
             max_connections: api::listener::DEFAULT_MAX_CONNECTIONS,
             max_connections_per_source: api::listener::DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
             private_mounts: None,
+            volume_capacity_gib: None,
         }
     }
 }
@@ -203,6 +207,12 @@ pub struct Started {
     router: axum::Router,
 }
 
+/// The size of the file system that holds `dir`, GiB: what thin volumes there can promise.
+fn file_system_gib(dir: &Path) -> Result<u64, StartError> {
+    let stats = rustix::fs::statvfs(dir).map_err(|e| StartError::DataDir { path: dir.to_owned(), source: e.into() })?;
+    Ok(stats.f_blocks.saturating_mul(stats.f_frsize) >> 30)
+}
+
 /// Opens the data dir and store and binds the listener.
 pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     // The admin secret and the master key are in this process's memory: keep them out of
@@ -250,8 +260,15 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         None => replica_id(&config.data_dir)?,
     };
     tracing::info!(replica = %replica, "replica");
-    let instances =
-        Arc::new(Instances::new(store.clone(), runtime, replica, config.instance_lease, config.instance_quota));
+    let volume_capacity_gib = match config.volume_capacity_gib {
+        Some(gib) => gib,
+        None => file_system_gib(&config.data_dir)?,
+    };
+    tracing::info!(gib = volume_capacity_gib, "root volumes may be promised up to this many GiB in all");
+    let instances = Arc::new(
+        Instances::new(store.clone(), runtime, replica, config.instance_lease, config.instance_quota)
+            .with_volume_capacity(volume_capacity_gib),
+    );
     instances.resume().await?;
     instances.spawn_reconciler();
     let parameters = Arc::new(service::parameters::Parameters::new(store.clone(), master_key));

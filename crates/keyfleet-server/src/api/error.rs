@@ -220,6 +220,10 @@ impl From<Error> for ApiError {
                 "UnsupportedOperation",
                 format!("The parameter {parameter} of {action} is not supported by keyfleet."),
             ),
+            Error::VolumeLimitExceeded(gib) => Self::bad_request(
+                "VolumeLimitExceeded",
+                format!("The root volumes would exceed this server's volume capacity of {gib} GiB."),
+            ),
             Error::InsufficientCapacity => Self::new(
                 "InsufficientInstanceCapacity",
                 "We currently do not have sufficient capacity in the Availability Zone you requested.",

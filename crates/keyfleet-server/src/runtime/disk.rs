@@ -31,6 +31,8 @@ pub const MAX_ROOT_GIB: u32 = 16_384;
 
 const IMAGE: &str = "home.img";
 const HOME: &str = "home";
+const MKFS_OPTIONS: [&str; 8] =
+    ["-q", "-F", "-m", "0", "-O", "mmp", "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0"];
 
 /// Proof that this process has a mount namespace of its own, so its mounts die with it.
 #[derive(Debug, Clone, Copy)]
@@ -62,9 +64,13 @@ pub fn isolate_mounts() -> std::io::Result<PrivateMounts> {
 pub struct Disks {
     mkfs: PathBuf,
     mount: PathBuf,
-    /// Holders of each mounted `home/`; the last one to let go unmounts it.
-    holders: Arc<Mutex<HashMap<PathBuf, usize>>>,
+    /// Holders of each mounted `home/`; the last one to let go unmounts it. Each volume has
+    /// its own count and lock, so that one slow unmount (flushing what an instance wrote)
+    /// holds up no other volume.
+    holders: Arc<Mutex<HashMap<PathBuf, Holders>>>,
 }
+
+type Holders = Arc<Mutex<usize>>;
 
 impl Disks {
     /// Sized volumes, where this process may mount (root, in its own namespace) and the
@@ -100,19 +106,28 @@ impl Disks {
 
     /// Mounts the volume's `home/` for as long as the returned guard lives.
     pub fn hold(&self, volume: &Path) -> std::io::Result<HomeMount> {
-        let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = holders.entry(volume.to_owned()).or_insert(0);
+        let holders = self.holders_of(volume);
+        let mut count = holders.lock().unwrap_or_else(PoisonError::into_inner);
         if *count == 0 {
             self.mount_home(volume)?;
         }
         *count += 1;
-        Ok(HomeMount { disks: self.clone(), volume: volume.to_owned() })
+        drop(count);
+        Ok(HomeMount { holders, volume: volume.to_owned() })
     }
 
     /// Unmounts the volume's `home/` whoever holds it (the volume is being deleted).
     pub fn forget(&self, volume: &Path) {
-        self.holders.lock().unwrap_or_else(PoisonError::into_inner).remove(volume);
+        let holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner).remove(volume);
+        let mut count = holders.as_ref().map(|h| h.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some(count) = count.as_deref_mut() {
+            *count = 0;
+        }
         unmount(&volume.join(HOME));
+    }
+
+    fn holders_of(&self, volume: &Path) -> Holders {
+        self.holders.lock().unwrap_or_else(PoisonError::into_inner).entry(volume.to_owned()).or_default().clone()
     }
 
     fn mount_home(&self, volume: &Path) -> std::io::Result<()> {
@@ -136,14 +151,19 @@ impl Disks {
     /// never leaves a half-made one.
     fn make_image(&self, volume: &Path, gib: u32) -> std::io::Result<()> {
         let partial = volume.join("home.img.partial");
-        let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&partial)?;
-        file.set_len(u64::from(gib) << 30)?;
-        drop(file);
-        let mut mkfs = Command::new(&self.mkfs);
-        // No reserved blocks (nothing runs as root inside), MMP for shared data dirs, and lazy
-        // initialisation so that an 8 GiB volume costs a few MiB of host disk until used.
-        mkfs.args(["-q", "-F", "-m", "0", "-O", "mmp", "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0"]);
-        if let Err(e) = run(mkfs.arg(&partial)) {
+        let made = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&partial)
+            .and_then(|file| file.set_len(u64::from(gib) << 30))
+            .and_then(|()| {
+                // No reserved blocks (nothing runs as root inside), MMP for shared data dirs,
+                // and lazy initialisation so that an 8 GiB volume costs a few MiB of host disk
+                // until used.
+                run(Command::new(&self.mkfs).args(MKFS_OPTIONS).arg(&partial))
+            });
+        if let Err(e) = made {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
@@ -154,17 +174,15 @@ impl Disks {
 /// A held mount of a volume's `home/`; dropping the last one unmounts it (blocking).
 #[derive(Debug)]
 pub struct HomeMount {
-    disks: Disks,
+    holders: Holders,
     volume: PathBuf,
 }
 
 impl Drop for HomeMount {
     fn drop(&mut self) {
-        let mut holders = self.disks.holders.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(count) = holders.get_mut(&self.volume) else { return };
+        let mut count = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
         *count = count.saturating_sub(1);
         if *count == 0 {
-            holders.remove(&self.volume);
             unmount(&self.volume.join(HOME));
         }
     }
@@ -197,4 +215,30 @@ fn run(command: &mut Command) -> std::io::Result<()> {
     let program = command.get_program().to_string_lossy().into_owned();
     let said = String::from_utf8_lossy(&output.stderr).trim().to_owned();
     Err(std::io::Error::other(format!("{program}: {} {said}", output.status)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Images are sparse and made once: a volume keeps its file system across creates.
+    #[test]
+    fn an_image_has_its_size_and_costs_little_host_disk() {
+        let Ok(disks) = Disks::detect(PrivateMounts(())) else {
+            assert!(std::env::var_os("CI").is_none(), "CI runs as root with e2fsprogs installed");
+            eprintln!("SKIPPED: not root, or no mkfs.ext4");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("vol-1");
+        disks.create(&volume, 3).unwrap();
+        let image = std::fs::metadata(volume.join(IMAGE)).unwrap();
+        assert_eq!(image.len(), 3 << 30);
+        assert!(image.blocks() * 512 < 64 << 20, "{} bytes allocated", image.blocks() * 512);
+        assert!(Disks::is_sized(&volume));
+        assert!(!volume.join("home.img.partial").exists());
+        let made = image.modified().unwrap();
+        disks.create(&volume, 5).unwrap();
+        assert_eq!(std::fs::metadata(volume.join(IMAGE)).unwrap().modified().unwrap(), made, "made again");
+    }
 }

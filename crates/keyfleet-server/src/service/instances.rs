@@ -131,6 +131,7 @@ pub struct Instances {
     lease_ms: i64,
     /// Live instances allowed per (account, region).
     quota: u32,
+    volume_capacity_gib: u64,
 }
 
 impl Instances {
@@ -143,7 +144,22 @@ impl Instances {
         quota: u32,
     ) -> Self {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(3_000);
-        Instances { store, runtime, replica, acting: Default::default(), lease_ms, quota }
+        Instances {
+            store,
+            runtime,
+            replica,
+            acting: Default::default(),
+            lease_ms,
+            quota,
+            volume_capacity_gib: u64::MAX,
+        }
+    }
+
+    /// Promises no more than `gib` GiB of root volumes in all (`--volume-capacity-gib`):
+    /// volumes are thin, so this is what bounds the host disk they can take together.
+    pub fn with_volume_capacity(mut self, gib: u64) -> Self {
+        self.volume_capacity_gib = gib;
+        self
     }
 
     /// This replica's id.
@@ -191,7 +207,15 @@ impl Instances {
         if room < input.min_count as usize {
             return Err(Error::VcpuLimitExceeded(self.quota));
         }
-        let count = input.max_count.min(MAX_INSTANCES_PER_CALL).min(u32::try_from(room).unwrap_or(u32::MAX));
+        let volumes_room = self.volumes_room(volume_gib).await?;
+        if volumes_room < u64::from(input.min_count) {
+            return Err(Error::VolumeLimitExceeded(self.volume_capacity_gib));
+        }
+        let count = input
+            .max_count
+            .min(MAX_INSTANCES_PER_CALL)
+            .min(u32::try_from(room).unwrap_or(u32::MAX))
+            .min(u32::try_from(volumes_room).unwrap_or(u32::MAX));
         let reservation_id = ids::new_id("r");
         let resolved = Resolved { tags, launch_key, volume_gib };
         let rows = self.insert_pending(scope, &input, &reservation_id, count, &resolved).await?;
@@ -405,6 +429,13 @@ impl Instances {
         self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
         self.store.transition_instance(scope, &row.id, &[ShuttingDown], Terminated).await?;
         Ok(())
+    }
+
+    /// How many more volumes of `gib` GiB fit in the capacity, with every live instance's.
+    async fn volumes_room(&self, gib: u32) -> Result<u64> {
+        let live = self.store.instances_in_states(&InstanceState::LIVE).await?;
+        let promised: u64 = live.iter().map(|(_, row)| u64::try_from(row.volume_gib).unwrap_or(0)).sum();
+        Ok(self.volume_capacity_gib.saturating_sub(promised) / u64::from(gib.max(1)))
     }
 
     /// The launch an earlier RunInstances with the same `ClientToken` made, as it answered

@@ -107,6 +107,10 @@ pub enum Error {
     /// (`IdempotentParameterMismatch`).
     #[error("client token reused with other parameters")]
     IdempotentParameterMismatch,
+    /// The root volumes would pass the server's `--volume-capacity-gib`, which holds this many
+    /// GiB (`VolumeLimitExceeded`).
+    #[error("volume capacity of {0} GiB reached")]
+    VolumeLimitExceeded(u64),
     /// No loopback address is free (`InsufficientInstanceCapacity`).
     #[error("no capacity")]
     InsufficientCapacity,

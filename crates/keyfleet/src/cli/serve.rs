@@ -82,6 +82,11 @@ pub struct ServeArgs {
     /// Open API connections allowed from one source address.
     #[arg(long, default_value_t = keyfleet_server::api::listener::DEFAULT_MAX_CONNECTIONS_PER_SOURCE)]
     max_connections_per_source: usize,
+    /// GiB of root volumes the server may promise in all (the sum of its live instances'
+    /// volume sizes; volumes are thin, so this bounds the disk they can take together).
+    /// Default: the size of the data dir's file system.
+    #[arg(long)]
+    volume_capacity_gib: Option<u64>,
     /// Milliseconds to pause before each automation step (for tests that stop the server mid-run).
     #[arg(long, default_value_t = 0, hide = true)]
     automation_step_delay_ms: u64,
@@ -144,6 +149,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         max_connections_per_source: args.max_connections_per_source,
         private_mounts: private_mounts(),
+        volume_capacity_gib: args.volume_capacity_gib,
     };
     let runtime = runtime().context("starting the runtime")?;
     runtime.block_on(async {

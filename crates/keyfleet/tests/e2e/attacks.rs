@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::instances::{TOOLS, create_key, launch, ssh, ssh_ok, ssh_options};
 use crate::reset_access;
-use crate::support::{TestServer, json, require, run_ok};
+use crate::support::{Options, TestServer, json, require, run_ok};
 
 /// The one volume of a server with one instance, as the server sees it (with `home/` mounted).
 fn only_volume(server: &TestServer) -> PathBuf {
@@ -303,6 +303,28 @@ fn a_full_root_volume_fills_itself_and_not_the_host() {
         assert!(std::time::Instant::now() < deadline, "loop devices outlived the killed server");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// Volumes are thin, so what they may take together is bounded by what the server may
+/// promise (`--volume-capacity-gib`): a launch beyond it is refused, a range launches what
+/// fits, and a terminated instance gives its volume's share back.
+#[test]
+fn the_server_promises_no_more_volume_than_its_capacity() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let capacity = vec!["--volume-capacity-gib".to_owned(), "20".to_owned()];
+    let server = TestServer::start_with(Options { args: capacity, ..Options::default() });
+    let run = |count: &str| format!("ec2 run-instances --image-id ami-keyfleet-linux --count {count}");
+    server.aws_err(&run("3"), "VolumeLimitExceeded");
+    let two = json(&server.aws_ok(&run("1:3")));
+    let launched = two["Instances"].as_array().unwrap();
+    assert_eq!(launched.len(), 2, "two 8 GiB volumes fit in 20 GiB: {two}");
+    server.aws_err(&run("1"), "VolumeLimitExceeded");
+    let first = launched[0]["InstanceId"].as_str().unwrap();
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {first}"));
+    server.aws_ok(&format!("ec2 wait instance-terminated --instance-ids {first}"));
+    server.aws_ok(&run("1"));
 }
 
 /// A fork bomb in one instance stops at its own process limit (each instance has a uid of

@@ -322,6 +322,11 @@ fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child,
         command.args(["--key-pair-quota", &q.to_string()]);
     }
     command.args(["--instance-network", network, "--ssh-port", &ssh_port.to_string()]);
+    // Tests launch up to fifty 8 GiB volumes whatever the machine's disk; the capacity
+    // test sets its own.
+    if !options.args.iter().any(|a| a == "--volume-capacity-gib") {
+        command.args(["--volume-capacity-gib", "4096"]);
+    }
     command.envs(options.env.iter().map(|(k, v)| (k, v))).args(&options.args);
     command.env("KEYFLEET_LOG", "debug").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
     let mut child = command.spawn().expect("start keyfleet");
