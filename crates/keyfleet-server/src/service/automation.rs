@@ -12,14 +12,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use super::instances::Instances;
 use super::parameters::{Parameters, PutParameter};
 use super::{Error, Result, now_ms};
 use crate::common::ids;
-use crate::store::{AutomationRow, AutomationStatus, Scope, Store, StoreError, WireName};
+use crate::store::{
+    AutomationRow, AutomationStatus, RunbookStep, Scope, StepExecution, StepStatus, Store, StoreError, WireName,
+};
 
 /// The one built-in runbook.
 pub const RESET_ACCESS: &str = "AWSSupport-ResetAccess";
@@ -28,18 +29,8 @@ pub const KEY_COMMENT: &str = "Added by EC2 Rescue for Linux";
 const NO_OUTPUT: &str = "No output available yet because the step is not successfully executed";
 const ACCEPTED_PARAMETERS: [&str; 4] = ["InstanceId", "SubnetId", "EC2RescueInstanceType", "AutomationAssumeRole"];
 
-/// The runbook's steps: name, action, and whether a failure ends the execution.
-const STEPS: [(&str, &str, bool); 9] = [
-    ("assertInstanceIsWindows", "aws:assertAwsResourceProperty", false),
-    ("stopInstance", "aws:changeInstanceState", true),
-    ("detachRootVolume", "aws:executeAwsApi", true),
-    ("injectSSHKey", "aws:executeScript", true),
-    ("attachRootVolume", "aws:executeAwsApi", true),
-    ("startInstance", "aws:changeInstanceState", true),
-    ("getLinuxSSHKeyParameter", "aws:executeAwsApi", true),
-    ("getLinuxBackupAmi", "aws:executeAwsApi", false),
-    ("getEC2RescueForLinuxResult", "aws:executeAwsApi", true),
-];
+/// A step's or the execution's outputs: name → values.
+pub type Outputs = BTreeMap<String, Vec<String>>;
 
 /// Turns a service error into the AWS code and message a failed step reports. Supplied
 /// by the API layer, which owns the one mapping to AWS codes.
@@ -80,17 +71,22 @@ pub type StepGuard = Arc<
 
 /// The calls each step makes (the runbook's `aws:changeInstanceState` also describes the
 /// instance while it waits).
-fn step_calls(step: &str, instance_id: &str) -> Vec<StepCall> {
+fn step_calls(step: RunbookStep, instance_id: &str) -> Vec<StepCall> {
     let call = |action, target| StepCall { action, target };
     let instance = || StepTarget::Instance(instance_id.to_owned());
+    let describe = || call("ec2:DescribeInstances", StepTarget::Any);
     match step {
-        "assertInstanceIsWindows" => vec![call("ec2:DescribeInstances", StepTarget::Any)],
-        "stopInstance" => vec![call("ec2:StopInstances", instance()), call("ec2:DescribeInstances", StepTarget::Any)],
-        "detachRootVolume" => vec![call("ec2:DetachVolume", instance())],
-        "injectSSHKey" => vec![call("ssm:PutParameter", StepTarget::Parameter(key_parameter(instance_id)))],
-        "attachRootVolume" => vec![call("ec2:AttachVolume", instance())],
-        "startInstance" => vec![call("ec2:StartInstances", instance()), call("ec2:DescribeInstances", StepTarget::Any)],
-        _ => Vec::new(),
+        RunbookStep::AssertInstanceIsWindows => vec![describe()],
+        RunbookStep::StopInstance => vec![call("ec2:StopInstances", instance()), describe()],
+        RunbookStep::DetachRootVolume => vec![call("ec2:DetachVolume", instance())],
+        RunbookStep::InjectSshKey => {
+            vec![call("ssm:PutParameter", StepTarget::Parameter(key_parameter(instance_id)))]
+        }
+        RunbookStep::AttachRootVolume => vec![call("ec2:AttachVolume", instance())],
+        RunbookStep::StartInstance => vec![call("ec2:StartInstances", instance()), describe()],
+        RunbookStep::GetLinuxSshKeyParameter
+        | RunbookStep::GetLinuxBackupAmi
+        | RunbookStep::GetEc2RescueForLinuxResult => Vec::new(),
     }
 }
 
@@ -148,16 +144,12 @@ impl Automation {
         all.entry("SubnetId".into()).or_insert_with(|| vec!["CreateNewVPC".into()]);
         all.entry("EC2RescueInstanceType".into()).or_insert_with(|| vec!["t2.small".into()]);
         all.entry("AutomationAssumeRole".into()).or_insert_with(|| vec![String::new()]);
-        let steps: Vec<Value> = STEPS
-            .iter()
-            .map(|(name, action, critical)| json!({"StepName": name, "Action": action, "StepStatus": "Pending", "IsCritical": critical}))
-            .collect();
         let row = AutomationRow {
             id: ids::request_id(),
             document: document.to_owned(),
             status: AutomationStatus::InProgress,
             parameters: serde_json::to_value(&all).unwrap_or_default().to_string(),
-            steps: Value::Array(steps).to_string(),
+            steps: RunbookStep::ALL.iter().copied().map(StepExecution::pending).collect(),
             outputs: "{}".into(),
             failure: None,
             start_ms: now_ms(),
@@ -252,47 +244,52 @@ impl Automation {
         let mut row = self.get(scope, id).await?;
         let params: BTreeMap<String, Vec<String>> = serde_json::from_str(&row.parameters).unwrap_or_default();
         let instance_id = params.get("InstanceId").and_then(|v| v.first()).cloned().unwrap_or_default();
-        let mut steps: Vec<Value> = serde_json::from_str(&row.steps).unwrap_or_default();
-        for index in 0..steps.len() {
-            let Some(step) = steps.get(index) else { break };
-            if matches!(step_status(step), "Success" | "Failed") {
+        for index in 0..row.steps.len() {
+            let Some(step) =
+                row.steps.get(index).filter(|s| !matches!(s.status, StepStatus::Success | StepStatus::Failed))
+            else {
                 continue;
-            }
-            let name = step["StepName"].as_str().unwrap_or_default().to_owned();
-            let critical = step["IsCritical"].as_bool().unwrap_or(true);
+            };
+            let step = step.step;
             if self.get(scope, id).await?.status == AutomationStatus::Cancelling {
-                self.restart_if_stopped(scope, &instance_id, &steps).await;
-                return self.finish(scope, &mut row, &mut steps, AutomationStatus::Cancelled, None).await;
+                self.restart_if_stopped(scope, &instance_id, &row.steps).await;
+                return self.finish(scope, &mut row, AutomationStatus::Cancelled, None).await;
             }
-            mark(&mut steps, index, &[("StepStatus", json!("InProgress")), ("ExecutionStartTime", json!(now_ms()))]);
-            self.save(scope, &mut row, &steps).await?;
+            update(&mut row.steps, index, |s| {
+                s.status = StepStatus::InProgress;
+                s.start_ms = Some(now_ms());
+            });
+            self.save(scope, &mut row).await?;
             tokio::time::sleep(self.step_delay).await;
-            let result = match self.authorize_step(scope, &row.executed_by, &name, &instance_id).await {
-                Ok(()) => self.execute(scope, &name, &instance_id).await.map_err(|e| (self.describe)(e)),
+            let result = match self.authorize_step(scope, &row.executed_by, step, &instance_id).await {
+                Ok(()) => self.execute(scope, step, &instance_id).await.map_err(|e| (self.describe)(e)),
                 Err(denied) => Err(denied),
             };
             match result {
-                Ok(outputs) => mark(&mut steps, index, &[("StepStatus", json!("Success")), ("Outputs", outputs)]),
+                Ok(outputs) => update(&mut row.steps, index, |s| {
+                    s.status = StepStatus::Success;
+                    s.outputs = Some(outputs);
+                }),
                 Err((code, message)) => {
                     let failure = format!(
-                        "Step {name} failed maximum allowed times. {message} (Service: AmazonEC2; Status Code: 400; Error Code: {code}; Request ID: {})",
+                        "Step {} failed maximum allowed times. {message} (Service: AmazonEC2; Status Code: 400; Error Code: {code}; Request ID: {})",
+                        step.as_str(),
                         ids::request_id()
                     );
-                    mark(
-                        &mut steps,
-                        index,
-                        &[("StepStatus", json!("Failed")), ("FailureMessage", json!(failure.clone()))],
-                    );
-                    if critical {
-                        self.restart_if_stopped(scope, &instance_id, &steps).await;
-                        return self.finish(scope, &mut row, &mut steps, AutomationStatus::Failed, Some(failure)).await;
+                    update(&mut row.steps, index, |s| {
+                        s.status = StepStatus::Failed;
+                        s.failure = Some(failure.clone());
+                    });
+                    if step.critical() {
+                        self.restart_if_stopped(scope, &instance_id, &row.steps).await;
+                        return self.finish(scope, &mut row, AutomationStatus::Failed, Some(failure)).await;
                     }
                 }
             }
-            mark(&mut steps, index, &[("ExecutionEndTime", json!(now_ms()))]);
-            self.save(scope, &mut row, &steps).await?;
+            update(&mut row.steps, index, |s| s.end_ms = Some(now_ms()));
+            self.save(scope, &mut row).await?;
         }
-        self.finish(scope, &mut row, &mut steps, AutomationStatus::Success, None).await
+        self.finish(scope, &mut row, AutomationStatus::Success, None).await
     }
 
     /// Every call of the step, checked as the caller before the step runs.
@@ -300,7 +297,7 @@ impl Automation {
         &self,
         scope: &Scope,
         caller: &str,
-        step: &str,
+        step: RunbookStep,
         instance_id: &str,
     ) -> std::result::Result<(), (String, String)> {
         for call in step_calls(step, instance_id) {
@@ -310,38 +307,45 @@ impl Automation {
     }
 
     /// One step. Each is safe to run twice, which is what resuming after a restart does.
-    async fn execute(&self, scope: &Scope, step: &str, instance_id: &str) -> Result<Value> {
+    async fn execute(&self, scope: &Scope, step: RunbookStep, instance_id: &str) -> Result<Outputs> {
         let ids = [instance_id.to_owned()];
+        let output = |name: &str, value: String| Outputs::from([(name.to_owned(), vec![value])]);
         match step {
-            "assertInstanceIsWindows" => {
+            RunbookStep::AssertInstanceIsWindows => {
                 self.instances.describe(scope, &ids, &[]).await?;
                 Err(Error::AssertionFailed("The platform of the instance is Linux, not Windows.".into()))
             }
-            "stopInstance" => {
+            RunbookStep::StopInstance => {
                 let changes = self.instances.stop(scope, &ids).await?;
-                Ok(json!({"CurrentState": [changes.first().map(|c| c.current.as_str()).unwrap_or_default()]}))
+                let state = changes.first().map(|c| c.current.as_str()).unwrap_or_default();
+                Ok(output("CurrentState", state.to_owned()))
             }
-            "detachRootVolume" | "attachRootVolume" => {
-                Ok(json!({"VolumeId": [self.volume_id(scope, instance_id).await?]}))
+            RunbookStep::DetachRootVolume | RunbookStep::AttachRootVolume => {
+                Ok(output("VolumeId", self.volume_id(scope, instance_id).await?))
             }
-            "injectSSHKey" => self.inject_key(scope, instance_id).await,
-            "startInstance" => {
+            RunbookStep::InjectSshKey => self.inject_key(scope, instance_id).await,
+            RunbookStep::StartInstance => {
                 self.instances.start(scope, &ids).await?;
-                Ok(json!({"CurrentState": ["running"]}))
+                Ok(output("CurrentState", "running".into()))
             }
-            "getLinuxSSHKeyParameter" => Ok(json!({"Name": [key_parameter(instance_id)]})),
-            "getLinuxBackupAmi" => Err(Error::AssertionFailed("keyfleet does not create backup AMIs.".into())),
-            _ => Ok(json!({"Output": [format!(
-                "EC2Rescue for Linux: a new SSH key was added to each /home/*/.ssh/authorized_keys of {instance_id}; \
-                 its private key is the SecureString parameter {}.",
-                key_parameter(instance_id)
-            )]})),
+            RunbookStep::GetLinuxSshKeyParameter => Ok(output("Name", key_parameter(instance_id))),
+            RunbookStep::GetLinuxBackupAmi => {
+                Err(Error::AssertionFailed("keyfleet does not create backup AMIs.".into()))
+            }
+            RunbookStep::GetEc2RescueForLinuxResult => Ok(output(
+                "Output",
+                format!(
+                    "EC2Rescue for Linux: a new SSH key was added to each /home/*/.ssh/authorized_keys of {instance_id}; \
+                     its private key is the SecureString parameter {}.",
+                    key_parameter(instance_id)
+                ),
+            )),
         }
     }
 
     /// Generates the key, stores it as a SecureString, and appends the public half to
     /// every existing `authorized_keys` under `/home` on the volume (never creating one).
-    async fn inject_key(&self, scope: &Scope, instance_id: &str) -> Result<Value> {
+    async fn inject_key(&self, scope: &Scope, instance_id: &str) -> Result<Outputs> {
         let key = tokio::task::spawn_blocking(|| keyfleet_keys::generate::rsa(4096))
             .await
             .map_err(|e| Error::Encode(keyfleet_keys::EncodeError::Der(e.to_string())))??;
@@ -357,7 +361,7 @@ impl Automation {
         };
         self.parameters.put(scope, "arn:aws:iam::aws:role/AWSSupport-EC2Rescue", put).await?;
         let injected = self.instances.add_authorized_key(scope, instance_id, &public).await?;
-        Ok(json!({"InjectedFiles": [injected.to_string()]}))
+        Ok(Outputs::from([("InjectedFiles".to_owned(), vec![injected.to_string()])]))
     }
 
     async fn volume_id(&self, scope: &Scope, instance_id: &str) -> Result<String> {
@@ -366,16 +370,13 @@ impl Automation {
     }
 
     /// A failed or cancelled run never leaves the instance stopped with its volume taken aside.
-    async fn restart_if_stopped(&self, scope: &Scope, instance_id: &str, steps: &[Value]) {
-        let stopped_by_us = steps.iter().any(|s| s["StepName"] == "stopInstance" && step_status(s) == "Success");
-        let started = steps.iter().any(|s| s["StepName"] == "startInstance" && step_status(s) == "Success");
-        if stopped_by_us && !started {
+    async fn restart_if_stopped(&self, scope: &Scope, instance_id: &str, steps: &[StepExecution]) {
+        if succeeded(steps, RunbookStep::StopInstance) && !succeeded(steps, RunbookStep::StartInstance) {
             let _ = self.instances.start(scope, &[instance_id.to_owned()]).await;
         }
     }
 
-    async fn save(&self, scope: &Scope, row: &mut AutomationRow, steps: &[Value]) -> Result<()> {
-        row.steps = Value::Array(steps.to_vec()).to_string();
+    async fn save(&self, scope: &Scope, row: &mut AutomationRow) -> Result<()> {
         row.status = self.get(scope, &row.id).await.map(|r| r.status).unwrap_or(row.status);
         if row.status == AutomationStatus::Pending {
             row.status = AutomationStatus::InProgress;
@@ -387,7 +388,6 @@ impl Automation {
         &self,
         scope: &Scope,
         row: &mut AutomationRow,
-        steps: &mut [Value],
         status: AutomationStatus,
         failure: Option<String>,
     ) -> Result<()> {
@@ -395,12 +395,11 @@ impl Automation {
             .ok()
             .and_then(|p| p.get("InstanceId").and_then(|v| v.first()).cloned())
             .unwrap_or_default();
-        for step in steps.iter_mut().filter(|s| matches!(step_status(s), "Pending" | "InProgress")) {
-            let leftover = if status == AutomationStatus::Cancelled { "Cancelled" } else { "Pending" };
-            set(step, &[("StepStatus", json!(leftover))]);
+        let leftover = if status == AutomationStatus::Cancelled { StepStatus::Cancelled } else { StepStatus::Pending };
+        for step in row.steps.iter_mut().filter(|s| matches!(s.status, StepStatus::Pending | StepStatus::InProgress)) {
+            step.status = leftover;
         }
-        row.steps = Value::Array(steps.to_vec()).to_string();
-        row.outputs = outputs(steps, &instance_id).to_string();
+        row.outputs = serde_json::json!(outputs(&row.steps, &instance_id)).to_string();
         row.status = status;
         row.failure = failure;
         row.end_ms = Some(now_ms());
@@ -408,32 +407,33 @@ impl Automation {
     }
 }
 
+fn succeeded(steps: &[StepExecution], step: RunbookStep) -> bool {
+    steps.iter().any(|s| s.step == step && s.status == StepStatus::Success)
+}
+
 /// The runbook's documented outputs; steps that did not succeed say so, as SSM does.
-fn outputs(steps: &[Value], instance_id: &str) -> Value {
-    let succeeded = |name: &str| steps.iter().any(|s| s["StepName"] == name && step_status(s) == "Success");
-    let mut out = Map::new();
-    let value = |ok: bool, v: String| json!([if ok { v } else { NO_OUTPUT.to_owned() }]);
-    out.insert(
-        "getLinuxSSHKeyParameter.Name".into(),
-        value(succeeded("getLinuxSSHKeyParameter"), key_parameter(instance_id)),
-    );
+fn outputs(steps: &[StepExecution], instance_id: &str) -> Outputs {
+    let value = |step: RunbookStep, v: String| vec![if succeeded(steps, step) { v } else { NO_OUTPUT.to_owned() }];
     let summary = steps
         .iter()
-        .find(|s| s["StepName"] == "getEC2RescueForLinuxResult")
-        .and_then(|s| s.get("Outputs")?.get("Output")?.get(0))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    out.insert("getEC2RescueForLinuxResult.Output".into(), value(succeeded("getEC2RescueForLinuxResult"), summary));
+        .find(|s| s.step == RunbookStep::GetEc2RescueForLinuxResult)
+        .and_then(|s| s.outputs.as_ref()?.get("Output")?.first().cloned())
+        .unwrap_or_default();
+    let mut out = Outputs::new();
+    out.insert(
+        "getLinuxSSHKeyParameter.Name".into(),
+        value(RunbookStep::GetLinuxSshKeyParameter, key_parameter(instance_id)),
+    );
+    out.insert("getEC2RescueForLinuxResult.Output".into(), value(RunbookStep::GetEc2RescueForLinuxResult, summary));
     for name in [
         "getLinuxBackupAmi.ImageId",
         "getEC2RescueForWindowsResult.Output",
         "getWindowsBackupAmi.ImageId",
         "getWindowsPasswordEnabledAmi.ImageId",
     ] {
-        out.insert(name.into(), json!([NO_OUTPUT]));
+        out.insert(name.into(), vec![NO_OUTPUT.to_owned()]);
     }
-    Value::Object(out)
+    out
 }
 
 /// Where ResetAccess leaves the new private key.
@@ -441,21 +441,9 @@ pub fn key_parameter(instance_id: &str) -> String {
     format!("/ec2rl/openssh/{instance_id}/key")
 }
 
-fn step_status(step: &Value) -> &str {
-    step["StepStatus"].as_str().unwrap_or_default()
-}
-
-/// Sets fields of the step at `index`.
-fn mark(steps: &mut [Value], index: usize, fields: &[(&str, Value)]) {
+/// Changes the step at `index`.
+fn update(steps: &mut [StepExecution], index: usize, change: impl FnOnce(&mut StepExecution)) {
     if let Some(step) = steps.get_mut(index) {
-        set(step, fields);
-    }
-}
-
-fn set(step: &mut Value, fields: &[(&str, Value)]) {
-    if let Some(map) = step.as_object_mut() {
-        for (k, v) in fields {
-            map.insert((*k).to_owned(), v.clone());
-        }
+        change(step);
     }
 }

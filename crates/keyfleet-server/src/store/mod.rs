@@ -17,6 +17,8 @@ pub use writer::{Held, hold_first_write};
 pub use crate::common::wire::WireName;
 pub use keyfleet_keys::KeyType;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 /// Where a resource lives: AWS scopes every resource by account and region.
@@ -181,6 +183,129 @@ impl WireName for AutomationStatus {
     }
 }
 
+/// The steps of `AWSSupport-ResetAccess`, the one runbook, in order (docs/aws-facts.md,
+/// "AWSSupport-ResetAccess runbook").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunbookStep {
+    /// Ends the Windows branch (non-critical: fails on Linux).
+    AssertInstanceIsWindows,
+    /// Stops the instance.
+    StopInstance,
+    /// Takes the root volume aside.
+    DetachRootVolume,
+    /// Adds the new key to every `authorized_keys` and stores its private half.
+    InjectSshKey,
+    /// Puts the root volume back.
+    AttachRootVolume,
+    /// Starts the instance.
+    StartInstance,
+    /// Names the parameter that holds the key.
+    GetLinuxSshKeyParameter,
+    /// The backup image (non-critical: keyfleet makes none).
+    GetLinuxBackupAmi,
+    /// Summarises the run.
+    GetEc2RescueForLinuxResult,
+}
+
+impl WireName for RunbookStep {
+    const ALL: &'static [Self] = &[
+        RunbookStep::AssertInstanceIsWindows,
+        RunbookStep::StopInstance,
+        RunbookStep::DetachRootVolume,
+        RunbookStep::InjectSshKey,
+        RunbookStep::AttachRootVolume,
+        RunbookStep::StartInstance,
+        RunbookStep::GetLinuxSshKeyParameter,
+        RunbookStep::GetLinuxBackupAmi,
+        RunbookStep::GetEc2RescueForLinuxResult,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            RunbookStep::AssertInstanceIsWindows => "assertInstanceIsWindows",
+            RunbookStep::StopInstance => "stopInstance",
+            RunbookStep::DetachRootVolume => "detachRootVolume",
+            RunbookStep::InjectSshKey => "injectSSHKey",
+            RunbookStep::AttachRootVolume => "attachRootVolume",
+            RunbookStep::StartInstance => "startInstance",
+            RunbookStep::GetLinuxSshKeyParameter => "getLinuxSSHKeyParameter",
+            RunbookStep::GetLinuxBackupAmi => "getLinuxBackupAmi",
+            RunbookStep::GetEc2RescueForLinuxResult => "getEC2RescueForLinuxResult",
+        }
+    }
+}
+
+impl RunbookStep {
+    /// The Automation action the step runs.
+    pub fn action(self) -> &'static str {
+        match self {
+            RunbookStep::AssertInstanceIsWindows => "aws:assertAwsResourceProperty",
+            RunbookStep::StopInstance | RunbookStep::StartInstance => "aws:changeInstanceState",
+            RunbookStep::InjectSshKey => "aws:executeScript",
+            _ => "aws:executeAwsApi",
+        }
+    }
+
+    /// Whether its failure ends the execution.
+    pub fn critical(self) -> bool {
+        !matches!(self, RunbookStep::AssertInstanceIsWindows | RunbookStep::GetLinuxBackupAmi)
+    }
+}
+
+/// A step execution's status (SSM API Reference, "StepExecution").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    /// Not reached yet.
+    Pending,
+    /// Running.
+    InProgress,
+    /// Done.
+    Success,
+    /// Failed.
+    Failed,
+    /// Not run: the execution was cancelled first.
+    Cancelled,
+}
+
+impl WireName for StepStatus {
+    const ALL: &'static [Self] =
+        &[StepStatus::Pending, StepStatus::InProgress, StepStatus::Success, StepStatus::Failed, StepStatus::Cancelled];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "Pending",
+            StepStatus::InProgress => "InProgress",
+            StepStatus::Success => "Success",
+            StepStatus::Failed => "Failed",
+            StepStatus::Cancelled => "Cancelled",
+        }
+    }
+}
+
+/// One step of an execution as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepExecution {
+    /// The step.
+    pub step: RunbookStep,
+    /// Where it is.
+    pub status: StepStatus,
+    /// When it started, ms since the epoch.
+    pub start_ms: Option<i64>,
+    /// When it ended.
+    pub end_ms: Option<i64>,
+    /// Its outputs (name → values), once it succeeded.
+    pub outputs: Option<BTreeMap<String, Vec<String>>>,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+impl StepExecution {
+    /// The step, not reached yet.
+    pub fn pending(step: RunbookStep) -> Self {
+        StepExecution { step, status: StepStatus::Pending, start_ms: None, end_ms: None, outputs: None, failure: None }
+    }
+}
+
 /// A parameter's type (SSM API Reference, "Parameter").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParameterType {
@@ -301,8 +426,8 @@ pub struct AutomationRow {
     pub status: AutomationStatus,
     /// JSON: parameter name → list of values.
     pub parameters: String,
-    /// JSON: the StepExecutions.
-    pub steps: String,
+    /// The steps, in the runbook's order.
+    pub steps: Vec<StepExecution>,
     /// JSON: output name → list of values.
     pub outputs: String,
     /// Why it failed.

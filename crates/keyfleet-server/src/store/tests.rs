@@ -596,7 +596,7 @@ fn execution(id: &str, target: &str, status: AutomationStatus) -> AutomationRow 
         document: "AWSSupport-ResetAccess".into(),
         status,
         parameters: "{}".into(),
-        steps: "[]".into(),
+        steps: RunbookStep::ALL.iter().copied().map(StepExecution::pending).collect(),
         outputs: "{}".into(),
         failure: None,
         start_ms: id.len() as i64,
@@ -615,7 +615,21 @@ for_each_backend!(executions_are_saved_found_and_one_runs_per_instance, |s: Arc<
     assert!(matches!(s.save_execution(&sc, &second).await, Err(StoreError::Duplicate)), "one unfinished per instance");
     first.status = AutomationStatus::Success;
     first.end_ms = Some(10);
+    if let Some(step) = first.steps.get_mut(1) {
+        *step = StepExecution {
+            status: StepStatus::Success,
+            start_ms: Some(3),
+            end_ms: Some(4),
+            outputs: Some([("CurrentState".to_owned(), vec!["stopped".to_owned()])].into()),
+            ..StepExecution::pending(RunbookStep::StopInstance)
+        };
+    }
+    if let Some(step) = first.steps.get_mut(2) {
+        step.status = StepStatus::Failed;
+        step.failure = Some("Step detachRootVolume failed".into());
+    }
     s.save_execution(&sc, &first).await.unwrap();
+    assert_eq!(s.execution(&sc, "e-1").await.unwrap().unwrap().steps, first.steps, "steps round-trip");
     s.save_execution(&sc, &second).await.unwrap();
     assert_eq!(s.execution(&sc, "e-1").await.unwrap().unwrap().status, AutomationStatus::Success);
     assert!(s.execution(&scope("eu-west-1"), "e-1").await.unwrap().is_none());

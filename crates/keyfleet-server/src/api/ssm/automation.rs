@@ -15,7 +15,7 @@ use crate::service::automation::{StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
 use crate::store::Scope;
-use crate::store::{AutomationRow, WireName};
+use crate::store::{AutomationRow, StepExecution, StepStatus, WireName};
 
 pub(super) struct StartAutomationExecution;
 
@@ -78,8 +78,7 @@ impl Operation for GetAutomationExecution {
 
     fn encode(_: &Context<'_>, row: AutomationRow) -> Value {
         let mut execution = metadata(&row);
-        let steps: Value = serde_json::from_str(&row.steps).unwrap_or(Value::Array(Vec::new()));
-        let steps = steps.as_array().map(|s| s.iter().map(step).collect::<Vec<_>>()).unwrap_or_default();
+        let steps: Vec<Value> = row.steps.iter().map(step).collect();
         execution.insert("Parameters".into(), serde_json::from_str(&row.parameters).unwrap_or(json!({})));
         execution.insert("StepExecutionsTruncated".into(), json!(false));
         execution.insert("ProgressCounters".into(), counters(&steps));
@@ -205,22 +204,30 @@ fn metadata(row: &AutomationRow) -> Map<String, Value> {
 }
 
 fn current_step(row: &AutomationRow) -> Option<(String, String)> {
-    let steps: Value = serde_json::from_str(&row.steps).ok()?;
-    let step = steps.as_array()?.iter().find(|s| s["StepStatus"] == "InProgress")?;
-    Some((step["StepName"].as_str()?.to_owned(), step["Action"].as_str()?.to_owned()))
+    let step = row.steps.iter().find(|s| s.status == StepStatus::InProgress)?.step;
+    Some((step.as_str().to_owned(), step.action().to_owned()))
 }
 
-/// A stored step with its times as JSON 1.1 timestamps.
-fn step(stored: &Value) -> Value {
-    let mut step = stored.clone();
-    if let Some(map) = step.as_object_mut() {
-        for key in ["ExecutionStartTime", "ExecutionEndTime"] {
-            if let Some(ms) = map.get(key).and_then(Value::as_i64) {
-                map.insert(key.into(), epoch_seconds(ms));
-            }
-        }
+/// A step as SSM's StepExecution, its times as JSON 1.1 timestamps.
+fn step(stored: &StepExecution) -> Value {
+    let mut step = Map::new();
+    step.insert("StepName".into(), json!(stored.step.as_str()));
+    step.insert("Action".into(), json!(stored.step.action()));
+    step.insert("StepStatus".into(), json!(stored.status.as_str()));
+    step.insert("IsCritical".into(), json!(stored.step.critical()));
+    if let Some(ms) = stored.start_ms {
+        step.insert("ExecutionStartTime".into(), epoch_seconds(ms));
     }
-    step
+    if let Some(ms) = stored.end_ms {
+        step.insert("ExecutionEndTime".into(), epoch_seconds(ms));
+    }
+    if let Some(outputs) = &stored.outputs {
+        step.insert("Outputs".into(), json!(outputs));
+    }
+    if let Some(failure) = &stored.failure {
+        step.insert("FailureMessage".into(), json!(failure));
+    }
+    Value::Object(step)
 }
 
 fn counters(steps: &[Value]) -> Value {

@@ -8,7 +8,7 @@ fn automation_row(r: &AnyRow) -> Result<AutomationRow, StoreError> {
         document: r.get("document"),
         status: wire(r, "status")?,
         parameters: r.get("parameters"),
-        steps: r.get("steps"),
+        steps: steps_from_json(r.get("steps"))?,
         outputs: r.get("outputs"),
         failure: r.get("failure"),
         start_ms: r.get("start_ms"),
@@ -17,6 +17,57 @@ fn automation_row(r: &AnyRow) -> Result<AutomationRow, StoreError> {
         owner: r.get("owner"),
         target: r.get("target"),
     })
+}
+
+/// Steps are kept as the JSON of SSM's StepExecutions (times in ms), the format executions
+/// were always stored in.
+fn steps_to_json(steps: &[StepExecution]) -> String {
+    let items = steps.iter().map(|s| {
+        let mut item = serde_json::json!({
+            "StepName": s.step.as_str(),
+            "Action": s.step.action(),
+            "StepStatus": s.status.as_str(),
+            "IsCritical": s.step.critical(),
+        });
+        let fields = [
+            ("ExecutionStartTime", s.start_ms.map(serde_json::Value::from)),
+            ("ExecutionEndTime", s.end_ms.map(serde_json::Value::from)),
+            ("Outputs", s.outputs.as_ref().map(|o| serde_json::json!(o))),
+            ("FailureMessage", s.failure.as_deref().map(serde_json::Value::from)),
+        ];
+        for (name, value) in fields {
+            if let (Some(value), Some(map)) = (value, item.as_object_mut()) {
+                map.insert(name.to_owned(), value);
+            }
+        }
+        item
+    });
+    serde_json::Value::Array(items.collect()).to_string()
+}
+
+fn steps_from_json(text: String) -> Result<Vec<StepExecution>, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("automation steps: {what}"));
+    let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| corrupt(&e.to_string()))?;
+    items
+        .iter()
+        .map(|item| {
+            let text_of = |name: &str| item.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
+            let step = RunbookStep::parse(text_of("StepName")).ok_or_else(|| corrupt(text_of("StepName")))?;
+            let status = StepStatus::parse(text_of("StepStatus")).ok_or_else(|| corrupt(text_of("StepStatus")))?;
+            let outputs = match item.get("Outputs") {
+                None => None,
+                Some(o) => Some(serde_json::from_value(o.clone()).map_err(|e| corrupt(&e.to_string()))?),
+            };
+            Ok(StepExecution {
+                step,
+                status,
+                start_ms: item.get("ExecutionStartTime").and_then(serde_json::Value::as_i64),
+                end_ms: item.get("ExecutionEndTime").and_then(serde_json::Value::as_i64),
+                outputs,
+                failure: item.get("FailureMessage").and_then(serde_json::Value::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -35,7 +86,7 @@ impl AutomationStore for SqlStore {
         .bind(&row.document)
         .bind(row.status.as_str())
         .bind(&row.parameters)
-        .bind(&row.steps)
+        .bind(steps_to_json(&row.steps))
         .bind(&row.outputs)
         .bind(&row.failure)
         .bind(row.start_ms)
