@@ -36,6 +36,7 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Ec2("Action=CreateTags&ResourceId.1=key-0123456789abcdef0&Tag.1.Key=a&Tag.1.Value=b"),
     ),
     ("ec2_describe_tags", Wire::Ec2("Action=DescribeTags")),
+    ("ec2_describe_tags_bad_token", Wire::Ec2("Action=DescribeTags&MaxResults=5&NextToken=forged")),
     ("ec2_describe_key_pairs", Wire::Ec2("Action=DescribeKeyPairs&IncludePublicKey=true")),
     ("ec2_describe_key_pairs_missing", Wire::Ec2("Action=DescribeKeyPairs&KeyName.1=nope")),
     (
@@ -110,6 +111,15 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Json("AmazonSSM.PutParameter", r#"{"Name": "/app/db", "Value": "v2", "Type": "String"}"#),
     ),
     ("ssm_get_parameter", Wire::Json("AmazonSSM.GetParameter", r#"{"Name": "/app/db"}"#)),
+    ("ssm_describe_parameters_zero_page", Wire::Json("AmazonSSM.DescribeParameters", r#"{"MaxResults": 0}"#)),
+    (
+        "ssm_get_parameters_by_path_big_page",
+        Wire::Json("AmazonSSM.GetParametersByPath", r#"{"Path": "/app", "MaxResults": 11}"#),
+    ),
+    (
+        "ssm_get_parameter_history_bad_token",
+        Wire::Json("AmazonSSM.GetParameterHistory", r#"{"Name": "/app/db", "NextToken": "forged"}"#),
+    ),
     ("ssm_get_parameter_missing", Wire::Json("AmazonSSM.GetParameter", r#"{"Name": "/app/none"}"#)),
     ("ssm_get_parameters", Wire::Json("AmazonSSM.GetParameters", r#"{"Names": ["/app/db", "/app/none"]}"#)),
     ("ssm_get_parameters_by_path", Wire::Json("AmazonSSM.GetParametersByPath", r#"{"Path": "/app"}"#)),

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use keyfleet_keys::ImportError;
 
 use crate::api::auth::AuthError;
+use crate::common::page::PageError;
 use crate::service::Error;
 
 /// An error as the client sees it.
@@ -254,7 +255,27 @@ impl From<Error> for ApiError {
             ),
             Error::SsmValidation(message) => Self::bad_request("ValidationException", message),
             Error::ParameterFilter { code, message } => Self::bad_request(code, message),
-            Error::InvalidNextToken => Self::bad_request("InvalidNextToken", "The specified token is not valid."),
+            Error::Ec2Page(PageError::MaxResults { asked, min, max }) => Self::invalid_parameter_value(format!(
+                "Value ( {asked} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}."
+            )),
+            Error::Ec2Page(PageError::Token(token)) => {
+                Self::invalid_parameter_value(format!("The token '{token}' is invalid."))
+            }
+            Error::SsmPage(PageError::MaxResults { asked, min, max }) => {
+                let bound = match asked.parse::<u32>() {
+                    Ok(n) if n < min => format!("greater than or equal to {min}"),
+                    _ => format!("less than or equal to {max}"),
+                };
+                Self::bad_request(
+                    "ValidationException",
+                    format!(
+                        "1 validation error detected: Value '{asked}' at 'maxResults' failed to satisfy constraint: Member must have value {bound}"
+                    ),
+                )
+            }
+            Error::SsmPage(PageError::Token(_)) => {
+                Self::bad_request("InvalidNextToken", "The specified token is not valid.")
+            }
             Error::PushedKeyInvalid(what) => Self::bad_request(
                 "InvalidArgsException",
                 format!("Invalid input parameter received for Illegal argument exception: {what}"),

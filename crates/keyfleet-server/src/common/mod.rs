@@ -4,5 +4,6 @@
 pub mod cidr;
 pub mod glob;
 pub mod ids;
+pub mod page;
 pub mod time;
 pub mod wire;

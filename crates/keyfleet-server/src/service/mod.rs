@@ -157,9 +157,13 @@ pub enum Error {
         /// Its message.
         message: String,
     },
-    /// A paging token we did not issue (`InvalidNextToken`).
-    #[error("invalid next token")]
-    InvalidNextToken,
+    /// An EC2 listing's `MaxResults` or `NextToken` is refused (`InvalidParameterValue`).
+    #[error("paging: {0}")]
+    Ec2Page(crate::common::page::PageError),
+    /// An SSM listing's `MaxResults` (`ValidationException`) or `NextToken`
+    /// (`InvalidNextToken`) is refused.
+    #[error("paging: {0}")]
+    SsmPage(crate::common::page::PageError),
     /// A secret could not be sealed or opened. Clients see `InternalServerError`.
     #[error("secret: {0}")]
     Secret(#[source] envelope::EnvelopeError),

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::envelope::MasterKey;
 use super::parameter_filters::ParameterFilter;
 use super::{Error, Result, now_ms};
+use crate::common::page::{Limits, PageRequest};
 use crate::store::{ParameterRow, ParameterType, PutOutcome, Scope, Store, WireName};
 
 /// Versions kept per parameter.
@@ -61,15 +62,6 @@ pub struct Parameter {
     pub description: Option<String>,
     /// Who last wrote it.
     pub modified_by: String,
-}
-
-/// A page request: `MaxResults` and `NextToken`.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    /// Items per page.
-    pub max_results: Option<u32>,
-    /// The token of the previous page.
-    pub next_token: Option<String>,
 }
 
 /// The Parameter Store operations.
@@ -173,17 +165,11 @@ impl Parameters {
         recursive: bool,
         decrypt: bool,
         filters: &[ParameterFilter],
-        page: &Page,
+        page: &PageRequest,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
         if !path.starts_with('/') {
             return Err(Error::SsmValidation(format!(
                 "The parameter path {path} is not valid. Paths must begin with /."
-            )));
-        }
-        if page.max_results.is_some_and(|n| !(1..=10).contains(&n)) {
-            return Err(Error::SsmValidation(format!(
-                "1 validation error detected: Value {} at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10",
-                page.max_results.unwrap_or_default()
             )));
         }
         let prefix = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
@@ -205,7 +191,7 @@ impl Parameters {
         &self,
         scope: &Scope,
         filters: &[ParameterFilter],
-        page: &Page,
+        page: &PageRequest,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
         let mut rows = self.store.parameters_with_prefix(scope, "").await?;
         rows.retain(|r| filters.iter().all(|f| f.matches(r)));
@@ -219,7 +205,7 @@ impl Parameters {
         scope: &Scope,
         name: &str,
         decrypt: bool,
-        page: &Page,
+        page: &PageRequest,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
         let rows = self.store.parameter_history(scope, name).await?;
         if rows.is_empty() {
@@ -321,14 +307,8 @@ pub fn check_batch(names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Offsets as opaque tokens; `limit` is the service's page size cap.
-fn paginate(rows: Vec<ParameterRow>, page: &Page, limit: u32) -> Result<(Vec<ParameterRow>, Option<String>)> {
-    let start = match &page.next_token {
-        None => 0,
-        Some(token) => token.parse::<usize>().map_err(|_| Error::InvalidNextToken)?,
-    };
-    let size = page.max_results.unwrap_or(limit).min(limit) as usize;
-    let end = start.saturating_add(size).min(rows.len());
-    let next = (end < rows.len()).then(|| end.to_string());
-    Ok((rows.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+/// SSM pages: `MaxResults` from 1 to `limit` (10 by path, 50 otherwise), `limit` without it.
+fn paginate(rows: Vec<ParameterRow>, page: &PageRequest, limit: u32) -> Result<(Vec<ParameterRow>, Option<String>)> {
+    let limits = Limits { min: 1, max: limit, default: Some(limit), cuts_larger: false };
+    Ok(page.check(&limits).map_err(Error::SsmPage)?.take(rows))
 }

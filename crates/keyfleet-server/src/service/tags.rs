@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::filter::{Filter, FilterField, Typed, all_match, typed};
 use super::{Error, Result};
 use crate::common::ids;
+use crate::common::page::{Limits, PageRequest};
 use crate::store::{KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
 
 /// Most user tags a resource may carry (tags starting `aws:` don't count).
@@ -88,14 +89,8 @@ pub struct Tags {
     store: Arc<dyn Store>,
 }
 
-/// `DescribeTags` paging: `MaxResults` and `NextToken`.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    /// 5–1000; `None` returns everything.
-    pub max_results: Option<u32>,
-    /// The token from the previous page.
-    pub next_token: Option<String>,
-}
+/// `DescribeTags` pages: 5–1000 a page, everything without `MaxResults`.
+const PAGES: Limits = Limits { min: 5, max: 1000, default: None, cuts_larger: false };
 
 impl Tags {
     /// Creates the service over a store.
@@ -134,26 +129,13 @@ impl Tags {
         &self,
         scope: &Scope,
         filters: &[Filter],
-        page: &Page,
+        page: &PageRequest,
     ) -> Result<(Vec<ResourceTag>, Option<String>)> {
         let filters: Vec<Typed<TagFilter>> = typed(filters)?;
-        if let Some(n) = page.max_results.filter(|n| !(5..=1000).contains(n)) {
-            return Err(Error::InvalidParameterValue(format!(
-                "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
-            )));
-        }
-        let start = match &page.next_token {
-            None => 0,
-            Some(token) => token
-                .parse::<usize>()
-                .map_err(|_| Error::InvalidParameterValue(format!("Invalid value '{token}' for nextToken")))?,
-        };
+        let page = page.check(&PAGES).map_err(Error::Ec2Page)?;
         let matching: Vec<ResourceTag> =
             self.store.tags(scope).await?.into_iter().filter(|t| all_match(&filters, t)).collect();
-        let size = page.max_results.map_or(usize::MAX, |n| n as usize);
-        let end = start.saturating_add(size).min(matching.len());
-        let next = (end < matching.len()).then(|| end.to_string());
-        Ok((matching.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+        Ok(page.take(matching))
     }
 
     /// Checks every id and returns (id, resource type) pairs for the store: key pairs and

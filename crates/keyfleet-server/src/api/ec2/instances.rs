@@ -8,6 +8,7 @@ use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
+use crate::common::page::{Limits, Page};
 use crate::service::filter::Filter;
 use std::marker::PhantomData;
 
@@ -91,12 +92,11 @@ impl Operation for RunInstances {
 
 pub(super) struct DescribeInstances;
 
-/// Instance ids, filters, and the page: the first row and the page size, or `None` for
-/// everything at once.
+/// Instance ids, filters, and the page.
 pub(super) struct DescribeInstancesInput {
     ids: Vec<String>,
     filters: Vec<Filter>,
-    page: Option<(usize, usize)>,
+    page: Page,
 }
 
 impl Operation for DescribeInstances {
@@ -105,7 +105,8 @@ impl Operation for DescribeInstances {
     const ACTION: &'static str = "ec2:DescribeInstances";
     const READ_ONLY: bool = true;
     type Input = DescribeInstancesInput;
-    type Output = (Vec<InstanceRow>, Option<(usize, usize)>);
+    /// One page of instances, and the next page's token.
+    type Output = (Vec<InstanceRow>, Option<String>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         let (ids, filters) = (p.list("InstanceId"), p.filters()?);
@@ -118,11 +119,10 @@ impl Operation for DescribeInstances {
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok((ctx.state.instances.describe(&ctx.scope, &input.ids, &input.filters).await?, input.page))
+        Ok(input.page.take(ctx.state.instances.describe(&ctx.scope, &input.ids, &input.filters).await?))
     }
 
-    fn encode(ctx: &Context<'_>, (rows, page): Self::Output) -> Reply {
-        let (rows, next_token) = paged(&rows, page);
+    fn encode(ctx: &Context<'_>, (rows, next_token): Self::Output) -> Reply {
         ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 1600, |w| {
             if let Some(token) = &next_token {
                 w.text("nextToken", token);
@@ -146,64 +146,28 @@ impl Operation for DescribeInstances {
     }
 }
 
-/// `MaxResults` (5–1000, not with `InstanceId`) and `NextToken`: the first row and the page
-/// size, or `None` for everything at once. A page may split a reservation, as EC2's pages
-/// count instances.
 /// How a Describe action pages: the name EC2 gives its id list in the combination error,
-/// its largest page, and whether a larger `MaxResults` is cut to it (DescribeVolumes, which
-/// the aws CLI asks for 1000 at a time) rather than refused.
+/// and its limits (DescribeVolumes cuts a larger `MaxResults` to 500: the aws CLI asks for 1000).
 struct Paging {
     ids: &'static str,
-    max: usize,
-    cuts_larger: bool,
+    limits: Limits,
 }
 
-const INSTANCE_PAGES: Paging = Paging { ids: "instancesSet", max: 1000, cuts_larger: false };
-const VOLUME_PAGES: Paging = Paging { ids: "volumeIds", max: 500, cuts_larger: true };
+const INSTANCE_PAGES: Paging =
+    Paging { ids: "instancesSet", limits: Limits { min: 5, max: 1000, default: None, cuts_larger: false } };
+const VOLUME_PAGES: Paging =
+    Paging { ids: "volumeIds", limits: Limits { min: 5, max: 500, default: None, cuts_larger: true } };
 
-/// `MaxResults` and `NextToken`: the page's start and size, or `None` for everything.
-fn page(p: &QueryParams, by_id: bool, paging: &Paging) -> Result<Option<(usize, usize)>, ApiError> {
-    let max = p.get("MaxResults");
-    let token = p.get("NextToken").filter(|t| !t.is_empty());
-    if by_id && max.is_some() {
+/// `MaxResults` (not with ids) and `NextToken`.
+fn page(p: &QueryParams, by_id: bool, paging: &Paging) -> Result<Page, ApiError> {
+    let request = p.page_request();
+    if by_id && request.max_results.is_some() {
         return Err(ApiError::bad_request(
             "InvalidParameterCombination",
             format!("The parameter {} cannot be used with the parameter maxResults", paging.ids),
         ));
     }
-    let size = match max {
-        None if token.is_none() => return Ok(None),
-        None => paging.max,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (5..=paging.max).contains(&n) => n,
-            Ok(n) if n > paging.max && paging.cuts_larger => paging.max,
-            _ => {
-                return Err(ApiError::invalid_parameter_value(format!(
-                    "Value ( {v} ) for parameter maxResults is invalid. Expecting a value between 5 and {}.",
-                    paging.max
-                )));
-            }
-        },
-    };
-    let start = match token {
-        None => 0,
-        Some(t) => {
-            t.parse::<usize>().map_err(|_| ApiError::invalid_parameter_value(format!("The token '{t}' is invalid.")))?
-        }
-    };
-    Ok(Some((start, size)))
-}
-
-/// The rows of one page, and the token of the next when there is one.
-fn paged<T>(rows: &[T], page: Option<(usize, usize)>) -> (&[T], Option<String>) {
-    match page {
-        None => (rows, None),
-        Some((start, size)) => {
-            let start = start.min(rows.len());
-            let end = start.saturating_add(size).min(rows.len());
-            (rows.get(start..end).unwrap_or_default(), (end < rows.len()).then(|| end.to_string()))
-        }
-    }
+    Ok(request.check(&paging.limits).map_err(crate::service::Error::Ec2Page)?)
 }
 
 /// Stop, start and terminate: instance ids in, each instance's state change out. One
@@ -375,8 +339,9 @@ impl Operation for DescribeVolumes {
     const NAME: &'static str = "DescribeVolumes";
     const ACTION: &'static str = "ec2:DescribeVolumes";
     const READ_ONLY: bool = true;
-    type Input = (Vec<String>, Option<(usize, usize)>);
-    type Output = (Vec<InstanceRow>, Option<(usize, usize)>);
+    type Input = (Vec<String>, Page);
+    /// One page of volumes (as their instances' rows), and the next page's token.
+    type Output = (Vec<InstanceRow>, Option<String>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         refuse_unimplemented(p, Self::NAME, &["MaxResults", "NextToken"], &["VolumeId."])?;
@@ -402,18 +367,17 @@ impl Operation for DescribeVolumes {
                 format!("The volume '{missing}' does not exist."),
             ));
         }
-        Ok((live, page))
+        Ok(page.take(live))
     }
 
-    fn encode(ctx: &Context<'_>, (live, page): Self::Output) -> Reply {
+    fn encode(ctx: &Context<'_>, (live, next_token): Self::Output) -> Reply {
         let zone = format!("{}a", ctx.scope.region);
-        let (live, next_token) = paged(&live, page);
         ec2_query::success(Self::NAME, ctx.request_id, live.len() * 800, |w| {
             if let Some(token) = &next_token {
                 w.text("nextToken", token);
             }
             w.start("volumeSet");
-            for row in live {
+            for row in &live {
                 let created = timestamp(row.launch_ms);
                 w.start("item")
                     .text("volumeId", &row.volume_id)

@@ -6,8 +6,8 @@ use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, QueryParams};
 use crate::api::{Context, Reply};
+use crate::common::page::PageRequest;
 use crate::service::filter::Filter;
-use crate::service::tags::Page;
 use crate::store::{ResourceTag, Tag, TagRemoval};
 
 pub(super) struct CreateTags;
@@ -73,18 +73,11 @@ impl Operation for DescribeTags {
     const NAME: &'static str = "DescribeTags";
     const ACTION: &'static str = "ec2:DescribeTags";
     const READ_ONLY: bool = true;
-    type Input = (Vec<Filter>, Page);
+    type Input = (Vec<Filter>, PageRequest);
     type Output = (Vec<ResourceTag>, Option<String>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        let max_results = p
-            .get("MaxResults")
-            .map(|v| {
-                v.parse::<u32>()
-                    .map_err(|_| ApiError::invalid_parameter_value(format!("Invalid value '{v}' for maxResults")))
-            })
-            .transpose()?;
-        Ok((p.filters()?, Page { max_results, next_token: p.get("NextToken").map(str::to_owned) }))
+        Ok((p.filters()?, p.page_request()))
     }
 
     async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {

@@ -3,6 +3,7 @@
 //! body or a query string; XML responses in the 2016-11-15 namespace with `requestId`,
 //! and errors as `<Response><Errors><Error>…</Error></Errors><RequestID>…</RequestID></Response>`.
 
+use crate::common::page::PageRequest;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::xml::XmlWriter;
@@ -38,6 +39,14 @@ impl QueryParams {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         QueryParams { params }
+    }
+
+    /// `MaxResults` and `NextToken`, unchecked.
+    pub fn page_request(&self) -> PageRequest {
+        PageRequest {
+            max_results: self.get("MaxResults").map(str::to_owned),
+            next_token: self.get("NextToken").map(str::to_owned),
+        }
     }
 
     /// The names of the parameters sent, in order.

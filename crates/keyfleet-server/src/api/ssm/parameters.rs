@@ -9,10 +9,11 @@ use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Json11, Operation};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
+use crate::common::page::PageRequest;
 use crate::service::parameter_filters::{
     self as parameter_filters, Operation as FilterUse, ParameterFilter, RawFilter,
 };
-use crate::service::parameters::{self as service, Page, Parameter};
+use crate::service::parameters::{self as service, Parameter};
 use crate::store::WireName;
 
 type Found = (Vec<Parameter>, Option<String>);
@@ -123,7 +124,7 @@ pub(super) struct ByPath {
     recursive: bool,
     decrypt: bool,
     filters: Vec<ParameterFilter>,
-    page: Page,
+    page: PageRequest,
 }
 
 impl Operation for GetParametersByPath {
@@ -168,7 +169,7 @@ impl Operation for DescribeParameters {
     const NAME: &'static str = "DescribeParameters";
     const ACTION: &'static str = "ssm:DescribeParameters";
     const READ_ONLY: bool = true;
-    type Input = (Vec<ParameterFilter>, Page);
+    type Input = (Vec<ParameterFilter>, PageRequest);
     type Output = Found;
 
     fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
@@ -205,7 +206,7 @@ impl Operation for GetParameterHistory {
     const NAME: &'static str = "GetParameterHistory";
     const ACTION: &'static str = "ssm:GetParameterHistory";
     const READ_ONLY: bool = true;
-    type Input = (String, bool, Page);
+    type Input = (String, bool, PageRequest);
     type Output = Found;
 
     fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
@@ -313,9 +314,9 @@ fn raw_filters(input: &JsonInput, member: &str) -> Vec<RawFilter> {
         .collect()
 }
 
-fn page(input: &JsonInput) -> Page {
-    Page {
-        max_results: input.int("MaxResults").map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+fn page(input: &JsonInput) -> PageRequest {
+    PageRequest {
+        max_results: input.int("MaxResults").map(|n| n.to_string()),
         next_token: input.str("NextToken").map(str::to_owned),
     }
 }
