@@ -11,7 +11,9 @@ use keyfleet_keys::ImportError;
 
 use crate::api::auth::AuthError;
 use crate::common::page::PageError;
-use crate::service::Error;
+use crate::service::{
+    Assertion, Dependents, Error, IamEntity, IamInvalid, IamLimit, Invalid, PushedKey, RunbookInput, SsmInvalid,
+};
 
 /// An error as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +169,7 @@ impl From<Error> for ApiError {
             Error::InvalidKeyFormat(_) => {
                 Self::bad_request("InvalidKey.Format", "Key is not in valid OpenSSH public key format")
             }
-            Error::InvalidParameterValue(message) => Self::invalid_parameter_value(message),
+            Error::InvalidParameterValue(why) => Self::invalid_parameter_value(invalid_message(why)),
             Error::MissingParameter(name) => Self::missing_parameter(name),
             Error::InvalidId(id) => Self::bad_request("InvalidID", format!("The ID '{id}' is not valid")),
             Error::TagLimitExceeded => {
@@ -253,7 +255,7 @@ impl From<Error> for ApiError {
                 "HierarchyLevelLimitExceededException",
                 "A hierarchy can have a maximum of 15 levels.",
             ),
-            Error::SsmValidation(message) => Self::bad_request("ValidationException", message),
+            Error::SsmValidation(why) => Self::bad_request("ValidationException", ssm_invalid_message(why)),
             Error::ParameterFilter { code, message } => Self::bad_request(code, message),
             Error::Ec2Page(PageError::MaxResults { asked, min, max }) => Self::invalid_parameter_value(format!(
                 "Value ( {asked} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}."
@@ -276,10 +278,16 @@ impl From<Error> for ApiError {
             Error::SsmPage(PageError::Token(_)) => {
                 Self::bad_request("InvalidNextToken", "The specified token is not valid.")
             }
-            Error::PushedKeyInvalid(what) => Self::bad_request(
-                "InvalidArgsException",
-                format!("Invalid input parameter received for Illegal argument exception: {what}"),
-            ),
+            Error::PushedKeyInvalid(why) => {
+                let what = match why {
+                    PushedKey::Unreadable => "SSH Public key is invalid",
+                    PushedKey::RsaTooShort => "RSA - SSH Public key is invalid",
+                };
+                Self::bad_request(
+                    "InvalidArgsException",
+                    format!("Invalid input parameter received for Illegal argument exception: {what}"),
+                )
+            }
             Error::ConnectInstanceNotFound => {
                 Self::bad_request("EC2InstanceNotFoundException", "The specified instance was not found.")
             }
@@ -292,7 +300,14 @@ impl From<Error> for ApiError {
                 "An Automation runbook with the specified name couldn't be found.",
             )
             .capitalized(),
-            Error::InvalidAutomationParameters(message) => {
+            Error::InvalidAutomationParameters(why) => {
+                let message = match why {
+                    RunbookInput::Unknown(name) => format!(
+                        "Parameter \"{name}\" is not defined in document {}.",
+                        crate::service::automation::RESET_ACCESS
+                    ),
+                    RunbookInput::MissingInstanceId => "Missing required parameter: InstanceId in user inputs.".into(),
+                };
                 Self::bad_request("InvalidAutomationExecutionParametersException", message).capitalized()
             }
             Error::AutomationExecutionNotFound(id) => Self::bad_request(
@@ -310,12 +325,54 @@ impl From<Error> for ApiError {
                 format!("The execution status is {status} and cannot be changed."),
             )
             .capitalized(),
-            Error::AssertionFailed(message) => Self::bad_request("AssertionFailed", message),
-            Error::IamEntityExists(message) => Self::new("EntityAlreadyExists", message, StatusCode::CONFLICT),
-            Error::IamNoSuchEntity(message) => Self::new("NoSuchEntity", message, StatusCode::NOT_FOUND),
-            Error::IamDeleteConflict(message) => Self::new("DeleteConflict", message, StatusCode::CONFLICT),
-            Error::IamLimitExceeded(message) => Self::new("LimitExceeded", message, StatusCode::CONFLICT),
-            Error::IamValidation(message) => Self::bad_request("ValidationError", message),
+            Error::AssertionFailed(why) => Self::bad_request(
+                "AssertionFailed",
+                match why {
+                    Assertion::NotWindows => "The platform of the instance is Linux, not Windows.",
+                    Assertion::NoBackupImage => "keyfleet does not create backup AMIs.",
+                },
+            ),
+            Error::IamEntityExists(entity) => {
+                let message = match entity {
+                    IamEntity::User(name) => format!("User with name {name} already exists."),
+                    other => format!("{} already exists.", iam_entity(&other)),
+                };
+                Self::new("EntityAlreadyExists", message, StatusCode::CONFLICT)
+            }
+            Error::IamNoSuchEntity(entity) => Self::new(
+                "NoSuchEntity",
+                format!("The {} cannot be found.", iam_entity(&entity)),
+                StatusCode::NOT_FOUND,
+            ),
+            Error::IamDeleteConflict(dependents) => Self::new(
+                "DeleteConflict",
+                match dependents {
+                    Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.",
+                    Dependents::Policies => "Cannot delete entity, must delete policies first.",
+                },
+                StatusCode::CONFLICT,
+            ),
+            Error::IamLimitExceeded(limit) => Self::new(
+                "LimitExceeded",
+                match limit {
+                    IamLimit::AccessKeysPerUser(n) => format!("Cannot exceed quota for AccessKeysPerUser: {n}"),
+                    IamLimit::PolicySize { user } => {
+                        format!("Maximum policy size of 2048 bytes exceeded for user {user}")
+                    }
+                },
+                StatusCode::CONFLICT,
+            ),
+            Error::IamValidation(why) => Self::bad_request(
+                "ValidationError",
+                match why {
+                    IamInvalid::NamePattern { value, member } => format!(
+                        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+                    ),
+                    IamInvalid::UserNameRequired => {
+                        "Must specify userName when calling with non-User credentials".into()
+                    }
+                },
+            ),
             Error::MalformedPolicy(message) => Self::bad_request("MalformedPolicyDocument", message),
             Error::VolumeIo(e) => Self::internal(&e),
             Error::Secret(e) => Self::internal(&e),
@@ -357,5 +414,64 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::Unavailable(detail) => Self::internal(&detail),
         }
+    }
+}
+
+/// AWS's wording of each [`Invalid`] (docs/aws-facts.md and docs/aws-choices.md).
+fn invalid_message(why: Invalid) -> String {
+    match why {
+        Invalid::UnknownFilter(name) => format!("The filter '{name}' is invalid"),
+        Invalid::UnknownRegion(name) => format!("Invalid region: {name}"),
+        Invalid::InstanceCount { min, max } => {
+            format!("Value ({min}) for parameter minCount is invalid. Expected a value between 1 and maxCount ({max}).")
+        }
+        Invalid::TagKeyEmpty => "Tag key cannot be empty.".into(),
+        Invalid::TagKeyReserved(key) => {
+            format!("Tag key '{key}' is invalid: tag keys starting with 'aws:' are reserved for internal use")
+        }
+        Invalid::TagControlCharacters => "Tag keys and values cannot contain control characters.".into(),
+        Invalid::TagKeyTooLong(max) => format!("Tag key exceeds the maximum length of {max} characters"),
+        Invalid::TagValueTooLong(max) => format!("Tag value exceeds the maximum length of {max} characters"),
+        Invalid::TagSpecificationWithoutType => "Tag specification resource type must have a value".into(),
+        Invalid::TagSpecificationType(kind) => {
+            format!("'{kind}' is not a valid taggable resource type for this operation.")
+        }
+        Invalid::TagSpecificationWithoutTags => "Tag specification must have at least one tag".into(),
+        Invalid::KeyPairId(id) => format!("Invalid value '{id}' for keyPairId."),
+        Invalid::KeyNameNotAscii(name) => {
+            format!("Value ({name}) for parameter KeyName is invalid. Character sets beyond ASCII are not supported.")
+        }
+        Invalid::KeyNameControlCharacters => {
+            "Value for parameter KeyName is invalid. It contains control characters.".into()
+        }
+        Invalid::KeyNameTooLong(max) => {
+            format!("Value for parameter KeyName is invalid. Length exceeds maximum of {max}.")
+        }
+    }
+}
+
+/// AWS's wording of each [`SsmInvalid`].
+fn ssm_invalid_message(why: SsmInvalid) -> String {
+    let name = |rule: &str| format!("Parameter name: {rule}");
+    match why {
+        SsmInvalid::ValueLength(max) => format!(
+            "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length between 1 and {max}"
+        ),
+        SsmInvalid::TypeRequired => "A parameter type is required when you create a parameter.".into(),
+        SsmInvalid::PathNotAbsolute(path) => format!("The parameter path {path} is not valid. Paths must begin with /."),
+        SsmInvalid::NameLength(max) => name(&format!("must be between 1 and {max} characters")),
+        SsmInvalid::NameCharacters => name("can contain only a-zA-Z0-9_.-/"),
+        SsmInvalid::NameReservedPrefix => name("can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."),
+        SsmInvalid::NameHierarchyWithoutSlash => name("a parameter in a hierarchy must begin with /"),
+        SsmInvalid::BatchSize => "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10".into(),
+    }
+}
+
+/// How IAM's messages name an entity.
+fn iam_entity(entity: &IamEntity) -> String {
+    match entity {
+        IamEntity::User(name) => format!("user with name {name}"),
+        IamEntity::AccessKey(id) => format!("Access Key with id {id}"),
+        IamEntity::UserPolicy(name) => format!("user policy with name {name}"),
     }
 }

@@ -383,10 +383,7 @@ fn subject(ctx: &Context<'_>, p: &QueryParams) -> Result<String, ApiError> {
     match (p.get("UserName").filter(|u| !u.is_empty()), &ctx.principal.actor.user) {
         (Some(user), _) => Ok(user.to_owned()),
         (None, Some(caller)) => Ok(caller.clone()),
-        (None, None) => Err(crate::service::Error::IamValidation(
-            "Must specify userName when calling with non-User credentials".into(),
-        )
-        .into()),
+        (None, None) => Err(crate::service::Error::IamValidation(crate::service::IamInvalid::UserNameRequired).into()),
     }
 }
 

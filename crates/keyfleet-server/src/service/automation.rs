@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::instances::Instances;
 use super::parameters::{Parameters, PutParameter};
-use super::{Error, Result, now_ms};
+use super::{Assertion, Error, Result, RunbookInput, now_ms};
 use crate::common::ids;
 use crate::store::{
     AutomationRow, AutomationStatus, RunbookStep, Scope, StepExecution, StepStatus, Store, StoreError, WireName,
@@ -128,14 +128,10 @@ impl Automation {
             return Err(Error::AutomationDefinitionNotFound(document.to_owned()));
         }
         if let Some(unknown) = parameters.keys().find(|k| !ACCEPTED_PARAMETERS.contains(&k.as_str())) {
-            return Err(Error::InvalidAutomationParameters(format!(
-                "Parameter \"{unknown}\" is not defined in document {RESET_ACCESS}."
-            )));
+            return Err(Error::InvalidAutomationParameters(RunbookInput::Unknown(unknown.clone())));
         }
         let Some(instance_id) = parameters.get("InstanceId").and_then(|v| v.first()).cloned() else {
-            return Err(Error::InvalidAutomationParameters(
-                "Missing required parameter: InstanceId in user inputs.".into(),
-            ));
+            return Err(Error::InvalidAutomationParameters(RunbookInput::MissingInstanceId));
         };
         // The runner works on the volume, so it runs on the replica that serves the instance.
         let owner = self.instances.owner_of(scope, &instance_id).await?;
@@ -313,7 +309,7 @@ impl Automation {
         match step {
             RunbookStep::AssertInstanceIsWindows => {
                 self.instances.describe(scope, &ids, &[]).await?;
-                Err(Error::AssertionFailed("The platform of the instance is Linux, not Windows.".into()))
+                Err(Error::AssertionFailed(Assertion::NotWindows))
             }
             RunbookStep::StopInstance => {
                 let changes = self.instances.stop(scope, &ids).await?;
@@ -329,9 +325,7 @@ impl Automation {
                 Ok(output("CurrentState", "running".into()))
             }
             RunbookStep::GetLinuxSshKeyParameter => Ok(output("Name", key_parameter(instance_id))),
-            RunbookStep::GetLinuxBackupAmi => {
-                Err(Error::AssertionFailed("keyfleet does not create backup AMIs.".into()))
-            }
+            RunbookStep::GetLinuxBackupAmi => Err(Error::AssertionFailed(Assertion::NoBackupImage)),
             RunbookStep::GetEc2RescueForLinuxResult => Ok(output(
                 "Output",
                 format!(

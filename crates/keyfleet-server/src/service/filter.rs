@@ -41,7 +41,7 @@ pub fn typed<R, F: FilterField<R>>(filters: &[Filter]) -> super::Result<Vec<Type
         .iter()
         .map(|f| match F::named(&f.name) {
             Some(field) => Ok(Typed { field, values: f.values.clone() }),
-            None => Err(super::Error::InvalidParameterValue(format!("The filter '{}' is invalid", f.name))),
+            None => Err(super::Error::InvalidParameterValue(super::Invalid::UnknownFilter(f.name.clone()))),
         })
         .collect()
 }

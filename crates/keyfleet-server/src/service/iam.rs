@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::envelope::MasterKey;
 use super::policy::Policy;
-use super::{Error, Result, now_ms};
+use super::{Dependents, Error, IamEntity, IamInvalid, IamLimit, Result, now_ms};
 use crate::common::ids;
 use crate::store::{AccessKeyRow, AccessKeyStatus, DeleteUserOutcome, Store, StoreError, UserRow};
 
@@ -55,7 +55,7 @@ impl Iam {
         validate_name("userName", name, 64)?;
         let row = UserRow { name: name.to_owned(), user_id: ids::iam_unique_id("AIDA"), created_ms: now_ms() };
         match self.store.insert_user(account, &row).await {
-            Err(StoreError::Duplicate) => Err(Error::IamEntityExists(format!("User with name {name} already exists."))),
+            Err(StoreError::Duplicate) => Err(Error::IamEntityExists(IamEntity::User(name.to_owned()))),
             other => other.map(|()| row).map_err(Error::from),
         }
     }
@@ -65,12 +65,8 @@ impl Iam {
         match self.store.delete_user(account, name).await? {
             DeleteUserOutcome::Deleted => Ok(()),
             DeleteUserOutcome::NotFound => Err(no_such_user(name)),
-            DeleteUserOutcome::HasAccessKeys => {
-                Err(Error::IamDeleteConflict("Cannot delete entity, must delete access keys first.".into()))
-            }
-            DeleteUserOutcome::HasPolicies => {
-                Err(Error::IamDeleteConflict("Cannot delete entity, must delete policies first.".into()))
-            }
+            DeleteUserOutcome::HasAccessKeys => Err(Error::IamDeleteConflict(Dependents::AccessKeys)),
+            DeleteUserOutcome::HasPolicies => Err(Error::IamDeleteConflict(Dependents::Policies)),
         }
     }
 
@@ -101,9 +97,7 @@ impl Iam {
         match self.store.insert_access_key(&row, ACCESS_KEYS_PER_USER).await {
             Ok(true) => Ok(NewAccessKey { row, secret }),
             Ok(false) => Err(no_such_user(user)),
-            Err(StoreError::QuotaExceeded(n)) => {
-                Err(Error::IamLimitExceeded(format!("Cannot exceed quota for AccessKeysPerUser: {n}")))
-            }
+            Err(StoreError::QuotaExceeded(n)) => Err(Error::IamLimitExceeded(IamLimit::AccessKeysPerUser(n))),
             Err(e) => Err(e.into()),
         }
     }
@@ -132,7 +126,7 @@ impl Iam {
         if self.store.delete_access_key(account, user, id).await? {
             Ok(())
         } else {
-            Err(Error::IamNoSuchEntity(format!("The Access Key with id {id} cannot be found.")))
+            Err(Error::IamNoSuchEntity(IamEntity::AccessKey(id.to_owned())))
         }
     }
 
@@ -146,9 +140,7 @@ impl Iam {
     pub async fn put_user_policy(&self, account: &str, user: &str, name: &str, document: &str) -> Result<()> {
         validate_name("policyName", name, 128)?;
         if document.len() > 2048 {
-            return Err(Error::IamLimitExceeded(
-                "Maximum policy size of 2048 bytes exceeded for user ".to_owned() + user,
-            ));
+            return Err(Error::IamLimitExceeded(IamLimit::PolicySize { user: user.to_owned() }));
         }
         Policy::parse(document).map_err(|e| Error::MalformedPolicy(e.0))?;
         if self.store.put_user_policy(account, user, name, document).await? { Ok(()) } else { Err(no_such_user(user)) }
@@ -200,20 +192,18 @@ fn secret_context(access_key_id: &str) -> String {
 }
 
 fn no_such_user(name: &str) -> Error {
-    Error::IamNoSuchEntity(format!("The user with name {name} cannot be found."))
+    Error::IamNoSuchEntity(IamEntity::User(name.to_owned()))
 }
 
 fn no_such_policy(name: &str) -> Error {
-    Error::IamNoSuchEntity(format!("The user policy with name {name} cannot be found."))
+    Error::IamNoSuchEntity(IamEntity::UserPolicy(name.to_owned()))
 }
 
 /// IAM's name rule: 1..=max characters of `[\w+=,.@-]`.
-fn validate_name(member: &str, name: &str, max: usize) -> Result<()> {
+fn validate_name(member: &'static str, name: &str, max: usize) -> Result<()> {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
     if name.is_empty() || name.len() > max || !name.chars().all(valid_char) {
-        return Err(Error::IamValidation(format!(
-            "1 validation error detected: Value '{name}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
-        )));
+        return Err(Error::IamValidation(IamInvalid::NamePattern { value: name.to_owned(), member }));
     }
     Ok(())
 }

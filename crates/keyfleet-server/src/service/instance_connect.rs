@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Error, Result, now_ms};
+use super::{Error, PushedKey, Result, now_ms};
 use crate::common::ids;
 use crate::runtime::PushedKeyLookup;
 use crate::store::{InstanceState, Scope, Store};
@@ -35,9 +35,9 @@ impl InstanceConnect {
         public_key: &str,
     ) -> Result<String> {
         let key = keyfleet_keys::PublicKey::from_openssh_line(public_key)
-            .ok_or_else(|| Error::PushedKeyInvalid("SSH Public key is invalid".into()))?;
+            .ok_or_else(|| Error::PushedKeyInvalid(PushedKey::Unreadable))?;
         if key.rsa_bits().is_some_and(|bits| bits < 2048) {
-            return Err(Error::PushedKeyInvalid("RSA - SSH Public key is invalid".into()));
+            return Err(Error::PushedKeyInvalid(PushedKey::RsaTooShort));
         }
         let instance = self
             .store

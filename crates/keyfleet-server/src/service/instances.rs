@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
 use super::tags::{self, TagSpecification};
-use super::{Error, Result, now_ms};
+use super::{Error, Invalid, Result, now_ms};
 use crate::common::ids;
 use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
@@ -192,10 +192,10 @@ impl Instances {
             return Ok(earlier);
         }
         if input.min_count < 1 || input.max_count < input.min_count {
-            return Err(Error::InvalidParameterValue(format!(
-                "Value ({}) for parameter minCount is invalid. Expected a value between 1 and maxCount ({}).",
-                input.min_count, input.max_count
-            )));
+            return Err(Error::InvalidParameterValue(Invalid::InstanceCount {
+                min: input.min_count,
+                max: input.max_count,
+            }));
         }
         let tags = instance_tags(&input.tag_specifications)?;
         let launch_key = match &input.key_name {
@@ -477,7 +477,7 @@ impl Instances {
 
     async fn boot(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         let address: Ipv4Addr =
-            row.address.parse().map_err(|_| Error::InvalidParameterValue(format!("bad address {}", row.address)))?;
+            row.address.parse().map_err(|_| StoreError::Corrupt(format!("instance address {:?}", row.address)))?;
         let metadata = Metadata {
             instance_id: row.id.clone(),
             reservation_id: row.reservation_id.clone(),

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
 use super::tags::{self, TagSpecification};
-use super::{Error, Result, now_ms};
+use super::{Error, Invalid, Result, now_ms};
 use crate::common::ids;
 use crate::store::{KeyPairQuery, KeyPairRef, KeyPairRow, Scope, Store, StoreError, Tag};
 
@@ -167,7 +167,7 @@ impl KeyPairs {
             (Some(name), _) => KeyPairRef::Name(name),
             (None, Some(id)) if ids::is_well_formed(id, "key") => KeyPairRef::Id(id),
             (None, Some(id)) => {
-                return Err(Error::InvalidParameterValue(format!("Invalid value '{id}' for keyPairId.")));
+                return Err(Error::InvalidParameterValue(Invalid::KeyPairId(id.to_owned())));
             }
             (None, None) => return Err(Error::MissingParameter("KeyName")),
         };
@@ -221,20 +221,14 @@ fn validate_name(name: &str) -> Result<()> {
         return Err(Error::MissingParameter("KeyName"));
     }
     if !name.is_ascii() {
-        return Err(Error::InvalidParameterValue(format!(
-            "Value ({name}) for parameter KeyName is invalid. Character sets beyond ASCII are not supported."
-        )));
+        return Err(Error::InvalidParameterValue(Invalid::KeyNameNotAscii(name.to_owned())));
     }
     // A name becomes the comment of an authorized_keys line: a newline would add a line.
     if name.chars().any(|c| c.is_ascii_control()) {
-        return Err(Error::InvalidParameterValue(
-            "Value for parameter KeyName is invalid. It contains control characters.".into(),
-        ));
+        return Err(Error::InvalidParameterValue(Invalid::KeyNameControlCharacters));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(Error::InvalidParameterValue(format!(
-            "Value for parameter KeyName is invalid. Length exceeds maximum of {MAX_NAME_LEN}."
-        )));
+        return Err(Error::InvalidParameterValue(Invalid::KeyNameTooLong(MAX_NAME_LEN)));
     }
     Ok(())
 }

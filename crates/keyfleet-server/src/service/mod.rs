@@ -22,6 +22,143 @@ pub mod tags;
 
 use crate::store::StoreError;
 
+/// Why an EC2 parameter's value is refused (`InvalidParameterValue`). Each names what was
+/// wrong; the API layer gives it AWS's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invalid {
+    /// A filter the listing does not have.
+    UnknownFilter(String),
+    /// A name that is not one of the Regions.
+    UnknownRegion(String),
+    /// `MinCount` below 1 or above `MaxCount`.
+    InstanceCount {
+        /// `MinCount`.
+        min: u32,
+        /// `MaxCount`.
+        max: u32,
+    },
+    /// A tag with an empty key.
+    TagKeyEmpty,
+    /// A tag key in the reserved `aws:` prefix.
+    TagKeyReserved(String),
+    /// A tag key or value with control characters.
+    TagControlCharacters,
+    /// A tag key longer than this many characters.
+    TagKeyTooLong(usize),
+    /// A tag value longer than this many characters.
+    TagValueTooLong(usize),
+    /// A `TagSpecification` without `ResourceType`.
+    TagSpecificationWithoutType,
+    /// A `TagSpecification` for a resource type the action does not create.
+    TagSpecificationType(String),
+    /// A `TagSpecification` without tags.
+    TagSpecificationWithoutTags,
+    /// A `KeyPairId` that is not `key-` and 17 hex digits.
+    KeyPairId(String),
+    /// A key name with characters beyond ASCII.
+    KeyNameNotAscii(String),
+    /// A key name with control characters.
+    KeyNameControlCharacters,
+    /// A key name longer than this many characters.
+    KeyNameTooLong(usize),
+}
+
+/// Why an SSM input is refused (`ValidationException`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SsmInvalid {
+    /// A value empty or longer than this many bytes.
+    ValueLength(usize),
+    /// A new parameter without `Type`.
+    TypeRequired,
+    /// A path that does not begin with `/`.
+    PathNotAbsolute(String),
+    /// A name empty or longer than this many characters.
+    NameLength(usize),
+    /// A name with characters beyond `a-zA-Z0-9_.-/`.
+    NameCharacters,
+    /// A name that begins with `aws` or `ssm`.
+    NameReservedPrefix,
+    /// A hierarchical name that does not begin with `/`.
+    NameHierarchyWithoutSlash,
+    /// Not 1 to 10 names.
+    BatchSize,
+}
+
+/// Instance Connect: why a pushed key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushedKey {
+    /// Not an OpenSSH public key line of an accepted type.
+    Unreadable,
+    /// An RSA key under 2048 bits.
+    RsaTooShort,
+}
+
+/// Why a runbook's parameters are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunbookInput {
+    /// A parameter the runbook does not define.
+    Unknown(String),
+    /// `InstanceId` is missing.
+    MissingInstanceId,
+}
+
+/// A runbook assertion that did not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assertion {
+    /// The Windows branch on a Linux instance.
+    NotWindows,
+    /// keyfleet makes no backup images.
+    NoBackupImage,
+}
+
+/// An IAM entity, by name or id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamEntity {
+    /// A user.
+    User(String),
+    /// An access key.
+    AccessKey(String),
+    /// A user's inline policy.
+    UserPolicy(String),
+}
+
+/// What a user still owns when DeleteUser is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependents {
+    /// Access keys.
+    AccessKeys,
+    /// Inline policies.
+    Policies,
+}
+
+/// An IAM quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamLimit {
+    /// Access keys per user.
+    AccessKeysPerUser(u32),
+    /// A user policy beyond 2048 bytes.
+    PolicySize {
+        /// The user.
+        user: String,
+    },
+}
+
+/// Why an IAM input is refused (`ValidationError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamInvalid {
+    /// A name outside `[\w+=,.@-]+` or too long.
+    NamePattern {
+        /// The name.
+        value: String,
+        /// The member it was given as.
+        member: &'static str,
+    },
+    /// A user action by a caller that is not a user, without `UserName`.
+    UserNameRequired,
+}
+
 /// Everything an operation can refuse or fail with. Each variant is one AWS error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,9 +178,9 @@ pub enum Error {
     /// Imported material is not a key EC2 accepts (`InvalidKey.Format`).
     #[error("invalid public key: {0}")]
     InvalidKeyFormat(#[from] keyfleet_keys::ImportError),
-    /// A parameter's value is unacceptable (`InvalidParameterValue`); the message is AWS's.
-    #[error("{0}")]
-    InvalidParameterValue(String),
+    /// A parameter's value is unacceptable (`InvalidParameterValue`); `api/error.rs` words it.
+    #[error("invalid parameter value: {0:?}")]
+    InvalidParameterValue(Invalid),
     /// A required parameter is absent (`MissingParameter`); holds AWS's parameter name.
     #[error("missing parameter {0}")]
     MissingParameter(&'static str),
@@ -145,9 +282,9 @@ pub enum Error {
     /// More than 15 levels (`HierarchyLevelLimitExceededException`).
     #[error("hierarchy too deep")]
     SsmHierarchyTooDeep,
-    /// An SSM input constraint (`ValidationException`) with AWS's message.
-    #[error("{0}")]
-    SsmValidation(String),
+    /// An SSM input constraint (`ValidationException`).
+    #[error("invalid SSM input: {0:?}")]
+    SsmValidation(SsmInvalid),
     /// A Parameter Store filter refused: `InvalidFilterKey`, `InvalidFilterOption` or
     /// `InvalidFilterValue`.
     #[error("{code}: {message}")]
@@ -168,8 +305,8 @@ pub enum Error {
     #[error("secret: {0}")]
     Secret(#[source] envelope::EnvelopeError),
     /// Instance Connect: the key is not an ed25519 or RSA ≥ 2048 OpenSSH key (`InvalidArgsException`).
-    #[error("pushed key invalid: {0}")]
-    PushedKeyInvalid(String),
+    #[error("pushed key invalid: {0:?}")]
+    PushedKeyInvalid(PushedKey),
     /// Instance Connect: no such instance (`EC2InstanceNotFoundException`).
     #[error("instance not found")]
     ConnectInstanceNotFound,
@@ -180,8 +317,8 @@ pub enum Error {
     #[error("runbook {0} not found")]
     AutomationDefinitionNotFound(String),
     /// Runbook parameters are missing or unknown (`InvalidAutomationExecutionParametersException`).
-    #[error("{0}")]
-    InvalidAutomationParameters(String),
+    #[error("runbook parameters: {0:?}")]
+    InvalidAutomationParameters(RunbookInput),
     /// No such execution (`AutomationExecutionNotFoundException`).
     #[error("execution {0} not found")]
     AutomationExecutionNotFound(String),
@@ -192,23 +329,23 @@ pub enum Error {
     #[error("execution already {0}")]
     InvalidAutomationStatusUpdate(String),
     /// A runbook assertion did not hold (a step's failure, never an API error).
-    #[error("{0}")]
-    AssertionFailed(String),
+    #[error("assertion failed: {0:?}")]
+    AssertionFailed(Assertion),
     /// IAM: the name is taken (`EntityAlreadyExists`); holds IAM's message.
-    #[error("{0}")]
-    IamEntityExists(String),
+    #[error("{0:?} exists")]
+    IamEntityExists(IamEntity),
     /// IAM: no such user, key or policy (`NoSuchEntity`).
-    #[error("{0}")]
-    IamNoSuchEntity(String),
+    #[error("no such {0:?}")]
+    IamNoSuchEntity(IamEntity),
     /// IAM: the user still owns keys or policies (`DeleteConflict`).
-    #[error("{0}")]
-    IamDeleteConflict(String),
+    #[error("user still has {0:?}")]
+    IamDeleteConflict(Dependents),
     /// IAM: a quota (`LimitExceeded`).
-    #[error("{0}")]
-    IamLimitExceeded(String),
+    #[error("IAM limit: {0:?}")]
+    IamLimitExceeded(IamLimit),
     /// IAM: an input constraint (`ValidationError`).
-    #[error("{0}")]
-    IamValidation(String),
+    #[error("invalid IAM input: {0:?}")]
+    IamValidation(IamInvalid),
     /// IAM: the policy document is refused (`MalformedPolicyDocument`).
     #[error("{0}")]
     MalformedPolicy(String),

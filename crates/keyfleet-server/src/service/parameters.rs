@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::envelope::MasterKey;
 use super::parameter_filters::ParameterFilter;
-use super::{Error, Result, now_ms};
+use super::{Error, Result, SsmInvalid, now_ms};
 use crate::common::page::{Limits, PageRequest};
 use crate::store::{ParameterRow, ParameterType, PutOutcome, Scope, Store, WireName};
 
@@ -80,9 +80,7 @@ impl Parameters {
     pub async fn put(&self, scope: &Scope, caller_arn: &str, input: PutParameter) -> Result<i64> {
         let name = validate_name(&input.name)?;
         if input.value.is_empty() || input.value.len() > MAX_VALUE_LEN {
-            return Err(Error::SsmValidation(format!(
-                "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length between 1 and {MAX_VALUE_LEN}"
-            )));
+            return Err(Error::SsmValidation(SsmInvalid::ValueLength(MAX_VALUE_LEN)));
         }
         let kind = match input.kind.as_deref() {
             Some(name) => ParameterType::parse(name).ok_or_else(|| Error::UnsupportedParameterType(name.to_owned()))?,
@@ -90,9 +88,7 @@ impl Parameters {
                 Some(existing) if input.overwrite => existing.kind,
                 Some(_) => return Err(Error::ParameterAlreadyExists),
                 None => {
-                    return Err(Error::SsmValidation(
-                        "A parameter type is required when you create a parameter.".into(),
-                    ));
+                    return Err(Error::SsmValidation(SsmInvalid::TypeRequired));
                 }
             },
         };
@@ -168,9 +164,7 @@ impl Parameters {
         page: &PageRequest,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
         if !path.starts_with('/') {
-            return Err(Error::SsmValidation(format!(
-                "The parameter path {path} is not valid. Paths must begin with /."
-            )));
+            return Err(Error::SsmValidation(SsmInvalid::PathNotAbsolute(path.to_owned())));
         }
         let prefix = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
         let rows: Vec<ParameterRow> = self
@@ -266,19 +260,19 @@ pub fn arn(scope: &Scope, name: &str) -> String {
 /// white space trimmed. Whatever authorizes a PutParameter must check this name, not the raw one.
 pub fn validate_name(raw: &str) -> Result<String> {
     let name = raw.trim();
-    let invalid = |why: &str| Error::SsmValidation(format!("Parameter name: {why}"));
+    let invalid = |why| Err(Error::SsmValidation(why));
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(invalid("must be between 1 and 2048 characters"));
+        return invalid(SsmInvalid::NameLength(MAX_NAME_LEN));
     }
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')) {
-        return Err(invalid("can contain only a-zA-Z0-9_.-/"));
+        return invalid(SsmInvalid::NameCharacters);
     }
     let lower = name.trim_start_matches('/').to_ascii_lowercase();
     if lower.starts_with("aws") || lower.starts_with("ssm") {
-        return Err(invalid("can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."));
+        return invalid(SsmInvalid::NameReservedPrefix);
     }
     if name.contains('/') && !name.starts_with('/') {
-        return Err(invalid("a parameter in a hierarchy must begin with /"));
+        return invalid(SsmInvalid::NameHierarchyWithoutSlash);
     }
     if name.split('/').filter(|s| !s.is_empty()).count() > MAX_LEVELS {
         return Err(Error::SsmHierarchyTooDeep);
@@ -300,9 +294,7 @@ fn split_selector(name: &str) -> Result<(String, Option<i64>)> {
 /// GetParameters and DeleteParameters take 1 to 10 names.
 pub fn check_batch(names: &[String]) -> Result<()> {
     if names.is_empty() || names.len() > 10 {
-        return Err(Error::SsmValidation(
-            "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10".into(),
-        ));
+        return Err(Error::SsmValidation(SsmInvalid::BatchSize));
     }
     Ok(())
 }

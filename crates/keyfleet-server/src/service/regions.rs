@@ -3,7 +3,7 @@
 //! opting in (docs/aws-facts.md, "Regions").
 
 use super::filter::{Filter, FilterField, Typed, all_match, typed};
-use super::{Error, Result};
+use super::{Error, Invalid, Result};
 
 /// AWS's Regions that are enabled for every account.
 pub const REGIONS: [&str; 17] = [
@@ -77,7 +77,7 @@ impl FilterField<Region> for RegionFilter {
 pub fn describe(input: &DescribeRegions) -> Result<Vec<Region>> {
     let filters: Vec<Typed<RegionFilter>> = typed(&input.filters)?;
     if let Some(unknown) = input.names.iter().find(|n| !REGIONS.contains(&n.as_str())) {
-        return Err(Error::InvalidParameterValue(format!("Invalid region: {unknown}")));
+        return Err(Error::InvalidParameterValue(Invalid::UnknownRegion(unknown.clone())));
     }
     Ok(REGIONS
         .iter()

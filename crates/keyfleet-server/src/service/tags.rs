@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::filter::{Filter, FilterField, Typed, all_match, typed};
-use super::{Error, Result};
+use super::{Error, Invalid, Result};
 use crate::common::ids;
 use crate::common::page::{Limits, PageRequest};
 use crate::store::{KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
@@ -30,26 +30,19 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
     }
     for tag in tags {
         if tag.key.is_empty() {
-            return Err(Error::InvalidParameterValue("Tag key cannot be empty.".into()));
+            return Err(Error::InvalidParameterValue(Invalid::TagKeyEmpty));
         }
         if tag.key.starts_with("aws:") {
-            return Err(Error::InvalidParameterValue(format!(
-                "Tag key '{}' is invalid: tag keys starting with 'aws:' are reserved for internal use",
-                tag.key
-            )));
+            return Err(Error::InvalidParameterValue(Invalid::TagKeyReserved(tag.key.clone())));
         }
         if tag.key.chars().chain(tag.value.chars()).any(char::is_control) {
-            return Err(Error::InvalidParameterValue("Tag keys and values cannot contain control characters.".into()));
+            return Err(Error::InvalidParameterValue(Invalid::TagControlCharacters));
         }
         if tag.key.chars().count() > MAX_KEY_CHARS {
-            return Err(Error::InvalidParameterValue(format!(
-                "Tag key exceeds the maximum length of {MAX_KEY_CHARS} characters"
-            )));
+            return Err(Error::InvalidParameterValue(Invalid::TagKeyTooLong(MAX_KEY_CHARS)));
         }
         if tag.value.chars().count() > MAX_VALUE_CHARS {
-            return Err(Error::InvalidParameterValue(format!(
-                "Tag value exceeds the maximum length of {MAX_VALUE_CHARS} characters"
-            )));
+            return Err(Error::InvalidParameterValue(Invalid::TagValueTooLong(MAX_VALUE_CHARS)));
         }
     }
     Ok(())
@@ -61,17 +54,15 @@ pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> R
     for spec in specs {
         match spec.resource_type.as_deref() {
             None | Some("") => {
-                return Err(Error::InvalidParameterValue("Tag specification resource type must have a value".into()));
+                return Err(Error::InvalidParameterValue(Invalid::TagSpecificationWithoutType));
             }
             Some(t) if t != resource_type => {
-                return Err(Error::InvalidParameterValue(format!(
-                    "'{t}' is not a valid taggable resource type for this operation."
-                )));
+                return Err(Error::InvalidParameterValue(Invalid::TagSpecificationType(t.to_owned())));
             }
             Some(_) => {}
         }
         if spec.tags.is_empty() {
-            return Err(Error::InvalidParameterValue("Tag specification must have at least one tag".into()));
+            return Err(Error::InvalidParameterValue(Invalid::TagSpecificationWithoutTags));
         }
         for tag in &spec.tags {
             // A later duplicate key overwrites, as CreateTags does.

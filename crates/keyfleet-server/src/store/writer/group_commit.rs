@@ -234,24 +234,31 @@ fn run_isolated(tx: &rusqlite::Connection, write: &mut dyn Queued) -> Result<(),
 
 /// How long the writer's threads poll for what they wait for before they sleep: on a VM,
 /// waking a sleeping thread takes tens of µs, about as long as an audit record or the next
-/// write usually takes to arrive under load.
-const SPIN: Duration = Duration::from_micros(150);
+/// write usually takes to arrive under load. `KEYFLEET_WRITER_SPIN_US` changes it, for the
+/// benchmarks that weigh the polling's CPU against its throughput (bench/README.md).
+fn spin_limit() -> Duration {
+    static LIMIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let micros = std::env::var("KEYFLEET_WRITER_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
+        Duration::from_micros(micros)
+    })
+}
 
-/// Polls `ready` for up to [`SPIN`], giving the CPU away between polls.
+/// Polls `ready` for up to [`spin_limit`], giving the CPU away between polls.
 pub(super) fn spin<T>(mut ready: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = std::time::Instant::now();
+    let (start, limit) = (std::time::Instant::now(), spin_limit());
     loop {
         if let Some(got) = ready() {
             return Some(got);
         }
-        if start.elapsed() >= SPIN {
+        if start.elapsed() >= limit {
             return None;
         }
         std::thread::yield_now();
     }
 }
 
-/// A held write's audit records if they come within [`SPIN`] (none if its request went away).
+/// A held write's audit records if they come within [`spin_limit`] (none if its request went away).
 fn spin_for(follow_up: &mut oneshot::Receiver<Vec<AuditRow>>) -> Option<Vec<AuditRow>> {
     spin(|| match follow_up.try_recv() {
         Ok(rows) => Some(rows),
