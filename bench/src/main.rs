@@ -13,7 +13,7 @@
 mod server;
 mod workload;
 
-use server::Server;
+use server::{Build, Server};
 use workload::{Seed, Stats, Workload, seed};
 
 fn main() {
@@ -26,7 +26,7 @@ fn main() {
         Some("reads") => reads(&args[1..]),
         _ => {
             eprintln!(
-                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N] | reads [--requests N]"
+                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N] [--env K=V] [--baseline BIN] [--baseline-env K=V] | reads [--requests N]"
             );
             std::process::exit(2);
         }
@@ -83,13 +83,40 @@ fn backends(args: &[String]) {
 }
 
 /// keyfleet alone on the write paths at concurrency 8: a quick loop while tuning them.
+/// The write paths at concurrency 8; with `--baseline BIN` (and `--baseline-env K=V`, or
+/// `--env K=V` for this build) also against another build, with this one's ratios to it.
 fn writes(args: &[String]) {
     let requests: usize = flag(args, "--requests").map_or(4000, |n| n.parse().expect("--requests N"));
-    let keyfleet = Server::keyfleet(None, &[]);
+    let env_of = |name: &str| -> Vec<(String, String)> {
+        flag(args, name)
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').expect("K=V");
+                vec![(k.to_owned(), v.to_owned())]
+            })
+            .unwrap_or_default()
+    };
+    let keyfleet = Server::keyfleet_build(&Build { bin: None, env: env_of("--env") }, None, &[]);
     let workloads =
         [Workload::create("ed25519", 8, requests), Workload::import(8, requests), Workload::delete(8, requests)];
-    println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
-    run_all(&[&keyfleet], &workloads);
+    let Some(baseline) = flag(args, "--baseline") else {
+        println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
+        run_all(&[&keyfleet], &workloads);
+        return;
+    };
+    let baseline =
+        Server::keyfleet_build(&Build { bin: Some(baseline.to_owned()), env: env_of("--baseline-env") }, None, &[]);
+    println!("{:<34} {:<32}   {:<32}", "workload", "this build: p50/p99, throughput", "baseline");
+    let results = run_all(&[&keyfleet, &baseline], &workloads);
+    println!();
+    for (w, r) in workloads.iter().zip(&results) {
+        let cpu = r[0].cpu_per_request().as_secs_f64() / r[1].cpu_per_request().as_secs_f64().max(f64::MIN_POSITIVE);
+        println!(
+            "{:<34} this/baseline: throughput {:.2}x, cpu per request {:.2}x",
+            w.name,
+            r[0].throughput() / r[1].throughput(),
+            cpu
+        );
+    }
 }
 
 /// keyfleet alone on the listing paths at 5000 key pairs, concurrency 8: a quick loop while

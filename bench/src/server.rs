@@ -13,31 +13,52 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// Which keyfleet to run: a binary other than the default, and environment for it.
+#[derive(Debug, Clone, Default)]
+pub struct Build {
+    /// Default: `$KEYFLEET_BIN`, else `target/release/keyfleet`.
+    pub bin: Option<String>,
+    /// Extra environment (`KEY=VALUE`).
+    pub env: Vec<(String, String)>,
+}
+
 impl Server {
     /// Starts `target/release/keyfleet` (or `$KEYFLEET_BIN`) on a free port with `extra` arguments.
     pub fn keyfleet(database_url: Option<&str>, extra: &[&str]) -> Server {
+        Server::keyfleet_build(&Build::default(), database_url, extra)
+    }
+
+    /// The same with a chosen binary and environment.
+    pub fn keyfleet_build(build: &Build, database_url: Option<&str>, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
-        let mut server = Server::start_keyfleet(&data, database_url, extra, DESCRIBE_ALL);
+        let mut server = Server::start_keyfleet(&data, database_url, extra, DESCRIBE_ALL, build);
         server._dir = dir;
         server
     }
 
     /// The same on a given data dir (kept after the server stops).
     pub fn keyfleet_in(data_dir: &std::path::Path, extra: &[&str]) -> Server {
-        Server::start_keyfleet(data_dir, None, extra, DESCRIBE_ALL)
+        Server::start_keyfleet(data_dir, None, extra, DESCRIBE_ALL, &Build::default())
     }
 
     /// The same on a data dir where the key pair `s0` exists. The first answer is a lookup of
     /// it, whose cost does not grow with the store, so that it times the start-up alone.
     pub fn keyfleet_with_s0(data_dir: &std::path::Path) -> Server {
-        Server::start_keyfleet(data_dir, None, &[], "Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=s0")
+        let probe = "Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=s0";
+        Server::start_keyfleet(data_dir, None, &[], probe, &Build::default())
     }
 
-    fn start_keyfleet(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str], probe: &str) -> Server {
+    fn start_keyfleet(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        extra: &[&str],
+        probe: &str,
+        build: &Build,
+    ) -> Server {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let bin = std::env::var("KEYFLEET_BIN")
-            .unwrap_or_else(|_| root.join("target/release/keyfleet").display().to_string());
+        let bin = build.bin.clone().or_else(|| std::env::var("KEYFLEET_BIN").ok());
+        let bin = bin.unwrap_or_else(|| root.join("target/release/keyfleet").display().to_string());
         assert!(std::path::Path::new(&bin).exists(), "{bin} is missing: cargo build --release -p keyfleet");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = Command::new(&bin);
@@ -55,6 +76,7 @@ impl Server {
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
+        command.envs(build.env.iter().map(|(k, v)| (k, v)));
         command.env("KEYFLEET_LOG", "warn").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
         let started = Instant::now();
         let mut child = command.spawn().expect("start keyfleet");

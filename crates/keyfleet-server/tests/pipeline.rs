@@ -75,7 +75,17 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Ec2("Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&SubnetId=subnet-12345678"),
     ),
     ("ec2_describe_volumes", Wire::Ec2("Action=DescribeVolumes")),
+    (
+        "ec2_run_instances_setting_keyfleet_cannot_keep",
+        Wire::Ec2(
+            "Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&MetadataOptions.HttpEndpoint=disabled",
+        ),
+    ),
     ("ec2_describe_volumes_filter", Wire::Ec2("Action=DescribeVolumes&Filter.1.Name=size&Filter.1.Value.1=8")),
+    (
+        "ec2_describe_volumes_by_instance",
+        Wire::Ec2("Action=DescribeVolumes&Filter.1.Name=attachment.instance-id&Filter.1.Value.1=i-0123456789abcdef0"),
+    ),
     ("ec2_describe_volumes_missing", Wire::Ec2("Action=DescribeVolumes&VolumeId.1=vol-0123456789abcdef0")),
     ("ec2_unknown_action", Wire::Ec2("Action=DescribeUniverse")),
     ("iam_create_user", Wire::Iam("Action=CreateUser&UserName=alice")),

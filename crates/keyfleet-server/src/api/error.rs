@@ -223,6 +223,9 @@ impl From<Error> for ApiError {
                 "UnsupportedOperation",
                 format!("The parameter {parameter} of {action} is not supported by keyfleet."),
             ),
+            Error::VolumeNotFound(id) => {
+                Self::bad_request("InvalidVolume.NotFound", format!("The volume '{id}' does not exist."))
+            }
             Error::VolumeLimitExceeded(gib) => Self::bad_request(
                 "VolumeLimitExceeded",
                 format!("The root volumes would exceed this server's volume capacity of {gib} GiB."),
@@ -264,8 +267,8 @@ impl From<Error> for ApiError {
                 Self::invalid_parameter_value(format!("The token '{token}' is invalid."))
             }
             Error::SsmPage(PageError::MaxResults { asked, min, max }) => {
-                let bound = match asked.parse::<u32>() {
-                    Ok(n) if n < min => format!("greater than or equal to {min}"),
+                let bound = match asked.parse::<i64>() {
+                    Ok(n) if n < i64::from(min) => format!("greater than or equal to {min}"),
                     _ => format!("less than or equal to {max}"),
                 };
                 Self::bad_request(

@@ -34,6 +34,8 @@ pub struct BootSpec {
     pub metadata: imds::Metadata,
     /// What the instance's type gives it, enforced where the host has control groups.
     pub resources: cgroup::Resources,
+    /// The root volume's size, GiB: its image is made at this size if it has none yet.
+    pub volume_gib: u32,
 }
 
 /// One SSH public-key authentication attempt, for the audit log.
@@ -217,9 +219,9 @@ impl Runtime {
         let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
         let uid = sandbox::host_uid(spec.address);
         let home = {
-            let (volumes, volume_id, launch_key) =
-                (self.volumes.clone(), spec.volume_id.clone(), spec.launch_key.clone());
-            tokio::task::spawn_blocking(move || volumes.prepare(&volume_id, launch_key.as_deref(), uid))
+            let (volumes, volume_id, launch_key, gib) =
+                (self.volumes.clone(), spec.volume_id.clone(), spec.launch_key.clone(), spec.volume_gib);
+            tokio::task::spawn_blocking(move || volumes.prepare(&volume_id, launch_key.as_deref(), uid, gib))
                 .await
                 .map_err(|e| volume_error(std::io::Error::other(e)))?
                 .map_err(volume_error)?

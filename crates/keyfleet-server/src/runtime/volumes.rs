@@ -91,7 +91,13 @@ impl Volumes {
     /// boot only, writes the launch key pair's public key into `authorized_keys`, as
     /// cloud-init's per-instance `cc_ssh` module does. The instance holds `home/` mounted
     /// through the returned guard.
-    pub fn prepare(&self, volume_id: &str, launch_key: Option<&str>, uid: u32) -> std::io::Result<Option<HomeMount>> {
+    pub fn prepare(
+        &self,
+        volume_id: &str,
+        launch_key: Option<&str>,
+        uid: u32,
+        gib: u32,
+    ) -> std::io::Result<Option<HomeMount>> {
         let volume = self.path(volume_id);
         let as_root = rustix::process::geteuid().is_root();
         // The sandbox gets `home/` and `imds/` as open directories: it never walks these paths.
@@ -102,6 +108,12 @@ impl Volumes {
             _ => {}
         }
         std::fs::DirBuilder::new().mode(0o755).create(volume.join("imds"))?;
+        let marker = volume.join(".first-boot-done");
+        // Never booted and without an image (its launch could not make one, or the server
+        // stopped before it did): made now, so that only volumes from before sizes go unsized.
+        if let Some(disks) = self.disks.as_ref().filter(|_| !Disks::is_sized(&volume) && !marker.exists()) {
+            disks.create(&volume, gib)?;
+        }
         let mount = self.hold(volume_id)?;
         let owner = as_root.then_some(uid);
         let volume_root = Root::open(&volume)?;
@@ -109,7 +121,6 @@ impl Volumes {
         let homes = volume_root.dir("home")?;
         adopt_home(&homes, uid, as_root)?;
         homes.ensure_dir(super::ssh::LOGIN_USER, 0o700, owner)?;
-        let marker = volume.join(".first-boot-done");
         if marker.exists() {
             return Ok(mount);
         }

@@ -240,6 +240,28 @@ impl Instances {
         Ok(rows.into_iter().filter(|row| all_match(&filters, row)).collect())
     }
 
+    /// `DescribeVolumes`: the root volumes of the instances that are not terminated, by volume
+    /// id (each must exist) and filters, as the rows of their instances.
+    pub async fn describe_volumes(
+        &self,
+        scope: &Scope,
+        volume_ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<InstanceRow>> {
+        let filters: Vec<Typed<VolumeFilter>> = typed(filters)?;
+        let live: Vec<InstanceRow> = self
+            .store
+            .instances(scope, &[])
+            .await?
+            .into_iter()
+            .filter(|r| r.state != Terminated && (volume_ids.is_empty() || volume_ids.contains(&r.volume_id)))
+            .collect();
+        if let Some(missing) = volume_ids.iter().find(|v| !live.iter().any(|r| &&r.volume_id == v)) {
+            return Err(Error::VolumeNotFound(missing.clone()));
+        }
+        Ok(live.into_iter().filter(|row| all_match(&filters, row)).collect())
+    }
+
     /// `StopInstances`.
     pub async fn stop(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
         let rows = self.existing(scope, instance_ids).await?;
@@ -498,6 +520,7 @@ impl Instances {
             launch_key: row.launch_key.clone(),
             metadata,
             resources: super::instance_types::resources(&row.instance_type),
+            volume_gib: u32::try_from(row.volume_gib).unwrap_or(crate::runtime::disk::DEFAULT_ROOT_GIB),
         };
         // A volume the instance user broke (a directory where a socket goes, a file where a
         // directory goes) fails that instance alone: it stops, and the others, the reconcile
@@ -642,6 +665,47 @@ impl FilterField<InstanceRow> for InstanceFilter {
             InstanceFilter::Address => vec![&row.address],
             InstanceFilter::TagKey => row.tags.iter().map(|t| t.key.as_str()).collect(),
             InstanceFilter::Tag(key) => tag_values(&row.tags, key),
+        }
+    }
+}
+
+/// DescribeVolumes' filters, on the root volume an instance row describes.
+enum VolumeFilter {
+    Id,
+    InstanceId,
+    Status,
+    AttachmentStatus,
+    Device,
+    DeleteOnTermination,
+    VolumeType,
+    Encrypted,
+}
+
+impl FilterField<InstanceRow> for VolumeFilter {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "volume-id" => VolumeFilter::Id,
+            "attachment.instance-id" => VolumeFilter::InstanceId,
+            "status" => VolumeFilter::Status,
+            "attachment.status" => VolumeFilter::AttachmentStatus,
+            "attachment.device" => VolumeFilter::Device,
+            "attachment.delete-on-termination" => VolumeFilter::DeleteOnTermination,
+            "volume-type" => VolumeFilter::VolumeType,
+            "encrypted" => VolumeFilter::Encrypted,
+            _ => return None,
+        })
+    }
+
+    fn candidates<'r>(&self, row: &'r InstanceRow) -> Vec<&'r str> {
+        match self {
+            VolumeFilter::Id => vec![&row.volume_id],
+            VolumeFilter::InstanceId => vec![&row.id],
+            VolumeFilter::Status => vec!["in-use"],
+            VolumeFilter::AttachmentStatus => vec!["attached"],
+            VolumeFilter::Device => vec![ROOT_DEVICE],
+            VolumeFilter::DeleteOnTermination => vec!["true"],
+            VolumeFilter::VolumeType => vec!["gp3"],
+            VolumeFilter::Encrypted => vec!["false"],
         }
     }
 }

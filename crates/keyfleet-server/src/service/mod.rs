@@ -244,6 +244,9 @@ pub enum Error {
     /// (`IdempotentParameterMismatch`).
     #[error("client token reused with other parameters")]
     IdempotentParameterMismatch,
+    /// No such volume (`InvalidVolume.NotFound`).
+    #[error("no volume {0}")]
+    VolumeNotFound(String),
     /// The root volumes would pass the server's `--volume-capacity-gib`, which holds this many
     /// GiB (`VolumeLimitExceeded`).
     #[error("volume capacity of {0} GiB reached")]

@@ -279,8 +279,13 @@ fn a_full_root_volume_fills_itself_and_not_the_host() {
     let out = ssh_ok(&server, &key, big_ip, fill);
     assert_eq!(out, "20\nrc=0\n", "a 20 GiB volume holds 10 GiB");
     let volume = big["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap();
-    let volumes = json(&server.aws_ok(&format!("ec2 describe-volumes --volume-ids {volume}")));
-    assert_eq!(volumes["Volumes"][0]["Size"], 20, "{volumes}");
+    let by_id = json(&server.aws_ok(&format!("ec2 describe-volumes --volume-ids {volume}")));
+    assert_eq!(by_id["Volumes"][0]["Size"], 20, "{by_id}");
+    // What boto3's Instance.volumes asks.
+    let by_instance = format!("ec2 describe-volumes --filters Name=attachment.instance-id,Values={big_id}");
+    let by_instance = json(&server.aws_ok(&by_instance));
+    assert_eq!(by_instance["Volumes"].as_array().unwrap().len(), 1, "{by_instance}");
+    assert_eq!(by_instance["Volumes"][0]["VolumeId"], volume);
 
     server.aws_ok(&format!("ec2 stop-instances --instance-ids {big_id}"));
     server.aws_ok(&format!("ec2 wait instance-stopped --instance-ids {big_id}"));

@@ -5,7 +5,7 @@ use super::targets;
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Ec2Query, Operation};
-use crate::api::protocol::ec2_query::{self, QueryParams, timestamp};
+use crate::api::protocol::ec2_query::{self, Accepted, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
 use crate::common::page::{Limits, Page};
@@ -26,7 +26,7 @@ impl Operation for RunInstances {
     type Output = (String, Vec<InstanceRow>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        refuse_unimplemented(p, Self::NAME, &RUN_INSTANCES_PARAMETERS, &RUN_INSTANCES_PREFIXES)?;
+        refuse_unimplemented(p, Self::NAME, &RUN_INSTANCES_PARAMETERS)?;
         Ok(service::RunInstances {
             root_volume_gib: root_volume_gib(p)?,
             client_token: client_token(p)?,
@@ -339,35 +339,23 @@ impl Operation for DescribeVolumes {
     const NAME: &'static str = "DescribeVolumes";
     const ACTION: &'static str = "ec2:DescribeVolumes";
     const READ_ONLY: bool = true;
-    type Input = (Vec<String>, Page);
+    type Input = (Vec<String>, Vec<Filter>, Page);
     /// One page of volumes (as their instances' rows), and the next page's token.
     type Output = (Vec<InstanceRow>, Option<String>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        refuse_unimplemented(p, Self::NAME, &["MaxResults", "NextToken"], &["VolumeId."])?;
+        refuse_unimplemented(p, Self::NAME, &DESCRIBE_VOLUMES_PARAMETERS)?;
         let ids = p.list("VolumeId");
         let page = page(p, !ids.is_empty(), &VOLUME_PAGES)?;
-        Ok((ids, page))
+        Ok((ids, p.filters()?, page))
     }
 
     async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
         Ok(Authorization::any())
     }
 
-    /// The root volume of every instance that is not terminated.
-    async fn call(ctx: &Context<'_>, (wanted, page): Self::Input) -> Result<Self::Output, ApiError> {
-        let rows = ctx.state.instances.describe(&ctx.scope, &[], &[]).await?;
-        let live: Vec<InstanceRow> = rows
-            .into_iter()
-            .filter(|r| r.state != InstanceState::Terminated && (wanted.is_empty() || wanted.contains(&r.volume_id)))
-            .collect();
-        if let Some(missing) = wanted.iter().find(|v| !live.iter().any(|r| &&r.volume_id == v)) {
-            return Err(ApiError::not_found(
-                "InvalidVolume.NotFound",
-                format!("The volume '{missing}' does not exist."),
-            ));
-        }
-        Ok(page.take(live))
+    async fn call(ctx: &Context<'_>, (ids, filters, page): Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(page.take(ctx.state.instances.describe_volumes(&ctx.scope, &ids, &filters).await?))
     }
 
     fn encode(ctx: &Context<'_>, (live, next_token): Self::Output) -> Reply {
@@ -403,35 +391,47 @@ impl Operation for DescribeVolumes {
     }
 }
 
-/// RunInstances parameters keyfleet honours (with the prefixes of lists and structures);
-/// anything else is refused rather than dropped. `ClientToken` is sent by every SDK.
-const RUN_INSTANCES_PARAMETERS: [&str; 8] = [
-    "ImageId",
-    "InstanceType",
-    "KeyName",
-    "MinCount",
-    "MaxCount",
-    "UserData",
-    "ClientToken",
-    "MetadataOptions.HttpTokens",
+/// RunInstances parameters keyfleet honours; a value keyfleet cannot honour, or any other
+/// parameter, is refused rather than dropped. `ClientToken` is sent by every SDK; the
+/// `only` values are what keyfleet's instances already are (docs/aws-choices.md).
+const RUN_INSTANCES_PARAMETERS: [Accepted; 22] = [
+    Accepted::any("ImageId"),
+    Accepted::any("InstanceType"),
+    Accepted::any("KeyName"),
+    Accepted::any("MinCount"),
+    Accepted::any("MaxCount"),
+    Accepted::any("UserData"),
+    Accepted::any("ClientToken"),
+    Accepted::any("MetadataOptions.HttpTokens"),
+    Accepted::only("MetadataOptions.HttpEndpoint", &["enabled"]),
+    Accepted::only("MetadataOptions.HttpProtocolIpv6", &["disabled"]),
+    Accepted::only("MetadataOptions.InstanceMetadataTags", &["disabled"]),
+    Accepted::only("Monitoring.Enabled", &["false"]),
+    Accepted::only("EbsOptimized", &["false"]),
+    Accepted::only("DisableApiTermination", &["false"]),
+    Accepted::any("TagSpecification.N.ResourceType"),
+    Accepted::any("TagSpecification.N.Tag.N.Key"),
+    Accepted::any("TagSpecification.N.Tag.N.Value"),
+    Accepted::any("BlockDeviceMapping.N.DeviceName"),
+    Accepted::any("BlockDeviceMapping.N.Ebs.VolumeSize"),
+    Accepted::only("BlockDeviceMapping.N.Ebs.VolumeType", &["gp3"]),
+    Accepted::only("BlockDeviceMapping.N.Ebs.DeleteOnTermination", &["true"]),
+    Accepted::only("BlockDeviceMapping.N.Ebs.Encrypted", &["false"]),
 ];
-const RUN_INSTANCES_PREFIXES: [&str; 2] = ["TagSpecification.", "BlockDeviceMapping."];
 
-/// Refuses the first parameter of `action` that is neither one of `exact` nor under one of
-/// `prefixes` (nor one every request carries): keyfleet says what it does not implement.
-fn refuse_unimplemented(
-    p: &QueryParams,
-    action: &'static str,
-    exact: &[&str],
-    prefixes: &[&str],
-) -> Result<(), ApiError> {
-    let known = |name: &str| {
-        ["Action", "Version", "DryRun"].contains(&name)
-            || exact.contains(&name)
-            || prefixes.iter().any(|prefix| name.starts_with(prefix))
-    };
-    match p.names().find(|name| !known(name)) {
-        Some(name) => Err(unsupported(action, name)),
+const DESCRIBE_VOLUMES_PARAMETERS: [Accepted; 5] = [
+    Accepted::any("VolumeId.N"),
+    Accepted::any("MaxResults"),
+    Accepted::any("NextToken"),
+    Accepted::any("Filter.N.Name"),
+    Accepted::any("Filter.N.Value.N"),
+];
+
+/// Refuses the first parameter of `action` that `accepted` does not take: keyfleet says what
+/// it does not implement.
+fn refuse_unimplemented(p: &QueryParams, action: &'static str, accepted: &[Accepted]) -> Result<(), ApiError> {
+    match p.first_unaccepted(accepted) {
+        Some(parameter) => Err(unsupported(action, &parameter)),
         None => Ok(()),
     }
 }
@@ -441,7 +441,8 @@ fn unsupported(action: &'static str, parameter: &str) -> ApiError {
 }
 
 /// `BlockDeviceMapping.N`: the one volume keyfleet instances have is the image's root device,
-/// and of it only the size can be chosen (as gp2 or gp3, deleted on termination).
+/// and of it only the size can be chosen (gp3, deleted on termination, unencrypted: what the
+/// parameter check lets through).
 fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
     let mut size = None;
     for i in p.indices("BlockDeviceMapping") {
@@ -450,17 +451,6 @@ fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
             Some(service::ROOT_DEVICE) => {}
             Some(other) => return Err(crate::service::Error::ExtraBlockDevice(other.to_owned()).into()),
             None => return Err(ApiError::missing_parameter("BlockDeviceMapping.DeviceName")),
-        }
-        let prefix = format!("BlockDeviceMapping.{i}.");
-        let allowed = ["DeviceName", "Ebs.VolumeSize", "Ebs.VolumeType", "Ebs.DeleteOnTermination"];
-        if let Some(name) = p.names().filter_map(|n| n.strip_prefix(&prefix)).find(|n| !allowed.contains(n)) {
-            return Err(unsupported(RunInstances::NAME, &format!("{prefix}{name}")));
-        }
-        if field("Ebs.VolumeType").is_some_and(|t| !matches!(t, "gp2" | "gp3")) {
-            return Err(unsupported(RunInstances::NAME, &format!("{prefix}Ebs.VolumeType")));
-        }
-        if field("Ebs.DeleteOnTermination").is_some_and(|d| d != "true") {
-            return Err(unsupported(RunInstances::NAME, &format!("{prefix}Ebs.DeleteOnTermination")));
         }
         if let Some(text) = field("Ebs.VolumeSize") {
             size =
@@ -475,7 +465,7 @@ fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
 /// At most 64 ASCII characters, as EC2 documents.
 fn client_token(p: &QueryParams) -> Result<Option<String>, ApiError> {
     match p.get("ClientToken") {
-        None => Ok(None),
+        None | Some("") => Ok(None),
         Some(token) if token.len() <= 64 && token.is_ascii() => Ok(Some(token.to_owned())),
         Some(_) => Err(ApiError::invalid_parameter_value(
             "Value for parameter clientToken is invalid. It must be at most 64 ASCII characters.".into(),

@@ -25,6 +25,41 @@ pub const MAX_FILTERS: usize = 50;
 /// More values in one filter than this are refused (EC2's limit).
 pub const MAX_FILTER_VALUES: usize = 200;
 
+/// A parameter an action takes: its name, with `N` for a list position (`1`, `2`, … as
+/// EC2 writes them), and the only values keyfleet can honour when it cannot honour others.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    /// `TagSpecification.N.Tag.N.Key`, …
+    pub pattern: &'static str,
+    /// `None`: any value.
+    pub values: Option<&'static [&'static str]>,
+}
+
+impl Accepted {
+    /// Any value of `pattern`.
+    pub const fn any(pattern: &'static str) -> Self {
+        Accepted { pattern, values: None }
+    }
+
+    /// Only `values` of `pattern`.
+    pub const fn only(pattern: &'static str, values: &'static [&'static str]) -> Self {
+        Accepted { pattern, values: Some(values) }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        let position = |s: &str| !s.starts_with('0') && !s.is_empty() && s.parse::<u32>().is_ok();
+        let (mut want, mut got) = (self.pattern.split('.'), name.split('.'));
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some("N"), Some(segment)) if position(segment) => {}
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
 /// The decoded parameters of one request.
 #[derive(Debug, Default)]
 pub struct QueryParams {
@@ -47,6 +82,23 @@ impl QueryParams {
             max_results: self.get("MaxResults").map(str::to_owned),
             next_token: self.get("NextToken").map(str::to_owned),
         }
+    }
+
+    /// The first parameter, as `name` or `name=value`, that none of `accepted` takes (the
+    /// protocol's own `Action`, `Version`, `DryRun` and presigned `X-Amz-*` aside).
+    pub fn first_unaccepted(&self, accepted: &[Accepted]) -> Option<String> {
+        self.params.iter().find_map(|(name, value)| {
+            if matches!(name.as_str(), "Action" | "Version" | "DryRun") || name.starts_with("X-Amz-") {
+                return None;
+            }
+            match accepted.iter().find(|a| a.matches(name)) {
+                None => Some(name.clone()),
+                Some(a) if a.values.is_some_and(|values| !values.contains(&value.as_str())) => {
+                    Some(format!("{name}={value}"))
+                }
+                Some(_) => None,
+            }
+        })
     }
 
     /// The names of the parameters sent, in order.
@@ -203,7 +255,42 @@ pub use crate::common::time::iso8601_millis as timestamp;
 
 #[cfg(test)]
 mod tests {
-    use super::QueryParams;
+    use super::{Accepted, QueryParams};
+
+    /// List positions are written as EC2 writes them, every field is spelled out, only the
+    /// listed values pass, and the signature of a presigned URL is the protocol's own.
+    #[test]
+    fn only_accepted_parameters_and_values_pass() {
+        const ACCEPTED: [Accepted; 3] = [
+            Accepted::any("ImageId"),
+            Accepted::any("BlockDeviceMapping.N.Ebs.VolumeSize"),
+            Accepted::only("BlockDeviceMapping.N.Ebs.Encrypted", &["false"]),
+        ];
+        let first = |query: &str| QueryParams::decode(query, b"").first_unaccepted(&ACCEPTED);
+        let presigned =
+            "Action=RunInstances&Version=2016-11-15&ImageId=ami-1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab";
+        assert_eq!(first(presigned), None);
+        assert_eq!(first("BlockDeviceMapping.1.Ebs.VolumeSize=20&BlockDeviceMapping.12.Ebs.Encrypted=false"), None);
+        assert_eq!(
+            first("BlockDeviceMapping.01.Ebs.VolumeSize=20").as_deref(),
+            Some("BlockDeviceMapping.01.Ebs.VolumeSize")
+        );
+        assert_eq!(
+            first("BlockDeviceMapping.0.Ebs.VolumeSize=20").as_deref(),
+            Some("BlockDeviceMapping.0.Ebs.VolumeSize")
+        );
+        assert_eq!(
+            first("BlockDeviceMapping.x.Ebs.VolumeSize=20").as_deref(),
+            Some("BlockDeviceMapping.x.Ebs.VolumeSize")
+        );
+        assert_eq!(first("BlockDeviceMapping.1=a").as_deref(), Some("BlockDeviceMapping.1"));
+        assert_eq!(first("BlockDeviceMapping.1.Ebs.Iops=3000").as_deref(), Some("BlockDeviceMapping.1.Ebs.Iops"));
+        assert_eq!(
+            first("BlockDeviceMapping.1.Ebs.Encrypted=true").as_deref(),
+            Some("BlockDeviceMapping.1.Ebs.Encrypted=true")
+        );
+        assert_eq!(first("SubnetId=subnet-1").as_deref(), Some("SubnetId"));
+    }
 
     #[test]
     fn botocore_bodies_decode() {
