@@ -17,7 +17,7 @@ use crate::common::ids;
 use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
 use crate::store::InstanceState::{self, Pending, Running, ShuttingDown, Stopped, Stopping, Terminated};
-use crate::store::{InstanceRow, KeyPairQuery, Scope, Store, StoreError, WireName};
+use crate::store::{InstanceRow, KeyPairQuery, LaunchLimits, Scope, Store, StoreError, WireName};
 
 /// The images every account can launch.
 pub const IMAGES: [Image; 1] = [Image {
@@ -588,10 +588,12 @@ impl Instances {
                     tags: resolved.tags.clone(),
                 })
                 .collect();
-            match self.store.insert_instances(scope, &rows, self.quota).await {
+            let limits = LaunchLimits { instances: self.quota, volume_gib: self.volume_capacity_gib };
+            match self.store.insert_instances(scope, &rows, limits).await {
                 Ok(()) => return Ok(rows),
                 Err(StoreError::Duplicate) => continue,
                 Err(StoreError::QuotaExceeded(quota)) => return Err(Error::VcpuLimitExceeded(quota)),
+                Err(StoreError::VolumeCapacityExceeded(gib)) => return Err(Error::VolumeLimitExceeded(gib)),
                 Err(e) => return Err(e.into()),
             }
         }

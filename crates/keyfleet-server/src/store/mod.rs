@@ -143,6 +143,16 @@ impl InstanceState {
     }
 }
 
+/// What a launch may not pass, checked in its own transaction so that launches racing
+/// through several replicas hold them together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchLimits {
+    /// Live instances per (account, region).
+    pub instances: u32,
+    /// GiB of live root volumes in all.
+    pub volume_gib: u64,
+}
+
 /// An automation execution's status (SSM API Reference, "AutomationExecution"): the ones
 /// keyfleet's executions pass through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -586,6 +596,9 @@ pub enum StoreError {
     /// The unique (scope, name) constraint refused the insert.
     #[error("a row with this name already exists")]
     Duplicate,
+    /// The insert would take the live volumes past this many GiB in all.
+    #[error("volume capacity of {0} GiB reached")]
+    VolumeCapacityExceeded(u64),
     /// The insert would take the scope past its quota.
     #[error("quota of {0} reached")]
     QuotaExceeded(u32),
@@ -672,9 +685,16 @@ pub trait TagStore: Send + Sync + 'static {
 #[async_trait]
 pub trait InstanceStore: Send + Sync + 'static {
     /// Inserts the instances of one reservation, with their tags, atomically. Fails with
-    /// [`StoreError::Duplicate`] if an address is already taken by a live instance, and with
-    /// [`StoreError::QuotaExceeded`] if the scope would hold more than `quota` live instances.
-    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow], quota: u32) -> Result<(), StoreError>;
+    /// [`StoreError::Duplicate`] if an address is already taken by a live instance, with
+    /// [`StoreError::QuotaExceeded`] if the scope would hold more live instances than
+    /// `limits.instances`, and with [`StoreError::VolumeCapacityExceeded`] if the live
+    /// instances of every scope would hold more volume than `limits.volume_gib`.
+    async fn insert_instances(
+        &self,
+        scope: &Scope,
+        rows: &[InstanceRow],
+        limits: LaunchLimits,
+    ) -> Result<(), StoreError>;
 
     /// Loads instances (all of the scope when `ids` is empty), oldest first, with tags.
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<InstanceRow>, StoreError>;

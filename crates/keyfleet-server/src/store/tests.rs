@@ -382,7 +382,7 @@ for_each_backend!(instance_states_round_trip_and_transitions_check_the_state, |s
     let sc = scope("us-east-1");
     let sized =
         InstanceRow { volume_gib: 20, client_token: Some("token-1".into()), ..instance("i-1", InstanceState::Running) };
-    s.insert_instances(&sc, &[sized], 10).await.unwrap();
+    s.insert_instances(&sc, &[sized], limits(10)).await.unwrap();
     let read = &s.instances(&sc, &[]).await.unwrap()[0];
     assert_eq!((read.volume_gib, read.client_token.as_deref()), (20, Some("token-1")));
     let moved = s.transition_instance(&sc, "i-1", &[InstanceState::Stopped], InstanceState::Pending).await.unwrap();
@@ -402,7 +402,7 @@ for_each_backend!(concurrent_transitions_of_one_instance_have_one_winner, |s: Ar
     let sc = scope("us-east-1");
     let ids: Vec<String> = (0..10).map(|i| format!("i-{i}")).collect();
     let rows: Vec<InstanceRow> = ids.iter().map(|id| instance(id, InstanceState::Running)).collect();
-    s.insert_instances(&sc, &rows, 10).await.unwrap();
+    s.insert_instances(&sc, &rows, limits(10)).await.unwrap();
     for id in &ids {
         let racers: Vec<_> = (0..16)
             .map(|n| {
@@ -494,6 +494,36 @@ for_each_backend!(pushed_keys_hold_until_they_expire, |s: Arc<dyn Store>| async 
     assert_eq!(s.pushed_keys("i-9", "ec2-user", now - 10).await.unwrap(), ["ssh-ed25519 AAAA5"]);
 });
 
+/// An instance quota, and room for any volume.
+fn limits(instances: u32) -> LaunchLimits {
+    LaunchLimits { instances, volume_gib: u64::MAX }
+}
+
+// Launches racing into different scopes through several replicas hold the host's volume
+// capacity together: five 8 GiB volumes fit in 40 GiB, the sixth and later do not.
+for_each_backend!(concurrent_launches_hold_the_volume_capacity, |s: Arc<dyn Store>| async move {
+    let launches: Vec<_> = (0..12)
+        .map(|n| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let sc = scope(&format!("region-{n}"));
+                let mut row = instance(&format!("i-v{n:02}"), InstanceState::Pending);
+                row.address = format!("127.77.2.{}", n + 2);
+                s.insert_instances(&sc, &[row], LaunchLimits { instances: 10, volume_gib: 40 }).await
+            })
+        })
+        .collect();
+    let mut launched = 0;
+    for launch in launches {
+        match launch.await.unwrap() {
+            Ok(()) => launched += 1,
+            Err(StoreError::VolumeCapacityExceeded(40)) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(launched, 5, "40 GiB took {launched} volumes of 8 GiB");
+});
+
 // Launches racing into one scope (RunInstances through several replicas) hold the quota
 // together: the count and the insert are one transaction under a lock.
 for_each_backend!(concurrent_launches_hold_the_instance_quota, |s: Arc<dyn Store>| async move {
@@ -505,7 +535,7 @@ for_each_backend!(concurrent_launches_hold_the_instance_quota, |s: Arc<dyn Store
                 let id = format!("i-{n:02}");
                 let mut row = instance(&id, InstanceState::Pending);
                 row.address = format!("127.77.1.{}", n + 2);
-                s.insert_instances(&sc, &[row], 5).await
+                s.insert_instances(&sc, &[row], limits(5)).await
             })
         })
         .collect();
@@ -528,7 +558,7 @@ for_each_backend!(leases_claims_reboots_and_live_addresses, |s: Arc<dyn Store>| 
     a.lease_ms = 1_000;
     let mut gone = instance("i-gone", InstanceState::Terminated);
     gone.address = "127.77.9.9".into();
-    s.insert_instances(&sc, &[a.clone(), gone], 10).await.unwrap();
+    s.insert_instances(&sc, &[a.clone(), gone], limits(10)).await.unwrap();
     assert_eq!(s.live_addresses().await.unwrap(), [a.address.clone()], "a terminated instance frees its address");
     // The owner keeps it while its lease holds; a renewal moves the lease.
     assert!(!s.claim_instance(&sc, "i-a", 500, "replica-b", 9_000).await.unwrap(), "lease still held");

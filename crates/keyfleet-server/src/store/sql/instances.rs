@@ -43,7 +43,12 @@ const MAX_TRANSITION_ATTEMPTS: usize = 8;
 
 #[async_trait]
 impl InstanceStore for SqlStore {
-    async fn insert_instances(&self, scope: &Scope, rows: &[InstanceRow], quota: u32) -> Result<(), StoreError> {
+    async fn insert_instances(
+        &self,
+        scope: &Scope,
+        rows: &[InstanceRow],
+        limits: LaunchLimits,
+    ) -> Result<(), StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         // Launches into one scope count one after the other, so that together they cannot
@@ -58,8 +63,21 @@ impl InstanceStore for SqlStore {
         .bind(&scope.region)
         .fetch_one(&mut *tx)
         .await?;
-        if usize::try_from(live).unwrap_or(usize::MAX).saturating_add(rows.len()) > quota as usize {
-            return Err(StoreError::QuotaExceeded(quota));
+        if usize::try_from(live).unwrap_or(usize::MAX).saturating_add(rows.len()) > limits.instances as usize {
+            return Err(StoreError::QuotaExceeded(limits.instances));
+        }
+        // Volume capacity is the host's, shared by every scope: one lock for all launches,
+        // always taken after the scope's, so that two launches never wait on each other.
+        if let Some(lock) = self.backend.resource_lock() {
+            sqlx::query(lock).bind("").bind("").bind("volume-capacity").execute(&mut *tx).await?;
+        }
+        let promised: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(volume_gib), 0) FROM instances WHERE state <> 'terminated'")
+                .fetch_one(&mut *tx)
+                .await?;
+        let asked: i64 = rows.iter().map(|r| r.volume_gib).sum();
+        if u64::try_from(promised.saturating_add(asked)).unwrap_or(u64::MAX) > limits.volume_gib {
+            return Err(StoreError::VolumeCapacityExceeded(limits.volume_gib));
         }
         for row in rows {
             let inserted = sqlx::query(

@@ -37,8 +37,8 @@ use super::writer::{BoxFuture, GroupWrite, Writer};
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AuditStore, AutomationRow, AutomationStatus, AutomationStore,
     DeleteUserOutcome, IamStore, InstanceRow, InstanceState, InstanceStore, KeyPairQuery, KeyPairRef, KeyPairRow,
-    KeyPairStore, Maintenance, ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep,
-    Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
+    KeyPairStore, LaunchLimits, Maintenance, ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag,
+    RunbookStep, Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
 };
 
 /// Every SQLite connection's settings: see the module's comment.
