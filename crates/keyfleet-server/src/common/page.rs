@@ -70,17 +70,9 @@ impl PageRequest {
         };
         Ok(Page { start, size: size.map(|n| n as usize) })
     }
-
-    /// True if the request pages at all.
-    pub fn is_paged(&self) -> bool {
-        self.max_results.is_some() || self.next_token.as_deref().is_some_and(|t| !t.is_empty())
-    }
 }
 
 impl Page {
-    /// Everything, in one page.
-    pub const ALL: Page = Page { start: 0, size: None };
-
     /// The page's rows of the whole listing, and the token of the next page if there is one.
     pub fn take<T>(self, rows: Vec<T>) -> (Vec<T>, Option<String>) {
         let total = rows.len();
@@ -129,7 +121,7 @@ mod tests {
         assert_eq!(request(None, Some("x")).check(&EC2), Err(PageError::Token("x".into())));
         assert_eq!(request(Some("1000"), None).check(&CUT).unwrap().take((0..600).collect::<Vec<_>>()).0.len(), 500);
         assert_eq!(request(None, None).check(&SSM).unwrap().take((0..15).collect::<Vec<_>>()).0.len(), 10);
-        assert_eq!(request(None, None).check(&EC2).unwrap(), Page::ALL);
+        assert_eq!(request(None, None).check(&EC2).unwrap(), Page { start: 0, size: None });
         assert_eq!(request(None, Some("99")).check(&EC2).unwrap().take(vec![1, 2]), (vec![], None));
     }
 }

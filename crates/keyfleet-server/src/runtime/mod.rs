@@ -332,11 +332,6 @@ impl Runtime {
             .map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })
     }
 
-    /// True if volumes have the size they were created with (see [`disk`]).
-    pub fn volumes_sized(&self) -> bool {
-        self.volumes.sized()
-    }
-
     /// Deletes a volume.
     pub fn destroy_volume(&self, volume_id: &str) -> Result<(), RuntimeError> {
         self.volumes.destroy(volume_id).map_err(|source| RuntimeError::Volume { volume: volume_id.to_owned(), source })

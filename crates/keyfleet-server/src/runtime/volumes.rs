@@ -41,11 +41,6 @@ impl Volumes {
         Volumes { root, disks }
     }
 
-    /// True if volumes have the size they were created with.
-    pub fn sized(&self) -> bool {
-        self.disks.is_some()
-    }
-
     /// Makes a new volume of `gib` GiB (RunInstances), before its first boot.
     pub fn create(&self, volume_id: &str, gib: u32) -> std::io::Result<()> {
         match &self.disks {

@@ -499,17 +499,21 @@ fn limits(instances: u32) -> LaunchLimits {
     LaunchLimits { instances, volume_gib: u64::MAX }
 }
 
-// Launches racing into different scopes through several replicas hold the host's volume
-// capacity together: five 8 GiB volumes fit in 40 GiB, the sixth and later do not.
-for_each_backend!(concurrent_launches_hold_the_volume_capacity, |s: Arc<dyn Store>| async move {
-    let launches: Vec<_> = (0..12)
+/// Twelve one-instance launches at once, launch `n` into `scope_of(n)` (an 8 GiB volume each);
+/// how many got in, every refusal being `refused`.
+async fn concurrent_launches(
+    s: &Arc<dyn Store>,
+    scope_of: fn(u32) -> Scope,
+    limits: LaunchLimits,
+    refused: StoreError,
+) -> usize {
+    let launches: Vec<_> = (0..12u32)
         .map(|n| {
             let s = s.clone();
             tokio::spawn(async move {
-                let sc = scope(&format!("region-{n}"));
-                let mut row = instance(&format!("i-v{n:02}"), InstanceState::Pending);
-                row.address = format!("127.77.2.{}", n + 2);
-                s.insert_instances(&sc, &[row], LaunchLimits { instances: 10, volume_gib: 40 }).await
+                let mut row = instance(&format!("i-{n:02}"), InstanceState::Pending);
+                row.address = format!("127.77.1.{}", n + 2);
+                s.insert_instances(&scope_of(n), &[row], limits).await
             })
         })
         .collect();
@@ -517,38 +521,28 @@ for_each_backend!(concurrent_launches_hold_the_volume_capacity, |s: Arc<dyn Stor
     for launch in launches {
         match launch.await.unwrap() {
             Ok(()) => launched += 1,
-            Err(StoreError::VolumeCapacityExceeded(40)) => {}
+            Err(e) if e.to_string() == refused.to_string() => {}
             Err(other) => panic!("{other}"),
         }
     }
+    launched
+}
+
+// Launches racing into different scopes through several replicas hold the host's volume
+// capacity together: five 8 GiB volumes fit in 40 GiB, the sixth and later do not.
+for_each_backend!(concurrent_launches_hold_the_volume_capacity, |s: Arc<dyn Store>| async move {
+    let each_its_own = |n: u32| scope(&format!("region-{n}"));
+    let capacity = LaunchLimits { instances: 10, volume_gib: 40 };
+    let launched = concurrent_launches(&s, each_its_own, capacity, StoreError::VolumeCapacityExceeded(40)).await;
     assert_eq!(launched, 5, "40 GiB took {launched} volumes of 8 GiB");
 });
 
 // Launches racing into one scope (RunInstances through several replicas) hold the quota
 // together: the count and the insert are one transaction under a lock.
 for_each_backend!(concurrent_launches_hold_the_instance_quota, |s: Arc<dyn Store>| async move {
-    let sc = scope("us-east-1");
-    let launches: Vec<_> = (0..12)
-        .map(|n| {
-            let (s, sc) = (s.clone(), sc.clone());
-            tokio::spawn(async move {
-                let id = format!("i-{n:02}");
-                let mut row = instance(&id, InstanceState::Pending);
-                row.address = format!("127.77.1.{}", n + 2);
-                s.insert_instances(&sc, &[row], limits(5)).await
-            })
-        })
-        .collect();
-    let mut launched = 0;
-    for launch in launches {
-        match launch.await.unwrap() {
-            Ok(()) => launched += 1,
-            Err(StoreError::QuotaExceeded(5)) => {}
-            Err(other) => panic!("{other}"),
-        }
-    }
+    let launched = concurrent_launches(&s, |_| scope("us-east-1"), limits(5), StoreError::QuotaExceeded(5)).await;
     assert_eq!(launched, 5, "the quota of 5 let {launched} in");
-    assert_eq!(s.instances(&sc, &[]).await.unwrap().len(), 5);
+    assert_eq!(s.instances(&scope("us-east-1"), &[]).await.unwrap().len(), 5);
 });
 
 for_each_backend!(leases_claims_reboots_and_live_addresses, |s: Arc<dyn Store>| async move {

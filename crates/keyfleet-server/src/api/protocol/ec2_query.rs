@@ -101,11 +101,6 @@ impl QueryParams {
         })
     }
 
-    /// The names of the parameters sent, in order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.params.keys().map(String::as_str)
-    }
-
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
