@@ -223,15 +223,20 @@ fn silent_ssh_connections_are_capped_and_timed_out() {
     };
     // Reads until the server closes the connection: its banner, then EOF or a reset (bounded
     // by the read timeout, which fails the test).
-    let closed = |mut stream: TcpStream| {
+    // A signal to the test process (another test's child ending) interrupts a read; that
+    // says nothing about the connection, so the read is made again.
+    let read = |mut stream: &TcpStream, buf: &mut [u8]| loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    };
+    let closed = |stream: TcpStream| {
         let mut buf = [0u8; 256];
         loop {
-            match stream.read(&mut buf) {
+            match read(&stream, &mut buf) {
                 Ok(0) => return Ok(()),
-                // A signal to the test process (another test's child ending) interrupts the
-                // read; that says nothing about the connection.
                 Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
                 Err(e) => return Err(e),
             }
@@ -245,7 +250,7 @@ fn silent_ssh_connections_are_capped_and_timed_out() {
     }
     let eleventh = connect();
     let mut first = [0u8; 8];
-    assert!(matches!((&eleventh).read(&mut first), Ok(0)), "an eleventh unauthenticated connection was served");
+    assert!(matches!(read(&eleventh, &mut first), Ok(0)), "an eleventh unauthenticated connection was served");
     for stream in silent {
         if let Err(e) = closed(stream) {
             panic!("a silent connection outlived the login grace time: {e}");
