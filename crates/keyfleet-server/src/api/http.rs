@@ -27,7 +27,7 @@ use super::protocol::json11::{self, JsonInput};
 use super::{AppState, Context, Reply, cloudtrail, ec2, iam, instance_connect, ssm};
 use crate::common::ids;
 use crate::service::audit::{Actor, ApiCall};
-use crate::store::Scope;
+use crate::store::{Scope, UnitOfWork};
 
 /// Edge limits, set from the command line.
 #[derive(Debug)]
@@ -181,17 +181,18 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
         Err(e) => return (action, Err(e)),
     };
     let scope = Scope { account: caller.account.clone(), region: caller.region.clone() };
-    let ctx = Context { state, scope, request_id: &incoming.request_id, principal: &principal, service };
+    // A change's first write may share its commit with the audit record below.
+    let work = UnitOfWork::for_request();
+    let ctx = Context { state, scope, request_id: &incoming.request_id, principal: &principal, service, work: &work };
     let parameters = match &input {
         Ok(Some(json)) => json.audit_json(),
         Ok(None) => params.audit_json(),
         Err(_) => serde_json::Value::Null,
     };
-    let (outcome, held) = match input {
-        Err(e) => (Err(e), None),
-        Ok(_) if !admitted(state, &caller) => (Err(ApiError::throttled(service == Service::Ec2)), None),
-        // A change's first write may share its commit with the audit record below.
-        Ok(json) => crate::store::hold_first_write(dispatch(&ctx, &trail, incoming, params, json.as_ref())).await,
+    let outcome = match input {
+        Err(e) => Err(e),
+        Ok(_) if !admitted(state, &caller) => Err(ApiError::throttled(service == Service::Ec2)),
+        Ok(json) => dispatch(&ctx, &trail, incoming, params, json.as_ref()).await,
     };
     let error = outcome.as_ref().err().map(|e| (e.code.to_string(), e.message.clone()));
     let committed = state
@@ -210,7 +211,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
                 error,
                 request_id: incoming.request_id.clone(),
             },
-            held,
+            work,
         )
         .await;
     if !committed {
@@ -346,7 +347,7 @@ async fn refusal(
                 error: Some((error.code.to_string(), error.message.clone())),
                 request_id: incoming.request_id.clone(),
             },
-            None,
+            UnitOfWork::alone(),
         )
         .await;
     error

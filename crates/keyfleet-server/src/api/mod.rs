@@ -29,7 +29,7 @@ use crate::service::instances::Instances;
 use crate::service::key_pairs::KeyPairs;
 use crate::service::parameters::Parameters;
 use crate::service::tags::Tags;
-use crate::store::Scope;
+use crate::store::{Scope, UnitOfWork};
 
 pub use http::{Limits, router};
 
@@ -74,6 +74,8 @@ pub struct Context<'a> {
     pub principal: &'a authorize::Principal,
     /// The service the request is for.
     pub service: authorize::Service,
+    /// The request's writes, which the pipeline ends with the audit record.
+    pub work: &'a UnitOfWork,
 }
 
 impl Context<'_> {

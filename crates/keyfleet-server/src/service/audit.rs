@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Result, now_ms};
 use crate::common::ids;
-use crate::store::{AuditQuery, AuditRow, Held, Scope, Store};
+use crate::store::{AuditQuery, AuditRow, Scope, Store, UnitOfWork};
 
 /// The largest batch one transaction commits.
 const BATCH: usize = 256;
@@ -123,12 +123,13 @@ impl Audit {
         Ok(Audit { queue, store })
     }
 
-    /// Records an API call; waits for the commit unless the call was read-only. With the
-    /// call's `held` write (see [`crate::store::hold_first_write`]) the record is committed in
-    /// the same transaction. False if the record was not committed: then the call must fail.
-    pub async fn api_call(&self, call: ApiCall, held: Option<Held>) -> bool {
+    /// Records an API call, ending its unit of `work`; waits for the commit unless the call was
+    /// read-only. When the call's first write is still held open (see [`UnitOfWork`]) the
+    /// record is committed in the same transaction. False if the record was not committed: then
+    /// the call must fail.
+    pub async fn api_call(&self, call: ApiCall, work: UnitOfWork) -> bool {
         let row = storable(api_call_row(call));
-        let row = match held {
+        let row = match work.finish() {
             Some(held) => match held.commit_with(vec![row.clone()]).await {
                 Ok(Ok(())) => {
                     let _ = self.queue.send((row, None, true)).await;
@@ -346,7 +347,7 @@ fn resources_json(resources: &[(String, String)], account: &str) -> Value {
 mod tests {
     use std::sync::Arc;
 
-    use super::{Actor, ApiCall, Audit};
+    use super::{Actor, ApiCall, Audit, UnitOfWork};
     use crate::store::sql::SqlStore;
 
     fn call(event_name: &str) -> ApiCall {
@@ -373,10 +374,13 @@ mod tests {
         let path = dir.path().join("t.db");
         let store = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
         let audit = Audit::start(store, None).unwrap();
-        assert!(audit.api_call(call("CreateKeyPair"), None).await, "a stored record is committed");
+        assert!(audit.api_call(call("CreateKeyPair"), UnitOfWork::alone()).await, "a stored record is committed");
         let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END;";
         rusqlite::Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
-        assert!(!audit.api_call(call("DeleteKeyPair"), None).await, "a refused record was reported as committed");
+        assert!(
+            !audit.api_call(call("DeleteKeyPair"), UnitOfWork::alone()).await,
+            "a refused record was reported as committed"
+        );
     }
 
     /// One record the store refuses fails its own call, not the calls whose records shared
@@ -391,9 +395,9 @@ mod tests {
         rusqlite::Connection::open(&path).unwrap().execute_batch(refuse).unwrap();
         let audit = Audit::start(store, None).unwrap();
         let (bad, good, other) = tokio::join!(
-            audit.api_call(call("Bad"), None),
-            audit.api_call(call("Good"), None),
-            audit.api_call(call("Other"), None)
+            audit.api_call(call("Bad"), UnitOfWork::alone()),
+            audit.api_call(call("Good"), UnitOfWork::alone()),
+            audit.api_call(call("Other"), UnitOfWork::alone())
         );
         assert_eq!((bad, good, other), (false, true, true));
         let row = super::storable(super::api_call_row(call("Nul\0Name")));

@@ -11,7 +11,7 @@ use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
 use super::tags::{self, TagSpecification};
 use super::{Error, Invalid, Result, now_ms};
 use crate::common::ids;
-use crate::store::{KeyPairQuery, KeyPairRef, KeyPairRow, Scope, Store, StoreError, Tag};
+use crate::store::{KeyPairQuery, KeyPairRef, KeyPairRow, Scope, Store, StoreError, Tag, UnitOfWork};
 
 /// AWS's default quota of key pairs per account and region.
 pub const DEFAULT_QUOTA: u32 = 5000;
@@ -115,18 +115,18 @@ impl KeyPairs {
     }
 
     /// `CreateKeyPair`: generates a key, stores its public half, returns the private key once.
-    pub async fn create(&self, scope: &Scope, input: CreateKeyPair) -> Result<CreatedKeyPair> {
+    pub async fn create(&self, work: &UnitOfWork, scope: &Scope, input: CreateKeyPair) -> Result<CreatedKeyPair> {
         validate_name(&input.name)?;
         let tags = tags::from_specifications(&input.tag_specifications, "key-pair")?;
         let key = self.new_key(input.key_type).await?;
         let material = key.to_material(input.format, &input.name)?;
         let row = self.row_for(&input.name, &key, fingerprint::of_created(&key)?, tags)?;
-        self.insert(scope, &row).await?;
+        self.insert(work, scope, &row).await?;
         Ok(CreatedKeyPair { info: info(row, false), material })
     }
 
     /// `ImportKeyPair`: stores a caller's public key.
-    pub async fn import(&self, scope: &Scope, input: ImportKeyPair) -> Result<KeyPairInfo> {
+    pub async fn import(&self, work: &UnitOfWork, scope: &Scope, input: ImportKeyPair) -> Result<KeyPairInfo> {
         validate_name(&input.name)?;
         let tags = tags::from_specifications(&input.tag_specifications, "key-pair")?;
         let public = keyfleet_keys::import::parse_public_key_material(&input.material)?;
@@ -139,7 +139,7 @@ impl KeyPairs {
             created_ms: now_ms(),
             tags,
         };
-        self.insert(scope, &row).await?;
+        self.insert(work, scope, &row).await?;
         Ok(info(row, false))
     }
 
@@ -162,7 +162,13 @@ impl KeyPairs {
     }
 
     /// `DeleteKeyPair`: removes a pair if it exists; a missing one is not an error.
-    pub async fn delete(&self, scope: &Scope, name: Option<&str>, id: Option<&str>) -> Result<Option<String>> {
+    pub async fn delete(
+        &self,
+        work: &UnitOfWork,
+        scope: &Scope,
+        name: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Option<String>> {
         let target = match (name, id) {
             (Some(name), _) => KeyPairRef::Name(name),
             (None, Some(id)) if ids::is_well_formed(id, "key") => KeyPairRef::Id(id),
@@ -171,7 +177,7 @@ impl KeyPairs {
             }
             (None, None) => return Err(Error::MissingParameter("KeyName")),
         };
-        Ok(self.store.delete_key_pair(scope, target).await?)
+        Ok(self.store.delete_key_pair(work, scope, target).await?)
     }
 
     /// The key pair with this name or id, if there is one (for authorization on its tags).
@@ -205,8 +211,8 @@ impl KeyPairs {
         })
     }
 
-    async fn insert(&self, scope: &Scope, row: &KeyPairRow) -> Result<()> {
-        match self.store.insert_key_pair(scope, row, self.quota).await {
+    async fn insert(&self, work: &UnitOfWork, scope: &Scope, row: &KeyPairRow) -> Result<()> {
+        match self.store.insert_key_pair(work, scope, row, self.quota).await {
             Ok(()) => Ok(()),
             Err(StoreError::Duplicate) => Err(Error::KeyPairDuplicate(row.name.clone())),
             Err(StoreError::QuotaExceeded(_)) => Err(Error::KeyPairLimitExceeded),

@@ -12,7 +12,7 @@ mod sqlite;
 mod tests;
 mod writer;
 
-pub use writer::{Held, hold_first_write};
+pub use writer::{Held, UnitOfWork};
 
 pub use crate::common::wire::WireName;
 pub use keyfleet_keys::KeyType;
@@ -647,13 +647,25 @@ impl<T> Store for T where
 pub trait KeyPairStore: Send + Sync + 'static {
     /// Inserts a key pair and its tags atomically, unless the name is taken in the scope
     /// or the scope already holds `quota` key pairs.
-    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError>;
+    /// The write is part of `work` (see [`UnitOfWork`]).
+    async fn insert_key_pair(
+        &self,
+        work: &UnitOfWork,
+        scope: &Scope,
+        row: &KeyPairRow,
+        quota: u32,
+    ) -> Result<(), StoreError>;
 
     /// Loads key pairs with their tags, oldest first.
     async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError>;
 
     /// Deletes a key pair (by name or id) and its tags; returns the deleted id, if any.
-    async fn delete_key_pair(&self, scope: &Scope, name_or_id: KeyPairRef<'_>) -> Result<Option<String>, StoreError>;
+    async fn delete_key_pair(
+        &self,
+        work: &UnitOfWork,
+        scope: &Scope,
+        name_or_id: KeyPairRef<'_>,
+    ) -> Result<Option<String>, StoreError>;
 }
 
 /// Tags on any resource of a scope.

@@ -74,16 +74,21 @@ macro_rules! for_each_backend {
 }
 
 for_each_backend!(names_are_unique_per_scope_but_not_across_regions, |s: Arc<dyn Store>| async move {
-    s.insert_key_pair(&scope("us-east-1"), &row("key-1", "a"), 10).await.unwrap();
-    assert!(matches!(s.insert_key_pair(&scope("us-east-1"), &row("key-2", "a"), 10).await, Err(StoreError::Duplicate)));
-    s.insert_key_pair(&scope("eu-west-1"), &row("key-3", "a"), 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &scope("us-east-1"), &row("key-1", "a"), 10).await.unwrap();
+    assert!(matches!(
+        s.insert_key_pair(&UnitOfWork::alone(), &scope("us-east-1"), &row("key-2", "a"), 10).await,
+        Err(StoreError::Duplicate)
+    ));
+    s.insert_key_pair(&UnitOfWork::alone(), &scope("eu-west-1"), &row("key-3", "a"), 10).await.unwrap();
 });
 
 for_each_backend!(quota_counts_deletes_and_holds_under_concurrency, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
     let attempts = (0..20).map(|i| {
         let (s, sc) = (s.clone(), sc.clone());
-        tokio::spawn(async move { s.insert_key_pair(&sc, &row(&format!("key-{i}"), &format!("n{i}")), 5).await })
+        tokio::spawn(async move {
+            s.insert_key_pair(&UnitOfWork::alone(), &sc, &row(&format!("key-{i}"), &format!("n{i}")), 5).await
+        })
     });
     let mut ok = 0;
     for a in attempts {
@@ -96,14 +101,14 @@ for_each_backend!(quota_counts_deletes_and_holds_under_concurrency, |s: Arc<dyn 
     assert_eq!(ok, 5);
     assert_eq!(s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap().len(), 5);
     let victim = s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap()[0].name.clone();
-    assert!(s.delete_key_pair(&sc, KeyPairRef::Name(&victim)).await.unwrap().is_some());
-    s.insert_key_pair(&sc, &row("key-new", "new"), 5).await.unwrap();
+    assert!(s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Name(&victim)).await.unwrap().is_some());
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-new", "new"), 5).await.unwrap();
 });
 
 for_each_backend!(lookups_by_name_and_id_carry_tags, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
-    s.insert_key_pair(&sc, &row("key-2", "b"), 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-2", "b"), 10).await.unwrap();
     let q = KeyPairQuery { names: vec!["b".into(), "missing".into()], ids: vec!["key-1".into()] };
     let found = s.key_pairs(&sc, &q).await.unwrap();
     assert_eq!(found.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
@@ -120,8 +125,8 @@ for_each_backend!(a_listing_returns_every_field_exactly_in_creation_order, |s: A
     let mut plain = row("key-a", "plain");
     plain.created_ms = odd.created_ms;
     plain.tags.clear();
-    s.insert_key_pair(&sc, &odd, 10).await.unwrap();
-    s.insert_key_pair(&sc, &plain, 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &odd, 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &plain, 10).await.unwrap();
     let listed = s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap();
     odd.tags.sort_by(|a, b| a.key.cmp(&b.key));
     // Same creation time: the id breaks the tie.
@@ -131,34 +136,49 @@ for_each_backend!(a_listing_returns_every_field_exactly_in_creation_order, |s: A
 
 for_each_backend!(delete_removes_tags_and_missing_is_none, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
-    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Id("key-1")).await.unwrap().as_deref(), Some("key-1"));
-    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Name("a")).await.unwrap(), None);
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 10).await.unwrap();
+    assert_eq!(
+        s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Id("key-1")).await.unwrap().as_deref(),
+        Some("key-1")
+    );
+    assert_eq!(s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Name("a")).await.unwrap(), None);
     assert!(s.tags(&sc).await.unwrap().is_empty());
 });
 
 for_each_backend!(deletes_give_back_exactly_their_own_quota_slot_and_tags, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_key_pair(&sc, &row("key-1", "a"), 2).await.unwrap();
-    s.insert_key_pair(&sc, &row("key-2", "b"), 2).await.unwrap();
-    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Name("a")).await.unwrap().as_deref(), Some("key-1"));
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 2).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-2", "b"), 2).await.unwrap();
+    assert_eq!(
+        s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Name("a")).await.unwrap().as_deref(),
+        Some("key-1")
+    );
     let left: Vec<String> = s.tags(&sc).await.unwrap().into_iter().map(|t| t.resource_id).collect();
     assert_eq!(left, ["key-2"], "only the deleted key pair's tags go");
     // Deleting what is not there gives back no slot.
-    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Name("a")).await.unwrap(), None);
-    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Id("key-9")).await.unwrap(), None);
-    s.insert_key_pair(&sc, &row("key-3", "c"), 2).await.unwrap();
-    assert!(matches!(s.insert_key_pair(&sc, &row("key-4", "d"), 2).await, Err(StoreError::QuotaExceeded(2))));
-    assert_eq!(s.delete_key_pair(&sc, KeyPairRef::Id("key-2")).await.unwrap().as_deref(), Some("key-2"));
-    s.insert_key_pair(&sc, &row("key-4", "d"), 2).await.unwrap();
+    assert_eq!(s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Name("a")).await.unwrap(), None);
+    assert_eq!(s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Id("key-9")).await.unwrap(), None);
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-3", "c"), 2).await.unwrap();
+    assert!(matches!(
+        s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-4", "d"), 2).await,
+        Err(StoreError::QuotaExceeded(2))
+    ));
+    assert_eq!(
+        s.delete_key_pair(&UnitOfWork::alone(), &sc, KeyPairRef::Id("key-2")).await.unwrap().as_deref(),
+        Some("key-2")
+    );
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-4", "d"), 2).await.unwrap();
     // A duplicate name takes no slot either.
-    assert!(matches!(s.insert_key_pair(&sc, &row("key-5", "d"), 3).await, Err(StoreError::Duplicate)));
-    s.insert_key_pair(&sc, &row("key-5", "e"), 3).await.unwrap();
+    assert!(matches!(
+        s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-5", "d"), 3).await,
+        Err(StoreError::Duplicate)
+    ));
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-5", "e"), 3).await.unwrap();
 });
 
 for_each_backend!(tags_overwrite_limit_and_conditional_delete, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 10).await.unwrap();
     let res = [("key-1".to_owned(), "key-pair".to_owned())];
     assert!(s.put_tags(&sc, &res, &[Tag { key: "env".into(), value: "prod".into() }], 50).await.unwrap());
     assert_eq!(s.tags(&sc).await.unwrap()[0].tag.value, "prod");
@@ -174,10 +194,10 @@ for_each_backend!(tags_overwrite_limit_and_conditional_delete, |s: Arc<dyn Store
 
 for_each_backend!(reset_empties_everything, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_key_pair(&sc, &row("key-1", "a"), 1).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 1).await.unwrap();
     s.reset().await.unwrap();
     assert!(s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap().is_empty());
-    s.insert_key_pair(&sc, &row("key-1", "a"), 1).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 1).await.unwrap();
 });
 
 fn user(name: &str) -> UserRow {
@@ -315,9 +335,10 @@ for_each_backend!(failed_writes_beside_others_leave_no_trace, |s: Arc<dyn Store>
     let attempts: Vec<_> = (0..40)
         .map(|i| {
             let (s, sc) = (s.clone(), sc.clone());
-            tokio::spawn(
-                async move { s.insert_key_pair(&sc, &row(&format!("key-{i}"), &format!("n{}", i % 20)), 25).await },
-            )
+            tokio::spawn(async move {
+                s.insert_key_pair(&UnitOfWork::alone(), &sc, &row(&format!("key-{i}"), &format!("n{}", i % 20)), 25)
+                    .await
+            })
         })
         .collect();
     let (mut ok, mut duplicate) = (0, 0);
@@ -332,9 +353,14 @@ for_each_backend!(failed_writes_beside_others_leave_no_trace, |s: Arc<dyn Store>
     assert_eq!(s.key_pairs(&sc, &KeyPairQuery::default()).await.unwrap().len(), 20);
     // The quota counter holds 20, not 40: five more fit under 25, the sixth does not.
     for i in 0..5 {
-        s.insert_key_pair(&sc, &row(&format!("more-{i}"), &format!("more{i}")), 25).await.unwrap();
+        s.insert_key_pair(&UnitOfWork::alone(), &sc, &row(&format!("more-{i}"), &format!("more{i}")), 25)
+            .await
+            .unwrap();
     }
-    assert!(matches!(s.insert_key_pair(&sc, &row("last", "last"), 25).await, Err(StoreError::QuotaExceeded(25))));
+    assert!(matches!(
+        s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("last", "last"), 25).await,
+        Err(StoreError::QuotaExceeded(25))
+    ));
 });
 
 for_each_backend!(a_large_audit_batch_keeps_order_and_resources, |s: Arc<dyn Store>| async move {
@@ -425,7 +451,7 @@ for_each_backend!(concurrent_transitions_of_one_instance_have_one_winner, |s: Ar
 // not pass it (PostgreSQL counted each transaction's own rows only before the lock).
 for_each_backend!(concurrent_tag_puts_hold_the_limit, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");
-    s.insert_key_pair(&sc, &row("key-1", "a"), 10).await.unwrap();
+    s.insert_key_pair(&UnitOfWork::alone(), &sc, &row("key-1", "a"), 10).await.unwrap();
     let puts: Vec<_> = (0..16)
         .map(|n| {
             let (s, sc) = (s.clone(), sc.clone());

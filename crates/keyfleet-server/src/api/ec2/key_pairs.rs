@@ -40,7 +40,7 @@ impl Operation for CreateKeyPair {
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok(ctx.state.key_pairs.create(&ctx.scope, input).await?)
+        Ok(ctx.state.key_pairs.create(ctx.work, &ctx.scope, input).await?)
     }
 
     fn encode(ctx: &Context<'_>, created: Self::Output) -> Reply {
@@ -83,7 +83,7 @@ impl Operation for ImportKeyPair {
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok(ctx.state.key_pairs.import(&ctx.scope, input).await?)
+        Ok(ctx.state.key_pairs.import(ctx.work, &ctx.scope, input).await?)
     }
 
     fn encode(ctx: &Context<'_>, info: Self::Output) -> Reply {
@@ -178,7 +178,7 @@ impl Operation for DeleteKeyPair {
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok(ctx.state.key_pairs.delete(&ctx.scope, input.name.as_deref(), input.by_id()).await?)
+        Ok(ctx.state.key_pairs.delete(ctx.work, &ctx.scope, input.name.as_deref(), input.by_id()).await?)
     }
 
     fn encode(ctx: &Context<'_>, deleted: Self::Output) -> Reply {

@@ -14,8 +14,8 @@ use crate::service::audit::{Actor, ApiCall, Audit};
 use crate::service::automation::{StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
-use crate::store::Scope;
 use crate::store::{AutomationRow, StepExecution, StepStatus, WireName};
+use crate::store::{Scope, UnitOfWork};
 
 pub(super) struct StartAutomationExecution;
 
@@ -274,7 +274,7 @@ pub fn step_guard(iam: Arc<Iam>, instances: Arc<Instances>, audit: Arc<Audit>) -
                 error: outcome.as_ref().err().cloned(),
                 request_id: crate::common::ids::request_id(),
             };
-            audit.api_call(record, None).await;
+            audit.api_call(record, UnitOfWork::alone()).await;
             outcome
         })
     })

@@ -3,7 +3,7 @@
 
 use super::tags::insert_tags;
 use super::*;
-use crate::store::KeyType;
+use crate::store::{KeyType, UnitOfWork};
 
 /// DeleteKeyPair by `name` or `id` on PostgreSQL, in one statement: the key pair, its tags
 /// and its quota slot. (SQLite's is in `sqlite.rs`.)
@@ -167,8 +167,14 @@ impl Backend {
 
 #[async_trait]
 impl KeyPairStore for SqlStore {
-    async fn insert_key_pair(&self, scope: &Scope, row: &KeyPairRow, quota: u32) -> Result<(), StoreError> {
-        self.writer.transaction(InsertKeyPair { scope: scope.clone(), row: row.clone(), quota }).await
+    async fn insert_key_pair(
+        &self,
+        work: &UnitOfWork,
+        scope: &Scope,
+        row: &KeyPairRow,
+        quota: u32,
+    ) -> Result<(), StoreError> {
+        self.writer.transaction_in(work, InsertKeyPair { scope: scope.clone(), row: row.clone(), quota }).await
     }
 
     async fn key_pairs(&self, scope: &Scope, query: &KeyPairQuery) -> Result<Vec<KeyPairRow>, StoreError> {
@@ -204,11 +210,16 @@ impl KeyPairStore for SqlStore {
         Ok(rows)
     }
 
-    async fn delete_key_pair(&self, scope: &Scope, target: KeyPairRef<'_>) -> Result<Option<String>, StoreError> {
+    async fn delete_key_pair(
+        &self,
+        work: &UnitOfWork,
+        scope: &Scope,
+        target: KeyPairRef<'_>,
+    ) -> Result<Option<String>, StoreError> {
         let (by_id, value) = match target {
             KeyPairRef::Name(name) => (false, name),
             KeyPairRef::Id(id) => (true, id),
         };
-        self.writer.transaction(DeleteKeyPair { scope: scope.clone(), by_id, value: value.to_owned() }).await
+        self.writer.transaction_in(work, DeleteKeyPair { scope: scope.clone(), by_id, value: value.to_owned() }).await
     }
 }

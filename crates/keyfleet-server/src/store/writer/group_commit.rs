@@ -13,7 +13,7 @@ const FOLLOW_UP_WAIT: Duration = Duration::from_millis(20);
 /// Group commit on SQLite: writes queued while the connection is busy run one after another
 /// in one transaction and share its `BEGIN` and `COMMIT`, and the WAL sync after it. Each
 /// write is answered only after that sync, except a request's held write (see
-/// [`hold_first_write`]), whose request waits for it instead.
+/// [`UnitOfWork`]), whose request waits for it instead.
 ///
 /// The batches run on a thread of their own, with a connection of their own, where every
 /// statement is a direct call into SQLite (see `sqlite.rs`); the thread's own runtime only
@@ -48,10 +48,9 @@ impl GroupCommit {
     }
 
     /// Queues `write`; its result once committed and synced (or, held, once run).
-    pub(super) async fn write<W: GroupWrite>(&self, write: W) -> Result<W::Output, StoreError> {
-        let may_hold = REQUEST.try_with(|r| !std::mem::replace(&mut r.borrow_mut().wrote, true)).unwrap_or(false);
+    pub(super) async fn write<W: GroupWrite>(&self, work: &UnitOfWork, write: W) -> Result<W::Output, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let (hold, held) = if may_hold {
+        let (hold, held) = if work.claim_first() {
             let (follow_up, follow_up_receiver) = oneshot::channel();
             let (commit, committed) = oneshot::channel();
             (Some(Hold { follow_up: Some(follow_up_receiver), commit }), Some(Held { follow_up, committed }))
@@ -62,7 +61,7 @@ impl GroupCommit {
         self.queue.send(pending).map_err(|_| StoreError::WriteAbandoned)?;
         let (result, was_held) = answer.await.map_err(|_| StoreError::WriteAbandoned)?;
         if let (true, Some(held)) = (was_held, held) {
-            REQUEST.with(|r| r.borrow_mut().held = Some(held));
+            work.hold(held);
         }
         result
     }

@@ -18,15 +18,13 @@
 //! sync in their own commits.
 
 mod group_commit;
-mod held;
+mod unit;
 mod wal_sync;
 
 use group_commit::{GroupCommit, Settled, spin};
-use held::REQUEST;
-pub use held::{Held, hold_first_write};
+pub use unit::{Held, UnitOfWork};
 use wal_sync::WalSync;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
@@ -95,6 +93,16 @@ impl Writer {
     /// Runs `write` in a write transaction and commits it; on SQLite, maybe together with
     /// other writes (see [`GroupCommit`]).
     pub(super) async fn transaction<W: GroupWrite>(&self, write: W) -> Result<W::Output, StoreError> {
+        self.transaction_in(&UnitOfWork::alone(), write).await
+    }
+
+    /// Runs `write` as part of `work`: on SQLite, a request's first write may stay open for
+    /// the request's audit record (see [`UnitOfWork`]).
+    pub(super) async fn transaction_in<W: GroupWrite>(
+        &self,
+        work: &UnitOfWork,
+        write: W,
+    ) -> Result<W::Output, StoreError> {
         match self {
             Writer::Pool(pool) => {
                 let mut tx = pool.begin().await?;
@@ -102,7 +110,7 @@ impl Writer {
                 tx.commit().await?;
                 Ok(done)
             }
-            Writer::Single(_, group) => group.write(write).await,
+            Writer::Single(_, group) => group.write(work, write).await,
         }
     }
 }
@@ -330,27 +338,28 @@ mod tests {
     async fn a_held_write_commits_with_its_audit_record() {
         let dir = tempfile::tempdir().unwrap();
         let writer = single(&dir).await;
-        let (written, held) = hold_first_write(writer.transaction(insert("a"))).await;
-        written.unwrap();
-        let committed = held.expect("held").commit_with(vec![record("e-a")]).await;
+        let work = UnitOfWork::for_request();
+        writer.transaction_in(&work, insert("a")).await.unwrap();
+        let committed = work.finish().expect("held").commit_with(vec![record("e-a")]).await;
         assert!(matches!(committed, Ok(Ok(()))));
         assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "e-a"]);
 
         // Only a request's first write is held; a second goes the ordinary way.
-        let ((first, second), held) =
-            hold_first_write(async { (writer.transaction(insert("b")).await, writer.transaction(insert("c")).await) })
-                .await;
-        first.unwrap();
-        second.unwrap();
-        assert!(held.expect("held").commit_with(vec![record("e-b")]).await.is_err(), "waited too long");
+        let work = UnitOfWork::for_request();
+        writer.transaction_in(&work, insert("b")).await.unwrap();
+        writer.transaction_in(&work, insert("c")).await.unwrap();
+        assert!(work.finish().expect("held").commit_with(vec![record("e-b")]).await.is_err(), "waited too long");
         assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "b", "c", "e-a"]);
 
         // A request that goes away without its record leaves the write committed.
-        let (written, held) = hold_first_write(writer.transaction(insert("d"))).await;
-        written.unwrap();
-        drop(held);
+        let work = UnitOfWork::for_request();
+        writer.transaction_in(&work, insert("d")).await.unwrap();
+        drop(work);
         assert_eq!(writer.transaction(stored()).await.unwrap(), ["a", "b", "c", "d", "e-a"]);
-        // Outside a request nothing is held.
-        writer.transaction(insert("e")).await.unwrap();
+
+        // A unit outside a request holds nothing.
+        let work = UnitOfWork::alone();
+        writer.transaction_in(&work, insert("e")).await.unwrap();
+        assert!(work.finish().is_none());
     }
 }
