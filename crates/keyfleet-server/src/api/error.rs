@@ -338,10 +338,16 @@ impl From<Error> for ApiError {
             Error::IamEntityExists(entity) => {
                 let message = match entity {
                     IamEntity::User(name) => format!("User with name {name} already exists."),
+                    IamEntity::LoginProfile(name) => format!("Login Profile for user {name} already exists."),
                     other => format!("{} already exists.", iam_entity(&other)),
                 };
                 Self::new("EntityAlreadyExists", message, StatusCode::CONFLICT)
             }
+            Error::IamNoSuchEntity(IamEntity::LoginProfile(name)) => Self::new(
+                "NoSuchEntity",
+                format!("Login Profile for User {name} cannot be found."),
+                StatusCode::NOT_FOUND,
+            ),
             Error::IamNoSuchEntity(entity) => Self::new(
                 "NoSuchEntity",
                 format!("The {} cannot be found.", iam_entity(&entity)),
@@ -352,6 +358,7 @@ impl From<Error> for ApiError {
                 match dependents {
                     Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.",
                     Dependents::Policies => "Cannot delete entity, must delete policies first.",
+                    Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.",
                 },
                 StatusCode::CONFLICT,
             ),
@@ -376,8 +383,13 @@ impl From<Error> for ApiError {
                     }
                 },
             ),
+            Error::PasswordPolicyViolation => Self::bad_request(
+                "PasswordPolicyViolation",
+                "Password should have a minimum length of 8 and at least three of: an uppercase letter, a lowercase letter, a number, a symbol.",
+            ),
             Error::MalformedPolicy(message) => Self::bad_request("MalformedPolicyDocument", message),
             Error::VolumeIo(e) => Self::internal(&e),
+            Error::PasswordHash(e) => Self::internal(&e),
             Error::Secret(e) => Self::internal(&e),
             Error::Runtime(e) => Self::internal(&e),
             Error::Store(e) => Self::internal(&e),
@@ -476,5 +488,6 @@ fn iam_entity(entity: &IamEntity) -> String {
         IamEntity::User(name) => format!("user with name {name}"),
         IamEntity::AccessKey(id) => format!("Access Key with id {id}"),
         IamEntity::UserPolicy(name) => format!("user policy with name {name}"),
+        IamEntity::LoginProfile(name) => format!("login profile for user {name}"),
     }
 }

@@ -10,7 +10,9 @@ use super::protocol::ec2_query::{QueryParams, timestamp};
 use super::protocol::xml::XmlWriter;
 use super::{Context, Reply};
 use crate::service::iam::NewAccessKey;
-use crate::store::{AccessKeyRow, UserRow, WireName};
+use crate::store::{AccessKeyRow, LoginProfileRow, UserRow, WireName};
+
+use zeroize::Zeroizing;
 
 /// Every IAM action keyfleet implements. Anything else is `InvalidAction`.
 pub static ACTIONS: &[Endpoint<AwsQuery>] = &[
@@ -25,6 +27,10 @@ pub static ACTIONS: &[Endpoint<AwsQuery>] = &[
     Endpoint::of::<GetUserPolicy>(),
     Endpoint::of::<DeleteUserPolicy>(),
     Endpoint::of::<ListUserPolicies>(),
+    Endpoint::of::<CreateLoginProfile>(),
+    Endpoint::of::<GetLoginProfile>(),
+    Endpoint::of::<UpdateLoginProfile>(),
+    Endpoint::of::<DeleteLoginProfile>(),
 ];
 
 pub(super) struct CreateUser;
@@ -367,6 +373,147 @@ impl Operation for ListUserPolicies {
             w.end("PolicyNames").text("IsTruncated", "false");
         })
     }
+}
+
+/// A console password to set: `CreateLoginProfile`'s and `UpdateLoginProfile`'s input.
+pub(crate) struct PasswordChange {
+    user: String,
+    password: Option<Zeroizing<String>>,
+    reset_required: Option<bool>,
+}
+
+impl PasswordChange {
+    fn decode(ctx: &Context<'_>, p: &QueryParams) -> Result<Self, ApiError> {
+        let reset_required = match p.get("PasswordResetRequired") {
+            Some(_) => Some(p.flag("PasswordResetRequired")?),
+            None => None,
+        };
+        Ok(PasswordChange {
+            user: subject(ctx, p)?,
+            password: p.get("Password").map(|v| Zeroizing::new(v.to_owned())),
+            reset_required,
+        })
+    }
+}
+
+pub(crate) struct CreateLoginProfile;
+
+impl Operation for CreateLoginProfile {
+    type Protocol = AwsQuery;
+    const NAME: &'static str = "CreateLoginProfile";
+    const ACTION: &'static str = "iam:CreateLoginProfile";
+    const READ_ONLY: bool = false;
+    type Input = PasswordChange;
+    type Output = LoginProfileRow;
+
+    fn decode(ctx: &Context<'_>, p: &QueryParams) -> Result<PasswordChange, ApiError> {
+        p.required("Password")?;
+        PasswordChange::decode(ctx, p)
+    }
+
+    async fn authorization(ctx: &Context<'_>, change: &PasswordChange) -> Result<Authorization, ApiError> {
+        Ok(on_user(ctx, &change.user))
+    }
+
+    async fn call(ctx: &Context<'_>, change: PasswordChange) -> Result<LoginProfileRow, ApiError> {
+        let password = change.password.unwrap_or_default();
+        let reset = change.reset_required.unwrap_or(false);
+        Ok(ctx.state.iam.create_login_profile(&ctx.scope.account, &change.user, password, reset).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, profile: LoginProfileRow) -> Reply {
+        reply(ctx, Self::NAME, |w| login_profile_element(w, &profile))
+    }
+}
+
+pub(crate) struct GetLoginProfile;
+
+impl Operation for GetLoginProfile {
+    type Protocol = AwsQuery;
+    const NAME: &'static str = "GetLoginProfile";
+    const ACTION: &'static str = "iam:GetLoginProfile";
+    const READ_ONLY: bool = true;
+    type Input = String;
+    type Output = LoginProfileRow;
+
+    fn decode(ctx: &Context<'_>, p: &QueryParams) -> Result<String, ApiError> {
+        subject(ctx, p)
+    }
+
+    async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
+        Ok(on_user(ctx, user))
+    }
+
+    async fn call(ctx: &Context<'_>, user: String) -> Result<LoginProfileRow, ApiError> {
+        Ok(ctx.state.iam.login_profile(&ctx.scope.account, &user).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, profile: LoginProfileRow) -> Reply {
+        reply(ctx, Self::NAME, |w| login_profile_element(w, &profile))
+    }
+}
+
+pub(crate) struct UpdateLoginProfile;
+
+impl Operation for UpdateLoginProfile {
+    type Protocol = AwsQuery;
+    const NAME: &'static str = "UpdateLoginProfile";
+    const ACTION: &'static str = "iam:UpdateLoginProfile";
+    const READ_ONLY: bool = false;
+    type Input = PasswordChange;
+    type Output = ();
+
+    fn decode(ctx: &Context<'_>, p: &QueryParams) -> Result<PasswordChange, ApiError> {
+        PasswordChange::decode(ctx, p)
+    }
+
+    async fn authorization(ctx: &Context<'_>, change: &PasswordChange) -> Result<Authorization, ApiError> {
+        Ok(on_user(ctx, &change.user))
+    }
+
+    async fn call(ctx: &Context<'_>, change: PasswordChange) -> Result<(), ApiError> {
+        let account = &ctx.scope.account;
+        Ok(ctx.state.iam.update_login_profile(account, &change.user, change.password, change.reset_required).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        aws_query::success(Self::NAME, ctx.request_id, None)
+    }
+}
+
+pub(crate) struct DeleteLoginProfile;
+
+impl Operation for DeleteLoginProfile {
+    type Protocol = AwsQuery;
+    const NAME: &'static str = "DeleteLoginProfile";
+    const ACTION: &'static str = "iam:DeleteLoginProfile";
+    const READ_ONLY: bool = false;
+    type Input = String;
+    type Output = ();
+
+    fn decode(ctx: &Context<'_>, p: &QueryParams) -> Result<String, ApiError> {
+        subject(ctx, p)
+    }
+
+    async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
+        Ok(on_user(ctx, user))
+    }
+
+    async fn call(ctx: &Context<'_>, user: String) -> Result<(), ApiError> {
+        Ok(ctx.state.iam.delete_login_profile(&ctx.scope.account, &user).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        aws_query::success(Self::NAME, ctx.request_id, None)
+    }
+}
+
+fn login_profile_element(w: &mut XmlWriter, profile: &LoginProfileRow) {
+    w.start("LoginProfile")
+        .text("UserName", &profile.user_name)
+        .text("CreateDate", &timestamp(profile.created_ms))
+        .text("PasswordResetRequired", if profile.reset_required { "true" } else { "false" })
+        .end("LoginProfile");
 }
 
 /// IAM is global: a user's ARN names the account only.

@@ -10,10 +10,13 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::envelope::MasterKey;
+use super::password;
 use super::policy::Policy;
 use super::{Dependents, Error, IamEntity, IamInvalid, IamLimit, Result, now_ms};
 use crate::common::ids;
-use crate::store::{AccessKeyRow, AccessKeyStatus, DeleteUserOutcome, Store, StoreError, UserRow};
+use crate::store::{
+    AccessKeyRow, AccessKeyStatus, DeleteUserOutcome, LoginProfileChange, LoginProfileRow, Store, StoreError, UserRow,
+};
 
 /// IAM's limit on access keys per user.
 pub const ACCESS_KEYS_PER_USER: u32 = 2;
@@ -67,6 +70,7 @@ impl Iam {
             DeleteUserOutcome::NotFound => Err(no_such_user(name)),
             DeleteUserOutcome::HasAccessKeys => Err(Error::IamDeleteConflict(Dependents::AccessKeys)),
             DeleteUserOutcome::HasPolicies => Err(Error::IamDeleteConflict(Dependents::Policies)),
+            DeleteUserOutcome::HasLoginProfile => Err(Error::IamDeleteConflict(Dependents::LoginProfile)),
         }
     }
 
@@ -165,6 +169,71 @@ impl Iam {
         if self.store.delete_user_policy(account, user, name).await? { Ok(()) } else { Err(no_such_policy(name)) }
     }
 
+    /// `CreateLoginProfile`: a console password for a user that has none.
+    pub async fn create_login_profile(
+        &self,
+        account: &str,
+        user: &str,
+        password: Zeroizing<String>,
+        reset_required: bool,
+    ) -> Result<LoginProfileRow> {
+        let stored = self.user(account, user).await?;
+        let row = LoginProfileRow {
+            user_name: stored.name,
+            password_hash: password::hash(password).await?,
+            reset_required,
+            created_ms: now_ms(),
+        };
+        match self.store.insert_login_profile(account, &row).await {
+            Ok(true) => Ok(row),
+            Ok(false) => Err(no_such_user(user)),
+            Err(StoreError::Duplicate) => Err(Error::IamEntityExists(IamEntity::LoginProfile(row.user_name))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `GetLoginProfile`.
+    pub async fn login_profile(&self, account: &str, user: &str) -> Result<LoginProfileRow> {
+        let stored = self.user(account, user).await?;
+        self.store.login_profile(account, user).await?.ok_or(no_such_profile(stored.name))
+    }
+
+    /// `UpdateLoginProfile`: a new password, a new reset flag, or both.
+    pub async fn update_login_profile(
+        &self,
+        account: &str,
+        user: &str,
+        password: Option<Zeroizing<String>>,
+        reset_required: Option<bool>,
+    ) -> Result<()> {
+        let stored = self.user(account, user).await?;
+        let password_hash = match password {
+            Some(password) => Some(password::hash(password).await?),
+            None => None,
+        };
+        let change = LoginProfileChange { password_hash, reset_required };
+        if self.store.update_login_profile(account, user, &change).await? {
+            Ok(())
+        } else {
+            Err(no_such_profile(stored.name))
+        }
+    }
+
+    /// `DeleteLoginProfile`.
+    pub async fn delete_login_profile(&self, account: &str, user: &str) -> Result<()> {
+        let stored = self.user(account, user).await?;
+        if self.store.delete_login_profile(account, user).await? { Ok(()) } else { Err(no_such_profile(stored.name)) }
+    }
+
+    /// Checks a console password. Takes the same time whether or not the user or its profile
+    /// exists, so that a sign-in failure does not tell which.
+    pub async fn check_password(&self, account: &str, user: &str, password: Zeroizing<String>) -> Result<bool> {
+        let profile = self.store.login_profile(account, user).await?;
+        let hash = profile.as_ref().map(|p| p.password_hash.clone());
+        let matched = password::verify(password, hash).await?;
+        Ok(matched && profile.is_some())
+    }
+
     /// Finds a user's access key and opens its secret, for signature verification.
     pub async fn resolve_access_key(&self, id: &str) -> Result<Option<ResolvedKey>> {
         let Some(row) = self.store.access_key(id).await? else { return Ok(None) };
@@ -193,6 +262,10 @@ fn secret_context(access_key_id: &str) -> String {
 
 fn no_such_user(name: &str) -> Error {
     Error::IamNoSuchEntity(IamEntity::User(name.to_owned()))
+}
+
+fn no_such_profile(user: String) -> Error {
+    Error::IamNoSuchEntity(IamEntity::LoginProfile(user))
 }
 
 fn no_such_policy(name: &str) -> Error {

@@ -16,6 +16,7 @@ pub mod key_pairs;
 pub mod key_pool;
 pub mod parameter_filters;
 pub mod parameters;
+pub mod password;
 pub mod policy;
 pub mod regions;
 pub mod tags;
@@ -122,6 +123,8 @@ pub enum IamEntity {
     AccessKey(String),
     /// A user's inline policy.
     UserPolicy(String),
+    /// A user's login profile (console password), by user name.
+    LoginProfile(String),
 }
 
 /// What a user still owns when DeleteUser is refused.
@@ -131,6 +134,8 @@ pub enum Dependents {
     AccessKeys,
     /// Inline policies.
     Policies,
+    /// A login profile (console password).
+    LoginProfile,
 }
 
 /// An IAM quota.
@@ -349,6 +354,13 @@ pub enum Error {
     /// IAM: an input constraint (`ValidationError`).
     #[error("invalid IAM input: {0:?}")]
     IamValidation(IamInvalid),
+    /// IAM: the password does not meet the account's password policy
+    /// (`PasswordPolicyViolation`).
+    #[error("the password does not meet the password policy")]
+    PasswordPolicyViolation,
+    /// Hashing or checking a password failed (`InternalError`).
+    #[error("password hash: {0}")]
+    PasswordHash(String),
     /// IAM: the policy document is refused (`MalformedPolicyDocument`).
     #[error("{0}")]
     MalformedPolicy(String),

@@ -504,6 +504,49 @@ pub enum DeleteUserOutcome {
     HasAccessKeys,
     /// The user still has inline policies (`DeleteConflict`).
     HasPolicies,
+    /// The user still has a console password (`DeleteConflict`).
+    HasLoginProfile,
+}
+
+/// An IAM user's console password (IAM's login profile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginProfileRow {
+    /// The user, as the user row spells it.
+    pub user_name: String,
+    /// The password's Argon2id PHC string.
+    pub password_hash: String,
+    /// The user must choose a new password at the next sign-in.
+    pub reset_required: bool,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// A change to a login profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginProfileChange {
+    /// A new password hash, if the password changes.
+    pub password_hash: Option<String>,
+    /// A new reset flag, if it changes.
+    pub reset_required: Option<bool>,
+}
+
+/// A signed-in console session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSessionRow {
+    /// SHA-256 (hex) of the cookie's token; the token itself is never stored.
+    pub token_hash: String,
+    /// The account signed in to.
+    pub account: String,
+    /// The IAM user, or `None` for the account's root.
+    pub user_name: Option<String>,
+    /// The access key signed in with (empty for a password sign-in).
+    pub access_key_id: String,
+    /// The session's CSRF token, carried by every form that changes state.
+    pub csrf: String,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+    /// When the session was last used, for the idle timeout.
+    pub last_seen_ms: i64,
 }
 
 /// One audit record: the columns lookups filter on, and the full event as JSON.
@@ -633,12 +676,28 @@ pub enum StoreError {
 /// home in every backend (`sql/<aggregate>.rs`). Bring them into scope with
 /// `use crate::store::prelude::*`.
 pub trait Store:
-    KeyPairStore + TagStore + InstanceStore + ParameterStore + AutomationStore + IamStore + AuditStore + Maintenance
+    KeyPairStore
+    + TagStore
+    + InstanceStore
+    + ParameterStore
+    + AutomationStore
+    + IamStore
+    + ConsoleStore
+    + AuditStore
+    + Maintenance
 {
 }
 
 impl<T> Store for T where
-    T: KeyPairStore + TagStore + InstanceStore + ParameterStore + AutomationStore + IamStore + AuditStore + Maintenance
+    T: KeyPairStore
+        + TagStore
+        + InstanceStore
+        + ParameterStore
+        + AutomationStore
+        + IamStore
+        + ConsoleStore
+        + AuditStore
+        + Maintenance
 {
 }
 
@@ -846,6 +905,47 @@ pub trait IamStore: Send + Sync + 'static {
 
     /// Deletes an inline policy; false if there was none.
     async fn delete_user_policy(&self, account: &str, user: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// Gives an existing user a console password: false if there is no such user,
+    /// [`StoreError::Duplicate`] if the user has one already.
+    async fn insert_login_profile(&self, account: &str, row: &LoginProfileRow) -> Result<bool, StoreError>;
+
+    /// A user's login profile.
+    async fn login_profile(&self, account: &str, user: &str) -> Result<Option<LoginProfileRow>, StoreError>;
+
+    /// Changes a login profile; false if the user has none.
+    async fn update_login_profile(
+        &self,
+        account: &str,
+        user: &str,
+        change: &LoginProfileChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a login profile; false if there was none.
+    async fn delete_login_profile(&self, account: &str, user: &str) -> Result<bool, StoreError>;
+}
+
+/// Console sessions.
+#[async_trait]
+pub trait ConsoleStore: Send + Sync + 'static {
+    /// Stores a new session.
+    async fn insert_console_session(&self, row: &ConsoleSessionRow) -> Result<(), StoreError>;
+
+    /// The session with this token hash, if it was used since `idle_since_ms`.
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        idle_since_ms: i64,
+    ) -> Result<Option<ConsoleSessionRow>, StoreError>;
+
+    /// Records that a session was used at `now_ms`.
+    async fn touch_console_session(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Ends a session.
+    async fn delete_console_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Forgets sessions idle since before `idle_since_ms`.
+    async fn delete_idle_console_sessions(&self, idle_since_ms: i64) -> Result<(), StoreError>;
 }
 
 /// The append-only audit log.
@@ -871,8 +971,8 @@ pub trait Maintenance: Send + Sync + 'static {
 /// The store traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use super::{
-        AuditStore as _, AutomationStore as _, IamStore as _, InstanceStore as _, KeyPairStore as _, Maintenance as _,
-        ParameterStore as _, Store, TagStore as _,
+        AuditStore as _, AutomationStore as _, ConsoleStore as _, IamStore as _, InstanceStore as _, KeyPairStore as _,
+        Maintenance as _, ParameterStore as _, Store, TagStore as _,
     };
 }
 

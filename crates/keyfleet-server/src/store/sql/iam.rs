@@ -84,7 +84,16 @@ impl IamStore for SqlStore {
         .bind(name)
         .fetch_one(&mut *tx)
         .await?;
-        let outcome = if keys > 0 {
+        let profiles: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM iam_login_profiles WHERE account = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let outcome = if profiles > 0 {
+            DeleteUserOutcome::HasLoginProfile
+        } else if keys > 0 {
             DeleteUserOutcome::HasAccessKeys
         } else if policies > 0 {
             DeleteUserOutcome::HasPolicies
@@ -228,6 +237,74 @@ impl IamStore for SqlStore {
         .bind(name)
         .execute(&mut *self.writer.acquire().await?)
         .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn insert_login_profile(&self, account: &str, row: &LoginProfileRow) -> Result<bool, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        if !lock_user(&mut tx, account, &row.user_name).await? {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO iam_login_profiles (account, user_name, password_hash, reset_required, created_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(account)
+        .bind(&row.user_name)
+        .bind(&row.password_hash)
+        .bind(i64::from(row.reset_required))
+        .bind(row.created_ms)
+        .execute(&mut *tx)
+        .await;
+        unique(inserted)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn login_profile(&self, account: &str, user: &str) -> Result<Option<LoginProfileRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_name, password_hash, reset_required, created_ms FROM iam_login_profiles
+             WHERE account = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(account)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| LoginProfileRow {
+            user_name: r.get("user_name"),
+            password_hash: r.get("password_hash"),
+            reset_required: r.get::<i64, _>("reset_required") != 0,
+            created_ms: r.get("created_ms"),
+        }))
+    }
+
+    async fn update_login_profile(
+        &self,
+        account: &str,
+        user: &str,
+        change: &LoginProfileChange,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE iam_login_profiles SET password_hash = COALESCE($3, password_hash),
+                 reset_required = COALESCE($4, reset_required)
+             WHERE account = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(account)
+        .bind(user)
+        .bind(change.password_hash.as_deref())
+        .bind(change.reset_required.map(i64::from))
+        .execute(&mut *self.writer.acquire().await?)
+        .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    async fn delete_login_profile(&self, account: &str, user: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM iam_login_profiles WHERE account = $1 AND lower(user_name) = lower($2)")
+            .bind(account)
+            .bind(user)
+            .execute(&mut *self.writer.acquire().await?)
+            .await?;
         Ok(deleted.rows_affected() > 0)
     }
 }

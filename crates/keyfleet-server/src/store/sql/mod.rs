@@ -16,6 +16,7 @@
 
 mod audit;
 mod automation;
+mod console;
 mod iam;
 mod instances;
 mod key_pairs;
@@ -36,9 +37,10 @@ use super::writer::{BoxFuture, GroupWrite, Writer};
 
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AuditStore, AutomationRow, AutomationStatus, AutomationStore,
-    DeleteUserOutcome, IamStore, InstanceRow, InstanceState, InstanceStore, KeyPairQuery, KeyPairRef, KeyPairRow,
-    KeyPairStore, LaunchLimits, Maintenance, ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag,
-    RunbookStep, Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
+    ConsoleSessionRow, ConsoleStore, DeleteUserOutcome, IamStore, InstanceRow, InstanceState, InstanceStore,
+    KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LaunchLimits, LoginProfileChange, LoginProfileRow, Maintenance,
+    ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep, Scope, StepExecution,
+    StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
 };
 
 /// Every SQLite connection's settings: see the module's comment.

@@ -1,0 +1,23 @@
+-- IAM login profiles: a user's console password, as an Argon2id PHC string (never the
+-- password). One per user; the user name is matched ignoring case, as IAM's are.
+CREATE TABLE iam_login_profiles (
+    account        TEXT    NOT NULL,
+    user_name      TEXT    NOT NULL,
+    password_hash  TEXT    NOT NULL,
+    reset_required INTEGER NOT NULL,
+    created_ms     INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX iam_login_profiles_by_user ON iam_login_profiles (account, lower(user_name));
+
+-- Console sessions, in the store so that every replica accepts them. The cookie's token is
+-- kept only as its SHA-256, so a copy of the database cannot sign anyone in.
+CREATE TABLE console_sessions (
+    token_hash    TEXT    NOT NULL PRIMARY KEY,
+    account       TEXT    NOT NULL,
+    user_name     TEXT,
+    access_key_id TEXT    NOT NULL,
+    csrf          TEXT    NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    last_seen_ms  INTEGER NOT NULL
+);
+CREATE INDEX console_sessions_by_last_seen ON console_sessions (last_seen_ms);
