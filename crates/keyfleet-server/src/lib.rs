@@ -297,6 +297,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         ),
         tags: Tags::new(store.clone()),
         instances,
+        sessions: service::console::Sessions::new(store.clone()),
         health: service::Health::new(store),
         iam,
         audit,

@@ -13,7 +13,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 use super::auth::{Caller, Refused, sigv4};
 use super::authorize::{Principal, Service, Trail};
@@ -24,7 +23,7 @@ use super::operation::{self, Endpoint, Json11};
 use super::protocol::aws_query;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
-use super::{AppState, Context, Reply, cloudtrail, ec2, iam, instance_connect, ssm};
+use super::{AppState, Context, Reply, ZeroizingBody, cloudtrail, ec2, iam, instance_connect, ssm};
 use crate::common::ids;
 use crate::service::audit::{Actor, ApiCall};
 use crate::store::{Scope, UnitOfWork};
@@ -134,6 +133,17 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         Ok(Err(_)) => return xml_error(&ApiError::body_too_large(), &request_id),
         Err(_) => return xml_error(&ApiError::request_timeout(), &request_id),
     };
+    if super::console::owns(parts.uri.path()) {
+        let request = super::console::ConsoleRequest {
+            state: &state,
+            parts: &parts,
+            body: &body,
+            source_ip,
+            secure: secure_transport,
+            request_id,
+        };
+        return super::console::handle(request).await;
+    }
     let params = QueryParams::decode(parts.uri.query().unwrap_or_default(), &body);
     let protocol = match target {
         Some(target) => Protocol::Json(target),
@@ -451,15 +461,5 @@ async fn reset(state: &AppState) -> Response {
     match state.instances.reset_everything().await {
         Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status": "ok"}"#).into_response(),
         Err(e) => xml_error(&ApiError::internal(&e), &ids::request_id()),
-    }
-}
-
-/// Lets the response body own the zeroizing buffer, so the private key in a
-/// `CreateKeyPair` response is wiped when hyper drops the body.
-struct ZeroizingBody(Zeroizing<String>);
-
-impl AsRef<[u8]> for ZeroizingBody {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
     }
 }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod authorize;
 pub mod cloudtrail;
+mod console;
 pub mod ec2;
 pub mod error;
 mod http;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub limits: Limits,
     /// `--dev`: any credentials, and `POST /moto-api/reset`.
     pub dev: bool,
+    /// The web console's sessions.
+    pub sessions: crate::service::console::Sessions,
 }
 
 /// One authenticated request on its way through an action. It has no way to authorize:
@@ -87,3 +90,13 @@ impl Context<'_> {
 
 /// A successful response body. It may hold a private key, so it zeroizes on drop.
 pub type Reply = Zeroizing<String>;
+
+/// Lets the response body own the zeroizing buffer, so the private key in a
+/// `CreateKeyPair` response is wiped when hyper drops the body.
+pub(crate) struct ZeroizingBody(pub(crate) Zeroizing<String>);
+
+impl AsRef<[u8]> for ZeroizingBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}

@@ -188,6 +188,17 @@ async fn run<O: Operation>(
     trail: &Trail,
     request: &<O::Protocol as Protocol>::Request,
 ) -> Result<<O::Protocol as Protocol>::Response> {
+    let output = execute::<O>(ctx, trail, request).await?;
+    Ok(O::encode(ctx, output))
+}
+
+/// The pipeline up to the typed output, for a front end that renders it itself (the
+/// console): decode → targets → authorize (and DryRun) → service.
+pub async fn execute<O: Operation>(
+    ctx: &Context<'_>,
+    trail: &Trail,
+    request: &<O::Protocol as Protocol>::Request,
+) -> Result<O::Output> {
     let input = O::decode(ctx, request)?;
     let authorization = O::authorization(ctx, &input).await?;
     for (kind, name) in &authorization.noted {
@@ -206,5 +217,5 @@ async fn run<O: Operation>(
     for (kind, name) in O::created(&output) {
         trail.note(kind, &name);
     }
-    Ok(O::encode(ctx, output))
+    Ok(output)
 }

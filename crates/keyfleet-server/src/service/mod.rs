@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod automation;
+pub mod console;
 pub mod envelope;
 pub mod filter;
 pub mod iam;

@@ -84,6 +84,31 @@ impl Authenticator {
         }
     }
 
+    /// Checks an access key and its secret, as the console's sign-in form presents them:
+    /// the key's `(account, user)` if the secret matches and the key is active. The secret is
+    /// compared in constant time; an unknown key costs a comparison too.
+    pub async fn check_secret(&self, id: &str, secret: &str) -> Result<Option<(String, Option<String>)>, AuthError> {
+        use subtle::ConstantTimeEq as _;
+        let same = |known: &str| bool::from(known.as_bytes().ct_eq(secret.as_bytes()));
+        match self {
+            Authenticator::Dev => Ok((!id.is_empty()).then(|| (DEV_ACCOUNT.to_owned(), None))),
+            Authenticator::Enforce { admin, iam, .. } => {
+                if id == admin.id {
+                    return Ok(same(admin.secret.expose()).then(|| (admin.account.clone(), None)));
+                }
+                let resolved = iam.resolve_access_key(id).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+                Ok(match resolved {
+                    Some(key) if same(&key.secret) && key.active => Some((key.account, key.user)),
+                    Some(_) => None,
+                    None => {
+                        same(admin.secret.expose());
+                        None
+                    }
+                })
+            }
+        }
+    }
+
     /// Authenticates a request at time `now`.
     pub async fn authenticate(&self, req: &sigv4::Request<'_>, now: OffsetDateTime) -> Result<Caller, Refused> {
         match self {

@@ -90,10 +90,10 @@ impl Operation for RunInstances {
     }
 }
 
-pub(super) struct DescribeInstances;
+pub(crate) struct DescribeInstances;
 
 /// Instance ids, filters, and the page.
-pub(super) struct DescribeInstancesInput {
+pub(crate) struct DescribeInstancesInput {
     ids: Vec<String>,
     filters: Vec<Filter>,
     page: Page,

@@ -15,7 +15,7 @@ use crate::service;
 use crate::service::key_pairs::{self as kp, CreatedKeyPair, KeyPairInfo};
 use crate::store::Tag;
 
-pub(super) struct CreateKeyPair;
+pub(crate) struct CreateKeyPair;
 
 impl Operation for CreateKeyPair {
     type Protocol = Ec2Query;
@@ -58,7 +58,7 @@ impl Operation for CreateKeyPair {
     }
 }
 
-pub(super) struct ImportKeyPair;
+pub(crate) struct ImportKeyPair;
 
 impl Operation for ImportKeyPair {
     type Protocol = Ec2Query;
@@ -96,7 +96,7 @@ impl Operation for ImportKeyPair {
     }
 }
 
-pub(super) struct DescribeKeyPairs;
+pub(crate) struct DescribeKeyPairs;
 
 impl Operation for DescribeKeyPairs {
     type Protocol = Ec2Query;
@@ -141,10 +141,10 @@ impl Operation for DescribeKeyPairs {
     }
 }
 
-pub(super) struct DeleteKeyPair;
+pub(crate) struct DeleteKeyPair;
 
 /// A name wins (the store deletes by it); an id alone is used only without one.
-pub(super) struct DeleteKeyPairInput {
+pub(crate) struct DeleteKeyPairInput {
     name: Option<String>,
     id: Option<String>,
 }

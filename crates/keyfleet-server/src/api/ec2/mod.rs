@@ -1,8 +1,8 @@
 //! The EC2 service: every action it answers, one [`Operation`](super::operation::Operation)
 //! each, in one table.
 
-mod instances;
-mod key_pairs;
+pub(crate) mod instances;
+pub(crate) mod key_pairs;
 mod regions;
 mod tags;
 pub(super) mod targets;

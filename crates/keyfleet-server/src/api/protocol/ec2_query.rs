@@ -76,6 +76,16 @@ impl QueryParams {
         QueryParams { params }
     }
 
+    /// Parameters built by a front end other than the wire (the console's forms).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        QueryParams { params: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// Every parameter, by name.
+    pub fn pairs(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.params.iter()
+    }
+
     /// `MaxResults` and `NextToken`, unchecked.
     pub fn page_request(&self) -> PageRequest {
         PageRequest {

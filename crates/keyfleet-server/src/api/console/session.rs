@@ -1,0 +1,291 @@
+//! Signing in and out, the session cookie, and the checks every change passes: the form's
+//! CSRF token and the request's origin.
+
+use std::sync::LazyLock;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+use super::pages::{self, Shell};
+use super::{ConsoleRequest, render, see_other};
+use crate::api::limits::RateLimiter;
+use crate::service::audit::{Actor, ApiCall};
+use crate::service::console::{IDLE_MS, Session, SessionOwner};
+use crate::service::policy::Policy;
+use crate::store::UnitOfWork;
+
+/// The session cookie's name.
+const COOKIE: &str = "keyfleet_session";
+
+/// Sign-in attempts per source address: one a second, after a first ten.
+static SIGN_INS: LazyLock<Option<RateLimiter>> = LazyLock::new(|| RateLimiter::new(1, 10));
+
+/// A request's live session, with the policies it is authorized by.
+pub struct Signed {
+    /// The session.
+    pub session: Session,
+    /// The user's policies; `None` for the account's root.
+    pub policies: Option<Vec<Policy>>,
+}
+
+impl Signed {
+    /// How the header names who is signed in.
+    pub fn identity(&self) -> String {
+        let owner = &self.session.owner;
+        match &owner.user {
+            Some(user) => format!("{user} @ {}", owner.account),
+            None => format!("root @ {}", owner.account),
+        }
+    }
+}
+
+/// The session the request's cookie names, if it is live.
+pub async fn signed_in(request: &ConsoleRequest<'_>) -> Result<Option<Signed>, Response> {
+    let Some(token) = cookie(request) else { return Ok(None) };
+    let state = request.state;
+    let session = match state.sessions.find(&token).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(unavailable(&e)),
+    };
+    let policies = match &session.owner.user {
+        Some(user) => match state.iam.policies_of(&session.owner.account, user).await {
+            Ok(policies) => Some(policies),
+            Err(e) => return Err(unavailable(&e)),
+        },
+        None => None,
+    };
+    Ok(Some(Signed { session, policies }))
+}
+
+/// The signed-in session, or the answer that sends the browser to sign in.
+pub async fn require(request: &ConsoleRequest<'_>) -> Result<Signed, Response> {
+    signed_in(request).await?.ok_or_else(|| see_other(super::ROOT))
+}
+
+/// The signed-in session of a form that changes something: its CSRF token must match the
+/// session's and the request must come from the console's own origin.
+pub async fn require_change(request: &ConsoleRequest<'_>) -> Result<Signed, Response> {
+    if !same_origin(request) {
+        return Err(forbidden("The request did not come from this console."));
+    }
+    let signed = require(request).await?;
+    let presented = request.field("csrf").unwrap_or_default();
+    if !bool::from(presented.as_bytes().ct_eq(signed.session.csrf.as_bytes())) {
+        return Err(forbidden(
+            "The form has expired or did not come from this console. Reload the page and try again.",
+        ));
+    }
+    Ok(signed)
+}
+
+/// A browser names where a request comes from (`Origin`, or `Sec-Fetch-Site`); a change from
+/// another site is refused. A client that sends neither is not a browser carrying our cookie
+/// on someone else's behalf.
+fn same_origin(request: &ConsoleRequest<'_>) -> bool {
+    let headers = &request.parts.headers;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => {
+            let scheme = if request.secure { "https" } else { "http" };
+            origin == format!("{scheme}://{host}")
+        }
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+fn forbidden(message: &str) -> Response {
+    render(StatusCode::FORBIDDEN, &pages::Refused { message: message.to_owned() })
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "console session lookup failed");
+    render(StatusCode::SERVICE_UNAVAILABLE, &pages::Refused { message: "The console is unavailable.".into() })
+}
+
+fn cookie(request: &ConsoleRequest<'_>) -> Option<String> {
+    request
+        .parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// `/console/`: the sign-in page, or the dashboard.
+pub async fn home(request: &ConsoleRequest<'_>) -> Response {
+    match signed_in(request).await {
+        Ok(Some(signed)) => super::pages::dashboard(request, &signed).await,
+        Ok(None) => render(StatusCode::OK, &pages::SignIn { error: None, mode: "key" }),
+        Err(response) => response,
+    }
+}
+
+/// What the sign-in form presented.
+enum Credentials {
+    AccessKey { id: String, secret: Zeroizing<String> },
+    Password { account: String, user: String, password: Zeroizing<String> },
+}
+
+impl Credentials {
+    fn from_form(request: &ConsoleRequest<'_>) -> Option<Self> {
+        let field = |name: &str| request.field(name).filter(|v| !v.is_empty());
+        if let (Some(id), Some(secret)) = (field("AccessKeyId"), field("SecretAccessKey")) {
+            return Some(Credentials::AccessKey { id, secret: Zeroizing::new(secret) });
+        }
+        match (field("Account"), field("UserName"), field("Password")) {
+            (Some(account), Some(user), Some(password)) => {
+                Some(Credentials::Password { account, user, password: Zeroizing::new(password) })
+            }
+            _ => None,
+        }
+    }
+
+    fn mode(&self) -> &'static str {
+        match self {
+            Credentials::AccessKey { .. } => "key",
+            Credentials::Password { .. } => "password",
+        }
+    }
+
+    /// Who is trying, for the audit record of a failure.
+    fn claimed(&self, home_account: &str) -> Actor {
+        match self {
+            Credentials::AccessKey { id, .. } => {
+                Actor { account: home_account.to_owned(), user: None, access_key_id: id.clone() }
+            }
+            Credentials::Password { account, user, .. } => {
+                Actor { account: account.clone(), user: Some(user.clone()), access_key_id: String::new() }
+            }
+        }
+    }
+
+    /// The session owner these credentials prove, if they do.
+    async fn check(&self, request: &ConsoleRequest<'_>) -> Result<Option<SessionOwner>, String> {
+        let state = request.state;
+        match self {
+            Credentials::AccessKey { id, secret } => {
+                let found = state.auth.check_secret(id, secret).await.map_err(|e| e.to_string())?;
+                Ok(found.map(|(account, user)| SessionOwner { account, user, access_key_id: id.clone() }))
+            }
+            Credentials::Password { account, user, password } => {
+                let matched =
+                    state.iam.check_password(account, user, password.clone()).await.map_err(|e| e.to_string())?;
+                // The user row spells the name as it was created.
+                let stored = match matched {
+                    true => state.iam.user(account, user).await.ok().map(|u| u.name),
+                    false => None,
+                };
+                Ok(stored.map(|user| SessionOwner {
+                    account: account.clone(),
+                    user: Some(user),
+                    access_key_id: String::new(),
+                }))
+            }
+        }
+    }
+}
+
+/// `POST /console/signin`: checks the credentials, records a `ConsoleLogin` event either way,
+/// and starts a session.
+pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
+    if !same_origin(request) {
+        return forbidden("The request did not come from this console.");
+    }
+    let Some(credentials) = Credentials::from_form(request) else {
+        let error = Some("Enter an access key and its secret, or an account, a user name and a password.".into());
+        return render(StatusCode::BAD_REQUEST, &pages::SignIn { error, mode: "key" });
+    };
+    let mode = credentials.mode();
+    if !SIGN_INS.as_ref().is_none_or(|limit| limit.admit(&request.source_ip)) {
+        let error = Some("Too many sign-in attempts. Wait a moment and try again.".into());
+        return render(StatusCode::TOO_MANY_REQUESTS, &pages::SignIn { error, mode });
+    }
+    let owner = match credentials.check(request).await {
+        Ok(owner) => owner,
+        Err(e) => return unavailable(&e),
+    };
+    let home = request.state.auth.home_account().to_owned();
+    let Some(owner) = owner else {
+        record_login(request, credentials.claimed(&home), false).await;
+        let error = Some("Your authentication information is incorrect. Please try again.".into());
+        return render(StatusCode::UNAUTHORIZED, &pages::SignIn { error, mode });
+    };
+    let actor =
+        Actor { account: owner.account.clone(), user: owner.user.clone(), access_key_id: owner.access_key_id.clone() };
+    let (token, _) = match request.state.sessions.start(owner).await {
+        Ok(started) => started,
+        Err(e) => return unavailable(&e),
+    };
+    record_login(request, actor, true).await;
+    let mut response = see_other(&format!("{}/?region={}", super::ROOT, request.region()));
+    let secure = if request.secure { "; Secure" } else { "" };
+    let max_age = IDLE_MS / 1000;
+    let cookie = format!("{COOKIE}={}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}", *token);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// CloudTrail's `ConsoleLogin` event, for a success or a failure.
+async fn record_login(request: &ConsoleRequest<'_>, actor: Actor, succeeded: bool) {
+    let call = ApiCall {
+        actor,
+        region: crate::api::auth::DEFAULT_REGION.to_owned(),
+        event_source: "signin.amazonaws.com",
+        event_name: "ConsoleLogin".into(),
+        read_only: false,
+        source_ip: request.source_ip.clone(),
+        user_agent: request.user_agent(),
+        parameters: serde_json::Value::Null,
+        resources: Vec::new(),
+        error: (!succeeded).then(|| ("Failed authentication".to_owned(), "Failed authentication".to_owned())),
+        request_id: request.request_id.clone(),
+    };
+    if !request.state.audit.api_call(call, UnitOfWork::alone()).await {
+        tracing::error!("the audit record of a console sign-in was not committed");
+    }
+}
+
+/// `POST /console/signout`: ends the session and forgets the cookie.
+pub async fn sign_out(request: &ConsoleRequest<'_>) -> Response {
+    let signed = match require_change(request).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    if let Err(e) = request.state.sessions.end(&signed.session).await {
+        return unavailable(&e);
+    }
+    let mut response = see_other(super::ROOT);
+    let cookie = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+impl Shell {
+    /// The header and navigation of a signed-in page.
+    pub fn new(request: &ConsoleRequest<'_>, signed: &Signed, active: &'static str) -> Self {
+        Shell {
+            region: request.region(),
+            regions: crate::service::regions::REGIONS.to_vec(),
+            identity: signed.identity(),
+            csrf: signed.session.csrf.clone(),
+            active,
+        }
+    }
+}
