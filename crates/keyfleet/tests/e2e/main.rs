@@ -7,6 +7,7 @@
 //!   `ssh-keygen`, `openssl` and `puttygen`;
 //! - `boto3.rs`: boto3 scripts (in `clients/`): error shapes, waiters, paging, concurrency;
 //! - `keyfleet_cli.rs`: the `keyfleet key …` and `configure` commands;
+//! - `console.rs`: the web console in headless Chromium through chromedriver;
 //! - `edge.rs`: body, parameter and rate limits, and slow clients;
 //! - `golden.rs`: raw request/response pairs against `golden/*.xml` (ids and times normalized);
 //! - `secrets.rs`: no private key byte reaches the database or the logs;
@@ -29,6 +30,7 @@ mod support;
 mod attacks;
 mod aws_cli;
 mod boto3;
+mod console;
 mod edge;
 mod golden;
 mod iam;

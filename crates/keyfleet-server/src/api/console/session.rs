@@ -81,18 +81,18 @@ pub async fn require_change(request: &ConsoleRequest<'_>) -> Result<Signed, Resp
     Ok(signed)
 }
 
-/// A browser names where a request comes from (`Origin`, or `Sec-Fetch-Site`); a change from
-/// another site is refused. A client that sends neither is not a browser carrying our cookie
-/// on someone else's behalf.
+/// A browser names where a request comes from, and a change from another site is refused.
+/// Fetch metadata (`Sec-Fetch-Site`) says it directly. Without it, `Origin` must be this
+/// console's; it is `null` under our `Referrer-Policy: no-referrer`, which tells nothing. A
+/// client that names no origin is not a browser carrying our cookie for another site (and
+/// every change also needs the session's CSRF token).
 fn same_origin(request: &ConsoleRequest<'_>) -> bool {
     let headers = &request.parts.headers;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
-        if !matches!(site, "same-origin" | "none") {
-            return false;
-        }
+        return matches!(site, "same-origin" | "none");
     }
-    match (header("origin"), header("host")) {
+    match (header("origin").filter(|o| *o != "null"), header("host")) {
         (Some(origin), Some(host)) => {
             let scheme = if request.secure { "https" } else { "http" };
             origin == format!("{scheme}://{host}")

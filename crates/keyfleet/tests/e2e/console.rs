@@ -1,0 +1,447 @@
+//! The web console in a real headless Chromium, driven through chromedriver (WebDriver):
+//! signing in both ways, the key pair flows with the downloaded files checked by
+//! `ssh-keygen` and `puttygen`, authorization as the API's, CSRF, and the cookie.
+//!
+//! `KEYFLEET_SCREENSHOTS=DIR` saves a screenshot of each page visited into DIR (the README's
+//! pictures in docs/console/ come from such a run).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::{TestServer, free_port, json, require, run_ok};
+
+/// How long a page, a download or the driver may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A headless Chromium session, with its downloads going to a directory of its own.
+struct Browser {
+    client: Client,
+    driver: Child,
+    downloads: tempfile::TempDir,
+    base: String,
+}
+
+impl Browser {
+    async fn open(server: &TestServer) -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let downloads = tempfile::tempdir().expect("downloads dir");
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium(),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--lang=en-US"],
+                "prefs": {
+                    "download.default_directory": downloads.path().to_str().expect("utf-8 path"),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                    "safebrowsing.enabled": false,
+                }
+            }
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session");
+        Browser { client, driver, downloads, base: server.url.clone() }
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
+    }
+
+    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.wait_for(css).await.text().await.expect("text")
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.wait_for(css).await;
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_for(css).await.click().await.expect("click");
+    }
+
+    /// Signs in with an access key; the dashboard is then open.
+    async fn sign_in_with_key(&self, id: &str, secret: &str) {
+        self.goto("/console/").await;
+        self.fill("#AccessKeyId", id).await;
+        self.fill("#SecretAccessKey", secret).await;
+        self.click("#sign-in-key button[type=submit]").await;
+    }
+
+    async fn sign_in_with_password(&self, account: &str, user: &str, password: &str) {
+        self.goto("/console/").await;
+        self.fill("#Account", account).await;
+        self.fill("#UserName", user).await;
+        self.fill("#Password", password).await;
+        self.click("#sign-in-password button[type=submit]").await;
+    }
+
+    /// Waits until `ready` holds.
+    async fn until(&self, what: &str, mut ready: impl AsyncFnMut() -> bool) {
+        let started = Instant::now();
+        while !ready().await {
+            assert!(started.elapsed() < PATIENCE, "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `name` has been downloaded completely, and returns its path.
+    async fn downloaded(&self, name: &str) -> PathBuf {
+        let path = self.downloads.path().join(name);
+        let started = Instant::now();
+        while !path.exists() {
+            assert!(started.elapsed() < PATIENCE, "{name} was not downloaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        path
+    }
+
+    /// Saves a screenshot of the page as `name`.png when screenshots are asked for.
+    async fn snapshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("KEYFLEET_SCREENSHOTS") else { return };
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn chromium() -> &'static str {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("/usr/bin/chromium")
+}
+
+/// Runs `test` with a browser on `server`, on a runtime of its own (the harness is sync).
+fn with_browser<F: AsyncFnOnce(&Browser)>(server: &TestServer, test: F) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let browser = Browser::open(server).await;
+        test(&browser).await;
+        browser.close().await;
+    });
+}
+
+fn browser_available() -> bool {
+    require(&["chromedriver", "chromium", "ssh-keygen", "puttygen", "aws", "curl"])
+}
+
+#[test]
+fn signs_in_with_a_key_or_a_password_and_refuses_wrong_ones() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    server.aws_ok("iam create-user --user-name alice");
+    server.aws_ok("iam create-login-profile --user-name alice --password Correct-h0rse-battery");
+    server.aws_err("iam create-login-profile --user-name alice --password Another-passw0rd", "EntityAlreadyExists");
+    server.aws_err("iam update-login-profile --user-name alice --password short", "PasswordPolicyViolation");
+    server.aws_err("iam delete-user --user-name alice", "DeleteConflict");
+    let profile = json(&server.aws_ok("iam get-login-profile --user-name alice"));
+    assert_eq!(profile["LoginProfile"]["UserName"], "alice");
+    assert_eq!(profile["LoginProfile"]["PasswordResetRequired"], false);
+    let account = server_account(&server);
+
+    with_browser(&server, async |b| {
+        b.goto("/console/").await;
+        b.snapshot("sign-in").await;
+        b.sign_in_with_key(&admin.id, "not-the-secret").await;
+        let problem = b.text("#problem").await;
+        assert!(problem.contains("authentication information is incorrect"), "{problem}");
+
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        assert_eq!(b.text("main h1").await, "EC2 Dashboard");
+        assert!(b.text("#identity").await.starts_with("root @"));
+        b.snapshot("dashboard").await;
+
+        let cookies = b.client.get_all_cookies().await.expect("cookies");
+        let session = cookies.iter().find(|c| c.name() == "keyfleet_session").expect("the session cookie");
+        assert_eq!(session.http_only(), Some(true));
+        assert_eq!(format!("{:?}", session.same_site()), "Some(Strict)");
+        assert_eq!(session.path(), Some("/console"));
+        let token = session.value().to_owned();
+
+        b.click("#sign-out").await;
+        b.wait_for("#sign-in-key").await;
+        // The signed-out token no longer opens anything.
+        let after =
+            run_ok("curl", &["-s", "-b", &format!("keyfleet_session={token}"), &format!("{}/console/", server.url)]);
+        assert!(after.contains("sign-in-key") && !after.contains("EC2 Dashboard"), "{after}");
+
+        b.sign_in_with_password(&account, "alice", "Wrong-h0rse-battery").await;
+        assert!(b.text("#problem").await.contains("authentication information is incorrect"));
+        b.sign_in_with_password(&account, "alice", "Correct-h0rse-battery").await;
+        assert_eq!(b.text("#identity").await, format!("alice @ {account}"));
+    });
+
+    let logins = json(
+        &server
+            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=ConsoleLogin"),
+    );
+    let records: Vec<serde_json::Value> = logins["Events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().expect("record")).expect("json"))
+        .collect();
+    let failed = records.iter().filter(|r| r["errorMessage"] == "Failed authentication").count();
+    assert_eq!((records.len(), failed), (4, 2), "{records:#?}");
+    assert!(records.iter().all(|r| r["eventSource"] == "signin.amazonaws.com"));
+}
+
+/// The account the admin key belongs to, from the credentials file the server wrote.
+fn server_account(server: &TestServer) -> String {
+    let credentials = std::fs::read_to_string(server.data_dir().join("admin-credentials")).expect("credentials");
+    credentials.lines().find_map(|l| l.strip_prefix("account_id = ")).expect("account_id").trim().to_owned()
+}
+
+#[test]
+fn creates_imports_pages_and_deletes_key_pairs() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let keys = tempfile::tempdir().expect("key dir");
+    let pasted = make_public_key(keys.path(), "pasted");
+    let uploaded = make_public_key(keys.path(), "uploaded");
+    server.boto3("bulk_key_pairs.py", &["bulk", "55", pasted.trim()]);
+
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+
+        // Create rsa/pem: downloaded once, and the page moves on to the ssh lines.
+        b.goto("/console/ec2/key-pairs/create").await;
+        b.fill("#KeyName", "web-rsa").await;
+        b.fill("#tag-key-1", "team").await;
+        b.fill("#tag-value-1", "web").await;
+        b.snapshot("key-pair-create").await;
+        b.click("#create-submit").await;
+        let pem = b.downloaded("web-rsa.pem").await;
+        assert!(b.text("#connect-lines").await.contains("chmod 400 web-rsa.pem"));
+        b.snapshot("key-pair-created").await;
+        // As the page says: chmod 400, which ssh-keygen insists on.
+        std::fs::set_permissions(&pem, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+        assert_eq!(public_of(&["ssh-keygen", "-y", "-f"], &pem), described_public_key(&server, "web-rsa"));
+
+        // Create ed25519/ppk, checked with puttygen.
+        b.goto("/console/ec2/key-pairs/create").await;
+        b.fill("#KeyName", "web-ed").await;
+        b.click("#KeyType-ed25519").await;
+        b.click("#KeyFormat-ppk").await;
+        b.click("#create-submit").await;
+        let ppk = b.downloaded("web-ed.ppk").await;
+        b.wait_for("#connect-lines").await;
+        let from_ppk = run_ok("puttygen", &[ppk.to_str().unwrap(), "-O", "public-openssh", "-o", "/dev/stdout"]);
+        assert_eq!(key_body(&from_ppk), described_public_key(&server, "web-ed"));
+
+        // A name that is taken: the API's error, on the form, and no second download.
+        b.goto("/console/ec2/key-pairs/create").await;
+        b.fill("#KeyName", "web-rsa").await;
+        b.click("#create-submit").await;
+        assert!(b.text("#problem").await.contains("InvalidKeyPair.Duplicate"));
+
+        // Import by paste, and by upload of a .pub file.
+        b.goto("/console/ec2/key-pairs/import").await;
+        b.fill("#KeyName", "pasted").await;
+        b.fill("#PublicKeyMaterial", pasted.trim()).await;
+        b.snapshot("key-pair-import").await;
+        b.click("#import-submit").await;
+        b.wait_for("tr[data-name=pasted]").await;
+        b.goto("/console/ec2/key-pairs/import").await;
+        b.fill("#KeyName", "uploaded").await;
+        let file = keys.path().join("uploaded.pub");
+        b.wait_for("#public-key-file").await.send_keys(file.to_str().unwrap()).await.expect("choose file");
+        b.until("the chosen file fills the key field", async || {
+            let Ok(area) = b.client.find(Locator::Css("#PublicKeyMaterial")).await else { return false };
+            area.prop("value").await.ok().flatten().is_some_and(|v| !v.is_empty())
+        })
+        .await;
+        b.click("#import-submit").await;
+        b.wait_for("tr[data-name=uploaded]").await;
+        assert_eq!(described_public_key(&server, "uploaded"), key_body(&uploaded));
+
+        // Filter and page: 55 bulk pairs are two pages of 50.
+        b.goto("/console/ec2/key-pairs").await;
+        b.snapshot("key-pairs").await;
+        b.fill("#filter", "bulk").await;
+        b.click("form.filter button").await;
+        b.wait_for("#next-page").await;
+        assert!(b.text("#pages").await.contains("Page 1 of 2"));
+        assert!(b.text("h1").await.contains("(55)"));
+        b.click("#next-page").await;
+        b.wait_for("a[rel=prev]").await;
+        assert_eq!(b.client.find_all(Locator::Css("#key-pairs tbody tr")).await.unwrap().len(), 5);
+
+        // Delete with confirmation.
+        b.goto("/console/ec2/key-pairs?filter=web-rsa").await;
+        b.click("tr[data-name=web-rsa] input[type=checkbox]").await;
+        b.click("#delete-selected").await;
+        assert!(b.text(".warning").await.contains("New launches that name it fail"));
+        b.snapshot("key-pair-delete").await;
+        b.fill("#confirm", "delete").await;
+        b.click("#confirm-delete").await;
+        assert!(b.text("#notice").await.contains("Deleted 1"));
+    });
+    server.aws_err("ec2 describe-key-pairs --key-names web-rsa", "InvalidKeyPair.NotFound");
+
+    // The console's calls are in the audit log, with the console as the user agent.
+    let events = json(
+        &server
+            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=CreateKeyPair"),
+    );
+    let agents: Vec<String> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .map(|r| r["userAgent"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(agents.len(), 3, "two created and one refused as a duplicate: {agents:?}");
+    assert!(agents.iter().all(|a| a.starts_with("keyfleet-console (")), "{agents:?}");
+}
+
+#[test]
+fn a_user_is_held_to_the_same_policies_and_forms_need_their_token() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let dev_only = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"ec2:DescribeKeyPairs","Resource":"*"},
+        {"Effect":"Allow","Action":"ec2:CreateKeyPair","Resource":"arn:aws:ec2:*:*:key-pair/dev-*"}]}"#;
+    let _ = server.create_user("dana", Some(dev_only));
+    server.aws_ok("iam create-login-profile --user-name dana --password Dana-s3cret-pass");
+    let _ = server.create_user(
+        "nolist",
+        Some(
+            r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"ec2:CreateKeyPair","Resource":"*"}]}"#,
+        ),
+    );
+    server.aws_ok("iam create-login-profile --user-name nolist --password Nolist-s3cret-pass");
+    let account = server_account(&server);
+
+    with_browser(&server, async |b| {
+        b.sign_in_with_password(&account, "dana", "Dana-s3cret-pass").await;
+        b.goto("/console/ec2/key-pairs/create").await;
+        b.fill("#KeyName", "dev-1").await;
+        b.click("#create-submit").await;
+        b.downloaded("dev-1.pem").await;
+        b.wait_for("#connect-lines").await;
+
+        b.goto("/console/ec2/key-pairs/create").await;
+        b.fill("#KeyName", "prod-1").await;
+        b.click("#create-submit").await;
+        let refusal = b.text("#problem").await;
+        assert!(refusal.contains("You are not authorized to perform this operation."), "{refusal}");
+        assert!(refusal.contains("ec2:CreateKeyPair") && refusal.contains("key-pair/prod-1"), "{refusal}");
+        b.snapshot("denied").await;
+
+        // CSRF: the browser's own cookie, sent by a request that has no form token or that
+        // comes from another origin, changes nothing.
+        let cookies = b.client.get_all_cookies().await.unwrap();
+        let token = cookies.iter().find(|c| c.name() == "keyfleet_session").unwrap().value().to_owned();
+        let cookie = format!("keyfleet_session={token}");
+        let url = format!("{}/console/ec2/key-pairs/create", server.url);
+        let no_token = run_ok(
+            "curl",
+            &["-s", "-o", "/dev/null", "-w", "%{http_code}", "-b", &cookie, "-d", "KeyName=dev-csrf", &url],
+        );
+        assert_eq!(no_token, "403");
+        let page = run_ok("curl", &["-s", "-b", &cookie, &url]);
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+        let elsewhere = run_ok(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-b",
+                &cookie,
+                "-H",
+                "Origin: http://attacker.example",
+                "-d",
+                &format!("csrf={csrf}&KeyName=dev-csrf2"),
+                &url,
+            ],
+        );
+        assert_eq!(elsewhere, "403");
+
+        b.click("#sign-out").await;
+        b.sign_in_with_password(&account, "nolist", "Nolist-s3cret-pass").await;
+        b.goto("/console/ec2/key-pairs").await;
+        assert!(b.text("#problem").await.contains("You are not authorized to perform this operation."));
+        assert!(b.client.find(Locator::Css("#key-pairs")).await.is_err(), "no table without DescribeKeyPairs");
+    });
+    let names: Vec<String> = json(&server.aws_ok("ec2 describe-key-pairs"))["KeyPairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["KeyName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["dev-1"]);
+}
+
+/// A new ed25519 key pair in `dir` as NAME and NAME.pub; returns the public line.
+fn make_public_key(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    run_ok("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.to_str().unwrap()]);
+    std::fs::read_to_string(dir.join(format!("{name}.pub"))).expect("public key")
+}
+
+/// `<type> <base64>` of an OpenSSH public key line (its comment dropped).
+fn key_body(line: &str) -> String {
+    line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+fn public_of(command: &[&str], private: &Path) -> String {
+    let (program, args) = command.split_first().unwrap();
+    let mut args = args.to_vec();
+    args.push(private.to_str().unwrap());
+    key_body(&run_ok(program, &args))
+}
+
+fn described_public_key(server: &TestServer, name: &str) -> String {
+    let described = json(&server.aws_ok(&format!("ec2 describe-key-pairs --key-names {name} --include-public-key")));
+    key_body(described["KeyPairs"][0]["PublicKey"].as_str().expect("PublicKey"))
+}
