@@ -135,6 +135,11 @@ pub struct Instances {
 }
 
 impl Instances {
+    /// The port every instance's SSH server listens on (rules and ssh lines name it).
+    pub fn ssh_port(&self) -> u16 {
+        self.runtime.ssh_port()
+    }
+
     /// Creates the service for replica `replica`.
     pub fn new(
         store: Arc<dyn Store>,

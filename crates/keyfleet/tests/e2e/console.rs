@@ -445,3 +445,76 @@ fn described_public_key(server: &TestServer, name: &str) -> String {
     let described = json(&server.aws_ok(&format!("ec2 describe-key-pairs --key-names {name} --include-public-key")));
     key_body(described["KeyPairs"][0]["PublicKey"].as_str().expect("PublicKey"))
 }
+
+#[test]
+fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in() {
+    if !browser_available() || !require(&crate::instances::TOOLS) {
+        return;
+    }
+    use crate::instances::{describe, ssh_ok, wait_for_state};
+    let server = TestServer::start();
+    let admin = server.admin();
+    let existing = crate::instances::create_key(&server, "existing");
+
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/ec2/instances").await;
+        b.wait_for("#empty").await;
+
+        // With an existing key pair.
+        b.goto("/console/ec2/instances/launch").await;
+        b.fill("#Name", "with-existing").await;
+        b.wait_for("#KeyName").await.select_by_value("existing").await.expect("choose the key pair");
+        b.snapshot("launch").await;
+        b.click("#launch-submit").await;
+        let first = launched_id(&b.text("#notice").await);
+
+        // With "Create new key pair": the key is downloaded, then the instance launches with it.
+        b.goto("/console/ec2/instances/launch").await;
+        b.fill("#Name", "with-new").await;
+        b.wait_for("#KeyName").await.select_by_label("Create new key pair").await.expect("choose create");
+        b.fill("#NewKeyName", "wizard-key").await;
+        b.click("#NewKeyType-ed25519").await;
+        b.click("#launch-submit").await;
+        let new_key = b.downloaded("wizard-key.pem").await;
+        let second = launched_id(&b.text("#notice").await);
+        b.snapshot("instances").await;
+
+        for (id, key) in [(&first, &existing), (&second, &new_key)] {
+            wait_for_state(&server, id, "running");
+            std::fs::set_permissions(key, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+            let address = describe(&server, id)["PublicIpAddress"].as_str().unwrap().to_owned();
+            assert_eq!(ssh_ok(&server, key, &address, "whoami"), "ec2-user\n");
+        }
+        assert_eq!(describe(&server, &second)["KeyName"], "wizard-key");
+        let tags = describe(&server, &second)["Tags"].clone();
+        assert_eq!(tags, json!([{"Key": "Name", "Value": "with-new"}]));
+
+        // The details page: the key pair, the exact ssh lines, and a note once the key pair is gone.
+        let address = describe(&server, &first)["PublicIpAddress"].as_str().unwrap().to_owned();
+        server.aws_ok("ec2 delete-key-pair --key-name existing");
+        b.goto(&format!("/console/ec2/instances/{first}")).await;
+        assert_eq!(
+            b.text("#ssh-lines").await,
+            format!("chmod 400 existing.pem\nssh -i existing.pem ec2-user@{address} -p {}", server.ssh_port)
+        );
+        assert!(b.text("#key-missing").await.contains("no longer exists"));
+        b.snapshot("instance").await;
+
+        // Stop, start and terminate, each confirmed.
+        for (action, state) in [("#stop", "stopped"), ("#start", "running"), ("#terminate", "terminated")] {
+            b.goto("/console/ec2/instances").await;
+            b.click(&format!("tr[data-id={first}] input[type=checkbox]")).await;
+            b.click(action).await;
+            b.click("#confirm-change").await;
+            b.wait_for("#notice").await;
+            wait_for_state(&server, &first, state);
+        }
+    });
+}
+
+/// The instance id in the launch notice ("Launched i-….").
+fn launched_id(notice: &str) -> String {
+    let id = notice.split_whitespace().find(|w| w.starts_with("i-")).expect("an instance id");
+    id.trim_end_matches(['.', ',']).to_owned()
+}

@@ -13,7 +13,7 @@ use super::{ConsoleRequest, call_ec2, render, see_other};
 use crate::api::ZeroizingBody;
 use crate::api::ec2::key_pairs::{CreateKeyPair, DeleteKeyPair, DescribeKeyPairs, ImportKeyPair};
 use crate::api::protocol::ec2_query::{QueryParams, timestamp};
-use crate::service::key_pairs::KeyPairInfo;
+use crate::service::key_pairs::{CreatedKeyPair, KeyPairInfo};
 
 /// Rows per page.
 const PAGE_ROWS: usize = 50;
@@ -254,28 +254,33 @@ pub async fn create(request: &ConsoleRequest<'_>) -> Response {
     let format = if params.get("KeyFormat") == Some(KeyFormat::Ppk.as_str()) { "ppk" } else { "pem" };
     match call_ec2::<CreateKeyPair>(request, &signed, params).await {
         Ok(created) => {
-            let name = created.info.name.clone();
-            let file = format!("{name}.{format}");
             let next = form_urlencoded::Serializer::new(String::new())
                 .append_pair("region", &request.region())
-                .append_pair("created", &name)
+                .append_pair("created", &created.info.name)
                 .append_pair("format", format)
                 .finish();
-            let body = Body::from(Bytes::from_owner(ZeroizingBody(created.material)));
-            let mut response = (StatusCode::OK, body).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.replace('"', ""))) {
-                headers.insert(header::CONTENT_DISPOSITION, value);
-            }
-            if let Ok(value) = HeaderValue::from_str(&format!("/console/ec2/key-pairs?{next}")) {
-                headers.insert("x-keyfleet-next", value);
-            }
-            response
+            private_key_download(created, format, &format!("/console/ec2/key-pairs?{next}"))
         }
         Err(e) => render(e.status, &create_page(request, &signed, Some(e.into()))),
     }
+}
+
+/// A new private key as a file download (`NAME.pem` or `NAME.ppk`): never cached, its bytes
+/// zeroized once sent, and `X-Keyfleet-Next` naming the page the script goes on to.
+pub fn private_key_download(created: CreatedKeyPair, format: &str, next: &str) -> Response {
+    let file = format!("{}.{format}", created.info.name).replace(['"', '\\'], "");
+    let body = Body::from(Bytes::from_owner(ZeroizingBody(created.material)));
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(next) {
+        headers.insert("x-keyfleet-next", value);
+    }
+    response
 }
 
 /// `GET /console/ec2/key-pairs/import`.

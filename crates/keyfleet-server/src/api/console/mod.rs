@@ -7,6 +7,7 @@
 //! binary; the little JavaScript there is is a file served from the binary too, and every
 //! page works without it.
 
+mod instances;
 mod key_pairs;
 mod pages;
 mod session;
@@ -101,6 +102,13 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/key-pairs/import") => key_pairs::import_form(&request).await,
         (Method::POST, "/console/ec2/key-pairs/import") => key_pairs::import(&request).await,
         (Method::POST, "/console/ec2/key-pairs/delete") => key_pairs::delete(&request).await,
+        (Method::GET, "/console/ec2/instances") => instances::list(&request).await,
+        (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
+        (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,
+        (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
+        (Method::GET, path) if path.starts_with("/console/ec2/instances/i-") => {
+            instances::details(&request, path.trim_start_matches("/console/ec2/instances/")).await
+        }
         _ => not_found(&request).await,
     };
     with_security_headers(response)

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use crate::service::instances::{self as service, IMAGES, StateChange};
 use crate::store::{InstanceRow, InstanceState, WireName};
 
-pub(super) struct RunInstances;
+pub(crate) struct RunInstances;
 
 impl Operation for RunInstances {
     type Protocol = Ec2Query;
@@ -172,20 +172,20 @@ fn page(p: &QueryParams, by_id: bool, paging: &Paging) -> Result<Page, ApiError>
 
 /// Stop, start and terminate: instance ids in, each instance's state change out. One
 /// operation, [`Transition`], serves the three.
-pub(super) trait StateTransition: Send + Sync + 'static {
+pub(crate) trait StateTransition: Send + Sync + 'static {
     const NAME: &'static str;
     const ACTION: &'static str;
     const CHANGE: Change;
 }
 
 /// The service call each transition makes.
-pub(super) enum Change {
+pub(crate) enum Change {
     Stop,
     Start,
     Terminate,
 }
 
-pub(super) struct Transition<T>(PhantomData<T>);
+pub(crate) struct Transition<T>(PhantomData<T>);
 
 impl<T: StateTransition> Operation for Transition<T> {
     type Protocol = Ec2Query;
@@ -217,7 +217,7 @@ impl<T: StateTransition> Operation for Transition<T> {
     }
 }
 
-pub(super) struct Stop;
+pub(crate) struct Stop;
 
 impl StateTransition for Stop {
     const NAME: &'static str = "StopInstances";
@@ -225,7 +225,7 @@ impl StateTransition for Stop {
     const CHANGE: Change = Change::Stop;
 }
 
-pub(super) struct Start;
+pub(crate) struct Start;
 
 impl StateTransition for Start {
     const NAME: &'static str = "StartInstances";
@@ -233,7 +233,7 @@ impl StateTransition for Start {
     const CHANGE: Change = Change::Start;
 }
 
-pub(super) struct Terminate;
+pub(crate) struct Terminate;
 
 impl StateTransition for Terminate {
     const NAME: &'static str = "TerminateInstances";
@@ -241,7 +241,7 @@ impl StateTransition for Terminate {
     const CHANGE: Change = Change::Terminate;
 }
 
-pub(super) struct RebootInstances;
+pub(crate) struct RebootInstances;
 
 impl Operation for RebootInstances {
     type Protocol = Ec2Query;

@@ -16,6 +16,14 @@ function enhance(root) {
     });
   });
 
+  // A choice that needs more fields (the launch wizard's "Create new key pair") shows them.
+  root.querySelectorAll("select[data-reveals]").forEach((select) => {
+    const target = document.getElementById(select.dataset.reveals);
+    const update = () => { if (target) target.hidden = select.value !== select.dataset.revealValue; };
+    select.addEventListener("change", update);
+    update();
+  });
+
   // Forms whose answer is a file (a new private key): download it, then go on to the page
   // the server names. A refusal's page replaces this one, as a plain submission would show it.
   root.querySelectorAll("form[data-download]").forEach((form) => {
@@ -39,6 +47,10 @@ async function download(form) {
     });
   } catch (e) {
     if (submit) submit.disabled = false;
+    return;
+  }
+  if (response.redirected && response.ok) {
+    window.location.assign(response.url);
     return;
   }
   const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
