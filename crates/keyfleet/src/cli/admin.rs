@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use comfy_table::Table;
 
-use super::client::{ClientArgs, Ec2Client, read_file};
+use super::client::{ClientArgs, ClientError, Ec2Client, read_file};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -22,6 +22,29 @@ pub enum AdminCommand {
     /// A user's inline policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// A user's console password (IAM's login profile).
+    #[command(subcommand)]
+    Password(PasswordCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PasswordCommand {
+    /// Set a user's console password, read from the first line of standard input (never from
+    /// the command line, which other local users can see).
+    Set(PasswordArgs),
+    /// Remove a user's console password: the user can no longer sign in to the console.
+    Rm(UserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The user name.
+    user: String,
+    /// The user must choose a new password at the next sign-in.
+    #[arg(long)]
+    reset_required: bool,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +150,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::User(c) => user(c),
         AdminCommand::AccessKey(c) => access_key(c),
         AdminCommand::Policy(c) => policy(c),
+        AdminCommand::Password(c) => password(c),
     }
 }
 
@@ -222,6 +246,32 @@ fn policy(command: PolicyCommand) -> anyhow::Result<()> {
             for name in names.unwrap_or_default() {
                 println!("{name}");
             }
+        }
+    }
+    Ok(())
+}
+
+fn password(command: PasswordCommand) -> anyhow::Result<()> {
+    match command {
+        PasswordCommand::Set(a) => {
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            anyhow::ensure!(!password.is_empty(), "give the password on standard input");
+            let reset = if a.reset_required { "true" } else { "false" };
+            let params = [("UserName", a.user.as_str()), ("Password", password), ("PasswordResetRequired", reset)];
+            let client = Ec2Client::new(&a.client)?;
+            // Create the login profile, or change the password of the one there is.
+            match client.call_iam("CreateLoginProfile", &params) {
+                Err(ClientError::Aws { code, .. }) if code == "EntityAlreadyExists" => {
+                    client.call_iam("UpdateLoginProfile", &params)?;
+                }
+                other => drop(other?),
+            }
+            println!("{}: console password set", a.user);
+        }
+        PasswordCommand::Rm(a) => {
+            Ec2Client::new(&a.client)?.call_iam("DeleteLoginProfile", &[("UserName", &a.user)])?;
         }
     }
     Ok(())

@@ -223,6 +223,27 @@ fn keyfleet_admin_and_audit_commands() {
     assert!(keyfleet(&["admin", "user", "ls"]).contains("dave"));
     assert!(keyfleet(&["admin", "access-key", "ls", "dave"]).contains(&dave.id));
 
+    // The console password comes on standard input; setting it again changes it.
+    let set_password = |password: &str| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+        command.args(["admin", "password", "set", "dave", "--endpoint-url", &server.url]);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        server.aws_env(&mut command);
+        let mut child = command.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(set_password("Daves-first-passw0rd").status.success());
+    assert!(set_password("Daves-second-passw0rd").status.success());
+    let weak = set_password("weak");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("PasswordPolicyViolation"), "{weak:?}");
+    assert_eq!(json(&server.aws_ok("iam get-login-profile --user-name dave"))["LoginProfile"]["UserName"], "dave");
+    keyfleet(&["admin", "password", "rm", "dave"]);
+    server.aws_err("iam get-login-profile --user-name dave", "NoSuchEntity");
+
     server.aws_ok_as(&dave, "ec2 create-key-pair --key-name daves");
     server.aws_err_as(&dave, "ec2 delete-key-pair --key-name daves", "UnauthorizedOperation");
     let audit = keyfleet(&["audit", "--key", "daves", "--since", "1h"]);
