@@ -22,7 +22,7 @@ const DEFAULT_LOOKBACK_MS: i64 = 90 * 24 * 3600 * 1000;
 /// Every CloudTrail operation keyfleet implements.
 pub static OPERATIONS: &[Endpoint<Json11>] = &[Endpoint::of::<LookupEvents>()];
 
-pub(super) struct LookupEvents;
+pub(crate) struct LookupEvents;
 
 impl Operation for LookupEvents {
     type Protocol = Json11;

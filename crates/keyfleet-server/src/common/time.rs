@@ -24,6 +24,19 @@ pub fn epoch_seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
+/// Milliseconds since the epoch of `2022-04-28T11:37` (an HTML `datetime-local` field's
+/// value, taken as UTC), or `None` if it is not one.
+pub fn parse_minutes(text: &str) -> Option<i64> {
+    let description = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let at = time::PrimitiveDateTime::parse(text, description).ok()?.assume_utc();
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// `2022-04-28T11:37` (UTC): the form `parse_minutes` reads.
+pub fn minutes(ms: i64) -> String {
+    format(ms, format_description!("[year]-[month]-[day]T[hour]:[minute]"))
+}
+
 fn format(ms: i64, description: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
     OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .ok()
@@ -34,6 +47,14 @@ fn format(ms: i64, description: &[time::format_description::BorrowedFormatItem<'
 #[cfg(test)]
 mod tests {
     use super::{epoch_seconds, iso8601, iso8601_millis};
+
+    #[test]
+    fn minutes_read_back() {
+        let ms = 1_651_145_820_000;
+        assert_eq!(super::minutes(ms), "2022-04-28T11:37");
+        assert_eq!(super::parse_minutes("2022-04-28T11:37"), Some(ms));
+        assert_eq!(super::parse_minutes("yesterday"), None);
+    }
 
     #[test]
     fn the_three_forms() {

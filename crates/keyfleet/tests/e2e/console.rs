@@ -501,6 +501,24 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         assert!(b.text("#key-missing").await.contains("no longer exists"));
         b.snapshot("instance").await;
 
+        // Event history: the console's own launch, and the SSH logins, each openable as its record.
+        b.goto("/console/cloudtrail/events").await;
+        b.wait_for("#AttributeKey").await.select_by_value("EventName").await.expect("choose the attribute");
+        b.fill("#AttributeValue", "RunInstances").await;
+        b.click("#events-submit").await;
+        b.wait_for("#events tr[data-name=RunInstances]").await;
+        assert_eq!(b.client.find_all(Locator::Css("#events tbody tr")).await.unwrap().len(), 2);
+        b.goto("/console/cloudtrail/events?AttributeKey=EventName&AttributeValue=SSHAuthentication").await;
+        b.snapshot("events").await;
+        b.click("#events tr[data-name=SSHAuthentication] a").await;
+        let record: serde_json::Value = serde_json::from_str(&b.text("#event-record").await).expect("a JSON record");
+        assert_eq!(record["eventSource"], "ssh.keyfleet");
+        b.goto("/console/cloudtrail/events?AttributeKey=EventName&AttributeValue=RunInstances").await;
+        b.click("#events tr[data-name=RunInstances] a").await;
+        let record: serde_json::Value = serde_json::from_str(&b.text("#event-record").await).expect("a JSON record");
+        assert!(record["userAgent"].as_str().unwrap().starts_with("keyfleet-console ("), "{record}");
+        b.snapshot("event").await;
+
         // Stop, start and terminate, each confirmed.
         for (action, state) in [("#stop", "stopped"), ("#start", "running"), ("#terminate", "terminated")] {
             b.goto("/console/ec2/instances").await;

@@ -7,6 +7,7 @@
 //! binary; the little JavaScript there is is a file served from the binary too, and every
 //! page works without it.
 
+mod events;
 mod instances;
 mod key_pairs;
 mod pages;
@@ -23,6 +24,7 @@ use super::authorize::{Principal, Service, Trail};
 use super::error::ApiError;
 use super::operation::{self, Operation, Protocol};
 use super::protocol::ec2_query::QueryParams;
+use super::protocol::json11::JsonInput;
 use super::{Context, auth};
 use crate::service::audit::{Actor, ApiCall};
 use crate::service::regions::REGIONS;
@@ -106,6 +108,10 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
         (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,
         (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
+        (Method::GET, "/console/cloudtrail/events") => events::history(&request).await,
+        (Method::GET, path) if path.starts_with("/console/cloudtrail/events/") => {
+            events::event(&request, path.trim_start_matches("/console/cloudtrail/events/")).await
+        }
         (Method::GET, path) if path.starts_with("/console/ec2/instances/i-") => {
             instances::details(&request, path.trim_start_matches("/console/ec2/instances/")).await
         }
@@ -223,4 +229,17 @@ async fn call_ec2<O: Operation<Protocol = operation::Ec2Query>>(
 ) -> Result<O::Output, ApiError> {
     let parameters = params.audit_json();
     call::<O>(request, signed, Service::Ec2, &params, parameters).await
+}
+
+/// Runs a JSON 1.1 operation (SSM, CloudTrail) with `input` as its request body.
+async fn call_json<O: Operation<Protocol = operation::Json11>>(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    service: Service,
+    input: serde_json::Value,
+) -> Result<O::Output, ApiError> {
+    let body = serde_json::to_vec(&input).map_err(|e| ApiError::internal(&e))?;
+    let input = JsonInput::parse(&body)?;
+    let parameters = input.audit_json();
+    call::<O>(request, signed, service, &input, parameters).await
 }
