@@ -68,12 +68,14 @@ impl Browser {
     }
 
     async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+        match self.client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => {
+                let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("{css} did not appear on {url}: {e}\n{page}")
+            }
+        }
     }
 
     async fn text(&self, css: &str) -> String {
@@ -86,8 +88,17 @@ impl Browser {
         field.send_keys(value).await.expect("type");
     }
 
+    /// Clicks something that stays on the page (a radio button, a checkbox).
     async fn click(&self, css: &str) {
         self.wait_for(css).await.click().await.expect("click");
+    }
+
+    /// Clicks something that leaves the page (a submit button, a link), and waits until the
+    /// page has gone, so that what is looked for next is found on the page that follows.
+    async fn submit(&self, css: &str) {
+        let body = self.client.find(Locator::Css("body")).await.expect("a page");
+        self.click(css).await;
+        self.until(&format!("{css} leaves the page"), async || body.tag_name().await.is_err()).await;
     }
 
     /// Signs in with an access key; the dashboard is then open.
@@ -95,7 +106,7 @@ impl Browser {
         self.goto("/console/").await;
         self.fill("#AccessKeyId", id).await;
         self.fill("#SecretAccessKey", secret).await;
-        self.click("#sign-in-key button[type=submit]").await;
+        self.submit("#sign-in-key button[type=submit]").await;
     }
 
     async fn sign_in_with_password(&self, account: &str, user: &str, password: &str) {
@@ -103,7 +114,7 @@ impl Browser {
         self.fill("#Account", account).await;
         self.fill("#UserName", user).await;
         self.fill("#Password", password).await;
-        self.click("#sign-in-password button[type=submit]").await;
+        self.submit("#sign-in-password button[type=submit]").await;
     }
 
     /// Waits until `ready` holds.
@@ -198,7 +209,7 @@ fn signs_in_with_a_key_or_a_password_and_refuses_wrong_ones() {
         assert_eq!(session.path(), Some("/console"));
         let token = session.value().to_owned();
 
-        b.click("#sign-out").await;
+        b.submit("#sign-out").await;
         b.wait_for("#sign-in-key").await;
         // The signed-out token no longer opens anything.
         let after =
@@ -253,7 +264,7 @@ fn creates_imports_pages_and_deletes_key_pairs() {
         b.fill("#tag-key-1", "team").await;
         b.fill("#tag-value-1", "web").await;
         b.snapshot("key-pair-create").await;
-        b.click("#create-submit").await;
+        b.submit("#create-submit").await;
         let pem = b.downloaded("web-rsa.pem").await;
         assert!(b.text("#connect-lines").await.contains("chmod 400 web-rsa.pem"));
         b.snapshot("key-pair-created").await;
@@ -266,7 +277,7 @@ fn creates_imports_pages_and_deletes_key_pairs() {
         b.fill("#KeyName", "web-ed").await;
         b.click("#KeyType-ed25519").await;
         b.click("#KeyFormat-ppk").await;
-        b.click("#create-submit").await;
+        b.submit("#create-submit").await;
         let ppk = b.downloaded("web-ed.ppk").await;
         b.wait_for("#connect-lines").await;
         let from_ppk = run_ok("puttygen", &[ppk.to_str().unwrap(), "-O", "public-openssh", "-o", "/dev/stdout"]);
@@ -275,7 +286,7 @@ fn creates_imports_pages_and_deletes_key_pairs() {
         // A name that is taken: the API's error, on the form, and no second download.
         b.goto("/console/ec2/key-pairs/create").await;
         b.fill("#KeyName", "web-rsa").await;
-        b.click("#create-submit").await;
+        b.submit("#create-submit").await;
         assert!(b.text("#problem").await.contains("InvalidKeyPair.Duplicate"));
 
         // Import by paste, and by upload of a .pub file.
@@ -283,7 +294,7 @@ fn creates_imports_pages_and_deletes_key_pairs() {
         b.fill("#KeyName", "pasted").await;
         b.fill("#PublicKeyMaterial", pasted.trim()).await;
         b.snapshot("key-pair-import").await;
-        b.click("#import-submit").await;
+        b.submit("#import-submit").await;
         b.wait_for("tr[data-name=pasted]").await;
         b.goto("/console/ec2/key-pairs/import").await;
         b.fill("#KeyName", "uploaded").await;
@@ -294,7 +305,7 @@ fn creates_imports_pages_and_deletes_key_pairs() {
             area.prop("value").await.ok().flatten().is_some_and(|v| !v.is_empty())
         })
         .await;
-        b.click("#import-submit").await;
+        b.submit("#import-submit").await;
         b.wait_for("tr[data-name=uploaded]").await;
         assert_eq!(described_public_key(&server, "uploaded"), key_body(&uploaded));
 
@@ -302,22 +313,22 @@ fn creates_imports_pages_and_deletes_key_pairs() {
         b.goto("/console/ec2/key-pairs").await;
         b.snapshot("key-pairs").await;
         b.fill("#filter", "bulk").await;
-        b.click("form.filter button").await;
+        b.submit("form.filter button").await;
         b.wait_for("#next-page").await;
         assert!(b.text("#pages").await.contains("Page 1 of 2"));
         assert!(b.text("h1").await.contains("(55)"));
-        b.click("#next-page").await;
+        b.submit("#next-page").await;
         b.wait_for("a[rel=prev]").await;
         assert_eq!(b.client.find_all(Locator::Css("#key-pairs tbody tr")).await.unwrap().len(), 5);
 
         // Delete with confirmation.
         b.goto("/console/ec2/key-pairs?filter=web-rsa").await;
         b.click("tr[data-name=web-rsa] input[type=checkbox]").await;
-        b.click("#delete-selected").await;
+        b.submit("#delete-selected").await;
         assert!(b.text(".warning").await.contains("New launches that name it fail"));
         b.snapshot("key-pair-delete").await;
         b.fill("#confirm", "delete").await;
-        b.click("#confirm-delete").await;
+        b.submit("#confirm-delete").await;
         assert!(b.text("#notice").await.contains("Deleted 1"));
     });
     server.aws_err("ec2 describe-key-pairs --key-names web-rsa", "InvalidKeyPair.NotFound");
@@ -363,13 +374,13 @@ fn a_user_is_held_to_the_same_policies_and_forms_need_their_token() {
         b.sign_in_with_password(&account, "dana", "Dana-s3cret-pass").await;
         b.goto("/console/ec2/key-pairs/create").await;
         b.fill("#KeyName", "dev-1").await;
-        b.click("#create-submit").await;
+        b.submit("#create-submit").await;
         b.downloaded("dev-1.pem").await;
         b.wait_for("#connect-lines").await;
 
         b.goto("/console/ec2/key-pairs/create").await;
         b.fill("#KeyName", "prod-1").await;
-        b.click("#create-submit").await;
+        b.submit("#create-submit").await;
         let refusal = b.text("#problem").await;
         assert!(refusal.contains("You are not authorized to perform this operation."), "{refusal}");
         assert!(refusal.contains("ec2:CreateKeyPair") && refusal.contains("key-pair/prod-1"), "{refusal}");
@@ -407,7 +418,7 @@ fn a_user_is_held_to_the_same_policies_and_forms_need_their_token() {
         );
         assert_eq!(elsewhere, "403");
 
-        b.click("#sign-out").await;
+        b.submit("#sign-out").await;
         b.sign_in_with_password(&account, "nolist", "Nolist-s3cret-pass").await;
         b.goto("/console/ec2/key-pairs").await;
         assert!(b.text("#problem").await.contains("You are not authorized to perform this operation."));
@@ -466,7 +477,7 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         b.fill("#Name", "with-existing").await;
         b.wait_for("#KeyName").await.select_by_value("existing").await.expect("choose the key pair");
         b.snapshot("launch").await;
-        b.click("#launch-submit").await;
+        b.submit("#launch-submit").await;
         let first = launched_id(&b.text("#notice").await);
 
         // With "Create new key pair": the key is downloaded, then the instance launches with it.
@@ -475,7 +486,7 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         b.wait_for("#KeyName").await.select_by_label("Create new key pair").await.expect("choose create");
         b.fill("#NewKeyName", "wizard-key").await;
         b.click("#NewKeyType-ed25519").await;
-        b.click("#launch-submit").await;
+        b.submit("#launch-submit").await;
         let new_key = b.downloaded("wizard-key.pem").await;
         let second = launched_id(&b.text("#notice").await);
         b.snapshot("instances").await;
@@ -505,16 +516,16 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         b.goto("/console/cloudtrail/events").await;
         b.wait_for("#AttributeKey").await.select_by_value("EventName").await.expect("choose the attribute");
         b.fill("#AttributeValue", "RunInstances").await;
-        b.click("#events-submit").await;
+        b.submit("#events-submit").await;
         b.wait_for("#events tr[data-name=RunInstances]").await;
         assert_eq!(b.client.find_all(Locator::Css("#events tbody tr")).await.unwrap().len(), 2);
         b.goto("/console/cloudtrail/events?AttributeKey=EventName&AttributeValue=SSHAuthentication").await;
         b.snapshot("events").await;
-        b.click("#events tr[data-name=SSHAuthentication] a").await;
+        b.submit("#events tr[data-name=SSHAuthentication] a").await;
         let record: serde_json::Value = serde_json::from_str(&b.text("#event-record").await).expect("a JSON record");
         assert_eq!(record["eventSource"], "ssh.keyfleet");
         b.goto("/console/cloudtrail/events?AttributeKey=EventName&AttributeValue=RunInstances").await;
-        b.click("#events tr[data-name=RunInstances] a").await;
+        b.submit("#events tr[data-name=RunInstances] a").await;
         let record: serde_json::Value = serde_json::from_str(&b.text("#event-record").await).expect("a JSON record");
         assert!(record["userAgent"].as_str().unwrap().starts_with("keyfleet-console ("), "{record}");
         b.snapshot("event").await;
@@ -523,8 +534,8 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         for (action, state) in [("#stop", "stopped"), ("#start", "running"), ("#terminate", "terminated")] {
             b.goto("/console/ec2/instances").await;
             b.click(&format!("tr[data-id={first}] input[type=checkbox]")).await;
-            b.click(action).await;
-            b.click("#confirm-change").await;
+            b.submit(action).await;
+            b.submit("#confirm-change").await;
             b.wait_for("#notice").await;
             wait_for_state(&server, &first, state);
         }
@@ -535,4 +546,66 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
 fn launched_id(notice: &str) -> String {
     let id = notice.split_whitespace().find(|w| w.starts_with("i-")).expect("an instance id");
     id.trim_end_matches(['.', ',']).to_owned()
+}
+
+#[test]
+fn reset_access_from_the_instance_page_then_the_key_from_parameter_store_as_in_seed_004() {
+    if !browser_available() || !require(&crate::instances::TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let (instance, address) = crate::reset_access::launch_and_lose_key(&server);
+
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto(&format!("/console/ec2/instances/{instance}")).await;
+        b.submit("#reset-access-submit").await;
+        // The execution's page updates itself while the steps run.
+        b.wait_for("#step-executions").await;
+        b.snapshot("automation-execution").await;
+        b.until("the execution ends", async || {
+            let Ok(status) = b.client.find(Locator::Css("#execution-status")).await else { return false };
+            status.text().await.is_ok_and(|s| s == "Success" || s == "Failed")
+        })
+        .await;
+        assert_eq!(b.text("#execution-status").await, "Success");
+        assert_eq!(b.text("tr[data-step=startInstance] .status").await, "Success");
+        b.snapshot("automation-done").await;
+        b.goto("/console/ssm/automation").await;
+        assert_eq!(b.client.find_all(Locator::Css("#executions tbody tr")).await.unwrap().len(), 1);
+        b.goto("/console/ssm/automation/execute").await;
+        b.snapshot("automation-execute").await;
+
+        // Parameter Store: the new key is a SecureString, hidden until asked for.
+        b.goto("/console/ssm/parameters").await;
+        b.snapshot("parameters").await;
+        let name = format!("/ec2rl/openssh/{instance}/key");
+        b.submit(&format!("tr[data-name='{name}'] a")).await;
+        assert_eq!(b.text("#parameter-type").await, "SecureString");
+        assert!(b.client.find(Locator::Css("#parameter-value")).await.is_err(), "hidden until asked");
+        b.submit("#show-decrypted").await;
+        let key = b.text("#parameter-value").await;
+        assert!(key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"), "{key}");
+        b.snapshot("parameter").await;
+        let path = server.dir.path().join("recovered.pem");
+        std::fs::write(&path, format!("{key}\n")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+        assert_eq!(crate::instances::ssh_ok(&server, &path, &address, "whoami"), "ec2-user\n");
+
+        // Create, edit and delete a parameter.
+        b.goto("/console/ssm/parameters/create").await;
+        b.fill("#Name", "/app/color").await;
+        b.fill("#Value", "blue").await;
+        b.submit("#parameter-submit").await;
+        assert_eq!(b.text("#parameter-value").await, "blue");
+        b.submit("#edit-parameter").await;
+        b.fill("#Value", "green").await;
+        b.submit("#parameter-submit").await;
+        assert_eq!(b.text("#parameter-value").await, "green");
+        b.fill("#confirm", "delete").await;
+        b.submit("#delete-parameter").await;
+        assert!(b.text("#notice").await.contains("Deleted /app/color"));
+    });
+    server.aws_err("ssm get-parameter --name /app/color", "ParameterNotFound");
 }

@@ -34,7 +34,7 @@ fn ssh(server: &TestServer, key: &std::path::Path, ip: &str, command: &str) -> s
 }
 
 /// Creates a key pair, launches an instance with it, and "loses" the private key.
-fn launch_and_lose_key(server: &TestServer) -> (String, String) {
+pub(crate) fn launch_and_lose_key(server: &TestServer) -> (String, String) {
     server.aws_ok("ec2 create-key-pair --key-name demo --key-type ed25519");
     let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --key-name demo"));
     let instance = &out["Instances"][0];

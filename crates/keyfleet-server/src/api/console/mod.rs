@@ -12,6 +12,7 @@ mod instances;
 mod key_pairs;
 mod pages;
 mod session;
+mod ssm;
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -108,6 +109,19 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
         (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,
         (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
+        (Method::GET, "/console/ssm/automation") => ssm::executions(&request).await,
+        (Method::GET, "/console/ssm/automation/execute") => ssm::execute_form(&request).await,
+        (Method::POST, "/console/ssm/automation/execute") => ssm::execute(&request).await,
+        (Method::GET, path) if path.starts_with("/console/ssm/automation/") => {
+            ssm::execution(&request, path.trim_start_matches("/console/ssm/automation/")).await
+        }
+        (Method::GET, "/console/ssm/parameters") => ssm::parameters(&request).await,
+        (Method::GET | Method::POST, "/console/ssm/parameters/view") => ssm::parameter(&request).await,
+        (Method::GET, "/console/ssm/parameters/create") => ssm::parameter_form(&request, false).await,
+        (Method::POST, "/console/ssm/parameters/create") => ssm::put_parameter(&request, false).await,
+        (Method::GET, "/console/ssm/parameters/edit") => ssm::parameter_form(&request, true).await,
+        (Method::POST, "/console/ssm/parameters/edit") => ssm::put_parameter(&request, true).await,
+        (Method::POST, "/console/ssm/parameters/delete") => ssm::delete_parameter(&request).await,
         (Method::GET, "/console/cloudtrail/events") => events::history(&request).await,
         (Method::GET, path) if path.starts_with("/console/cloudtrail/events/") => {
             events::event(&request, path.trim_start_matches("/console/cloudtrail/events/")).await

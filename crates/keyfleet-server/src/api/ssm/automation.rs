@@ -17,7 +17,7 @@ use crate::service::instances::Instances;
 use crate::store::{AutomationRow, StepExecution, StepStatus, WireName};
 use crate::store::{Scope, UnitOfWork};
 
-pub(super) struct StartAutomationExecution;
+pub(crate) struct StartAutomationExecution;
 
 impl Operation for StartAutomationExecution {
     type Protocol = Json11;
@@ -54,7 +54,7 @@ impl Operation for StartAutomationExecution {
     }
 }
 
-pub(super) struct GetAutomationExecution;
+pub(crate) struct GetAutomationExecution;
 
 impl Operation for GetAutomationExecution {
     type Protocol = Json11;
@@ -87,7 +87,7 @@ impl Operation for GetAutomationExecution {
     }
 }
 
-pub(super) struct DescribeAutomationExecutions;
+pub(crate) struct DescribeAutomationExecutions;
 
 impl Operation for DescribeAutomationExecutions {
     type Protocol = Json11;

@@ -2,7 +2,7 @@
 //! one table.
 
 pub mod automation;
-mod parameters;
+pub(crate) mod parameters;
 
 use super::operation::{Endpoint, Json11};
 

@@ -18,7 +18,7 @@ use crate::store::WireName;
 
 type Found = (Vec<Parameter>, Option<String>);
 
-pub(super) struct PutParameter;
+pub(crate) struct PutParameter;
 
 impl Operation for PutParameter {
     type Protocol = Json11;
@@ -54,7 +54,7 @@ impl Operation for PutParameter {
     }
 }
 
-pub(super) struct GetParameter;
+pub(crate) struct GetParameter;
 
 impl Operation for GetParameter {
     type Protocol = Json11;
@@ -162,7 +162,7 @@ impl Operation for GetParametersByPath {
     }
 }
 
-pub(super) struct DescribeParameters;
+pub(crate) struct DescribeParameters;
 
 impl Operation for DescribeParameters {
     type Protocol = Json11;
@@ -236,7 +236,7 @@ impl Operation for GetParameterHistory {
     }
 }
 
-pub(super) struct DeleteParameter;
+pub(crate) struct DeleteParameter;
 
 impl Operation for DeleteParameter {
     type Protocol = Json11;

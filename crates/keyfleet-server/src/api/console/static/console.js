@@ -24,6 +24,11 @@ function enhance(root) {
     update();
   });
 
+  // A running automation's steps update in place until it ends.
+  root.querySelectorAll("[data-refresh][data-live=true]").forEach((section) => {
+    setTimeout(() => refresh(section), 1000);
+  });
+
   // Forms whose answer is a file (a new private key): download it, then go on to the page
   // the server names. A refusal's page replaces this one, as a plain submission would show it.
   root.querySelectorAll("form[data-download]").forEach((form) => {
@@ -32,6 +37,23 @@ function enhance(root) {
       download(form);
     });
   });
+}
+
+async function refresh(section) {
+  let response;
+  try {
+    response = await fetch(section.dataset.refresh, { credentials: "same-origin", cache: "no-store" });
+  } catch (e) {
+    setTimeout(() => refresh(section), 2000);
+    return;
+  }
+  if (!response.ok) return;
+  const page = new DOMParser().parseFromString(await response.text(), "text/html");
+  const fresh = page.getElementById(section.id);
+  if (!fresh) return;
+  const adopted = document.adoptNode(fresh);
+  section.replaceWith(adopted);
+  if (adopted.dataset.live === "true") setTimeout(() => refresh(adopted), 1000);
 }
 
 async function download(form) {
