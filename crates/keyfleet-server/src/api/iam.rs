@@ -33,7 +33,7 @@ pub static ACTIONS: &[Endpoint<AwsQuery>] = &[
     Endpoint::of::<DeleteLoginProfile>(),
 ];
 
-pub(super) struct CreateUser;
+pub(crate) struct CreateUser;
 
 impl Operation for CreateUser {
     type Protocol = AwsQuery;
@@ -60,7 +60,7 @@ impl Operation for CreateUser {
     }
 }
 
-pub(super) struct GetUser;
+pub(crate) struct GetUser;
 
 impl Operation for GetUser {
     type Protocol = AwsQuery;
@@ -87,7 +87,7 @@ impl Operation for GetUser {
     }
 }
 
-pub(super) struct DeleteUser;
+pub(crate) struct DeleteUser;
 
 impl Operation for DeleteUser {
     type Protocol = AwsQuery;
@@ -114,7 +114,7 @@ impl Operation for DeleteUser {
     }
 }
 
-pub(super) struct ListUsers;
+pub(crate) struct ListUsers;
 
 impl Operation for ListUsers {
     type Protocol = AwsQuery;
@@ -145,7 +145,7 @@ impl Operation for ListUsers {
     }
 }
 
-pub(super) struct CreateAccessKey;
+pub(crate) struct CreateAccessKey;
 
 impl Operation for CreateAccessKey {
     type Protocol = AwsQuery;
@@ -176,7 +176,7 @@ impl Operation for CreateAccessKey {
     }
 }
 
-pub(super) struct DeleteAccessKey;
+pub(crate) struct DeleteAccessKey;
 
 impl Operation for DeleteAccessKey {
     type Protocol = AwsQuery;
@@ -205,7 +205,7 @@ impl Operation for DeleteAccessKey {
     }
 }
 
-pub(super) struct ListAccessKeys;
+pub(crate) struct ListAccessKeys;
 
 impl Operation for ListAccessKeys {
     type Protocol = AwsQuery;
@@ -242,7 +242,7 @@ impl Operation for ListAccessKeys {
 }
 
 /// A user and one of its inline policies by name.
-pub(super) struct UserPolicy {
+pub(crate) struct UserPolicy {
     user: String,
     policy: String,
 }
@@ -253,7 +253,7 @@ impl UserPolicy {
     }
 }
 
-pub(super) struct PutUserPolicy;
+pub(crate) struct PutUserPolicy;
 
 impl Operation for PutUserPolicy {
     type Protocol = AwsQuery;
@@ -282,7 +282,7 @@ impl Operation for PutUserPolicy {
     }
 }
 
-pub(super) struct GetUserPolicy;
+pub(crate) struct GetUserPolicy;
 
 impl Operation for GetUserPolicy {
     type Protocol = AwsQuery;
@@ -315,7 +315,7 @@ impl Operation for GetUserPolicy {
     }
 }
 
-pub(super) struct DeleteUserPolicy;
+pub(crate) struct DeleteUserPolicy;
 
 impl Operation for DeleteUserPolicy {
     type Protocol = AwsQuery;
@@ -342,7 +342,7 @@ impl Operation for DeleteUserPolicy {
     }
 }
 
-pub(super) struct ListUserPolicies;
+pub(crate) struct ListUserPolicies;
 
 impl Operation for ListUserPolicies {
     type Protocol = AwsQuery;

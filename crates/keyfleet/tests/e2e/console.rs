@@ -609,3 +609,58 @@ fn reset_access_from_the_instance_page_then_the_key_from_parameter_store_as_in_s
     });
     server.aws_err("ssm get-parameter --name /app/color", "ParameterNotFound");
 }
+
+#[test]
+fn iam_users_keys_passwords_and_policies() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let account = server_account(&server);
+
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/iam/users").await;
+        b.fill("#UserName", "erin").await;
+        b.submit("#create-user").await;
+        assert_eq!(b.text("h1").await, "User erin");
+
+        // A new access key's secret is shown once, on the answer to the form, and it signs.
+        b.submit("#create-access-key").await;
+        let erin =
+            crate::support::Identity { id: b.text("#new-key-id").await, secret: b.text("#new-key-secret").await };
+        server.aws_err_as(&erin, "ec2 describe-key-pairs", "UnauthorizedOperation");
+        b.snapshot("iam-user").await;
+        b.goto(&format!("/console/iam/users/view?UserName=erin")).await;
+        assert!(b.client.find(Locator::Css("#new-key-secret")).await.is_err(), "the secret is never shown again");
+
+        // A malformed policy is refused with IAM's error, and the draft is kept.
+        b.fill("#PolicyName", "keys").await;
+        b.fill("#PolicyDocument", r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow""#).await;
+        b.submit("#put-policy").await;
+        assert!(b.text("#problem").await.contains("MalformedPolicyDocument"));
+        assert!(b.wait_for("#PolicyDocument").await.prop("value").await.unwrap().unwrap().contains("Statement"));
+        let policy = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeKeyPairs", "Resource": "*"}]}"#;
+        b.fill("#PolicyDocument", policy).await;
+        b.submit("#put-policy").await;
+        b.wait_for("form.policy[data-policy=keys]").await;
+        server.aws_ok_as(&erin, "ec2 describe-key-pairs");
+
+        // A console password, then sign in with it.
+        b.fill("#Password", "Erins-passw0rd!").await;
+        b.submit("#set-password").await;
+        assert!(b.text("#password-state").await.starts_with("Enabled"));
+
+        // IAM refuses to delete a user that still has keys, a password and policies.
+        b.submit("#delete-user-submit").await;
+        assert!(b.text("#problem").await.contains("DeleteConflict"));
+
+        b.submit("#sign-out").await;
+        b.sign_in_with_password(&account, "erin", "Erins-passw0rd!").await;
+        assert_eq!(b.text("#identity").await, format!("erin @ {account}"));
+        b.goto("/console/iam/users").await;
+        assert!(b.text("#problem").await.contains("You are not authorized to perform this operation."));
+    });
+    assert_eq!(json(&server.aws_ok("iam get-login-profile --user-name erin"))["LoginProfile"]["UserName"], "erin");
+}

@@ -8,6 +8,7 @@
 //! page works without it.
 
 mod events;
+mod iam;
 mod instances;
 mod key_pairs;
 mod pages;
@@ -122,6 +123,9 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ssm/parameters/edit") => ssm::parameter_form(&request, true).await,
         (Method::POST, "/console/ssm/parameters/edit") => ssm::put_parameter(&request, true).await,
         (Method::POST, "/console/ssm/parameters/delete") => ssm::delete_parameter(&request).await,
+        (Method::GET, "/console/iam/users") => iam::users(&request).await,
+        (Method::POST, "/console/iam/users") => iam::act(&request).await,
+        (Method::GET, "/console/iam/users/view") => iam::user(&request).await,
         (Method::GET, "/console/cloudtrail/events") => events::history(&request).await,
         (Method::GET, path) if path.starts_with("/console/cloudtrail/events/") => {
             events::event(&request, path.trim_start_matches("/console/cloudtrail/events/")).await
@@ -243,6 +247,16 @@ async fn call_ec2<O: Operation<Protocol = operation::Ec2Query>>(
 ) -> Result<O::Output, ApiError> {
     let parameters = params.audit_json();
     call::<O>(request, signed, Service::Ec2, &params, parameters).await
+}
+
+/// Runs an IAM Query operation with `params` as its request.
+async fn call_iam<O: Operation<Protocol = operation::AwsQuery>>(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    params: QueryParams,
+) -> Result<O::Output, ApiError> {
+    let parameters = params.audit_json();
+    call::<O>(request, signed, Service::Iam, &params, parameters).await
 }
 
 /// Runs a JSON 1.1 operation (SSM, CloudTrail) with `input` as its request body.
