@@ -321,6 +321,20 @@ fn creates_imports_pages_and_deletes_key_pairs() {
         b.wait_for("a[rel=prev]").await;
         assert_eq!(b.client.find_all(Locator::Css("#key-pairs tbody tr")).await.unwrap().len(), 5);
 
+        // Manage tags on a chosen row: add one, then remove it.
+        b.goto("/console/ec2/key-pairs?filter=web-ed").await;
+        b.click("tr[data-name=web-ed] input[type=checkbox]").await;
+        b.submit("#manage-tags").await;
+        b.fill("#tag-key-1", "owner").await;
+        b.fill("#tag-value-1", "ops").await;
+        b.submit("#save-tags").await;
+        assert!(b.text("tr[data-name=web-ed]").await.contains("owner=ops"));
+        b.click("tr[data-name=web-ed] input[type=checkbox]").await;
+        b.submit("#manage-tags").await;
+        b.click("#remove-owner").await;
+        b.submit("#save-tags").await;
+        assert!(!b.text("tr[data-name=web-ed]").await.contains("owner"));
+
         // Delete with confirmation.
         b.goto("/console/ec2/key-pairs?filter=web-rsa").await;
         b.click("tr[data-name=web-rsa] input[type=checkbox]").await;

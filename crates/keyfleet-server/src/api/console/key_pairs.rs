@@ -375,3 +375,96 @@ fn e_status(page: &DeleteConfirm) -> StatusCode {
         _ => StatusCode::BAD_REQUEST,
     }
 }
+
+/// A key pair on the tags page: its id, name and tags.
+pub struct Tagged {
+    pub id: String,
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/key_pair_tags.html")]
+pub struct TagsPage {
+    pub shell: Shell,
+    pub pairs: Result<Vec<Tagged>, Problem>,
+    pub problem: Option<Problem>,
+    /// Every tag key on the chosen pairs, for removal.
+    pub keys: Vec<String>,
+    pub tag_rows: Vec<usize>,
+}
+
+/// `POST /console/ec2/key-pairs/tags`: the chosen key pairs' tags, then (with `apply`) one
+/// CreateTags for the rows filled in and one DeleteTags for the keys ticked for removal.
+pub async fn tags(request: &ConsoleRequest<'_>) -> Response {
+    let signed = match session::require_change(request).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let form = request.form();
+    let names: Vec<&str> = form.iter().filter(|(k, v)| k == "KeyName" && !v.is_empty()).map(|(_, v)| v.as_str()).collect();
+    let region = request.region();
+    if names.is_empty() {
+        return see_other(&format!("/console/ec2/key-pairs?region={region}"));
+    }
+    let lookup = QueryParams::from_pairs(names.iter().enumerate().map(|(i, n)| (format!("KeyName.{}", i + 1), n.to_string())));
+    let pairs = match call_ec2::<DescribeKeyPairs>(request, &signed, lookup).await {
+        Ok(pairs) => pairs,
+        Err(e) => return render(e.status, &tags_page(request, &signed, Err(e.into()), None)),
+    };
+    if request.field("apply").as_deref() == Some("yes") {
+        if let Err(e) = apply_tags(request, &signed, &pairs).await {
+            return render(e.status, &tags_page(request, &signed, Ok(pairs), Some(e.into())));
+        }
+        let filter = if names.len() == 1 { names.first().copied().unwrap_or_default() } else { "" };
+        let query = form_urlencoded::Serializer::new(String::new()).append_pair("region", &region).append_pair("filter", filter).finish();
+        return see_other(&format!("/console/ec2/key-pairs?{query}"));
+    }
+    render(StatusCode::OK, &tags_page(request, &signed, Ok(pairs), None))
+}
+
+fn tags_page(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    pairs: Result<Vec<KeyPairInfo>, Problem>,
+    problem: Option<Problem>,
+) -> TagsPage {
+    let pairs = pairs.map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|p| Tagged { id: p.id, name: p.name, tags: p.tags.into_iter().map(|t| (t.key, t.value)).collect() })
+            .collect::<Vec<_>>()
+    });
+    let mut keys: Vec<String> = pairs.iter().flatten().flat_map(|p| p.tags.iter().map(|(k, _)| k.clone())).collect();
+    keys.sort();
+    keys.dedup();
+    TagsPage { shell: Shell::new(request, signed, "key-pairs"), pairs, problem, keys, tag_rows: (1..=FORM_TAGS).collect() }
+}
+
+async fn apply_tags(request: &ConsoleRequest<'_>, signed: &Signed, pairs: &[KeyPairInfo]) -> Result<(), crate::api::error::ApiError> {
+    use crate::api::ec2::tags::{CreateTags, DeleteTags};
+    let form = request.form();
+    let resources = || pairs.iter().enumerate().map(|(i, p)| (format!("ResourceId.{}", i + 1), p.id.clone()));
+    let mut added = Vec::new();
+    for row in 1..=FORM_TAGS {
+        let get = |field: &str| form.iter().find(|(k, _)| k == &format!("Tag.{row}.{field}")).map(|(_, v)| v.clone());
+        if let Some(key) = get("Key").filter(|k| !k.is_empty()) {
+            let n = added.len() / 2 + 1;
+            added.push((format!("Tag.{n}.Key"), key));
+            added.push((format!("Tag.{n}.Value"), get("Value").unwrap_or_default()));
+        }
+    }
+    if !added.is_empty() {
+        call_ec2::<CreateTags>(request, signed, QueryParams::from_pairs(resources().chain(added))).await?;
+    }
+    let removed: Vec<(String, String)> = form
+        .iter()
+        .filter(|(k, _)| k == "RemoveTag")
+        .enumerate()
+        .map(|(i, (_, key))| (format!("Tag.{}.Key", i + 1), key.clone()))
+        .collect();
+    if !removed.is_empty() {
+        call_ec2::<DeleteTags>(request, signed, QueryParams::from_pairs(resources().chain(removed))).await?;
+    }
+    Ok(())
+}

@@ -106,6 +106,7 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/key-pairs/import") => key_pairs::import_form(&request).await,
         (Method::POST, "/console/ec2/key-pairs/import") => key_pairs::import(&request).await,
         (Method::POST, "/console/ec2/key-pairs/delete") => key_pairs::delete(&request).await,
+        (Method::POST, "/console/ec2/key-pairs/tags") => key_pairs::tags(&request).await,
         (Method::GET, "/console/ec2/instances") => instances::list(&request).await,
         (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
         (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,

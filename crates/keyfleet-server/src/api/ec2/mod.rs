@@ -4,7 +4,7 @@
 pub(crate) mod instances;
 pub(crate) mod key_pairs;
 mod regions;
-mod tags;
+pub(crate) mod tags;
 pub(super) mod targets;
 
 use super::operation::{Ec2Query, Endpoint};

@@ -10,7 +10,7 @@ use crate::common::page::PageRequest;
 use crate::service::filter::Filter;
 use crate::store::{ResourceTag, Tag, TagRemoval};
 
-pub(super) struct CreateTags;
+pub(crate) struct CreateTags;
 
 impl Operation for CreateTags {
     type Protocol = Ec2Query;
@@ -37,7 +37,7 @@ impl Operation for CreateTags {
     }
 }
 
-pub(super) struct DeleteTags;
+pub(crate) struct DeleteTags;
 
 impl Operation for DeleteTags {
     type Protocol = Ec2Query;
