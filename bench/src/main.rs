@@ -24,9 +24,10 @@ fn main() {
         Some("scale") => scale(&args[1..]),
         Some("writes") => writes(&args[1..]),
         Some("reads") => reads(&args[1..]),
+        Some("console") => console(&args[1..]),
         _ => {
             eprintln!(
-                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N] [--env K=V] [--baseline BIN] [--baseline-env K=V] | reads [--requests N]"
+                "usage: keyfleet-bench moto | backends [--requests N] [--database-url postgres://…] | scale [--key-pairs N] | writes [--requests N] [--env K=V] [--baseline BIN] [--baseline-env K=V] | reads [--requests N] | console [--requests N]"
             );
             std::process::exit(2);
         }
@@ -131,6 +132,23 @@ fn reads(args: &[String]) {
     ];
     println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
     run_all(&[&keyfleet], &workloads);
+}
+
+/// The console's Key Pairs page at 5000 key pairs against the API's DescribeKeyPairs of the
+/// same 5000 (the reference, in the same run), one request at a time; the page's p50 target
+/// is 30 ms.
+fn console(args: &[String]) {
+    let requests: usize = flag(args, "--requests").map_or(200, |n| n.parse().expect("--requests N"));
+    let keyfleet = Server::keyfleet(None, &[]);
+    let workloads = [Workload::describe_all(5000, 1, requests), Workload::console_key_pairs(5000, 1, requests)];
+    println!("{:<34} {:<32}", "workload", "keyfleet: p50/p99, throughput");
+    let results = run_all(&[&keyfleet], &workloads);
+    let (api, page) = (&results[0][0], &results[1][0]);
+    let p50 = page.percentile(0.5);
+    println!();
+    println!("console page / API describe-all p50: {:.2}x", p50.as_secs_f64() / api.percentile(0.5).as_secs_f64());
+    let verdict = if p50.as_millis() <= 30 { "PASS" } else { "FAIL" };
+    println!("console page p50 {:.1} ms (target 30 ms): {verdict}", p50.as_secs_f64() * 1000.0);
 }
 
 /// An empty store against one with a million key pairs over 200 (account, region) scopes:

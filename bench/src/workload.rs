@@ -30,6 +30,8 @@ pub struct Workload {
     /// Unmeasured requests first (to drain the RSA pool).
     warmup: usize,
     body: Box<dyn Fn(usize) -> String + Sync>,
+    /// A console page to GET (signed in once per run) instead of the API request `body`.
+    page: Option<&'static str>,
 }
 
 impl Workload {
@@ -49,7 +51,15 @@ impl Workload {
             mutates: false,
             warmup: 0,
             body: Box::new(body),
+            page: None,
         }
+    }
+
+    /// The console's Key Pairs page (its first 50 rows, sorted by name) over `n` key pairs.
+    pub fn console_key_pairs(n: usize, concurrency: usize, requests: usize) -> Workload {
+        let mut workload = Workload::new(&format!("console key pairs@{n}"), concurrency, requests, Seed::KeyPairs(n), |_| String::new());
+        workload.page = Some("/console/ec2/key-pairs?region=us-east-1");
+        workload
     }
 
     fn mutating(mut self) -> Workload {
@@ -116,6 +126,11 @@ impl Workload {
         for i in 0..self.warmup {
             post(&warmup_agent, &server.url, &(self.body)(1_000_000 + i));
         }
+        let cookie = self.page.map(|_| console_session(server));
+        let request = |agent: &ureq::Agent, i: usize| match (self.page, &cookie) {
+            (Some(page), Some(cookie)) => get(agent, &format!("{}{page}", server.url), cookie),
+            _ => post(agent, &server.url, &(self.body)(i)),
+        };
         let next = AtomicUsize::new(0);
         let cpu_before = server.cpu_time();
         let started = Instant::now();
@@ -131,7 +146,7 @@ impl Workload {
                                 return mine;
                             }
                             let t = Instant::now();
-                            post(&agent, &server.url, &(self.body)(i));
+                            request(&agent, i);
                             mine.push(t.elapsed());
                         }
                     })
@@ -191,6 +206,26 @@ pub fn try_post(agent: &ureq::Agent, url: &str, body: &str) -> Result<(), String
     let status = response.status();
     let text = response.into_body().read_to_string().unwrap_or_default();
     if status.is_success() { Ok(()) } else { Err(format!("HTTP {status}: {text}")) }
+}
+
+/// Signs in to the console of a `--dev` server (any access key is accepted there) and returns
+/// the session cookie.
+fn console_session(server: &Server) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let response = agent
+        .post(format!("{}/console/signin", server.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("AccessKeyId=AKIDEXAMPLE&SecretAccessKey=bench")
+        .expect("console sign-in");
+    let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("a session cookie");
+    cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+fn get(agent: &ureq::Agent, url: &str, cookie: &str) {
+    let response = agent.get(url).header("Cookie", cookie).call().expect("GET");
+    let status = response.status();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    assert!(status.is_success() && text.contains("id=\"key-pairs\""), "{url}: HTTP {status}");
 }
 
 fn post(agent: &ureq::Agent, url: &str, body: &str) {

@@ -700,3 +700,60 @@ for_each_backend!(root_keys_users_and_the_ping, |s: Arc<dyn Store>| async move {
     assert_eq!(s.user("222233334444", "carol").await.unwrap().unwrap().name, "Carol", "names match ignoring case");
     assert!(s.user("111122223333", "carol").await.unwrap().is_none(), "users are per account");
 });
+
+for_each_backend!(login_profiles_follow_their_user_and_block_its_deletion, |s: Arc<dyn Store>| async move {
+    let account = "111122223333";
+    let profile = |user: &str| LoginProfileRow {
+        user_name: user.into(),
+        password_hash: "$argon2id$stand-in".into(),
+        reset_required: true,
+        created_ms: 5,
+    };
+    assert!(!s.insert_login_profile(account, &profile("nobody")).await.unwrap(), "no such user");
+    s.insert_user(account, &UserRow { name: "Alice".into(), user_id: "AIDA1".into(), created_ms: 1 }).await.unwrap();
+    assert!(s.insert_login_profile(account, &profile("Alice")).await.unwrap());
+    assert!(matches!(s.insert_login_profile(account, &profile("alice")).await, Err(StoreError::Duplicate)));
+    assert_eq!(s.login_profile(account, "ALICE").await.unwrap(), Some(profile("Alice")), "names ignore case");
+    assert_eq!(s.delete_user(account, "alice").await.unwrap(), DeleteUserOutcome::HasLoginProfile);
+
+    let change = LoginProfileChange { password_hash: None, reset_required: Some(false) };
+    assert!(s.update_login_profile(account, "alice", &change).await.unwrap());
+    let stored = s.login_profile(account, "alice").await.unwrap().unwrap();
+    assert_eq!((stored.password_hash.as_str(), stored.reset_required), ("$argon2id$stand-in", false));
+    let change = LoginProfileChange { password_hash: Some("$argon2id$new".into()), reset_required: None };
+    assert!(s.update_login_profile(account, "alice", &change).await.unwrap());
+    let stored = s.login_profile(account, "alice").await.unwrap().unwrap();
+    assert_eq!((stored.password_hash.as_str(), stored.reset_required), ("$argon2id$new", false));
+
+    assert!(s.delete_login_profile(account, "alice").await.unwrap());
+    assert!(!s.delete_login_profile(account, "alice").await.unwrap());
+    assert!(!s.update_login_profile(account, "alice", &change).await.unwrap());
+    assert_eq!(s.delete_user(account, "alice").await.unwrap(), DeleteUserOutcome::Deleted);
+});
+
+for_each_backend!(console_sessions_expire_when_idle_and_end_when_deleted, |s: Arc<dyn Store>| async move {
+    let session = |hash: &str, last_seen_ms: i64| ConsoleSessionRow {
+        token_hash: hash.into(),
+        account: "111122223333".into(),
+        user_name: Some("alice".into()),
+        access_key_id: String::new(),
+        csrf: format!("csrf-{hash}"),
+        created_ms: 1,
+        last_seen_ms,
+    };
+    s.insert_console_session(&session("a", 1_000)).await.unwrap();
+    s.insert_console_session(&session("b", 5_000)).await.unwrap();
+    s.insert_console_session(&ConsoleSessionRow { user_name: None, ..session("root", 5_000) }).await.unwrap();
+    assert_eq!(s.console_session("a", 500).await.unwrap(), Some(session("a", 1_000)));
+    assert_eq!(s.console_session("a", 2_000).await.unwrap(), None, "idle since before the cut-off");
+    s.touch_console_session("a", 3_000).await.unwrap();
+    assert!(s.console_session("a", 2_000).await.unwrap().is_some(), "a use keeps it alive");
+    assert_eq!(s.console_session("root", 0).await.unwrap().unwrap().user_name, None);
+
+    s.delete_idle_console_sessions(4_000).await.unwrap();
+    assert_eq!(s.console_session("a", 0).await.unwrap(), None);
+    s.delete_console_session("b").await.unwrap();
+    assert_eq!(s.console_session("b", 0).await.unwrap(), None);
+    assert!(s.console_session("root", 0).await.unwrap().is_some());
+    assert_eq!(s.console_session("nope", 0).await.unwrap(), None);
+});
