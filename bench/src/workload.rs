@@ -57,7 +57,10 @@ impl Workload {
 
     /// The console's Key Pairs page (its first 50 rows, sorted by name) over `n` key pairs.
     pub fn console_key_pairs(n: usize, concurrency: usize, requests: usize) -> Workload {
-        let mut workload = Workload::new(&format!("console key pairs@{n}"), concurrency, requests, Seed::KeyPairs(n), |_| String::new());
+        let mut workload =
+            Workload::new(&format!("console key pairs@{n}"), concurrency, requests, Seed::KeyPairs(n), |_| {
+                String::new()
+            });
         workload.page = Some("/console/ec2/key-pairs?region=us-east-1");
         workload
     }

@@ -40,6 +40,8 @@ pub struct Limits {
     /// Audit records of refused signatures, per source address: past it a refusal is still
     /// answered, but not recorded, so unsigned floods cannot grow the store at request speed.
     pub refusal_records: Option<RateLimiter>,
+    /// Console sign-in attempts per source address.
+    pub sign_ins: Option<RateLimiter>,
 }
 
 impl Limits {
@@ -52,6 +54,7 @@ impl Limits {
             max_params: 2_000,
             rate: RateLimiter::new(rate, burst),
             refusal_records: RateLimiter::new(REFUSAL_RECORDS_PER_SECOND, REFUSAL_RECORDS_BURST),
+            sign_ins: RateLimiter::new(SIGN_INS_PER_SECOND, SIGN_INS_BURST),
         }
     }
 }
@@ -59,6 +62,9 @@ impl Limits {
 /// Refused requests recorded per source address: one a second, after a first hundred.
 const REFUSAL_RECORDS_PER_SECOND: u32 = 1;
 const REFUSAL_RECORDS_BURST: u32 = 100;
+/// Console sign-in attempts per source address: one a second, after a first ten.
+const SIGN_INS_PER_SECOND: u32 = 1;
+const SIGN_INS_BURST: u32 = 10;
 /// The longest user agent recorded (longer ones are cut at a character boundary).
 const MAX_USER_AGENT_BYTES: usize = 1024;
 

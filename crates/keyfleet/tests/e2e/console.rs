@@ -678,3 +678,42 @@ fn iam_users_keys_passwords_and_policies() {
     });
     assert_eq!(json(&server.aws_ok("iam get-login-profile --user-name erin"))["LoginProfile"]["UserName"], "erin");
 }
+
+#[test]
+fn sign_in_attempts_are_limited_per_source_and_headers_forbid_framing_and_inline_script() {
+    if !require(&["curl"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let url = format!("{}/console/signin", server.url);
+    let attempt = || {
+        run_ok(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-d",
+                "AccessKeyId=AKIAWRONGWRONGWRONG0&SecretAccessKey=x",
+                &url,
+            ],
+        )
+    };
+    let codes: Vec<String> = (0..11).map(|_| attempt()).collect();
+    assert!(codes[..10].iter().all(|c| c == "401"), "{codes:?}");
+    assert_eq!(codes[10], "429", "the eleventh attempt in a burst");
+
+    let headers =
+        run_ok("curl", &["-s", "-o", "/dev/null", "-D", "-", &format!("{}/console/", server.url)]).to_lowercase();
+    for expected in [
+        "content-security-policy: default-src 'none'; script-src 'self';",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+        "cache-control: no-store",
+    ] {
+        assert!(headers.contains(expected), "{expected} in\n{headers}");
+    }
+    assert!(!headers.contains("unsafe-inline"), "{headers}");
+}

@@ -156,3 +156,43 @@ fn a_replica_takes_over_only_the_instances_whose_volumes_it_can_reach() {
     assert!(heir.log().contains("took over an instance"), "{}", heir.log());
     assert_eq!(crate::instances::describe(&elsewhere, &id)["State"]["Name"], "running");
 }
+
+/// A console session started on one replica is accepted by the other, and signing out on
+/// the other ends it for both.
+#[test]
+fn a_console_session_is_good_on_every_replica_until_sign_out() {
+    if !require(&["curl"]) {
+        return;
+    }
+    let Some((a, b)) = pair(None) else { return };
+    let admin = a.admin();
+    let signed_in = run_ok(
+        "curl",
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "-d",
+            &format!("AccessKeyId={}&SecretAccessKey={}", admin.id, admin.secret),
+            &format!("{}/console/signin", a.url),
+        ],
+    );
+    let cookie = signed_in
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let page =
+        |server: &TestServer| run_ok("curl", &["-s", "-b", &cookie, &format!("{}/console/ec2/key-pairs", server.url)]);
+    let on_b = page(&b);
+    assert!(on_b.contains("Key pairs <span class=\"total\">(0)</span>"), "{on_b}");
+    let csrf =
+        on_b.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a CSRF token").to_owned();
+    run_ok("curl", &["-s", "-b", &cookie, "-d", &format!("csrf={csrf}"), &format!("{}/console/signout", b.url)]);
+    for server in [&a, &b] {
+        assert!(page(server).is_empty(), "signed out: the page redirects to sign-in");
+    }
+}

@@ -402,12 +402,14 @@ pub async fn tags(request: &ConsoleRequest<'_>) -> Response {
         Err(response) => return response,
     };
     let form = request.form();
-    let names: Vec<&str> = form.iter().filter(|(k, v)| k == "KeyName" && !v.is_empty()).map(|(_, v)| v.as_str()).collect();
+    let names: Vec<&str> =
+        form.iter().filter(|(k, v)| k == "KeyName" && !v.is_empty()).map(|(_, v)| v.as_str()).collect();
     let region = request.region();
     if names.is_empty() {
         return see_other(&format!("/console/ec2/key-pairs?region={region}"));
     }
-    let lookup = QueryParams::from_pairs(names.iter().enumerate().map(|(i, n)| (format!("KeyName.{}", i + 1), n.to_string())));
+    let lookup =
+        QueryParams::from_pairs(names.iter().enumerate().map(|(i, n)| (format!("KeyName.{}", i + 1), n.to_string())));
     let pairs = match call_ec2::<DescribeKeyPairs>(request, &signed, lookup).await {
         Ok(pairs) => pairs,
         Err(e) => return render(e.status, &tags_page(request, &signed, Err(e.into()), None)),
@@ -417,7 +419,10 @@ pub async fn tags(request: &ConsoleRequest<'_>) -> Response {
             return render(e.status, &tags_page(request, &signed, Ok(pairs), Some(e.into())));
         }
         let filter = if names.len() == 1 { names.first().copied().unwrap_or_default() } else { "" };
-        let query = form_urlencoded::Serializer::new(String::new()).append_pair("region", &region).append_pair("filter", filter).finish();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("region", &region)
+            .append_pair("filter", filter)
+            .finish();
         return see_other(&format!("/console/ec2/key-pairs?{query}"));
     }
     render(StatusCode::OK, &tags_page(request, &signed, Ok(pairs), None))
@@ -438,10 +443,20 @@ fn tags_page(
     let mut keys: Vec<String> = pairs.iter().flatten().flat_map(|p| p.tags.iter().map(|(k, _)| k.clone())).collect();
     keys.sort();
     keys.dedup();
-    TagsPage { shell: Shell::new(request, signed, "key-pairs"), pairs, problem, keys, tag_rows: (1..=FORM_TAGS).collect() }
+    TagsPage {
+        shell: Shell::new(request, signed, "key-pairs"),
+        pairs,
+        problem,
+        keys,
+        tag_rows: (1..=FORM_TAGS).collect(),
+    }
 }
 
-async fn apply_tags(request: &ConsoleRequest<'_>, signed: &Signed, pairs: &[KeyPairInfo]) -> Result<(), crate::api::error::ApiError> {
+async fn apply_tags(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    pairs: &[KeyPairInfo],
+) -> Result<(), crate::api::error::ApiError> {
     use crate::api::ec2::tags::{CreateTags, DeleteTags};
     let form = request.form();
     let resources = || pairs.iter().enumerate().map(|(i, p)| (format!("ResourceId.{}", i + 1), p.id.clone()));

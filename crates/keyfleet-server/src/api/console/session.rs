@@ -1,8 +1,6 @@
 //! Signing in and out, the session cookie, and the checks every change passes: the form's
 //! CSRF token and the request's origin.
 
-use std::sync::LazyLock;
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use subtle::ConstantTimeEq as _;
@@ -10,7 +8,6 @@ use zeroize::Zeroizing;
 
 use super::pages::{self, Shell};
 use super::{ConsoleRequest, render, see_other};
-use crate::api::limits::RateLimiter;
 use crate::service::audit::{Actor, ApiCall};
 use crate::service::console::{IDLE_MS, Session, SessionOwner};
 use crate::service::policy::Policy;
@@ -18,9 +15,6 @@ use crate::store::UnitOfWork;
 
 /// The session cookie's name.
 const COOKIE: &str = "keyfleet_session";
-
-/// Sign-in attempts per source address: one a second, after a first ten.
-static SIGN_INS: LazyLock<Option<RateLimiter>> = LazyLock::new(|| RateLimiter::new(1, 10));
 
 /// A request's live session, with the policies it is authorized by.
 pub struct Signed {
@@ -209,7 +203,7 @@ pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
         return render(StatusCode::BAD_REQUEST, &pages::SignIn { error, mode: "key" });
     };
     let mode = credentials.mode();
-    if !SIGN_INS.as_ref().is_none_or(|limit| limit.admit(&request.source_ip)) {
+    if !request.state.limits.sign_ins.as_ref().is_none_or(|limit| limit.admit(&request.source_ip)) {
         let error = Some("Too many sign-in attempts. Wait a moment and try again.".into());
         return render(StatusCode::TOO_MANY_REQUESTS, &pages::SignIn { error, mode });
     }
