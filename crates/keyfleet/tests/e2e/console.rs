@@ -598,10 +598,11 @@ fn reset_access_from_the_instance_page_then_the_key_from_parameter_store_as_in_s
         b.submit(&format!("tr[data-name='{name}'] a")).await;
         assert_eq!(b.text("#parameter-type").await, "SecureString");
         assert!(b.client.find(Locator::Css("#parameter-value")).await.is_err(), "hidden until asked");
+        // The picture is taken before the secret is shown: no private key in the docs.
+        b.snapshot("parameter").await;
         b.submit("#show-decrypted").await;
         let key = b.text("#parameter-value").await;
         assert!(key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"), "{key}");
-        b.snapshot("parameter").await;
         let path = server.dir.path().join("recovered.pem");
         std::fs::write(&path, format!("{key}\n")).unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
@@ -645,9 +646,9 @@ fn iam_users_keys_passwords_and_policies() {
         let erin =
             crate::support::Identity { id: b.text("#new-key-id").await, secret: b.text("#new-key-secret").await };
         server.aws_err_as(&erin, "ec2 describe-key-pairs", "UnauthorizedOperation");
-        b.snapshot("iam-user").await;
-        b.goto(&format!("/console/iam/users/view?UserName=erin")).await;
+        b.goto("/console/iam/users/view?UserName=erin").await;
         assert!(b.client.find(Locator::Css("#new-key-secret")).await.is_err(), "the secret is never shown again");
+        b.snapshot("iam-user").await;
 
         // A malformed policy is refused with IAM's error, and the draft is kept.
         b.fill("#PolicyName", "keys").await;
