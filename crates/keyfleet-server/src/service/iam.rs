@@ -29,6 +29,17 @@ pub struct NewAccessKey {
     pub secret: Zeroizing<String>,
 }
 
+/// What a console password check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// No such user, no password, or another password.
+    Wrong,
+    /// The password.
+    Right,
+    /// The password, which must now be replaced (`PasswordResetRequired`).
+    MustChange,
+}
+
 /// A user's access key resolved for authentication.
 pub struct ResolvedKey {
     /// The account.
@@ -227,11 +238,32 @@ impl Iam {
 
     /// Checks a console password. Takes the same time whether or not the user or its profile
     /// exists, so that a sign-in failure does not tell which.
-    pub async fn check_password(&self, account: &str, user: &str, password: Zeroizing<String>) -> Result<bool> {
+    pub async fn check_password(
+        &self,
+        account: &str,
+        user: &str,
+        password: Zeroizing<String>,
+    ) -> Result<PasswordCheck> {
         let profile = self.store.login_profile(account, user).await?;
         let hash = profile.as_ref().map(|p| p.password_hash.clone());
         let matched = password::verify(password, hash).await?;
-        Ok(matched && profile.is_some())
+        Ok(match profile {
+            Some(profile) if matched && profile.reset_required => PasswordCheck::MustChange,
+            Some(_) if matched => PasswordCheck::Right,
+            _ => PasswordCheck::Wrong,
+        })
+    }
+
+    /// A user's own new password at sign-in, once the old one was checked (IAM's
+    /// `ChangePassword`, which a forced reset allows): the reset requirement is then met.
+    pub async fn change_own_password(&self, account: &str, user: &str, new: Zeroizing<String>) -> Result<()> {
+        let change =
+            LoginProfileChange { password_hash: Some(password::hash(new).await?), reset_required: Some(false) };
+        if self.store.update_login_profile(account, user, &change).await? {
+            Ok(())
+        } else {
+            Err(no_such_profile(user.to_owned()))
+        }
     }
 
     /// Finds a user's access key and opens its secret, for signature verification.

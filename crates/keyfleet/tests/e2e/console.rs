@@ -181,6 +181,8 @@ fn signs_in_with_a_key_or_a_password_and_refuses_wrong_ones() {
     let server = TestServer::start();
     let admin = server.admin();
     server.aws_ok("iam create-user --user-name alice");
+    server.aws_ok("iam create-user --user-name bob");
+    server.aws_ok("iam create-login-profile --user-name bob --password Bobs-first-passw0rd --password-reset-required");
     server.aws_ok("iam create-login-profile --user-name alice --password Correct-h0rse-battery");
     server.aws_err("iam create-login-profile --user-name alice --password Another-passw0rd", "EntityAlreadyExists");
     server.aws_err("iam update-login-profile --user-name alice --password short", "PasswordPolicyViolation");
@@ -220,7 +222,24 @@ fn signs_in_with_a_key_or_a_password_and_refuses_wrong_ones() {
         assert!(b.text("#problem").await.contains("authentication information is incorrect"));
         b.sign_in_with_password(&account, "alice", "Correct-h0rse-battery").await;
         assert_eq!(b.text("#identity").await, format!("alice @ {account}"));
+
+        // PasswordResetRequired: the first sign-in asks for a new password that meets the policy.
+        b.submit("#sign-out").await;
+        b.sign_in_with_password(&account, "bob", "Bobs-first-passw0rd").await;
+        b.fill("#Password", "Bobs-first-passw0rd").await;
+        b.fill("#NewPassword", "weak").await;
+        b.submit("#sign-in-new-password button[type=submit]").await;
+        assert!(b.text("#problem").await.contains("at least 8 characters"));
+        b.fill("#Password", "Bobs-first-passw0rd").await;
+        b.fill("#NewPassword", "Bobs-second-passw0rd").await;
+        b.submit("#sign-in-new-password button[type=submit]").await;
+        assert_eq!(b.text("#identity").await, format!("bob @ {account}"));
+        b.submit("#sign-out").await;
+        b.sign_in_with_password(&account, "bob", "Bobs-second-passw0rd").await;
+        assert_eq!(b.text("#identity").await, format!("bob @ {account}"));
     });
+    let bob = json(&server.aws_ok("iam get-login-profile --user-name bob"));
+    assert_eq!(bob["LoginProfile"]["PasswordResetRequired"], false, "the reset was done");
 
     let logins = json(
         &server
@@ -233,7 +252,7 @@ fn signs_in_with_a_key_or_a_password_and_refuses_wrong_ones() {
         .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().expect("record")).expect("json"))
         .collect();
     let failed = records.iter().filter(|r| r["errorMessage"] == "Failed authentication").count();
-    assert_eq!((records.len(), failed), (4, 2), "{records:#?}");
+    assert_eq!((records.len(), failed), (6, 2), "{records:#?}");
     assert!(records.iter().all(|r| r["eventSource"] == "signin.amazonaws.com"));
 }
 

@@ -47,8 +47,18 @@ impl From<ApiError> for Problem {
 #[template(path = "console/sign_in.html")]
 pub struct SignIn {
     pub error: Option<String>,
-    /// Which form is open: `key` or `password`.
+    /// Which form is open: `key`, `password`, or `new-password` (a forced reset).
     pub mode: &'static str,
+    /// The account and user of a forced reset.
+    pub account: String,
+    pub user: String,
+}
+
+impl SignIn {
+    /// The sign-in page with `mode`'s form open.
+    pub fn form(error: Option<String>, mode: &'static str) -> Self {
+        SignIn { error, mode, account: String::new(), user: String::new() }
+    }
 }
 
 #[derive(Template)]

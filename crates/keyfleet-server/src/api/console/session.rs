@@ -10,6 +10,7 @@ use super::pages::{self, Shell};
 use super::{ConsoleRequest, render, see_other};
 use crate::service::audit::{Actor, ApiCall};
 use crate::service::console::{IDLE_MS, Session, SessionOwner};
+use crate::service::iam::PasswordCheck;
 use crate::service::policy::Policy;
 use crate::store::UnitOfWork;
 
@@ -122,7 +123,7 @@ fn cookie(request: &ConsoleRequest<'_>) -> Option<String> {
 pub async fn home(request: &ConsoleRequest<'_>) -> Response {
     match signed_in(request).await {
         Ok(Some(signed)) => super::pages::dashboard(request, &signed).await,
-        Ok(None) => render(StatusCode::OK, &pages::SignIn { error: None, mode: "key" }),
+        Ok(None) => render(StatusCode::OK, &pages::SignIn::form(None, "key")),
         Err(response) => response,
     }
 }
@@ -130,7 +131,19 @@ pub async fn home(request: &ConsoleRequest<'_>) -> Response {
 /// What the sign-in form presented.
 enum Credentials {
     AccessKey { id: String, secret: Zeroizing<String> },
-    Password { account: String, user: String, password: Zeroizing<String> },
+    Password { account: String, user: String, password: Zeroizing<String>, new_password: Option<Zeroizing<String>> },
+}
+
+/// What the credentials proved.
+enum Proven {
+    /// Nothing.
+    Not,
+    /// Who is signing in.
+    Owner(SessionOwner),
+    /// The right password, which must be replaced first (`PasswordResetRequired`).
+    MustChangePassword,
+    /// The right password, and a new one the password policy refuses.
+    WeakNewPassword,
 }
 
 impl Credentials {
@@ -140,9 +153,12 @@ impl Credentials {
             return Some(Credentials::AccessKey { id, secret: Zeroizing::new(secret) });
         }
         match (field("Account"), field("UserName"), field("Password")) {
-            (Some(account), Some(user), Some(password)) => {
-                Some(Credentials::Password { account, user, password: Zeroizing::new(password) })
-            }
+            (Some(account), Some(user), Some(password)) => Some(Credentials::Password {
+                account,
+                user,
+                password: Zeroizing::new(password),
+                new_password: field("NewPassword").map(Zeroizing::new),
+            }),
             _ => None,
         }
     }
@@ -166,29 +182,50 @@ impl Credentials {
         }
     }
 
-    /// The session owner these credentials prove, if they do.
-    async fn check(&self, request: &ConsoleRequest<'_>) -> Result<Option<SessionOwner>, String> {
+    /// What these credentials prove. A password that must be replaced proves nothing until a
+    /// new one that meets the policy comes with it.
+    async fn check(&self, request: &ConsoleRequest<'_>) -> Result<Proven, String> {
         let state = request.state;
         match self {
             Credentials::AccessKey { id, secret } => {
                 let found = state.auth.check_secret(id, secret).await.map_err(|e| e.to_string())?;
-                Ok(found.map(|(account, user)| SessionOwner { account, user, access_key_id: id.clone() }))
+                Ok(found.map_or(Proven::Not, |(account, user)| {
+                    Proven::Owner(SessionOwner { account, user, access_key_id: id.clone() })
+                }))
             }
-            Credentials::Password { account, user, password } => {
-                let matched =
+            Credentials::Password { account, user, password, new_password } => {
+                let checked =
                     state.iam.check_password(account, user, password.clone()).await.map_err(|e| e.to_string())?;
+                match (checked, new_password) {
+                    (PasswordCheck::Wrong, _) => return Ok(Proven::Not),
+                    (PasswordCheck::MustChange, None) => return Ok(Proven::MustChangePassword),
+                    (PasswordCheck::MustChange, Some(new)) => {
+                        match state.iam.change_own_password(account, user, new.clone()).await {
+                            Ok(()) => {}
+                            Err(crate::service::Error::PasswordPolicyViolation) => return Ok(Proven::WeakNewPassword),
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                    (PasswordCheck::Right, _) => {}
+                }
                 // The user row spells the name as it was created.
-                let stored = match matched {
-                    true => state.iam.user(account, user).await.ok().map(|u| u.name),
-                    false => None,
-                };
-                Ok(stored.map(|user| SessionOwner {
+                let stored = state.iam.user(account, user).await.map_err(|e| e.to_string())?;
+                Ok(Proven::Owner(SessionOwner {
                     account: account.clone(),
-                    user: Some(user),
+                    user: Some(stored.name),
                     access_key_id: String::new(),
                 }))
             }
         }
+    }
+
+    /// The sign-in page asking for a new password, the account and user filled in.
+    fn new_password_page(&self, error: &str) -> pages::SignIn {
+        let (account, user) = match self {
+            Credentials::Password { account, user, .. } => (account.clone(), user.clone()),
+            Credentials::AccessKey { .. } => (String::new(), String::new()),
+        };
+        pages::SignIn { error: Some(error.to_owned()), mode: "new-password", account, user }
     }
 }
 
@@ -200,22 +237,35 @@ pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
     }
     let Some(credentials) = Credentials::from_form(request) else {
         let error = Some("Enter an access key and its secret, or an account, a user name and a password.".into());
-        return render(StatusCode::BAD_REQUEST, &pages::SignIn { error, mode: "key" });
+        return render(StatusCode::BAD_REQUEST, &pages::SignIn::form(error, "key"));
     };
     let mode = credentials.mode();
     if !request.state.limits.sign_ins.as_ref().is_none_or(|limit| limit.admit(&request.source_ip)) {
         let error = Some("Too many sign-in attempts. Wait a moment and try again.".into());
-        return render(StatusCode::TOO_MANY_REQUESTS, &pages::SignIn { error, mode });
+        return render(StatusCode::TOO_MANY_REQUESTS, &pages::SignIn::form(error, mode));
     }
-    let owner = match credentials.check(request).await {
-        Ok(owner) => owner,
+    let proven = match credentials.check(request).await {
+        Ok(proven) => proven,
         Err(e) => return unavailable(&e),
     };
     let home = request.state.auth.home_account().to_owned();
-    let Some(owner) = owner else {
-        record_login(request, credentials.claimed(&home), false).await;
-        let error = Some("Your authentication information is incorrect. Please try again.".into());
-        return render(StatusCode::UNAUTHORIZED, &pages::SignIn { error, mode });
+    let owner = match proven {
+        Proven::Owner(owner) => owner,
+        Proven::Not => {
+            record_login(request, credentials.claimed(&home), false).await;
+            let error = Some("Your authentication information is incorrect. Please try again.".into());
+            return render(StatusCode::UNAUTHORIZED, &pages::SignIn::form(error, mode));
+        }
+        Proven::MustChangePassword => {
+            let page = credentials.new_password_page("You must choose a new password before you continue.");
+            return render(StatusCode::OK, &page);
+        }
+        Proven::WeakNewPassword => {
+            let page = credentials.new_password_page(
+                "The new password must be at least 8 characters and mix three of: uppercase letters, lowercase letters, numbers, symbols.",
+            );
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
     };
     let actor =
         Actor { account: owner.account.clone(), user: owner.user.clone(), access_key_id: owner.access_key_id.clone() };
