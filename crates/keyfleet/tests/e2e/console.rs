@@ -695,8 +695,20 @@ fn iam_users_keys_passwords_and_policies() {
         assert_eq!(b.text("#identity").await, format!("erin @ {account}"));
         b.goto("/console/iam/users").await;
         assert!(b.text("#problem").await.contains("You are not authorized to perform this operation."));
+
+        // Removing the password ends the sessions signed in with it.
+        assert_eq!(json(&server.aws_ok("iam get-login-profile --user-name erin"))["LoginProfile"]["UserName"], "erin");
+        server.aws_ok("iam delete-login-profile --user-name erin");
+        b.goto("/console/ec2/key-pairs").await;
+        b.wait_for("#sign-in-password").await;
+
+        // So does deleting the access key a session was signed in with.
+        b.sign_in_with_key(&erin.id, &erin.secret).await;
+        assert_eq!(b.text("#identity").await, format!("erin @ {account}"));
+        server.aws_ok(&format!("iam delete-access-key --user-name erin --access-key-id {}", erin.id));
+        b.goto("/console/ec2/key-pairs").await;
+        b.wait_for("#sign-in-key").await;
     });
-    assert_eq!(json(&server.aws_ok("iam get-login-profile --user-name erin"))["LoginProfile"]["UserName"], "erin");
 }
 
 #[test]

@@ -109,6 +109,19 @@ impl Authenticator {
         }
     }
 
+    /// True while the access key `id` is one the server accepts (a console session signed in
+    /// with a key ends when the key is deleted or made inactive).
+    pub async fn key_is_active(&self, id: &str) -> Result<bool, AuthError> {
+        match self {
+            Authenticator::Dev => Ok(true),
+            Authenticator::Enforce { admin, .. } if id == admin.id => Ok(true),
+            Authenticator::Enforce { iam, .. } => {
+                let resolved = iam.resolve_access_key(id).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+                Ok(resolved.is_some_and(|key| key.active))
+            }
+        }
+    }
+
     /// Authenticates a request at time `now`.
     pub async fn authenticate(&self, req: &sigv4::Request<'_>, now: OffsetDateTime) -> Result<Caller, Refused> {
         match self {

@@ -45,6 +45,14 @@ pub async fn signed_in(request: &ConsoleRequest<'_>) -> Result<Option<Signed>, R
         Ok(None) => return Ok(None),
         Err(e) => return Err(unavailable(&e)),
     };
+    match still_valid(request, &session.owner).await {
+        Ok(true) => {}
+        Ok(false) => {
+            // What it was signed in with is gone: the session ends with it.
+            return state.sessions.end(&session).await.map(|()| None).map_err(|e| unavailable(&e));
+        }
+        Err(e) => return Err(unavailable(&e)),
+    }
     let policies = match &session.owner.user {
         Some(user) => match state.iam.policies_of(&session.owner.account, user).await {
             Ok(policies) => Some(policies),
@@ -53,6 +61,21 @@ pub async fn signed_in(request: &ConsoleRequest<'_>) -> Result<Option<Signed>, R
         None => None,
     };
     Ok(Some(Signed { session, policies }))
+}
+
+/// A session lasts only as long as what it was signed in with: its access key (active), or
+/// its user's console password; and its user.
+async fn still_valid(request: &ConsoleRequest<'_>, owner: &SessionOwner) -> Result<bool, String> {
+    let state = request.state;
+    if !owner.access_key_id.is_empty() {
+        return state.auth.key_is_active(&owner.access_key_id).await.map_err(|e| e.to_string());
+    }
+    let Some(user) = &owner.user else { return Ok(false) };
+    match state.iam.login_profile(&owner.account, user).await {
+        Ok(_) => Ok(true),
+        Err(crate::service::Error::IamNoSuchEntity(_)) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The signed-in session, or the answer that sends the browser to sign in.
