@@ -241,19 +241,24 @@ fn signs_in_with_a_key_or_a_password_and_refuses_wrong_ones() {
     let bob = json(&server.aws_ok("iam get-login-profile --user-name bob"));
     assert_eq!(bob["LoginProfile"]["PasswordResetRequired"], false, "the reset was done");
 
-    let logins = json(
-        &server
-            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=ConsoleLogin"),
-    );
-    let records: Vec<serde_json::Value> = logins["Events"]
+    let records = audit_records(&server, "ConsoleLogin");
+    let failed = records.iter().filter(|r| r["errorMessage"] == "Failed authentication").count();
+    assert_eq!((records.len(), failed), (6, 2), "{records:#?}");
+    assert!(records.iter().all(|r| r["eventSource"] == "signin.amazonaws.com"));
+}
+
+/// The CloudTrail records of the events named `name`, newest first, through the aws CLI.
+fn audit_records(server: &TestServer, name: &str) -> Vec<serde_json::Value> {
+    let found =
+        json(&server.aws_ok(&format!(
+            "cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue={name}"
+        )));
+    found["Events"]
         .as_array()
         .expect("events")
         .iter()
         .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().expect("record")).expect("json"))
-        .collect();
-    let failed = records.iter().filter(|r| r["errorMessage"] == "Failed authentication").count();
-    assert_eq!((records.len(), failed), (6, 2), "{records:#?}");
-    assert!(records.iter().all(|r| r["eventSource"] == "signin.amazonaws.com"));
+        .collect()
 }
 
 /// The account the admin key belongs to, from the credentials file the server wrote.
@@ -367,15 +372,8 @@ fn creates_imports_pages_and_deletes_key_pairs() {
     server.aws_err("ec2 describe-key-pairs --key-names web-rsa", "InvalidKeyPair.NotFound");
 
     // The console's calls are in the audit log, with the console as the user agent.
-    let events = json(
-        &server
-            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=CreateKeyPair"),
-    );
-    let agents: Vec<String> = events["Events"]
-        .as_array()
-        .unwrap()
+    let agents: Vec<String> = audit_records(&server, "CreateKeyPair")
         .iter()
-        .map(|e| serde_json::from_str::<serde_json::Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
         .map(|r| r["userAgent"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(agents.len(), 3, "two created and one refused as a duplicate: {agents:?}");

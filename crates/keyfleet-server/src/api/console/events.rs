@@ -89,10 +89,7 @@ impl History {
 
 /// `GET /console/cloudtrail/events`.
 pub async fn history(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let key = request.query("AttributeKey").filter(|k| ATTRIBUTES.iter().any(|(a, _)| a == k)).unwrap_or_default();
     let value = request.query("AttributeValue").unwrap_or_default();
     let now = now_ms();
@@ -141,10 +138,7 @@ pub struct Event {
 
 /// `GET /console/cloudtrail/events/ID`: the event's CloudTrail record.
 pub async fn event(request: &ConsoleRequest<'_>, event_id: &str) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     // Event history covers the last 90 days, as CloudTrail's does.
     let input = json!({
         "LookupAttributes": [{"AttributeKey": "EventId", "AttributeValue": event_id}],

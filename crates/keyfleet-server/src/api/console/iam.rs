@@ -161,10 +161,7 @@ async fn user_page(request: &ConsoleRequest<'_>, signed: &Signed, name: &str) ->
 
 /// `GET /console/iam/users/view?UserName=…`.
 pub async fn user(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let name = request.query("UserName").unwrap_or_default();
     render(StatusCode::OK, &user_page(request, &signed, &name).await)
 }
@@ -184,10 +181,7 @@ const FORM_ACTIONS: [&str; 9] = [
 
 /// `POST /console/iam/users`: the form's `Action` with its parameters.
 pub async fn act(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let action = request.field("Action").unwrap_or_default();
     let name = request.field("UserName").unwrap_or_default();
     let region = request.region();

@@ -66,10 +66,7 @@ pub struct List {
 
 /// `GET /console/ec2/instances`.
 pub async fn list(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let described = call_ec2::<DescribeInstances>(request, &signed, QueryParams::default()).await;
     let rows = described.map(|(rows, _)| rows.into_iter().map(Row::from).collect()).map_err(Problem::from);
     let notice = request
@@ -141,10 +138,7 @@ pub struct Confirm {
 
 /// `POST /console/ec2/instances/state`: confirms, then makes the change.
 pub async fn change_state(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let ids: Vec<String> =
         request.form().into_iter().filter(|(k, v)| k == "InstanceId" && !v.is_empty()).map(|(_, v)| v).collect();
     let region = request.region();
@@ -187,10 +181,7 @@ pub struct Details {
 
 /// `GET /console/ec2/instances/i-…`.
 pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let params = QueryParams::from_pairs([("InstanceId.1", id)]);
     let instance = match call_ec2::<DescribeInstances>(request, &signed, params).await {
         Ok((rows, _)) => rows.into_iter().next().map(Row::from).ok_or_else(|| Problem {
@@ -258,10 +249,7 @@ pub async fn launch_form(request: &ConsoleRequest<'_>) -> Response {
 /// new key pair", CreateKeyPair first: the answer is then the private key file, and the
 /// page's script goes on to the instances.
 pub async fn launch(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let field = |name: &str| request.field(name).unwrap_or_default();
     let region = request.region();
     let count = field("MinCount");

@@ -132,10 +132,7 @@ impl List {
 
 /// `GET /console/ec2/key-pairs`.
 pub async fn list(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let filter = request.query("filter").unwrap_or_default();
     let sort = SortBy::parse(&request.query("sort").unwrap_or_default());
     let descending = request.query("order").as_deref() == Some("desc");
@@ -246,10 +243,7 @@ fn api_params(request: &ConsoleRequest<'_>) -> QueryParams {
 /// `POST /console/ec2/key-pairs/create`: the answer is the private key file itself, sent
 /// once and never stored or cached; the page's script then moves on to the table.
 pub async fn create(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let params = api_params(request);
     let format = if params.get("KeyFormat") == Some(KeyFormat::Ppk.as_str()) { "ppk" } else { "pem" };
     match call_ec2::<CreateKeyPair>(request, &signed, params).await {
@@ -305,10 +299,7 @@ fn import_page(request: &ConsoleRequest<'_>, signed: &Signed, problem: Option<Pr
 /// or read from the chosen `.pub` file); the API takes it base64-encoded, as the SDKs send it.
 pub async fn import(request: &ConsoleRequest<'_>) -> Response {
     use base64::Engine as _;
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (key, value) in api_params(request).pairs() {
         let value = match key.as_str() {
@@ -340,10 +331,7 @@ pub struct DeleteConfirm {
 /// `POST /console/ec2/key-pairs/delete`: first the confirmation (type "delete"), then one
 /// DeleteKeyPair per chosen key pair.
 pub async fn delete(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let names: Vec<String> =
         request.form().into_iter().filter(|(k, v)| k == "KeyName" && !v.is_empty()).map(|(_, v)| v).collect();
     let region = request.region();
@@ -397,10 +385,7 @@ pub struct TagsPage {
 /// `POST /console/ec2/key-pairs/tags`: the chosen key pairs' tags, then (with `apply`) one
 /// CreateTags for the rows filled in and one DeleteTags for the keys ticked for removal.
 pub async fn tags(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let form = request.form();
     let names: Vec<&str> =
         form.iter().filter(|(k, v)| k == "KeyName" && !v.is_empty()).map(|(_, v)| v.as_str()).collect();

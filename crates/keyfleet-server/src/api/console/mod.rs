@@ -7,6 +7,17 @@
 //! binary; the little JavaScript there is is a file served from the binary too, and every
 //! page works without it.
 
+/// The value of an `Ok`, or, for an `Err`, returns it as the handler's answer (a redirect to
+/// sign in, a refusal).
+macro_rules! or_answer {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(answer) => return answer,
+        }
+    };
+}
+
 mod events;
 mod iam;
 mod instances;

@@ -329,10 +329,7 @@ async fn record_login(request: &ConsoleRequest<'_>, actor: Actor, succeeded: boo
 
 /// `POST /console/signout`: ends the session and forgets the cookie.
 pub async fn sign_out(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(require_change(request).await);
     if let Err(e) = request.state.sessions.end(&signed.session).await {
         return unavailable(&e);
     }

@@ -72,10 +72,7 @@ pub struct Executions {
 
 /// `GET /console/ssm/automation`.
 pub async fn executions(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let listed = call_json::<DescribeAutomationExecutions>(request, &signed, Service::Ssm, json!({})).await;
     let rows = listed.map(|rows| rows.iter().map(Execution::from).collect()).map_err(Problem::from);
     render(StatusCode::OK, &Executions { shell: Shell::new(request, &signed, "automation"), rows })
@@ -127,10 +124,7 @@ pub async fn execute_form(request: &ConsoleRequest<'_>) -> Response {
 /// `POST /console/ssm/automation/execute` (and the instance page's "Reset access"):
 /// StartAutomationExecution with the form's input parameters, then the execution's page.
 pub async fn execute(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let mut parameters = serde_json::Map::new();
     for name in ["InstanceId", "EC2RescueInstanceType", "SubnetId", "AutomationAssumeRole"] {
         if let Some(value) = request.field(name).filter(|v| !v.is_empty()) {
@@ -196,10 +190,7 @@ async fn load_execution(
 
 /// `GET /console/ssm/automation/ID`; with `/steps`, only the part that updates.
 pub async fn execution(request: &ConsoleRequest<'_>, rest: &str) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let (id, fragment) = match rest.strip_suffix("/steps") {
         Some(id) => (id, true),
         None => (rest, false),
@@ -264,10 +255,7 @@ impl Parameters {
 
 /// `GET /console/ssm/parameters`.
 pub async fn parameters(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let mut input = json!({"MaxResults": 50});
     if let Some(token) = request.query("NextToken") {
         input["NextToken"] = json!(token);
@@ -318,10 +306,8 @@ async fn get_parameter(
 /// decrypted value": a POST, so that a decrypted secret is never a page to bookmark or reload.
 pub async fn parameter(request: &ConsoleRequest<'_>) -> Response {
     let post = request.parts.method == axum::http::Method::POST;
-    let signed = match if post { session::require_change(request).await } else { session::require(request).await } {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed =
+        or_answer!(if post { session::require_change(request).await } else { session::require(request).await });
     let name = request.query("Name").or_else(|| request.field("Name")).unwrap_or_default();
     let region = request.region();
     let decrypt = post && request.field("WithDecryption").as_deref() == Some("true");
@@ -371,10 +357,7 @@ impl ParameterForm {
 
 /// `GET /console/ssm/parameters/create` and `…/edit?Name=…`.
 pub async fn parameter_form(request: &ConsoleRequest<'_>, editing: bool) -> Response {
-    let signed = match session::require(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require(request).await);
     let mut form = ParameterForm {
         shell: Shell::new(request, &signed, "parameters"),
         problem: None,
@@ -403,10 +386,7 @@ pub async fn parameter_form(request: &ConsoleRequest<'_>, editing: bool) -> Resp
 /// `POST /console/ssm/parameters/create` and `…/edit`: PutParameter (with `Overwrite` when
 /// editing).
 pub async fn put_parameter(request: &ConsoleRequest<'_>, editing: bool) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let field = |name: &str| request.field(name).unwrap_or_default();
     let mut input =
         json!({"Name": field("Name"), "Type": field("Type"), "Value": field("Value"), "Overwrite": editing});
@@ -433,10 +413,7 @@ pub async fn put_parameter(request: &ConsoleRequest<'_>, editing: bool) -> Respo
 
 /// `POST /console/ssm/parameters/delete`: asks to confirm, then DeleteParameter.
 pub async fn delete_parameter(request: &ConsoleRequest<'_>) -> Response {
-    let signed = match session::require_change(request).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = or_answer!(session::require_change(request).await);
     let name = request.field("Name").unwrap_or_default();
     let region = request.region();
     if request.field("confirm").as_deref() != Some("delete") {
