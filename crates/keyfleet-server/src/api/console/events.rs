@@ -48,7 +48,7 @@ impl From<AuditRow> for Row {
             user: row.username,
             source: row.event_source,
             resources,
-            error: record["errorCode"].as_str().unwrap_or_default().to_owned(),
+            error: record.get("errorCode").and_then(Value::as_str).unwrap_or_default().to_owned(),
         }
     }
 }
@@ -97,17 +97,17 @@ pub async fn history(request: &ConsoleRequest<'_>) -> Response {
         request.query("StartTime").filter(|t| parse_minutes(t).is_some()).unwrap_or_else(|| minutes(now - DAY_MS));
     // The end is inclusive of its minute.
     let end = request.query("EndTime").filter(|t| parse_minutes(t).is_some()).unwrap_or_else(|| minutes(now));
-    let mut input = json!({
-        "StartTime": parse_minutes(&start).unwrap_or(now - DAY_MS) as f64 / 1000.0,
-        "EndTime": (parse_minutes(&end).unwrap_or(now) + 59_999) as f64 / 1000.0,
-        "MaxResults": 50,
-    });
+    let mut input = serde_json::Map::new();
+    input.insert("StartTime".into(), json!(parse_minutes(&start).unwrap_or(now - DAY_MS) as f64 / 1000.0));
+    input.insert("EndTime".into(), json!((parse_minutes(&end).unwrap_or(now) + 59_999) as f64 / 1000.0));
+    input.insert("MaxResults".into(), json!(50));
     if !key.is_empty() && !value.is_empty() {
-        input["LookupAttributes"] = json!([{"AttributeKey": key, "AttributeValue": value}]);
+        input.insert("LookupAttributes".into(), json!([{"AttributeKey": key, "AttributeValue": value}]));
     }
     if let Some(token) = request.query("NextToken") {
-        input["NextToken"] = json!(token);
+        input.insert("NextToken".into(), json!(token));
     }
+    let input = Value::Object(input);
     let looked_up = call_json::<LookupEvents>(request, &signed, Service::CloudTrail, input).await;
     let (rows, next) = match looked_up {
         Ok((rows, next)) => (Ok(rows.into_iter().map(Row::from).collect()), next),

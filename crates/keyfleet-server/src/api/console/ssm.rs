@@ -139,11 +139,14 @@ pub async fn execute(request: &ConsoleRequest<'_>) -> Response {
     }
 }
 
+/// An execution, its steps and its outputs as `(name, values)`.
+type Loaded = Result<(Execution, Vec<Step>, Vec<(String, String)>), Problem>;
+
 #[derive(Template)]
 #[template(path = "console/automation_execution.html")]
 pub struct ExecutionPage {
     pub shell: Shell,
-    pub execution: Result<(Execution, Vec<Step>, Vec<(String, String)>), Problem>,
+    pub execution: Loaded,
     pub id: String,
 }
 
@@ -151,15 +154,11 @@ pub struct ExecutionPage {
 #[template(path = "console/automation_steps.html")]
 pub struct StepsFragment {
     pub shell: Shell,
-    pub execution: Result<(Execution, Vec<Step>, Vec<(String, String)>), Problem>,
+    pub execution: Loaded,
     pub id: String,
 }
 
-async fn load_execution(
-    request: &ConsoleRequest<'_>,
-    signed: &Signed,
-    id: &str,
-) -> Result<(Execution, Vec<Step>, Vec<(String, String)>), Problem> {
+async fn load_execution(request: &ConsoleRequest<'_>, signed: &Signed, id: &str) -> Loaded {
     let row = call_json::<GetAutomationExecution>(request, signed, Service::Ssm, json!({"AutomationExecutionId": id}))
         .await
         .map_err(Problem::from)?;
@@ -256,10 +255,10 @@ impl Parameters {
 /// `GET /console/ssm/parameters`.
 pub async fn parameters(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require(request).await);
-    let mut input = json!({"MaxResults": 50});
-    if let Some(token) = request.query("NextToken") {
-        input["NextToken"] = json!(token);
-    }
+    let input = match request.query("NextToken") {
+        Some(token) => json!({"MaxResults": 50, "NextToken": token}),
+        None => json!({"MaxResults": 50}),
+    };
     let region = request.region();
     let (rows, next) = match call_json::<DescribeParameters>(request, &signed, Service::Ssm, input).await {
         Ok((found, next)) => (Ok(found.iter().map(|p| ParameterRow::new(p, &region)).collect()), next),
@@ -388,12 +387,16 @@ pub async fn parameter_form(request: &ConsoleRequest<'_>, editing: bool) -> Resp
 pub async fn put_parameter(request: &ConsoleRequest<'_>, editing: bool) -> Response {
     let signed = or_answer!(session::require_change(request).await);
     let field = |name: &str| request.field(name).unwrap_or_default();
-    let mut input =
-        json!({"Name": field("Name"), "Type": field("Type"), "Value": field("Value"), "Overwrite": editing});
     let description = field("Description");
+    let mut input = serde_json::Map::new();
+    input.insert("Name".into(), json!(field("Name")));
+    input.insert("Type".into(), json!(field("Type")));
+    input.insert("Value".into(), json!(field("Value")));
+    input.insert("Overwrite".into(), json!(editing));
     if !description.is_empty() {
-        input["Description"] = json!(description);
+        input.insert("Description".into(), json!(description));
     }
+    let input = Value::Object(input);
     match call_json::<PutParameter>(request, &signed, Service::Ssm, input).await {
         Ok(_) => see_other(&parameter_link("view", &field("Name"), &request.region())),
         Err(e) => {
