@@ -17,6 +17,10 @@ CREATE TABLE console_sessions (
     user_name     TEXT,
     access_key_id TEXT    NOT NULL,
     csrf          TEXT    NOT NULL,
+    -- What the session was signed in with, checked on every request: for a password, the
+    -- user's id and a digest of the password's hash (a new password or a new user of the
+    -- same name ends it); empty for an access key, whose own state is checked.
+    credential    TEXT    NOT NULL,
     created_ms    INTEGER NOT NULL,
     last_seen_ms  INTEGER NOT NULL
 );

@@ -390,6 +390,7 @@ impl From<Error> for ApiError {
             Error::MalformedPolicy(message) => Self::bad_request("MalformedPolicyDocument", message),
             Error::VolumeIo(e) => Self::internal(&e),
             Error::PasswordHash(e) => Self::internal(&e),
+            Error::Randomness(e) => Self::internal(&e),
             Error::Secret(e) => Self::internal(&e),
             Error::Runtime(e) => Self::internal(&e),
             Error::Store(e) => Self::internal(&e),

@@ -147,6 +147,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
             source_ip,
             secure: secure_transport,
             request_id,
+            fields: std::sync::OnceLock::new(),
         };
         return super::console::handle(request).await;
     }

@@ -14,6 +14,8 @@ use crate::store::{ConsoleSessionRow, Store};
 
 /// How long a session lasts without use.
 pub const IDLE_MS: i64 = 12 * 60 * 60 * 1000;
+/// How long a session lasts however much it is used: a stolen cookie does not live forever.
+pub const MAX_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// A session's last use is written at most this often, so that pages are not writes.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
@@ -26,6 +28,9 @@ pub struct SessionOwner {
     pub user: Option<String>,
     /// The access key signed in with (empty for a password).
     pub access_key_id: String,
+    /// For a password, its stamp ([`crate::service::iam::Iam::password_stamp`]): the session
+    /// lasts while the user and the password it was signed in with do. Empty for a key.
+    pub credential: String,
 }
 
 /// A live session.
@@ -53,14 +58,15 @@ impl Sessions {
     pub async fn start(&self, owner: SessionOwner) -> Result<(Zeroizing<String>, Session)> {
         let now = now_ms();
         self.store.delete_idle_console_sessions(now - IDLE_MS).await?;
-        let token = random_token();
-        let session = Session { owner, csrf: random_token().to_string(), token_hash: hash(&token) };
+        let token = random_token()?;
+        let session = Session { owner, csrf: random_token()?.to_string(), token_hash: hash(&token) };
         let row = ConsoleSessionRow {
             token_hash: session.token_hash.clone(),
             account: session.owner.account.clone(),
             user_name: session.owner.user.clone(),
             access_key_id: session.owner.access_key_id.clone(),
             csrf: session.csrf.clone(),
+            credential: session.owner.credential.clone(),
             created_ms: now,
             last_seen_ms: now,
         };
@@ -73,10 +79,19 @@ impl Sessions {
         let now = now_ms();
         let token_hash = hash(token);
         let Some(row) = self.store.console_session(&token_hash, now - IDLE_MS).await? else { return Ok(None) };
+        if now - row.created_ms > MAX_AGE_MS {
+            self.store.delete_console_session(&token_hash).await?;
+            return Ok(None);
+        }
         if now - row.last_seen_ms > TOUCH_EVERY_MS {
             self.store.touch_console_session(&token_hash, now).await?;
         }
-        let owner = SessionOwner { account: row.account, user: row.user_name, access_key_id: row.access_key_id };
+        let owner = SessionOwner {
+            account: row.account,
+            user: row.user_name,
+            access_key_id: row.access_key_id,
+            credential: row.credential,
+        };
         Ok(Some(Session { owner, csrf: row.csrf, token_hash }))
     }
 
@@ -86,14 +101,15 @@ impl Sessions {
     }
 }
 
-/// 32 random bytes, base64url.
-fn random_token() -> Zeroizing<String> {
+/// 32 random bytes, base64url. Without randomness there is no session: a predictable token
+/// would be worse than none.
+fn random_token() -> Result<Zeroizing<String>> {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    // The OS RNG does not fail on supported platforms.
-    let _ = getrandom::fill(bytes.as_mut());
-    Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()))
+    getrandom::fill(bytes.as_mut()).map_err(|e| super::Error::Randomness(e.to_string()))?;
+    Ok(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref())))
 }
 
-fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+/// SHA-256, hex: how a token (or a password's hash, for its stamp) is kept.
+pub fn hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

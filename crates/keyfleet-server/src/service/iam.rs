@@ -254,6 +254,15 @@ impl Iam {
         })
     }
 
+    /// What a password session is bound to: the user's id and a digest of its password's
+    /// hash, as one string. A new password, or a new user of the same name, changes it. `None`
+    /// when the user or its password is gone.
+    pub async fn password_stamp(&self, account: &str, user: &str) -> Result<Option<String>> {
+        let Some(stored) = self.store.user(account, user).await? else { return Ok(None) };
+        let profile = self.store.login_profile(account, user).await?;
+        Ok(profile.map(|p| format!("{}:{}", stored.user_id, super::console::hash(&p.password_hash))))
+    }
+
     /// A user's own new password at sign-in, once the old one was checked (IAM's
     /// `ChangePassword`, which a forced reset allows): the reset requirement is then met.
     pub async fn change_own_password(&self, account: &str, user: &str, new: Zeroizing<String>) -> Result<()> {

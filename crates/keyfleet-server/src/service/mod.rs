@@ -359,6 +359,9 @@ pub enum Error {
     /// (`PasswordPolicyViolation`).
     #[error("the password does not meet the password policy")]
     PasswordPolicyViolation,
+    /// The operating system gave no randomness (`InternalError`).
+    #[error("randomness: {0}")]
+    Randomness(String),
     /// Hashing or checking a password failed (`InternalError`).
     #[error("password hash: {0}")]
     PasswordHash(String),

@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use tokio::sync::Semaphore;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use zeroize::Zeroizing;
@@ -26,11 +28,16 @@ fn meets_policy(password: &str) -> bool {
     (8..=128).contains(&length) && kinds.iter().filter(|k| **k).count() >= 3 && password.chars().all(allowed)
 }
 
+/// Hashes at once at most: each takes Argon2's 19 MiB and a core for its duration, so a
+/// flood of sign-ins queues here instead of exhausting memory.
+static HASHING: Semaphore = Semaphore::const_new(2);
+
 /// Checks `password` against the policy and hashes it with a fresh salt.
 pub async fn hash(password: Zeroizing<String>) -> Result<String> {
     if !meets_policy(&password) {
         return Err(Error::PasswordPolicyViolation);
     }
+    let _turn = HASHING.acquire().await.map_err(|e| Error::PasswordHash(e.to_string()))?;
     tokio::task::spawn_blocking(move || hash_now(password.as_bytes()))
         .await
         .map_err(|e| Error::PasswordHash(e.to_string()))?
@@ -47,6 +54,7 @@ fn hash_now(password: &[u8]) -> Result<String> {
 /// True if `password` matches `hash`. Without a hash, a stand-in is checked and false
 /// returned, so that the answer takes as long either way.
 pub async fn verify(password: Zeroizing<String>, hash: Option<String>) -> Result<bool> {
+    let _turn = HASHING.acquire().await.map_err(|e| Error::PasswordHash(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = match hash {

@@ -543,6 +543,8 @@ pub struct ConsoleSessionRow {
     pub access_key_id: String,
     /// The session's CSRF token, carried by every form that changes state.
     pub csrf: String,
+    /// What it was signed in with, checked on every request (empty for an access key).
+    pub credential: String,
     /// Milliseconds since the epoch.
     pub created_ms: i64,
     /// When the session was last used, for the idle timeout.

@@ -738,6 +738,7 @@ for_each_backend!(console_sessions_expire_when_idle_and_end_when_deleted, |s: Ar
         user_name: Some("alice".into()),
         access_key_id: String::new(),
         csrf: format!("csrf-{hash}"),
+        credential: format!("stamp-{hash}"),
         created_ms: 1,
         last_seen_ms,
     };

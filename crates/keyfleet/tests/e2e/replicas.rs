@@ -174,8 +174,10 @@ fn a_console_session_is_good_on_every_replica_until_sign_out() {
             "/dev/null",
             "-D",
             "-",
-            "-d",
-            &format!("AccessKeyId={}&SecretAccessKey={}", admin.id, admin.secret),
+            "--data-urlencode",
+            &format!("AccessKeyId={}", admin.id),
+            "--data-urlencode",
+            &format!("SecretAccessKey={}", admin.secret),
             &format!("{}/console/signin", a.url),
         ],
     );
@@ -183,7 +185,7 @@ fn a_console_session_is_good_on_every_replica_until_sign_out() {
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
         .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
+        .unwrap_or_else(|| panic!("a session cookie: {signed_in}"))
         .to_owned();
     let page =
         |server: &TestServer| run_ok("curl", &["-s", "-b", &cookie, &format!("{}/console/ec2/key-pairs", server.url)]);

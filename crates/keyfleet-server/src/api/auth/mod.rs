@@ -93,10 +93,11 @@ impl Authenticator {
         match self {
             Authenticator::Dev => Ok((!id.is_empty()).then(|| (DEV_ACCOUNT.to_owned(), None))),
             Authenticator::Enforce { admin, iam, .. } => {
+                // Every id costs a lookup, so that the admin key's id does not answer faster.
+                let resolved = iam.resolve_access_key(id).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
                 if id == admin.id {
                     return Ok(same(admin.secret.expose()).then(|| (admin.account.clone(), None)));
                 }
-                let resolved = iam.resolve_access_key(id).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
                 Ok(match resolved {
                     Some(key) if same(&key.secret) && key.active => Some((key.account, key.user)),
                     Some(_) => None,

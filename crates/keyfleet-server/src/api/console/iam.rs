@@ -62,7 +62,9 @@ async fn users_page(request: &ConsoleRequest<'_>, signed: &Signed, problem: Opti
                 .collect()
         })
         .map_err(Problem::from);
-    let notice = request.query("deleted").map(|name| format!("Deleted user {name}."));
+    let iam_name =
+        |name: &String| name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    let notice = request.query("deleted").filter(iam_name).map(|name| format!("Deleted user {name}."));
     Users { shell: Shell::new(request, signed, "users"), rows, problem, notice }
 }
 
@@ -153,7 +155,7 @@ async fn user_page(request: &ConsoleRequest<'_>, signed: &Signed, name: &str) ->
         user: load_user(request, signed, name).await,
         name: name.to_owned(),
         problem: None,
-        notice: request.query("done").map(|action| format!("{action}: done.")),
+        notice: request.query("done").filter(|a| FORM_ACTIONS.contains(&a.as_str())).map(|a| format!("{a}: done.")),
         new_key: None,
         draft: None,
     }
@@ -191,8 +193,9 @@ pub async fn act(request: &ConsoleRequest<'_>) -> Response {
     let params = QueryParams::from_pairs(
         request
             .form()
-            .into_iter()
-            .filter(|(k, v)| !matches!(k.as_str(), "csrf" | "region" | "Action") && !v.is_empty()),
+            .iter()
+            .filter(|(k, v)| !matches!(k.as_str(), "csrf" | "region" | "Action") && !v.is_empty())
+            .cloned(),
     );
     let done = match action.as_str() {
         "CreateUser" => call_iam::<CreateUser>(request, &signed, params).await.map(drop),

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::key_pairs::private_key_download;
-use super::pages::{Problem, Shell};
+use super::pages::{Problem, Shell, shell_word};
 use super::session;
 use super::{ConsoleRequest, call_ec2, render, see_other};
 use crate::api::ec2::instances::{
@@ -36,6 +36,8 @@ pub struct Row {
     pub address: String,
     pub launched: String,
     pub volume_gib: i64,
+    /// The key pair's file as a shell word, for the `chmod` and `ssh -i` lines.
+    pub key_file: String,
 }
 
 impl From<InstanceRow> for Row {
@@ -48,6 +50,7 @@ impl From<InstanceRow> for Row {
             state: row.state.as_str(),
             instance_type: row.instance_type,
             image_id: row.image_id,
+            key_file: shell_word(&format!("{}.pem", row.key_name.as_deref().unwrap_or_default())),
             key_name: row.key_name.unwrap_or_default(),
             address: if public { row.address } else { String::new() },
             launched: timestamp(row.launch_ms),
@@ -68,13 +71,22 @@ pub struct List {
 pub async fn list(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require(request).await);
     let described = call_ec2::<DescribeInstances>(request, &signed, QueryParams::default()).await;
-    let rows = described.map(|(rows, _)| rows.into_iter().map(Row::from).collect()).map_err(Problem::from);
-    let notice = request
-        .query("launched")
+    let rows: Result<Vec<Row>, Problem> =
+        described.map(|(rows, _)| rows.into_iter().map(Row::from).collect()).map_err(Problem::from);
+    // Notices come from links, so they speak only of what is so: instances in the table, a
+    // known change, an error code.
+    let launched = request.query("launched").map(|ids| {
+        let known = |id: &&str| rows.as_ref().is_ok_and(|rows| rows.iter().any(|r| r.id == *id));
+        ids.split(", ").filter(known).collect::<Vec<_>>().join(", ")
+    });
+    let notice = launched
+        .filter(|ids| !ids.is_empty())
         .map(|ids| format!("Launched {ids}."))
-        .or_else(|| request.query("changed").map(|what| format!("{what}: requested.")))
+        .or_else(|| request.query("changed").and_then(|v| Change::from_verb(&v)).map(|c| format!("{}: requested.", c.verb())))
         .or_else(|| {
-            request.query("launch_failed").map(|why| format!("The key pair was created, but the launch failed: {why}"))
+            let code = request.query("launch_failed")?;
+            let plain = !code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+            plain.then(|| format!("The key pair was created and downloaded, but the launch failed ({code}); Event history has the details."))
         });
     render(StatusCode::OK, &List { shell: Shell::new(request, &signed, "instances"), rows, notice })
 }
@@ -108,6 +120,10 @@ impl Change {
         }
     }
 
+    fn from_verb(verb: &str) -> Option<Change> {
+        [Change::Stop, Change::Start, Change::Reboot, Change::Terminate].into_iter().find(|c| c.verb() == verb)
+    }
+
     pub fn verb(self) -> &'static str {
         match self {
             Change::Stop => "Stop",
@@ -139,8 +155,7 @@ pub struct Confirm {
 /// `POST /console/ec2/instances/state`: confirms, then makes the change.
 pub async fn change_state(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require_change(request).await);
-    let ids: Vec<String> =
-        request.form().into_iter().filter(|(k, v)| k == "InstanceId" && !v.is_empty()).map(|(_, v)| v).collect();
+    let ids = request.all("InstanceId");
     let region = request.region();
     let Some(change) = request.field("Action").as_deref().and_then(Change::parse) else {
         return see_other(&format!("/console/ec2/instances?region={region}"));
@@ -294,7 +309,7 @@ pub async fn launch(request: &ConsoleRequest<'_>) -> Response {
         Err(e) => {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("region", &region)
-                .append_pair("launch_failed", &format!("{}: {}", e.code, e.message))
+                .append_pair("launch_failed", &e.code)
                 .finish();
             format!("/console/ec2/instances?{query}")
         }

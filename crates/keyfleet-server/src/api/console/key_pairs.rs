@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyfleet_keys::KeyFormat;
 
-use super::pages::{Problem, Shell};
+use super::pages::{Problem, Shell, shell_word};
 use super::session::{self, Signed};
 use super::{ConsoleRequest, call_ec2, render, see_other};
 use crate::api::ZeroizingBody;
@@ -147,15 +147,20 @@ pub async fn list(request: &ConsoleRequest<'_>) -> Response {
         page: 1,
         pages: 1,
         total: 0,
-        created: request.query("created").map(|name| {
-            let format = if request.query("format").as_deref() == Some("ppk") { "ppk" } else { "pem" };
-            let file = format!("{name}.{format}");
-            (name, file)
-        }),
-        notice: request.query("deleted").map(|n| format!("Deleted {n} key pair(s).")),
+        created: None,
+        notice: request
+            .query("deleted")
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(|n| format!("Deleted {n} key pair(s).")),
     };
     match described {
         Ok(pairs) => {
+            // The link names the key pair just made; only one that exists is spoken of.
+            let created = request.query("created").filter(|name| pairs.iter().any(|p| &p.name == name));
+            list.created = created.map(|name| {
+                let format = if request.query("format").as_deref() == Some("ppk") { "ppk" } else { "pem" };
+                (name.clone(), shell_word(&format!("{name}.{format}")))
+            });
             let mut matching: Vec<KeyPairInfo> = pairs.into_iter().filter(|p| matches(p, &list.filter)).collect();
             matching.sort_by_cached_key(|p| sort.key(p));
             if descending {
@@ -222,21 +227,18 @@ fn create_page(request: &ConsoleRequest<'_>, signed: &Signed, problem: Option<Pr
 /// The API parameters a create or import form carries: the form's own fields (the CSRF
 /// token, the region) left out, and empty tag rows dropped.
 fn api_params(request: &ConsoleRequest<'_>) -> QueryParams {
+    const TAG: &str = "TagSpecification.1.Tag.";
     let form = request.form();
-    let empty_tag = |key: &str| {
-        let Some(row) = key.strip_prefix("TagSpecification.1.Tag.").and_then(|rest| rest.split('.').next()) else {
-            return false;
-        };
-        let key_field = format!("TagSpecification.1.Tag.{row}.Key");
-        form.iter().all(|(k, v)| k != &key_field || v.is_empty())
-    };
-    let has_tags = form.iter().any(|(k, v)| k.starts_with("TagSpecification.1.Tag.") && !v.is_empty());
+    let row_of = |key: &str| key.strip_prefix(TAG).and_then(|rest| rest.split_once('.')).map(|(row, _)| row.to_owned());
+    // The rows whose key is filled in, found in one pass.
+    let filled: std::collections::HashSet<String> =
+        form.iter().filter(|(k, v)| k.ends_with(".Key") && !v.is_empty()).filter_map(|(k, _)| row_of(k)).collect();
     QueryParams::from_pairs(
         form.iter()
             .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "region"))
-            .filter(|(k, _)| !empty_tag(k))
-            .filter(|(k, _)| has_tags || k != "TagSpecification.1.ResourceType")
-            .map(|(k, v)| (k.clone(), v.clone())),
+            .filter(|(k, _)| row_of(k).is_none_or(|row| filled.contains(&row)))
+            .filter(|(k, _)| !filled.is_empty() || k != "TagSpecification.1.ResourceType")
+            .cloned(),
     )
 }
 
@@ -332,8 +334,7 @@ pub struct DeleteConfirm {
 /// DeleteKeyPair per chosen key pair.
 pub async fn delete(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require_change(request).await);
-    let names: Vec<String> =
-        request.form().into_iter().filter(|(k, v)| k == "KeyName" && !v.is_empty()).map(|(_, v)| v).collect();
+    let names = request.all("KeyName");
     let region = request.region();
     if names.is_empty() {
         return see_other(&format!("/console/ec2/key-pairs?region={region}"));

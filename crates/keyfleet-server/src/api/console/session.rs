@@ -63,19 +63,17 @@ pub async fn signed_in(request: &ConsoleRequest<'_>) -> Result<Option<Signed>, R
     Ok(Some(Signed { session, policies }))
 }
 
-/// A session lasts only as long as what it was signed in with: its access key (active), or
-/// its user's console password; and its user.
+/// A session lasts only as long as what it was signed in with: its access key (while
+/// active), or its user and that user's password (a new password, a deleted user, or a new
+/// user of the same name ends it).
 async fn still_valid(request: &ConsoleRequest<'_>, owner: &SessionOwner) -> Result<bool, String> {
     let state = request.state;
     if !owner.access_key_id.is_empty() {
         return state.auth.key_is_active(&owner.access_key_id).await.map_err(|e| e.to_string());
     }
     let Some(user) = &owner.user else { return Ok(false) };
-    match state.iam.login_profile(&owner.account, user).await {
-        Ok(_) => Ok(true),
-        Err(crate::service::Error::IamNoSuchEntity(_)) => Ok(false),
-        Err(e) => Err(e.to_string()),
-    }
+    let stamp = state.iam.password_stamp(&owner.account, user).await.map_err(|e| e.to_string())?;
+    Ok(stamp.is_some_and(|stamp| bool::from(stamp.as_bytes().ct_eq(owner.credential.as_bytes()))))
 }
 
 /// The signed-in session, or the answer that sends the browser to sign in.
@@ -193,15 +191,30 @@ impl Credentials {
         }
     }
 
-    /// Who is trying, for the audit record of a failure.
-    fn claimed(&self, home_account: &str) -> Actor {
+    /// Who is trying, for the audit record of a failure. A user that exists is named in its
+    /// own account's log; anything else goes to the server's own account with the name
+    /// hidden, as CloudTrail hides names it cannot match, so that typing a name cannot write
+    /// into another account's Event history.
+    async fn claimed(&self, request: &ConsoleRequest<'_>) -> Actor {
+        let home = request.state.auth.home_account().to_owned();
         match self {
             Credentials::AccessKey { id, .. } => {
-                Actor { account: home_account.to_owned(), user: None, access_key_id: id.clone() }
+                let id: String = id.chars().take(128).collect();
+                Actor { account: home, user: None, access_key_id: id }
             }
-            Credentials::Password { account, user, .. } => {
-                Actor { account: account.clone(), user: Some(user.clone()), access_key_id: String::new() }
-            }
+            Credentials::Password { account, user, .. } => match request.state.iam.user(account, user).await {
+                Ok(stored) => Actor { account: account.clone(), user: Some(stored.name), access_key_id: String::new() },
+                Err(_) => Actor { account: home, user: Some(HIDDEN.to_owned()), access_key_id: String::new() },
+            },
+        }
+    }
+
+    /// The bucket of the per-user sign-in limit (none for an access key: its bucket is the
+    /// source address's).
+    fn user_bucket(&self) -> Option<String> {
+        match self {
+            Credentials::AccessKey { .. } => None,
+            Credentials::Password { account, user, .. } => Some(format!("{account}/{}", user.to_lowercase())),
         }
     }
 
@@ -213,7 +226,7 @@ impl Credentials {
             Credentials::AccessKey { id, secret } => {
                 let found = state.auth.check_secret(id, secret).await.map_err(|e| e.to_string())?;
                 Ok(found.map_or(Proven::Not, |(account, user)| {
-                    Proven::Owner(SessionOwner { account, user, access_key_id: id.clone() })
+                    Proven::Owner(SessionOwner { account, user, access_key_id: id.clone(), credential: String::new() })
                 }))
             }
             Credentials::Password { account, user, password, new_password } => {
@@ -233,10 +246,14 @@ impl Credentials {
                 }
                 // The user row spells the name as it was created.
                 let stored = state.iam.user(account, user).await.map_err(|e| e.to_string())?;
-                Ok(Proven::Owner(SessionOwner {
-                    account: account.clone(),
-                    user: Some(stored.name),
-                    access_key_id: String::new(),
+                let stamp = state.iam.password_stamp(account, user).await.map_err(|e| e.to_string())?;
+                Ok(stamp.map_or(Proven::Not, |credential| {
+                    Proven::Owner(SessionOwner {
+                        account: account.clone(),
+                        user: Some(stored.name),
+                        access_key_id: String::new(),
+                        credential,
+                    })
                 }))
             }
         }
@@ -252,6 +269,21 @@ impl Credentials {
     }
 }
 
+/// How CloudTrail names a user it cannot match in a failed sign-in.
+const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// The sign-in limit's bucket for an address: IPv6 clients are counted by their /64, which
+/// one host can hold whole.
+fn source_bucket(source_ip: &str) -> String {
+    match source_ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        _ => source_ip.to_owned(),
+    }
+}
+
 /// `POST /console/signin`: checks the credentials, records a `ConsoleLogin` event either way,
 /// and starts a session.
 pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
@@ -263,7 +295,13 @@ pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
         return render(StatusCode::BAD_REQUEST, &pages::SignIn::form(error, "key"));
     };
     let mode = credentials.mode();
-    if !request.state.limits.sign_ins.as_ref().is_none_or(|limit| limit.admit(&request.source_ip)) {
+    let limits = &request.state.limits;
+    let by_source = limits.sign_ins.as_ref().is_none_or(|limit| limit.admit(&source_bucket(&request.source_ip)));
+    let by_user = match (credentials.user_bucket(), limits.sign_ins.as_ref()) {
+        (Some(bucket), Some(limit)) => limit.admit(&bucket),
+        _ => true,
+    };
+    if !(by_source && by_user) {
         let error = Some("Too many sign-in attempts. Wait a moment and try again.".into());
         return render(StatusCode::TOO_MANY_REQUESTS, &pages::SignIn::form(error, mode));
     }
@@ -271,11 +309,10 @@ pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
         Ok(proven) => proven,
         Err(e) => return unavailable(&e),
     };
-    let home = request.state.auth.home_account().to_owned();
     let owner = match proven {
         Proven::Owner(owner) => owner,
         Proven::Not => {
-            record_login(request, credentials.claimed(&home), false).await;
+            record_login(request, credentials.claimed(request).await, false).await;
             let error = Some("Your authentication information is incorrect. Please try again.".into());
             return render(StatusCode::UNAUTHORIZED, &pages::SignIn::form(error, mode));
         }

@@ -264,7 +264,10 @@ pub async fn parameters(request: &ConsoleRequest<'_>) -> Response {
         Ok((found, next)) => (Ok(found.iter().map(|p| ParameterRow::new(p, &region)).collect()), next),
         Err(e) => (Err(e.into()), None),
     };
-    let notice = request.query("deleted").map(|name| format!("Deleted {name}."));
+    let notice = request
+        .query("deleted")
+        .and_then(|name| crate::service::parameters::validate_name(&name).ok())
+        .map(|name| format!("Deleted {name}."));
     render(StatusCode::OK, &Parameters { shell: Shell::new(request, &signed, "parameters"), rows, next, notice })
 }
 

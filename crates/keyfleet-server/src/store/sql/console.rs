@@ -7,14 +7,15 @@ impl ConsoleStore for SqlStore {
     async fn insert_console_session(&self, row: &ConsoleSessionRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO console_sessions
-                 (token_hash, account, user_name, access_key_id, csrf, created_ms, last_seen_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (token_hash, account, user_name, access_key_id, csrf, credential, created_ms, last_seen_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&row.token_hash)
         .bind(&row.account)
         .bind(row.user_name.as_deref())
         .bind(&row.access_key_id)
         .bind(&row.csrf)
+        .bind(&row.credential)
         .bind(row.created_ms)
         .bind(row.last_seen_ms)
         .execute(&mut *self.writer.acquire().await?)
@@ -28,7 +29,7 @@ impl ConsoleStore for SqlStore {
         idle_since_ms: i64,
     ) -> Result<Option<ConsoleSessionRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT token_hash, account, user_name, access_key_id, csrf, created_ms, last_seen_ms
+            "SELECT token_hash, account, user_name, access_key_id, csrf, credential, created_ms, last_seen_ms
              FROM console_sessions WHERE token_hash = $1 AND last_seen_ms >= $2",
         )
         .bind(token_hash)
@@ -41,6 +42,7 @@ impl ConsoleStore for SqlStore {
             user_name: r.get("user_name"),
             access_key_id: r.get("access_key_id"),
             csrf: r.get("csrf"),
+            credential: r.get("credential"),
             created_ms: r.get("created_ms"),
             last_seen_ms: r.get("last_seen_ms"),
         }))
