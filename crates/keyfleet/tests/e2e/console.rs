@@ -448,6 +448,25 @@ fn a_user_is_held_to_the_same_policies_and_forms_need_their_token() {
             ],
         );
         assert_eq!(elsewhere, "403");
+        // A value XML cannot carry is refused as the API refuses it, and nothing is created.
+        let unsafe_tag = run_ok(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-b",
+                &cookie,
+                "-d",
+                &format!(
+                    "csrf={csrf}&KeyName=dev-xml&TagSpecification.1.ResourceType=key-pair&TagSpecification.1.Tag.1.Key=k&TagSpecification.1.Tag.1.Value=%EF%BF%BF"
+                ),
+                &url,
+            ],
+        );
+        assert_eq!(unsafe_tag, "400");
 
         b.submit("#sign-out").await;
         b.sign_in_with_password(&account, "nolist", "Nolist-s3cret-pass").await;
@@ -693,6 +712,16 @@ fn iam_users_keys_passwords_and_policies() {
         assert_eq!(b.text("#identity").await, format!("erin @ {account}"));
         b.goto("/console/iam/users").await;
         assert!(b.text("#problem").await.contains("You are not authorized to perform this operation."));
+
+        // A new password set by an administrator ends the sessions of the old one.
+        server.aws_argv_as(
+            &server.admin(),
+            &["iam", "update-login-profile", "--user-name", "erin", "--password", "Erins-new-passw0rd!"],
+        );
+        b.goto("/console/ec2/key-pairs").await;
+        b.wait_for("#sign-in-password").await;
+        b.sign_in_with_password(&account, "erin", "Erins-new-passw0rd!").await;
+        assert_eq!(b.text("#identity").await, format!("erin @ {account}"));
 
         // Removing the password ends the sessions signed in with it.
         assert_eq!(json(&server.aws_ok("iam get-login-profile --user-name erin"))["LoginProfile"]["UserName"], "erin");
