@@ -238,7 +238,7 @@ fn a_retried_launch_with_its_client_token_launches_once() {
 
 #[test]
 fn scp_sftp_and_pty_sessions_work() {
-    if !require(&["aws", "ssh", "scp", "sftp", "bwrap"]) {
+    if !require(&["aws", "ssh", "scp", "sftp", "sftp-server", "bwrap"]) {
         return;
     }
     let server = TestServer::start();

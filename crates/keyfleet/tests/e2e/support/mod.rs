@@ -370,6 +370,10 @@ pub fn is_root() -> bool {
 }
 
 fn tool_available(tool: &str) -> bool {
+    // Debian's openssh-sftp-server, which instances run for scp and sftp.
+    if tool == "sftp-server" {
+        return Path::new("/usr/lib/openssh/sftp-server").exists();
+    }
     if tool == "boto3" {
         return Command::new("python3").args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
     }
