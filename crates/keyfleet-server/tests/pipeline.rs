@@ -111,6 +111,17 @@ const CASES: &[(&str, Wire)] = &[
         "iam_delete_access_key_missing",
         Wire::Iam("Action=DeleteAccessKey&UserName=alice&AccessKeyId=AKIAEXAMPLEEXAMPLE12"),
     ),
+    ("iam_create_login_profile_weak", Wire::Iam("Action=CreateLoginProfile&UserName=alice&Password=short")),
+    (
+        "iam_create_login_profile",
+        Wire::Iam("Action=CreateLoginProfile&UserName=alice&Password=Correct-h0rse&PasswordResetRequired=true"),
+    ),
+    ("iam_create_login_profile_again", Wire::Iam("Action=CreateLoginProfile&UserName=alice&Password=Correct-h0rse")),
+    ("iam_get_login_profile", Wire::Iam("Action=GetLoginProfile&UserName=alice")),
+    ("iam_update_login_profile", Wire::Iam("Action=UpdateLoginProfile&UserName=alice&PasswordResetRequired=false")),
+    ("iam_delete_user_with_password", Wire::Iam("Action=DeleteUser&UserName=alice")),
+    ("iam_delete_login_profile", Wire::Iam("Action=DeleteLoginProfile&UserName=alice")),
+    ("iam_get_login_profile_missing", Wire::Iam("Action=GetLoginProfile&UserName=alice")),
     ("iam_delete_user", Wire::Iam("Action=DeleteUser&UserName=alice")),
     (
         "ssm_put_parameter",
