@@ -21,6 +21,8 @@ enum Wire {
     Ec2(&'static str),
     /// IAM's (`Version=2010-05-08`).
     Iam(&'static str),
+    /// STS's (`Version=2011-06-15`).
+    Sts(&'static str),
     /// JSON 1.1: the `X-Amz-Target` and the body.
     Json(&'static str, &'static str),
 }
@@ -111,6 +113,8 @@ const CASES: &[(&str, Wire)] = &[
         "iam_delete_access_key_missing",
         Wire::Iam("Action=DeleteAccessKey&UserName=alice&AccessKeyId=AKIAEXAMPLEEXAMPLE12"),
     ),
+    ("sts_get_caller_identity", Wire::Sts("Action=GetCallerIdentity")),
+    ("sts_unknown_action", Wire::Sts("Action=GetSessionToken")),
     ("iam_create_login_profile_weak", Wire::Iam("Action=CreateLoginProfile&UserName=alice&Password=short")),
     (
         "iam_create_login_profile",
@@ -207,6 +211,7 @@ fn request(wire: &Wire, key_id: &str) -> Request<Body> {
     let built = match wire {
         Wire::Ec2(f) => form("2016-11-15", f),
         Wire::Iam(f) => form("2010-05-08", f),
+        Wire::Sts(f) => form("2011-06-15", f),
         Wire::Json(target, body) => Request::post("/")
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", *target)
@@ -310,18 +315,19 @@ async fn every_case_matches_its_golden_file() {
 /// Every operation of every table has a case, so a new action cannot land without one.
 #[test]
 fn every_operation_has_a_case() {
-    use keyfleet_server::api::{cloudtrail, ec2, iam, instance_connect, ssm};
+    use keyfleet_server::api::{cloudtrail, ec2, iam, instance_connect, ssm, sts};
     let names: Vec<&str> = ec2::ACTIONS
         .iter()
         .map(|e| e.name)
         .chain(iam::ACTIONS.iter().map(|e| e.name))
+        .chain(sts::ACTIONS.iter().map(|e| e.name))
         .chain(ssm::OPERATIONS.iter().map(|e| e.name))
         .chain(instance_connect::OPERATIONS.iter().map(|e| e.name))
         .chain(cloudtrail::OPERATIONS.iter().map(|e| e.name))
         .collect();
     let covered = |name: &str| {
         CASES.iter().any(|(_, wire)| match wire {
-            Wire::Ec2(form) | Wire::Iam(form) => {
+            Wire::Ec2(form) | Wire::Iam(form) | Wire::Sts(form) => {
                 form.starts_with(&format!("Action={name}&")) || *form == format!("Action={name}")
             }
             Wire::Json(target, _) => target.ends_with(&format!(".{name}")),

@@ -18,6 +18,8 @@ pub enum Service {
     Ec2,
     /// IAM (Query/XML).
     Iam,
+    /// STS (Query/XML).
+    Sts,
     /// Systems Manager (JSON 1.1).
     Ssm,
     /// EC2 Instance Connect (JSON 1.1).
@@ -32,6 +34,7 @@ impl Service {
         match self {
             Service::Ec2 => "ec2.amazonaws.com",
             Service::Iam => "iam.amazonaws.com",
+            Service::Sts => "sts.amazonaws.com",
             Service::Ssm => "ssm.amazonaws.com",
             Service::InstanceConnect => "ec2-instance-connect.amazonaws.com",
             Service::CloudTrail => "cloudtrail.amazonaws.com",
@@ -45,7 +48,7 @@ impl Service {
                 format!("You are not authorized to perform this operation. {message}"),
                 StatusCode::FORBIDDEN,
             ),
-            Service::Iam => ApiError::custom("AccessDenied", message, StatusCode::FORBIDDEN),
+            Service::Iam | Service::Sts => ApiError::custom("AccessDenied", message, StatusCode::FORBIDDEN),
             Service::Ssm | Service::CloudTrail => {
                 ApiError::custom("AccessDeniedException", message, StatusCode::BAD_REQUEST)
             }

@@ -23,7 +23,7 @@ use super::operation::{self, Endpoint, Json11};
 use super::protocol::aws_query;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
-use super::{AppState, Context, Reply, ZeroizingBody, cloudtrail, ec2, iam, instance_connect, ssm};
+use super::{AppState, Context, Reply, ZeroizingBody, cloudtrail, ec2, iam, instance_connect, ssm, sts};
 use crate::common::ids;
 use crate::service::audit::{Actor, ApiCall};
 use crate::store::{Scope, UnitOfWork};
@@ -81,6 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 enum Protocol {
     Ec2,
     Iam,
+    Sts,
     Json(String),
 }
 
@@ -89,6 +90,7 @@ impl Protocol {
         match self {
             Protocol::Ec2 => Service::Ec2,
             Protocol::Iam => Service::Iam,
+            Protocol::Sts => Service::Sts,
             Protocol::Json(target) => json_service(target).map_or(Service::CloudTrail, |(service, _)| service),
         }
     }
@@ -155,6 +157,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let protocol = match target {
         Some(target) => Protocol::Json(target),
         None if params.get("Version") == Some("2010-05-08") => Protocol::Iam,
+        None if params.get("Version") == Some("2011-06-15") => Protocol::Sts,
         None => Protocol::Ec2,
     };
     let incoming = Incoming { parts: &parts, body: &body, protocol, request_id, source_ip, secure_transport };
@@ -257,6 +260,11 @@ async fn dispatch(
             let endpoint = operation::find(iam::ACTIONS, name).ok_or_else(|| ApiError::invalid_action(name))?;
             endpoint.run(ctx, trail, params).await.map(xml)
         }
+        (Protocol::Sts, _) => {
+            let name = params.required("Action")?;
+            let endpoint = operation::find(sts::ACTIONS, name).ok_or_else(|| ApiError::invalid_action(name))?;
+            endpoint.run(ctx, trail, params).await.map(xml)
+        }
         (Protocol::Json(target), Some(input)) => {
             // A known service names the operation it lacks; an unknown prefix, the whole target.
             let unknown = || ApiError::unknown_operation(json_service(target).map_or(target.as_str(), |(_, op)| op));
@@ -274,7 +282,7 @@ fn json_endpoint(target: &str) -> Option<&'static Endpoint<Json11>> {
         Service::Ssm => ssm::OPERATIONS,
         Service::InstanceConnect => instance_connect::OPERATIONS,
         Service::CloudTrail => cloudtrail::OPERATIONS,
-        Service::Ec2 | Service::Iam => return None,
+        Service::Ec2 | Service::Iam | Service::Sts => return None,
     };
     operation::find(table, op)
 }
@@ -285,6 +293,7 @@ fn read_only(protocol: &Protocol, action: &str) -> bool {
     let found = match protocol {
         Protocol::Ec2 => operation::find(ec2::ACTIONS, action).map(|e| e.read_only),
         Protocol::Iam => operation::find(iam::ACTIONS, action).map(|e| e.read_only),
+        Protocol::Sts => operation::find(sts::ACTIONS, action).map(|e| e.read_only),
         Protocol::Json(target) => json_endpoint(target).map(|e| e.read_only),
     };
     found.unwrap_or(false)
@@ -387,12 +396,15 @@ fn encode(incoming: &Incoming<'_>, outcome: Result<Body, ApiError>) -> Response 
             (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"))], body)
                 .into_response()
         }
-        (Protocol::Iam, Err(e)) => {
-            (e.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))], aws_query::error(&e, request_id))
-                .into_response()
-        }
+        (Protocol::Iam, Err(e)) => query_error(aws_query::IAM_NAMESPACE, &e, request_id),
+        (Protocol::Sts, Err(e)) => query_error(aws_query::STS_NAMESPACE, &e, request_id),
         (Protocol::Ec2, Err(e)) => xml_error(&e, request_id),
     }
+}
+
+fn query_error(namespace: &str, e: &ApiError, request_id: &str) -> Response {
+    let body = aws_query::error(namespace, e, request_id);
+    (e.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))], body).into_response()
 }
 
 fn json_response(target: &str, request_id: &str, outcome: Result<Body, ApiError>) -> Response {

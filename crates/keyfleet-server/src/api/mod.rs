@@ -17,6 +17,7 @@ pub mod listener;
 pub mod operation;
 pub mod protocol;
 pub mod ssm;
+pub mod sts;
 
 use std::sync::Arc;
 

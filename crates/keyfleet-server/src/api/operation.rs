@@ -96,7 +96,8 @@ pub trait Operation: Send + Sync + 'static {
 }
 
 /// Everything an action is checked on: each check is an IAM action on targets, in order.
-/// There is no empty one: every authorization starts with the action itself.
+/// Every authorization starts with the action itself, except [`Authorization::none_required`]
+/// for the one action AWS lets everyone call.
 #[derive(Debug)]
 pub struct Authorization {
     checks: Vec<(Option<&'static str>, Vec<Target>)>,
@@ -112,6 +113,12 @@ impl Authorization {
     /// The action itself on one target.
     pub fn on_one(target: Target) -> Self {
         Authorization::on(vec![target])
+    }
+
+    /// No check at all: only for `sts:GetCallerIdentity`, which AWS answers whatever the
+    /// caller's policies say ("No permissions are required to perform this operation").
+    pub fn none_required() -> Self {
+        Authorization { checks: Vec::new(), noted: Vec::new() }
     }
 
     /// Actions without resource-level permissions (every `Describe*`, `List*`) are checked

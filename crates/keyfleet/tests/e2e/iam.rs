@@ -367,3 +367,33 @@ fn tags_at_launch_need_create_tags() {
     let described = json(&server.aws_ok_as(&launcher, "ec2 describe-instances"));
     assert_eq!(described["Reservations"], serde_json::json!([]), "nothing was launched");
 }
+
+/// `aws sts get-caller-identity` answers every caller, whatever its policies, as AWS does:
+/// the root with its account id, a user with its `AIDA…` id; and the call is audited.
+#[test]
+fn sts_get_caller_identity_names_the_caller_without_a_policy() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let root = json(&server.aws_ok("sts get-caller-identity"));
+    let account = root["Account"].as_str().unwrap().to_owned();
+    assert_eq!(account.len(), 12);
+    assert_eq!(root["UserId"], account.as_str());
+    assert_eq!(root["Arn"], format!("arn:aws:iam::{account}:root"));
+
+    let nobody = server.create_user("nobody", None);
+    let user = json(&server.aws_ok_as(&nobody, "sts get-caller-identity"));
+    let user_id = json(&server.aws_ok("iam get-user --user-name nobody"))["User"]["UserId"].clone();
+    assert_eq!(user["UserId"], user_id);
+    assert_eq!(user["Arn"], format!("arn:aws:iam::{account}:user/nobody"));
+    server.aws_err_as(&nobody, "ec2 describe-key-pairs", "UnauthorizedOperation");
+    server.aws_err("sts get-session-token", "InvalidAction");
+
+    let events = json(&server.aws_ok(
+        "cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=GetCallerIdentity",
+    ));
+    let sources: Vec<&str> =
+        events["Events"].as_array().unwrap().iter().map(|e| e["EventSource"].as_str().unwrap()).collect();
+    assert_eq!(sources, ["sts.amazonaws.com", "sts.amazonaws.com"]);
+}
