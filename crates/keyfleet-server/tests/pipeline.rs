@@ -132,6 +132,21 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Json("AmazonSSM.PutParameter", r#"{"Name": "/app/db", "Value": "v1", "Type": "String"}"#),
     ),
     (
+        "ssm_put_parameter_tags_refused",
+        Wire::Json(
+            "AmazonSSM.PutParameter",
+            r#"{"Name":"/t/x","Value":"v","Type":"String","Tags":[{"Key":"k","Value":"v"}]}"#,
+        ),
+    ),
+    (
+        "ssm_put_parameter_advanced_refused",
+        Wire::Json("AmazonSSM.PutParameter", r#"{"Name":"/t/x","Value":"v","Type":"String","Tier":"Advanced"}"#),
+    ),
+    (
+        "ssm_put_parameter_standard_tier",
+        Wire::Json("AmazonSSM.PutParameter", r#"{"Name":"/t/std","Value":"v","Type":"String","Tier":"Standard"}"#),
+    ),
+    (
         "ssm_put_parameter_exists",
         Wire::Json("AmazonSSM.PutParameter", r#"{"Name": "/app/db", "Value": "v2", "Type": "String"}"#),
     ),

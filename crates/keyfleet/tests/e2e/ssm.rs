@@ -137,3 +137,22 @@ fn parameter_filters_select_and_bad_filters_are_refused() {
         "InvalidFilterKey",
     );
 }
+
+/// What PutParameter does not implement yet is refused, never dropped: a tag that was
+/// silently lost would make a later tag-based policy or lookup wrong.
+#[test]
+fn put_parameter_refuses_what_keyfleet_does_not_keep() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let tags = server
+        .aws_err("ssm put-parameter --name /t/a --value v --type String --tags Key=k,Value=v", "ValidationException");
+    assert!(tags.contains("The parameter Tags of PutParameter is not supported by keyfleet."), "{tags}");
+    server.aws_err("ssm put-parameter --name /t/a --value v --type String --tier Advanced", "ValidationException");
+    server
+        .aws_err("ssm put-parameter --name /t/a --value v --type String --allowed-pattern ^v$", "ValidationException");
+    server.aws_err("ssm get-parameter --name /t/a", "ParameterNotFound");
+    let standard = json(&server.aws_ok("ssm put-parameter --name /t/a --value v --type String --tier Standard"));
+    assert_eq!(standard["Tier"], "Standard");
+}

@@ -71,6 +71,11 @@ impl JsonInput {
         self.0.get(name).and_then(Value::as_array)
     }
 
+    /// The first member not among `known`, if any.
+    pub fn first_unknown(&self, known: &[&str]) -> Option<&str> {
+        self.0.keys().map(String::as_str).find(|name| !known.contains(name))
+    }
+
     /// An object member, e.g. `Parameters` of StartAutomationExecution.
     pub fn object(&self, name: &str) -> Option<&Map<String, Value>> {
         self.0.get(name).and_then(Value::as_object)

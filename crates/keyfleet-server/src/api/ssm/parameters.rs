@@ -29,6 +29,7 @@ impl Operation for PutParameter {
     type Output = i64;
 
     fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(input)?;
         Ok(service::PutParameter {
             // Normalized before the policy check, so the name authorized is the name stored.
             name: service::validate_name(input.required("Name", "name")?)?,
@@ -51,6 +52,25 @@ impl Operation for PutParameter {
 
     fn encode(_: &Context<'_>, version: i64) -> Value {
         json!({"Version": version, "Tier": "Standard"})
+    }
+}
+
+/// PutParameter's members keyfleet acts on. `Tier` is accepted as `Standard`, the only tier
+/// keyfleet's parameters have; `Tags`, `AllowedPattern`, `Policies` and the other tiers are
+/// refused until they are implemented, never dropped.
+const PUT_PARAMETER_MEMBERS: [&str; 8] =
+    ["Name", "Value", "Type", "Overwrite", "Description", "KeyId", "DataType", "Tier"];
+
+fn refuse_unimplemented(input: &JsonInput) -> Result<(), ApiError> {
+    let unsupported = |what: String| {
+        ApiError::bad_request("ValidationException", format!("{what} of PutParameter is not supported by keyfleet."))
+    };
+    if let Some(member) = input.first_unknown(&PUT_PARAMETER_MEMBERS) {
+        return Err(unsupported(format!("The parameter {member}")));
+    }
+    match input.str("Tier") {
+        None | Some("Standard") => Ok(()),
+        Some(tier) => Err(unsupported(format!("The tier {tier}"))),
     }
 }
 
