@@ -181,15 +181,7 @@ async fn run(state: &AppState, incoming: &Incoming<'_>, params: &QueryParams) ->
                 state.limits.max_params
             ))),
         ),
-        _ => match params.not_xml_safe() {
-            Some(name) => (
-                params.get("Action").unwrap_or_default().to_owned(),
-                Err(ApiError::invalid_parameter_value(format!(
-                    "Value for parameter {name} is invalid. It contains characters that are not allowed."
-                ))),
-            ),
-            None => (params.get("Action").unwrap_or_default().to_owned(), Ok(None)),
-        },
+        _ => (params.get("Action").unwrap_or_default().to_owned(), params.check_xml_safe().map(|()| None)),
     };
     let caller = match authenticate(state, incoming).await {
         Ok(caller) => caller,

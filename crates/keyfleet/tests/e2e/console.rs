@@ -351,7 +351,7 @@ fn creates_imports_pages_and_deletes_key_pairs() {
             format!("keyfleet_session={}", cookies.iter().find(|c| c.name() == "keyfleet_session").unwrap().value());
         let url = format!("{}/console/ec2/key-pairs/create", server.url);
         let page = run_ok("curl", &["-s", "-b", &cookie, &url]);
-        let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+        let csrf = crate::support::csrf_token(&page);
         let form = format!(
             "csrf={csrf}&KeyName=xml-bad&TagSpecification.1.ResourceType=key-pair&TagSpecification.1.Tag.1.Key=k&TagSpecification.1.Tag.1.Value=%EF%BF%BF"
         );
@@ -443,7 +443,7 @@ fn a_user_is_held_to_the_same_policies_and_forms_need_their_token() {
         );
         assert_eq!(no_token, "403");
         let page = run_ok("curl", &["-s", "-b", &cookie, &url]);
-        let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+        let csrf = crate::support::csrf_token(&page);
         let elsewhere = run_ok(
             "curl",
             &[

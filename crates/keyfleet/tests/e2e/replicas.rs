@@ -191,8 +191,7 @@ fn a_console_session_is_good_on_every_replica_until_sign_out() {
         |server: &TestServer| run_ok("curl", &["-s", "-b", &cookie, &format!("{}/console/ec2/key-pairs", server.url)]);
     let on_b = page(&b);
     assert!(on_b.contains("Key pairs <span class=\"total\">(0)</span>"), "{on_b}");
-    let csrf =
-        on_b.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a CSRF token").to_owned();
+    let csrf = crate::support::csrf_token(&on_b);
     run_ok("curl", &["-s", "-b", &cookie, "-d", &format!("csrf={csrf}"), &format!("{}/console/signout", b.url)]);
     for server in [&a, &b] {
         assert!(page(server).is_empty(), "signed out: the page redirects to sign-in");

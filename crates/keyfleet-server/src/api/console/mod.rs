@@ -274,20 +274,10 @@ async fn call_ec2<O: Operation<Protocol = operation::Ec2Query>>(
     signed: &Signed,
     params: QueryParams,
 ) -> Result<O::Output, ApiError> {
-    edge_checks(&params)?;
+    // As at the API edge: a value XML cannot carry would break every later listing.
+    params.check_xml_safe()?;
     let parameters = params.audit_json();
     call::<O>(request, signed, Service::Ec2, &params, parameters).await
-}
-
-/// What the API edge refuses in a Query request refuses a form too: a value XML cannot carry
-/// would otherwise be stored and break every later listing.
-fn edge_checks(params: &QueryParams) -> Result<(), ApiError> {
-    match params.not_xml_safe() {
-        Some(name) => Err(ApiError::invalid_parameter_value(format!(
-            "Value for parameter {name} is invalid. It contains characters that are not allowed."
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Runs an IAM Query operation with `params` as its request.
@@ -296,7 +286,8 @@ async fn call_iam<O: Operation<Protocol = operation::AwsQuery>>(
     signed: &Signed,
     params: QueryParams,
 ) -> Result<O::Output, ApiError> {
-    edge_checks(&params)?;
+    // As at the API edge: a value XML cannot carry would break every later listing.
+    params.check_xml_safe()?;
     let parameters = params.audit_json();
     call::<O>(request, signed, Service::Iam, &params, parameters).await
 }

@@ -169,6 +169,17 @@ impl QueryParams {
     /// The first parameter holding a character that XML 1.0 cannot carry (C0 controls but
     /// tab, newline and carriage return; U+FFFE and U+FFFF): stored, it could never be
     /// answered again, in this request or any later listing.
+    /// `InvalidParameterValue` for the first parameter whose value XML 1.0 cannot carry: the
+    /// check of every Query request, from the wire or from a console form.
+    pub fn check_xml_safe(&self) -> Result<(), ApiError> {
+        match self.not_xml_safe() {
+            Some(name) => Err(ApiError::invalid_parameter_value(format!(
+                "Value for parameter {name} is invalid. It contains characters that are not allowed."
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub fn not_xml_safe(&self) -> Option<&str> {
         self.params.iter().find(|(_, v)| !v.chars().all(xml_safe)).map(|(k, _)| k.as_str())
     }

@@ -428,6 +428,11 @@ pub fn run_ok(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The CSRF token of a console page's forms.
+pub fn csrf_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a CSRF token").to_owned()
+}
+
 /// Runs a shell pipeline that must succeed; returns stdout.
 pub fn sh(script: &str) -> String {
     run_ok("sh", &["-c", script])
