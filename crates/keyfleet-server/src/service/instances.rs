@@ -401,8 +401,11 @@ impl Instances {
     /// One pass: claim what may be claimed, then make this process serve exactly the
     /// instances it owns in the states that need serving.
     async fn reconcile(&self) -> Result<()> {
-        let rows = self.store.instances_in_states(&InstanceState::LIVE).await?;
+        // The rows are read under the lock: a snapshot taken before it could be one that a
+        // reset or a termination made stale while this pass waited, and would boot again an
+        // instance that is gone, on an address that is handed out again.
         let mut acting = self.acting.lock().await;
+        let rows = self.store.instances_in_states(&InstanceState::LIVE).await?;
         for (scope, row) in rows {
             if row.owner != self.replica && !self.claim(&scope, &row).await? {
                 continue;
