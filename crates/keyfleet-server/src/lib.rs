@@ -265,8 +265,10 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         None => file_system_gib(&config.data_dir)?,
     };
     tracing::info!(gib = volume_capacity_gib, "root volumes may be promised up to this many GiB in all");
+    let network =
+        Arc::new(service::network::Network::new(store.clone(), config.instance_network, config.instance_quota));
     let instances = Arc::new(
-        Instances::new(store.clone(), runtime, replica, config.instance_lease, config.instance_quota)
+        Instances::new(store.clone(), runtime, replica, config.instance_lease, config.instance_quota, network.clone())
             .with_volume_capacity(volume_capacity_gib),
     );
     instances.resume().await?;
@@ -297,6 +299,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         ),
         tags: Tags::new(store.clone()),
         instances,
+        network,
         sessions: service::console::Sessions::new(store.clone()),
         health: service::Health::new(store),
         iam,

@@ -51,6 +51,25 @@ const CASES: &[(&str, Wire)] = &[
     ("ec2_delete_key_pair_bad_id", Wire::Ec2("Action=DeleteKeyPair&KeyPairId=abc")),
     ("ec2_describe_regions", Wire::Ec2("Action=DescribeRegions&RegionName.1=eu-west-1")),
     ("ec2_describe_regions_bad_filter", Wire::Ec2("Action=DescribeRegions&Filter.1.Name=zone&Filter.1.Value.1=a")),
+    ("ec2_describe_availability_zones", Wire::Ec2("Action=DescribeAvailabilityZones&ZoneName.1=us-east-1b")),
+    ("ec2_describe_availability_zones_unknown", Wire::Ec2("Action=DescribeAvailabilityZones&ZoneName.1=us-east-1z")),
+    (
+        "ec2_describe_account_attributes",
+        Wire::Ec2("Action=DescribeAccountAttributes&AttributeName.1=supported-platforms"),
+    ),
+    ("ec2_describe_account_attributes_unknown", Wire::Ec2("Action=DescribeAccountAttributes&AttributeName.1=colour")),
+    ("ec2_describe_vpcs", Wire::Ec2("Action=DescribeVpcs&Filter.1.Name=is-default&Filter.1.Value.1=true")),
+    ("ec2_describe_vpcs_missing", Wire::Ec2("Action=DescribeVpcs&VpcId.1=vpc-0123456789abcdef0")),
+    (
+        "ec2_describe_subnets",
+        Wire::Ec2("Action=DescribeSubnets&Filter.1.Name=availability-zone&Filter.1.Value.1=us-east-1a"),
+    ),
+    ("ec2_describe_subnets_missing", Wire::Ec2("Action=DescribeSubnets&SubnetId.1=subnet-0123456789abcdef0")),
+    ("ec2_describe_instance_status", Wire::Ec2("Action=DescribeInstanceStatus&IncludeAllInstances=true")),
+    (
+        "ec2_describe_instance_status_ids_and_page",
+        Wire::Ec2("Action=DescribeInstanceStatus&InstanceId.1=i-0123456789abcdef0&MaxResults=5"),
+    ),
     ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
     ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
     ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),
@@ -74,7 +93,19 @@ const CASES: &[(&str, Wire)] = &[
     ),
     (
         "ec2_run_instances_unimplemented_parameter",
+        Wire::Ec2(
+            "Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&Placement.HostId=h-0123456789abcdef0",
+        ),
+    ),
+    (
+        "ec2_run_instances_unknown_subnet",
         Wire::Ec2("Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&SubnetId=subnet-12345678"),
+    ),
+    (
+        "ec2_run_instances_unknown_zone",
+        Wire::Ec2(
+            "Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&Placement.AvailabilityZone=us-east-1z",
+        ),
     ),
     ("ec2_describe_volumes", Wire::Ec2("Action=DescribeVolumes")),
     (

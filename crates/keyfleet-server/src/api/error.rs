@@ -223,6 +223,12 @@ impl From<Error> for ApiError {
                 "UnsupportedOperation",
                 format!("The parameter {parameter} of {action} is not supported by keyfleet."),
             ),
+            Error::VpcNotFound(id) => {
+                Self::bad_request("InvalidVpcID.NotFound", format!("The vpc ID '{id}' does not exist"))
+            }
+            Error::SubnetNotFound(id) => {
+                Self::bad_request("InvalidSubnetID.NotFound", format!("The subnet ID '{id}' does not exist"))
+            }
             Error::VolumeNotFound(id) => {
                 Self::bad_request("InvalidVolume.NotFound", format!("The volume '{id}' does not exist."))
             }
@@ -460,6 +466,13 @@ fn invalid_message(why: Invalid) -> String {
         Invalid::KeyNameControlCharacters => {
             "Value for parameter KeyName is invalid. It contains control characters.".into()
         }
+        Invalid::UnknownZone(name) => format!("Invalid availability zone: [{name}]"),
+        Invalid::UnknownAccountAttribute(name) => {
+            format!("Value ({name}) for parameter attributeName is invalid. Unknown attribute name.")
+        }
+        Invalid::SubnetNotInZone { subnet, zone } => format!(
+            "Value ({zone}) for parameter availabilityZone is invalid. Subnet '{subnet}' is in another availability zone."
+        ),
         Invalid::KeyNameTooLong(max) => {
             format!("Value for parameter KeyName is invalid. Length exceeds maximum of {max}.")
         }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub tags: Tags,
     /// Built-in instances.
     pub instances: Arc<Instances>,
+    /// The default VPC, its subnets and zones.
+    pub network: Arc<crate::service::network::Network>,
     /// Parameter Store.
     pub parameters: Arc<Parameters>,
     /// Automation runbooks.

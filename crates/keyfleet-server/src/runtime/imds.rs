@@ -37,6 +37,12 @@ pub struct Metadata {
     pub instance_type: String,
     /// Public and private address.
     pub address: String,
+    /// The Availability Zone.
+    pub zone: String,
+    /// `ip-…​.ec2.internal` or `ip-…​.REGION.compute.internal`.
+    pub private_dns: String,
+    /// `ec2-…​.compute-1.amazonaws.com` or `ec2-…​.REGION.compute.amazonaws.com`.
+    pub public_dns: String,
     /// `(key name, authorized_keys line)` given at launch.
     pub launch_key: Option<(String, String)>,
     /// Base64 user data.
@@ -138,8 +144,6 @@ fn lookup(m: &Metadata, path: &str) -> Option<String> {
     if version != "latest" && version != "1.0" && !is_date(version) {
         return None;
     }
-    let dns = format!("ip-{}.ec2.internal", m.address.replace('.', "-"));
-    let zone = format!("{}a", m.region);
     let text = match rest {
         "" => "dynamic\nmeta-data\nuser-data".to_owned(),
         "user-data" => {
@@ -159,11 +163,12 @@ fn lookup(m: &Metadata, path: &str) -> Option<String> {
         "meta-data/ami-id" => m.image_id.clone(),
         "meta-data/instance-id" => m.instance_id.clone(),
         "meta-data/instance-type" => m.instance_type.clone(),
-        "meta-data/hostname" | "meta-data/local-hostname" | "meta-data/public-hostname" => dns,
+        "meta-data/hostname" | "meta-data/local-hostname" => m.private_dns.clone(),
+        "meta-data/public-hostname" => m.public_dns.clone(),
         "meta-data/local-ipv4" | "meta-data/public-ipv4" => m.address.clone(),
         "meta-data/reservation-id" => m.reservation_id.clone(),
         "meta-data/placement" | "meta-data/placement/" => "availability-zone\nregion".into(),
-        "meta-data/placement/availability-zone" => zone,
+        "meta-data/placement/availability-zone" => m.zone.clone(),
         "meta-data/placement/region" => m.region.clone(),
         "meta-data/services" | "meta-data/services/" => "domain\npartition".into(),
         "meta-data/services/domain" => "amazonaws.com".into(),
@@ -176,7 +181,7 @@ fn lookup(m: &Metadata, path: &str) -> Option<String> {
         "meta-data/public-keys/0/openssh-key" => m.launch_key.as_ref()?.1.clone(),
         "dynamic" | "dynamic/" => "instance-identity/".into(),
         "dynamic/instance-identity" | "dynamic/instance-identity/" => "document".into(),
-        "dynamic/instance-identity/document" => identity_document(m, &zone),
+        "dynamic/instance-identity/document" => identity_document(m, &m.zone),
         _ => return None,
     };
     Some(text)
@@ -215,6 +220,9 @@ mod tests {
             image_id: "ami-keyfleet-linux".into(),
             instance_type: "t3.micro".into(),
             address: "127.77.0.2".into(),
+            zone: "us-east-1a".into(),
+            private_dns: "ip-127-77-0-2.ec2.internal".into(),
+            public_dns: "ec2-127-77-0-2.compute-1.amazonaws.com".into(),
             launch_key: key.then(|| ("demo".into(), "ssh-ed25519 AAAA demo".into())),
             user_data: Some("aGVsbG8=".into()),
             tokens_required: false,

@@ -358,13 +358,16 @@ fn detect_cgroups() -> Option<cgroup::Cgroups> {
     }
 }
 
-/// `n` addresses of the /16 block at `network` that are not in `taken`, lowest first,
+/// `n` addresses of the block `first/prefix` that are not in `taken`, lowest first,
 /// skipping each /24's network, `.1` and broadcast addresses.
-pub fn free_addresses(network: Ipv4Addr, taken: &HashSet<Ipv4Addr>, n: usize) -> Vec<Ipv4Addr> {
-    let base = u32::from(network) & 0xffff_0000;
-    (base..base + 0x1_0000)
+pub fn free_addresses(first: Ipv4Addr, prefix: u8, taken: &HashSet<Ipv4Addr>, n: usize) -> Vec<Ipv4Addr> {
+    let size = 1u64 << (32 - u32::from(prefix.clamp(8, 32)));
+    let mask = u32::try_from(u64::from(u32::MAX) + 1 - size).unwrap_or(u32::MAX);
+    let base = u64::from(u32::from(first) & mask);
+    (base..base + size)
+        .filter_map(|a| u32::try_from(a).ok())
         .map(Ipv4Addr::from)
-        .filter(|a| !matches!(a.octets()[3], 0 | 1 | 255) && !taken.contains(a))
+        .filter(|a| !matches!(a.octets(), [_, _, _, 0 | 1 | 255]) && !taken.contains(a))
         .take(n)
         .collect()
 }

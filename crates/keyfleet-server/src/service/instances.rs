@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
+use super::network::{self, Network, PlacementRequest};
 use super::tags::{self, TagSpecification};
 use super::{Error, Invalid, Result, now_ms};
 use crate::common::ids;
@@ -74,6 +75,8 @@ pub struct RunInstances {
     pub user_data: Option<String>,
     /// `MetadataOptions.HttpTokens` = `required`: IMDSv2 only.
     pub tokens_required: bool,
+    /// `SubnetId` and `Placement.AvailabilityZone`: the zone the instances go to.
+    pub placement: PlacementRequest,
 }
 
 /// The root volume's size: the image's unless asked for, never below it (EC2 cannot shrink
@@ -91,6 +94,8 @@ fn root_volume_gib(image: &Image, asked: Option<u64>) -> Result<u32> {
 
 /// What RunInstances settled before making rows: the same for every instance it launches.
 struct Resolved {
+    /// The zone's default subnet: where the addresses come from.
+    subnet: (Ipv4Addr, u8),
     tags: Vec<crate::store::Tag>,
     /// The key pair's `authorized_keys` line.
     launch_key: Option<String>,
@@ -132,6 +137,7 @@ pub struct Instances {
     /// Live instances allowed per (account, region).
     quota: u32,
     volume_capacity_gib: u64,
+    network: Arc<Network>,
 }
 
 impl Instances {
@@ -147,6 +153,7 @@ impl Instances {
         replica: String,
         lease: std::time::Duration,
         quota: u32,
+        network: Arc<Network>,
     ) -> Self {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(3_000);
         Instances {
@@ -157,6 +164,7 @@ impl Instances {
             lease_ms,
             quota,
             volume_capacity_gib: u64::MAX,
+            network,
         }
     }
 
@@ -193,6 +201,7 @@ impl Instances {
             return Err(Error::ImageNotFound(input.image_id));
         };
         let volume_gib = root_volume_gib(image, input.root_volume_gib)?;
+        let zone = self.network.placement(scope, &input.placement)?;
         if let Some(earlier) = self.earlier_launch(scope, &input).await? {
             return Ok(earlier);
         }
@@ -222,7 +231,7 @@ impl Instances {
             .min(u32::try_from(room).unwrap_or(u32::MAX))
             .min(u32::try_from(volumes_room).unwrap_or(u32::MAX));
         let reservation_id = ids::new_id("r");
-        let resolved = Resolved { tags, launch_key, volume_gib };
+        let resolved = Resolved { tags, launch_key, volume_gib, subnet: self.network.subnet_block(&zone) };
         let rows = self.insert_pending(scope, &input, &reservation_id, count, &resolved).await?;
         let _acting = self.acting.lock().await;
         for row in &rows {
@@ -242,7 +251,7 @@ impl Instances {
     ) -> Result<Vec<InstanceRow>> {
         let filters: Vec<Typed<InstanceFilter>> = typed(filters)?;
         let rows = self.existing(scope, instance_ids).await?;
-        Ok(rows.into_iter().filter(|row| all_match(&filters, row)).collect())
+        Ok(rows.into_iter().filter(|row| all_match(&filters, &Placed::new(scope, row))).collect())
     }
 
     /// `DescribeVolumes`: the root volumes of the instances that are not terminated, by volume
@@ -516,6 +525,9 @@ impl Instances {
             image_id: row.image_id.clone(),
             instance_type: row.instance_type.clone(),
             address: row.address.clone(),
+            zone: network::zone_of(&scope.region, &row.address).map(|z| z.name).unwrap_or_default(),
+            private_dns: network::private_dns_name(&scope.region, &row.address),
+            public_dns: network::public_dns_name(&scope.region, &row.address),
             launch_key: row.key_name.clone().zip(row.launch_key.clone()),
             user_data: row.user_data.clone(),
             tokens_required: row.http_tokens == "required",
@@ -566,7 +578,8 @@ impl Instances {
         for _ in 0..5 {
             let taken: HashSet<Ipv4Addr> =
                 self.store.live_addresses().await?.iter().filter_map(|a| a.parse().ok()).collect();
-            let addresses = free_addresses(self.runtime.network(), &taken, count as usize);
+            let (first, prefix) = resolved.subnet;
+            let addresses = free_addresses(first, prefix, &taken, count as usize);
             if addresses.len() < count as usize {
                 return Err(Error::InsufficientCapacity);
             }
@@ -636,6 +649,50 @@ fn check_states(rows: &[InstanceRow], allowed: &[InstanceState], verb: &'static 
     }
 }
 
+/// An instance with what EC2 derives from its address and its caller: the names and ids
+/// filters match that are not columns.
+pub struct Placed<'a> {
+    /// The instance.
+    pub row: &'a InstanceRow,
+    /// Its owner.
+    pub account: &'a str,
+    /// Its Availability Zone, by its address.
+    pub zone: network::Zone,
+    /// The default VPC.
+    pub vpc_id: String,
+    /// Its zone's default subnet.
+    pub subnet_id: String,
+    /// `ip-….ec2.internal`.
+    pub private_dns: String,
+    /// `ec2-….compute-1.amazonaws.com`, empty when stopped.
+    pub public_dns: String,
+    launch_index: String,
+}
+
+impl<'a> Placed<'a> {
+    /// The row, placed in the caller's default network.
+    pub fn new(scope: &'a Scope, row: &'a InstanceRow) -> Self {
+        let zone = network::zone_of(&scope.region, &row.address).unwrap_or_else(|| network::Zone {
+            name: String::new(),
+            id: String::new(),
+            region: scope.region.clone(),
+            group: String::new(),
+            index: 0,
+        });
+        let public = matches!(row.state, Pending | Running);
+        Placed {
+            row,
+            account: &scope.account,
+            vpc_id: network::vpc_id(scope),
+            subnet_id: network::subnet_id(scope, &zone.name),
+            zone,
+            private_dns: network::private_dns_name(&scope.region, &row.address),
+            public_dns: if public { network::public_dns_name(&scope.region, &row.address) } else { String::new() },
+            launch_index: row.launch_index.to_string(),
+        }
+    }
+}
+
 /// DescribeInstances' filters.
 enum InstanceFilter {
     Id,
@@ -645,11 +702,22 @@ enum InstanceFilter {
     ImageId,
     InstanceType,
     Address,
+    Zone,
+    VpcId,
+    SubnetId,
+    DnsName,
+    PrivateDnsName,
+    OwnerId,
+    ReservationId,
+    LaunchIndex,
+    ClientToken,
+    HttpTokens,
+    Fixed(&'static str),
     TagKey,
     Tag(String),
 }
 
-impl FilterField<InstanceRow> for InstanceFilter {
+impl FilterField<Placed<'_>> for InstanceFilter {
     fn named(name: &str) -> Option<Self> {
         Some(match name {
             "instance-id" => InstanceFilter::Id,
@@ -658,13 +726,35 @@ impl FilterField<InstanceRow> for InstanceFilter {
             "key-name" => InstanceFilter::KeyName,
             "image-id" => InstanceFilter::ImageId,
             "instance-type" => InstanceFilter::InstanceType,
-            "ip-address" | "private-ip-address" => InstanceFilter::Address,
+            "ip-address" | "private-ip-address" | "network-interface.addresses.private-ip-address" => {
+                InstanceFilter::Address
+            }
+            "availability-zone" => InstanceFilter::Zone,
+            "vpc-id" | "network-interface.vpc-id" => InstanceFilter::VpcId,
+            "subnet-id" | "network-interface.subnet-id" => InstanceFilter::SubnetId,
+            "dns-name" => InstanceFilter::DnsName,
+            "private-dns-name" => InstanceFilter::PrivateDnsName,
+            "owner-id" | "network-interface.owner-id" => InstanceFilter::OwnerId,
+            "reservation-id" => InstanceFilter::ReservationId,
+            "ami-launch-index" => InstanceFilter::LaunchIndex,
+            "client-token" => InstanceFilter::ClientToken,
+            "metadata-options.http-tokens" => InstanceFilter::HttpTokens,
+            "architecture" => InstanceFilter::Fixed("x86_64"),
+            "hypervisor" => InstanceFilter::Fixed("xen"),
+            "virtualization-type" => InstanceFilter::Fixed("hvm"),
+            "root-device-type" => InstanceFilter::Fixed("ebs"),
+            "root-device-name" => InstanceFilter::Fixed(ROOT_DEVICE),
+            "tenancy" | "placement-tenancy" => InstanceFilter::Fixed("default"),
+            "monitoring-state" => InstanceFilter::Fixed("disabled"),
+            "source-dest-check" => InstanceFilter::Fixed("true"),
+            "ebs-optimized" => InstanceFilter::Fixed("false"),
             "tag-key" => InstanceFilter::TagKey,
             other => InstanceFilter::Tag(other.strip_prefix("tag:")?.to_owned()),
         })
     }
 
-    fn candidates<'r>(&self, row: &'r InstanceRow) -> Vec<&'r str> {
+    fn candidates<'r>(&self, placed: &'r Placed<'_>) -> Vec<&'r str> {
+        let row = placed.row;
         match self {
             InstanceFilter::Id => vec![&row.id],
             InstanceFilter::StateName => vec![row.state.as_str()],
@@ -673,6 +763,17 @@ impl FilterField<InstanceRow> for InstanceFilter {
             InstanceFilter::ImageId => vec![&row.image_id],
             InstanceFilter::InstanceType => vec![&row.instance_type],
             InstanceFilter::Address => vec![&row.address],
+            InstanceFilter::Zone => vec![&placed.zone.name],
+            InstanceFilter::VpcId => vec![&placed.vpc_id],
+            InstanceFilter::SubnetId => vec![&placed.subnet_id],
+            InstanceFilter::DnsName => vec![&placed.public_dns],
+            InstanceFilter::PrivateDnsName => vec![&placed.private_dns],
+            InstanceFilter::OwnerId => vec![placed.account],
+            InstanceFilter::ReservationId => vec![&row.reservation_id],
+            InstanceFilter::LaunchIndex => vec![&placed.launch_index],
+            InstanceFilter::ClientToken => row.client_token.as_deref().into_iter().collect(),
+            InstanceFilter::HttpTokens => vec![&row.http_tokens],
+            InstanceFilter::Fixed(value) => vec![value],
             InstanceFilter::TagKey => row.tags.iter().map(|t| t.key.as_str()).collect(),
             InstanceFilter::Tag(key) => tag_values(&row.tags, key),
         }
@@ -723,4 +824,119 @@ impl FilterField<InstanceRow> for VolumeFilter {
 /// `text` with every control character replaced, for a line of a line-oriented file.
 fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// One status check's summary (`SummaryStatus` in EC2's model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// The instance runs and its SSH server answers.
+    Ok,
+    /// The instance is booting.
+    Initializing,
+    /// The instance does not run.
+    NotApplicable,
+}
+
+impl CheckStatus {
+    /// The check of an instance in `state`: `running` is set only once its servers listen.
+    pub fn of(state: InstanceState) -> Self {
+        match state {
+            Running => CheckStatus::Ok,
+            Pending => CheckStatus::Initializing,
+            Stopping | Stopped | ShuttingDown | Terminated => CheckStatus::NotApplicable,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Initializing => "initializing",
+            CheckStatus::NotApplicable => "not-applicable",
+        }
+    }
+
+    /// The `reachability` detail's status; a check that does not apply has none.
+    pub fn reachability(self) -> Option<&'static str> {
+        match self {
+            CheckStatus::Ok => Some("passed"),
+            CheckStatus::Initializing => Some("initializing"),
+            CheckStatus::NotApplicable => None,
+        }
+    }
+}
+
+/// `DescribeInstanceStatus`' input.
+#[derive(Debug, Clone, Default)]
+pub struct DescribeStatus {
+    /// `InstanceId.N` (each must exist).
+    pub instance_ids: Vec<String>,
+    /// `Filter.N`.
+    pub filters: Vec<Filter>,
+    /// `IncludeAllInstances`: not only the running ones.
+    pub include_all: bool,
+}
+
+/// DescribeInstanceStatus' filters. Events and operators are known filters that match
+/// nothing but `false` for `operator.managed`: keyfleet schedules no events and no service
+/// manages its instances.
+enum StatusFilter {
+    Zone,
+    ZoneId,
+    StateName,
+    StateCode,
+    Status,
+    Reachability,
+    Unmanaged,
+    Nothing,
+}
+
+impl FilterField<Placed<'_>> for StatusFilter {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "availability-zone" => StatusFilter::Zone,
+            "availability-zone-id" => StatusFilter::ZoneId,
+            "instance-state-name" => StatusFilter::StateName,
+            "instance-state-code" => StatusFilter::StateCode,
+            "instance-status.status" | "system-status.status" | "attached-ebs-status.status" => StatusFilter::Status,
+            "instance-status.reachability" | "system-status.reachability" => StatusFilter::Reachability,
+            "operator.managed" => StatusFilter::Unmanaged,
+            "operator.principal"
+            | "event.code"
+            | "event.description"
+            | "event.instance-event-id"
+            | "event.not-after"
+            | "event.not-before"
+            | "event.not-before-deadline" => StatusFilter::Nothing,
+            _ => return None,
+        })
+    }
+
+    fn candidates<'r>(&self, placed: &'r Placed<'_>) -> Vec<&'r str> {
+        let check = CheckStatus::of(placed.row.state);
+        match self {
+            StatusFilter::Zone => vec![&placed.zone.name],
+            StatusFilter::ZoneId => vec![&placed.zone.id],
+            StatusFilter::StateName => vec![placed.row.state.as_str()],
+            StatusFilter::StateCode => vec![placed.row.state.code_name()],
+            StatusFilter::Status => vec![check.as_str()],
+            StatusFilter::Reachability => check.reachability().into_iter().collect(),
+            StatusFilter::Unmanaged => vec!["false"],
+            StatusFilter::Nothing => Vec::new(),
+        }
+    }
+}
+
+impl Instances {
+    /// `DescribeInstanceStatus`: the running instances (all of them with `include_all`), by
+    /// id and filters.
+    pub async fn describe_status(&self, scope: &Scope, input: &DescribeStatus) -> Result<Vec<InstanceRow>> {
+        let filters: Vec<Typed<StatusFilter>> = typed(&input.filters)?;
+        let rows = self.existing(scope, &input.instance_ids).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| input.include_all || row.state == Running)
+            .filter(|row| all_match(&filters, &Placed::new(scope, row)))
+            .collect())
+    }
 }

@@ -15,6 +15,7 @@ pub mod instance_types;
 pub mod instances;
 pub mod key_pairs;
 pub mod key_pool;
+pub mod network;
 pub mod parameter_filters;
 pub mod parameters;
 pub mod password;
@@ -64,6 +65,17 @@ pub enum Invalid {
     KeyNameControlCharacters,
     /// A key name longer than this many characters.
     KeyNameTooLong(usize),
+    /// An Availability Zone name or id the caller's Region does not have.
+    UnknownZone(String),
+    /// A `DescribeAccountAttributes` name EC2 does not have.
+    UnknownAccountAttribute(String),
+    /// A `SubnetId` and a `Placement.AvailabilityZone` that disagree.
+    SubnetNotInZone {
+        /// The subnet asked for.
+        subnet: String,
+        /// The zone asked for.
+        zone: String,
+    },
 }
 
 /// Why an SSM input is refused (`ValidationException`).
@@ -253,6 +265,12 @@ pub enum Error {
     /// No such volume (`InvalidVolume.NotFound`).
     #[error("no volume {0}")]
     VolumeNotFound(String),
+    /// No such VPC (`InvalidVpcID.NotFound`).
+    #[error("no VPC {0}")]
+    VpcNotFound(String),
+    /// No such subnet (`InvalidSubnetID.NotFound`).
+    #[error("no subnet {0}")]
+    SubnetNotFound(String),
     /// The root volumes would pass the server's `--volume-capacity-gib`, which holds this many
     /// GiB (`VolumeLimitExceeded`).
     #[error("volume capacity of {0} GiB reached")]

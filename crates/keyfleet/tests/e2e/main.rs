@@ -15,6 +15,7 @@
 //! - `iam.rs`: users, access keys and policies: every allow and deny path, and the audit log;
 //! - `js_sdk.rs`: the AWS SDK for JavaScript v3 (`clients/js`);
 //! - `instances.rs`: built-in instances with the real `ssh`, `scp` and `sftp`;
+//! - `network.rs`: the default VPC, subnets and zones, and instance status checks;
 //! - `ssm.rs`: Parameter Store with the aws CLI;
 //! - `tls.rs`: the API over HTTPS, and `aws:SecureTransport`;
 //! - `replicas.rs`: two servers on one PostgreSQL database;
@@ -37,6 +38,7 @@ mod iam;
 mod instances;
 mod js_sdk;
 mod keyfleet_cli;
+mod network;
 mod replicas;
 mod reset_access;
 mod secrets;

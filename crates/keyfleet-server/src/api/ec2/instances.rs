@@ -1,19 +1,20 @@
 //! Wire side of the instance actions, images and volumes (shapes: docs/aws-facts.md, "Instances, images
 //! and volumes").
 
-use super::targets;
+use super::{INSTANCE_PAGES, VOLUME_PAGES, page, refuse_unimplemented, targets};
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, Accepted, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
-use crate::common::page::{Limits, Page};
+use crate::common::page::Page;
 use crate::service::filter::Filter;
+use crate::service::network::{self, PlacementRequest};
 use std::marker::PhantomData;
 
-use crate::service::instances::{self as service, IMAGES, StateChange};
-use crate::store::{InstanceRow, InstanceState, WireName};
+use crate::service::instances::{self as service, IMAGES, Placed, StateChange};
+use crate::store::{InstanceRow, InstanceState, Scope, WireName};
 
 pub(crate) struct RunInstances;
 
@@ -37,6 +38,10 @@ impl Operation for RunInstances {
             max_count: count(p, "MaxCount")?,
             tag_specifications: p.tag_specifications(),
             user_data: p.get("UserData").map(str::to_owned),
+            placement: PlacementRequest {
+                subnet_id: p.get("SubnetId").map(str::to_owned),
+                zone: p.get("Placement.AvailabilityZone").map(str::to_owned),
+            },
             tokens_required: match p.get("MetadataOptions.HttpTokens") {
                 None | Some("optional") => false,
                 Some("required") => true,
@@ -79,7 +84,7 @@ impl Operation for RunInstances {
             w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
             w.start("instancesSet");
             for row in &rows {
-                instance_item(w, row, &ctx.scope.region);
+                instance_item(w, row, &ctx.scope);
             }
             w.end("instancesSet");
         })
@@ -137,37 +142,13 @@ impl Operation for DescribeInstances {
                 w.start("item").text("reservationId", &first.reservation_id).text("ownerId", &ctx.scope.account);
                 w.empty("groupSet").start("instancesSet");
                 for row in reservation {
-                    instance_item(w, row, &ctx.scope.region);
+                    instance_item(w, row, &ctx.scope);
                 }
                 w.end("instancesSet").end("item");
             }
             w.end("reservationSet");
         })
     }
-}
-
-/// How a Describe action pages: the name EC2 gives its id list in the combination error,
-/// and its limits (DescribeVolumes cuts a larger `MaxResults` to 500: the aws CLI asks for 1000).
-struct Paging {
-    ids: &'static str,
-    limits: Limits,
-}
-
-const INSTANCE_PAGES: Paging =
-    Paging { ids: "instancesSet", limits: Limits { min: 5, max: 1000, default: None, cuts_larger: false } };
-const VOLUME_PAGES: Paging =
-    Paging { ids: "volumeIds", limits: Limits { min: 5, max: 500, default: None, cuts_larger: true } };
-
-/// `MaxResults` (not with ids) and `NextToken`.
-fn page(p: &QueryParams, by_id: bool, paging: &Paging) -> Result<Page, ApiError> {
-    let request = p.page_request();
-    if by_id && request.max_results.is_some() {
-        return Err(ApiError::bad_request(
-            "InvalidParameterCombination",
-            format!("The parameter {} cannot be used with the parameter maxResults", paging.ids),
-        ));
-    }
-    Ok(request.check(&paging.limits).map_err(crate::service::Error::Ec2Page)?)
 }
 
 /// Stop, start and terminate: instance ids in, each instance's state change out. One
@@ -359,7 +340,6 @@ impl Operation for DescribeVolumes {
     }
 
     fn encode(ctx: &Context<'_>, (live, next_token): Self::Output) -> Reply {
-        let zone = format!("{}a", ctx.scope.region);
         ec2_query::success(Self::NAME, ctx.request_id, live.len() * 800, |w| {
             if let Some(token) = &next_token {
                 w.text("nextToken", token);
@@ -367,6 +347,7 @@ impl Operation for DescribeVolumes {
             w.start("volumeSet");
             for row in &live {
                 let created = timestamp(row.launch_ms);
+                let zone = network::zone_of(&ctx.scope.region, &row.address).map(|z| z.name).unwrap_or_default();
                 w.start("item")
                     .text("volumeId", &row.volume_id)
                     .text("size", &row.volume_gib.to_string())
@@ -394,7 +375,7 @@ impl Operation for DescribeVolumes {
 /// RunInstances parameters keyfleet honours; a value keyfleet cannot honour, or any other
 /// parameter, is refused rather than dropped. `ClientToken` is sent by every SDK; the
 /// `only` values are what keyfleet's instances already are (docs/aws-choices.md).
-const RUN_INSTANCES_PARAMETERS: [Accepted; 22] = [
+const RUN_INSTANCES_PARAMETERS: [Accepted; 25] = [
     Accepted::any("ImageId"),
     Accepted::any("InstanceType"),
     Accepted::any("KeyName"),
@@ -402,6 +383,9 @@ const RUN_INSTANCES_PARAMETERS: [Accepted; 22] = [
     Accepted::any("MaxCount"),
     Accepted::any("UserData"),
     Accepted::any("ClientToken"),
+    Accepted::any("SubnetId"),
+    Accepted::any("Placement.AvailabilityZone"),
+    Accepted::only("Placement.Tenancy", &["default"]),
     Accepted::any("MetadataOptions.HttpTokens"),
     Accepted::only("MetadataOptions.HttpEndpoint", &["enabled"]),
     Accepted::only("MetadataOptions.HttpProtocolIpv6", &["disabled"]),
@@ -426,19 +410,6 @@ const DESCRIBE_VOLUMES_PARAMETERS: [Accepted; 5] = [
     Accepted::any("Filter.N.Name"),
     Accepted::any("Filter.N.Value.N"),
 ];
-
-/// Refuses the first parameter of `action` that `accepted` does not take: keyfleet says what
-/// it does not implement.
-fn refuse_unimplemented(p: &QueryParams, action: &'static str, accepted: &[Accepted]) -> Result<(), ApiError> {
-    match p.first_unaccepted(accepted) {
-        Some(parameter) => Err(unsupported(action, &parameter)),
-        None => Ok(()),
-    }
-}
-
-fn unsupported(action: &'static str, parameter: &str) -> ApiError {
-    crate::service::Error::UnsupportedParameter { action, parameter: parameter.to_owned() }.into()
-}
 
 /// `BlockDeviceMapping.N`: the one volume keyfleet instances have is the image's root device,
 /// and of it only the size can be chosen (gp3, deleted on termination, unencrypted: what the
@@ -500,12 +471,74 @@ fn state_changes(action: &str, ctx: &Context<'_>, changes: &[StateChange]) -> Re
     })
 }
 
-fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
-    let dns = format!("ip-{}.ec2.internal", row.address.replace('.', "-"));
+/// The one network interface of an instance in its zone's default subnet: its id is derived
+/// from the instance's, as nothing else refers to it.
+fn network_interface(
+    w: &mut XmlWriter,
+    row: &InstanceRow,
+    scope: &Scope,
+    (vpc_id, subnet_id): (&str, &str),
+    (private_dns, public_dns): (&str, &str),
+) {
+    let id = format!("eni-{}", row.id.strip_prefix("i-").unwrap_or(&row.id));
+    let attachment = format!("eni-attach-{}", row.id.strip_prefix("i-").unwrap_or(&row.id));
+    let public = !public_dns.is_empty();
+    w.start("networkInterfaceSet")
+        .start("item")
+        .text("networkInterfaceId", &id)
+        .text("subnetId", subnet_id)
+        .text("vpcId", vpc_id)
+        .text("description", "")
+        .text("ownerId", &scope.account)
+        .text("status", "in-use")
+        .text("macAddress", &mac_address(&row.address))
+        .text("privateIpAddress", &row.address)
+        .text("privateDnsName", private_dns)
+        .text("sourceDestCheck", "true")
+        .empty("groupSet")
+        .start("attachment")
+        .text("attachmentId", &attachment)
+        .text("deviceIndex", "0")
+        .text("status", "attached")
+        .text("attachTime", &timestamp(row.launch_ms))
+        .text("deleteOnTermination", "true")
+        .text("networkCardIndex", "0")
+        .end("attachment");
+    if public {
+        association(w, &row.address, public_dns);
+    }
+    w.start("privateIpAddressesSet").start("item").text("privateIpAddress", &row.address);
+    w.text("privateDnsName", private_dns).text("primary", "true");
+    if public {
+        association(w, &row.address, public_dns);
+    }
+    w.end("item").end("privateIpAddressesSet");
+    w.text("interfaceType", "interface").end("item").end("networkInterfaceSet");
+}
+
+fn association(w: &mut XmlWriter, address: &str, public_dns: &str) {
+    w.start("association")
+        .text("publicIp", address)
+        .text("publicDnsName", public_dns)
+        .text("ipOwnerId", "amazon")
+        .end("association");
+}
+
+/// A locally administered MAC address made of the instance's IPv4 address.
+fn mac_address(address: &str) -> String {
+    let octets = address.parse::<std::net::Ipv4Addr>().map(|a| a.octets()).unwrap_or_default();
+    let tail: Vec<String> = octets.iter().map(|o| format!("{o:02x}")).collect();
+    format!("02:00:{}", tail.join(":"))
+}
+
+fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope) {
+    let Placed { zone, vpc_id, subnet_id, private_dns, public_dns, .. } = Placed::new(scope, row);
     let launched = timestamp(row.launch_ms);
+    // A stopped instance has no public address on EC2, nor a public DNS name.
+    let public = !public_dns.is_empty();
     w.start("item").text("instanceId", &row.id).text("imageId", &row.image_id);
     state(w, "instanceState", row.state);
-    w.text("privateDnsName", &dns).text("dnsName", "").text("reason", "");
+    w.text("privateDnsName", &private_dns).text("dnsName", &public_dns).text("reason", "");
     if let Some(key) = &row.key_name {
         w.text("keyName", key);
     }
@@ -514,20 +547,37 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
         .text("instanceType", &row.instance_type)
         .text("launchTime", &launched)
         .start("placement")
-        .text("availabilityZone", &format!("{region}a"))
+        .text("availabilityZone", &zone.name)
+        .text("groupName", "")
         .text("tenancy", "default")
         .end("placement")
         .start("monitoring")
         .text("state", "disabled")
-        .end("monitoring")
-        .text("privateIpAddress", &row.address);
+        .end("monitoring");
+    let live = row.state != InstanceState::Terminated;
+    if live {
+        w.text("subnetId", &subnet_id).text("vpcId", &vpc_id);
+    }
+    w.text("privateIpAddress", &row.address);
+    if public {
+        w.text("ipAddress", &row.address);
+    }
+    if live {
+        w.text("sourceDestCheck", "true");
+    }
+    w.empty("groupSet");
     if let Some(token) = &row.client_token {
         w.text("clientToken", token);
     }
-    // A stopped instance has no public address on EC2.
-    if matches!(row.state, InstanceState::Running | InstanceState::Pending) {
-        w.text("ipAddress", &row.address);
+    if live {
+        network_interface(w, row, scope, (&vpc_id, &subnet_id), (&private_dns, &public_dns));
     }
+    let vcpus = crate::service::instance_types::resources(&row.instance_type).vcpus;
+    w.text("ebsOptimized", "false")
+        .start("cpuOptions")
+        .text("coreCount", &vcpus.div_ceil(2).to_string())
+        .text("threadsPerCore", if vcpus > 1 { "2" } else { "1" })
+        .end("cpuOptions");
     w.text("architecture", "x86_64").text("rootDeviceType", "ebs").text("rootDeviceName", service::ROOT_DEVICE);
     if row.state != InstanceState::Terminated {
         w.start("blockDeviceMapping")
@@ -557,4 +607,82 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, region: &str) {
         w.end("tagSet");
     }
     w.end("item");
+}
+
+pub(super) struct DescribeInstanceStatus;
+
+/// `DescribeInstanceStatus`' input and its page.
+pub(crate) struct DescribeInstanceStatusInput {
+    describe: service::DescribeStatus,
+    page: Page,
+}
+
+const INSTANCE_STATUS_PARAMETERS: [Accepted; 6] = [
+    Accepted::any("InstanceId.N"),
+    Accepted::any("IncludeAllInstances"),
+    Accepted::any("MaxResults"),
+    Accepted::any("NextToken"),
+    Accepted::any("Filter.N.Name"),
+    Accepted::any("Filter.N.Value.N"),
+];
+
+impl Operation for DescribeInstanceStatus {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeInstanceStatus";
+    const ACTION: &'static str = "ec2:DescribeInstanceStatus";
+    const READ_ONLY: bool = true;
+    type Input = DescribeInstanceStatusInput;
+    type Output = (Vec<InstanceRow>, Option<String>);
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &INSTANCE_STATUS_PARAMETERS)?;
+        let instance_ids = p.list("InstanceId");
+        let page = page(p, !instance_ids.is_empty(), &INSTANCE_PAGES)?;
+        let describe = service::DescribeStatus {
+            instance_ids,
+            filters: p.filters()?,
+            include_all: p.flag("IncludeAllInstances")?,
+        };
+        Ok(DescribeInstanceStatusInput { describe, page })
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(input.page.take(ctx.state.instances.describe_status(&ctx.scope, &input.describe).await?))
+    }
+
+    fn encode(ctx: &Context<'_>, (rows, next_token): Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 900, |w| {
+            w.start("instanceStatusSet");
+            for row in &rows {
+                let placed = Placed::new(&ctx.scope, row);
+                let check = service::CheckStatus::of(row.state);
+                w.start("item")
+                    .text("instanceId", &row.id)
+                    .text("availabilityZone", &placed.zone.name)
+                    .text("availabilityZoneId", &placed.zone.id);
+                state(w, "instanceState", row.state);
+                for element in ["systemStatus", "instanceStatus", "attachedEbsStatus"] {
+                    status_check(w, element, check);
+                }
+                w.empty("eventsSet").end("item");
+            }
+            w.end("instanceStatusSet");
+            if let Some(token) = &next_token {
+                w.text("nextToken", token);
+            }
+        })
+    }
+}
+
+fn status_check(w: &mut XmlWriter, element: &str, check: service::CheckStatus) {
+    w.start(element).text("status", check.as_str());
+    if let Some(reachability) = check.reachability() {
+        w.start("details").start("item").text("name", "reachability").text("status", reachability).end("item");
+        w.end("details");
+    }
+    w.end(element);
 }

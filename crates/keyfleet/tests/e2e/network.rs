@@ -1,0 +1,128 @@
+//! The default VPC, its subnets and zones, and instance status, as the aws CLI and the
+//! tools that launch with it (Ansible's `ec2_instance`) ask for them.
+
+use crate::instances::{TOOLS, create_key, describe, ssh_ok};
+use crate::support::{TestServer, json, require};
+
+/// The string at a JSON pointer.
+fn text(value: &serde_json::Value, pointer: &str) -> String {
+    value.pointer(pointer).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{pointer} in {value}")).to_owned()
+}
+
+#[test]
+fn the_default_vpc_has_a_subnet_per_zone_and_launches_go_where_asked() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let zones = json(&server.aws_ok("ec2 describe-availability-zones"));
+    let names: Vec<String> =
+        zones["AvailabilityZones"].as_array().unwrap().iter().map(|z| text(z, "/ZoneName")).collect();
+    assert_eq!(names, ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"]);
+    assert_eq!(text(&zones, "/AvailabilityZones/0/State"), "available");
+    assert_eq!(text(&zones, "/AvailabilityZones/0/ZoneId"), "use1-az1");
+    let west = json(
+        &server.aws_ok("ec2 describe-availability-zones --region eu-west-1 --filters Name=zone-id,Values=euw1-az2"),
+    );
+    assert_eq!(text(&west, "/AvailabilityZones/0/ZoneName"), "eu-west-1b");
+    let stderr = server.aws_err("ec2 describe-availability-zones --zone-names us-east-1z", "InvalidParameterValue");
+    assert!(stderr.contains("Invalid availability zone: [us-east-1z]"), "{stderr}");
+
+    let attributes = json(&server.aws_ok("ec2 describe-account-attributes --attribute-names default-vpc"));
+    let vpc_id = text(&attributes, "/AccountAttributes/0/AttributeValues/0/AttributeValue");
+    let vpcs = json(&server.aws_ok("ec2 describe-vpcs --filters Name=is-default,Values=true"));
+    assert_eq!(text(&vpcs, "/Vpcs/0/VpcId"), vpc_id);
+    assert_eq!(vpcs["Vpcs"][0]["IsDefault"], true);
+    let vpc_cidr = text(&vpcs, "/Vpcs/0/CidrBlock");
+    assert!(vpc_cidr.starts_with("127.") && vpc_cidr.ends_with(".0.0/16"), "{vpc_cidr}");
+    let other_region = json(&server.aws_ok("ec2 describe-vpcs --region us-west-2"));
+    assert_ne!(text(&other_region, "/Vpcs/0/VpcId"), vpc_id, "a default VPC per Region");
+    server.aws_err("ec2 describe-vpcs --vpc-ids vpc-0123456789abcdef0", "InvalidVpcID.NotFound");
+
+    let subnets = json(&server.aws_ok(&format!("ec2 describe-subnets --filters Name=vpc-id,Values={vpc_id}")));
+    let subnets = subnets["Subnets"].as_array().unwrap().clone();
+    assert_eq!(subnets.len(), 6);
+    let zone_c = subnets.iter().find(|s| s["AvailabilityZone"] == "us-east-1c").unwrap();
+    let subnet_c = text(zone_c, "/SubnetId");
+    assert_eq!(zone_c["DefaultForAz"], true);
+    let free_before = zone_c["AvailableIpAddressCount"].as_u64().unwrap();
+    server.aws_err("ec2 describe-subnets --subnet-ids subnet-0123456789abcdef0", "InvalidSubnetID.NotFound");
+
+    // A launch into zone c's subnet gets an address of that subnet, and ssh reaches it there.
+    let key = create_key(&server, "net");
+    let out = json(
+        &server
+            .aws_ok(&format!("ec2 run-instances --image-id ami-keyfleet-linux --key-name net --subnet-id {subnet_c}")),
+    );
+    let id = text(&out, "/Instances/0/InstanceId");
+    let instance = describe(&server, &id);
+    assert_eq!(text(&instance, "/Placement/AvailabilityZone"), "us-east-1c");
+    assert_eq!(text(&instance, "/SubnetId"), subnet_c);
+    assert_eq!(text(&instance, "/VpcId"), vpc_id);
+    let ip = text(&instance, "/PrivateIpAddress");
+    let prefix = vpc_cidr.trim_end_matches(".0.0/16");
+    assert!(ip.starts_with(&format!("{prefix}.32.")), "{ip} in zone c's /20");
+    let dashed = ip.replace('.', "-");
+    assert_eq!(text(&instance, "/PrivateDnsName"), format!("ip-{dashed}.ec2.internal"));
+    assert_eq!(text(&instance, "/PublicDnsName"), format!("ec2-{dashed}.compute-1.amazonaws.com"));
+    assert_eq!(text(&instance, "/NetworkInterfaces/0/SubnetId"), subnet_c);
+    assert_eq!(instance["SourceDestCheck"], true);
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+
+    let subnet = json(&server.aws_ok(&format!("ec2 describe-subnets --subnet-ids {subnet_c}")));
+    assert_eq!(subnet["Subnets"][0]["AvailableIpAddressCount"].as_u64(), Some(free_before - 1));
+    for filter in [
+        "Name=availability-zone,Values=us-east-1c".to_owned(),
+        format!("Name=subnet-id,Values={subnet_c}"),
+        format!("Name=vpc-id,Values={vpc_id}"),
+        format!("Name=dns-name,Values=ec2-{dashed}.*"),
+        format!("Name=private-dns-name,Values=ip-{dashed}.ec2.internal"),
+        "Name=architecture,Values=x86_64".to_owned(),
+    ] {
+        let found = json(&server.aws_ok(&format!("ec2 describe-instances --filters {filter}")));
+        assert_eq!(found["Reservations"].as_array().unwrap().len(), 1, "{filter}");
+    }
+    let none = json(&server.aws_ok("ec2 describe-instances --filters Name=availability-zone,Values=us-east-1a"));
+    assert_eq!(none["Reservations"], serde_json::json!([]));
+
+    let by_zone = json(&server.aws_ok(
+        "ec2 run-instances --image-id ami-keyfleet-linux --placement AvailabilityZone=us-east-1b --query Instances[0].Placement",
+    ));
+    assert_eq!(by_zone["AvailabilityZone"], "us-east-1b");
+    server.aws_err(
+        &format!("ec2 run-instances --image-id ami-keyfleet-linux --subnet-id {subnet_c} --placement AvailabilityZone=us-east-1a"),
+        "InvalidParameterValue",
+    );
+    server.aws_err(
+        "ec2 run-instances --image-id ami-keyfleet-linux --subnet-id subnet-12345678",
+        "InvalidSubnetID.NotFound",
+    );
+}
+
+#[test]
+fn instance_status_reaches_ok_for_the_cli_waiters() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let id = text(&json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux")), "/Instances/0/InstanceId");
+    server.aws_ok(&format!("ec2 wait instance-status-ok --instance-ids {id}"));
+    server.aws_ok(&format!("ec2 wait system-status-ok --instance-ids {id}"));
+    let status = json(&server.aws_ok(&format!("ec2 describe-instance-status --instance-ids {id}")));
+    let item = &status["InstanceStatuses"][0];
+    assert_eq!(item["InstanceState"]["Name"], "running");
+    assert_eq!(item["InstanceStatus"]["Status"], "ok");
+    assert_eq!(item["SystemStatus"]["Details"][0], serde_json::json!({"Name": "reachability", "Status": "passed"}));
+    assert_eq!(item["AvailabilityZone"], "us-east-1a");
+
+    server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+    crate::instances::wait_for_state(&server, &id, "stopped");
+    let running_only = json(&server.aws_ok(&format!("ec2 describe-instance-status --instance-ids {id}")));
+    assert_eq!(running_only["InstanceStatuses"], serde_json::json!([]));
+    let all = json(&server.aws_ok(&format!(
+        "ec2 describe-instance-status --instance-ids {id} --include-all-instances --filters Name=instance-status.status,Values=not-applicable"
+    )));
+    assert_eq!(all["InstanceStatuses"][0]["InstanceStatus"], serde_json::json!({"Status": "not-applicable"}));
+    server.aws_err("ec2 describe-instance-status --instance-ids i-0123456789abcdef0", "InvalidInstanceID.NotFound");
+    server.aws_err("ec2 describe-instance-status --filters Name=colour,Values=red", "InvalidParameterValue");
+}
