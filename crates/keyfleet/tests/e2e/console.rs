@@ -555,6 +555,13 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
             format!("chmod 400 existing.pem\nssh -i existing.pem ec2-user@{address} -p {}", server.ssh_port)
         );
         assert!(b.text("#key-missing").await.contains("no longer exists"));
+        // Where it is and how it is, as DescribeInstances and DescribeInstanceStatus say.
+        let described = describe(&server, &first);
+        assert_eq!(b.text("#status-checks").await, "2/2 checks passed");
+        assert_eq!(b.text("#zone").await, described["Placement"]["AvailabilityZone"].as_str().unwrap());
+        assert_eq!(b.text("#vpc-id").await, described["VpcId"].as_str().unwrap());
+        assert_eq!(b.text("#subnet-id").await, described["SubnetId"].as_str().unwrap());
+        assert_eq!(b.text("#public-dns").await, described["PublicDnsName"].as_str().unwrap());
         b.snapshot("instance").await;
 
         // Event history: the console's own launch, and the SSH logins, each openable as its record.

@@ -15,8 +15,8 @@ use crate::api::ec2::instances::{
 };
 use crate::api::ec2::key_pairs::{CreateKeyPair, DescribeKeyPairs};
 use crate::api::protocol::ec2_query::{QueryParams, timestamp};
-use crate::service::instances::IMAGES;
-use crate::store::{InstanceRow, InstanceState, WireName};
+use crate::service::instances::{CheckStatus, IMAGES, Placed};
+use crate::store::{InstanceRow, InstanceState, Scope, WireName};
 
 /// The instance types the wizard offers (any other can be launched through the API).
 const WIZARD_TYPES: [&str; 6] = ["t2.micro", "t2.small", "t3.micro", "t3.small", "m5.large", "c5.large"];
@@ -38,10 +38,26 @@ pub struct Row {
     pub volume_gib: i64,
     /// The key pair's file as a shell word, for the `chmod` and `ssh -i` lines.
     pub key_file: String,
+    pub zone: String,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub private_dns: String,
+    pub public_dns: String,
+    /// The status checks as the console's column words them.
+    pub checks: &'static str,
 }
 
-impl From<InstanceRow> for Row {
-    fn from(row: InstanceRow) -> Self {
+impl Row {
+    /// An instance row as the caller's pages show it, placed in the caller's default VPC.
+    pub fn new(row: InstanceRow, scope: &Scope) -> Self {
+        let placed = Placed::new(scope, &row);
+        let (zone, vpc_id, subnet_id) = (placed.zone.name.clone(), placed.vpc_id.clone(), placed.subnet_id.clone());
+        let (private_dns, public_dns) = (placed.private_dns.clone(), placed.public_dns.clone());
+        let checks = match CheckStatus::of(row.state) {
+            CheckStatus::Ok => "2/2 checks passed",
+            CheckStatus::Initializing => "Initializing",
+            CheckStatus::NotApplicable => "",
+        };
         let name = row.tags.iter().find(|t| t.key == "Name").map(|t| t.value.clone()).unwrap_or_default();
         let public = !matches!(row.state, InstanceState::Stopped | InstanceState::Terminated);
         Row {
@@ -55,6 +71,12 @@ impl From<InstanceRow> for Row {
             address: if public { row.address } else { String::new() },
             launched: timestamp(row.launch_ms),
             volume_gib: row.volume_gib,
+            zone,
+            vpc_id,
+            subnet_id,
+            private_dns,
+            public_dns,
+            checks,
         }
     }
 }
@@ -70,9 +92,10 @@ pub struct List {
 /// `GET /console/ec2/instances`.
 pub async fn list(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require(request).await);
+    let scope = request.scope(&signed);
     let described = call_ec2::<DescribeInstances>(request, &signed, QueryParams::default()).await;
     let rows: Result<Vec<Row>, Problem> =
-        described.map(|(rows, _)| rows.into_iter().map(Row::from).collect()).map_err(Problem::from);
+        described.map(|(rows, _)| rows.into_iter().map(|r| Row::new(r, &scope)).collect()).map_err(Problem::from);
     // Notices come from links, so they speak only of what is so: instances in the table, a
     // known change, an error code.
     let launched = request.query("launched").map(|ids| {
@@ -197,9 +220,10 @@ pub struct Details {
 /// `GET /console/ec2/instances/i-…`.
 pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
     let signed = or_answer!(session::require(request).await);
+    let scope = request.scope(&signed);
     let params = QueryParams::from_pairs([("InstanceId.1", id)]);
     let instance = match call_ec2::<DescribeInstances>(request, &signed, params).await {
-        Ok((rows, _)) => rows.into_iter().next().map(Row::from).ok_or_else(|| Problem {
+        Ok((rows, _)) => rows.into_iter().next().map(|r| Row::new(r, &scope)).ok_or_else(|| Problem {
             code: "InvalidInstanceID.NotFound".into(),
             message: format!("The instance ID '{id}' does not exist"),
             denied: false,

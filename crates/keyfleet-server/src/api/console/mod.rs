@@ -84,6 +84,11 @@ impl ConsoleRequest<'_> {
         asked.filter(|r| REGIONS.contains(&r.as_str())).unwrap_or_else(|| auth::DEFAULT_REGION.to_owned())
     }
 
+    /// The signed-in account in the page's region: whose resources the page shows.
+    fn scope(&self, signed: &session::Signed) -> Scope {
+        Scope { account: signed.session.owner.account.clone(), region: self.region() }
+    }
+
     /// The form's fields in order, repeated names kept (a table's checked rows).
     fn form(&self) -> &[(String, String)] {
         self.fields
@@ -241,8 +246,7 @@ async fn call<O: Operation>(
         source_ip: request.source_ip.clone(),
         secure_transport: request.secure,
     };
-    let region = request.region();
-    let scope = Scope { account: owner.account.clone(), region: region.clone() };
+    let scope = request.scope(signed);
     let work = UnitOfWork::for_request();
     let trail = Trail::default();
     let request_id = crate::common::ids::request_id();
@@ -251,7 +255,7 @@ async fn call<O: Operation>(
     let outcome = operation::execute::<O>(&ctx, &trail, input).await;
     let call = ApiCall {
         actor,
-        region,
+        region: ctx.scope.region.clone(),
         event_source: service.event_source(),
         event_name: O::NAME.to_owned(),
         read_only: O::READ_ONLY,
