@@ -163,11 +163,57 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Json("AmazonSSM.PutParameter", r#"{"Name": "/app/db", "Value": "v1", "Type": "String"}"#),
     ),
     (
-        "ssm_put_parameter_tags_refused",
+        "ssm_put_parameter_tags",
         Wire::Json(
             "AmazonSSM.PutParameter",
-            r#"{"Name":"/t/x","Value":"v","Type":"String","Tags":[{"Key":"k","Value":"v"}]}"#,
+            r#"{"Name":"/t/tagged","Value":"v","Type":"String","Tags":[{"Key":"team","Value":"ops"}]}"#,
         ),
+    ),
+    (
+        "ssm_put_parameter_tags_with_overwrite",
+        Wire::Json(
+            "AmazonSSM.PutParameter",
+            r#"{"Name":"/t/tagged","Value":"v","Type":"String","Overwrite":true,"Tags":[{"Key":"k","Value":"v"}]}"#,
+        ),
+    ),
+    (
+        "ssm_add_tags_to_resource",
+        Wire::Json(
+            "AmazonSSM.AddTagsToResource",
+            r#"{"ResourceType":"Parameter","ResourceId":"/t/tagged","Tags":[{"Key":"env","Value":"prod"}]}"#,
+        ),
+    ),
+    (
+        "ssm_add_tags_to_resource_bad_key",
+        Wire::Json(
+            "AmazonSSM.AddTagsToResource",
+            r#"{"ResourceType":"Parameter","ResourceId":"/t/tagged","Tags":[{"Key":"a*b","Value":"v"}]}"#,
+        ),
+    ),
+    (
+        "ssm_add_tags_to_resource_missing",
+        Wire::Json(
+            "AmazonSSM.AddTagsToResource",
+            r#"{"ResourceType":"Parameter","ResourceId":"/t/none","Tags":[{"Key":"k","Value":"v"}]}"#,
+        ),
+    ),
+    (
+        "ssm_add_tags_to_resource_document",
+        Wire::Json(
+            "AmazonSSM.AddTagsToResource",
+            r#"{"ResourceType":"Document","ResourceId":"doc","Tags":[{"Key":"k","Value":"v"}]}"#,
+        ),
+    ),
+    (
+        "ssm_remove_tags_from_resource",
+        Wire::Json(
+            "AmazonSSM.RemoveTagsFromResource",
+            r#"{"ResourceType":"Parameter","ResourceId":"/t/tagged","TagKeys":["team"]}"#,
+        ),
+    ),
+    (
+        "ssm_list_tags_for_resource",
+        Wire::Json("AmazonSSM.ListTagsForResource", r#"{"ResourceType":"Parameter","ResourceId":"/t/tagged"}"#),
     ),
     (
         "ssm_put_parameter_advanced_refused",

@@ -243,6 +243,12 @@ impl From<Error> for ApiError {
             ),
             // Real SSM sends this one with no message at all (docs/aws-facts.md, "AWS JSON 1.1 protocol").
             Error::ParameterNotFound => Self::bad_request("ParameterNotFound", ""),
+            Error::SsmInvalidResourceId => Self::bad_request("InvalidResourceId", ""),
+            Error::SsmTooManyTags => Self::bad_request("TooManyTagsError", ""),
+            Error::SsmInvalidResourceType(kind) => Self::bad_request(
+                "InvalidResourceType",
+                format!("The resource type {kind} cannot be tagged in keyfleet: only Parameter resources can."),
+            ),
             Error::ParameterVersionNotFound { name, version } => Self::bad_request(
                 "ParameterVersionNotFound",
                 format!(
@@ -493,6 +499,15 @@ fn ssm_invalid_message(why: SsmInvalid) -> String {
         SsmInvalid::NameReservedPrefix => name("can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."),
         SsmInvalid::NameHierarchyWithoutSlash => name("a parameter in a hierarchy must begin with /"),
         SsmInvalid::BatchSize => "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10".into(),
+        SsmInvalid::TagKey { position } => format!(
+            "1 validation error detected: Value at 'tags.{position}.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: ^([\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*)$"
+        ),
+        SsmInvalid::TagValue { position } => format!(
+            "1 validation error detected: Value at 'tags.{position}.member.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: ^([\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*)$"
+        ),
+        SsmInvalid::TagKeyReserved(key) => format!("The tag key {key} is invalid: keys beginning with aws: are reserved."),
+        SsmInvalid::TagsWithOverwrite => "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, remove the overwrite flag; to change the tags of an existing parameter, use AddTagsToResource or RemoveTagsFromResource.".into(),
+
     }
 }
 

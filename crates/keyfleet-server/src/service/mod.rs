@@ -98,6 +98,20 @@ pub enum SsmInvalid {
     NameHierarchyWithoutSlash,
     /// Not 1 to 10 names.
     BatchSize,
+    /// The tag at this position (from 1) has a key of the wrong length or characters.
+    TagKey {
+        /// Its position.
+        position: usize,
+    },
+    /// The tag at this position has a value of the wrong length or characters.
+    TagValue {
+        /// Its position.
+        position: usize,
+    },
+    /// A tag key in the reserved `aws:` prefix.
+    TagKeyReserved(String),
+    /// `Tags` with `Overwrite`: tags are set on creation only.
+    TagsWithOverwrite,
 }
 
 /// Instance Connect: why a pushed key is refused.
@@ -281,6 +295,15 @@ pub enum Error {
     /// The runtime could not boot or clean up an instance. Clients see `InternalError`.
     #[error("runtime: {0}")]
     Runtime(#[source] crate::runtime::RuntimeError),
+    /// A tagging call for a parameter that does not exist (`InvalidResourceId`).
+    #[error("no such resource to tag")]
+    SsmInvalidResourceId,
+    /// A tagging call for a resource type other than `Parameter` (`InvalidResourceType`).
+    #[error("resource type {0} cannot be tagged here")]
+    SsmInvalidResourceType(String),
+    /// A parameter would carry more than 50 tags (`TooManyTagsError`).
+    #[error("too many tags")]
+    SsmTooManyTags,
     /// No such parameter (`ParameterNotFound`, sent with no message, as AWS does).
     #[error("parameter not found")]
     ParameterNotFound,

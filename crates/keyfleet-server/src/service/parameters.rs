@@ -10,7 +10,7 @@ use super::envelope::MasterKey;
 use super::parameter_filters::ParameterFilter;
 use super::{Error, Result, SsmInvalid, now_ms};
 use crate::common::page::{Limits, PageRequest};
-use crate::store::{ParameterRow, ParameterType, PutOutcome, Scope, Store, WireName};
+use crate::store::{ParameterRow, ParameterType, PutOutcome, Scope, Store, Tag, TagRemoval, WireName};
 
 /// Versions kept per parameter.
 pub const MAX_VERSIONS: i64 = 100;
@@ -37,6 +37,8 @@ pub struct PutParameter {
     pub key_id: Option<String>,
     /// `DataType`.
     pub data_type: Option<String>,
+    /// `Tags`: set on a new parameter only.
+    pub tags: Vec<Tag>,
 }
 
 /// A parameter as the API reports it.
@@ -82,6 +84,10 @@ impl Parameters {
         if input.value.is_empty() || input.value.len() > MAX_VALUE_LEN {
             return Err(Error::SsmValidation(SsmInvalid::ValueLength(MAX_VALUE_LEN)));
         }
+        if input.overwrite && !input.tags.is_empty() {
+            return Err(Error::SsmValidation(SsmInvalid::TagsWithOverwrite));
+        }
+        validate_tags(&input.tags)?;
         let kind = match input.kind.as_deref() {
             Some(name) => ParameterType::parse(name).ok_or_else(|| Error::UnsupportedParameterType(name.to_owned()))?,
             None => match self.store.parameter(scope, &name, None).await? {
@@ -113,7 +119,12 @@ impl Parameters {
             modified_by: caller_arn.to_owned(),
         };
         match self.store.put_parameter(scope, &row, input.overwrite, MAX_VERSIONS).await? {
-            PutOutcome::Stored(version) => Ok(version),
+            PutOutcome::Stored(version) if input.tags.is_empty() => Ok(version),
+            PutOutcome::Stored(version) => {
+                let resource = [(tag_resource(&row.name), TAG_RESOURCE_TYPE.to_owned())];
+                self.store.put_tags(scope, &resource, &input.tags, MAX_TAGS).await?;
+                Ok(version)
+            }
             PutOutcome::Exists => Err(Error::ParameterAlreadyExists),
             PutOutcome::TypeMismatch(existing) => Err(Error::ParameterTypeMismatch {
                 existing: existing.as_str().to_owned(),
@@ -211,7 +222,10 @@ impl Parameters {
 
     /// `DeleteParameter`.
     pub async fn delete(&self, scope: &Scope, name: &str) -> Result<()> {
-        if self.store.delete_parameter(scope, name).await? { Ok(()) } else { Err(Error::ParameterNotFound) }
+        if !self.store.delete_parameter(scope, name).await? {
+            return Err(Error::ParameterNotFound);
+        }
+        self.drop_tags(scope, name).await
     }
 
     /// `DeleteParameters`: deleted names, and the names that did not exist.
@@ -220,12 +234,60 @@ impl Parameters {
         let (mut deleted, mut invalid) = (Vec::new(), Vec::new());
         for name in names {
             if self.store.delete_parameter(scope, name).await? {
+                self.drop_tags(scope, name).await?;
                 deleted.push(name.clone())
             } else {
                 invalid.push(name.clone())
             }
         }
         Ok((deleted, invalid))
+    }
+
+    /// `AddTagsToResource`: sets tags on an existing parameter, at most 50 in all.
+    pub async fn add_tags(&self, scope: &Scope, name: &str, tags: &[Tag]) -> Result<()> {
+        validate_tags(tags)?;
+        self.tagged(scope, name).await?;
+        let resource = [(tag_resource(name), TAG_RESOURCE_TYPE.to_owned())];
+        if self.store.put_tags(scope, &resource, tags, MAX_TAGS).await? { Ok(()) } else { Err(Error::SsmTooManyTags) }
+    }
+
+    /// `ListTagsForResource`: an existing parameter's tags, by key.
+    pub async fn tags(&self, scope: &Scope, name: &str) -> Result<Vec<Tag>> {
+        self.tagged(scope, name).await?;
+        Ok(self.store.resource_tags(scope, &tag_resource(name)).await?)
+    }
+
+    /// `RemoveTagsFromResource`: removes the keys (absent ones are no error).
+    pub async fn remove_tags(&self, scope: &Scope, name: &str, keys: &[String]) -> Result<()> {
+        self.tagged(scope, name).await?;
+        let removals: Vec<TagRemoval> = keys.iter().map(|key| TagRemoval { key: key.clone(), value: None }).collect();
+        if removals.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.delete_tags(scope, &[tag_resource(name)], &removals).await?)
+    }
+
+    /// The parameter a tagging call names must exist (`InvalidResourceId` otherwise).
+    async fn tagged(&self, scope: &Scope, name: &str) -> Result<()> {
+        match self.store.parameter(scope, name, None).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::SsmInvalidResourceId),
+        }
+    }
+
+    /// A deleted parameter's tags go with it, so that a new parameter of the name starts bare.
+    async fn drop_tags(&self, scope: &Scope, name: &str) -> Result<()> {
+        let all: Vec<TagRemoval> = self
+            .store
+            .resource_tags(scope, &tag_resource(name))
+            .await?
+            .into_iter()
+            .map(|t| TagRemoval { key: t.key, value: None })
+            .collect();
+        if all.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.delete_tags(scope, &[tag_resource(name)], &all).await?)
     }
 
     fn view(&self, scope: &Scope, row: ParameterRow, decrypt: bool) -> Result<Parameter> {
@@ -249,6 +311,41 @@ impl Parameters {
             modified_by: row.modified_by,
         })
     }
+}
+
+/// A parameter carries at most this many tags.
+pub const MAX_TAGS: usize = 50;
+/// SSM tag keys are 1–128 characters, values up to 256, both of letters, spaces, digits and
+/// `_.:/=+-@` (the model's `TagKey` and `TagValue`).
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+/// Parameter tags share EC2's tags table under this resource type and a prefixed id, which
+/// no EC2 id can take.
+const TAG_RESOURCE_TYPE: &str = "ssm-parameter";
+
+fn tag_resource(name: &str) -> String {
+    format!("{TAG_RESOURCE_TYPE}:{name}")
+}
+
+/// SSM's tag rules: the model's lengths and characters, and no `aws:` keys.
+pub fn validate_tags(tags: &[Tag]) -> Result<()> {
+    let allowed = |text: &str| text.chars().all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c));
+    for (tag, position) in tags.iter().zip(1usize..) {
+        let key_chars = tag.key.chars().count();
+        if key_chars == 0 || key_chars > MAX_TAG_KEY || !allowed(&tag.key) {
+            return Err(Error::SsmValidation(SsmInvalid::TagKey { position }));
+        }
+        if tag.value.chars().count() > MAX_TAG_VALUE || !allowed(&tag.value) {
+            return Err(Error::SsmValidation(SsmInvalid::TagValue { position }));
+        }
+        if tag.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(Error::SsmValidation(SsmInvalid::TagKeyReserved(tag.key.clone())));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(Error::SsmTooManyTags);
+    }
+    Ok(())
 }
 
 /// `arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>`.

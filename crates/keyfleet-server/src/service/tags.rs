@@ -48,6 +48,9 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
     Ok(())
 }
 
+/// The resource types of EC2's tags.
+const EC2_RESOURCE_TYPES: [&str; 2] = ["key-pair", "instance"];
+
 /// The tags that `TagSpecification`s put on a new resource of `resource_type`.
 pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> Result<Vec<Tag>> {
     let mut tags: Vec<Tag> = Vec::new();
@@ -124,8 +127,14 @@ impl Tags {
     ) -> Result<(Vec<ResourceTag>, Option<String>)> {
         let filters: Vec<Typed<TagFilter>> = typed(filters)?;
         let page = page.check(&PAGES).map_err(Error::Ec2Page)?;
-        let matching: Vec<ResourceTag> =
-            self.store.tags(scope).await?.into_iter().filter(|t| all_match(&filters, t)).collect();
+        // The tags table also holds other services' tags (Parameter Store's); EC2 lists its own.
+        let matching: Vec<ResourceTag> = self
+            .store
+            .tags(scope)
+            .await?
+            .into_iter()
+            .filter(|t| EC2_RESOURCE_TYPES.contains(&t.resource_type.as_str()) && all_match(&filters, t))
+            .collect();
         Ok(page.take(matching))
     }
 

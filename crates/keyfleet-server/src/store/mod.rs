@@ -752,6 +752,9 @@ pub trait TagStore: Send + Sync + 'static {
 
     /// Lists the tags of a scope, ordered by resource id then key.
     async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError>;
+
+    /// The tags of one resource, ordered by key.
+    async fn resource_tags(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError>;
 }
 
 /// Built-in instances: their rows, states, owners and pushed keys.

@@ -1,6 +1,7 @@
 //! The AWS SDK for JavaScript v3 (`clients/js`, installed by `.ci/run` with `npm ci`): EC2
-//! over its Query protocol and CloudTrail with the short `X-Amz-Target` prefix
-//! (`CloudTrail_20131101.LookupEvents`) that it and the Go SDK send.
+//! over its Query protocol (key pairs, the default VPC, a launch and its status waiter),
+//! CloudTrail with the short `X-Amz-Target` prefix (`CloudTrail_20131101.LookupEvents`)
+//! that it and the Go SDK send, SSM parameter tags, and STS over Query.
 
 use std::path::Path;
 use std::process::Command;
@@ -24,11 +25,17 @@ fn the_javascript_sdk_creates_lists_and_looks_up() {
     assert_eq!(r["material"], true);
     assert_eq!(r["listed"], serde_json::json!(["from-js"]));
     assert_eq!(r["events"], serde_json::json!(["CreateKeyPair"]));
+    assert_eq!(r["zones"], 6);
+    assert_eq!(r["defaultVpc"], true);
+    assert_eq!(r["instanceStatus"], "ok");
+    assert_eq!(r["tags"], serde_json::json!([{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "ops"}]));
+    assert_eq!(r["account"].as_str().map(str::len), Some(12));
 }
 
 /// The npm packages of `clients/js`: skipped with a reason on a laptop, a failure under CI.
 fn require_installed(clients: &Path) -> bool {
-    if clients.join("node_modules/@aws-sdk/client-ec2").is_dir() {
+    let packages = ["client-ec2", "client-cloudtrail", "client-ssm", "client-sts"];
+    if packages.iter().all(|p| clients.join("node_modules/@aws-sdk").join(p).is_dir()) {
         return true;
     }
     let why = format!("SKIPPED: run `npm ci --prefix {}` for the JavaScript SDK tests", clients.display());

@@ -146,13 +146,60 @@ fn put_parameter_refuses_what_keyfleet_does_not_keep() {
         return;
     }
     let server = TestServer::start();
-    let tags = server
-        .aws_err("ssm put-parameter --name /t/a --value v --type String --tags Key=k,Value=v", "ValidationException");
-    assert!(tags.contains("The parameter Tags of PutParameter is not supported by keyfleet."), "{tags}");
     server.aws_err("ssm put-parameter --name /t/a --value v --type String --tier Advanced", "ValidationException");
     server
         .aws_err("ssm put-parameter --name /t/a --value v --type String --allowed-pattern ^v$", "ValidationException");
     server.aws_err("ssm get-parameter --name /t/a", "ParameterNotFound");
     let standard = json(&server.aws_ok("ssm put-parameter --name /t/a --value v --type String --tier Standard"));
     assert_eq!(standard["Tier"], "Standard");
+}
+
+#[test]
+fn parameters_carry_tags_that_go_with_them() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let list = |name: &str| {
+        json(&server.aws_ok(&format!("ssm list-tags-for-resource --resource-type Parameter --resource-id {name}")))
+            ["TagList"]
+            .clone()
+    };
+    server.aws_ok("ssm put-parameter --name /app/key --value v --type String --tags Key=team,Value=ops");
+    assert_eq!(list("/app/key"), serde_json::json!([{"Key": "team", "Value": "ops"}]));
+    let stderr = server.aws_err(
+        "ssm put-parameter --name /app/key --value w --overwrite --tags Key=team,Value=dev",
+        "ValidationException",
+    );
+    assert!(stderr.contains("tags and overwrite can't be used together"), "{stderr}");
+
+    server.aws_ok("ssm add-tags-to-resource --resource-type Parameter --resource-id /app/key --tags Key=env,Value=prod Key=team,Value=sre");
+    assert_eq!(list("/app/key"), serde_json::json!([{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "sre"}]));
+    server
+        .aws_ok("ssm remove-tags-from-resource --resource-type Parameter --resource-id /app/key --tag-keys team nope");
+    assert_eq!(list("/app/key"), serde_json::json!([{"Key": "env", "Value": "prod"}]));
+
+    // Parameter tags are SSM's: EC2's DescribeTags does not list them.
+    assert_eq!(json(&server.aws_ok("ec2 describe-tags"))["Tags"], serde_json::json!([]));
+
+    server.aws_err("ssm list-tags-for-resource --resource-type Parameter --resource-id /app/none", "InvalidResourceId");
+    server.aws_err("ssm list-tags-for-resource --resource-type Document --resource-id doc", "InvalidResourceType");
+    server.aws_err(
+        "ssm add-tags-to-resource --resource-type Parameter --resource-id /app/key --tags Key=aws:x,Value=v",
+        "ValidationException",
+    );
+    // One tag there and fifty more make 51: over SSM's 50.
+    let fifty: Vec<String> = (0..50).map(|i| format!("Key=k{i},Value=v")).collect();
+    server.aws_err(
+        &format!(
+            "ssm add-tags-to-resource --resource-type Parameter --resource-id /app/key --tags {}",
+            fifty.join(" ")
+        ),
+        "TooManyTagsError",
+    );
+
+    // A deleted parameter's tags go with it.
+    server.aws_ok("ssm delete-parameter --name /app/key");
+    server.aws_ok("ssm put-parameter --name /app/key --value v --type String");
+    assert_eq!(list("/app/key"), serde_json::json!([]));
 }

@@ -28,6 +28,11 @@ impl JsonInput {
         Value::Object(redacted)
     }
 
+    /// True if the member is present, whatever its type.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.get(name).is_some_and(|v| !v.is_null())
+    }
+
     /// A string member.
     pub fn str(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(Value::as_str)
@@ -36,6 +41,15 @@ impl JsonInput {
     /// A required string member; absent is AWS's validation error.
     pub fn required(&self, name: &str, member: &str) -> Result<&str, ApiError> {
         self.str(name).ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+            ))
+        })
+    }
+
+    /// A required list; absent (or not a list) is AWS's validation error.
+    pub fn required_array(&self, name: &str, member: &str) -> Result<&Vec<Value>, ApiError> {
+        self.array(name).ok_or_else(|| {
             ApiError::validation(format!(
                 "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
             ))

@@ -3,6 +3,7 @@
 
 pub mod automation;
 pub(crate) mod parameters;
+mod tags;
 
 use super::operation::{Endpoint, Json11};
 
@@ -16,6 +17,9 @@ pub static OPERATIONS: &[Endpoint<Json11>] = &[
     Endpoint::of::<parameters::DeleteParameter>(),
     Endpoint::of::<parameters::DeleteParameters>(),
     Endpoint::of::<parameters::GetParameterHistory>(),
+    Endpoint::of::<tags::AddTagsToResource>(),
+    Endpoint::of::<tags::ListTagsForResource>(),
+    Endpoint::of::<tags::RemoveTagsFromResource>(),
     Endpoint::of::<automation::StartAutomationExecution>(),
     Endpoint::of::<automation::GetAutomationExecution>(),
     Endpoint::of::<automation::DescribeAutomationExecutions>(),

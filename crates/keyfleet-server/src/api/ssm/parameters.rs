@@ -39,11 +39,17 @@ impl Operation for PutParameter {
             description: input.str("Description").map(str::to_owned),
             key_id: input.str("KeyId").map(str::to_owned),
             data_type: input.str("DataType").map(str::to_owned),
+            tags: super::tags::decode_tags(input, "Tags")?,
         })
     }
 
+    /// Tags at creation also need `ssm:AddTagsToResource` on the parameter.
     async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(Target::parameter(&ctx.scope, &input.name)))
+        let put = Authorization::on_one(Target::parameter(&ctx.scope, &input.name));
+        if input.tags.is_empty() {
+            return Ok(put);
+        }
+        Ok(put.and_as("ssm:AddTagsToResource", vec![Target::parameter(&ctx.scope, &input.name)]))
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<i64, ApiError> {
@@ -56,10 +62,10 @@ impl Operation for PutParameter {
 }
 
 /// PutParameter's members keyfleet acts on. `Tier` is accepted as `Standard`, the only tier
-/// keyfleet's parameters have; `Tags`, `AllowedPattern`, `Policies` and the other tiers are
-/// refused until they are implemented, never dropped.
-const PUT_PARAMETER_MEMBERS: [&str; 8] =
-    ["Name", "Value", "Type", "Overwrite", "Description", "KeyId", "DataType", "Tier"];
+/// keyfleet's parameters have; `AllowedPattern`, `Policies` and the other tiers are refused
+/// until they are implemented, never dropped.
+const PUT_PARAMETER_MEMBERS: [&str; 9] =
+    ["Name", "Value", "Type", "Overwrite", "Description", "KeyId", "DataType", "Tier", "Tags"];
 
 fn refuse_unimplemented(input: &JsonInput) -> Result<(), ApiError> {
     let unsupported = |what: String| {
@@ -314,7 +320,7 @@ impl Operation for DeleteParameters {
 }
 
 /// The parameter a name (possibly with a `:version` selector) refers to.
-fn parameter_target(ctx: &Context<'_>, name: &str) -> Target {
+pub(super) fn parameter_target(ctx: &Context<'_>, name: &str) -> Target {
     let bare = name.rsplit_once(':').map_or(name, |(bare, _)| bare);
     Target::parameter(&ctx.scope, bare)
 }

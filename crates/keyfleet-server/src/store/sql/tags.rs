@@ -146,6 +146,10 @@ impl TagStore for SqlStore {
         Ok(())
     }
 
+    async fn resource_tags(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError> {
+        Ok(self.tags_of(scope, &[resource_id]).await?.remove(resource_id).unwrap_or_default())
+    }
+
     async fn tags(&self, scope: &Scope) -> Result<Vec<ResourceTag>, StoreError> {
         let rows = sqlx::query(
             "SELECT resource_id, resource_type, key, value FROM tags WHERE account = $1 AND region = $2 ORDER BY resource_id, key",

@@ -2,7 +2,18 @@
 // Credentials and region come from the environment the Rust harness sets; prints one JSON
 // document, and exits non-zero on any error.
 import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
-import { DescribeKeyPairsCommand, EC2Client, CreateKeyPairCommand } from "@aws-sdk/client-ec2";
+import {
+  CreateKeyPairCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeInstanceStatusCommand,
+  DescribeKeyPairsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  RunInstancesCommand,
+  waitUntilInstanceStatusOk,
+} from "@aws-sdk/client-ec2";
+import { AddTagsToResourceCommand, ListTagsForResourceCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 
 const config = { endpoint: process.argv[2], region: "us-east-1", maxAttempts: 1 };
 const ec2 = new EC2Client(config);
@@ -12,9 +23,29 @@ const trail = new CloudTrailClient(config);
 const events = await trail.send(
   new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: "EventName", AttributeValue: "CreateKeyPair" }] }),
 );
+
+const zones = await ec2.send(new DescribeAvailabilityZonesCommand({}));
+const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "is-default", Values: ["true"] }] }));
+const run = await ec2.send(new RunInstancesCommand({ ImageId: "ami-keyfleet-linux", MinCount: 1, MaxCount: 1 }));
+const instanceId = run.Instances[0].InstanceId;
+await waitUntilInstanceStatusOk({ client: ec2, maxWaitTime: 60, minDelay: 1 }, { InstanceIds: [instanceId] });
+const status = await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [instanceId] }));
+
+const ssm = new SSMClient(config);
+await ssm.send(new PutParameterCommand({ Name: "/js/param", Value: "v", Type: "String", Tags: [{ Key: "team", Value: "ops" }] }));
+await ssm.send(new AddTagsToResourceCommand({ ResourceType: "Parameter", ResourceId: "/js/param", Tags: [{ Key: "env", Value: "dev" }] }));
+const tags = await ssm.send(new ListTagsForResourceCommand({ ResourceType: "Parameter", ResourceId: "/js/param" }));
+
+const identity = await new STSClient(config).send(new GetCallerIdentityCommand({}));
+
 console.log(JSON.stringify({
   created: created.KeyName,
   material: created.KeyMaterial.startsWith("-----BEGIN OPENSSH PRIVATE KEY-----"),
   listed: listed.KeyPairs.map((k) => k.KeyName),
   events: events.Events.map((e) => e.EventName),
+  zones: zones.AvailabilityZones.length,
+  defaultVpc: vpcs.Vpcs[0].IsDefault,
+  instanceStatus: status.InstanceStatuses[0].InstanceStatus.Status,
+  tags: tags.TagList,
+  account: identity.Account,
 }));
