@@ -326,6 +326,34 @@ fn parameter_names_are_normalized_before_the_policy_check() {
     assert_eq!(names, 1, "only /dev/db-url was stored");
 }
 
+/// Tagging a parameter at creation needs `ssm:AddTagsToResource` as well, so a policy that
+/// keeps a user from tagging cannot be side-stepped through PutParameter.
+#[test]
+fn tags_at_put_parameter_need_the_tagging_permission() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": ["ssm:PutParameter", "ssm:ListTagsForResource"], "Resource": "*"}]}"#;
+    let erin = server.create_user("erin", Some(policy));
+    server.aws_err_as(
+        &erin,
+        "ssm put-parameter --name /team/x --value v --type String --tags Key=owner,Value=erin",
+        "AccessDeniedException",
+    );
+    server.aws_err("ssm get-parameter --name /team/x", "ParameterNotFound");
+    server.aws_ok_as(&erin, "ssm put-parameter --name /team/x --value v --type String");
+    server.aws_err_as(
+        &erin,
+        "ssm add-tags-to-resource --resource-type Parameter --resource-id /team/x --tags Key=owner,Value=erin",
+        "AccessDeniedException",
+    );
+    let tags =
+        json(&server.aws_ok_as(&erin, "ssm list-tags-for-resource --resource-type Parameter --resource-id /team/x"));
+    assert_eq!(tags["TagList"], serde_json::json!([]));
+}
+
 /// A condition on a key keyfleet never fills (here `aws:MultiFactorAuthPresent`: keyfleet has
 /// no MFA) is refused when the policy is put, not evaluated as silently false.
 #[test]
