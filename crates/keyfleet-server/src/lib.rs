@@ -241,13 +241,17 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     let audit = Arc::new(
         service::audit::Audit::start(store.clone(), config.audit_log.as_deref()).map_err(StartError::AuditLog)?,
     );
+    let security_groups = Arc::new(service::security_groups::SecurityGroups::new(store.clone()));
     let runtime = Arc::new(
         runtime::Runtime::new(
             &config.data_dir,
             config.ssh_port,
             config.instance_network,
             Some(login_observer(&audit)),
-            service::instance_connect::key_lookup(store.clone()),
+            (
+                service::instance_connect::key_lookup(store.clone()),
+                service::security_groups::ssh_admission(security_groups.clone()),
+            ),
             config.ssh_login_grace,
             config.private_mounts,
         )
@@ -268,8 +272,15 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     let network =
         Arc::new(service::network::Network::new(store.clone(), config.instance_network, config.instance_quota));
     let instances = Arc::new(
-        Instances::new(store.clone(), runtime, replica, config.instance_lease, config.instance_quota, network.clone())
-            .with_volume_capacity(volume_capacity_gib),
+        Instances::new(
+            store.clone(),
+            runtime,
+            replica,
+            config.instance_lease,
+            config.instance_quota,
+            (network.clone(), security_groups.clone()),
+        )
+        .with_volume_capacity(volume_capacity_gib),
     );
     instances.resume().await?;
     instances.spawn_reconciler();
@@ -300,6 +311,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         tags: Tags::new(store.clone()),
         instances,
         network,
+        security_groups,
         sessions: service::console::Sessions::new(store.clone()),
         health: service::Health::new(store),
         iam,

@@ -70,6 +70,53 @@ const CASES: &[(&str, Wire)] = &[
         "ec2_describe_instance_status_ids_and_page",
         Wire::Ec2("Action=DescribeInstanceStatus&InstanceId.1=i-0123456789abcdef0&MaxResults=5"),
     ),
+    ("ec2_create_security_group", Wire::Ec2("Action=CreateSecurityGroup&GroupName=web&GroupDescription=web%20servers")),
+    (
+        "ec2_create_security_group_duplicate",
+        Wire::Ec2("Action=CreateSecurityGroup&GroupName=web&GroupDescription=again"),
+    ),
+    (
+        "ec2_create_security_group_reserved",
+        Wire::Ec2("Action=CreateSecurityGroup&GroupName=default&GroupDescription=mine"),
+    ),
+    (
+        "ec2_authorize_security_group_ingress",
+        Wire::Ec2(
+            "Action=AuthorizeSecurityGroupIngress&GroupName=web&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=22&IpPermissions.1.ToPort=22&IpPermissions.1.IpRanges.1.CidrIp=0.0.0.0/0",
+        ),
+    ),
+    (
+        "ec2_authorize_security_group_ingress_duplicate",
+        Wire::Ec2(
+            "Action=AuthorizeSecurityGroupIngress&GroupName=web&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=22&IpPermissions.1.ToPort=22&IpPermissions.1.IpRanges.1.CidrIp=0.0.0.0/0",
+        ),
+    ),
+    (
+        "ec2_authorize_security_group_egress_bad_cidr",
+        Wire::Ec2(
+            "Action=AuthorizeSecurityGroupEgress&GroupName=web&IpPermissions.1.IpProtocol=-1&IpPermissions.1.IpRanges.1.CidrIp=10.0.0.0",
+        ),
+    ),
+    ("ec2_describe_security_groups", Wire::Ec2("Action=DescribeSecurityGroups&GroupName.1=web")),
+    ("ec2_describe_security_groups_missing", Wire::Ec2("Action=DescribeSecurityGroups&GroupName.1=nope")),
+    (
+        "ec2_describe_security_group_rules_missing",
+        Wire::Ec2("Action=DescribeSecurityGroupRules&SecurityGroupRuleId.1=sgr-0123456789abcdef0"),
+    ),
+    (
+        "ec2_revoke_security_group_ingress_unknown",
+        Wire::Ec2(
+            "Action=RevokeSecurityGroupIngress&GroupName=web&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=80&IpPermissions.1.ToPort=80&IpPermissions.1.IpRanges.1.CidrIp=0.0.0.0/0",
+        ),
+    ),
+    (
+        "ec2_revoke_security_group_egress",
+        Wire::Ec2(
+            "Action=RevokeSecurityGroupEgress&GroupName=web&IpPermissions.1.IpProtocol=-1&IpPermissions.1.IpRanges.1.CidrIp=0.0.0.0/0",
+        ),
+    ),
+    ("ec2_delete_security_group_default", Wire::Ec2("Action=DeleteSecurityGroup&GroupName=default")),
+    ("ec2_delete_security_group", Wire::Ec2("Action=DeleteSecurityGroup&GroupName=web")),
     ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
     ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
     ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),
@@ -321,6 +368,8 @@ fn normalize(body: &str) -> String {
     let mut xml = body.to_owned();
     for element in
         ["requestId", "RequestId", "RequestID", "keyPairId", "resourceId", "createTime", "CreateDate", "UserId"]
+            .into_iter()
+            .chain(["groupId", "securityGroupRuleId", "securityGroupArn", "securityGroupRuleArn"])
     {
         xml = replace_element(&xml, element);
     }

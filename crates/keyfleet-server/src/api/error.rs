@@ -226,6 +226,49 @@ impl From<Error> for ApiError {
             Error::VpcNotFound(id) => {
                 Self::bad_request("InvalidVpcID.NotFound", format!("The vpc ID '{id}' does not exist"))
             }
+            Error::SecurityGroupNotFound(id) => {
+                Self::bad_request("InvalidGroup.NotFound", format!("The security group '{id}' does not exist"))
+            }
+            Error::SecurityGroupNameNotFound { name, vpc_id } => Self::bad_request(
+                "InvalidGroup.NotFound",
+                format!("The security group '{name}' does not exist in default VPC '{vpc_id}'"),
+            ),
+            Error::SecurityGroupDuplicate { name, vpc_id } => Self::bad_request(
+                "InvalidGroup.Duplicate",
+                format!("The security group '{name}' already exists for VPC '{vpc_id}'"),
+            ),
+            Error::InvalidSecurityGroupText { field, text } => Self::invalid_parameter_value(format!(
+                "Value ({text}) for parameter {field} is invalid. Up to 255 characters of a-z, A-Z, 0-9, spaces \
+                 and ._-:/()#,@[]+=&;{{}}!$* are allowed."
+            )),
+            Error::CannotDeleteDefaultGroup(id) => Self::bad_request(
+                "CannotDelete",
+                format!("the specified group: \"{id}\" name: \"default\" cannot be deleted by a user"),
+            ),
+            Error::SecurityGroupInUse(id) => {
+                Self::bad_request("DependencyViolation", format!("resource {id} has a dependent object"))
+            }
+            Error::SecurityGroupLimitExceeded(vpc_id) => Self::bad_request(
+                "SecurityGroupLimitExceeded",
+                format!("The maximum number of security groups for VPC '{vpc_id}' has been reached."),
+            ),
+            Error::SecurityGroupsPerInstanceExceeded => Self::bad_request(
+                "SecurityGroupsPerInstanceLimitExceeded",
+                "The maximum number of security groups per interface has been reached.",
+            ),
+            Error::PermissionDuplicate(rule) => Self::bad_request(
+                "InvalidPermission.Duplicate",
+                format!("the specified rule \"{rule}\" already exists"),
+            ),
+            Error::InvalidPermission(why) => Self::invalid_parameter_value(why),
+            Error::RulesPerGroupLimitExceeded => Self::bad_request(
+                "RulesPerSecurityGroupLimitExceeded",
+                "The maximum number of rules per security group has been reached.",
+            ),
+            Error::SecurityGroupRuleNotFound(id) => Self::bad_request(
+                "InvalidSecurityGroupRuleId.NotFound",
+                format!("The security group rule ID '{id}' does not exist"),
+            ),
             Error::SubnetNotFound(id) => {
                 Self::bad_request("InvalidSubnetID.NotFound", format!("The subnet ID '{id}' does not exist"))
             }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub instances: Arc<Instances>,
     /// The default VPC, its subnets and zones.
     pub network: Arc<crate::service::network::Network>,
+    /// Security groups.
+    pub security_groups: Arc<crate::service::security_groups::SecurityGroups>,
     /// Parameter Store.
     pub parameters: Arc<Parameters>,
     /// Automation runbooks.

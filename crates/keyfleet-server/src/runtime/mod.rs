@@ -120,6 +120,19 @@ pub enum RuntimeError {
     },
 }
 
+/// Asks whether a source may connect to an instance's SSH port: (account, region, instance
+/// id, source address). The security groups live in the store; the runtime only asks.
+pub type ConnectionCheck = Arc<
+    dyn Fn(
+            String,
+            String,
+            String,
+            std::net::IpAddr,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Finds the keys pushed with EC2 Instance Connect for (instance, OS user) that are still
 /// valid. They live in the store, so that the replica serving the instance sees a key
 /// whichever replica received it; the runtime only asks.
@@ -132,6 +145,7 @@ pub type PushedKeyLookup = Arc<
 /// Running instances of this process.
 pub struct Runtime {
     pushed_keys: PushedKeyLookup,
+    admit: ConnectionCheck,
     volumes: Volumes,
     ssh_port: u16,
     network: Ipv4Addr,
@@ -155,7 +169,7 @@ impl Runtime {
         ssh_port: u16,
         network: Ipv4Addr,
         observer: Option<LoginObserver>,
-        pushed_keys: PushedKeyLookup,
+        (pushed_keys, admit): (PushedKeyLookup, ConnectionCheck),
         login_grace: std::time::Duration,
         private_mounts: Option<disk::PrivateMounts>,
     ) -> Self {
@@ -191,6 +205,7 @@ impl Runtime {
             cgroups,
             running: Default::default(),
             pushed_keys,
+            admit,
             observer,
             login_grace,
             host_metadata: false,
@@ -263,6 +278,7 @@ impl Runtime {
             hostname: format!("ip-{}-{}-{}-{}", octets[0], octets[1], octets[2], octets[3]),
             sandbox: self.sandbox.clone(),
             pushed_keys: self.pushed_keys.clone(),
+            admit: self.admit.clone(),
             account: spec.metadata.account.clone(),
             region: spec.metadata.region.clone(),
             launch_key: spec.metadata.launch_key.as_ref().and_then(|(name, line)| {

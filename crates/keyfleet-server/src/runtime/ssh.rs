@@ -39,6 +39,8 @@ const AUTHORIZED_KEYS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the store may take to name an instance's pushed keys before the attempt goes on
 /// without them: a slow store must not let unauthenticated clients hold connections open.
 const PUSHED_KEYS_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long the security group check may take before the connection is refused.
+const ADMISSION_TIMEOUT: Duration = Duration::from_secs(5);
 /// OpenSSH's sftp server, run inside the sandbox for `sftp` and `scp`.
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
@@ -71,6 +73,33 @@ pub struct InstanceSsh {
     pub login_grace: Duration,
     /// The instance's control group, when the host has them.
     pub cgroup: Option<super::cgroup::Group>,
+    /// Its security groups' verdict on a connection's source.
+    pub admit: super::ConnectionCheck,
+}
+
+impl InstanceSsh {
+    /// Whether the instance's security groups let `source` reach its SSH port; a refusal is
+    /// reported. A check that fails or takes too long refuses: the gate fails closed.
+    async fn admits(&self, source: IpAddr) -> bool {
+        let asked = (self.admit)(self.account.clone(), self.region.clone(), self.instance_id.clone(), source);
+        if tokio::time::timeout(ADMISSION_TIMEOUT, asked).await.unwrap_or(false) {
+            return true;
+        }
+        if let Some(observer) = &self.observer {
+            observer(super::LoginAttempt {
+                account: self.account.clone(),
+                region: self.region.clone(),
+                instance_id: self.instance_id.clone(),
+                user: String::new(),
+                fingerprint: String::new(),
+                key_name: None,
+                method: None,
+                source,
+                refusal: Some("no security group rule allows TCP port 22 from the source"),
+            });
+        }
+        false
+    }
 }
 
 /// The connections of one instance's server: how many, and how many still unauthenticated.
@@ -174,7 +203,13 @@ pub async fn start(
             };
             let (config, registry, grace) = (config.clone(), registry.clone(), instance.login_grace);
             let id = next_id.fetch_add(1, Ordering::Relaxed);
+            let gate = instance.clone();
             tokio::spawn(async move {
+                // The firewall comes first, as on EC2: a source no rule admits never sees the
+                // server's banner, and its connection is closed unanswered.
+                if !gate.admits(peer.ip()).await {
+                    return;
+                }
                 let started = tokio::time::timeout(grace, russh::server::run_stream(config, stream, handler));
                 let Ok(Ok(running)) = started.await else { return };
                 let handle = running.handle();

@@ -307,7 +307,8 @@ fn ssh_attempt_row(attempt: SshAttempt) -> AuditRow {
         "eventName": "SSHAuthentication",
         "awsRegion": attempt.scope.region,
         "sourceIPAddress": attempt.source_ip,
-        "errorCode": attempt.refusal.map(|_| "AuthenticationRefused"),
+        // A connection its security groups refused never reached authentication.
+        "errorCode": attempt.refusal.map(|_| if attempt.os_user.is_empty() { "ConnectionRefused" } else { "AuthenticationRefused" }),
         "errorMessage": attempt.refusal,
         "additionalEventData": {
             "instanceId": attempt.instance_id,

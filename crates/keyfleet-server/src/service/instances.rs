@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::filter::{Filter, FilterField, Typed, all_match, tag_values, typed};
 use super::network::{self, Network, PlacementRequest};
+use super::security_groups::{GroupRef, SecurityGroups};
 use super::tags::{self, TagSpecification};
 use super::{Error, Invalid, Result, now_ms};
 use crate::common::ids;
@@ -77,6 +78,8 @@ pub struct RunInstances {
     pub tokens_required: bool,
     /// `SubnetId` and `Placement.AvailabilityZone`: the zone the instances go to.
     pub placement: PlacementRequest,
+    /// `SecurityGroupId.N` and `SecurityGroup.N`; none means the default group.
+    pub security_groups: Vec<GroupRef>,
 }
 
 /// The root volume's size: the image's unless asked for, never below it (EC2 cannot shrink
@@ -94,6 +97,8 @@ fn root_volume_gib(image: &Image, asked: Option<u64>) -> Result<u32> {
 
 /// What RunInstances settled before making rows: the same for every instance it launches.
 struct Resolved {
+    /// The instances' security groups, by id.
+    security_groups: Vec<String>,
     /// The zone's default subnet: where the addresses come from.
     subnet: (Ipv4Addr, u8),
     tags: Vec<crate::store::Tag>,
@@ -138,6 +143,7 @@ pub struct Instances {
     quota: u32,
     volume_capacity_gib: u64,
     network: Arc<Network>,
+    security_groups: Arc<SecurityGroups>,
 }
 
 impl Instances {
@@ -153,7 +159,7 @@ impl Instances {
         replica: String,
         lease: std::time::Duration,
         quota: u32,
-        network: Arc<Network>,
+        (network, security_groups): (Arc<Network>, Arc<SecurityGroups>),
     ) -> Self {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(3_000);
         Instances {
@@ -165,6 +171,7 @@ impl Instances {
             quota,
             volume_capacity_gib: u64::MAX,
             network,
+            security_groups,
         }
     }
 
@@ -202,6 +209,7 @@ impl Instances {
         };
         let volume_gib = root_volume_gib(image, input.root_volume_gib)?;
         let zone = self.network.placement(scope, &input.placement)?;
+        let groups = self.security_groups.for_launch(scope, &input.security_groups).await?;
         if let Some(earlier) = self.earlier_launch(scope, &input).await? {
             return Ok(earlier);
         }
@@ -231,7 +239,13 @@ impl Instances {
             .min(u32::try_from(room).unwrap_or(u32::MAX))
             .min(u32::try_from(volumes_room).unwrap_or(u32::MAX));
         let reservation_id = ids::new_id("r");
-        let resolved = Resolved { tags, launch_key, volume_gib, subnet: self.network.subnet_block(&zone) };
+        let resolved = Resolved {
+            tags,
+            launch_key,
+            volume_gib,
+            subnet: self.network.subnet_block(&zone),
+            security_groups: groups.into_iter().map(|g| g.id).collect(),
+        };
         let rows = self.insert_pending(scope, &input, &reservation_id, count, &resolved).await?;
         let _acting = self.acting.lock().await;
         for row in &rows {
@@ -606,6 +620,7 @@ impl Instances {
                     lease_ms: launch_ms + self.lease_ms,
                     reboots: 0,
                     http_tokens: if input.tokens_required { "required" } else { "optional" }.to_owned(),
+                    security_groups: resolved.security_groups.clone(),
                     tags: resolved.tags.clone(),
                 })
                 .collect();

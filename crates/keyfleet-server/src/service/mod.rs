@@ -21,6 +21,7 @@ pub mod parameters;
 pub mod password;
 pub mod policy;
 pub mod regions;
+pub mod security_groups;
 pub mod tags;
 
 use crate::store::StoreError;
@@ -282,6 +283,57 @@ pub enum Error {
     /// No such VPC (`InvalidVpcID.NotFound`).
     #[error("no VPC {0}")]
     VpcNotFound(String),
+    /// No such security group (`InvalidGroup.NotFound`).
+    #[error("no security group {0}")]
+    SecurityGroupNotFound(String),
+    /// No security group of this name in the default VPC (`InvalidGroup.NotFound`).
+    #[error("no security group named {name}")]
+    SecurityGroupNameNotFound {
+        /// The name asked for.
+        name: String,
+        /// The default VPC.
+        vpc_id: String,
+    },
+    /// A group of this name exists (`InvalidGroup.Duplicate`).
+    #[error("security group {name} exists")]
+    SecurityGroupDuplicate {
+        /// The name.
+        name: String,
+        /// The default VPC.
+        vpc_id: String,
+    },
+    /// A name or description EC2 does not accept (`InvalidParameterValue`).
+    #[error("invalid {field}")]
+    InvalidSecurityGroupText {
+        /// `GroupName`, `GroupDescription` or `Description`.
+        field: &'static str,
+        /// As sent.
+        text: String,
+    },
+    /// The default group cannot be deleted (`CannotDelete`).
+    #[error("the default group {0} cannot be deleted")]
+    CannotDeleteDefaultGroup(String),
+    /// An instance is in the group, or a rule names it (`DependencyViolation`).
+    #[error("security group {0} is in use")]
+    SecurityGroupInUse(String),
+    /// The default VPC holds as many groups as it may (`SecurityGroupLimitExceeded`).
+    #[error("security group limit reached in {0}")]
+    SecurityGroupLimitExceeded(String),
+    /// More groups than an instance may have (`SecurityGroupsPerInstanceLimitExceeded`).
+    #[error("too many security groups for one instance")]
+    SecurityGroupsPerInstanceExceeded,
+    /// A rule that is there already (`InvalidPermission.Duplicate`), as EC2 words it.
+    #[error("duplicate rule {0}")]
+    PermissionDuplicate(String),
+    /// A malformed permission (`InvalidParameterValue`), with what was wrong.
+    #[error("invalid permission: {0}")]
+    InvalidPermission(String),
+    /// The group would hold too many rules (`RulesPerSecurityGroupLimitExceeded`).
+    #[error("too many rules")]
+    RulesPerGroupLimitExceeded,
+    /// No such rule id (`InvalidSecurityGroupRuleId.NotFound`).
+    #[error("no security group rule {0}")]
+    SecurityGroupRuleNotFound(String),
     /// No such subnet (`InvalidSubnetID.NotFound`).
     #[error("no subnet {0}")]
     SubnetNotFound(String),

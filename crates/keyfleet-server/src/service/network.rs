@@ -413,7 +413,7 @@ fn zone_id_prefix(region: &str) -> String {
 }
 
 /// `PREFIX-` and 17 hex digits of a hash of the parts: stable across replicas and restarts.
-fn derived_id(prefix: &str, parts: &[&str]) -> String {
+pub(super) fn derived_id(prefix: &str, parts: &[&str]) -> String {
     let mut hash = Sha256::new();
     hash.update(prefix.as_bytes());
     for part in parts {

@@ -49,7 +49,7 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
 }
 
 /// The resource types of EC2's tags.
-const EC2_RESOURCE_TYPES: [&str; 2] = ["key-pair", "instance"];
+const EC2_RESOURCE_TYPES: [&str; 3] = ["key-pair", "instance", "security-group"];
 
 /// The tags that `TagSpecification`s put on a new resource of `resource_type`.
 pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> Result<Vec<Tag>> {

@@ -400,6 +400,118 @@ pub struct InstanceRow {
     pub lease_ms: i64,
     /// Reboot requests so far (the owner restarts the instance when this grows).
     pub reboots: i64,
+    /// Its security groups (`sg-…`); empty for instances launched before groups existed,
+    /// which are in the default group.
+    pub security_groups: Vec<String>,
+}
+
+/// A security group rule's IP protocol (`-1` is every protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpProtocol {
+    /// `-1`: all traffic, every port.
+    All,
+    /// `tcp`.
+    Tcp,
+    /// `udp`.
+    Udp,
+    /// `icmp`.
+    Icmp,
+}
+
+impl WireName for IpProtocol {
+    const ALL: &'static [Self] = &[IpProtocol::All, IpProtocol::Tcp, IpProtocol::Udp, IpProtocol::Icmp];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            IpProtocol::All => "-1",
+            IpProtocol::Tcp => "tcp",
+            IpProtocol::Udp => "udp",
+            IpProtocol::Icmp => "icmp",
+        }
+    }
+}
+
+/// Where a rule lets traffic come from (ingress) or go to (egress).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulePeer {
+    /// An IPv4 or IPv6 block.
+    Cidr(String),
+    /// The members of a security group (`sg-…`).
+    Group(String),
+}
+
+/// One security group rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupRuleRow {
+    /// `sgr-…`.
+    pub id: String,
+    /// The group it belongs to.
+    pub group_id: String,
+    /// Outbound (true) or inbound.
+    pub egress: bool,
+    /// The protocol.
+    pub protocol: IpProtocol,
+    /// The first port (`-1` with protocol `-1`; the ICMP type for ICMP).
+    pub from_port: i64,
+    /// The last port.
+    pub to_port: i64,
+    /// The source or destination.
+    pub peer: RulePeer,
+    /// Its description (may be empty).
+    pub description: String,
+}
+
+impl SecurityGroupRuleRow {
+    /// True if both rules allow the same traffic: EC2's duplicate test.
+    pub fn same_permission(&self, other: &SecurityGroupRuleRow) -> bool {
+        self.group_id == other.group_id
+            && self.egress == other.egress
+            && self.protocol == other.protocol
+            && self.from_port == other.from_port
+            && self.to_port == other.to_port
+            && self.peer == other.peer
+    }
+}
+
+/// A security group with its rules and tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupRow {
+    /// `sg-…`.
+    pub id: String,
+    /// Its name, unique in the scope.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Creation time, milliseconds.
+    pub created_ms: i64,
+    /// Its rules, inbound and outbound.
+    pub rules: Vec<SecurityGroupRuleRow>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
+}
+
+/// What deleting a group did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteGroupOutcome {
+    /// Deleted, with its rules and tags.
+    Deleted,
+    /// No such group.
+    NotFound,
+    /// A live instance is in it, or another group's rule names it.
+    InUse,
+}
+
+/// What adding rules did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddRulesOutcome {
+    /// Added.
+    Added,
+    /// No such group.
+    NotFound,
+    /// This rule is there already (nothing was added).
+    Duplicate(SecurityGroupRuleRow),
+    /// The group would hold more rules of that direction than the limit.
+    TooMany,
 }
 
 /// One version of a parameter as stored.
@@ -680,6 +792,7 @@ pub enum StoreError {
 pub trait Store:
     KeyPairStore
     + TagStore
+    + SecurityGroupStore
     + InstanceStore
     + ParameterStore
     + AutomationStore
@@ -693,6 +806,7 @@ pub trait Store:
 impl<T> Store for T where
     T: KeyPairStore
         + TagStore
+        + SecurityGroupStore
         + InstanceStore
         + ParameterStore
         + AutomationStore
@@ -755,6 +869,38 @@ pub trait TagStore: Send + Sync + 'static {
 
     /// The tags of one resource, ordered by key.
     async fn resource_tags(&self, scope: &Scope, resource_id: &str) -> Result<Vec<Tag>, StoreError>;
+}
+
+/// Security groups and their rules.
+#[async_trait]
+pub trait SecurityGroupStore: Send + Sync + 'static {
+    /// Inserts a group with its rules and tags; [`StoreError::Duplicate`] when its name or id
+    /// is taken (the default group, made by several replicas at once, is inserted once).
+    async fn insert_security_group(&self, scope: &Scope, group: &SecurityGroupRow) -> Result<(), StoreError>;
+
+    /// Every group of a scope, by name, with rules and tags.
+    async fn security_groups(&self, scope: &Scope) -> Result<Vec<SecurityGroupRow>, StoreError>;
+
+    /// Deletes a group unless a live instance is in it or another group's rule names it.
+    async fn delete_security_group(&self, scope: &Scope, id: &str) -> Result<DeleteGroupOutcome, StoreError>;
+
+    /// Adds rules to one group, all or none: none when one of them is there already, or
+    /// when the group would pass `limit` rules in a direction.
+    async fn add_security_group_rules(
+        &self,
+        scope: &Scope,
+        group_id: &str,
+        rules: &[SecurityGroupRuleRow],
+        limit: usize,
+    ) -> Result<AddRulesOutcome, StoreError>;
+
+    /// Removes rules of one group by id; how many went.
+    async fn delete_security_group_rules(
+        &self,
+        scope: &Scope,
+        group_id: &str,
+        rule_ids: &[String],
+    ) -> Result<usize, StoreError>;
 }
 
 /// Built-in instances: their rows, states, owners and pushed keys.

@@ -397,6 +397,7 @@ fn instance(id: &str, state: InstanceState) -> InstanceRow {
         user_data: None,
         launch_key: None,
         http_tokens: "optional".into(),
+        security_groups: vec!["sg-0123456789abcdef0".into()],
         tags: Vec::new(),
         owner: "replica-a".into(),
         lease_ms: 0,
@@ -757,4 +758,66 @@ for_each_backend!(console_sessions_expire_when_idle_and_end_when_deleted, |s: Ar
     assert_eq!(s.console_session("b", 0).await.unwrap(), None);
     assert!(s.console_session("root", 0).await.unwrap().is_some());
     assert_eq!(s.console_session("nope", 0).await.unwrap(), None);
+});
+
+fn rule(id: &str, group: &str, port: i64, peer: RulePeer) -> SecurityGroupRuleRow {
+    SecurityGroupRuleRow {
+        id: id.into(),
+        group_id: group.into(),
+        egress: false,
+        protocol: IpProtocol::Tcp,
+        from_port: port,
+        to_port: port,
+        peer,
+        description: String::new(),
+    }
+}
+
+fn group(id: &str, name: &str) -> SecurityGroupRow {
+    SecurityGroupRow {
+        id: id.into(),
+        name: name.into(),
+        description: "d".into(),
+        created_ms: 1,
+        rules: Vec::new(),
+        tags: vec![Tag { key: "team".into(), value: "ops".into() }],
+    }
+}
+
+// Names are unique ignoring case; a rule is added once; a group an instance is in, or
+// another group's rule names, stays until they are gone.
+for_each_backend!(security_groups_keep_their_rules_and_dependents, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    s.insert_security_group(&sc, &group("sg-1", "web")).await.unwrap();
+    s.insert_security_group(&sc, &group("sg-2", "db")).await.unwrap();
+    assert!(matches!(s.insert_security_group(&sc, &group("sg-3", "WEB")).await, Err(StoreError::Duplicate)));
+    let ssh = rule("sgr-1", "sg-1", 22, RulePeer::Cidr("0.0.0.0/0".into()));
+    assert_eq!(s.add_security_group_rules(&sc, "sg-1", &[ssh.clone()], 60).await.unwrap(), AddRulesOutcome::Added);
+    let twin = SecurityGroupRuleRow { id: "sgr-2".into(), ..ssh.clone() };
+    assert_eq!(s.add_security_group_rules(&sc, "sg-1", &[twin], 60).await.unwrap(), AddRulesOutcome::Duplicate(ssh));
+    let two = [
+        rule("sgr-3", "sg-1", 80, RulePeer::Group("sg-2".into())),
+        rule("sgr-4", "sg-1", 81, RulePeer::Cidr("::/0".into())),
+    ];
+    assert_eq!(s.add_security_group_rules(&sc, "sg-1", &two, 2).await.unwrap(), AddRulesOutcome::TooMany);
+    assert_eq!(s.add_security_group_rules(&sc, "sg-1", &two, 60).await.unwrap(), AddRulesOutcome::Added);
+    assert_eq!(s.add_security_group_rules(&sc, "sg-9", &two, 60).await.unwrap(), AddRulesOutcome::NotFound);
+    let groups = s.security_groups(&sc).await.unwrap();
+    let web = groups.iter().find(|g| g.id == "sg-1").unwrap();
+    assert_eq!(web.rules.len(), 3);
+    assert_eq!(web.tags, vec![Tag { key: "team".into(), value: "ops".into() }]);
+    assert!(web.rules.iter().any(|r| r.peer == RulePeer::Cidr("::/0".into())));
+
+    assert_eq!(s.delete_security_group(&sc, "sg-2").await.unwrap(), DeleteGroupOutcome::InUse, "sg-1's rule names it");
+    let member = InstanceRow { security_groups: vec!["sg-1".into()], ..instance("i-1", InstanceState::Running) };
+    s.insert_instances(&sc, &[member], limits(10)).await.unwrap();
+    assert_eq!(s.instances(&sc, &[]).await.unwrap()[0].security_groups, vec!["sg-1".to_owned()]);
+    assert_eq!(s.delete_security_group(&sc, "sg-1").await.unwrap(), DeleteGroupOutcome::InUse, "i-1 is in it");
+    s.transition_instance(&sc, "i-1", &[InstanceState::Running], InstanceState::Terminated).await.unwrap();
+    assert_eq!(s.delete_security_group_rules(&sc, "sg-1", &["sgr-3".into(), "sgr-9".into()]).await.unwrap(), 1);
+    assert_eq!(s.delete_security_group(&sc, "sg-2").await.unwrap(), DeleteGroupOutcome::Deleted);
+    assert_eq!(s.delete_security_group(&sc, "sg-1").await.unwrap(), DeleteGroupOutcome::Deleted);
+    assert_eq!(s.delete_security_group(&sc, "sg-1").await.unwrap(), DeleteGroupOutcome::NotFound);
+    assert!(s.security_groups(&sc).await.unwrap().is_empty());
+    assert!(s.resource_tags(&sc, "sg-1").await.unwrap().is_empty(), "a group's tags go with it");
 });

@@ -508,7 +508,8 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         return;
     }
     use crate::instances::{describe, ssh_ok, wait_for_state};
-    let server = TestServer::start();
+    // The default group admits no one: ssh gets in through the groups the wizard makes.
+    let server = TestServer::start_with(crate::support::Options { firewalled: true, ..Default::default() });
     let admin = server.admin();
     let existing = crate::instances::create_key(&server, "existing");
 
@@ -543,6 +544,14 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
             assert_eq!(ssh_ok(&server, key, &address, "whoami"), "ec2-user\n");
         }
         assert_eq!(describe(&server, &second)["KeyName"], "wizard-key");
+        for (id, group) in [(&first, "launch-wizard-1"), (&second, "launch-wizard-2")] {
+            assert_eq!(describe(&server, id)["SecurityGroups"][0]["GroupName"], group);
+        }
+        let wizard = json(&server.aws_ok("ec2 describe-security-groups --group-names launch-wizard-1"));
+        let wizard = &wizard["SecurityGroups"][0];
+        assert!(wizard["Description"].as_str().unwrap().starts_with("launch-wizard-1 created 20"), "{wizard}");
+        assert_eq!(wizard["IpPermissions"][0]["IpRanges"][0]["CidrIp"], "0.0.0.0/0");
+        assert_eq!(wizard["IpPermissions"][0]["FromPort"], 22);
         let tags = describe(&server, &second)["Tags"].clone();
         assert_eq!(tags, json!([{"Key": "Name", "Value": "with-new"}]));
 
@@ -777,4 +786,47 @@ fn sign_in_attempts_are_limited_per_source_and_headers_forbid_framing_and_inline
         assert!(headers.contains(expected), "{expected} in\n{headers}");
     }
     assert!(!headers.contains("unsafe-inline"), "{headers}");
+}
+
+/// EC2 → Security Groups: create a group, open and close SSH on it, delete it; each form
+/// is the EC2 action it names, and a refusal shows EC2's error.
+#[test]
+fn security_groups_page_creates_opens_closes_and_deletes() {
+    if !browser_available() || !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start_with(crate::support::Options { firewalled: true, ..Default::default() });
+    let admin = server.admin();
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/ec2/security-groups").await;
+        assert!(b.text("#default").await.contains("Inbound rules"));
+        b.fill("#GroupName", "web").await;
+        b.fill("#GroupDescription", "web servers").await;
+        b.submit("#create-group").await;
+        assert!(b.text("#notice").await.contains("CreateSecurityGroup succeeded"));
+        let group = json(&server.aws_ok("ec2 describe-security-groups --group-names web"))["SecurityGroups"][0].clone();
+        let id = group["GroupId"].as_str().unwrap().to_owned();
+        assert_eq!(group["IpPermissions"], serde_json::json!([]));
+
+        b.submit("#web .add-rule-submit").await;
+        let rules =
+            json(&server.aws_ok(&format!("ec2 describe-security-group-rules --filters Name=group-id,Values={id}")));
+        let inbound: Vec<&serde_json::Value> =
+            rules["SecurityGroupRules"].as_array().unwrap().iter().filter(|r| r["IsEgress"] == false).collect();
+        assert_eq!(inbound.len(), 1, "{rules}");
+        assert_eq!((inbound[0]["FromPort"].clone(), inbound[0]["CidrIpv4"].clone()), (json!(22), json!("0.0.0.0/0")));
+        b.snapshot("security-groups").await;
+
+        // The same rule again is EC2's duplicate error, shown on the page.
+        b.submit("#web .add-rule-submit").await;
+        assert!(b.text(".problem").await.contains("InvalidPermission.Duplicate"));
+
+        b.goto("/console/ec2/security-groups").await;
+        b.submit("#web .remove-rule").await;
+        let after = json(&server.aws_ok("ec2 describe-security-groups --group-names web"));
+        assert_eq!(after["SecurityGroups"][0]["IpPermissions"], serde_json::json!([]));
+        b.submit("#web .delete-group").await;
+        server.aws_err("ec2 describe-security-groups --group-names web", "InvalidGroup.NotFound");
+    });
 }

@@ -1,7 +1,7 @@
 //! The default VPC, its subnets and zones, and instance status, as the aws CLI and the
 //! tools that launch with it (Ansible's `ec2_instance`) ask for them.
 
-use crate::instances::{TOOLS, create_key, describe, ssh_ok};
+use crate::instances::{TOOLS, create_key, describe, ssh_ok, ssh_refused};
 use crate::support::{TestServer, json, require};
 
 /// The string at a JSON pointer.
@@ -125,4 +125,114 @@ fn instance_status_reaches_ok_for_the_cli_waiters() {
     assert_eq!(all["InstanceStatuses"][0]["InstanceStatus"], serde_json::json!({"Status": "not-applicable"}));
     server.aws_err("ec2 describe-instance-status --instance-ids i-0123456789abcdef0", "InvalidInstanceID.NotFound");
     server.aws_err("ec2 describe-instance-status --filters Name=colour,Values=red", "InvalidParameterValue");
+}
+
+/// Seed 003's access control: an instance's SSH port answers only sources its security
+/// groups let in. The default group admits only its own members, so a CLI launch needs an
+/// ingress rule; a rule change holds for the next connection, and refusals are audited.
+#[test]
+fn security_groups_gate_ssh_as_on_ec2() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start_with(crate::support::Options { firewalled: true, ..Default::default() });
+    let key = create_key(&server, "gate");
+    let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --key-name gate --count 2"));
+    let (id, ip) = (text(&out, "/Instances/0/InstanceId"), text(&out, "/Instances/0/PrivateIpAddress"));
+    let peer_ip = text(&out, "/Instances/1/PrivateIpAddress");
+    let default = json(&server.aws_ok("ec2 describe-security-groups --group-names default"));
+    let default_id = text(&default, "/SecurityGroups/0/GroupId");
+    assert_eq!(text(&describe(&server, &id), "/SecurityGroups/0/GroupId"), default_id);
+    assert_eq!(default["SecurityGroups"][0]["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"], default_id.as_str());
+
+    // No rule admits the host: the connection is closed before the SSH banner.
+    let refused = ssh_refused(&server, &key, &ip);
+    assert!(!refused.contains("Permission denied"), "refused before authentication: {refused}");
+    // Another member of the default group is admitted by its self-referencing rule.
+    let from_member = ssh_from(&server, &key, &ip, &peer_ip);
+    assert!(from_member.status.success(), "{}", String::from_utf8_lossy(&from_member.stderr));
+
+    let rule = json(&server.aws_ok(&format!(
+        "ec2 authorize-security-group-ingress --group-id {default_id} --protocol tcp --port 22 --cidr 0.0.0.0/0"
+    )));
+    let rule_id = text(&rule, "/SecurityGroupRules/0/SecurityGroupRuleId");
+    assert_eq!(ssh_ok(&server, &key, &ip, "whoami"), "ec2-user\n");
+    let stderr = server.aws_err(
+        &format!(
+            "ec2 authorize-security-group-ingress --group-id {default_id} --protocol tcp --port 22 --cidr 0.0.0.0/0"
+        ),
+        "InvalidPermission.Duplicate",
+    );
+    assert!(
+        stderr
+            .contains(r#"the specified rule "peer: 0.0.0.0/0, TCP, from port: 22, to port: 22, ALLOW" already exists"#),
+        "{stderr}"
+    );
+
+    // A rule for another source, or another port, does not admit the host.
+    server.aws_ok(&format!(
+        "ec2 revoke-security-group-ingress --group-id {default_id} --security-group-rule-ids {rule_id}"
+    ));
+    server.aws_ok(&format!(
+        "ec2 authorize-security-group-ingress --group-id {default_id} --protocol tcp --port 22 --cidr 10.0.0.0/8"
+    ));
+    server.aws_ok(&format!(
+        "ec2 authorize-security-group-ingress --group-id {default_id} --protocol tcp --port 80 --cidr 0.0.0.0/0"
+    ));
+    ssh_refused(&server, &key, &ip);
+
+    // A group of its own, chosen at launch, with SSH from the host's address only.
+    let created = json(&server.aws_ok("ec2 create-security-group --group-name ssh-in --description ssh-from-host"));
+    let group = text(&created, "/GroupId");
+    server.aws_ok(&format!(
+        "ec2 authorize-security-group-ingress --group-id {group} --protocol tcp --port 22 --cidr 127.0.0.1/32"
+    ));
+    let launched = json(&server.aws_ok(&format!(
+        "ec2 run-instances --image-id ami-keyfleet-linux --key-name gate --security-group-ids {group}"
+    )));
+    let own_ip = text(&launched, "/Instances/0/PrivateIpAddress");
+    assert_eq!(text(&launched, "/Instances/0/SecurityGroups/0/GroupName"), "ssh-in");
+    assert_eq!(ssh_ok(&server, &key, &own_ip, "whoami"), "ec2-user\n");
+    let stderr = server.aws_err(&format!("ec2 delete-security-group --group-id {group}"), "DependencyViolation");
+    assert!(stderr.contains(&format!("resource {group} has a dependent object")), "{stderr}");
+    server.aws_err(&format!("ec2 delete-security-group --group-id {default_id}"), "CannotDelete");
+    server.aws_err("ec2 create-security-group --group-name ssh-in --description again", "InvalidGroup.Duplicate");
+    server.aws_err(
+        "ec2 run-instances --image-id ami-keyfleet-linux --security-group-ids sg-0123456789abcdef0",
+        "InvalidGroup.NotFound",
+    );
+    let filtered = json(&server.aws_ok(
+        "ec2 describe-security-groups --filters Name=ip-permission.from-port,Values=22 Name=ip-permission.cidr,Values=127.0.0.1/32",
+    ));
+    assert_eq!(filtered["SecurityGroups"].as_array().unwrap().len(), 1, "{filtered}");
+    let rules =
+        json(&server.aws_ok(&format!("ec2 describe-security-group-rules --filters Name=group-id,Values={group}")));
+    assert_eq!(rules["SecurityGroupRules"].as_array().unwrap().len(), 2, "one in, one out: {rules}");
+
+    // Revoking the rule closes the door for the next connection.
+    server.aws_ok(&format!(
+        "ec2 revoke-security-group-ingress --group-id {group} --protocol tcp --port 22 --cidr 127.0.0.1/32"
+    ));
+    ssh_refused(&server, &key, &own_ip);
+    let audited = server
+        .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=SSHAuthentication");
+    assert!(audited.contains("no security group rule allows TCP port 22"), "refusals are audited: {audited}");
+
+    // Once the instance is gone, the group can go.
+    let own_id = text(&launched, "/Instances/0/InstanceId");
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {own_id}"));
+    crate::instances::wait_for_state(&server, &own_id, "terminated");
+    server.aws_ok(&format!("ec2 delete-security-group --group-id {group}"));
+    server.aws_err(&format!("ec2 describe-security-groups --group-ids {group}"), "InvalidGroup.NotFound");
+}
+
+/// `ssh` with its source address bound to `source` (another instance's loopback address).
+fn ssh_from(server: &TestServer, key: &std::path::Path, ip: &str, source: &str) -> std::process::Output {
+    let mut command = std::process::Command::new("ssh");
+    command
+        .args(crate::instances::ssh_options(server))
+        .args(["-p", &server.ssh_port.to_string(), "-b", source, "-i"])
+        .arg(key);
+    command.arg(format!("ec2-user@{ip}")).arg("true");
+    command.output().unwrap()
 }

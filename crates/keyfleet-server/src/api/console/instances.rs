@@ -11,9 +11,11 @@ use super::pages::{Problem, Shell, shell_word};
 use super::session;
 use super::{ConsoleRequest, call_ec2, render, see_other};
 use crate::api::ec2::instances::{
-    DescribeInstances, RebootInstances, RunInstances, Start, Stop, Terminate, Transition,
+    DescribeInstances, GroupNames, RebootInstances, RunInstances, Start, Stop, Terminate, Transition, groups_of,
 };
 use crate::api::ec2::key_pairs::{CreateKeyPair, DescribeKeyPairs};
+use crate::api::ec2::security_groups::{Authorize, CreateSecurityGroup, DescribeSecurityGroups, Ingress};
+use crate::api::error::ApiError;
 use crate::api::protocol::ec2_query::{QueryParams, timestamp};
 use crate::service::instances::{CheckStatus, IMAGES, Placed};
 use crate::store::{InstanceRow, InstanceState, Scope, WireName};
@@ -45,11 +47,14 @@ pub struct Row {
     pub public_dns: String,
     /// The status checks as the console's column words them.
     pub checks: &'static str,
+    /// Its security groups' names.
+    pub groups: Vec<String>,
 }
 
 impl Row {
     /// An instance row as the caller's pages show it, placed in the caller's default VPC.
-    pub fn new(row: InstanceRow, scope: &Scope) -> Self {
+    pub fn new(row: InstanceRow, scope: &Scope, group_names: &GroupNames) -> Self {
+        let groups = groups_of(&row, group_names).map(|(_, name)| name.clone()).collect();
         let placed = Placed::new(scope, &row);
         let (zone, vpc_id, subnet_id) = (placed.zone.name.clone(), placed.vpc_id.clone(), placed.subnet_id.clone());
         let (private_dns, public_dns) = (placed.private_dns.clone(), placed.public_dns.clone());
@@ -77,6 +82,7 @@ impl Row {
             private_dns,
             public_dns,
             checks,
+            groups,
         }
     }
 }
@@ -94,8 +100,9 @@ pub async fn list(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require(request).await);
     let scope = request.scope(&signed);
     let described = call_ec2::<DescribeInstances>(request, &signed, QueryParams::default()).await;
-    let rows: Result<Vec<Row>, Problem> =
-        described.map(|(rows, _)| rows.into_iter().map(|r| Row::new(r, &scope)).collect()).map_err(Problem::from);
+    let rows: Result<Vec<Row>, Problem> = described
+        .map(|(rows, _, groups)| rows.into_iter().map(|r| Row::new(r, &scope, &groups)).collect())
+        .map_err(Problem::from);
     // Notices come from links, so they speak only of what is so: instances in the table, a
     // known change, an error code.
     let launched = request.query("launched").map(|ids| {
@@ -223,7 +230,7 @@ pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
     let scope = request.scope(&signed);
     let params = QueryParams::from_pairs([("InstanceId.1", id)]);
     let instance = match call_ec2::<DescribeInstances>(request, &signed, params).await {
-        Ok((rows, _)) => rows.into_iter().next().map(|r| Row::new(r, &scope)).ok_or_else(|| Problem {
+        Ok((rows, _, groups)) => rows.into_iter().next().map(|r| Row::new(r, &scope, &groups)).ok_or_else(|| Problem {
             code: "InvalidInstanceID.NotFound".into(),
             message: format!("The instance ID '{id}' does not exist"),
             denied: false,
@@ -258,6 +265,8 @@ pub struct Launch {
     pub key_names: Result<Vec<String>, Problem>,
     pub create_new: &'static str,
     pub no_key: &'static str,
+    /// The region's security groups (id, name), or why they cannot be listed.
+    pub groups: Result<Vec<(String, String)>, Problem>,
 }
 
 async fn launch_page(request: &ConsoleRequest<'_>, signed: &session::Signed, problem: Option<Problem>) -> Launch {
@@ -265,7 +274,12 @@ async fn launch_page(request: &ConsoleRequest<'_>, signed: &session::Signed, pro
         .await
         .map(|pairs| pairs.into_iter().map(|p| p.name).collect())
         .map_err(Problem::from);
+    let groups = call_ec2::<DescribeSecurityGroups>(request, signed, QueryParams::default())
+        .await
+        .map(|(groups, _)| groups.into_iter().map(|g| (g.id, g.name)).collect())
+        .map_err(Problem::from);
     Launch {
+        groups,
         shell: Shell::new(request, signed, "instances"),
         problem,
         images: IMAGES.iter().map(|i| (i.id, i.description)).collect(),
@@ -307,13 +321,17 @@ pub async fn launch(request: &ConsoleRequest<'_>) -> Response {
             ("TagSpecification.1.Tag.1.Value".to_owned(), name),
         ]);
     }
+    match wizard_security_group(request, &signed).await {
+        Ok(group) => run.push(("SecurityGroupId.1".to_owned(), group)),
+        Err(e) => return render(e.status, &launch_page(request, &signed, Some(e.into())).await),
+    }
     let key_choice = field("KeyName");
     if key_choice != CREATE_NEW_KEY {
         if key_choice != NO_KEY {
             run.push(("KeyName".to_owned(), key_choice));
         }
         return match call_ec2::<RunInstances>(request, &signed, QueryParams::from_pairs(run)).await {
-            Ok((_, rows)) => see_other(&launched(&region, &rows)),
+            Ok((_, rows, _)) => see_other(&launched(&region, &rows)),
             Err(e) => render(e.status, &launch_page(request, &signed, Some(e.into())).await),
         };
     }
@@ -329,7 +347,7 @@ pub async fn launch(request: &ConsoleRequest<'_>) -> Response {
     };
     run.push(("KeyName".to_owned(), created.info.name.clone()));
     let next = match call_ec2::<RunInstances>(request, &signed, QueryParams::from_pairs(run)).await {
-        Ok((_, rows)) => launched(&region, &rows),
+        Ok((_, rows, _)) => launched(&region, &rows),
         Err(e) => {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("region", &region)
@@ -339,6 +357,34 @@ pub async fn launch(request: &ConsoleRequest<'_>) -> Response {
         }
     };
     private_key_download(created, &format, &next)
+}
+
+/// The wizard's "Network settings": an existing group, or a new `launch-wizard-N` (the next
+/// free N, described with its creation time as AWS's wizard does) that lets SSH in from
+/// anywhere unless that box is cleared.
+async fn wizard_security_group(request: &ConsoleRequest<'_>, signed: &session::Signed) -> Result<String, ApiError> {
+    let field = |name: &str| request.field(name).unwrap_or_default();
+    if field("SecurityGroupChoice") == "existing" {
+        return Ok(field("SecurityGroupId"));
+    }
+    let (groups, _) = call_ec2::<DescribeSecurityGroups>(request, signed, QueryParams::default()).await?;
+    let taken = |n: &usize| groups.iter().any(|g| g.name == format!("launch-wizard-{n}"));
+    let number = (1..).find(|n| !taken(n)).unwrap_or(1);
+    let name = format!("launch-wizard-{number}");
+    let description = format!("{name} created {}", crate::common::time::iso8601_millis(crate::service::now_ms()));
+    let create = QueryParams::from_pairs([("GroupName", name.as_str()), ("GroupDescription", description.as_str())]);
+    let group = call_ec2::<CreateSecurityGroup>(request, signed, create).await?;
+    if field("AllowSsh") == "0.0.0.0/0" {
+        let ssh = QueryParams::from_pairs([
+            ("GroupId", group.id.as_str()),
+            ("IpPermissions.1.IpProtocol", "tcp"),
+            ("IpPermissions.1.FromPort", "22"),
+            ("IpPermissions.1.ToPort", "22"),
+            ("IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"),
+        ]);
+        call_ec2::<Authorize<Ingress>>(request, signed, ssh).await?;
+    }
+    Ok(group.id)
 }
 
 fn launched(region: &str, rows: &[InstanceRow]) -> String {

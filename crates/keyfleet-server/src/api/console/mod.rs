@@ -23,6 +23,7 @@ mod iam;
 mod instances;
 mod key_pairs;
 mod pages;
+mod security_groups;
 mod session;
 mod ssm;
 
@@ -138,6 +139,8 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
         (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,
         (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
+        (Method::GET, "/console/ec2/security-groups") => security_groups::list(&request).await,
+        (Method::POST, "/console/ec2/security-groups") => security_groups::act(&request).await,
         (Method::GET, "/console/ssm/automation") => ssm::executions(&request).await,
         (Method::GET, "/console/ssm/automation/execute") => ssm::execute_form(&request).await,
         (Method::POST, "/console/ssm/automation/execute") => ssm::execute(&request).await,

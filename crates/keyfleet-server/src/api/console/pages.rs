@@ -90,7 +90,7 @@ pub async fn dashboard(request: &ConsoleRequest<'_>, signed: &Signed) -> Respons
     let page = Dashboard {
         shell: Shell::new(request, signed, "dashboard"),
         key_pairs: key_pairs.map(|pairs| pairs.len()).map_err(Problem::from),
-        running: running.map(|(rows, _)| rows.len()).map_err(Problem::from),
+        running: running.map(|(rows, _, _)| rows.len()).map_err(Problem::from),
     };
     render(StatusCode::OK, &page)
 }

@@ -98,7 +98,7 @@ impl Execute {
 async fn execute_page(request: &ConsoleRequest<'_>, signed: &Signed, problem: Option<Problem>) -> Execute {
     let instances = call_ec2::<DescribeInstances>(request, signed, QueryParams::default())
         .await
-        .map(|(rows, _)| {
+        .map(|(rows, _, _)| {
             rows.into_iter()
                 .filter(|r| !matches!(r.state, InstanceState::Terminated | InstanceState::ShuttingDown))
                 .map(|r| {

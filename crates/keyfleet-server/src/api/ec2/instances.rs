@@ -11,6 +11,7 @@ use crate::api::{Context, Reply};
 use crate::common::page::Page;
 use crate::service::filter::Filter;
 use crate::service::network::{self, PlacementRequest};
+use crate::service::security_groups::{DEFAULT_GROUP, GroupRef};
 use std::marker::PhantomData;
 
 use crate::service::instances::{self as service, IMAGES, Placed, StateChange};
@@ -24,7 +25,8 @@ impl Operation for RunInstances {
     const ACTION: &'static str = "ec2:RunInstances";
     const READ_ONLY: bool = false;
     type Input = service::RunInstances;
-    type Output = (String, Vec<InstanceRow>);
+    /// The reservation, its instances, and the names of their groups.
+    type Output = (String, Vec<InstanceRow>, GroupNames);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         refuse_unimplemented(p, Self::NAME, &RUN_INSTANCES_PARAMETERS)?;
@@ -38,6 +40,12 @@ impl Operation for RunInstances {
             max_count: count(p, "MaxCount")?,
             tag_specifications: p.tag_specifications(),
             user_data: p.get("UserData").map(str::to_owned),
+            security_groups: p
+                .list("SecurityGroupId")
+                .into_iter()
+                .map(GroupRef::Id)
+                .chain(p.list("SecurityGroup").into_iter().map(GroupRef::Name))
+                .collect(),
             placement: PlacementRequest {
                 subnet_id: p.get("SubnetId").map(str::to_owned),
                 zone: p.get("Placement.AvailabilityZone").map(str::to_owned),
@@ -76,21 +84,22 @@ impl Operation for RunInstances {
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok(ctx.state.instances.run(&ctx.scope, input).await?)
+        let (reservation_id, rows) = ctx.state.instances.run(&ctx.scope, input).await?;
+        Ok((reservation_id, rows, group_names(ctx).await?))
     }
 
-    fn encode(ctx: &Context<'_>, (reservation_id, rows): Self::Output) -> Reply {
+    fn encode(ctx: &Context<'_>, (reservation_id, rows, groups): Self::Output) -> Reply {
         ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 1500, |w| {
             w.text("reservationId", &reservation_id).text("ownerId", &ctx.scope.account).empty("groupSet");
             w.start("instancesSet");
             for row in &rows {
-                instance_item(w, row, &ctx.scope);
+                instance_item(w, row, &ctx.scope, &groups);
             }
             w.end("instancesSet");
         })
     }
 
-    fn created((_, rows): &Self::Output) -> Vec<(&'static str, String)> {
+    fn created((_, rows, _): &Self::Output) -> Vec<(&'static str, String)> {
         rows.iter().map(|row| ("AWS::EC2::Instance", row.id.clone())).collect()
     }
 }
@@ -110,8 +119,8 @@ impl Operation for DescribeInstances {
     const ACTION: &'static str = "ec2:DescribeInstances";
     const READ_ONLY: bool = true;
     type Input = DescribeInstancesInput;
-    /// One page of instances, and the next page's token.
-    type Output = (Vec<InstanceRow>, Option<String>);
+    /// One page of instances, the next page's token, and the names of their groups.
+    type Output = (Vec<InstanceRow>, Option<String>, GroupNames);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         let (ids, filters) = (p.list("InstanceId"), p.filters()?);
@@ -124,10 +133,11 @@ impl Operation for DescribeInstances {
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
-        Ok(input.page.take(ctx.state.instances.describe(&ctx.scope, &input.ids, &input.filters).await?))
+        let (rows, next) = input.page.take(ctx.state.instances.describe(&ctx.scope, &input.ids, &input.filters).await?);
+        Ok((rows, next, group_names(ctx).await?))
     }
 
-    fn encode(ctx: &Context<'_>, (rows, next_token): Self::Output) -> Reply {
+    fn encode(ctx: &Context<'_>, (rows, next_token, groups): Self::Output) -> Reply {
         ec2_query::success(Self::NAME, ctx.request_id, rows.len() * 1600, |w| {
             if let Some(token) = &next_token {
                 w.text("nextToken", token);
@@ -142,7 +152,7 @@ impl Operation for DescribeInstances {
                 w.start("item").text("reservationId", &first.reservation_id).text("ownerId", &ctx.scope.account);
                 w.empty("groupSet").start("instancesSet");
                 for row in reservation {
-                    instance_item(w, row, &ctx.scope);
+                    instance_item(w, row, &ctx.scope, &groups);
                 }
                 w.end("instancesSet").end("item");
             }
@@ -375,7 +385,7 @@ impl Operation for DescribeVolumes {
 /// RunInstances parameters keyfleet honours; a value keyfleet cannot honour, or any other
 /// parameter, is refused rather than dropped. `ClientToken` is sent by every SDK; the
 /// `only` values are what keyfleet's instances already are (docs/aws-choices.md).
-const RUN_INSTANCES_PARAMETERS: [Accepted; 25] = [
+const RUN_INSTANCES_PARAMETERS: [Accepted; 27] = [
     Accepted::any("ImageId"),
     Accepted::any("InstanceType"),
     Accepted::any("KeyName"),
@@ -384,6 +394,8 @@ const RUN_INSTANCES_PARAMETERS: [Accepted; 25] = [
     Accepted::any("UserData"),
     Accepted::any("ClientToken"),
     Accepted::any("SubnetId"),
+    Accepted::any("SecurityGroupId.N"),
+    Accepted::any("SecurityGroup.N"),
     Accepted::any("Placement.AvailabilityZone"),
     Accepted::only("Placement.Tenancy", &["default"]),
     Accepted::any("MetadataOptions.HttpTokens"),
@@ -477,8 +489,8 @@ fn network_interface(
     w: &mut XmlWriter,
     row: &InstanceRow,
     scope: &Scope,
-    (vpc_id, subnet_id): (&str, &str),
-    (private_dns, public_dns): (&str, &str),
+    groups: &GroupNames,
+    (vpc_id, subnet_id, private_dns, public_dns): (&str, &str, &str, &str),
 ) {
     let id = format!("eni-{}", row.id.strip_prefix("i-").unwrap_or(&row.id));
     let attachment = format!("eni-attach-{}", row.id.strip_prefix("i-").unwrap_or(&row.id));
@@ -494,9 +506,9 @@ fn network_interface(
         .text("macAddress", &mac_address(&row.address))
         .text("privateIpAddress", &row.address)
         .text("privateDnsName", private_dns)
-        .text("sourceDestCheck", "true")
-        .empty("groupSet")
-        .start("attachment")
+        .text("sourceDestCheck", "true");
+    group_set(w, row, groups);
+    w.start("attachment")
         .text("attachmentId", &attachment)
         .text("deviceIndex", "0")
         .text("status", "attached")
@@ -531,7 +543,32 @@ fn mac_address(address: &str) -> String {
     format!("02:00:{}", tail.join(":"))
 }
 
-fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope) {
+/// Security group ids and names, for the `groupSet` of instances.
+pub(crate) type GroupNames = Vec<(String, String)>;
+
+async fn group_names(ctx: &Context<'_>) -> Result<GroupNames, ApiError> {
+    let groups = ctx.state.security_groups.all(&ctx.scope).await?;
+    Ok(groups.into_iter().map(|g| (g.id, g.name)).collect())
+}
+
+/// An instance's groups (id, name): its own, or the default group for instances launched
+/// before groups existed.
+pub(crate) fn groups_of<'g>(row: &InstanceRow, groups: &'g GroupNames) -> impl Iterator<Item = &'g (String, String)> {
+    let mine = row.security_groups.clone();
+    groups.iter().filter(move |(id, name)| if mine.is_empty() { name == DEFAULT_GROUP } else { mine.contains(id) })
+}
+
+/// An instance's groups as `groupSet` items: its own, or the default group for instances
+/// launched before groups existed.
+fn group_set(w: &mut XmlWriter, row: &InstanceRow, groups: &GroupNames) {
+    w.start("groupSet");
+    for (id, name) in groups_of(row, groups) {
+        w.start("item").text("groupId", id).text("groupName", name).end("item");
+    }
+    w.end("groupSet");
+}
+
+fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope, groups: &GroupNames) {
     let Placed { zone, vpc_id, subnet_id, private_dns, public_dns, .. } = Placed::new(scope, row);
     let launched = timestamp(row.launch_ms);
     // A stopped instance has no public address on EC2, nor a public DNS name.
@@ -565,12 +602,12 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope) {
     if live {
         w.text("sourceDestCheck", "true");
     }
-    w.empty("groupSet");
+    group_set(w, row, groups);
     if let Some(token) = &row.client_token {
         w.text("clientToken", token);
     }
     if live {
-        network_interface(w, row, scope, (&vpc_id, &subnet_id), (&private_dns, &public_dns));
+        network_interface(w, row, scope, groups, (&vpc_id, &subnet_id, &private_dns, &public_dns));
     }
     let vcpus = crate::service::instance_types::resources(&row.instance_type).vcpus;
     w.text("ebsOptimized", "false")

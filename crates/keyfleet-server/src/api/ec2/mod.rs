@@ -5,6 +5,7 @@ pub(crate) mod instances;
 pub(crate) mod key_pairs;
 mod network;
 mod regions;
+pub(crate) mod security_groups;
 pub(crate) mod tags;
 pub(super) mod targets;
 
@@ -36,6 +37,14 @@ pub static ACTIONS: &[Endpoint<Ec2Query>] = &[
     Endpoint::of::<network::DescribeAccountAttributes>(),
     Endpoint::of::<network::DescribeVpcs>(),
     Endpoint::of::<network::DescribeSubnets>(),
+    Endpoint::of::<security_groups::CreateSecurityGroup>(),
+    Endpoint::of::<security_groups::DeleteSecurityGroup>(),
+    Endpoint::of::<security_groups::DescribeSecurityGroups>(),
+    Endpoint::of::<security_groups::DescribeSecurityGroupRules>(),
+    Endpoint::of::<security_groups::Authorize<security_groups::Ingress>>(),
+    Endpoint::of::<security_groups::Authorize<security_groups::Egress>>(),
+    Endpoint::of::<security_groups::Revoke<security_groups::Ingress>>(),
+    Endpoint::of::<security_groups::Revoke<security_groups::Egress>>(),
 ];
 
 /// How a Describe action pages: the name EC2 gives its id list in the combination error,
@@ -78,7 +87,7 @@ pub(super) fn refuse_unimplemented(
     }
 }
 
-fn unsupported(action: &'static str, parameter: &str) -> ApiError {
+pub(super) fn unsupported(action: &'static str, parameter: &str) -> ApiError {
     crate::service::Error::UnsupportedParameter { action, parameter: parameter.to_owned() }.into()
 }
 

@@ -39,7 +39,7 @@ mod tests {
         for endpoint in OPERATIONS {
             assert_eq!(endpoint.action, format!("ssm:{}", endpoint.name));
             assert!(std::ptr::eq(find(OPERATIONS, endpoint.name).unwrap(), endpoint), "{} twice", endpoint.name);
-            let reads = ["Get", "Describe"].iter().any(|p| endpoint.name.starts_with(p));
+            let reads = ["Get", "Describe", "List"].iter().any(|p| endpoint.name.starts_with(p));
             assert_eq!(endpoint.read_only, reads, "{}", endpoint.name);
         }
     }

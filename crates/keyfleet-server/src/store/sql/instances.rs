@@ -23,6 +23,7 @@ fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
         owner: r.get("owner"),
         lease_ms: r.get("lease_ms"),
         reboots: r.get("reboots"),
+        security_groups: r.get::<String, _>("security_groups").split_whitespace().map(str::to_owned).collect(),
         tags: Vec::new(),
     })
 }
@@ -32,7 +33,8 @@ macro_rules! select_instances {
     ($rest:literal) => {
         concat!(
             "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, volume_gib, \
-             client_token, launch_index, launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots",
+             client_token, launch_index, launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, \
+             security_groups",
             $rest
         )
     };
@@ -83,8 +85,8 @@ impl InstanceStore for SqlStore {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
                                         volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens, owner,
-                                        lease_ms, volume_gib, client_token)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                                        lease_ms, volume_gib, client_token, security_groups)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -105,6 +107,7 @@ impl InstanceStore for SqlStore {
             .bind(row.lease_ms)
             .bind(row.volume_gib)
             .bind(&row.client_token)
+            .bind(row.security_groups.join(" "))
             .execute(&mut *tx)
             .await;
             unique(inserted)?;

@@ -22,6 +22,7 @@ mod instances;
 mod key_pairs;
 pub(super) mod maintenance;
 mod parameters;
+mod security_groups;
 mod tags;
 
 use std::collections::HashMap;
@@ -41,6 +42,9 @@ use super::{
     KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LaunchLimits, LoginProfileChange, LoginProfileRow, Maintenance,
     ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep, Scope, StepExecution,
     StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
+};
+use super::{
+    AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
 };
 
 /// Every SQLite connection's settings: see the module's comment.

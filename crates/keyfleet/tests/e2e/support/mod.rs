@@ -23,6 +23,9 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// The CA bundle AWS clients trust (`AWS_CA_BUNDLE`), for a server given `--tls-cert`.
     pub ca_bundle: Option<PathBuf>,
+    /// Leave the default security group as AWS makes it (SSH from its members only). By
+    /// default a test server opens SSH to everyone, as the README's first launch does.
+    pub firewalled: bool,
 }
 
 /// An access key to sign with.
@@ -75,7 +78,11 @@ impl TestServer {
             };
             (field("aws_access_key_id"), field("aws_secret_access_key"))
         };
-        TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child, options, network }
+        let server = TestServer { url, ssh_port, dir, access_key_id, secret_access_key, child, options, network };
+        if !server.options.firewalled && tool_available("aws") {
+            server.open_ssh();
+        }
+        server
     }
 
     /// Another replica on the same database: its own data dir holding copies of this one's
@@ -253,6 +260,22 @@ impl TestServer {
         stderr
     }
 
+    /// Lets SSH in from anywhere through the default security group of `region`, as the
+    /// README's first launch does; a second call finds the rule there and changes nothing.
+    pub fn open_ssh_in(&self, region: &str) {
+        let out = self.aws(&format!(
+            "ec2 authorize-security-group-ingress --region {region} --group-name default --protocol tcp --port 22 \
+             --cidr 0.0.0.0/0"
+        ));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() || stderr.contains("(InvalidPermission.Duplicate)"), "{stderr}");
+    }
+
+    /// [`TestServer::open_ssh_in`] us-east-1.
+    pub fn open_ssh(&self) {
+        self.open_ssh_in("us-east-1");
+    }
+
     /// `aws …` that must succeed; returns stdout.
     pub fn aws_ok(&self, args: &str) -> String {
         self.aws_ok_as(&self.admin(), args)
@@ -344,8 +367,6 @@ fn spawn(dir: &Path, options: &Options, network: &str, ssh_port: u16) -> (Child,
     (child, url)
 }
 
-/// True if every tool is available. Otherwise: under `CI=true` the test fails, on a
-/// laptop it prints why and the caller returns early.
 /// A TCP port nothing on this host listens on now (the kernel's pick for port 0): free on
 /// every loopback address, since a listener on all addresses would hold it on 127.0.0.1 too.
 pub fn free_port() -> u16 {
@@ -353,6 +374,8 @@ pub fn free_port() -> u16 {
     probe.local_addr().expect("its address").port()
 }
 
+/// True if every tool is available. Otherwise: under `CI=true` the test fails, on a
+/// laptop it prints why and the caller returns early.
 pub fn require(tools: &[&str]) -> bool {
     let missing: Vec<&str> = tools.iter().copied().filter(|t| !tool_available(t)).collect();
     if missing.is_empty() {
