@@ -54,6 +54,17 @@ async fn insert_rule(conn: &mut AnyConnection, scope: &Scope, rule: &SecurityGro
     Ok(())
 }
 
+async fn group_exists(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM security_groups WHERE account = $1 AND region = $2 AND id = $3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
 impl SqlStore {
     /// Serialises the scope's group writes on PostgreSQL.
     async fn lock_groups(&self, conn: &mut AnyConnection, scope: &Scope) -> Result<(), StoreError> {
@@ -141,14 +152,7 @@ impl SecurityGroupStore for SqlStore {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         self.lock_groups(&mut tx, scope).await?;
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM security_groups WHERE account = $1 AND region = $2 AND id = $3")
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if found.is_none() {
+        if !group_exists(&mut tx, scope, id).await? {
             return Ok(DeleteGroupOutcome::NotFound);
         }
         let members: Vec<String> = sqlx::query_scalar(
@@ -196,14 +200,7 @@ impl SecurityGroupStore for SqlStore {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         self.lock_groups(&mut tx, scope).await?;
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM security_groups WHERE account = $1 AND region = $2 AND id = $3")
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(group_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if found.is_none() {
+        if !group_exists(&mut tx, scope, group_id).await? {
             return Ok(AddRulesOutcome::NotFound);
         }
         let existing: Vec<SecurityGroupRuleRow> =
