@@ -117,6 +117,7 @@ const CASES: &[(&str, Wire)] = &[
     ),
     ("ec2_delete_security_group_default", Wire::Ec2("Action=DeleteSecurityGroup&GroupName=default")),
     ("ec2_delete_security_group", Wire::Ec2("Action=DeleteSecurityGroup&GroupName=web")),
+    ("ec2_get_console_output_missing", Wire::Ec2("Action=GetConsoleOutput&InstanceId=i-0123456789abcdef0")),
     ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
     ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
     ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),

@@ -5,6 +5,7 @@
 pub mod authorized_keys;
 pub mod beneath;
 pub mod cgroup;
+pub mod console;
 pub mod disk;
 pub mod imds;
 pub mod sandbox;
@@ -260,7 +261,7 @@ impl Runtime {
     /// The instance's servers, on its prepared volume.
     async fn serve(&self, spec: &BootSpec, uid: u32) -> Result<Running, RuntimeError> {
         let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
-        let host_key = self.volumes.host_key(&spec.volume_id).map_err(volume_error)?;
+        let host_keys = self.volumes.host_keys(&spec.volume_id).map_err(volume_error)?;
         let cgroup = match &self.cgroups {
             Some(cgroups) => Some(
                 cgroups
@@ -289,7 +290,7 @@ impl Runtime {
             cgroup: cgroup.clone(),
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
-        let ssh = ssh::start(instance, host_key, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
+        let ssh = ssh::start(instance, host_keys, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
         let imds = self.serve_metadata(spec).await.map_err(volume_error)?;
         Ok(Running { ssh, imds, cgroup, home: None })
     }
@@ -333,6 +334,13 @@ impl Runtime {
     /// True if this process serves the instance now.
     pub async fn is_running(&self, instance_id: &str) -> bool {
         self.running.lock().await.contains_key(instance_id)
+    }
+
+    /// The console output of the instance whose volume is `volume_id`, or `None` when the
+    /// volume is not on this host or has not booted yet (it has no host keys).
+    pub fn console_output(&self, volume_id: &str, hostname: &str, launch_ms: i64) -> Option<String> {
+        let keys = self.volumes.host_public_keys(volume_id);
+        (!keys.is_empty()).then(|| console::boot_log(&keys, hostname, launch_ms))
     }
 
     /// True if the volume is on this machine's data dir (shared storage makes it so for

@@ -39,6 +39,16 @@ const AUTHORIZED_KEYS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the store may take to name an instance's pushed keys before the attempt goes on
 /// without them: a slow store must not let unauthenticated clients hold connections open.
 const PUSHED_KEYS_TIMEOUT: Duration = Duration::from_millis(500);
+/// Host and user key algorithms: the defaults without `ssh-rsa`, whose SHA-1 signatures
+/// OpenSSH refuses since 8.8; RSA keys sign with SHA-2.
+const KEY_ALGORITHMS: &[ssh_key::Algorithm] = &[
+    ssh_key::Algorithm::Ed25519,
+    ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP256 },
+    ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP384 },
+    ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP521 },
+    ssh_key::Algorithm::Rsa { hash: Some(HashAlg::Sha512) },
+    ssh_key::Algorithm::Rsa { hash: Some(HashAlg::Sha256) },
+];
 /// How long the security group check may take before the connection is refused.
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(5);
 /// OpenSSH's sftp server, run inside the sandbox for `sftp` and `scp`.
@@ -157,7 +167,7 @@ pub struct SshServer {
 /// Binds `addr` and serves SSH for one instance.
 pub async fn start(
     instance: Arc<InstanceSsh>,
-    host_key: ssh_key::PrivateKey,
+    host_keys: Vec<ssh_key::PrivateKey>,
     addr: SocketAddr,
 ) -> std::io::Result<SshServer> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -166,7 +176,8 @@ pub async fn start(
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
         auth_rejection_time: Duration::from_millis(300),
         auth_rejection_time_initial: Some(Duration::ZERO),
-        keys: vec![host_key],
+        keys: host_keys,
+        preferred: russh::Preferred { key: std::borrow::Cow::Borrowed(KEY_ALGORITHMS), ..Default::default() },
         inactivity_timeout: Some(Duration::from_secs(3600)),
         nodelay: true,
         ..Default::default()

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! home/ec2-user/.ssh/authorized_keys   what the sandbox sees as /home
-//! etc/ssh/ssh_host_ed25519_key         the instance's host key, stable across stop/start
+//! etc/ssh/ssh_host_{ecdsa,ed25519,rsa}_key  the instance's host keys, stable across stop/start
 //! imds/imds.sock                       the metadata service, /run/keyfleet/imds.sock inside
 //! .first-boot-done                     the "per instance" marker cloud-init keeps
 //! ```
@@ -26,6 +26,51 @@ use ssh_key::{LineEnding, PrivateKey};
 use super::authorized_keys::MAX_FILE_BYTES;
 use super::beneath::{BeneathError, Root};
 use super::disk::{Disks, HomeMount};
+
+/// The host key types an instance has: those cloud-init generates, so that every client
+/// finds one it prefers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyType {
+    /// `ssh_host_ecdsa_key`, NIST P-256.
+    Ecdsa,
+    /// `ssh_host_ed25519_key`.
+    Ed25519,
+    /// `ssh_host_rsa_key`, 3072 bits as `ssh-keygen` makes them.
+    Rsa,
+}
+
+impl HostKeyType {
+    /// In the order cloud-init lists them.
+    pub const ALL: [HostKeyType; 3] = [HostKeyType::Ecdsa, HostKeyType::Ed25519, HostKeyType::Rsa];
+    const RSA_BITS: usize = 3072;
+
+    fn file_name(self) -> &'static str {
+        match self {
+            HostKeyType::Ecdsa => "ssh_host_ecdsa_key",
+            HostKeyType::Ed25519 => "ssh_host_ed25519_key",
+            HostKeyType::Rsa => "ssh_host_rsa_key",
+        }
+    }
+
+    fn generate(self) -> std::io::Result<PrivateKey> {
+        use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData, RsaKeypair};
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let data = match self {
+            HostKeyType::Ecdsa => KeypairData::Ecdsa(
+                EcdsaKeypair::random(&mut rng, ssh_key::EcdsaCurve::NistP256).map_err(std::io::Error::other)?,
+            ),
+            HostKeyType::Ed25519 => {
+                let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+                getrandom::fill(seed.as_mut()).map_err(std::io::Error::other)?;
+                KeypairData::Ed25519(Ed25519Keypair::from_seed(&seed))
+            }
+            HostKeyType::Rsa => {
+                KeypairData::Rsa(RsaKeypair::random(&mut rng, Self::RSA_BITS).map_err(std::io::Error::other)?)
+            }
+        };
+        PrivateKey::new(data, "host").map_err(std::io::Error::other)
+    }
+}
 
 /// Volume directories under the data dir.
 #[derive(Debug, Clone)]
@@ -160,20 +205,34 @@ impl Volumes {
         Ok(changed)
     }
 
-    /// The volume's SSH host key, created on first use.
-    pub fn host_key(&self, volume_id: &str) -> std::io::Result<PrivateKey> {
-        let path = self.path(volume_id).join("etc/ssh/ssh_host_ed25519_key");
+    /// The instance's host keys, RSA, ECDSA and Ed25519 as cloud-init makes them, each
+    /// generated at first boot and kept across stop and start.
+    pub fn host_keys(&self, volume_id: &str) -> std::io::Result<Vec<PrivateKey>> {
+        HostKeyType::ALL.iter().map(|kind| self.host_key(volume_id, *kind)).collect()
+    }
+
+    /// The public halves of the volume's host keys, as far as they exist (for the console
+    /// output of an instance that may not have booted here).
+    pub fn host_public_keys(&self, volume_id: &str) -> Vec<ssh_key::PublicKey> {
+        HostKeyType::ALL
+            .iter()
+            .filter_map(|kind| std::fs::read_to_string(self.host_key_path(volume_id, *kind)).ok())
+            .filter_map(|text| PrivateKey::from_openssh(text).ok())
+            .map(|key| key.public_key().clone())
+            .collect()
+    }
+
+    fn host_key_path(&self, volume_id: &str, kind: HostKeyType) -> PathBuf {
+        self.path(volume_id).join("etc/ssh").join(kind.file_name())
+    }
+
+    /// One host key, made at first boot and kept across stop and start.
+    fn host_key(&self, volume_id: &str, kind: HostKeyType) -> std::io::Result<PrivateKey> {
+        let path = self.host_key_path(volume_id, kind);
         if let Ok(text) = std::fs::read_to_string(&path) {
             return PrivateKey::from_openssh(text).map_err(std::io::Error::other);
         }
-        let seed = {
-            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-            getrandom::fill(seed.as_mut()).map_err(std::io::Error::other)?;
-            seed
-        };
-        let pair = ssh_key::private::Ed25519Keypair::from_seed(&seed);
-        let key =
-            PrivateKey::new(ssh_key::private::KeypairData::Ed25519(pair), "host").map_err(std::io::Error::other)?;
+        let key = kind.generate()?;
         let text = key.to_openssh(LineEnding::LF).map_err(std::io::Error::other)?;
         let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
         file.write_all(text.as_bytes())?;

@@ -955,3 +955,19 @@ impl Instances {
             .collect())
     }
 }
+
+impl Instances {
+    /// `GetConsoleOutput`: the instance and its boot log, or `None` for the log when its
+    /// volume is on another host or it has not booted.
+    pub async fn console_output(&self, scope: &Scope, instance_id: &str) -> Result<(InstanceRow, Option<String>)> {
+        let row = self.existing(scope, &[instance_id.to_owned()]).await?.into_iter().next();
+        let row = row.ok_or_else(|| Error::InstanceNotFound(vec![instance_id.to_owned()]))?;
+        let hostname = network::private_dns_name(&scope.region, &row.address);
+        let hostname = hostname.split('.').next().unwrap_or_default().to_owned();
+        let (runtime, volume, launched) = (self.runtime.clone(), row.volume_id.clone(), row.launch_ms);
+        let output = tokio::task::spawn_blocking(move || runtime.console_output(&volume, &hostname, launched))
+            .await
+            .map_err(|e| Error::VolumeIo(std::io::Error::other(e.to_string())))?;
+        Ok((row, output))
+    }
+}

@@ -792,7 +792,10 @@ for_each_backend!(security_groups_keep_their_rules_and_dependents, |s: Arc<dyn S
     s.insert_security_group(&sc, &group("sg-2", "db")).await.unwrap();
     assert!(matches!(s.insert_security_group(&sc, &group("sg-3", "WEB")).await, Err(StoreError::Duplicate)));
     let ssh = rule("sgr-1", "sg-1", 22, RulePeer::Cidr("0.0.0.0/0".into()));
-    assert_eq!(s.add_security_group_rules(&sc, "sg-1", &[ssh.clone()], 60).await.unwrap(), AddRulesOutcome::Added);
+    assert_eq!(
+        s.add_security_group_rules(&sc, "sg-1", std::slice::from_ref(&ssh), 60).await.unwrap(),
+        AddRulesOutcome::Added
+    );
     let twin = SecurityGroupRuleRow { id: "sgr-2".into(), ..ssh.clone() };
     assert_eq!(s.add_security_group_rules(&sc, "sg-1", &[twin], 60).await.unwrap(), AddRulesOutcome::Duplicate(ssh));
     let two = [

@@ -571,6 +571,9 @@ fn the_launch_wizard_launches_with_an_existing_or_a_new_key_pair_and_ssh_gets_in
         assert_eq!(b.text("#vpc-id").await, described["VpcId"].as_str().unwrap());
         assert_eq!(b.text("#subnet-id").await, described["SubnetId"].as_str().unwrap());
         assert_eq!(b.text("#public-dns").await, described["PublicDnsName"].as_str().unwrap());
+        let log = json(&server.aws_ok(&format!("ec2 get-console-output --instance-id {first}")))["Output"].clone();
+        b.click("#system-log-panel summary").await;
+        assert_eq!(b.text("#system-log").await.trim(), log.as_str().unwrap().trim(), "the system log, as the API's");
         b.snapshot("instance").await;
 
         // Event history: the console's own launch, and the SSH logins, each openable as its record.

@@ -236,3 +236,61 @@ fn ssh_from(server: &TestServer, key: &std::path::Path, ip: &str, source: &str) 
     command.arg(format!("ec2-user@{ip}")).arg("true");
     command.output().unwrap()
 }
+
+/// The console output carries cloud-init's block of host key fingerprints: each matches
+/// what `ssh-keyscan` sees, so a user can check the host key before the first ssh. RSA,
+/// ECDSA and Ed25519 host keys all serve, and SHA-1 `ssh-rsa` is refused as OpenSSH 8.8+ does.
+#[test]
+fn console_output_shows_the_host_keys_ssh_sees() {
+    if !require(&TOOLS) || !require(&["ssh-keyscan"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "boot");
+    let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --key-name boot"));
+    let (id, ip) = (text(&out, "/Instances/0/InstanceId"), text(&out, "/Instances/0/PrivateIpAddress"));
+    let console = json(&server.aws_ok(&format!("ec2 get-console-output --instance-id {id} --latest")));
+    assert_eq!(text(&console, "/InstanceId"), id);
+    let log = text(&console, "/Output");
+    assert!(log.contains("-----BEGIN SSH HOST KEY FINGERPRINTS-----"), "{log}");
+    let listed: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("ec2: "))
+        .filter(|l| l.contains("SHA256:"))
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(listed.len(), 3, "ECDSA, ED25519 and RSA: {log}");
+    assert!(listed.iter().any(|l| l.starts_with("3072 ")), "{listed:?}");
+
+    let scanned = crate::support::sh(&format!(
+        "ssh-keyscan -p {} -t ecdsa,ed25519,rsa {ip} 2>/dev/null | ssh-keygen -lf -",
+        server.ssh_port
+    ));
+    let mut seen: Vec<String> =
+        scanned.lines().map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ")).collect();
+    let mut expected = listed.clone();
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected, "ssh-keyscan: {scanned}");
+    let keys_block = log.split("-----BEGIN SSH HOST KEY KEYS-----").nth(1).unwrap();
+    assert!(keys_block.contains("ssh-ed25519 AAAA") && keys_block.contains("ecdsa-sha2-nistp256 AAAA"), "{log}");
+
+    for algorithms in ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"] {
+        let out = ssh_with_options(&server, &key, &ip, &["-o", &format!("HostKeyAlgorithms={algorithms}")]);
+        assert!(out.status.success(), "{algorithms}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let sha1 = ssh_with_options(&server, &key, &ip, &["-o", "HostKeyAlgorithms=ssh-rsa"]);
+    assert!(!sha1.status.success(), "SHA-1 ssh-rsa host keys are refused");
+    assert!(String::from_utf8_lossy(&sha1.stderr).contains("no matching host key type"), "{sha1:?}");
+    server.aws_err("ec2 get-console-output --instance-id i-0123456789abcdef0", "InvalidInstanceID.NotFound");
+}
+
+/// `ssh … true` with extra options (known hosts kept apart, since host key types change).
+fn ssh_with_options(server: &TestServer, key: &std::path::Path, ip: &str, extra: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new("ssh");
+    // ssh keeps the first value of an option: these go before the shared ones.
+    command.args(["-o", "UserKnownHostsFile=/dev/null"]).args(extra).args(crate::instances::ssh_options(server));
+    command.args(["-p", &server.ssh_port.to_string(), "-i"]).arg(key);
+    command.arg(format!("ec2-user@{ip}")).arg("true");
+    command.output().unwrap()
+}

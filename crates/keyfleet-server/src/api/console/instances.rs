@@ -11,7 +11,8 @@ use super::pages::{Problem, Shell, shell_word};
 use super::session;
 use super::{ConsoleRequest, call_ec2, render, see_other};
 use crate::api::ec2::instances::{
-    DescribeInstances, GroupNames, RebootInstances, RunInstances, Start, Stop, Terminate, Transition, groups_of,
+    DescribeInstances, GetConsoleOutput, GroupNames, RebootInstances, RunInstances, Start, Stop, Terminate, Transition,
+    groups_of,
 };
 use crate::api::ec2::key_pairs::{CreateKeyPair, DescribeKeyPairs};
 use crate::api::ec2::security_groups::{Authorize, CreateSecurityGroup, DescribeSecurityGroups, Ingress};
@@ -222,6 +223,9 @@ pub struct Details {
     /// The instance's key pair no longer exists (launches naming it would fail).
     pub key_missing: bool,
     pub ssh_port: u16,
+    /// The system log (GetConsoleOutput): the host key fingerprints to check before the
+    /// first ssh. `Ok(None)` before the instance first booted here.
+    pub system_log: Result<Option<String>, Problem>,
 }
 
 /// `GET /console/ec2/instances/i-…`.
@@ -248,10 +252,15 @@ pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
         _ => false,
     };
     let ssh_port = request.state.instances.ssh_port();
-    render(
-        StatusCode::OK,
-        &Details { shell: Shell::new(request, &signed, "instances"), instance, key_missing, ssh_port },
-    )
+    let system_log = match &instance {
+        Ok(_) => call_ec2::<GetConsoleOutput>(request, &signed, QueryParams::from_pairs([("InstanceId", id)]))
+            .await
+            .map(|(_, log)| log)
+            .map_err(Problem::from),
+        Err(_) => Ok(None),
+    };
+    let shell = Shell::new(request, &signed, "instances");
+    render(StatusCode::OK, &Details { shell, instance, key_missing, ssh_port, system_log })
 }
 
 #[derive(Template)]

@@ -723,3 +723,43 @@ fn status_check(w: &mut XmlWriter, element: &str, check: service::CheckStatus) {
     }
     w.end(element);
 }
+
+pub(crate) struct GetConsoleOutput;
+
+const CONSOLE_OUTPUT_PARAMETERS: [Accepted; 2] = [Accepted::any("InstanceId"), Accepted::any("Latest")];
+
+impl Operation for GetConsoleOutput {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "GetConsoleOutput";
+    const ACTION: &'static str = "ec2:GetConsoleOutput";
+    const READ_ONLY: bool = true;
+    type Input = String;
+    type Output = (InstanceRow, Option<String>);
+
+    /// `Latest` asks for the newest output rather than the last buffered one; keyfleet's log
+    /// is written at boot and is both.
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &CONSOLE_OUTPUT_PARAMETERS)?;
+        p.flag("Latest")?;
+        Ok(p.required("InstanceId")?.to_owned())
+    }
+
+    async fn authorization(ctx: &Context<'_>, id: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(targets::instances(ctx, std::slice::from_ref(id)).await?))
+    }
+
+    async fn call(ctx: &Context<'_>, id: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.instances.console_output(&ctx.scope, &id).await?)
+    }
+
+    /// The output base64-encoded, as EC2 sends it; none when there is none.
+    fn encode(ctx: &Context<'_>, (row, output): Self::Output) -> Reply {
+        use base64::Engine as _;
+        ec2_query::success(Self::NAME, ctx.request_id, 4096, |w| {
+            w.text("instanceId", &row.id).text("timestamp", &timestamp(crate::service::now_ms()));
+            if let Some(text) = &output {
+                w.text("output", &base64::engine::general_purpose::STANDARD.encode(text));
+            }
+        })
+    }
+}

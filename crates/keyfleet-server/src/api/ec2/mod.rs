@@ -26,6 +26,7 @@ pub static ACTIONS: &[Endpoint<Ec2Query>] = &[
     Endpoint::of::<instances::RunInstances>(),
     Endpoint::of::<instances::DescribeInstances>(),
     Endpoint::of::<instances::DescribeInstanceStatus>(),
+    Endpoint::of::<instances::GetConsoleOutput>(),
     Endpoint::of::<instances::Transition<instances::Stop>>(),
     Endpoint::of::<instances::Transition<instances::Start>>(),
     Endpoint::of::<instances::RebootInstances>(),
@@ -101,7 +102,8 @@ mod tests {
         for endpoint in ACTIONS {
             assert_eq!(endpoint.action, format!("ec2:{}", endpoint.name));
             assert!(std::ptr::eq(find(ACTIONS, endpoint.name).unwrap(), endpoint), "{} twice", endpoint.name);
-            assert_eq!(endpoint.read_only, endpoint.name.starts_with("Describe"), "{}", endpoint.name);
+            let reads = ["Describe", "Get"].iter().any(|p| endpoint.name.starts_with(p));
+            assert_eq!(endpoint.read_only, reads, "{}", endpoint.name);
         }
         assert!(find(ACTIONS, "createkeypair").is_none());
     }
