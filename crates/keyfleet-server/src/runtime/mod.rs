@@ -261,7 +261,12 @@ impl Runtime {
     /// The instance's servers, on its prepared volume.
     async fn serve(&self, spec: &BootSpec, uid: u32) -> Result<Running, RuntimeError> {
         let volume_error = |source| RuntimeError::Volume { volume: spec.volume_id.clone(), source };
-        let host_keys = self.volumes.host_keys(&spec.volume_id).map_err(volume_error)?;
+        // An RSA key takes a while to make: off the async threads.
+        let (volumes, volume_id) = (self.volumes.clone(), spec.volume_id.clone());
+        let host_keys = tokio::task::spawn_blocking(move || volumes.host_keys(&volume_id))
+            .await
+            .map_err(|e| volume_error(std::io::Error::other(e.to_string())))?
+            .map_err(volume_error)?;
         let cgroup = match &self.cgroups {
             Some(cgroups) => Some(
                 cgroups

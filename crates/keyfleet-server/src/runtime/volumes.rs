@@ -234,9 +234,14 @@ impl Volumes {
         }
         let key = kind.generate()?;
         let text = key.to_openssh(LineEnding::LF).map_err(std::io::Error::other)?;
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        // Written aside and renamed into place, so that a crash never leaves half a key,
+        // which would keep the instance from booting again.
+        let partial = path.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
+        std::fs::rename(&partial, &path)?;
         Ok(key)
     }
 

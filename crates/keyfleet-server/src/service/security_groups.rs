@@ -10,7 +10,7 @@ use super::tags::{self, TagSpecification};
 use super::{Error, Result, now_ms};
 use crate::common::{cidr, ids};
 use crate::store::{
-    AddRulesOutcome, DeleteGroupOutcome, InstanceRow, InstanceState, IpProtocol, RulePeer, Scope, SecurityGroupRow,
+    AddRulesOutcome, DeleteGroupOutcome, InstanceRow, IpProtocol, RulePeer, Scope, SecurityGroupRow,
     SecurityGroupRuleRow, Store, StoreError, WireName,
 };
 
@@ -161,13 +161,14 @@ impl SecurityGroups {
         if let Some(missing) = ids.iter().find(|id| !groups.iter().any(|g| &&g.id == id)) {
             return Err(Error::SecurityGroupNotFound(missing.clone()));
         }
-        if let Some(missing) = names.iter().find(|n| !groups.iter().any(|g| &&g.name == n)) {
+        if let Some(missing) = names.iter().find(|n| !groups.iter().any(|g| g.name.eq_ignore_ascii_case(n))) {
             return Err(Error::SecurityGroupNameNotFound { name: missing.clone(), vpc_id: network::vpc_id(scope) });
         }
         let vpc_id = network::vpc_id(scope);
         Ok(groups
             .into_iter()
-            .filter(|g| (ids.is_empty() || ids.contains(&g.id)) && (names.is_empty() || names.contains(&g.name)))
+            .filter(|g| ids.is_empty() || ids.contains(&g.id))
+            .filter(|g| names.is_empty() || names.iter().any(|n| g.name.eq_ignore_ascii_case(n)))
             .filter(|g| {
                 let permissions = permission_values(g, &scope.account);
                 all_match(&filters, &Described { group: g, vpc_id: &vpc_id, account: &scope.account, permissions })
@@ -213,7 +214,10 @@ impl SecurityGroups {
         let mut revoked = Revoked::default();
         match revocation {
             Revocation::RuleIds(rule_ids) => {
-                for id in rule_ids {
+                let mut unique: Vec<&String> = rule_ids.iter().collect();
+                unique.sort_unstable();
+                unique.dedup();
+                for id in unique {
                     let rule = own.iter().find(|r| &r.id == id);
                     revoked
                         .rules
@@ -223,7 +227,10 @@ impl SecurityGroups {
             Revocation::Permissions(permissions) => {
                 for wanted in expand(&groups, target, egress, permissions, scope)? {
                     match own.iter().find(|r| r.same_permission(&wanted)) {
-                        Some(rule) => revoked.rules.push((*rule).clone()),
+                        Some(rule) if !revoked.rules.iter().any(|r| r.id == rule.id) => {
+                            revoked.rules.push((*rule).clone())
+                        }
+                        Some(_) => {}
                         None => revoked.unknown.push(wanted),
                     }
                 }
@@ -280,36 +287,22 @@ impl SecurityGroups {
     }
 
     /// True if one of the instance's groups lets `source` in on TCP port 22: a CIDR rule
-    /// that holds the address, or a group rule naming a group one of whose live members
-    /// has the address. Asked at every connection, so a rule change holds for the next one.
+    /// that holds the address. Asked at every connection, so a rule change holds for the
+    /// next one. A rule naming a group admits no one: instances have no network of their
+    /// own, so no connection comes from a member, and on loopback any host process can
+    /// claim a member's address as its source.
     pub async fn admits_ssh(&self, scope: &Scope, instance: &InstanceRow, source: IpAddr) -> Result<bool> {
         let groups = self.all(scope).await?;
-        let mut instances: Option<Vec<InstanceRow>> = None;
-        for rule in groups.iter().filter(|g| member_of(instance, g)).flat_map(|g| &g.rules) {
-            if rule.egress || !rule.allows_tcp(SSH_PORT) {
-                continue;
-            }
-            match &rule.peer {
-                RulePeer::Cidr(block) if cidr::contains(block, source) => return Ok(true),
-                RulePeer::Cidr(_) => {}
-                RulePeer::Group(group_id) => {
-                    if instances.is_none() {
-                        instances = Some(self.store.instances(scope, &[]).await?);
-                    }
-                    let Some(group) = groups.iter().find(|g| &g.id == group_id) else { continue };
-                    let members = instances.iter().flatten().filter(|i| {
-                        matches!(i.state, InstanceState::Pending | InstanceState::Running) && member_of(i, group)
-                    });
-                    if members.into_iter().any(|i| i.address.parse::<IpAddr>().is_ok_and(|a| a == source)) {
-                        return Ok(true);
-                    }
-                }
-            }
-        }
-        Ok(false)
+        Ok(groups
+            .iter()
+            .filter(|g| member_of(instance, g))
+            .flat_map(|g| &g.rules)
+            .filter(|rule| !rule.egress && rule.allows_tcp(SSH_PORT))
+            .any(|rule| matches!(&rule.peer, RulePeer::Cidr(block) if cidr::contains(block, source))))
     }
 
-    async fn find(&self, scope: &Scope, group: &GroupRef) -> Result<SecurityGroupRow> {
+    /// The group a request names (by id, or by name ignoring case), for its authorization.
+    pub async fn find(&self, scope: &Scope, group: &GroupRef) -> Result<SecurityGroupRow> {
         let groups = self.all(scope).await?;
         find_in(&groups, group, scope).cloned()
     }
@@ -344,7 +337,7 @@ fn find_in<'g>(groups: &'g [SecurityGroupRow], group: &GroupRef, scope: &Scope) 
         GroupRef::Id(id) => groups.iter().find(|g| &g.id == id).ok_or_else(|| Error::SecurityGroupNotFound(id.clone())),
         GroupRef::Name(name) => groups
             .iter()
-            .find(|g| &g.name == name)
+            .find(|g| g.name.eq_ignore_ascii_case(name))
             .ok_or_else(|| Error::SecurityGroupNameNotFound { name: name.clone(), vpc_id: network::vpc_id(scope) }),
     }
 }
@@ -405,7 +398,7 @@ fn expand(
     permissions: &[Permission],
     scope: &Scope,
 ) -> Result<Vec<SecurityGroupRuleRow>> {
-    let mut rules = Vec::new();
+    let mut rules: Vec<SecurityGroupRuleRow> = Vec::new();
     for permission in permissions {
         let (protocol, from_port, to_port) = ports(permission)?;
         let rule = |peer: RulePeer, description: &String| -> Result<SecurityGroupRuleRow> {
@@ -425,12 +418,16 @@ fn expand(
             return Err(Error::InvalidPermission("a permission needs an IP range or a group".into()));
         }
         for (block, description) in &permission.ranges {
-            check_cidr(block)?;
-            rules.push(rule(RulePeer::Cidr(block.clone()), description)?);
+            rules.push(rule(RulePeer::Cidr(canonical_cidr(block)?), description)?);
         }
         for (group, description) in &permission.groups {
             let peer = find_in(groups, group, scope)?;
             rules.push(rule(RulePeer::Group(peer.id.clone()), description)?);
+        }
+        // A request can name no more rules than a group may hold: the checks after this
+        // are then bounded, whatever the body's size.
+        if rules.len() > MAX_RULES {
+            return Err(Error::RulesPerGroupLimitExceeded);
         }
     }
     Ok(rules)
@@ -462,13 +459,34 @@ fn ports(permission: &Permission) -> Result<(IpProtocol, i64, i64)> {
     }
 }
 
-fn check_cidr(block: &str) -> Result<()> {
-    let valid = block.split_once('/').is_some_and(|(address, bits)| match address.parse::<IpAddr>() {
-        Ok(IpAddr::V4(_)) => bits.parse::<u8>().is_ok_and(|b| b <= 32),
-        Ok(IpAddr::V6(_)) => bits.parse::<u8>().is_ok_and(|b| b <= 128),
-        Err(_) => false,
-    });
-    if valid { Ok(()) } else { Err(Error::InvalidPermission(format!("CIDR block {block} is malformed"))) }
+/// A block as EC2 keeps it: an address of the right family with a prefix length, no host
+/// bits set (`10.0.0.1/8` is refused, not widened), in its shortest spelling, so that one
+/// range has one text for the duplicate and revoke comparisons.
+fn canonical_cidr(block: &str) -> Result<String> {
+    let malformed = || Error::InvalidPermission(format!("CIDR block {block} is malformed"));
+    let (address, bits) = block.split_once('/').ok_or_else(malformed)?;
+    let bits: u8 = if bits.len() <= 3 && bits.bytes().all(|b| b.is_ascii_digit()) {
+        bits.parse().map_err(|_| malformed())?
+    } else {
+        return Err(malformed());
+    };
+    match address.parse::<IpAddr>().map_err(|_| malformed())? {
+        IpAddr::V4(v4) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            if u32::from(v4) & !mask != 0 {
+                return Err(malformed());
+            }
+            Ok(format!("{v4}/{bits}"))
+        }
+        IpAddr::V6(v6) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            if u128::from(v6) & !mask != 0 {
+                return Err(malformed());
+            }
+            Ok(format!("{v6}/{bits}"))
+        }
+        _ => Err(malformed()),
+    }
 }
 
 /// EC2's rules for group names in a VPC: 1–255 characters of a-z, A-Z, 0-9, spaces and
@@ -666,4 +684,27 @@ pub fn ssh_admission(groups: Arc<SecurityGroups>) -> crate::runtime::ConnectionC
             })
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_cidr;
+
+    #[test]
+    fn blocks_are_kept_in_one_spelling_and_host_bits_are_refused() {
+        assert_eq!(canonical_cidr("0.0.0.0/0").unwrap(), "0.0.0.0/0");
+        assert_eq!(canonical_cidr("2001:db8:0:0::/64").unwrap(), "2001:db8::/64");
+        for bad in [
+            "10.0.0.1/8",
+            "192.168.1.10/0",
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0.0/+8",
+            "::1/129",
+            "x/8",
+            "10.0.0.0/0008",
+        ] {
+            assert!(canonical_cidr(bad).is_err(), "{bad}");
+        }
+    }
 }

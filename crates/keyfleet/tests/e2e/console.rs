@@ -803,7 +803,7 @@ fn security_groups_page_creates_opens_closes_and_deletes() {
     with_browser(&server, async |b| {
         b.sign_in_with_key(&admin.id, &admin.secret).await;
         b.goto("/console/ec2/security-groups").await;
-        assert!(b.text("#default").await.contains("Inbound rules"));
+        assert!(b.text("section[data-group-name=default]").await.contains("Inbound rules"));
         b.fill("#GroupName", "web").await;
         b.fill("#GroupDescription", "web servers").await;
         b.submit("#create-group").await;
@@ -812,7 +812,7 @@ fn security_groups_page_creates_opens_closes_and_deletes() {
         let id = group["GroupId"].as_str().unwrap().to_owned();
         assert_eq!(group["IpPermissions"], serde_json::json!([]));
 
-        b.submit("#web .add-rule-submit").await;
+        b.submit("section[data-group-name=web] .add-rule-submit").await;
         let rules =
             json(&server.aws_ok(&format!("ec2 describe-security-group-rules --filters Name=group-id,Values={id}")));
         let inbound: Vec<&serde_json::Value> =
@@ -822,14 +822,14 @@ fn security_groups_page_creates_opens_closes_and_deletes() {
         b.snapshot("security-groups").await;
 
         // The same rule again is EC2's duplicate error, shown on the page.
-        b.submit("#web .add-rule-submit").await;
+        b.submit("section[data-group-name=web] .add-rule-submit").await;
         assert!(b.text(".problem").await.contains("InvalidPermission.Duplicate"));
 
         b.goto("/console/ec2/security-groups").await;
-        b.submit("#web .remove-rule").await;
+        b.submit("section[data-group-name=web] .remove-rule").await;
         let after = json(&server.aws_ok("ec2 describe-security-groups --group-names web"));
         assert_eq!(after["SecurityGroups"][0]["IpPermissions"], serde_json::json!([]));
-        b.submit("#web .delete-group").await;
+        b.submit("section[data-group-name=web] .delete-group").await;
         server.aws_err("ec2 describe-security-groups --group-names web", "InvalidGroup.NotFound");
     });
 }

@@ -425,3 +425,42 @@ fn sts_get_caller_identity_names_the_caller_without_a_policy() {
         events["Events"].as_array().unwrap().iter().map(|e| e["EventSource"].as_str().unwrap()).collect();
     assert_eq!(sources, ["sts.amazonaws.com", "sts.amazonaws.com"]);
 }
+
+/// A policy on a security group's ARN, or on its tags, holds whichever way a request names
+/// the group (by id or by name) and for launches into it.
+#[test]
+fn security_group_policies_hold_by_name_and_at_launch() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let created = json(&server.aws_ok(
+        "ec2 create-security-group --group-name locked --description locked \
+         --tag-specifications ResourceType=security-group,Tags=[{Key=locked,Value=yes}]",
+    ));
+    let locked = created["GroupId"].as_str().unwrap().to_owned();
+    server.aws_ok("ec2 create-security-group --group-name open --description open");
+    let policy = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [
+          {{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}},
+          {{"Effect": "Deny", "Action": "ec2:*", "Resource": "arn:aws:ec2:*:*:security-group/{locked}"}},
+          {{"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "*",
+            "Condition": {{"StringEquals": {{"aws:ResourceTag/locked": "yes"}}}}}}]}}"#
+    );
+    let frank = server.create_user("frank", Some(&policy));
+    for command in [
+        "ec2 delete-security-group --group-name locked".to_owned(),
+        format!("ec2 delete-security-group --group-id {locked}"),
+        "ec2 authorize-security-group-ingress --group-name LOCKED --protocol tcp --port 22 --cidr 0.0.0.0/0".to_owned(),
+        "ec2 run-instances --image-id ami-keyfleet-linux --security-groups locked".to_owned(),
+        format!("ec2 run-instances --image-id ami-keyfleet-linux --security-group-ids {locked}"),
+    ] {
+        server.aws_err_as(&frank, &command, "UnauthorizedOperation");
+    }
+    server.aws_ok_as(
+        &frank,
+        "ec2 authorize-security-group-ingress --group-name open --protocol tcp --port 22 --cidr 0.0.0.0/0",
+    );
+    server.aws_ok_as(&frank, "ec2 run-instances --image-id ami-keyfleet-linux --security-groups open");
+    server.aws_ok("ec2 describe-security-groups --group-names locked");
+}

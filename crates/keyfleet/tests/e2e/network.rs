@@ -140,7 +140,7 @@ fn security_groups_gate_ssh_as_on_ec2() {
     let out = json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --key-name gate --count 2"));
     let (id, ip) = (text(&out, "/Instances/0/InstanceId"), text(&out, "/Instances/0/PrivateIpAddress"));
     let peer_ip = text(&out, "/Instances/1/PrivateIpAddress");
-    let default = json(&server.aws_ok("ec2 describe-security-groups --group-names default"));
+    let default = json(&server.aws_ok("ec2 describe-security-groups --group-names DEFAULT"));
     let default_id = text(&default, "/SecurityGroups/0/GroupId");
     assert_eq!(text(&describe(&server, &id), "/SecurityGroups/0/GroupId"), default_id);
     assert_eq!(default["SecurityGroups"][0]["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"], default_id.as_str());
@@ -148,9 +148,13 @@ fn security_groups_gate_ssh_as_on_ec2() {
     // No rule admits the host: the connection is closed before the SSH banner.
     let refused = ssh_refused(&server, &key, &ip);
     assert!(!refused.contains("Permission denied"), "refused before authentication: {refused}");
-    // Another member of the default group is admitted by its self-referencing rule.
-    let from_member = ssh_from(&server, &key, &ip, &peer_ip);
-    assert!(from_member.status.success(), "{}", String::from_utf8_lossy(&from_member.stderr));
+    // The default group's rule names the group, and no connection comes from a member:
+    // instances have no network, and a host process claiming a member's (or the
+    // instance's own) loopback address as its source is still refused.
+    for source in [&peer_ip, &ip] {
+        let claimed = ssh_from(&server, &key, &ip, source);
+        assert_eq!(claimed.status.code(), Some(255), "from {source}: {}", String::from_utf8_lossy(&claimed.stderr));
+    }
 
     let rule = json(&server.aws_ok(&format!(
         "ec2 authorize-security-group-ingress --group-id {default_id} --protocol tcp --port 22 --cidr 0.0.0.0/0"

@@ -62,8 +62,8 @@ impl Operation for RunInstances {
         })
     }
 
-    /// Checked on the new instances (with the requested tags), the key pair and the image,
-    /// each as its own resource.
+    /// Checked on the new instances (with the requested tags), the key pair, the image and
+    /// the security groups, each as its own resource.
     async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
         let tags = targets::requested_tags(&input.tag_specifications, "instance");
         let mut launch = vec![
@@ -72,6 +72,12 @@ impl Operation for RunInstances {
         ];
         if let Some(name) = &input.key_name {
             launch.push(targets::key_pair(ctx, Some(name), None).await?);
+        }
+        // Each group the instances go into (the default group when none is named).
+        let default = [GroupRef::Name(DEFAULT_GROUP.to_owned())];
+        let groups = if input.security_groups.is_empty() { &default[..] } else { &input.security_groups[..] };
+        for group in groups.iter().take(crate::service::security_groups::MAX_GROUPS_PER_INSTANCE + 1) {
+            launch.push(super::security_groups::group_target(ctx, group).await?);
         }
         let authorization = Authorization::on(launch);
         if tags.is_empty() {

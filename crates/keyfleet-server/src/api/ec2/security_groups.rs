@@ -16,10 +16,21 @@ use crate::service::network;
 use crate::service::security_groups::{self as service, GroupRef, Permission, Revocation, Revoked};
 use crate::store::{IpProtocol, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, WireName};
 
-fn group_target(ctx: &Context<'_>, group: &GroupRef) -> Target {
-    match group {
-        GroupRef::Id(id) => Target::ec2_resource(&ctx.scope, "security-group", id),
-        GroupRef::Name(_) => Target::ec2_resource(&ctx.scope, "security-group", "*"),
+/// The group a request names, as a policy sees it: its ARN by id (a name is resolved, so
+/// that a policy on `security-group/sg-…` holds whichever way the group is named) and its
+/// tags. A group that does not exist is checked under what the caller sent; the call then
+/// fails with EC2's not-found error.
+pub(crate) async fn group_target(ctx: &Context<'_>, group: &GroupRef) -> Result<Target, ApiError> {
+    let arn_target = |id: &str| Target::ec2_resource(&ctx.scope, "security-group", id);
+    match ctx.state.security_groups.find(&ctx.scope, group).await {
+        Ok(found) => Ok(arn_target(&found.id).with_resource_tags(&found.tags)),
+        Err(
+            crate::service::Error::SecurityGroupNotFound(_) | crate::service::Error::SecurityGroupNameNotFound { .. },
+        ) => Ok(match group {
+            GroupRef::Id(id) => arn_target(id),
+            GroupRef::Name(_) => arn_target("*"),
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -110,7 +121,7 @@ impl Operation for DeleteSecurityGroup {
     }
 
     async fn authorization(ctx: &Context<'_>, group: &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(group_target(ctx, group)))
+        Ok(Authorization::on_one(group_target(ctx, group).await?))
     }
 
     async fn call(ctx: &Context<'_>, group: Self::Input) -> Result<Self::Output, ApiError> {
@@ -313,7 +324,7 @@ impl<D: Direction> Operation for Authorize<D> {
     }
 
     async fn authorization(ctx: &Context<'_>, (group, _): &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(group_target(ctx, group)))
+        Ok(Authorization::on_one(group_target(ctx, group).await?))
     }
 
     async fn call(ctx: &Context<'_>, (group, permissions): Self::Input) -> Result<Self::Output, ApiError> {
@@ -351,7 +362,7 @@ impl<D: Direction> Operation for Revoke<D> {
     }
 
     async fn authorization(ctx: &Context<'_>, (group, _): &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(group_target(ctx, group)))
+        Ok(Authorization::on_one(group_target(ctx, group).await?))
     }
 
     async fn call(ctx: &Context<'_>, (group, revocation): Self::Input) -> Result<Self::Output, ApiError> {
