@@ -81,6 +81,8 @@ impl Parameters {
     /// `PutParameter`: returns the new version.
     pub async fn put(&self, scope: &Scope, caller_arn: &str, input: PutParameter) -> Result<i64> {
         let name = validate_name(&input.name)?;
+        // `x` and `/x` are one parameter: a put of either writes the one that exists.
+        let name = self.stored_name(scope, &name).await?.unwrap_or(name);
         if input.value.is_empty() || input.value.len() > MAX_VALUE_LEN {
             return Err(Error::SsmValidation(SsmInvalid::ValueLength(MAX_VALUE_LEN)));
         }
@@ -136,6 +138,7 @@ impl Parameters {
     /// `GetParameter`: `name` may carry a `:version` selector.
     pub async fn get(&self, scope: &Scope, name: &str, decrypt: bool) -> Result<Parameter> {
         let (name, version) = split_selector(name)?;
+        let name = self.stored_name(scope, &name).await?.unwrap_or(name);
         match self.store.parameter(scope, &name, version).await? {
             Some(row) => self.view(scope, row, decrypt),
             None if version.is_some() && self.store.parameter(scope, &name, None).await?.is_some() => {
@@ -212,7 +215,8 @@ impl Parameters {
         decrypt: bool,
         page: &PageRequest,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
-        let rows = self.store.parameter_history(scope, name).await?;
+        let name = self.stored_name(scope, name).await?.unwrap_or_else(|| name.to_owned());
+        let rows = self.store.parameter_history(scope, &name).await?;
         if rows.is_empty() {
             return Err(Error::ParameterNotFound);
         }
@@ -222,10 +226,11 @@ impl Parameters {
 
     /// `DeleteParameter`.
     pub async fn delete(&self, scope: &Scope, name: &str) -> Result<()> {
-        if !self.store.delete_parameter(scope, name).await? {
+        let name = self.stored_name(scope, name).await?.ok_or(Error::ParameterNotFound)?;
+        if !self.store.delete_parameter(scope, &name).await? {
             return Err(Error::ParameterNotFound);
         }
-        self.drop_tags(scope, name).await
+        self.drop_tags(scope, &name).await
     }
 
     /// `DeleteParameters`: deleted names, and the names that did not exist.
@@ -233,8 +238,9 @@ impl Parameters {
         check_batch(names)?;
         let (mut deleted, mut invalid) = (Vec::new(), Vec::new());
         for name in names {
-            if self.store.delete_parameter(scope, name).await? {
-                self.drop_tags(scope, name).await?;
+            let stored = self.stored_name(scope, name).await?.unwrap_or_else(|| name.clone());
+            if self.store.delete_parameter(scope, &stored).await? {
+                self.drop_tags(scope, &stored).await?;
                 deleted.push(name.clone())
             } else {
                 invalid.push(name.clone())
@@ -246,33 +252,47 @@ impl Parameters {
     /// `AddTagsToResource`: sets tags on an existing parameter, at most 50 in all.
     pub async fn add_tags(&self, scope: &Scope, name: &str, tags: &[Tag]) -> Result<()> {
         validate_tags(tags)?;
-        self.tagged(scope, name).await?;
-        let resource = [(tag_resource(name), TAG_RESOURCE_TYPE.to_owned())];
+        let name = self.tagged(scope, name).await?;
+        let resource = [(tag_resource(&name), TAG_RESOURCE_TYPE.to_owned())];
         if self.store.put_tags(scope, &resource, tags, MAX_TAGS).await? { Ok(()) } else { Err(Error::SsmTooManyTags) }
     }
 
     /// `ListTagsForResource`: an existing parameter's tags, by key.
     pub async fn tags(&self, scope: &Scope, name: &str) -> Result<Vec<Tag>> {
-        self.tagged(scope, name).await?;
-        Ok(self.store.resource_tags(scope, &tag_resource(name)).await?)
+        let name = self.tagged(scope, name).await?;
+        Ok(self.store.resource_tags(scope, &tag_resource(&name)).await?)
     }
 
     /// `RemoveTagsFromResource`: removes the keys (absent ones are no error).
     pub async fn remove_tags(&self, scope: &Scope, name: &str, keys: &[String]) -> Result<()> {
-        self.tagged(scope, name).await?;
+        let name = self.tagged(scope, name).await?;
         let removals: Vec<TagRemoval> = keys.iter().map(|key| TagRemoval { key: key.clone(), value: None }).collect();
         if removals.is_empty() {
             return Ok(());
         }
-        Ok(self.store.delete_tags(scope, &[tag_resource(name)], &removals).await?)
+        Ok(self.store.delete_tags(scope, &[tag_resource(&name)], &removals).await?)
     }
 
-    /// The parameter a tagging call names must exist (`InvalidResourceId` otherwise).
-    async fn tagged(&self, scope: &Scope, name: &str) -> Result<()> {
-        match self.store.parameter(scope, name, None).await? {
-            Some(_) => Ok(()),
-            None => Err(Error::SsmInvalidResourceId),
+    /// The parameter a tagging call names must exist (`InvalidResourceId` otherwise): its
+    /// stored name.
+    async fn tagged(&self, scope: &Scope, name: &str) -> Result<String> {
+        self.stored_name(scope, name).await?.ok_or(Error::SsmInvalidResourceId)
+    }
+
+    /// The stored name of the parameter `name` designates: itself, or for a name at the
+    /// top of the hierarchy the same name with or without its one leading slash, which AWS
+    /// does not count as part of the identity (both have one ARN). `None` when neither exists.
+    async fn stored_name(&self, scope: &Scope, name: &str) -> Result<Option<String>> {
+        if self.store.parameter(scope, name, None).await?.is_some() {
+            return Ok(Some(name.to_owned()));
         }
+        let other = match name.strip_prefix('/') {
+            Some(bare) if !bare.contains('/') => bare.to_owned(),
+            Some(_) => return Ok(None),
+            None if !name.contains('/') => format!("/{name}"),
+            None => return Ok(None),
+        };
+        Ok(self.store.parameter(scope, &other, None).await?.map(|_| other))
     }
 
     /// A deleted parameter's tags go with it, so that a new parameter of the name starts bare.
@@ -346,6 +366,19 @@ pub fn validate_tags(tags: &[Tag]) -> Result<()> {
         return Err(Error::SsmTooManyTags);
     }
     Ok(())
+}
+
+/// The name a reference stands for: an ARN of this scope's parameter (`arn:aws:ssm:REGION:
+/// ACCOUNT:parameter/NAME`, which GetParameter, GetParameters and GetParameterHistory take)
+/// becomes its name, a name (with any `:selector`) stays as it is. A nested name gets back
+/// the leading slash its ARN drops; a top-level one is found with or without it.
+pub fn name_of_reference(scope: &Scope, reference: &str) -> String {
+    let prefix = format!("arn:aws:ssm:{}:{}:parameter/", scope.region, scope.account);
+    match reference.strip_prefix(&prefix) {
+        Some(rest) if rest.split(':').next().is_some_and(|name| name.contains('/')) => format!("/{rest}"),
+        Some(rest) => rest.to_owned(),
+        None => reference.to_owned(),
+    }
 }
 
 /// `arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>`.

@@ -203,3 +203,35 @@ fn parameters_carry_tags_that_go_with_them() {
     server.aws_ok("ssm put-parameter --name /app/key --value v --type String");
     assert_eq!(list("/app/key"), serde_json::json!([]));
 }
+
+/// One leading slash is not part of a parameter's identity (`x` and `/x` share one ARN), and
+/// an ARN names its parameter wherever a name is read.
+#[test]
+fn a_parameter_is_found_with_or_without_its_leading_slash_and_by_arn() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    server.aws_ok("ssm put-parameter --name welcome --type String --value hello");
+    let by_slash = json(&server.aws_ok("ssm get-parameter --name /welcome"))["Parameter"].clone();
+    assert_eq!((by_slash["Name"].as_str(), by_slash["Value"].as_str()), (Some("welcome"), Some("hello")));
+    server.aws_err("ssm put-parameter --name /welcome --type String --value again", "ParameterAlreadyExists");
+    assert_eq!(json(&server.aws_ok("ssm put-parameter --name /welcome --value again --overwrite"))["Version"], 2);
+    let arn = by_slash["ARN"].as_str().unwrap().to_owned();
+    assert_eq!(json(&server.aws_ok(&format!("ssm get-parameter --name {arn}")))["Parameter"]["Value"], "again");
+    assert_eq!(json(&server.aws_ok(&format!("ssm get-parameter --name {arn}:1")))["Parameter"]["Value"], "hello");
+
+    server.aws_ok("ssm put-parameter --name /app/db --type String --value v");
+    let nested =
+        json(&server.aws_ok("ssm get-parameter --name /app/db"))["Parameter"]["ARN"].as_str().unwrap().to_owned();
+    assert!(nested.ends_with(":parameter/app/db"), "{nested}");
+    let both = json(&server.aws_ok(&format!("ssm get-parameters --names {nested} {arn}")));
+    assert_eq!(both["Parameters"].as_array().unwrap().len(), 2, "{both}");
+    let history = json(&server.aws_ok(&format!("ssm get-parameter-history --name {arn}")));
+    assert_eq!(history["Parameters"].as_array().unwrap().len(), 2);
+    let elsewhere = arn.replace("us-east-1", "eu-west-1");
+    server.aws_err(&format!("ssm get-parameter --name {elsewhere}"), "ParameterNotFound");
+
+    server.aws_ok("ssm delete-parameter --name /welcome");
+    server.aws_err("ssm get-parameter --name welcome", "ParameterNotFound");
+}

@@ -91,8 +91,10 @@ impl Operation for GetParameter {
     type Input = (String, bool);
     type Output = (Parameter, Option<String>);
 
-    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
-        Ok((input.required("Name", "name")?.to_owned(), input.flag("WithDecryption")))
+    /// An ARN is read as the name it stands for, before authorization sees it.
+    fn decode(ctx: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let name = service::name_of_reference(&ctx.scope, input.required("Name", "name")?);
+        Ok((name, input.flag("WithDecryption")))
     }
 
     async fn authorization(ctx: &Context<'_>, (name, _): &Self::Input) -> Result<Authorization, ApiError> {
@@ -124,8 +126,9 @@ impl Operation for GetParameters {
     /// The parameters found, and the names that were not.
     type Output = (Vec<Parameter>, Vec<String>);
 
-    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
-        let names = input.strings("Names");
+    fn decode(ctx: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let names: Vec<String> =
+            input.strings("Names").iter().map(|n| service::name_of_reference(&ctx.scope, n)).collect();
         service::check_batch(&names)?;
         Ok((names, input.flag("WithDecryption")))
     }
@@ -235,8 +238,9 @@ impl Operation for GetParameterHistory {
     type Input = (String, bool, PageRequest);
     type Output = Found;
 
-    fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
-        Ok((input.required("Name", "name")?.to_owned(), input.flag("WithDecryption"), page(input)))
+    fn decode(ctx: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let name = service::name_of_reference(&ctx.scope, input.required("Name", "name")?);
+        Ok((name, input.flag("WithDecryption"), page(input)))
     }
 
     async fn authorization(ctx: &Context<'_>, (name, ..): &Self::Input) -> Result<Authorization, ApiError> {
