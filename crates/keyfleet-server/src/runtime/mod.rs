@@ -285,6 +285,7 @@ impl Runtime {
             sandbox: self.sandbox.clone(),
             pushed_keys: self.pushed_keys.clone(),
             admit: self.admit.clone(),
+            refusals: ssh::RefusalLog::default(),
             account: spec.metadata.account.clone(),
             region: spec.metadata.region.clone(),
             launch_key: spec.metadata.launch_key.as_ref().and_then(|(name, line)| {

@@ -85,6 +85,35 @@ pub struct InstanceSsh {
     pub cgroup: Option<super::cgroup::Group>,
     /// Its security groups' verdict on a connection's source.
     pub admit: super::ConnectionCheck,
+    /// Which refused connections are audited.
+    pub refusals: RefusalLog,
+}
+
+/// Refused connections are audited at most once a second per source: a client that
+/// reconnects in a loop leaves a trace, not a flood of records that would slow the audit
+/// log every API call writes to. The table of sources is capped; when full it starts over.
+#[derive(Debug, Default)]
+pub struct RefusalLog {
+    last: Mutex<HashMap<IpAddr, std::time::Instant>>,
+}
+
+/// Sources [`RefusalLog`] remembers at once.
+const MAX_REFUSED_SOURCES: usize = 4096;
+
+impl RefusalLog {
+    /// True if this refusal is to be audited (none from the same source in the last second).
+    pub fn should_record(&self, source: IpAddr) -> bool {
+        let now = std::time::Instant::now();
+        let mut last = lock(&self.last);
+        if last.get(&source).is_some_and(|at| now.duration_since(*at) < Duration::from_secs(1)) {
+            return false;
+        }
+        if last.len() >= MAX_REFUSED_SOURCES {
+            last.clear();
+        }
+        last.insert(source, now);
+        true
+    }
 }
 
 impl InstanceSsh {
@@ -94,6 +123,9 @@ impl InstanceSsh {
         let asked = (self.admit)(self.account.clone(), self.region.clone(), self.instance_id.clone(), source);
         if tokio::time::timeout(ADMISSION_TIMEOUT, asked).await.unwrap_or(false) {
             return true;
+        }
+        if !self.refusals.should_record(source) {
+            return false;
         }
         if let Some(observer) = &self.observer {
             observer(super::LoginAttempt {
@@ -582,4 +614,18 @@ async fn run_with_pty(
     };
     report_exit(&writer, status).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefusalLog;
+
+    #[test]
+    fn refusals_are_recorded_once_a_second_per_source() {
+        let log = RefusalLog::default();
+        let (a, b) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        assert!(log.should_record(a));
+        assert!(!log.should_record(a), "the same source again within the second");
+        assert!(log.should_record(b));
+    }
 }
