@@ -118,6 +118,19 @@ const CASES: &[(&str, Wire)] = &[
     ("ec2_delete_security_group_default", Wire::Ec2("Action=DeleteSecurityGroup&GroupName=default")),
     ("ec2_delete_security_group", Wire::Ec2("Action=DeleteSecurityGroup&GroupName=web")),
     ("ec2_get_console_output_missing", Wire::Ec2("Action=GetConsoleOutput&InstanceId=i-0123456789abcdef0")),
+    ("ec2_describe_instance_types", Wire::Ec2("Action=DescribeInstanceTypes&InstanceType.1=t3.micro")),
+    (
+        "ec2_describe_instance_types_unknown",
+        Wire::Ec2("Action=DescribeInstanceTypes&InstanceType.1=t3.micro&InstanceType.2=t3.bogus"),
+    ),
+    (
+        "ec2_run_instances_unknown_type",
+        Wire::Ec2("Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&InstanceType=t3.bogus"),
+    ),
+    (
+        "ec2_run_instances_arm_type",
+        Wire::Ec2("Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&InstanceType=t4g.micro"),
+    ),
     ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
     ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
     ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),

@@ -269,6 +269,10 @@ impl From<Error> for ApiError {
                 "InvalidSecurityGroupRuleId.NotFound",
                 format!("The security group rule ID '{id}' does not exist"),
             ),
+            Error::UnknownInstanceTypes(names) => Self::bad_request(
+                "InvalidInstanceType",
+                format!("The following supplied instance types do not exist: [{}]", names.join(", ")),
+            ),
             Error::SubnetNotFound(id) => {
                 Self::bad_request("InvalidSubnetID.NotFound", format!("The subnet ID '{id}' does not exist"))
             }
@@ -516,6 +520,13 @@ fn invalid_message(why: Invalid) -> String {
             "Value for parameter KeyName is invalid. It contains control characters.".into()
         }
         Invalid::UnknownZone(name) => format!("Invalid availability zone: [{name}]"),
+        Invalid::InstanceType(name) => format!("Invalid value '{name}' for InstanceType."),
+        Invalid::ArchitectureMismatch { instance, image } => format!(
+            "The architecture '{instance}' of the specified instance type does not match the architecture '{image}' of \
+             the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again. \
+             You can use 'describe-instance-types' or 'describe-images' to discover the architecture of the instance \
+             type or AMI."
+        ),
         Invalid::UnknownAccountAttribute(name) => {
             format!("Value ({name}) for parameter attributeName is invalid. Unknown attribute name.")
         }

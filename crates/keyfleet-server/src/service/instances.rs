@@ -45,6 +45,9 @@ pub struct Image {
     pub root_gib: u32,
 }
 
+/// The built-in images' architecture.
+pub const IMAGE_ARCHITECTURE: &str = "x86_64";
+
 /// The instance type when RunInstances names none (EC2's documented default).
 pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
 const MAX_INSTANCES_PER_CALL: u32 = 100;
@@ -208,6 +211,8 @@ impl Instances {
             return Err(Error::ImageNotFound(input.image_id));
         };
         let volume_gib = root_volume_gib(image, input.root_volume_gib)?;
+        let instance_type = input.instance_type.as_deref().unwrap_or(DEFAULT_INSTANCE_TYPE);
+        super::instance_types::for_launch(instance_type, IMAGE_ARCHITECTURE)?;
         let zone = self.network.placement(scope, &input.placement)?;
         let groups = self.security_groups.for_launch(scope, &input.security_groups).await?;
         if let Some(earlier) = self.earlier_launch(scope, &input).await? {
@@ -754,7 +759,7 @@ impl FilterField<Placed<'_>> for InstanceFilter {
             "ami-launch-index" => InstanceFilter::LaunchIndex,
             "client-token" => InstanceFilter::ClientToken,
             "metadata-options.http-tokens" => InstanceFilter::HttpTokens,
-            "architecture" => InstanceFilter::Fixed("x86_64"),
+            "architecture" => InstanceFilter::Fixed(IMAGE_ARCHITECTURE),
             "hypervisor" => InstanceFilter::Fixed("xen"),
             "virtualization-type" => InstanceFilter::Fixed("hvm"),
             "root-device-type" => InstanceFilter::Fixed("ebs"),

@@ -66,6 +66,15 @@ pub enum Invalid {
     KeyNameControlCharacters,
     /// A key name longer than this many characters.
     KeyNameTooLong(usize),
+    /// An instance type keyfleet does not launch.
+    InstanceType(String),
+    /// An instance type whose architecture is not the image's.
+    ArchitectureMismatch {
+        /// The instance type's.
+        instance: &'static str,
+        /// The image's.
+        image: String,
+    },
     /// An Availability Zone name or id the caller's Region does not have.
     UnknownZone(String),
     /// A `DescribeAccountAttributes` name EC2 does not have.
@@ -334,6 +343,9 @@ pub enum Error {
     /// No such rule id (`InvalidSecurityGroupRuleId.NotFound`).
     #[error("no security group rule {0}")]
     SecurityGroupRuleNotFound(String),
+    /// DescribeInstanceTypes names types keyfleet does not have (`InvalidInstanceType`).
+    #[error("unknown instance types {0:?}")]
+    UnknownInstanceTypes(Vec<String>),
     /// No such subnet (`InvalidSubnetID.NotFound`).
     #[error("no subnet {0}")]
     SubnetNotFound(String),

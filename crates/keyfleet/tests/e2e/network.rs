@@ -298,3 +298,44 @@ fn ssh_with_options(server: &TestServer, key: &std::path::Path, ip: &str, extra:
     command.arg(format!("ec2-user@{ip}")).arg("true");
     command.output().unwrap()
 }
+
+/// DescribeInstanceTypes lists the types keyfleet launches, with what each gets; RunInstances
+/// refuses a type EC2 does not have, and one whose architecture is not the image's.
+#[test]
+fn instance_types_are_described_and_unknown_ones_refused() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let micro = json(&server.aws_ok("ec2 describe-instance-types --instance-types t3.micro"));
+    let micro = &micro["InstanceTypes"][0];
+    assert_eq!(micro["VCpuInfo"]["DefaultVCpus"], 2);
+    assert_eq!(micro["MemoryInfo"]["SizeInMiB"], 1024);
+    assert_eq!(micro["ProcessorInfo"]["SupportedArchitectures"], serde_json::json!(["x86_64"]));
+    assert_eq!(micro["FreeTierEligible"], true);
+    let arm = json(
+        &server.aws_ok("ec2 describe-instance-types --filters Name=processor-info.supported-architecture,Values=arm64"),
+    );
+    assert!(
+        arm["InstanceTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["InstanceType"].as_str().unwrap().starts_with("t4g."))
+    );
+    let all = json(&server.aws_ok("ec2 describe-instance-types"));
+    assert!(all["InstanceTypes"].as_array().unwrap().len() > 50, "the CLI pages through them all");
+    let stderr = server.aws_err("ec2 describe-instance-types --instance-types t3.bogus", "InvalidInstanceType");
+    assert!(stderr.contains("The following supplied instance types do not exist: [t3.bogus]"), "{stderr}");
+    let stderr = server
+        .aws_err("ec2 run-instances --image-id ami-keyfleet-linux --instance-type t3.bogus", "InvalidParameterValue");
+    assert!(stderr.contains("Invalid value 't3.bogus' for InstanceType."), "{stderr}");
+    let stderr = server
+        .aws_err("ec2 run-instances --image-id ami-keyfleet-linux --instance-type t4g.micro", "InvalidParameterValue");
+    assert!(stderr.contains("does not match the architecture 'x86_64' of the specified AMI"), "{stderr}");
+    assert_eq!(
+        json(&server.aws_ok("ec2 describe-instances"))["Reservations"],
+        serde_json::json!([]),
+        "nothing launched"
+    );
+}

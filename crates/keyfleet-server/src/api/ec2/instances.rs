@@ -8,7 +8,7 @@ use crate::api::operation::{Authorization, Ec2Query, Operation};
 use crate::api::protocol::ec2_query::{self, Accepted, QueryParams, timestamp};
 use crate::api::protocol::xml::XmlWriter;
 use crate::api::{Context, Reply};
-use crate::common::page::Page;
+use crate::common::page::{Limits, Page};
 use crate::service::filter::Filter;
 use crate::service::network::{self, PlacementRequest};
 use crate::service::security_groups::{DEFAULT_GROUP, GroupRef};
@@ -303,7 +303,7 @@ impl Operation for DescribeImages {
                     .text("imageOwnerId", "000000000000")
                     .text("creationDate", "2026-01-01T00:00:00.000Z")
                     .text("isPublic", "true")
-                    .text("architecture", "x86_64")
+                    .text("architecture", service::IMAGE_ARCHITECTURE)
                     .text("imageType", "machine")
                     .text("name", image.name)
                     .text("description", image.description)
@@ -621,7 +621,9 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope, groups: &G
         .text("coreCount", &vcpus.div_ceil(2).to_string())
         .text("threadsPerCore", if vcpus > 1 { "2" } else { "1" })
         .end("cpuOptions");
-    w.text("architecture", "x86_64").text("rootDeviceType", "ebs").text("rootDeviceName", service::ROOT_DEVICE);
+    w.text("architecture", service::IMAGE_ARCHITECTURE)
+        .text("rootDeviceType", "ebs")
+        .text("rootDeviceName", service::ROOT_DEVICE);
     if row.state != InstanceState::Terminated {
         w.start("blockDeviceMapping")
             .start("item")
@@ -765,6 +767,93 @@ impl Operation for GetConsoleOutput {
             w.text("instanceId", &row.id).text("timestamp", &timestamp(crate::service::now_ms()));
             if let Some(text) = &output {
                 w.text("output", &base64::engine::general_purpose::STANDARD.encode(text));
+            }
+        })
+    }
+}
+
+pub(super) struct DescribeInstanceTypes;
+
+/// Names, filters and the page.
+pub(crate) struct DescribeTypesInput {
+    describe: crate::service::instance_types::DescribeTypes,
+    page: Page,
+}
+
+const INSTANCE_TYPE_PARAMETERS: [Accepted; 5] = [
+    Accepted::any("InstanceType.N"),
+    Accepted::any("MaxResults"),
+    Accepted::any("NextToken"),
+    Accepted::any("Filter.N.Name"),
+    Accepted::any("Filter.N.Value.N"),
+];
+
+/// DescribeInstanceTypes pages up to 100 at a time, with or without names.
+const INSTANCE_TYPE_PAGES: super::Paging =
+    super::Paging { ids: "", limits: Limits { min: 5, max: 100, default: None, cuts_larger: false } };
+
+impl Operation for DescribeInstanceTypes {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeInstanceTypes";
+    const ACTION: &'static str = "ec2:DescribeInstanceTypes";
+    const READ_ONLY: bool = true;
+    type Input = DescribeTypesInput;
+    type Output = (Vec<crate::service::instance_types::InstanceType>, Option<String>);
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &INSTANCE_TYPE_PARAMETERS)?;
+        let page = page(p, false, &INSTANCE_TYPE_PAGES)?;
+        let describe =
+            crate::service::instance_types::DescribeTypes { names: p.list("InstanceType"), filters: p.filters()? };
+        Ok(DescribeTypesInput { describe, page })
+    }
+
+    async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::any())
+    }
+
+    async fn call(_: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(input.page.take(crate::service::instance_types::describe_types(&input.describe)?))
+    }
+
+    fn encode(ctx: &Context<'_>, (types, next_token): Self::Output) -> Reply {
+        let flag = |on: bool| if on { "true" } else { "false" };
+        ec2_query::success(Self::NAME, ctx.request_id, types.len() * 900, |w| {
+            w.start("instanceTypeSet");
+            for t in &types {
+                w.start("item")
+                    .text("instanceType", &t.name)
+                    .text("currentGeneration", flag(t.current_generation))
+                    .text("freeTierEligible", flag(t.free_tier))
+                    .start("supportedUsageClasses")
+                    .text("item", "on-demand")
+                    .end("supportedUsageClasses")
+                    .start("supportedRootDeviceTypes")
+                    .text("item", "ebs")
+                    .end("supportedRootDeviceTypes")
+                    .start("supportedVirtualizationTypes")
+                    .text("item", "hvm")
+                    .end("supportedVirtualizationTypes")
+                    .text("bareMetal", "false")
+                    .text("hypervisor", "nitro")
+                    .start("processorInfo")
+                    .start("supportedArchitectures")
+                    .text("item", t.architecture)
+                    .end("supportedArchitectures")
+                    .end("processorInfo")
+                    .start("vCpuInfo")
+                    .text("defaultVCpus", &t.resources.vcpus.to_string())
+                    .end("vCpuInfo")
+                    .start("memoryInfo")
+                    .text("sizeInMiB", &t.memory_mib().to_string())
+                    .end("memoryInfo")
+                    .text("instanceStorageSupported", "false")
+                    .text("burstablePerformanceSupported", flag(t.burstable))
+                    .end("item");
+            }
+            w.end("instanceTypeSet");
+            if let Some(token) = &next_token {
+                w.text("nextToken", token);
             }
         })
     }
