@@ -32,6 +32,8 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us
 AWS="aws --endpoint-url http://127.0.0.1:$API_PORT"
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/k"
 $AWS ec2 import-key-pair --key-name bench --public-key-material "fileb://$WORK/k.pub" >/dev/null
+# As on EC2, the default security group admits no one until SSH is opened.
+$AWS ec2 authorize-security-group-ingress --group-name default --protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null
 IP=$($AWS ec2 run-instances --image-id ami-keyfleet-linux --key-name bench --query 'Instances[0].PublicIpAddress' --output text)
 
 # A stock sshd with its own host key, accepting the same key for the bench user.

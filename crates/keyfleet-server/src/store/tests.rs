@@ -824,3 +824,20 @@ for_each_backend!(security_groups_keep_their_rules_and_dependents, |s: Arc<dyn S
     assert!(s.security_groups(&sc).await.unwrap().is_empty());
     assert!(s.resource_tags(&sc, "sg-1").await.unwrap().is_empty(), "a group's tags go with it");
 });
+
+// Every SSH connection reads the groups: many at once must not wait on each other for pool
+// connections (each used to hold one while asking the pool for a second, for the tags).
+for_each_backend!(many_concurrent_group_reads_finish, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    s.insert_security_group(&sc, &group("sg-1", "web")).await.unwrap();
+    let reads: Vec<_> = (0..40)
+        .map(|_| {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(async move { s.security_groups(&sc).await })
+        })
+        .collect();
+    for read in reads {
+        let groups = tokio::time::timeout(std::time::Duration::from_secs(5), read).await.expect("no stall");
+        assert_eq!(groups.unwrap().unwrap().len(), 1);
+    }
+});

@@ -127,6 +127,9 @@ impl SecurityGroupStore for SqlStore {
         .fetch_all(&mut *conn)
         .await?;
         let mut rules = self.group_rules(&mut conn, scope).await?;
+        // Given back before the tags are read from the pool: a caller holding one connection
+        // while waiting for a second would, with enough callers at once, wait for ever.
+        drop(conn);
         let ids: Vec<String> = rows.iter().map(|r| r.get::<String, _>("id")).collect();
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut tags = self.tags_of(scope, &id_refs).await?;
