@@ -138,15 +138,22 @@ impl Tags {
         Ok(page.take(matching))
     }
 
-    /// Checks every id and returns (id, resource type) pairs for the store: key pairs and
-    /// instances are taggable; any other id is not one keyfleet has.
+    /// Checks every id and returns (id, resource type) pairs for the store: key pairs,
+    /// instances and security groups are taggable; any other id is not one keyfleet has.
     async fn existing_resources(&self, scope: &Scope, resource_ids: &[String]) -> Result<Vec<(String, String)>> {
-        let (instance_ids, key_pair_ids): (Vec<String>, Vec<String>) =
-            resource_ids.iter().cloned().partition(|id| id.starts_with("i-"));
+        let of_kind = |prefix: &str| -> Vec<String> {
+            resource_ids.iter().filter(|id| id.starts_with(&format!("{prefix}-"))).cloned().collect()
+        };
+        let (instance_ids, group_ids) = (of_kind("i"), of_kind("sg"));
+        let key_pair_ids: Vec<String> =
+            resource_ids.iter().filter(|id| !instance_ids.contains(id) && !group_ids.contains(id)).cloned().collect();
         if let Some(bad) = instance_ids.iter().find(|id| !ids::is_well_formed(id, "i")) {
             return Err(Error::InstanceIdMalformed(bad.clone()));
         }
-        if let Some(bad) = key_pair_ids.iter().find(|id| !ids::is_well_formed(id, "key")) {
+        if let Some(bad) = key_pair_ids.iter().chain(&group_ids).find(|id| {
+            let prefix = if id.starts_with("sg-") { "sg" } else { "key" };
+            !ids::is_well_formed(id, prefix)
+        }) {
             return Err(Error::InvalidId(bad.clone()));
         }
         if !key_pair_ids.is_empty() {
@@ -164,7 +171,23 @@ impl Tags {
                 return Err(Error::InstanceNotFound(missing));
             }
         }
-        let kind = |id: &String| if id.starts_with("i-") { "instance" } else { "key-pair" };
+        if !group_ids.is_empty() {
+            // The default group exists from the start, even before its first use stores it.
+            let found = self.store.security_groups(scope).await?;
+            let default = super::security_groups::default_group_id(scope);
+            if let Some(missing) = group_ids.iter().find(|id| **id != default && !found.iter().any(|g| &g.id == *id)) {
+                return Err(Error::SecurityGroupNotFound(missing.clone()));
+            }
+        }
+        let kind = |id: &String| {
+            if instance_ids.contains(id) {
+                "instance"
+            } else if group_ids.contains(id) {
+                "security-group"
+            } else {
+                "key-pair"
+            }
+        };
         Ok(resource_ids.iter().map(|id| (id.clone(), kind(id).to_owned())).collect())
     }
 }

@@ -339,3 +339,25 @@ fn instance_types_are_described_and_unknown_ones_refused() {
         "nothing launched"
     );
 }
+
+/// Security groups take tags with CreateTags and DeleteTags, as Ansible's and Terraform's
+/// group modules set them, and DescribeTags and the groups' `tag:` filters see them.
+#[test]
+fn security_groups_are_tagged_with_create_tags() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let group = text(&json(&server.aws_ok("ec2 create-security-group --group-name web --description web")), "/GroupId");
+    let default = json(&server.aws_ok("ec2 describe-security-groups --group-names default"));
+    let default = text(&default, "/SecurityGroups/0/GroupId");
+    server.aws_ok(&format!("ec2 create-tags --resources {group} {default} --tags Key=team,Value=ops"));
+    let tagged = json(&server.aws_ok("ec2 describe-security-groups --filters Name=tag:team,Values=ops"));
+    assert_eq!(tagged["SecurityGroups"].as_array().unwrap().len(), 2, "{tagged}");
+    let tags = json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=security-group"));
+    assert_eq!(tags["Tags"].as_array().unwrap().len(), 2, "{tags}");
+    server.aws_ok(&format!("ec2 delete-tags --resources {group} --tags Key=team"));
+    let left = json(&server.aws_ok("ec2 describe-security-groups --filters Name=tag-key,Values=team"));
+    assert_eq!(text(&left, "/SecurityGroups/0/GroupId"), default);
+    server.aws_err("ec2 create-tags --resources sg-0123456789abcdef0 --tags Key=a,Value=b", "InvalidGroup.NotFound");
+}

@@ -57,6 +57,10 @@ pub(super) async fn resources(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<T
             Some("key") => key_pair(ctx, None, Some(id)).await?,
             Some("i") => instances(ctx, std::slice::from_ref(id)).await?.into_iter().next().unwrap_or_else(Target::any),
             Some("vol") => Target::ec2_resource(&ctx.scope, "volume", id),
+            Some("sg") => {
+                let group = crate::service::security_groups::GroupRef::Id(id.clone());
+                super::security_groups::group_target(ctx, &group).await?
+            }
             _ => Target::ec2_resource(&ctx.scope, "resource", id),
         };
         targets.push(target);
