@@ -131,6 +131,14 @@ const CASES: &[(&str, Wire)] = &[
         "ec2_run_instances_arm_type",
         Wire::Ec2("Action=RunInstances&ImageId=ami-keyfleet-linux&MinCount=1&MaxCount=1&InstanceType=t4g.micro"),
     ),
+    (
+        "ec2_describe_instance_attribute_unknown",
+        Wire::Ec2("Action=DescribeInstanceAttribute&InstanceId=i-0123456789abcdef0&Attribute=colour"),
+    ),
+    (
+        "ec2_describe_instance_attribute_missing",
+        Wire::Ec2("Action=DescribeInstanceAttribute&InstanceId=i-0123456789abcdef0&Attribute=userData"),
+    ),
     ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
     ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
     ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),

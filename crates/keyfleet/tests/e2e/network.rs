@@ -361,3 +361,36 @@ fn security_groups_are_tagged_with_create_tags() {
     assert_eq!(text(&left, "/SecurityGroups/0/GroupId"), default);
     server.aws_err("ec2 create-tags --resources sg-0123456789abcdef0 --tags Key=a,Value=b", "InvalidGroup.NotFound");
 }
+
+/// DescribeInstanceAttribute answers the attributes tools read after a launch (Terraform
+/// reads disableApiTermination and instanceInitiatedShutdownBehavior) with the instance's values.
+#[test]
+fn instance_attributes_are_described() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let out = json(
+        &server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --instance-type t3.small --user-data hello"),
+    );
+    let id = text(&out, "/Instances/0/InstanceId");
+    let attribute = |name: &str| {
+        json(&server.aws_ok(&format!("ec2 describe-instance-attribute --instance-id {id} --attribute {name}")))
+    };
+    assert_eq!(attribute("instanceType")["InstanceType"]["Value"], "t3.small");
+    assert_eq!(attribute("disableApiTermination")["DisableApiTermination"]["Value"], false);
+    assert_eq!(attribute("instanceInitiatedShutdownBehavior")["InstanceInitiatedShutdownBehavior"]["Value"], "stop");
+    let user_data = attribute("userData")["UserData"]["Value"].as_str().unwrap().to_owned();
+    assert_eq!(base64_decode(&user_data), "hello");
+    assert_eq!(attribute("groupSet")["Groups"][0]["GroupName"], "default");
+    assert_eq!(attribute("blockDeviceMapping")["BlockDeviceMappings"][0]["DeviceName"], "/dev/xvda");
+    assert_eq!(attribute("rootDeviceName")["RootDeviceName"]["Value"], "/dev/xvda");
+    server.aws_err(
+        "ec2 describe-instance-attribute --instance-id i-0123456789abcdef0 --attribute userData",
+        "InvalidInstanceID.NotFound",
+    );
+}
+
+fn base64_decode(text: &str) -> String {
+    crate::support::sh(&format!("printf %s '{text}' | base64 -d"))
+}

@@ -557,6 +557,21 @@ async fn group_names(ctx: &Context<'_>) -> Result<GroupNames, ApiError> {
     Ok(groups.into_iter().map(|g| (g.id, g.name)).collect())
 }
 
+/// The root volume's `blockDeviceMapping`: the one volume an instance has.
+fn root_device_mapping(w: &mut XmlWriter, row: &InstanceRow) {
+    w.start("blockDeviceMapping")
+        .start("item")
+        .text("deviceName", service::ROOT_DEVICE)
+        .start("ebs")
+        .text("volumeId", &row.volume_id)
+        .text("status", "attached")
+        .text("attachTime", &timestamp(row.launch_ms))
+        .text("deleteOnTermination", "true")
+        .end("ebs")
+        .end("item")
+        .end("blockDeviceMapping");
+}
+
 /// An instance's groups (id, name): its own, or the default group for instances launched
 /// before groups existed.
 pub(crate) fn groups_of<'g>(row: &InstanceRow, groups: &'g GroupNames) -> impl Iterator<Item = &'g (String, String)> {
@@ -625,17 +640,7 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope, groups: &G
         .text("rootDeviceType", "ebs")
         .text("rootDeviceName", service::ROOT_DEVICE);
     if row.state != InstanceState::Terminated {
-        w.start("blockDeviceMapping")
-            .start("item")
-            .text("deviceName", service::ROOT_DEVICE)
-            .start("ebs")
-            .text("volumeId", &row.volume_id)
-            .text("status", "attached")
-            .text("attachTime", &launched)
-            .text("deleteOnTermination", "true")
-            .end("ebs")
-            .end("item")
-            .end("blockDeviceMapping");
+        root_device_mapping(w, row);
     }
     w.text("virtualizationType", "hvm").text("hypervisor", "xen");
     w.start("metadataOptions")
@@ -854,6 +859,87 @@ impl Operation for DescribeInstanceTypes {
             w.end("instanceTypeSet");
             if let Some(token) = &next_token {
                 w.text("nextToken", token);
+            }
+        })
+    }
+}
+
+pub(super) struct DescribeInstanceAttribute;
+
+/// The attributes DescribeInstanceAttribute answers (the model's `InstanceAttributeName`).
+const INSTANCE_ATTRIBUTES: [&str; 15] = [
+    "instanceType",
+    "kernel",
+    "ramdisk",
+    "userData",
+    "disableApiTermination",
+    "instanceInitiatedShutdownBehavior",
+    "rootDeviceName",
+    "blockDeviceMapping",
+    "productCodes",
+    "sourceDestCheck",
+    "groupSet",
+    "ebsOptimized",
+    "sriovNetSupport",
+    "enaSupport",
+    "disableApiStop",
+];
+
+const INSTANCE_ATTRIBUTE_PARAMETERS: [Accepted; 2] = [Accepted::any("InstanceId"), Accepted::any("Attribute")];
+
+impl Operation for DescribeInstanceAttribute {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DescribeInstanceAttribute";
+    const ACTION: &'static str = "ec2:DescribeInstanceAttribute";
+    const READ_ONLY: bool = true;
+    /// The instance and the attribute (one of [`INSTANCE_ATTRIBUTES`]).
+    type Input = (String, &'static str);
+    type Output = (InstanceRow, &'static str, GroupNames);
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &INSTANCE_ATTRIBUTE_PARAMETERS)?;
+        let id = p.required("InstanceId")?.to_owned();
+        let asked = p.required("Attribute")?;
+        let attribute = INSTANCE_ATTRIBUTES.iter().find(|a| **a == asked).ok_or_else(|| {
+            ApiError::invalid_parameter_value(format!(
+                "Value ({asked}) for parameter attribute is invalid. Unknown attribute."
+            ))
+        })?;
+        Ok((id, attribute))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (id, _): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(targets::instances(ctx, std::slice::from_ref(id)).await?))
+    }
+
+    async fn call(ctx: &Context<'_>, (id, attribute): Self::Input) -> Result<Self::Output, ApiError> {
+        let row = ctx.state.instances.describe(&ctx.scope, std::slice::from_ref(&id), &[]).await?.into_iter().next();
+        let row = row.ok_or_else(|| crate::service::Error::InstanceNotFound(vec![id]))?;
+        Ok((row, attribute, group_names(ctx).await?))
+    }
+
+    /// One element named after the attribute; scalar ones hold a `value`.
+    fn encode(ctx: &Context<'_>, (row, attribute, groups): Self::Output) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 1024, |w| {
+            w.text("instanceId", &row.id);
+            let scalar = match attribute {
+                "instanceType" => Some(row.instance_type.clone()),
+                "userData" => row.user_data.clone(),
+                "disableApiTermination" | "ebsOptimized" | "disableApiStop" => Some("false".to_owned()),
+                "instanceInitiatedShutdownBehavior" => Some("stop".to_owned()),
+                "rootDeviceName" => Some(service::ROOT_DEVICE.to_owned()),
+                "sourceDestCheck" | "enaSupport" => Some("true".to_owned()),
+                _ => None,
+            };
+            match (attribute, scalar) {
+                ("groupSet", _) => group_set(w, &row, &groups),
+                ("blockDeviceMapping", _) => root_device_mapping(w, &row),
+                (_, Some(value)) => {
+                    w.start(attribute).text("value", &value).end(attribute);
+                }
+                (_, None) => {
+                    w.empty(attribute);
+                }
             }
         })
     }

@@ -28,6 +28,7 @@ pub static ACTIONS: &[Endpoint<Ec2Query>] = &[
     Endpoint::of::<instances::DescribeInstanceStatus>(),
     Endpoint::of::<instances::GetConsoleOutput>(),
     Endpoint::of::<instances::DescribeInstanceTypes>(),
+    Endpoint::of::<instances::DescribeInstanceAttribute>(),
     Endpoint::of::<instances::Transition<instances::Stop>>(),
     Endpoint::of::<instances::Transition<instances::Start>>(),
     Endpoint::of::<instances::RebootInstances>(),
