@@ -185,7 +185,7 @@ impl Network {
     /// The caller's default VPC.
     pub fn default_vpc(&self, scope: &Scope) -> Vpc {
         Vpc {
-            id: derived_id("vpc", &[&scope.account, &scope.region]),
+            id: vpc_id(scope),
             cidr: format!("{}/16", self.base),
             dhcp_options_id: derived_id("dopt", &[&scope.account, &scope.region]),
             association_id: derived_id("vpc-cidr-assoc", &[&scope.account, &scope.region]),
@@ -305,7 +305,7 @@ impl Network {
 
     async fn subnets(&self, scope: &Scope) -> Result<Vec<Subnet>> {
         let live = self.store.live_addresses().await?;
-        let vpc_id = derived_id("vpc", &[&scope.account, &scope.region]);
+        let vpc_id = vpc_id(scope);
         Ok(zones(&scope.region)
             .into_iter()
             .map(|zone| {
@@ -317,9 +317,10 @@ impl Network {
                     .filter(|a| crate::common::cidr::contains(&cidr, (*a).into()))
                     .count();
                 let available = SUBNET_ADDRESSES.saturating_sub(u32::try_from(used).unwrap_or(u32::MAX));
+                let id = subnet_id(scope, &zone.name);
                 Subnet {
-                    id: subnet_id(scope, &zone.name),
-                    arn: String::new(),
+                    arn: format!("arn:aws:ec2:{}:{}:subnet/{id}", scope.region, scope.account),
+                    id,
                     zone,
                     cidr,
                     vpc_id: vpc_id.clone(),
@@ -327,16 +328,8 @@ impl Network {
                     owner: scope.account.clone(),
                     available_text: available.to_string(),
                 }
-                .with_arn(scope)
             })
             .collect())
-    }
-}
-
-impl Subnet {
-    fn with_arn(mut self, scope: &Scope) -> Self {
-        self.arn = format!("arn:aws:ec2:{}:{}:subnet/{}", scope.region, scope.account, self.id);
-        self
     }
 }
 

@@ -297,7 +297,7 @@ impl SecurityGroups {
             .iter()
             .filter(|g| member_of(instance, g))
             .flat_map(|g| &g.rules)
-            .filter(|rule| !rule.egress && rule.allows_tcp(SSH_PORT))
+            .filter(|rule| !rule.egress && allows_tcp(rule, SSH_PORT))
             .any(|rule| matches!(&rule.peer, RulePeer::Cidr(block) if cidr::contains(block, source))))
     }
 
@@ -308,17 +308,12 @@ impl SecurityGroups {
     }
 }
 
-trait Allows {
-    fn allows_tcp(&self, port: i64) -> bool;
-}
-
-impl Allows for SecurityGroupRuleRow {
-    fn allows_tcp(&self, port: i64) -> bool {
-        match self.protocol {
-            IpProtocol::All => true,
-            IpProtocol::Tcp => self.from_port <= port && port <= self.to_port,
-            IpProtocol::Udp | IpProtocol::Icmp => false,
-        }
+/// True if the rule lets TCP traffic to `port` through.
+fn allows_tcp(rule: &SecurityGroupRuleRow, port: i64) -> bool {
+    match rule.protocol {
+        IpProtocol::All => true,
+        IpProtocol::Tcp => rule.from_port <= port && port <= rule.to_port,
+        IpProtocol::Udp | IpProtocol::Icmp => false,
     }
 }
 
