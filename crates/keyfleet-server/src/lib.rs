@@ -83,6 +83,8 @@ pub struct ServerConfig {
     pub ssh_login_grace: std::time::Duration,
     /// Serve instance metadata to the host on each instance's address, port 80.
     pub imds_on_host: bool,
+    /// keyfleet's own executable, which instances run as `sudo`; `None`: no `sudo`.
+    pub sudo_program: Option<PathBuf>,
     /// RSA keys kept ready for CreateKeyPair (0: no pool).
     pub rsa_pool_size: usize,
     /// Threads refilling the RSA pool (at low priority).
@@ -135,6 +137,7 @@ impl ServerConfig {
             instance_quota: service::instances::DEFAULT_INSTANCE_QUOTA,
             ssh_login_grace: runtime::ssh::DEFAULT_LOGIN_GRACE,
             imds_on_host: false,
+            sudo_program: None,
             rsa_pool_size: DEFAULT_RSA_POOL_SIZE,
             rsa_pool_workers: 1,
             audit_log: None,
@@ -256,7 +259,8 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
             config.private_mounts,
         )
         .await
-        .with_host_metadata(config.imds_on_host),
+        .with_host_metadata(config.imds_on_host)
+        .with_sudo(config.sudo_program.clone()),
     );
     let instance_connect = service::instance_connect::InstanceConnect::new(store.clone(), config.instance_connect_ttl);
     let replica = match &config.replica_id {

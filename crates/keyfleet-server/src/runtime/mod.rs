@@ -8,13 +8,15 @@ pub mod cgroup;
 pub mod console;
 pub mod disk;
 pub mod imds;
+pub mod netns;
 pub mod sandbox;
 pub mod ssh;
+pub mod sudo;
 pub mod volumes;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sandbox::Sandbox;
@@ -213,6 +215,14 @@ impl Runtime {
         }
     }
 
+    /// Gives instances `sudo` ([`sudo`]): `program` is keyfleet's own executable.
+    pub fn with_sudo(mut self, program: Option<PathBuf>) -> Self {
+        if let Some(program) = program {
+            self.sandbox = self.sandbox.map(|s| s.with_sudo(program));
+        }
+        self
+    }
+
     /// Also serves each instance's metadata on its address, port 80, to the host. Every local
     /// user could read it there (user data included), so it is off unless asked for.
     pub fn with_host_metadata(mut self, on: bool) -> Self {
@@ -275,6 +285,7 @@ impl Runtime {
             ),
             None => None,
         };
+        let network = self.network_namespace(&spec.instance_id).await;
         let octets = spec.address.octets();
         let instance = Arc::new(ssh::InstanceSsh {
             instance_id: spec.instance_id.clone(),
@@ -294,17 +305,38 @@ impl Runtime {
             observer: self.observer.clone(),
             login_grace: self.login_grace,
             cgroup: cgroup.clone(),
+            network: network.clone(),
         });
         let addr = SocketAddr::from((spec.address, self.ssh_port));
-        let ssh = ssh::start(instance, host_keys, addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
-        let imds = self.serve_metadata(spec).await.map_err(volume_error)?;
+        let ssh = ssh::start(instance.clone(), host_keys, addr)
+            .await
+            .map_err(|source| RuntimeError::Bind { addr, source })?;
+        let mut imds = self.serve_metadata(spec, network.as_deref()).await.map_err(volume_error)?;
+        imds.push(self.serve_sudo(spec, instance).map_err(volume_error)?);
         Ok(Running { ssh, imds, cgroup, home: None })
     }
 
-    /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`)
-    /// and, with `--imds-on-host` and where this process may bind it, on the instance's
-    /// address, port 80.
-    async fn serve_metadata(&self, spec: &BootSpec) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
+    /// The instance's network namespace, where this host can make one. Without it the
+    /// instance still works, with its metadata only on the socket and a loopback per session.
+    async fn network_namespace(&self, instance_id: &str) -> Option<Arc<netns::NetworkNamespace>> {
+        self.sandbox.as_ref()?;
+        match netns::NetworkNamespace::create().await {
+            Ok(namespace) => Some(Arc::new(namespace)),
+            Err(e) => {
+                tracing::warn!(instance = %instance_id, error = %e, "no network namespace: metadata only on /run/keyfleet/imds.sock");
+                None
+            }
+        }
+    }
+
+    /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`),
+    /// at `169.254.169.254:80` in the instance's network namespace, and, with `--imds-on-host`
+    /// and where this process may bind it, on the instance's address, port 80.
+    async fn serve_metadata(
+        &self,
+        spec: &BootSpec,
+        network: Option<&netns::NetworkNamespace>,
+    ) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
         use std::os::unix::fs::PermissionsExt;
         let socket = self.volumes.imds_socket(&spec.volume_id);
         let unix = tokio::net::UnixListener::bind(&socket)?;
@@ -317,6 +349,13 @@ impl Runtime {
                 let _ = axum::serve(unix, router).await;
             }
         })];
+        if let Some(namespace) = network {
+            let tcp = namespace.listen(80).await.map_err(std::io::Error::other)?;
+            let router = router.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(tcp, router).await;
+            }));
+        }
         if !self.host_metadata {
             return Ok(tasks);
         }
@@ -327,6 +366,19 @@ impl Runtime {
             Err(e) => tracing::debug!(instance = %spec.instance_id, error = %e, "metadata service not on port 80"),
         }
         Ok(tasks)
+    }
+
+    /// The root commands of `sudo`, on the volume's socket (`/run/keyfleet/sudo.sock` inside).
+    fn serve_sudo(
+        &self,
+        spec: &BootSpec,
+        instance: Arc<ssh::InstanceSsh>,
+    ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        use std::os::unix::fs::PermissionsExt;
+        let socket = self.volumes.sudo_socket(&spec.volume_id);
+        let listener = tokio::net::UnixListener::bind(&socket)?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))?;
+        Ok(tokio::spawn(sudo::serve(listener, instance)))
     }
 
     /// Stops the SSH server and ends every session. The volume stays.

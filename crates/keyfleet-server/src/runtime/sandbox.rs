@@ -64,6 +64,41 @@ pub struct Sandbox {
     bwrap: PathBuf,
     /// The compiled seccomp filter, as bwrap's `--seccomp` reads it.
     seccomp: std::sync::Arc<Vec<u8>>,
+    /// keyfleet's own executable, the instance's `sudo` ([`super::sudo`]); without it an
+    /// instance has no `sudo`.
+    sudo: Option<PathBuf>,
+}
+
+/// Who a sandbox's processes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxUser {
+    /// `ec2-user` (uid 1000): logins and commands.
+    Ec2User,
+    /// uid 0, through `sudo`: the same host uid as ec2-user, in a sandbox of its own.
+    Root,
+}
+
+impl SandboxUser {
+    fn uid(self) -> u32 {
+        match self {
+            SandboxUser::Ec2User => EC2_USER_UID,
+            SandboxUser::Root => 0,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SandboxUser::Ec2User => "ec2-user",
+            SandboxUser::Root => "root",
+        }
+    }
+
+    fn home(self) -> &'static str {
+        match self {
+            SandboxUser::Ec2User => "/home/ec2-user",
+            SandboxUser::Root => "/root",
+        }
+    }
 }
 
 /// Why there is no sandbox.
@@ -79,12 +114,17 @@ pub struct Launch<'a> {
     pub hostname: &'a str,
     /// The host uid to run as (see [`host_uid`]).
     pub uid: u32,
+    /// Who runs inside.
+    pub user: SandboxUser,
     /// `None`: a login shell; `Some(c)`: `bash -c c`.
     pub command: Option<&'a str>,
     /// `TERM` when a pty was requested.
     pub term: Option<&'a str>,
     /// The instance's control group, joined before anything else runs (root only).
     pub cgroup: Option<&'a super::cgroup::Group>,
+    /// The instance's network namespace (root only); without one, each launch has a
+    /// loopback of its own.
+    pub network: Option<&'a super::netns::NetworkNamespace>,
 }
 
 impl Sandbox {
@@ -123,7 +163,26 @@ impl Sandbox {
             let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
             return Err(Unavailable(format!("{why} (unprivileged user namespaces must be enabled)")));
         }
-        Ok(Sandbox { bwrap, seccomp })
+        Ok(Sandbox { bwrap, seccomp, sudo: None })
+    }
+
+    /// Gives instances `sudo`: `program` is keyfleet's own executable.
+    pub fn with_sudo(self, program: PathBuf) -> Self {
+        Sandbox { sudo: Some(program), ..self }
+    }
+
+    /// Starts a launch on the given stdin, stdout and stderr.
+    pub fn spawn_on(&self, launch: &Launch<'_>, stdio: [OwnedFd; 3]) -> std::io::Result<tokio::process::Child> {
+        let [stdin, stdout, stderr] = stdio;
+        self.spawn(launch, true, |program, args| {
+            tokio::process::Command::new(program)
+                .args(args)
+                .stdin(Stdio::from(stdin))
+                .stdout(Stdio::from(stdout))
+                .stderr(Stdio::from(stderr))
+                .kill_on_drop(true)
+                .spawn()
+        })
     }
 
     /// Starts a launch with piped standard streams.
@@ -179,7 +238,7 @@ impl Sandbox {
         let filter = inheritable_memfd("keyfleet-seccomp", &self.seccomp)?;
         let passwd = inheritable_memfd("keyfleet-passwd", PASSWD.as_bytes())?;
         let group = inheritable_memfd("keyfleet-group", GROUP.as_bytes())?;
-        let view = view(launch.volume, passwd.as_raw_fd(), group.as_raw_fd());
+        let view = view(launch.volume, passwd.as_raw_fd(), group.as_raw_fd(), self.sudo.as_deref());
         let isolation = isolation(launch, new_session, filter.as_raw_fd());
         let (first, mut rest) = if rustix::process::geteuid().is_root() {
             let mut outer = view;
@@ -218,15 +277,24 @@ impl Sandbox {
             Some(command) => args.extend(["-c".into(), command.to_owned()]),
             None => args.push("-l".into()),
         }
-        let started = match launch.cgroup {
+        let (program, mut args) = match launch.cgroup {
             Some(group) => {
                 let mut joined: Vec<String> = ["-c", JOIN_CGROUP, "keyfleet-cgroup"].map(String::from).into();
                 joined.extend(group.procs_files().map(|f| f.display().to_string()));
                 joined.extend(["--".to_owned(), self.bwrap.display().to_string()]);
                 joined.append(&mut args);
-                start(Path::new("/bin/sh"), joined)
+                (Path::new("/bin/sh"), joined)
             }
-            None => start(&self.bwrap, args),
+            None => (self.bwrap.as_path(), args),
+        };
+        let started = match launch.network {
+            Some(namespace) => {
+                let (enter, mut entered) = namespace.enter();
+                entered.push(program.display().to_string());
+                entered.append(&mut args);
+                start(enter, entered)
+            }
+            None => start(program, args),
         };
         drop((filter, passwd, group, options));
         started
@@ -236,6 +304,9 @@ impl Sandbox {
 /// Writes its own pid into each file up to `--`, then becomes the rest: the sandbox is in the
 /// instance's groups before its first fork, so no process of it is ever outside them.
 const JOIN_CGROUP: &str = r#"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#;
+
+/// Every shell's `PATH`: Amazon Linux's, after keyfleet's own `sudo`.
+const PATH: &str = "/opt/keyfleet/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 /// The size of each of an instance's `/tmp` and `/var/tmp` (memory-backed).
 const TMP_BYTES: &str = "268435456";
@@ -275,7 +346,7 @@ fn resource_limits() -> Vec<String> {
 
 /// The mounts that make an instance's file system: the host's `/usr` and a few `/etc`
 /// entries read-only, the volume's `home/` as `/home`, its `imds/` as `/run/keyfleet`.
-fn view(volume: &Path, passwd_fd: i32, group_fd: i32) -> Vec<String> {
+fn view(volume: &Path, passwd_fd: i32, group_fd: i32, sudo: Option<&Path>) -> Vec<String> {
     let mut args: Vec<String> = [
         "--ro-bind",
         "/usr",
@@ -301,6 +372,11 @@ fn view(volume: &Path, passwd_fd: i32, group_fd: i32) -> Vec<String> {
         "/etc",
         "--dir",
         "/run",
+        // Root's home: unreadable to ec2-user, and a memory-backed one for root (isolation).
+        "--perms",
+        "0700",
+        "--dir",
+        "/root",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -331,19 +407,25 @@ fn view(volume: &Path, passwd_fd: i32, group_fd: i32) -> Vec<String> {
         format!("{volume}/imds"),
         "/run/keyfleet".into(),
     ]);
+    if let Some(program) = sudo {
+        for dir in ["/opt", "/opt/keyfleet", "/opt/keyfleet/bin"] {
+            args.extend(["--perms", "0755", "--dir", dir].map(str::to_owned));
+        }
+        args.extend(["--ro-bind".into(), program.display().to_string(), super::sudo::SUDO_PATH.into()]);
+    }
     args
 }
 
 /// The namespaces, identity, `/proc`, `/dev`, filter and environment of the shell.
 fn isolation(launch: &Launch<'_>, new_session: bool, seccomp_fd: i32) -> Vec<String> {
-    let uid = EC2_USER_UID.to_string();
+    let uid = launch.user.uid().to_string();
+    let home = launch.user.home();
     let mut args: Vec<String> = [
         "--unshare-user",
         "--disable-userns",
         "--unshare-pid",
         "--unshare-ipc",
         "--unshare-uts",
-        "--unshare-net",
         "--unshare-cgroup-try",
         "--die-with-parent",
         "--uid",
@@ -371,18 +453,24 @@ fn isolation(launch: &Launch<'_>, new_session: bool, seccomp_fd: i32) -> Vec<Str
         "--seccomp",
         &seccomp_fd.to_string(),
         "--chdir",
-        "/home/ec2-user",
+        home,
         "--clearenv",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
+    if launch.network.is_none() {
+        args.push("--unshare-net".into());
+    }
+    if launch.user == SandboxUser::Root {
+        args.extend(["--size", TMP_BYTES, "--tmpfs", "/root"].map(str::to_owned));
+    }
     let env = [
-        ("HOME", "/home/ec2-user"),
-        ("USER", "ec2-user"),
-        ("LOGNAME", "ec2-user"),
+        ("HOME", home),
+        ("USER", launch.user.name()),
+        ("LOGNAME", launch.user.name()),
         ("SHELL", "/bin/bash"),
-        ("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"),
+        ("PATH", PATH),
         ("LANG", "C.UTF-8"),
         ("TERM", launch.term.unwrap_or("dumb")),
     ];

@@ -83,6 +83,8 @@ pub struct InstanceSsh {
     pub login_grace: Duration,
     /// The instance's control group, when the host has them.
     pub cgroup: Option<super::cgroup::Group>,
+    /// The instance's network namespace, when keyfleet can make them.
+    pub network: Option<Arc<super::netns::NetworkNamespace>>,
     /// Its security groups' verdict on a connection's source.
     pub admit: super::ConnectionCheck,
     /// Which refused connections are audited.
@@ -502,9 +504,11 @@ async fn drive(mut channel: Channel<Msg>, instance: Arc<InstanceSsh>, grant: Gra
         volume: &instance.volume,
         hostname: &instance.hostname,
         uid: instance.uid,
+        user: super::sandbox::SandboxUser::Ec2User,
         command: command.as_deref(),
         term: term.as_deref(),
         cgroup: instance.cgroup.as_ref(),
+        network: instance.network.as_deref(),
     };
     let status = match &pty {
         Some(size) => run_with_pty(channel, &sandbox, &launch, size).await,

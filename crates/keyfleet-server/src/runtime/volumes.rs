@@ -4,6 +4,7 @@
 //! home/ec2-user/.ssh/authorized_keys   what the sandbox sees as /home
 //! etc/ssh/ssh_host_{ecdsa,ed25519,rsa}_key  the instance's host keys, stable across stop/start
 //! imds/imds.sock                       the metadata service, /run/keyfleet/imds.sock inside
+//! imds/sudo.sock                       root commands for `sudo`, /run/keyfleet/sudo.sock inside
 //! .first-boot-done                     the "per instance" marker cloud-init keeps
 //! ```
 //! Only `home/` and `imds/` are visible inside the instance. Everything in `home/` below
@@ -125,6 +126,11 @@ impl Volumes {
     /// The metadata service's socket; its directory is `/run/keyfleet` in the sandbox.
     pub fn imds_socket(&self, volume_id: &str) -> PathBuf {
         self.path(volume_id).join("imds/imds.sock")
+    }
+
+    /// The socket `sudo` asks ([`super::sudo`]).
+    pub fn sudo_socket(&self, volume_id: &str) -> PathBuf {
+        self.path(volume_id).join("imds/sudo.sock")
     }
 
     /// Makes the volume bootable for an instance whose user runs as host uid `uid`. At first

@@ -443,7 +443,8 @@ impl FilterField<Vpc> for VpcFilter {
             | "ipv6-cidr-block-association.ipv6-pool"
             | "ipv6-cidr-block-association.association-id"
             | "ipv6-cidr-block-association.state" => VpcFilter::Ipv6,
-            "is-default" => VpcFilter::IsDefault,
+            // `isDefault`: the older spelling EC2 still takes, and Ansible's ec2_instance sends.
+            "is-default" | "isDefault" => VpcFilter::IsDefault,
             "owner-id" => VpcFilter::OwnerId,
             "state" => VpcFilter::State,
             "vpc-id" => VpcFilter::VpcId,

@@ -140,6 +140,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         instance_quota: args.instance_quota,
         ssh_login_grace: std::time::Duration::from_secs(args.ssh_login_grace_seconds),
         imds_on_host: args.imds_on_host,
+        sudo_program: std::env::current_exe().ok(),
         rsa_pool_size: args.rsa_pool_size,
         rsa_pool_workers: args.rsa_pool_workers,
         audit_log: args.audit_log,

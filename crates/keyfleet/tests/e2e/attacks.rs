@@ -84,6 +84,46 @@ fn the_instance_user_is_not_host_root_and_cannot_reach_the_kernel() {
 }
 
 #[test]
+fn sudo_is_root_of_the_instance_and_nothing_of_the_host() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    let data_dir = server.data_dir().display().to_string();
+    let script = format!(
+        r#"sudo sh -c 'id -u; touch ~ec2-user/by-root; cat /proc/self/uid_map'
+        sudo ls {data_dir} 2>/dev/null && echo DATA-VISIBLE
+        sudo touch /usr/x 2>/dev/null && echo USR-WRITABLE
+        sudo mount -t tmpfs none /mnt 2>/dev/null && echo MOUNTED
+        sudo unshare -U true 2>/dev/null && echo NESTED
+        sudo cat /proc/1/cmdline | tr '\0' ' '; echo
+        exec 3</dev/null; python3 -c 'import socket, array
+s = socket.socket(socket.AF_UNIX); s.connect("/run/keyfleet/sudo.sock")
+s.sendmsg([b"\0\0\0\2id"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2, 3]))])
+print(s.recv(200).decode().strip())'"#
+    );
+    let out = ssh_ok(&server, &key, &ip, &script);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "sudo makes uid 0 inside: {out}");
+    let map: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(map, ["0", "0", "1"], "one uid mapped, and only it: {out}");
+    assert!(lines.next().is_none_or(|l| l.split_whitespace().count() != 3), "a second uid is mapped: {out}");
+    for marker in ["DATA-VISIBLE", "USR-WRITABLE", "MOUNTED", "NESTED"] {
+        assert!(!out.contains(marker), "{marker}: {out}");
+    }
+    assert!(!out.contains(&data_dir) && !out.contains("/volumes/"), "a root sandbox shows host paths: {out}");
+    assert!(out.contains("refused expected exactly stdin, stdout and stderr"), "a fourth descriptor is refused: {out}");
+    // The namespace's own view of its map says nothing of the host (bwrap nests one more
+    // namespace); what root made, as the host sees it, does.
+    let made = std::fs::metadata(only_volume(&server).join("home/ec2-user/by-root")).unwrap();
+    let theirs = std::fs::metadata(only_volume(&server).join("home/ec2-user")).unwrap();
+    assert_ne!(made.uid(), 0, "a file root made inside is host root's");
+    assert_eq!((made.uid(), made.gid()), (theirs.uid(), theirs.gid()), "root inside is the instance's own uid");
+}
+
+#[test]
 fn links_planted_in_a_home_never_lead_the_server_to_host_files() {
     if !require(&TOOLS) {
         return;

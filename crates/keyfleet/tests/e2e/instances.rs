@@ -399,6 +399,54 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
 }
 
 #[test]
+fn ec2_user_has_passwordless_sudo_as_ansible_calls_it() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (_, ip) = launch(&server, "demo");
+    let out = ssh_ok(
+        &server,
+        &key,
+        &ip,
+        "sudo -H -S -n -u root /bin/sh -c 'echo BECOME-SUCCESS-x; id -un; echo $HOME $SUDO_USER; pwd'; \
+         cd ~ && echo from-root | sudo tee by-root >/dev/null && cat by-root && stat -c %U by-root; \
+         sudo sh -c 'exit 7'; echo status=$?; sudo -l | tail -1; \
+         sudo -u nobody id 2>&1; echo status=$?; sudo -i pwd; echo hi | sudo -u ec2-user cat",
+    );
+    assert_eq!(
+        out,
+        "BECOME-SUCCESS-x\nroot\n/root ec2-user\n/home/ec2-user\nfrom-root\nec2-user\nstatus=7\n    (ALL) NOPASSWD: ALL\n\
+         sudo: unknown user nobody\nstatus=1\n/root\nhi\n"
+    );
+}
+
+#[test]
+fn metadata_answers_at_its_link_local_address_inside_the_instance() {
+    if !require(&["aws", "ssh", "bwrap", "curl"]) {
+        return;
+    }
+    if !crate::support::is_root() {
+        eprintln!("SKIPPED: an instance's own network (169.254.169.254) needs keyfleet to run as root");
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (id, ip) = launch(&server, "demo");
+    let out = ssh_ok(
+        &server,
+        &key,
+        &ip,
+        "U=http://169.254.169.254/latest; curl -s $U/meta-data/instance-id; echo; \
+         T=$(curl -s -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $U/api/token); \
+         curl -s -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/local-ipv4; echo; \
+         sudo curl -s $U/meta-data/public-keys/",
+    );
+    assert_eq!(out, format!("{id}\n{ip}\n0=demo"));
+}
+
+#[test]
 fn keyfleet_ssh_finds_address_user_and_key_and_insists_on_chmod_400() {
     if !require(&TOOLS) {
         return;

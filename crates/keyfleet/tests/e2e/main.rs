@@ -2,6 +2,7 @@
 //! port 0 with a temporary data dir and drives it with real clients.
 //!
 //! Where tests go:
+//! - `ansible.rs`: a playbook with amazon.aws and community.aws modules and `become: true`;
 //! - `attacks.rs`: a hostile instance user against the host, over real ssh;
 //! - `aws_cli.rs`: the tutorials' commands with the real `aws` CLI, checked with
 //!   `ssh-keygen`, `openssl` and `puttygen`;
@@ -28,6 +29,7 @@
 
 mod support;
 
+mod ansible;
 mod attacks;
 mod aws_cli;
 mod boto3;

@@ -40,14 +40,20 @@ impl Operation for RunInstances {
             max_count: count(p, "MaxCount")?,
             tag_specifications: p.tag_specifications(),
             user_data: p.get("UserData").map(str::to_owned),
-            security_groups: p
-                .list("SecurityGroupId")
-                .into_iter()
-                .map(GroupRef::Id)
-                .chain(p.list("SecurityGroup").into_iter().map(GroupRef::Name))
-                .collect(),
+            security_groups: primary_interface(p)?.map_or_else(
+                || {
+                    p.list("SecurityGroupId")
+                        .into_iter()
+                        .map(GroupRef::Id)
+                        .chain(p.list("SecurityGroup").into_iter().map(GroupRef::Name))
+                        .collect()
+                },
+                |_| p.list(&format!("{INTERFACE}.SecurityGroupId")).into_iter().map(GroupRef::Id).collect(),
+            ),
             placement: PlacementRequest {
-                subnet_id: p.get("SubnetId").map(str::to_owned),
+                subnet_id: primary_interface(p)?
+                    .map_or_else(|| p.get("SubnetId"), |_| p.get(&format!("{INTERFACE}.SubnetId")))
+                    .map(str::to_owned),
                 zone: p.get("Placement.AvailabilityZone").map(str::to_owned),
             },
             tokens_required: match p.get("MetadataOptions.HttpTokens") {
@@ -391,7 +397,7 @@ impl Operation for DescribeVolumes {
 /// RunInstances parameters keyfleet honours; a value keyfleet cannot honour, or any other
 /// parameter, is refused rather than dropped. `ClientToken` is sent by every SDK; the
 /// `only` values are what keyfleet's instances already are (docs/aws-choices.md).
-const RUN_INSTANCES_PARAMETERS: [Accepted; 27] = [
+const RUN_INSTANCES_PARAMETERS: [Accepted; 32] = [
     Accepted::any("ImageId"),
     Accepted::any("InstanceType"),
     Accepted::any("KeyName"),
@@ -404,6 +410,12 @@ const RUN_INSTANCES_PARAMETERS: [Accepted; 27] = [
     Accepted::any("SecurityGroup.N"),
     Accepted::any("Placement.AvailabilityZone"),
     Accepted::only("Placement.Tenancy", &["default"]),
+    // One interface, device 0, with the instance's (public) address and its volume's life.
+    Accepted::only("NetworkInterface.1.DeviceIndex", &["0"]),
+    Accepted::any("NetworkInterface.1.SubnetId"),
+    Accepted::any("NetworkInterface.1.SecurityGroupId.N"),
+    Accepted::only("NetworkInterface.1.DeleteOnTermination", &["true"]),
+    Accepted::only("NetworkInterface.1.AssociatePublicIpAddress", &["true"]),
     Accepted::any("MetadataOptions.HttpTokens"),
     Accepted::only("MetadataOptions.HttpEndpoint", &["enabled"]),
     Accepted::only("MetadataOptions.HttpProtocolIpv6", &["disabled"]),
@@ -449,6 +461,34 @@ fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
         }
     }
     Ok(size)
+}
+
+/// The one network interface an instance has, as SDKs and Ansible describe it.
+const INTERFACE: &str = "NetworkInterface.1";
+
+/// `Some(())` when the launch describes its network interface (`NetworkInterface.1.…`),
+/// which then holds the subnet and groups: EC2 refuses them at both levels at once.
+fn primary_interface(p: &QueryParams) -> Result<Option<()>, ApiError> {
+    let prefix = format!("{INTERFACE}.");
+    if !p.names().any(|name| name.starts_with(&prefix)) {
+        return Ok(None);
+    }
+    let combination = |what: &str| {
+        ApiError::bad_request(
+            "InvalidParameterCombination",
+            format!("Network interfaces and an instance-level {what} may not be specified on the same request"),
+        )
+    };
+    if !p.list("SecurityGroupId").is_empty() || !p.list("SecurityGroup").is_empty() {
+        return Err(combination("security groups"));
+    }
+    if p.get("SubnetId").is_some() {
+        return Err(combination("subnet ID"));
+    }
+    if p.get(&format!("{INTERFACE}.DeviceIndex")).is_none() {
+        return Err(ApiError::invalid_parameter_value("Each network interface requires a device index.".into()));
+    }
+    Ok(Some(()))
 }
 
 /// At most 64 ASCII characters, as EC2 documents.
