@@ -139,6 +139,22 @@ const CASES: &[(&str, Wire)] = &[
         "ec2_describe_instance_attribute_missing",
         Wire::Ec2("Action=DescribeInstanceAttribute&InstanceId=i-0123456789abcdef0&Attribute=userData"),
     ),
+    ("ec2_modify_instance_attribute_none", Wire::Ec2("Action=ModifyInstanceAttribute&InstanceId=i-0123456789abcdef0")),
+    (
+        "ec2_modify_instance_attribute_two",
+        Wire::Ec2(
+            "Action=ModifyInstanceAttribute&InstanceId=i-0123456789abcdef0&InstanceType.Value=t3.small\
+             &DisableApiTermination.Value=true",
+        ),
+    ),
+    (
+        "ec2_modify_instance_attribute_missing",
+        Wire::Ec2("Action=ModifyInstanceAttribute&InstanceId=i-0123456789abcdef0&DisableApiTermination.Value=true"),
+    ),
+    (
+        "ec2_modify_instance_attribute_fixed",
+        Wire::Ec2("Action=ModifyInstanceAttribute&InstanceId=i-0123456789abcdef0&SourceDestCheck.Value=false"),
+    ),
     ("ec2_describe_images", Wire::Ec2("Action=DescribeImages")),
     ("ec2_describe_images_missing", Wire::Ec2("Action=DescribeImages&ImageId.1=ami-0000000000000000")),
     ("ec2_describe_instances", Wire::Ec2("Action=DescribeInstances")),

@@ -189,6 +189,17 @@ impl From<Error> for ApiError {
             Error::InstanceIdMalformed(id) => {
                 Self::bad_request("InvalidInstanceID.Malformed", format!("Invalid id: \"{id}\""))
             }
+            Error::TerminationProtected(id) => Self::bad_request(
+                "OperationNotPermitted",
+                format!(
+                    "The instance '{id}' may not be terminated. Modify its 'disableApiTermination' instance attribute \
+                     and try again."
+                ),
+            ),
+            Error::NotStopped(id) => Self::bad_request(
+                "IncorrectInstanceState",
+                format!("The instance '{id}' is not in the 'stopped' state."),
+            ),
             Error::IncorrectInstanceState { instance_id, verb } => Self::bad_request(
                 "IncorrectInstanceState",
                 format!("The instance '{instance_id}' is not in a state from which it can be {verb}."),

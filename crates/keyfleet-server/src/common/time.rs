@@ -13,6 +13,11 @@ pub fn iso8601(ms: i64) -> String {
     format(ms, format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
 }
 
+/// `2022-04-28 11:37:26`: EC2's StateTransitionReason ("User initiated (… GMT)").
+pub fn date_and_time(ms: i64) -> String {
+    format(ms, format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

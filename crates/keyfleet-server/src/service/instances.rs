@@ -19,7 +19,9 @@ use crate::common::ids;
 use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
 use crate::store::InstanceState::{self, Pending, Running, ShuttingDown, Stopped, Stopping, Terminated};
-use crate::store::{InstanceRow, KeyPairQuery, LaunchLimits, Scope, Store, StoreError, WireName};
+use crate::store::{
+    InstanceAttribute, InstanceRow, KeyPairQuery, LaunchLimits, Scope, ShutdownBehavior, Store, StoreError, WireName,
+};
 
 /// The images every account can launch.
 pub const IMAGES: [Image; 1] = [Image {
@@ -83,6 +85,20 @@ pub struct RunInstances {
     pub placement: PlacementRequest,
     /// `SecurityGroupId.N` and `SecurityGroup.N`; none means the default group.
     pub security_groups: Vec<GroupRef>,
+    /// `DisableApiTermination`.
+    pub disable_api_termination: bool,
+    /// `InstanceInitiatedShutdownBehavior`.
+    pub shutdown_behavior: ShutdownBehavior,
+}
+
+/// What ModifyInstanceAttribute changes: an attribute as stored, or the security groups as
+/// the caller names them.
+#[derive(Debug, Clone)]
+pub enum Modification {
+    /// Stored as given (after checks).
+    Set(InstanceAttribute),
+    /// `GroupId.N`, resolved to the instance's groups.
+    SecurityGroups(Vec<GroupRef>),
 }
 
 /// The root volume's size: the image's unless asked for, never below it (EC2 cannot shrink
@@ -334,6 +350,32 @@ impl Instances {
         Ok(changes)
     }
 
+    /// `ModifyInstanceAttribute`: one attribute. The instance type and user data change only
+    /// while the instance is stopped (checked in the store's update itself); they take effect
+    /// at its next start.
+    pub async fn modify_attribute(&self, scope: &Scope, instance_id: &str, attribute: Modification) -> Result<()> {
+        let rows = self.existing(scope, &[instance_id.to_owned()]).await?;
+        check_states(&rows, &[Pending, Running, Stopping, Stopped], "modified")?;
+        let attribute = match attribute {
+            Modification::Set(InstanceAttribute::InstanceType(name)) => {
+                super::instance_types::for_launch(&name, IMAGE_ARCHITECTURE)?;
+                InstanceAttribute::InstanceType(name)
+            }
+            Modification::Set(other) => other,
+            Modification::SecurityGroups(groups) => {
+                let groups = self.security_groups.for_launch(scope, &groups).await?;
+                InstanceAttribute::SecurityGroups(groups.into_iter().map(|g| g.id).collect())
+            }
+        };
+        if self.store.modify_instance(scope, instance_id, &attribute).await? {
+            return Ok(());
+        }
+        Err(match attribute.needs_stopped() {
+            true => Error::NotStopped(instance_id.to_owned()),
+            false => Error::InstanceNotFound(vec![instance_id.to_owned()]),
+        })
+    }
+
     /// `RebootInstances`: ends every session and restarts the SSH server.
     pub async fn reboot(&self, scope: &Scope, instance_ids: &[String]) -> Result<()> {
         let rows = self.existing(scope, instance_ids).await?;
@@ -350,9 +392,13 @@ impl Instances {
         Ok(())
     }
 
-    /// `TerminateInstances`: idempotent; the root volume is deleted.
+    /// `TerminateInstances`: idempotent; the root volume is deleted. An instance with
+    /// `disableApiTermination` fails the whole call, before any instance changes.
     pub async fn terminate(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
         let rows = self.existing(scope, instance_ids).await?;
+        if let Some(protected) = rows.iter().find(|r| r.disable_api_termination && r.state != Terminated) {
+            return Err(Error::TerminationProtected(protected.id.clone()));
+        }
         let mut changes = Vec::new();
         for row in rows {
             let Some(previous) =
@@ -626,6 +672,9 @@ impl Instances {
                     reboots: 0,
                     http_tokens: if input.tokens_required { "required" } else { "optional" }.to_owned(),
                     security_groups: resolved.security_groups.clone(),
+                    disable_api_termination: input.disable_api_termination,
+                    shutdown_behavior: input.shutdown_behavior,
+                    user_transition_ms: None,
                     tags: resolved.tags.clone(),
                 })
                 .collect();

@@ -241,6 +241,12 @@ pub enum Error {
     /// An instance id that is not `i-` + hex (`InvalidInstanceID.Malformed`).
     #[error("malformed instance id {0:?}")]
     InstanceIdMalformed(String),
+    /// TerminateInstances on an instance with `disableApiTermination` (`OperationNotPermitted`).
+    #[error("instance {0} is protected from termination")]
+    TerminationProtected(String),
+    /// An attribute that changes only while the instance is stopped (`IncorrectInstanceState`).
+    #[error("instance {0} is not stopped")]
+    NotStopped(String),
     /// The instance's state does not allow the action (`IncorrectInstanceState`).
     #[error("instance {instance_id} cannot be {verb}")]
     IncorrectInstanceState {

@@ -403,6 +403,55 @@ pub struct InstanceRow {
     /// Its security groups (`sg-…`); empty for instances launched before groups existed,
     /// which are in the default group.
     pub security_groups: Vec<String>,
+    /// `disableApiTermination`: TerminateInstances refuses it.
+    pub disable_api_termination: bool,
+    /// `instanceInitiatedShutdownBehavior`.
+    pub shutdown_behavior: ShutdownBehavior,
+    /// When the user last stopped or terminated it (milliseconds); cleared by a start.
+    pub user_transition_ms: Option<i64>,
+}
+
+/// What an instance does when it shuts itself down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShutdownBehavior {
+    /// It stops (EC2's default).
+    #[default]
+    Stop,
+    /// It is terminated.
+    Terminate,
+}
+
+impl WireName for ShutdownBehavior {
+    const ALL: &'static [Self] = &[ShutdownBehavior::Stop, ShutdownBehavior::Terminate];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ShutdownBehavior::Stop => "stop",
+            ShutdownBehavior::Terminate => "terminate",
+        }
+    }
+}
+
+/// One instance attribute, as ModifyInstanceAttribute sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceAttribute {
+    /// `instanceType` (only while stopped).
+    InstanceType(String),
+    /// `userData`, base64 (only while stopped).
+    UserData(Option<String>),
+    /// `disableApiTermination`.
+    DisableApiTermination(bool),
+    /// `instanceInitiatedShutdownBehavior`.
+    ShutdownBehavior(ShutdownBehavior),
+    /// `groupSet`: the security groups' ids.
+    SecurityGroups(Vec<String>),
+}
+
+impl InstanceAttribute {
+    /// Whether EC2 changes it only on a stopped instance.
+    pub fn needs_stopped(&self) -> bool {
+        matches!(self, InstanceAttribute::InstanceType(_) | InstanceAttribute::UserData(_))
+    }
 }
 
 /// A security group rule's IP protocol (`-1` is every protocol).
@@ -933,6 +982,11 @@ pub trait InstanceStore: Send + Sync + 'static {
 
     /// The addresses of instances that are not terminated, in every scope.
     async fn live_addresses(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Sets one attribute of an instance; `false` if there is no such instance, or it is not
+    /// stopped where the attribute needs that (checked in the same statement).
+    async fn modify_instance(&self, scope: &Scope, id: &str, attribute: &InstanceAttribute)
+    -> Result<bool, StoreError>;
 
     /// Keeps a key pushed with EC2 Instance Connect until `expires_ms`; drops expired ones.
     async fn push_key(

@@ -1,7 +1,7 @@
 //! The default VPC, its subnets and zones, and instance status, as the aws CLI and the
 //! tools that launch with it (Ansible's `ec2_instance`) ask for them.
 
-use crate::instances::{TOOLS, create_key, describe, ssh_ok, ssh_refused};
+use crate::instances::{TOOLS, create_key, describe, ssh_ok, ssh_refused, wait_for_state};
 use crate::support::{TestServer, json, require};
 
 /// The string at a JSON pointer.
@@ -388,6 +388,117 @@ fn instance_attributes_are_described() {
     server.aws_err(
         "ec2 describe-instance-attribute --instance-id i-0123456789abcdef0 --attribute userData",
         "InvalidInstanceID.NotFound",
+    );
+}
+
+/// ModifyInstanceAttribute as the aws CLI sends it, each attribute with EC2's state rules:
+/// termination protection holds against TerminateInstances, the type and user data change
+/// only while stopped, and the instance reports why it last changed state.
+#[test]
+fn instance_attributes_are_modified_and_termination_protection_holds() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let out = json(&server.aws_ok(
+        "ec2 run-instances --image-id ami-keyfleet-linux --disable-api-termination \
+         --instance-initiated-shutdown-behavior terminate",
+    ));
+    let id = text(&out, "/Instances/0/InstanceId");
+    assert_eq!(out["Instances"][0]["StateReason"]["Code"], "pending", "{out}");
+    let attribute = |name: &str| {
+        json(&server.aws_ok(&format!("ec2 describe-instance-attribute --instance-id {id} --attribute {name}")))
+    };
+    assert_eq!(attribute("disableApiTermination")["DisableApiTermination"]["Value"], true);
+    assert_eq!(
+        attribute("instanceInitiatedShutdownBehavior")["InstanceInitiatedShutdownBehavior"]["Value"],
+        "terminate"
+    );
+
+    let refused = server.aws_err(&format!("ec2 terminate-instances --instance-ids {id}"), "OperationNotPermitted");
+    assert!(
+        refused.contains(&format!(
+            "The instance '{id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and \
+             try again."
+        )),
+        "{refused}"
+    );
+    let running = server.aws_err(
+        &format!("ec2 modify-instance-attribute --instance-id {id} --instance-type t3.small"),
+        "IncorrectInstanceState",
+    );
+    assert!(running.contains(&format!("The instance '{id}' is not in the 'stopped' state.")), "{running}");
+    server.aws_err(
+        &format!("ec2 modify-instance-attribute --instance-id {id} --instance-type t3.small --disable-api-termination"),
+        "InvalidParameterCombination",
+    );
+
+    server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+    wait_for_state(&server, &id, "stopped");
+    let stopped = describe(&server, &id);
+    assert_eq!(stopped["StateReason"]["Code"], "Client.UserInitiatedShutdown", "{stopped}");
+    let reason = text(&stopped, "/StateTransitionReason");
+    assert!(reason.starts_with("User initiated (20") && reason.ends_with(" GMT)") && reason.len() == 40, "{reason}");
+
+    server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --instance-type t3.small"));
+    server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --attribute userData --value aGk="));
+    let group = json(&server.aws_ok("ec2 create-security-group --group-name second --description second"));
+    let group = text(&group, "/GroupId");
+    server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --groups {group}"));
+    server.aws_err(
+        &format!("ec2 modify-instance-attribute --instance-id {id} --groups sg-0123456789abcdef0"),
+        "InvalidGroup.NotFound",
+    );
+    server.aws_ok(&format!("ec2 start-instances --instance-ids {id}"));
+    wait_for_state(&server, &id, "running");
+    let started = describe(&server, &id);
+    assert_eq!(started["InstanceType"], "t3.small", "{started}");
+    assert_eq!(started["StateTransitionReason"], "", "a start forgets the stop: {started}");
+    assert!(started.get("StateReason").is_none(), "{started}");
+    assert_eq!(started["SecurityGroups"][0]["GroupId"], group.as_str(), "{started}");
+    assert_eq!(base64_decode(attribute("userData")["UserData"]["Value"].as_str().unwrap()), "hi");
+
+    server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination"));
+    server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --source-dest-check"));
+    server.aws_err(
+        &format!("ec2 modify-instance-attribute --instance-id {id} --no-source-dest-check"),
+        "UnsupportedOperation",
+    );
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
+    wait_for_state(&server, &id, "terminated");
+    let terminated = describe(&server, &id);
+    assert_eq!(terminated["StateReason"]["Message"], "Client.UserInitiatedShutdown: User initiated shutdown");
+    assert!(text(&terminated, "/StateTransitionReason").starts_with("User initiated ("), "{terminated}");
+}
+
+/// Ansible's ec2_instance names the subnet and groups on the network interface; EC2 refuses
+/// them at both levels at once.
+#[test]
+fn a_launch_takes_its_subnet_and_groups_from_its_network_interface() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let subnets = json(&server.aws_ok("ec2 describe-subnets --filters Name=availability-zone,Values=us-east-1b"));
+    let subnet = text(&subnets, "/Subnets/0/SubnetId");
+    let group = text(&json(&server.aws_ok("ec2 create-security-group --group-name nic --description nic")), "/GroupId");
+    let out = json(&server.aws_ok(&format!(
+        "ec2 run-instances --image-id ami-keyfleet-linux \
+         --network-interfaces DeviceIndex=0,SubnetId={subnet},Groups={group},DeleteOnTermination=true"
+    )));
+    assert_eq!(out["Instances"][0]["Placement"]["AvailabilityZone"], "us-east-1b", "{out}");
+    assert_eq!(out["Instances"][0]["SecurityGroups"][0]["GroupId"], group.as_str(), "{out}");
+    server.aws_err(
+        &format!(
+            "ec2 run-instances --image-id ami-keyfleet-linux --subnet-id {subnet} \
+             --network-interfaces DeviceIndex=0,Groups={group}"
+        ),
+        "InvalidParameterCombination",
+    );
+    let second = format!("DeviceIndex=0,Groups={group} DeviceIndex=1,Groups={group}");
+    server.aws_err(
+        &format!("ec2 run-instances --image-id ami-keyfleet-linux --network-interfaces {second}"),
+        "UnsupportedOperation",
     );
 }
 

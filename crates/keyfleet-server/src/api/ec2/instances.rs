@@ -1,7 +1,7 @@
 //! Wire side of the instance actions, images and volumes (shapes: docs/aws-facts.md, "Instances, images
 //! and volumes").
 
-use super::{INSTANCE_PAGES, VOLUME_PAGES, page, refuse_unimplemented, targets};
+use super::{INSTANCE_PAGES, VOLUME_PAGES, page, refuse_unimplemented, targets, unsupported};
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Ec2Query, Operation};
@@ -14,8 +14,8 @@ use crate::service::network::{self, PlacementRequest};
 use crate::service::security_groups::{DEFAULT_GROUP, GroupRef};
 use std::marker::PhantomData;
 
-use crate::service::instances::{self as service, IMAGES, Placed, StateChange};
-use crate::store::{InstanceRow, InstanceState, Scope, WireName};
+use crate::service::instances::{self as service, IMAGES, Modification, Placed, StateChange};
+use crate::store::{InstanceAttribute, InstanceRow, InstanceState, Scope, ShutdownBehavior, WireName};
 
 pub(crate) struct RunInstances;
 
@@ -56,6 +56,8 @@ impl Operation for RunInstances {
                     .map(str::to_owned),
                 zone: p.get("Placement.AvailabilityZone").map(str::to_owned),
             },
+            disable_api_termination: p.flag("DisableApiTermination")?,
+            shutdown_behavior: shutdown_behavior(p.get("InstanceInitiatedShutdownBehavior"))?.unwrap_or_default(),
             tokens_required: match p.get("MetadataOptions.HttpTokens") {
                 None | Some("optional") => false,
                 Some("required") => true,
@@ -397,7 +399,7 @@ impl Operation for DescribeVolumes {
 /// RunInstances parameters keyfleet honours; a value keyfleet cannot honour, or any other
 /// parameter, is refused rather than dropped. `ClientToken` is sent by every SDK; the
 /// `only` values are what keyfleet's instances already are (docs/aws-choices.md).
-const RUN_INSTANCES_PARAMETERS: [Accepted; 32] = [
+const RUN_INSTANCES_PARAMETERS: [Accepted; 33] = [
     Accepted::any("ImageId"),
     Accepted::any("InstanceType"),
     Accepted::any("KeyName"),
@@ -422,7 +424,8 @@ const RUN_INSTANCES_PARAMETERS: [Accepted; 32] = [
     Accepted::only("MetadataOptions.InstanceMetadataTags", &["disabled"]),
     Accepted::only("Monitoring.Enabled", &["false"]),
     Accepted::only("EbsOptimized", &["false"]),
-    Accepted::only("DisableApiTermination", &["false"]),
+    Accepted::any("DisableApiTermination"),
+    Accepted::any("InstanceInitiatedShutdownBehavior"),
     Accepted::any("TagSpecification.N.ResourceType"),
     Accepted::any("TagSpecification.N.Tag.N.Key"),
     Accepted::any("TagSpecification.N.Tag.N.Value"),
@@ -489,6 +492,20 @@ fn primary_interface(p: &QueryParams) -> Result<Option<()>, ApiError> {
         return Err(ApiError::invalid_parameter_value("Each network interface requires a device index.".into()));
     }
     Ok(Some(()))
+}
+
+/// `stop` or `terminate`, when given.
+fn shutdown_behavior(value: Option<&str>) -> Result<Option<ShutdownBehavior>, ApiError> {
+    value
+        .map(|v| {
+            ShutdownBehavior::parse(v).ok_or_else(|| {
+                ApiError::invalid_parameter_value(format!(
+                    "Value ({v}) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values: stop, \
+                     terminate."
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// At most 64 ASCII characters, as EC2 documents.
@@ -636,7 +653,11 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope, groups: &G
     let public = !public_dns.is_empty();
     w.start("item").text("instanceId", &row.id).text("imageId", &row.image_id);
     state(w, "instanceState", row.state);
-    w.text("privateDnsName", &private_dns).text("dnsName", &public_dns).text("reason", "");
+    let (transition, reason) = state_reasons(row);
+    w.text("privateDnsName", &private_dns).text("dnsName", &public_dns).text("reason", &transition);
+    if let Some((code, message)) = reason {
+        w.start("stateReason").text("code", code).text("message", message).end("stateReason");
+    }
     if let Some(key) = &row.key_name {
         w.text("keyName", key);
     }
@@ -697,6 +718,19 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope, groups: &G
         w.end("tagSet");
     }
     w.end("item");
+}
+
+/// StateTransitionReason and StateReason: a launch, and the user's last stop or terminate
+/// (a start forgets it).
+fn state_reasons(row: &InstanceRow) -> (String, Option<(&'static str, &'static str)>) {
+    match (row.state, row.user_transition_ms) {
+        (InstanceState::Pending, _) => (String::new(), Some(("pending", "pending"))),
+        (InstanceState::Running, _) | (_, None) => (String::new(), None),
+        (_, Some(ms)) => (
+            format!("User initiated ({} GMT)", crate::common::time::date_and_time(ms)),
+            Some(("Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown")),
+        ),
+    }
 }
 
 pub(super) struct DescribeInstanceStatus;
@@ -965,8 +999,9 @@ impl Operation for DescribeInstanceAttribute {
             let scalar = match attribute {
                 "instanceType" => Some(row.instance_type.clone()),
                 "userData" => row.user_data.clone(),
-                "disableApiTermination" | "ebsOptimized" | "disableApiStop" => Some("false".to_owned()),
-                "instanceInitiatedShutdownBehavior" => Some("stop".to_owned()),
+                "disableApiTermination" => Some(row.disable_api_termination.to_string()),
+                "ebsOptimized" | "disableApiStop" => Some("false".to_owned()),
+                "instanceInitiatedShutdownBehavior" => Some(row.shutdown_behavior.as_str().to_owned()),
                 "rootDeviceName" => Some(service::ROOT_DEVICE.to_owned()),
                 "sourceDestCheck" | "enaSupport" => Some("true".to_owned()),
                 _ => None,
@@ -982,5 +1017,128 @@ impl Operation for DescribeInstanceAttribute {
                 }
             }
         })
+    }
+}
+
+pub(super) struct ModifyInstanceAttribute;
+
+const MODIFY_INSTANCE_ATTRIBUTE_PARAMETERS: [Accepted; 12] = [
+    Accepted::any("InstanceId"),
+    Accepted::any("Attribute"),
+    Accepted::any("Value"),
+    Accepted::any("InstanceType.Value"),
+    Accepted::any("UserData.Value"),
+    Accepted::any("DisableApiTermination.Value"),
+    Accepted::any("InstanceInitiatedShutdownBehavior.Value"),
+    Accepted::any("GroupId.N"),
+    // Fixed for every keyfleet instance: set to what they are, they change nothing.
+    Accepted::any("SourceDestCheck.Value"),
+    Accepted::any("EbsOptimized.Value"),
+    Accepted::any("DisableApiStop.Value"),
+    Accepted::any("EnaSupport.Value"),
+];
+
+/// Attributes by their `<Name>.Value` parameter; the fixed ones with the one value they have.
+const MODIFIABLE: [(&str, &str, Option<&str>); 8] = [
+    ("instanceType", "InstanceType.Value", None),
+    ("userData", "UserData.Value", None),
+    ("disableApiTermination", "DisableApiTermination.Value", None),
+    ("instanceInitiatedShutdownBehavior", "InstanceInitiatedShutdownBehavior.Value", None),
+    ("sourceDestCheck", "SourceDestCheck.Value", Some("true")),
+    ("ebsOptimized", "EbsOptimized.Value", Some("false")),
+    ("disableApiStop", "DisableApiStop.Value", Some("false")),
+    ("enaSupport", "EnaSupport.Value", Some("true")),
+];
+
+impl Operation for ModifyInstanceAttribute {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "ModifyInstanceAttribute";
+    const ACTION: &'static str = "ec2:ModifyInstanceAttribute";
+    const READ_ONLY: bool = false;
+    /// The instance, and the change (`None`: a fixed attribute set to what it is).
+    type Input = (String, Option<Modification>);
+    type Output = ();
+
+    /// One attribute per call, as `<Name>.Value`, `GroupId.N`, or the older
+    /// `Attribute=<name>&Value=<value>`.
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &MODIFY_INSTANCE_ATTRIBUTE_PARAMETERS)?;
+        let id = p.required("InstanceId")?.to_owned();
+        let mut asked = Vec::new();
+        for (attribute, parameter, _) in MODIFIABLE {
+            if let Some(value) = p.get(parameter) {
+                asked.push((attribute, modification(attribute, value)?));
+            }
+        }
+        let groups = p.list("GroupId");
+        if !groups.is_empty() {
+            asked
+                .push(("groupSet", Some(Modification::SecurityGroups(groups.into_iter().map(GroupRef::Id).collect()))));
+        }
+        if let Some(named) = p.get("Attribute") {
+            let (attribute, _, _) = MODIFIABLE.iter().find(|(a, _, _)| *a == named).ok_or_else(|| {
+                ApiError::invalid_parameter_value(format!(
+                    "Value ({named}) for parameter attribute is invalid. Unknown attribute."
+                ))
+            })?;
+            let value = p.get("Value").ok_or_else(|| ApiError::missing_parameter("Value"))?;
+            asked.push((attribute, modification(attribute, value)?));
+        }
+        let combination = |message: String| ApiError::bad_request("InvalidParameterCombination", message);
+        match asked.len() {
+            0 => Err(combination("No attributes specified.".into())),
+            1 => Ok((id, asked.into_iter().next().and_then(|(_, change)| change))),
+            _ => Err(combination(format!(
+                "Fields for multiple attribute types specified: {}",
+                asked.iter().map(|(a, _)| *a).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    async fn authorization(ctx: &Context<'_>, (id, _): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(targets::instances(ctx, std::slice::from_ref(id)).await?))
+    }
+
+    async fn call(ctx: &Context<'_>, (id, change): Self::Input) -> Result<(), ApiError> {
+        match change {
+            Some(change) => Ok(ctx.state.instances.modify_attribute(&ctx.scope, &id, change).await?),
+            // Still an instance of the caller's, or the answer would be wrong.
+            None => {
+                let found = ctx.state.instances.describe(&ctx.scope, std::slice::from_ref(&id), &[]).await?;
+                match found.is_empty() {
+                    true => Err(crate::service::Error::InstanceNotFound(vec![id]).into()),
+                    false => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 64, |w| {
+            w.text("return", "true");
+        })
+    }
+}
+
+/// One attribute's new value; `None` for a fixed one set to what it is.
+fn modification(attribute: &'static str, value: &str) -> Result<Option<Modification>, ApiError> {
+    let set = |a| Ok(Some(Modification::Set(a)));
+    match attribute {
+        "instanceType" => set(InstanceAttribute::InstanceType(value.to_owned())),
+        "userData" => set(InstanceAttribute::UserData((!value.is_empty()).then(|| value.to_owned()))),
+        "disableApiTermination" => match value {
+            "true" | "false" => set(InstanceAttribute::DisableApiTermination(value == "true")),
+            _ => Err(ApiError::invalid_parameter_value(format!(
+                "Invalid value '{value}' for disableApiTermination. Expected true or false."
+            ))),
+        },
+        "instanceInitiatedShutdownBehavior" => match shutdown_behavior(Some(value))? {
+            Some(behavior) => set(InstanceAttribute::ShutdownBehavior(behavior)),
+            None => Ok(None),
+        },
+        fixed => match MODIFIABLE.iter().find(|(a, _, _)| *a == fixed).and_then(|(_, _, v)| *v) {
+            Some(only) if only == value => Ok(None),
+            _ => Err(unsupported(ModifyInstanceAttribute::NAME, &format!("{fixed}={value}"))),
+        },
     }
 }

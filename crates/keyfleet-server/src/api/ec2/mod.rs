@@ -34,6 +34,7 @@ pub static ACTIONS: &[Endpoint<Ec2Query>] = &[
     Endpoint::of::<instances::RebootInstances>(),
     Endpoint::of::<instances::Transition<instances::Terminate>>(),
     Endpoint::of::<instances::DescribeImages>(),
+    Endpoint::of::<instances::ModifyInstanceAttribute>(),
     Endpoint::of::<instances::DescribeVolumes>(),
     Endpoint::of::<regions::DescribeRegions>(),
     Endpoint::of::<network::DescribeAvailabilityZones>(),

@@ -24,6 +24,9 @@ fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
         lease_ms: r.get("lease_ms"),
         reboots: r.get("reboots"),
         security_groups: r.get::<String, _>("security_groups").split_whitespace().map(str::to_owned).collect(),
+        disable_api_termination: r.get::<i64, _>("disable_api_termination") != 0,
+        shutdown_behavior: wire(r, "shutdown_behavior")?,
+        user_transition_ms: r.get("user_transition_ms"),
         tags: Vec::new(),
     })
 }
@@ -34,7 +37,7 @@ macro_rules! select_instances {
         concat!(
             "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, volume_gib, \
              client_token, launch_index, launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, \
-             security_groups",
+             security_groups, disable_api_termination, shutdown_behavior, user_transition_ms",
             $rest
         )
     };
@@ -85,8 +88,10 @@ impl InstanceStore for SqlStore {
             let inserted = sqlx::query(
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
                                         volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens, owner,
-                                        lease_ms, volume_gib, client_token, security_groups)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                                        lease_ms, volume_gib, client_token, security_groups, disable_api_termination,
+                                        shutdown_behavior)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                         $21, $22)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -108,6 +113,8 @@ impl InstanceStore for SqlStore {
             .bind(row.volume_gib)
             .bind(&row.client_token)
             .bind(row.security_groups.join(" "))
+            .bind(i64::from(row.disable_api_termination))
+            .bind(row.shutdown_behavior.as_str())
             .execute(&mut *tx)
             .await;
             unique(inserted)?;
@@ -157,21 +164,63 @@ impl InstanceStore for SqlStore {
                 return Ok(None);
             };
             let mut conn = self.writer.acquire().await?;
-            let moved = sqlx::query(
-                "UPDATE instances SET state = $4 WHERE account = $1 AND region = $2 AND id = $3 AND state = $5",
-            )
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(id)
-            .bind(to.as_str())
-            .bind(current.as_str())
-            .execute(&mut *conn)
-            .await?;
+            // A stop or terminate is the user's (the reconciler only finishes them), and a
+            // start forgets the last one, as EC2's StateTransitionReason does.
+            let stamp = match to {
+                InstanceState::Stopping | InstanceState::ShuttingDown => Some(Some(crate::common::time::now_ms())),
+                InstanceState::Pending => Some(None),
+                _ => None,
+            };
+            let statement = match stamp {
+                Some(_) => {
+                    "UPDATE instances SET state = $4, user_transition_ms = $6
+                     WHERE account = $1 AND region = $2 AND id = $3 AND state = $5"
+                }
+                None => "UPDATE instances SET state = $4 WHERE account = $1 AND region = $2 AND id = $3 AND state = $5",
+            };
+            let mut update = sqlx::query(statement)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(id)
+                .bind(to.as_str())
+                .bind(current.as_str());
+            if let Some(stamp) = stamp {
+                update = update.bind(stamp);
+            }
+            let moved = update.execute(&mut *conn).await?;
             if moved.rows_affected() == 1 {
                 return Ok(Some(current));
             }
         }
         Err(StoreError::Contended)
+    }
+
+    async fn modify_instance(
+        &self,
+        scope: &Scope,
+        id: &str,
+        attribute: &InstanceAttribute,
+    ) -> Result<bool, StoreError> {
+        let column = match attribute {
+            InstanceAttribute::InstanceType(_) => "instance_type",
+            InstanceAttribute::UserData(_) => "user_data",
+            InstanceAttribute::DisableApiTermination(_) => "disable_api_termination",
+            InstanceAttribute::ShutdownBehavior(_) => "shutdown_behavior",
+            InstanceAttribute::SecurityGroups(_) => "security_groups",
+        };
+        let stopped_only = if attribute.needs_stopped() { " AND state = 'stopped'" } else { "" };
+        let statement =
+            format!("UPDATE instances SET {column} = $4 WHERE account = $1 AND region = $2 AND id = $3{stopped_only}");
+        let update = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(&scope.account).bind(&scope.region).bind(id);
+        let update = match attribute {
+            InstanceAttribute::InstanceType(value) => update.bind(value.clone()),
+            InstanceAttribute::UserData(value) => update.bind(value.clone()),
+            InstanceAttribute::DisableApiTermination(on) => update.bind(i64::from(*on)),
+            InstanceAttribute::ShutdownBehavior(behavior) => update.bind(behavior.as_str()),
+            InstanceAttribute::SecurityGroups(ids) => update.bind(ids.join(" ")),
+        };
+        let mut conn = self.writer.acquire().await?;
+        Ok(update.execute(&mut *conn).await?.rows_affected() == 1)
     }
 
     async fn push_key(

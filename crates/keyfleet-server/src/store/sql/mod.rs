@@ -38,10 +38,10 @@ use super::writer::{BoxFuture, GroupWrite, Writer};
 
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AuditStore, AutomationRow, AutomationStatus, AutomationStore,
-    ConsoleSessionRow, ConsoleStore, DeleteUserOutcome, IamStore, InstanceRow, InstanceState, InstanceStore,
-    KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LaunchLimits, LoginProfileChange, LoginProfileRow, Maintenance,
-    ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep, Scope, StepExecution,
-    StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
+    ConsoleSessionRow, ConsoleStore, DeleteUserOutcome, IamStore, InstanceAttribute, InstanceRow, InstanceState,
+    InstanceStore, KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LaunchLimits, LoginProfileChange,
+    LoginProfileRow, Maintenance, ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep,
+    Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
 };
 use super::{
     AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
