@@ -398,6 +398,9 @@ fn instance(id: &str, state: InstanceState) -> InstanceRow {
         launch_key: None,
         http_tokens: "optional".into(),
         security_groups: vec!["sg-0123456789abcdef0".into()],
+        disable_api_termination: false,
+        shutdown_behavior: ShutdownBehavior::Stop,
+        user_transition_ms: None,
         tags: Vec::new(),
         owner: "replica-a".into(),
         lease_ms: 0,
@@ -421,6 +424,38 @@ for_each_backend!(instance_states_round_trip_and_transitions_check_the_state, |s
     let live = s.instances_in_states(&InstanceState::LIVE).await.unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(s.transition_instance(&sc, "i-9", &from, InstanceState::Stopping).await.unwrap(), None);
+});
+
+// ModifyInstanceAttribute: the type and user data only while stopped (in the update itself),
+// the rest at any time; a user's stop is stamped and a start clears the stamp.
+for_each_backend!(instance_attributes_change_as_ec2_allows, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let protected = InstanceRow {
+        disable_api_termination: true,
+        shutdown_behavior: ShutdownBehavior::Terminate,
+        ..instance("i-1", InstanceState::Running)
+    };
+    s.insert_instances(&sc, &[protected], limits(10)).await.unwrap();
+    let read = s.instances(&sc, &[]).await.unwrap().remove(0);
+    assert_eq!((read.disable_api_termination, read.shutdown_behavior), (true, ShutdownBehavior::Terminate));
+    let bigger = InstanceAttribute::InstanceType("t3.large".into());
+    assert!(!s.modify_instance(&sc, "i-1", &bigger).await.unwrap(), "running: the type stays");
+    assert!(s.modify_instance(&sc, "i-1", &InstanceAttribute::DisableApiTermination(false)).await.unwrap());
+    let groups = InstanceAttribute::SecurityGroups(vec!["sg-1".into(), "sg-2".into()]);
+    assert!(s.modify_instance(&sc, "i-1", &groups).await.unwrap());
+    assert!(!s.modify_instance(&sc, "i-9", &groups).await.unwrap(), "no such instance");
+    s.transition_instance(&sc, "i-1", &[InstanceState::Running], InstanceState::Stopping).await.unwrap();
+    s.transition_instance(&sc, "i-1", &[InstanceState::Stopping], InstanceState::Stopped).await.unwrap();
+    assert!(s.modify_instance(&sc, "i-1", &bigger).await.unwrap());
+    assert!(s.modify_instance(&sc, "i-1", &InstanceAttribute::UserData(Some("aGk=".into()))).await.unwrap());
+    let read = s.instances(&sc, &[]).await.unwrap().remove(0);
+    assert_eq!(read.instance_type, "t3.large");
+    assert_eq!(read.user_data.as_deref(), Some("aGk="));
+    assert_eq!(read.security_groups, ["sg-1", "sg-2"]);
+    assert!(!read.disable_api_termination);
+    assert!(read.user_transition_ms.is_some(), "the stop is the user's, and kept through stopped");
+    s.transition_instance(&sc, "i-1", &[InstanceState::Stopped], InstanceState::Pending).await.unwrap();
+    assert_eq!(s.instances(&sc, &[]).await.unwrap()[0].user_transition_ms, None, "a start clears it");
 });
 
 // Replicas race on one instance: a stop and a terminate at once. Exactly one may move it,
