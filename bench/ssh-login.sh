@@ -34,7 +34,7 @@ ssh-keygen -q -t ed25519 -N '' -f "$WORK/k"
 $AWS ec2 import-key-pair --key-name bench --public-key-material "fileb://$WORK/k.pub" >/dev/null
 # As on EC2, the default security group admits no one until SSH is opened.
 $AWS ec2 authorize-security-group-ingress --group-name default --protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null
-IP=$($AWS ec2 run-instances --image-id ami-keyfleet-linux --key-name bench --query 'Instances[0].PublicIpAddress' --output text)
+IP=$($AWS ec2 run-instances --image-id ami-0f5e8a2b9c3d71e46 --key-name bench --query 'Instances[0].PublicIpAddress' --output text)
 
 # A stock sshd with its own host key, accepting the same key for the bench user.
 useradd --create-home --shell /bin/bash "$BENCH_USER"

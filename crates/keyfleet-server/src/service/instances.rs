@@ -23,32 +23,7 @@ use crate::store::{
     InstanceAttribute, InstanceRow, KeyPairQuery, LaunchLimits, Scope, ShutdownBehavior, Store, StoreError, WireName,
 };
 
-/// The images every account can launch.
-pub const IMAGES: [Image; 1] = [Image {
-    id: "ami-keyfleet-linux",
-    name: "keyfleet-linux",
-    description: "keyfleet built-in Linux: the host's /usr, read-only, in a sandbox; login ec2-user",
-    root_gib: crate::runtime::disk::DEFAULT_ROOT_GIB,
-}];
-
-/// The one device of every instance: its root volume.
-pub const ROOT_DEVICE: &str = "/dev/xvda";
-
-/// A built-in image.
-#[derive(Debug, Clone, Copy)]
-pub struct Image {
-    /// `ami-…`.
-    pub id: &'static str,
-    /// Its name.
-    pub name: &'static str,
-    /// What it is.
-    pub description: &'static str,
-    /// Its root snapshot's size, GiB: the smallest and the default root volume.
-    pub root_gib: u32,
-}
-
-/// The built-in images' architecture.
-pub const IMAGE_ARCHITECTURE: &str = "x86_64";
+pub use super::images::{IMAGE_ARCHITECTURE, IMAGES, Image, ROOT_DEVICE};
 
 /// The instance type when RunInstances names none (EC2's documented default).
 pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
@@ -223,7 +198,7 @@ impl Instances {
 
     /// `RunInstances`: validates, stores the instances as pending, boots them.
     pub async fn run(&self, scope: &Scope, input: RunInstances) -> Result<(String, Vec<InstanceRow>)> {
-        let Some(image) = IMAGES.iter().find(|i| i.id == input.image_id) else {
+        let Some(image) = super::images::find(&input.image_id) else {
             return Err(Error::ImageNotFound(input.image_id));
         };
         let volume_gib = root_volume_gib(image, input.root_volume_gib)?;
@@ -555,7 +530,7 @@ impl Instances {
             .collect();
         let Some(first) = rows.first() else { return Ok(None) };
         let same = rows.iter().all(|r| {
-            r.image_id == input.image_id
+            super::images::canonical(&r.image_id) == super::images::canonical(&input.image_id)
                 && r.key_name == input.key_name
                 && input.instance_type.as_ref().is_none_or(|t| t == &r.instance_type)
         });
@@ -655,7 +630,7 @@ impl Instances {
                 .map(|(i, address)| InstanceRow {
                     id: ids::new_id("i"),
                     reservation_id: reservation_id.to_owned(),
-                    image_id: input.image_id.clone(),
+                    image_id: super::images::canonical(&input.image_id).to_owned(),
                     instance_type: input.instance_type.clone().unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_owned()),
                     key_name: input.key_name.clone(),
                     state: Pending,
@@ -829,7 +804,7 @@ impl FilterField<Placed<'_>> for InstanceFilter {
             InstanceFilter::StateName => vec![row.state.as_str()],
             InstanceFilter::StateCode => vec![row.state.code_name()],
             InstanceFilter::KeyName => row.key_name.as_deref().into_iter().collect(),
-            InstanceFilter::ImageId => vec![&row.image_id],
+            InstanceFilter::ImageId => super::images::ids_of(&row.image_id),
             InstanceFilter::InstanceType => vec![&row.instance_type],
             InstanceFilter::Address => vec![&row.address],
             InstanceFilter::Zone => vec![&placed.zone.name],

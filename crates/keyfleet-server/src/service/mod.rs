@@ -10,6 +10,7 @@ pub mod console;
 pub mod envelope;
 pub mod filter;
 pub mod iam;
+pub mod images;
 pub mod instance_connect;
 pub mod instance_types;
 pub mod instances;

@@ -1,7 +1,7 @@
 //! Wire side of the instance actions, images and volumes (shapes: docs/aws-facts.md, "Instances, images
 //! and volumes").
 
-use super::{INSTANCE_PAGES, VOLUME_PAGES, page, refuse_unimplemented, targets, unsupported};
+use super::{IMAGE_PAGES, INSTANCE_PAGES, VOLUME_PAGES, page, refuse_unimplemented, targets, unsupported};
 use crate::api::authorize::Target;
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Ec2Query, Operation};
@@ -14,7 +14,8 @@ use crate::service::network::{self, PlacementRequest};
 use crate::service::security_groups::{DEFAULT_GROUP, GroupRef};
 use std::marker::PhantomData;
 
-use crate::service::instances::{self as service, IMAGES, Modification, Placed, StateChange};
+use crate::service::images;
+use crate::service::instances::{self as service, Modification, Placed, StateChange};
 use crate::store::{InstanceAttribute, InstanceRow, InstanceState, Scope, ShutdownBehavior, WireName};
 
 pub(crate) struct RunInstances;
@@ -76,7 +77,7 @@ impl Operation for RunInstances {
         let tags = targets::requested_tags(&input.tag_specifications, "instance");
         let mut launch = vec![
             Target::instance(&ctx.scope, "*").with_request_tags(&tags),
-            Target::image(&ctx.scope, &input.image_id),
+            Target::image(&ctx.scope, crate::service::images::canonical(&input.image_id)),
         ];
         if let Some(name) = &input.key_name {
             launch.push(targets::key_pair(ctx, Some(name), None).await?);
@@ -277,42 +278,63 @@ impl Operation for RebootInstances {
 
 pub(super) struct DescribeImages;
 
+const DESCRIBE_IMAGES_PARAMETERS: [Accepted; 9] = [
+    Accepted::any("ImageId.N"),
+    Accepted::any("Owner.N"),
+    Accepted::any("ExecutableBy.N"),
+    Accepted::any("Filter.N.Name"),
+    Accepted::any("Filter.N.Value.N"),
+    Accepted::any("MaxResults"),
+    Accepted::any("NextToken"),
+    // Built-in images are never deprecated or disabled: including them changes nothing.
+    Accepted::any("IncludeDeprecated"),
+    Accepted::any("IncludeDisabled"),
+];
+
 impl Operation for DescribeImages {
     type Protocol = Ec2Query;
     const NAME: &'static str = "DescribeImages";
     const ACTION: &'static str = "ec2:DescribeImages";
     const READ_ONLY: bool = true;
-    type Input = Vec<String>;
-    type Output = Vec<String>;
+    type Input = (images::DescribeImages, Page);
+    type Output = (Vec<&'static images::Image>, Option<String>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        Ok(p.list("ImageId"))
+        refuse_unimplemented(p, Self::NAME, &DESCRIBE_IMAGES_PARAMETERS)?;
+        p.flag("IncludeDeprecated")?;
+        p.flag("IncludeDisabled")?;
+        let request = images::DescribeImages {
+            ids: p.list("ImageId"),
+            owners: p.list("Owner"),
+            executable_by: p.list("ExecutableBy"),
+            filters: p.filters()?,
+        };
+        let page = page(p, !request.ids.is_empty(), &IMAGE_PAGES)?;
+        Ok((request, page))
     }
 
     async fn authorization(_: &Context<'_>, _: &Self::Input) -> Result<Authorization, ApiError> {
         Ok(Authorization::any())
     }
 
-    async fn call(_: &Context<'_>, wanted: Self::Input) -> Result<Self::Output, ApiError> {
-        if let Some(missing) = wanted.iter().find(|id| !IMAGES.iter().any(|i| &i.id == id)) {
-            return Err(crate::service::Error::ImageNotFound(missing.clone()).into());
-        }
-        Ok(wanted)
+    async fn call(ctx: &Context<'_>, (request, page): Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(page.take(images::describe(&ctx.scope.account, &request)?))
     }
 
-    fn encode(ctx: &Context<'_>, wanted: Self::Output) -> Reply {
+    fn encode(ctx: &Context<'_>, (found, next): Self::Output) -> Reply {
         ec2_query::success(Self::NAME, ctx.request_id, 1024, |w| {
             w.start("imagesSet");
-            for image in IMAGES.iter().filter(|i| wanted.is_empty() || wanted.iter().any(|w| w == i.id)) {
+            for image in found {
                 w.start("item")
                     .text("imageId", image.id)
-                    .text("imageLocation", &format!("keyfleet/{}", image.name))
+                    .text("imageLocation", &format!("{}/{}", images::IMAGE_OWNER_ALIAS, image.name))
                     .text("imageState", "available")
-                    .text("imageOwnerId", "000000000000")
+                    .text("imageOwnerId", images::IMAGE_OWNER_ID)
                     .text("creationDate", "2026-01-01T00:00:00.000Z")
                     .text("isPublic", "true")
                     .text("architecture", service::IMAGE_ARCHITECTURE)
                     .text("imageType", "machine")
+                    .text("imageOwnerAlias", images::IMAGE_OWNER_ALIAS)
                     .text("name", image.name)
                     .text("description", image.description)
                     .text("rootDeviceType", "ebs")
@@ -330,9 +352,14 @@ impl Operation for DescribeImages {
                     .end("blockDeviceMapping")
                     .text("virtualizationType", "hvm")
                     .text("hypervisor", "xen")
+                    .text("platformDetails", "Linux/UNIX")
+                    .text("usageOperation", "RunInstances")
                     .end("item");
             }
             w.end("imagesSet");
+            if let Some(token) = &next {
+                w.text("nextToken", token);
+            }
         })
     }
 }

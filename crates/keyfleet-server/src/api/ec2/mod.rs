@@ -62,6 +62,8 @@ pub(super) const INSTANCE_PAGES: Paging =
     Paging { ids: "instancesSet", limits: Limits { min: 5, max: 1000, default: None, cuts_larger: false } };
 pub(super) const VOLUME_PAGES: Paging =
     Paging { ids: "volumeIds", limits: Limits { min: 5, max: 500, default: None, cuts_larger: true } };
+pub(super) const IMAGE_PAGES: Paging =
+    Paging { ids: "imageIds", limits: Limits { min: 5, max: 1000, default: None, cuts_larger: false } };
 /// DescribeVpcs and DescribeSubnets page with or without ids.
 pub(super) const NETWORK_PAGES: Paging =
     Paging { ids: "", limits: Limits { min: 5, max: 1000, default: None, cuts_larger: false } };
