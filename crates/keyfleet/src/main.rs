@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     if argv.next().as_deref().map(std::path::Path::new).and_then(std::path::Path::file_name)
         == Some(std::ffi::OsStr::new("sudo"))
     {
-        return keyfleet_server::runtime::sudo::client_main(argv.collect());
+        return keyfleet_server::runtime::sudo::client::main(argv.collect());
     }
     let args = cli::Cli::parse();
     match cli::run(args) {

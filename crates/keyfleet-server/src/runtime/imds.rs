@@ -4,9 +4,10 @@
 //! `public-keys/0/openssh-key`), versioned paths as aliases of `latest`, and AWS's XHTML
 //! error pages.
 //!
-//! Served inside the instance on a Unix socket (`/run/keyfleet/imds.sock`; instance shells
-//! have no network), and to the host on the instance's address, port 80, where it may bind:
-//! `curl --unix-socket /run/keyfleet/imds.sock http://169.254.169.254/latest/meta-data/`.
+//! Served inside the instance at `169.254.169.254:80` in its own network ([`super::netns`],
+//! keyfleet as root), else on a Unix socket (`/run/keyfleet/imds.sock`:
+//! `curl --unix-socket /run/keyfleet/imds.sock http://169.254.169.254/latest/meta-data/`), and
+//! to the host on the instance's address, port 80, where it may bind.
 //! It lives here rather than in `api/` because it answers the instance, not API callers.
 
 use std::collections::HashMap;

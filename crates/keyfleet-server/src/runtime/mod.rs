@@ -4,6 +4,7 @@
 
 pub mod authorized_keys;
 pub mod beneath;
+mod capped;
 pub mod cgroup;
 pub mod console;
 pub mod disk;
@@ -160,6 +161,18 @@ pub struct Runtime {
     host_metadata: bool,
 }
 
+/// Connections one metadata listener serves at once.
+pub const MAX_METADATA_CONNECTIONS: usize = 64;
+
+/// Serves `router` on `listener`, at most [`MAX_METADATA_CONNECTIONS`] connections at once.
+async fn serve_capped<L: axum::serve::Listener>(listener: L, router: axum::Router)
+where
+    L::Addr: std::fmt::Debug,
+{
+    let capped = capped::Capped::new(listener, MAX_METADATA_CONNECTIONS);
+    let _ = axum::serve(capped, router).await;
+}
+
 /// The default block instance addresses come from (`--instance-network`).
 pub const DEFAULT_NETWORK: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 0);
 
@@ -312,12 +325,18 @@ impl Runtime {
             .await
             .map_err(|source| RuntimeError::Bind { addr, source })?;
         let mut imds = self.serve_metadata(spec, network.as_deref()).await.map_err(volume_error)?;
-        imds.push(self.serve_sudo(spec, instance).map_err(volume_error)?);
+        match self.serve_sudo(spec, instance, network.as_deref()).await {
+            Ok(broker) => imds.extend(broker),
+            Err(e) => {
+                imds.iter().for_each(tokio::task::JoinHandle::abort);
+                return Err(volume_error(e));
+            }
+        }
         Ok(Running { ssh, imds, cgroup, home: None })
     }
 
     /// The instance's network namespace, where this host can make one. Without it the
-    /// instance still works, with its metadata only on the socket and a loopback per session.
+    /// instance still works, with its metadata and `sudo` on sockets and a loopback per session.
     async fn network_namespace(&self, instance_id: &str) -> Option<Arc<netns::NetworkNamespace>> {
         self.sandbox.as_ref()?;
         match netns::NetworkNamespace::create().await {
@@ -329,56 +348,68 @@ impl Runtime {
         }
     }
 
-    /// The metadata service on the volume's socket (seen inside as `/run/keyfleet/imds.sock`),
-    /// at `169.254.169.254:80` in the instance's network namespace, and, with `--imds-on-host`
-    /// and where this process may bind it, on the instance's address, port 80.
+    /// The metadata service: at `169.254.169.254:80` in the instance's own network, else on the
+    /// volume's socket (seen inside as `/run/keyfleet/imds.sock`); and, with `--imds-on-host`
+    /// and where this process may bind it, on the instance's address, port 80. Each holds
+    /// [`MAX_METADATA_CONNECTIONS`] connections at once: an instance that opens more waits on
+    /// its own metadata, and costs the server no more.
     async fn serve_metadata(
         &self,
         spec: &BootSpec,
         network: Option<&netns::NetworkNamespace>,
     ) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
-        use std::os::unix::fs::PermissionsExt;
-        let socket = self.volumes.imds_socket(&spec.volume_id);
-        let unix = tokio::net::UnixListener::bind(&socket)?;
-        // The instance's user connects to it; nobody else can reach the directory's mount.
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))?;
         let router = imds::router(spec.metadata.clone());
-        let mut tasks = vec![tokio::spawn({
-            let router = router.clone();
-            async move {
-                let _ = axum::serve(unix, router).await;
+        let mut tasks = Vec::new();
+        match network {
+            Some(namespace) => {
+                let tcp = namespace.listen(80).await.map_err(std::io::Error::other)?;
+                tasks.push(tokio::spawn(serve_capped(tcp, router.clone())));
             }
-        })];
-        if let Some(namespace) = network {
-            let tcp = namespace.listen(80).await.map_err(std::io::Error::other)?;
-            let router = router.clone();
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(tcp, router).await;
-            }));
+            None => {
+                let unix = self.instance_socket(&self.volumes.imds_socket(&spec.volume_id))?;
+                tasks.push(tokio::spawn(serve_capped(unix, router.clone())));
+            }
         }
         if !self.host_metadata {
             return Ok(tasks);
         }
         match tokio::net::TcpListener::bind((spec.address, 80)).await {
-            Ok(tcp) => tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(tcp, router).await;
-            })),
+            Ok(tcp) => tasks.push(tokio::spawn(serve_capped(tcp, router))),
             Err(e) => tracing::debug!(instance = %spec.instance_id, error = %e, "metadata service not on port 80"),
         }
         Ok(tasks)
     }
 
-    /// The root commands of `sudo`, on the volume's socket (`/run/keyfleet/sudo.sock` inside).
-    fn serve_sudo(
+    /// The broker of `sudo` ([`sudo`]), when instances have it: on the metadata address in the
+    /// instance's own network, else on the volume's socket (`/run/keyfleet/sudo.sock` inside).
+    async fn serve_sudo(
         &self,
         spec: &BootSpec,
         instance: Arc<ssh::InstanceSsh>,
-    ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        network: Option<&netns::NetworkNamespace>,
+    ) -> std::io::Result<Option<tokio::task::JoinHandle<()>>> {
+        if !self.sandbox.as_ref().is_some_and(Sandbox::has_sudo) {
+            return Ok(None);
+        }
+        Ok(Some(match network {
+            Some(namespace) => {
+                let tcp = namespace.listen(sudo::BROKER_PORT).await.map_err(std::io::Error::other)?;
+                tokio::spawn(sudo::serve(tcp, instance))
+            }
+            None => {
+                let unix = self.instance_socket(&self.volumes.sudo_socket(&spec.volume_id))?;
+                tokio::spawn(sudo::serve(unix, instance))
+            }
+        }))
+    }
+
+    /// A socket in the volume's `imds/`, which only the instance's user reaches (through its
+    /// mount); only used where keyfleet is not root, so that the user is keyfleet's own uid.
+    fn instance_socket(&self, path: &Path) -> std::io::Result<tokio::net::UnixListener> {
         use std::os::unix::fs::PermissionsExt;
-        let socket = self.volumes.sudo_socket(&spec.volume_id);
-        let listener = tokio::net::UnixListener::bind(&socket)?;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))?;
-        Ok(tokio::spawn(sudo::serve(listener, instance)))
+        let listener = tokio::net::UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+        Ok(listener)
     }
 
     /// Stops the SSH server and ends every session. The volume stays.

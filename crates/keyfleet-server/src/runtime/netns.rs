@@ -72,7 +72,11 @@ impl NetworkNamespace {
         let pid = holder.id().ok_or_else(|| std::io::Error::other("unshare ended at once"))?;
         let stdout = holder.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
         let mut ready = String::new();
-        tokio::io::BufReader::new(stdout).read_line(&mut ready).await?;
+        let mut stdout = tokio::io::BufReader::new(stdout);
+        let said = stdout.read_line(&mut ready);
+        tokio::time::timeout(std::time::Duration::from_secs(10), said)
+            .await
+            .map_err(|_| std::io::Error::other("ip did not finish in 10 s"))??;
         if ready.trim() != "ready" {
             let output = holder.wait_with_output().await?;
             let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();

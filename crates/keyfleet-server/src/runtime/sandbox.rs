@@ -171,6 +171,11 @@ impl Sandbox {
         Sandbox { sudo: Some(program), ..self }
     }
 
+    /// Whether instances have `sudo`.
+    pub fn has_sudo(&self) -> bool {
+        self.sudo.is_some()
+    }
+
     /// Starts a launch on the given stdin, stdout and stderr.
     pub fn spawn_on(&self, launch: &Launch<'_>, stdio: [OwnedFd; 3]) -> std::io::Result<tokio::process::Child> {
         let [stdin, stdout, stderr] = stdio;
@@ -407,7 +412,8 @@ fn view(volume: &Path, passwd_fd: i32, group_fd: i32, sudo: Option<&Path>) -> Ve
         format!("{volume}/imds"),
         "/run/keyfleet".into(),
     ]);
-    if let Some(program) = sudo {
+    // Gone since start-up (an upgrade moved it): shells go on, without sudo.
+    if let Some(program) = sudo.filter(|p| p.exists()) {
         for dir in ["/opt", "/opt/keyfleet", "/opt/keyfleet/bin"] {
             args.extend(["--perms", "0755", "--dir", dir].map(str::to_owned));
         }

@@ -3,8 +3,8 @@
 //! ```text
 //! home/ec2-user/.ssh/authorized_keys   what the sandbox sees as /home
 //! etc/ssh/ssh_host_{ecdsa,ed25519,rsa}_key  the instance's host keys, stable across stop/start
-//! imds/imds.sock                       the metadata service, /run/keyfleet/imds.sock inside
-//! imds/sudo.sock                       root commands for `sudo`, /run/keyfleet/sudo.sock inside
+//! imds/imds.sock, imds/sudo.sock       without root: the metadata service and the `sudo` broker,
+//!                                      /run/keyfleet/… inside
 //! .first-boot-done                     the "per instance" marker cloud-init keeps
 //! ```
 //! Only `home/` and `imds/` are visible inside the instance. Everything in `home/` below

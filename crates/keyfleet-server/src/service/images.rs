@@ -137,9 +137,20 @@ impl FilterField<Image> for ImageFilter {
             "virtualization-type" => ImageFilter::VirtualizationType,
             "hypervisor" => ImageFilter::Hypervisor,
             "platform-details" => ImageFilter::PlatformDetails,
-            "kernel-id" | "ramdisk-id" | "platform" | "product-code" | "product-code.type" | "tag-key"
-            | "source-instance-id" | "block-device-mapping.snapshot-id" | "manifest-location" | "sriov-net-support"
-            | "state-reason-code" | "state-reason-message" | "ena-support" | "imds-support" => ImageFilter::Absent,
+            "kernel-id"
+            | "ramdisk-id"
+            | "platform"
+            | "product-code"
+            | "product-code.type"
+            | "tag-key"
+            | "source-instance-id"
+            | "block-device-mapping.snapshot-id"
+            | "manifest-location"
+            | "sriov-net-support"
+            | "state-reason-code"
+            | "state-reason-message"
+            | "ena-support"
+            | "imds-support" => ImageFilter::Absent,
             tag if tag.starts_with("tag:") => ImageFilter::Absent,
             _ => return None,
         })

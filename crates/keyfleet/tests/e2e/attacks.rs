@@ -99,10 +99,7 @@ fn sudo_is_root_of_the_instance_and_nothing_of_the_host() {
         sudo mount -t tmpfs none /mnt 2>/dev/null && echo MOUNTED
         sudo unshare -U true 2>/dev/null && echo NESTED
         sudo cat /proc/1/cmdline | tr '\0' ' '; echo
-        exec 3</dev/null; python3 -c 'import socket, array
-s = socket.socket(socket.AF_UNIX); s.connect("/run/keyfleet/sudo.sock")
-s.sendmsg([b"\0\0\0\2id"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2, 3]))])
-print(s.recv(200).decode().strip())'"#
+        test -e /run/keyfleet/sudo.sock -o -e /run/keyfleet/imds.sock && echo SOCKET; true"#
     );
     let out = ssh_ok(&server, &key, &ip, &script);
     let mut lines = out.lines();
@@ -114,7 +111,11 @@ print(s.recv(200).decode().strip())'"#
         assert!(!out.contains(marker), "{marker}: {out}");
     }
     assert!(!out.contains(&data_dir) && !out.contains("/volumes/"), "a root sandbox shows host paths: {out}");
-    assert!(out.contains("refused expected exactly stdin, stdout and stderr"), "a fourth descriptor is refused: {out}");
+    // Only bytes reach the server from an instance in its own network: no Unix socket that
+    // could carry descriptors (a passed socket's close can hold a server thread).
+    if crate::support::is_root() {
+        assert!(!out.contains("SOCKET"), "an instance can pass descriptors to the server: {out}");
+    }
     // The namespace's own view of its map says nothing of the host (bwrap nests one more
     // namespace); what root made, as the host sees it, does.
     let made = std::fs::metadata(only_volume(&server).join("home/ec2-user/by-root")).unwrap();
@@ -403,8 +404,8 @@ fn a_fork_bomb_is_held_to_its_own_instance() {
 }
 
 /// A session whose command ignores hang-ups and whose client floods its stdin (so the
-/// server's write to it blocks) still ends when the instance stops: nothing of the
-/// instance's uid runs on the host afterwards.
+/// server's write to it blocks), and a root command of it that ignores them too, still end
+/// when the instance stops: nothing of the instance's uid runs on the host afterwards.
 #[test]
 fn stopping_an_instance_ends_every_process_of_it() {
     use std::io::Write;
@@ -419,14 +420,18 @@ fn stopping_an_instance_ends_every_process_of_it() {
         .args(["-p", &server.ssh_port.to_string(), "-i"])
         .arg(&key)
         .arg(format!("ec2-user@{ip}"))
-        .arg("trap '' HUP TERM; echo started; sleep 600")
+        .arg("trap '' HUP TERM; sudo sh -c 'trap \"\" HUP TERM; echo root; sleep 600' & echo started; sleep 600")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut started = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(session.stdout.take().unwrap()), &mut started).unwrap();
-    assert_eq!(started, "started\n");
+    let mut output = std::io::BufReader::new(session.stdout.take().unwrap());
+    let mut started = [String::new(), String::new()];
+    for line in &mut started {
+        std::io::BufRead::read_line(&mut output, line).unwrap();
+    }
+    started.sort();
+    assert_eq!(started, ["root\n", "started\n"], "a root command runs beside the session's");
     let mut stdin = session.stdin.take().unwrap();
     std::thread::spawn(move || while stdin.write_all(&[0u8; 65536]).is_ok() {});
     let uid = std::fs::metadata(only_volume(&server).join("home/ec2-user")).unwrap().uid().to_string();
@@ -515,10 +520,11 @@ fn metadata_tokens_are_capped_per_instance() {
     let server = TestServer::start();
     let key = create_key(&server, "demo");
     let (_, ip) = launch(&server, "demo");
-    let script = "C='curl -s --unix-socket /run/keyfleet/imds.sock'; U=http://169.254.169.254/latest; \
+    let script = "C='curl -s'; U=http://169.254.169.254/latest; \
         TTL='X-aws-ec2-metadata-token-ttl-seconds: 600'; \
         FIRST=$($C -X PUT -H \"$TTL\" $U/api/token); \
         LAST=$($C -X PUT -H \"$TTL\" -w '\\n' $(yes $U/api/token | head -1000) | tail -1); \
         for T in $FIRST $LAST; do $C -o /dev/null -w '%{http_code} ' -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/instance-id; done";
-    assert_eq!(ssh_ok(&server, &key, &ip, script), "401 200 ");
+    let script = script.replace("C='curl -s'", &format!("C='{}'", crate::instances::metadata_curl()));
+    assert_eq!(ssh_ok(&server, &key, &ip, &script), "401 200 ");
 }

@@ -63,6 +63,12 @@ pub fn ssh_refused(server: &TestServer, key: &Path, ip: &str) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// curl for the metadata service inside an instance: at its address where the instance has a
+/// network of its own (keyfleet as root), else on its socket.
+pub(crate) fn metadata_curl() -> &'static str {
+    if crate::support::is_root() { "curl -s" } else { "curl -s --unix-socket /run/keyfleet/imds.sock" }
+}
+
 /// Creates a key pair and saves its private key mode 0400, as the tutorials do.
 pub(crate) fn create_key(server: &TestServer, name: &str) -> PathBuf {
     let material = server.aws_ok(&format!("ec2 create-key-pair --key-name {name} --query KeyMaterial --output text"));
@@ -334,16 +340,19 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
     let (id, ip) = launch(&server, "demo");
     server.aws_ok("ec2 delete-key-pair --key-name demo");
 
-    // From inside the instance: IMDSv1 and IMDSv2 over the socket the sandbox provides.
+    // From inside the instance: IMDSv1 and IMDSv2.
     let inside = ssh_ok(
         &server,
         &key,
         &ip,
-        "C='curl -s --unix-socket /run/keyfleet/imds.sock'; U=http://169.254.169.254/latest; \
-         $C $U/meta-data/public-keys/; echo; \
-         T=$($C -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $U/api/token); \
-         $C -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/public-keys/0/openssh-key; echo; \
-         $C -o /dev/null -w '%{http_code}' -H 'X-aws-ec2-metadata-token: wrong' $U/meta-data/instance-id",
+        &format!(
+            "C='{}'; U=http://169.254.169.254/latest; \
+             $C $U/meta-data/public-keys/; echo; \
+             T=$($C -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $U/api/token); \
+             $C -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/public-keys/0/openssh-key; echo; \
+             $C -o /dev/null -w '%{{http_code}}' -H 'X-aws-ec2-metadata-token: wrong' $U/meta-data/instance-id",
+            metadata_curl()
+        ),
     );
     assert_eq!(inside, format!("0=demo\n{public}\n401"), "metadata is frozen at launch");
 
@@ -362,40 +371,23 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
     }
 
     // HttpTokens=required: no token, no metadata.
-    server.aws_ok("ec2 create-key-pair --key-name k2 --key-type ed25519");
+    let k2 = create_key(&server, "k2");
     let out = json(&server.aws_ok(
         "ec2 run-instances --image-id ami-keyfleet-linux --key-name k2 --metadata-options HttpTokens=required",
     ));
-    let volume = out["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap().to_owned();
     assert_eq!(out["Instances"][0]["MetadataOptions"]["HttpTokens"], "required");
-    let socket = server.data_dir().join("volumes").join(volume).join("imds/imds.sock");
-    let curl = |args: &[&str]| {
-        let mut all = vec!["-s", "--unix-socket", socket.to_str().unwrap()];
-        all.extend_from_slice(args);
-        run_ok("curl", &all)
-    };
-    let url = "http://169.254.169.254/latest/meta-data/public-keys/";
-    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", url]), "401");
-    let token = curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        "X-aws-ec2-metadata-token-ttl-seconds: 21600",
-        "http://169.254.169.254/latest/api/token",
-    ]);
-    assert_eq!(curl(&["-H", &format!("X-aws-ec2-metadata-token: {token}"), url]), "0=k2");
-    let too_long = curl(&[
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-X",
-        "PUT",
-        "-H",
-        "X-aws-ec2-metadata-token-ttl-seconds: 21601",
-        "http://169.254.169.254/latest/api/token",
-    ]);
-    assert_eq!(too_long, "400");
+    let required_ip = out["Instances"][0]["PublicIpAddress"].as_str().unwrap().to_owned();
+    let script = format!(
+        "C='{} -o /dev/null -w %{{http_code}}\\n'; U=http://169.254.169.254/latest; \
+         $C $U/meta-data/public-keys/; \
+         T=$({} -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' $U/api/token); \
+         {} -H \"X-aws-ec2-metadata-token: $T\" $U/meta-data/public-keys/; echo; \
+         $C -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21601' $U/api/token",
+        metadata_curl(),
+        metadata_curl(),
+        metadata_curl()
+    );
+    assert_eq!(ssh_ok(&server, &k2, &required_ip, &script), "401\n0=k2\n400\n");
 }
 
 #[test]
