@@ -301,8 +301,23 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Json("AmazonSSM.ListTagsForResource", r#"{"ResourceType":"Parameter","ResourceId":"/t/tagged"}"#),
     ),
     (
-        "ssm_put_parameter_advanced_refused",
-        Wire::Json("AmazonSSM.PutParameter", r#"{"Name":"/t/x","Value":"v","Type":"String","Tier":"Advanced"}"#),
+        "ssm_put_parameter_policies_refused",
+        Wire::Json(
+            "AmazonSSM.PutParameter",
+            r#"{"Name":"/t/x","Value":"v","Type":"String","Tier":"Advanced","Policies":"[]"}"#,
+        ),
+    ),
+    (
+        "ssm_put_parameter_bad_tier",
+        Wire::Json("AmazonSSM.PutParameter", r#"{"Name":"/t/y","Value":"v","Type":"String","Tier":"Premium"}"#),
+    ),
+    (
+        "ssm_label_parameter_version_missing",
+        Wire::Json("AmazonSSM.LabelParameterVersion", r#"{"Name":"/nope","Labels":["prod"]}"#),
+    ),
+    (
+        "ssm_unlabel_parameter_version_no_version",
+        Wire::Json("AmazonSSM.UnlabelParameterVersion", r#"{"Name":"/nope","Labels":["prod"]}"#),
     ),
     (
         "ssm_put_parameter_standard_tier",

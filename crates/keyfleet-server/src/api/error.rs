@@ -313,6 +313,27 @@ impl From<Error> for ApiError {
                     "Systems Manager could not find version {version} of {name}. Verify the version and try again."
                 ),
             ),
+            Error::ParameterPatternMismatch(pattern) => Self::bad_request(
+                "ParameterPatternMismatchException",
+                format!("Parameter value, cannot be validated against allowedPattern: {pattern}"),
+            ),
+            Error::InvalidAllowedPattern(why) => Self::bad_request(
+                "InvalidAllowedPatternException",
+                format!("The allowed pattern is not a regular expression keyfleet can match: {why}"),
+            ),
+            Error::ParameterVersionLabelLimitExceeded => Self::bad_request(
+                "ParameterVersionLabelLimitExceeded",
+                "A parameter version can have a maximum of 10 labels. Move one or more labels to another version and \
+                 try again.",
+            ),
+            Error::ParameterMaxVersionLimitExceeded { name, version } => Self::bad_request(
+                "ParameterMaxVersionLimitExceeded",
+                format!(
+                    "You attempted to create a new version of {name} by calling the PutParameter API with the overwrite \
+                     flag. Version {version}, the oldest version, can't be deleted because it has a label associated \
+                     with it. Move the label to another version of the parameter, and try again."
+                ),
+            ),
             Error::ParameterAlreadyExists => Self::bad_request(
                 "ParameterAlreadyExists",
                 "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
@@ -564,6 +585,13 @@ fn ssm_invalid_message(why: SsmInvalid) -> String {
         SsmInvalid::NameReservedPrefix => name("can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."),
         SsmInvalid::NameHierarchyWithoutSlash => name("a parameter in a hierarchy must begin with /"),
         SsmInvalid::BatchSize => "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10".into(),
+        SsmInvalid::StandardValueTooLarge => "Standard tier parameters support a maximum parameter value of 4096 characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier. For more information, see https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html".into(),
+        SsmInvalid::AdvancedValueTooLarge => "The specified parameter value is too large. Advanced-tier parameters support a maximum parameter value of 8192 characters.".into(),
+        SsmInvalid::TierDowngrade => "This parameter uses the advanced-parameter tier. You can't downgrade a parameter from the advanced-parameter tier to the standard-parameter tier. If necessary, you can delete the advanced parameter and recreate it as a standard parameter.".into(),
+        SsmInvalid::TierValue(tier) => format!("1 validation error detected: Value '{tier}' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Standard, Advanced, Intelligent-Tiering]"),
+        SsmInvalid::AllowedPatternLength => "1 validation error detected: Value at 'allowedPattern' failed to satisfy constraint: Member must have length less than or equal to 1024".into(),
+        SsmInvalid::DataType(kind) => format!("The following data type is not supported: {kind} (Data type names are all lowercase.)"),
+        SsmInvalid::LabelCount => "1 validation error detected: Value at 'labels' failed to satisfy constraint: Member must have length between 1 and 10".into(),
         SsmInvalid::TagKey { position } => format!(
             "1 validation error detected: Value at 'tags.{position}.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: ^([\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*)$"
         ),

@@ -106,7 +106,6 @@ pub enum RuntimeError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The SSH port could not be bound.
     /// The instance's control group could not be made.
     #[error("cgroup of {instance}: {source}")]
     Cgroup {
@@ -115,6 +114,16 @@ pub enum RuntimeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// As root, the instance's network could not be made: it does not boot rather than
+    /// reach the server over Unix sockets.
+    #[error("network of {instance}: {source}")]
+    Network {
+        /// The instance.
+        instance: String,
+        /// The cause.
+        source: netns::NamespaceError,
+    },
+    /// The SSH port could not be bound.
     #[error("ssh listen on {addr}: {source}")]
     Bind {
         /// The address.
@@ -190,7 +199,14 @@ impl Runtime {
         private_mounts: Option<disk::PrivateMounts>,
     ) -> Self {
         let sandbox = match Sandbox::probe().await {
-            Ok(s) => Some(s),
+            // As root an instance reaches the server only over its own network (netns.rs).
+            Ok(s) => match netns::NetworkNamespace::needed_and_possible() {
+                Ok(()) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "instance shells are disabled: instances cannot have networks of their own");
+                    None
+                }
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "instance shells are disabled");
                 None
@@ -290,6 +306,7 @@ impl Runtime {
             .await
             .map_err(|e| volume_error(std::io::Error::other(e.to_string())))?
             .map_err(volume_error)?;
+        let network = self.network_namespace(&spec.instance_id).await?;
         let cgroup = match &self.cgroups {
             Some(cgroups) => Some(
                 cgroups
@@ -298,7 +315,6 @@ impl Runtime {
             ),
             None => None,
         };
-        let network = self.network_namespace(&spec.instance_id).await;
         let octets = spec.address.octets();
         let instance = Arc::new(ssh::InstanceSsh {
             instance_id: spec.instance_id.clone(),
@@ -335,16 +351,15 @@ impl Runtime {
         Ok(Running { ssh, imds, cgroup, home: None })
     }
 
-    /// The instance's network namespace, where this host can make one. Without it the
-    /// instance still works, with its metadata and `sudo` on sockets and a loopback per session.
-    async fn network_namespace(&self, instance_id: &str) -> Option<Arc<netns::NetworkNamespace>> {
-        self.sandbox.as_ref()?;
+    /// The instance's network namespace: as root always (an instance that cannot have one
+    /// does not boot); without root none, and the metadata service and `sudo` use sockets.
+    async fn network_namespace(&self, instance_id: &str) -> Result<Option<Arc<netns::NetworkNamespace>>, RuntimeError> {
+        if self.sandbox.is_none() || !rustix::process::geteuid().is_root() {
+            return Ok(None);
+        }
         match netns::NetworkNamespace::create().await {
-            Ok(namespace) => Some(Arc::new(namespace)),
-            Err(e) => {
-                tracing::warn!(instance = %instance_id, error = %e, "no network namespace: metadata only on /run/keyfleet/imds.sock");
-                None
-            }
+            Ok(namespace) => Ok(Some(Arc::new(namespace))),
+            Err(source) => Err(RuntimeError::Network { instance: instance_id.to_owned(), source }),
         }
     }
 
@@ -404,7 +419,7 @@ impl Runtime {
     }
 
     /// A socket in the volume's `imds/`, which only the instance's user reaches (through its
-    /// mount); only used where keyfleet is not root, so that the user is keyfleet's own uid.
+    /// mount); used only where keyfleet is not root, where that user is keyfleet's own uid.
     fn instance_socket(&self, path: &Path) -> std::io::Result<tokio::net::UnixListener> {
         use std::os::unix::fs::PermissionsExt;
         let listener = tokio::net::UnixListener::bind(path)?;

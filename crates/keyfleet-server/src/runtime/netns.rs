@@ -37,6 +37,15 @@ pub enum NamespaceError {
 }
 
 impl NetworkNamespace {
+    /// Whether keyfleet, as root, can make them: `Ok` when not root (instances then have a
+    /// loopback per session and reach the server over sockets).
+    pub fn needed_and_possible() -> Result<(), NamespaceError> {
+        match Self::supported() {
+            Err(NamespaceError::Unsupported(_)) if !rustix::process::geteuid().is_root() => Ok(()),
+            other => other,
+        }
+    }
+
     /// Whether this host can make them, and if not why.
     pub fn supported() -> Result<(), NamespaceError> {
         if !rustix::process::geteuid().is_root() {

@@ -109,6 +109,20 @@ pub enum SsmInvalid {
     NameHierarchyWithoutSlash,
     /// Not 1 to 10 names.
     BatchSize,
+    /// Not 1 to 10 labels.
+    LabelCount,
+    /// A Standard-tier value over 4096 characters.
+    StandardValueTooLarge,
+    /// An Advanced-tier value over 8192 characters.
+    AdvancedValueTooLarge,
+    /// `Tier` Standard on an Advanced parameter.
+    TierDowngrade,
+    /// A `Tier` SSM does not have.
+    TierValue(String),
+    /// An `AllowedPattern` over 1024 characters.
+    AllowedPatternLength,
+    /// A `DataType` SSM does not have.
+    DataType(String),
     /// The tag at this position (from 1) has a key of the wrong length or characters.
     TagKey {
         /// Its position.
@@ -384,6 +398,25 @@ pub enum Error {
         /// The parameter.
         name: String,
         /// The version asked for.
+        version: i64,
+    },
+    /// The value does not match the parameter's `AllowedPattern` (`ParameterPatternMismatchException`).
+    #[error("value does not match {0}")]
+    ParameterPatternMismatch(String),
+    /// An `AllowedPattern` that is not a regular expression keyfleet can run
+    /// (`InvalidAllowedPatternException`).
+    #[error("invalid allowed pattern: {0}")]
+    InvalidAllowedPattern(String),
+    /// A version would carry more than 10 labels (`ParameterVersionLabelLimitExceeded`).
+    #[error("too many labels on one version")]
+    ParameterVersionLabelLimitExceeded,
+    /// The oldest of 100 versions holds a label, so no new one can be made
+    /// (`ParameterMaxVersionLimitExceeded`).
+    #[error("version {version} of {name} is labelled and the oldest")]
+    ParameterMaxVersionLimitExceeded {
+        /// The parameter.
+        name: String,
+        /// Its oldest version.
         version: i64,
     },
     /// The name exists and `Overwrite` was not set (`ParameterAlreadyExists`).

@@ -5,7 +5,7 @@
 //! SSM's error, never ignored: an ignored filter would answer "everything".
 
 use super::{Error, Result};
-use crate::store::{ParameterRow, ParameterType, WireName};
+use crate::store::{ParameterRow, ParameterType, Tag, WireName};
 
 /// The most values one filter may have.
 const MAX_VALUES: usize = 50;
@@ -75,7 +75,8 @@ fn parse_one(raw: &RawFilter, operation: Operation, legacy: bool) -> Result<Para
         "Type" => Field::Type,
         "KeyId" => Field::KeyId,
         "Path" if !legacy => Field::Path,
-        "Label" if !legacy => Field::Label,
+        // A label picks a version: only GetParametersByPath, which answers with versions.
+        "Label" if !legacy && operation == Operation::ByPath => Field::Label,
         "Tier" if !legacy => Field::Tier,
         "DataType" if !legacy => Field::DataType,
         tag if !legacy && tag.len() > 4 && tag.starts_with("tag:") => Field::Tag(tag[4..].to_owned()),
@@ -147,8 +148,10 @@ fn check_values(key: &Field, comparison: Comparison, values: &[String]) -> Resul
 }
 
 impl ParameterFilter {
-    /// Whether a parameter passes (a filter with several values passes on any of them).
-    pub fn matches(&self, row: &ParameterRow) -> bool {
+    /// Whether a parameter version passes (a filter with several values passes on any of
+    /// them); `tags` are the parameter's, when a filter asks for them. A `Label` filter is
+    /// applied before, by choosing the labelled version ([`ParameterFilter::labels`]).
+    pub fn matches(&self, row: &ParameterRow, tags: &[Tag]) -> bool {
         let any = |field: &str| self.values.iter().any(|v| compare(self.comparison, field, v));
         match &self.key {
             Field::Name => any(&row.name),
@@ -156,10 +159,21 @@ impl ParameterFilter {
             Field::Type => any(row.kind.as_str()),
             Field::KeyId => row.key_id.as_deref().is_some_and(any),
             Field::DataType => any(&row.data_type),
-            // Every keyfleet parameter is Standard, and none has labels or tags.
-            Field::Tier => any("Standard"),
-            Field::Label | Field::Tag(_) => false,
+            Field::Tier => any(row.tier.as_str()),
+            Field::Label => true,
+            // No values: the key is there, whatever its value.
+            Field::Tag(key) => tags.iter().any(|t| &t.key == key && (self.values.is_empty() || any(&t.value))),
         }
+    }
+
+    /// The labels a `Label` filter asks for.
+    pub fn labels(&self) -> Option<&[String]> {
+        (self.key == Field::Label).then_some(self.values.as_slice())
+    }
+
+    /// Whether this filter reads the parameter's tags.
+    pub fn reads_tags(&self) -> bool {
+        matches!(self.key, Field::Tag(_))
     }
 }
 
@@ -201,6 +215,9 @@ mod tests {
             data_type: "text".into(),
             modified_ms: 0,
             modified_by: String::new(),
+            tier: crate::store::ParameterTier::Standard,
+            allowed_pattern: None,
+            labels: Vec::new(),
         }
     }
 
@@ -217,17 +234,17 @@ mod tests {
     fn paths_one_level_and_recursive() {
         let one = &filter("Path", None, &["/app"]).unwrap()[0];
         let deep = &filter("Path", Some("Recursive"), &["/app/"]).unwrap()[0];
-        assert!(one.matches(&row("/app/db", "String")) && !one.matches(&row("/app/x/db", "String")));
-        assert!(deep.matches(&row("/app/x/db", "String")) && !deep.matches(&row("/apple/db", "String")));
-        assert!(!one.matches(&row("/app", "String")));
+        assert!(one.matches(&row("/app/db", "String"), &[]) && !one.matches(&row("/app/x/db", "String"), &[]));
+        assert!(deep.matches(&row("/app/x/db", "String"), &[]) && !deep.matches(&row("/apple/db", "String"), &[]));
+        assert!(!one.matches(&row("/app", "String"), &[]));
     }
 
     #[test]
     fn names_types_and_refusals() {
         let begins = &filter("Name", Some("BeginsWith"), &["/prod/"]).unwrap()[0];
-        assert!(begins.matches(&row("/prod/a", "String")) && !begins.matches(&row("/dev/a", "String")));
+        assert!(begins.matches(&row("/prod/a", "String"), &[]) && !begins.matches(&row("/dev/a", "String"), &[]));
         let secure = &filter("Type", None, &["SecureString"]).unwrap()[0];
-        assert!(secure.matches(&row("/a", "SecureString")) && !secure.matches(&row("/a", "String")));
+        assert!(secure.matches(&row("/a", "SecureString"), &[]) && !secure.matches(&row("/a", "String"), &[]));
         let code = |r: Result<Vec<ParameterFilter>>| match r {
             Err(Error::ParameterFilter { code, .. }) => code,
             _ => "no filter error",
@@ -238,5 +255,18 @@ mod tests {
         assert_eq!(code(filter("Path", None, &["app"])), "InvalidFilterValue");
         let by_path = parse(&[RawFilter { key: "Name".into(), ..RawFilter::default() }], Operation::ByPath, false);
         assert_eq!(code(by_path), "InvalidFilterKey");
+        assert_eq!(code(filter("Label", None, &["prod"])), "InvalidFilterKey", "labels pick versions: by path only");
+    }
+
+    #[test]
+    fn tags_and_tiers_are_the_parameters_own() {
+        let tagged = &filter("tag:team", None, &["db"]).unwrap()[0];
+        let any_value = &filter("tag:team", None, &[]).unwrap()[0];
+        let tags = [Tag { key: "team".into(), value: "db".into() }];
+        assert!(tagged.matches(&row("/a", "String"), &tags) && !tagged.matches(&row("/a", "String"), &[]));
+        assert!(any_value.matches(&row("/a", "String"), &tags));
+        let advanced = &filter("Tier", None, &["Advanced"]).unwrap()[0];
+        let row = ParameterRow { tier: crate::store::ParameterTier::Advanced, ..row("/a", "String") };
+        assert!(advanced.matches(&row, &[]));
     }
 }

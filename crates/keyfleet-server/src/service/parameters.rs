@@ -10,14 +10,21 @@ use super::envelope::MasterKey;
 use super::parameter_filters::ParameterFilter;
 use super::{Error, Result, SsmInvalid, now_ms};
 use crate::common::page::{Limits, PageRequest};
-use crate::store::{ParameterRow, ParameterType, PutOutcome, Scope, Store, Tag, TagRemoval, WireName};
+use crate::store::{
+    LabelOutcome, ParameterRow, ParameterTier, ParameterType, PutOutcome, Scope, Store, Tag, TagRemoval, WireName,
+};
 
 /// Versions kept per parameter.
 pub const MAX_VERSIONS: i64 = 100;
 /// The KMS key a SecureString uses when none is named.
 pub const DEFAULT_KEY_ID: &str = "alias/aws/ssm";
 const MAX_NAME_LEN: usize = 2048;
-const MAX_VALUE_LEN: usize = 4096;
+/// The longest value of any tier, in characters (what SSM's request validation allows).
+const MAX_VALUE_LEN: usize = 32_768;
+/// The longest Standard and Advanced values, in characters.
+const MAX_STANDARD_LEN: usize = 4096;
+const MAX_ADVANCED_LEN: usize = 8192;
+const MAX_PATTERN_LEN: usize = 1024;
 const MAX_LEVELS: usize = 15;
 
 /// `PutParameter` input.
@@ -39,6 +46,10 @@ pub struct PutParameter {
     pub data_type: Option<String>,
     /// `Tags`: set on a new parameter only.
     pub tags: Vec<Tag>,
+    /// `Tier`: `Standard`, `Advanced` or `Intelligent-Tiering`.
+    pub tier: Option<String>,
+    /// `AllowedPattern`; absent keeps the parameter's, empty drops it.
+    pub allowed_pattern: Option<String>,
 }
 
 /// A parameter as the API reports it.
@@ -64,6 +75,12 @@ pub struct Parameter {
     pub description: Option<String>,
     /// Who last wrote it.
     pub modified_by: String,
+    /// `Standard` or `Advanced`.
+    pub tier: ParameterTier,
+    /// `AllowedPattern`.
+    pub allowed_pattern: Option<String>,
+    /// The labels on this version (history only).
+    pub labels: Vec<String>,
 }
 
 /// The Parameter Store operations.
@@ -78,21 +95,33 @@ impl Parameters {
         Parameters { store, master }
     }
 
-    /// `PutParameter`: returns the new version.
-    pub async fn put(&self, scope: &Scope, caller_arn: &str, input: PutParameter) -> Result<i64> {
+    /// `PutParameter`: returns the new version and its tier.
+    pub async fn put(&self, scope: &Scope, caller_arn: &str, input: PutParameter) -> Result<(i64, ParameterTier)> {
         let name = validate_name(&input.name)?;
         // `x` and `/x` are one parameter: a put of either writes the one that exists.
         let name = self.stored_name(scope, &name).await?.unwrap_or(name);
-        if input.value.is_empty() || input.value.len() > MAX_VALUE_LEN {
+        let characters = input.value.chars().count();
+        if input.value.is_empty() || characters > MAX_VALUE_LEN {
             return Err(Error::SsmValidation(SsmInvalid::ValueLength(MAX_VALUE_LEN)));
         }
         if input.overwrite && !input.tags.is_empty() {
             return Err(Error::SsmValidation(SsmInvalid::TagsWithOverwrite));
         }
         validate_tags(&input.tags)?;
+        let existing = self.store.parameter(scope, &name, None).await?;
+        let tier = resolve_tier(input.tier.as_deref(), existing.as_ref().map(|e| e.tier), characters)?;
+        let allowed_pattern = match input.allowed_pattern {
+            Some(pattern) if pattern.is_empty() => None,
+            Some(pattern) => Some(pattern),
+            None => existing.as_ref().and_then(|e| e.allowed_pattern.clone()),
+        };
+        if let Some(pattern) = &allowed_pattern {
+            check_pattern(pattern, &input.value)?;
+        }
+        let data_type = DataType::of(input.data_type.as_deref())?;
         let kind = match input.kind.as_deref() {
             Some(name) => ParameterType::parse(name).ok_or_else(|| Error::UnsupportedParameterType(name.to_owned()))?,
-            None => match self.store.parameter(scope, &name, None).await? {
+            None => match &existing {
                 Some(existing) if input.overwrite => existing.kind,
                 Some(_) => return Err(Error::ParameterAlreadyExists),
                 None => {
@@ -100,6 +129,14 @@ impl Parameters {
                 }
             },
         };
+        // SSM checks an image id after answering, and keeps nothing when it names no image:
+        // the put succeeds and the parameter stays as it was.
+        if data_type == DataType::Ec2Image && super::images::find(&input.value).is_none() {
+            return match &existing {
+                Some(_) if !input.overwrite => Err(Error::ParameterAlreadyExists),
+                _ => Ok((existing.map_or(1, |e| e.version + 1), tier)),
+            };
+        }
         let arn = arn(scope, &name);
         let (value, key_id) = if kind == ParameterType::SecureString {
             (
@@ -116,18 +153,24 @@ impl Parameters {
             value,
             key_id,
             description: input.description,
-            data_type: input.data_type.unwrap_or_else(|| "text".into()),
+            data_type: data_type.as_str().to_owned(),
             modified_ms: now_ms(),
             modified_by: caller_arn.to_owned(),
+            tier,
+            allowed_pattern,
+            labels: Vec::new(),
         };
         match self.store.put_parameter(scope, &row, input.overwrite, MAX_VERSIONS).await? {
-            PutOutcome::Stored(version) if input.tags.is_empty() => Ok(version),
+            PutOutcome::Stored(version) if input.tags.is_empty() => Ok((version, tier)),
             PutOutcome::Stored(version) => {
                 let resource = [(tag_resource(&row.name), TAG_RESOURCE_TYPE.to_owned())];
                 self.store.put_tags(scope, &resource, &input.tags, MAX_TAGS).await?;
-                Ok(version)
+                Ok((version, tier))
             }
             PutOutcome::Exists => Err(Error::ParameterAlreadyExists),
+            PutOutcome::OldestLabelled(version) => {
+                Err(Error::ParameterMaxVersionLimitExceeded { name: row.name, version })
+            }
             PutOutcome::TypeMismatch(existing) => Err(Error::ParameterTypeMismatch {
                 existing: existing.as_str().to_owned(),
                 requested: row.kind.as_str().to_owned(),
@@ -135,10 +178,17 @@ impl Parameters {
         }
     }
 
-    /// `GetParameter`: `name` may carry a `:version` selector.
+    /// `GetParameter`: `name` may carry a `:version` or `:label` selector.
     pub async fn get(&self, scope: &Scope, name: &str, decrypt: bool) -> Result<Parameter> {
-        let (name, version) = split_selector(name)?;
+        let (name, selector) = split_selector(name);
         let name = self.stored_name(scope, &name).await?.unwrap_or(name);
+        let version = match &selector {
+            None => None,
+            Some(Selector::Version(version)) => Some(*version),
+            Some(Selector::Label(label)) => {
+                Some(self.store.labelled_version(scope, &name, label).await?.ok_or(Error::ParameterNotFound)?)
+            }
+        };
         match self.store.parameter(scope, &name, version).await? {
             Some(row) => self.view(scope, row, decrypt),
             None if version.is_some() && self.store.parameter(scope, &name, None).await?.is_some() => {
@@ -146,6 +196,47 @@ impl Parameters {
             }
             None => Err(Error::ParameterNotFound),
         }
+    }
+
+    /// `LabelParameterVersion`: puts the labels on `version` (the latest when `None`); returns
+    /// the labels refused by SSM's label rules (not put anywhere) and the version labelled.
+    pub async fn label(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: Option<i64>,
+        labels: &[String],
+    ) -> Result<(Vec<String>, i64)> {
+        check_label_count(labels)?;
+        let name = self.stored_name(scope, name).await?.ok_or(Error::ParameterNotFound)?;
+        let version = match version {
+            Some(version) => version,
+            None => self.store.parameter(scope, &name, None).await?.ok_or(Error::ParameterNotFound)?.version,
+        };
+        let (valid, invalid): (Vec<String>, Vec<String>) = labels.iter().cloned().partition(|l| is_valid_label(l));
+        match self.store.label_parameter(scope, &name, version, &valid, MAX_LABELS_PER_VERSION).await? {
+            LabelOutcome::Labelled => Ok((invalid, version)),
+            LabelOutcome::NoVersion => Err(Error::ParameterVersionNotFound { name, version }),
+            LabelOutcome::TooMany => Err(Error::ParameterVersionLabelLimitExceeded),
+        }
+    }
+
+    /// `UnlabelParameterVersion`: the labels removed from `version`, and those not on it.
+    pub async fn unlabel(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: i64,
+        labels: &[String],
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        check_label_count(labels)?;
+        let name = self.stored_name(scope, name).await?.ok_or(Error::ParameterNotFound)?;
+        if self.store.parameter(scope, &name, Some(version)).await?.is_none() {
+            return Err(Error::ParameterVersionNotFound { name, version });
+        }
+        let removed = self.store.unlabel_parameter(scope, &name, version, labels).await?;
+        let invalid = labels.iter().filter(|l| !removed.contains(l)).cloned().collect();
+        Ok((removed, invalid))
     }
 
     /// `GetParameters`: found parameters, and the names that were not.
@@ -181,14 +272,14 @@ impl Parameters {
             return Err(Error::SsmValidation(SsmInvalid::PathNotAbsolute(path.to_owned())));
         }
         let prefix = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
-        let rows: Vec<ParameterRow> = self
+        let under: Vec<ParameterRow> = self
             .store
             .parameters_with_prefix(scope, &prefix)
             .await?
             .into_iter()
-            .filter(|r| recursive || !r.name[prefix.len()..].contains('/'))
-            .filter(|r| filters.iter().all(|f| f.matches(r)))
+            .filter(|r| recursive || !r.name.get(prefix.len()..).unwrap_or_default().contains('/'))
             .collect();
+        let rows = self.filtered(scope, under, filters).await?;
         let (rows, next) = paginate(rows, page, 10)?;
         let views = rows.into_iter().map(|r| self.view(scope, r, decrypt)).collect::<Result<Vec<_>>>()?;
         Ok((views, next))
@@ -201,8 +292,8 @@ impl Parameters {
         filters: &[ParameterFilter],
         page: &PageRequest,
     ) -> Result<(Vec<Parameter>, Option<String>)> {
-        let mut rows = self.store.parameters_with_prefix(scope, "").await?;
-        rows.retain(|r| filters.iter().all(|f| f.matches(r)));
+        let all = self.store.parameters_with_prefix(scope, "").await?;
+        let rows = self.filtered(scope, all, filters).await?;
         let (rows, next) = paginate(rows, page, 50)?;
         rows.into_iter().map(|r| self.view(scope, r, false)).collect::<Result<Vec<_>>>().map(|v| (v, next))
     }
@@ -295,6 +386,47 @@ impl Parameters {
         Ok(self.store.parameter(scope, &other, None).await?.map(|_| other))
     }
 
+    /// The parameters that pass every filter: for a `Label` filter, the version carrying one
+    /// of its labels instead of the latest (none: the parameter is left out); tags are read
+    /// only when a filter asks for them.
+    async fn filtered(
+        &self,
+        scope: &Scope,
+        rows: Vec<ParameterRow>,
+        filters: &[ParameterFilter],
+    ) -> Result<Vec<ParameterRow>> {
+        let labels: Vec<&String> = filters.iter().filter_map(ParameterFilter::labels).flatten().collect();
+        let reads_tags = filters.iter().any(ParameterFilter::reads_tags);
+        let mut passed = Vec::new();
+        for row in rows {
+            let row = match labels.is_empty() {
+                true => row,
+                false => match self.labelled(scope, &row.name, &labels).await? {
+                    Some(version) => version,
+                    None => continue,
+                },
+            };
+            let tags = match reads_tags {
+                true => self.store.resource_tags(scope, &tag_resource(&row.name)).await?,
+                false => Vec::new(),
+            };
+            if filters.iter().all(|f| f.matches(&row, &tags)) {
+                passed.push(row);
+            }
+        }
+        Ok(passed)
+    }
+
+    /// The version of `name` that carries the first of `labels` it has.
+    async fn labelled(&self, scope: &Scope, name: &str, labels: &[&String]) -> Result<Option<ParameterRow>> {
+        for label in labels {
+            if let Some(version) = self.store.labelled_version(scope, name, label).await? {
+                return Ok(self.store.parameter(scope, name, Some(version)).await?);
+            }
+        }
+        Ok(None)
+    }
+
     /// A deleted parameter's tags go with it, so that a new parameter of the name starts bare.
     async fn drop_tags(&self, scope: &Scope, name: &str) -> Result<()> {
         let all: Vec<TagRemoval> = self
@@ -329,6 +461,9 @@ impl Parameters {
             key_id: row.key_id,
             description: row.description,
             modified_by: row.modified_by,
+            tier: row.tier,
+            allowed_pattern: row.allowed_pattern,
+            labels: row.labels,
         })
     }
 }
@@ -410,15 +545,120 @@ pub fn validate_name(raw: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// `name:3` selects version 3; labels are not supported.
-fn split_selector(name: &str) -> Result<(String, Option<i64>)> {
-    match name.rsplit_once(':') {
-        Some((base, selector)) => match selector.parse::<i64>() {
-            Ok(v) => Ok((base.to_owned(), Some(v))),
-            Err(_) => Err(Error::ParameterNotFound),
-        },
-        None => Ok((name.to_owned(), None)),
+/// The tier a put gives the parameter: as asked, never from Advanced back to Standard, and
+/// `Intelligent-Tiering` as the value needs (an Advanced parameter stays Advanced).
+fn resolve_tier(asked: Option<&str>, existing: Option<ParameterTier>, characters: usize) -> Result<ParameterTier> {
+    let advanced = existing == Some(ParameterTier::Advanced);
+    let invalid = |why| Err(Error::SsmValidation(why));
+    let tier = match asked {
+        None if advanced => ParameterTier::Advanced,
+        None => ParameterTier::Standard,
+        Some("Standard") if advanced => return invalid(SsmInvalid::TierDowngrade),
+        Some("Standard") => ParameterTier::Standard,
+        Some("Advanced") => ParameterTier::Advanced,
+        Some("Intelligent-Tiering") if advanced || characters > MAX_STANDARD_LEN => ParameterTier::Advanced,
+        Some("Intelligent-Tiering") => ParameterTier::Standard,
+        Some(other) => return invalid(SsmInvalid::TierValue(other.to_owned())),
+    };
+    match tier {
+        ParameterTier::Standard if characters > MAX_STANDARD_LEN => invalid(SsmInvalid::StandardValueTooLarge),
+        ParameterTier::Advanced if characters > MAX_ADVANCED_LEN => invalid(SsmInvalid::AdvancedValueTooLarge),
+        tier => Ok(tier),
     }
+}
+
+/// The whole value must match `AllowedPattern` (SSM's own example refuses `10,000` against
+/// `\d{1,4}`). The regex engine matches in linear time, with its compiled size capped.
+fn check_pattern(pattern: &str, value: &str) -> Result<()> {
+    if pattern.chars().count() > MAX_PATTERN_LEN {
+        return Err(Error::SsmValidation(SsmInvalid::AllowedPatternLength));
+    }
+    let whole = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            Error::InvalidAllowedPattern(e.to_string().lines().last().unwrap_or_default().trim().to_owned())
+        })?;
+    match whole.is_match(value) {
+        true => Ok(()),
+        false => Err(Error::ParameterPatternMismatch(pattern.to_owned())),
+    }
+}
+
+/// `DataType`: what a parameter's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataType {
+    Text,
+    /// An AMI id, checked against the images.
+    Ec2Image,
+    /// An integration's settings.
+    SsmIntegration,
+}
+
+impl DataType {
+    fn of(given: Option<&str>) -> Result<DataType> {
+        match given {
+            None | Some("text") => Ok(DataType::Text),
+            Some("aws:ec2:image") => Ok(DataType::Ec2Image),
+            Some("aws:ssm:integration") => Ok(DataType::SsmIntegration),
+            Some(other) => Err(Error::SsmValidation(SsmInvalid::DataType(other.to_owned()))),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            DataType::Text => "text",
+            DataType::Ec2Image => "aws:ec2:image",
+            DataType::SsmIntegration => "aws:ssm:integration",
+        }
+    }
+}
+
+/// What follows a parameter name's last `:`: a version number or a label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Selector {
+    Version(i64),
+    Label(String),
+}
+
+/// `name:3` selects version 3, `name:prod` the version labelled `prod` (labels never begin
+/// with a digit).
+fn split_selector(name: &str) -> (String, Option<Selector>) {
+    match name.rsplit_once(':') {
+        Some((base, selector)) => {
+            let selector = match selector.parse::<i64>() {
+                Ok(version) => Selector::Version(version),
+                Err(_) => Selector::Label(selector.to_owned()),
+            };
+            (base.to_owned(), Some(selector))
+        }
+        None => (name.to_owned(), None),
+    }
+}
+
+/// Labels on one version at most.
+pub const MAX_LABELS_PER_VERSION: usize = 10;
+const MAX_LABEL_LEN: usize = 100;
+
+/// SSM's label rules: 1–100 letters, digits, `.`, `-` and `_`, not beginning with a digit,
+/// `aws` or `ssm` (in any case). A label that breaks them is returned, not refused.
+fn is_valid_label(label: &str) -> bool {
+    let lower = label.to_ascii_lowercase();
+    !label.is_empty()
+        && label.len() <= MAX_LABEL_LEN
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !label.starts_with(|c: char| c.is_ascii_digit())
+        && !lower.starts_with("aws")
+        && !lower.starts_with("ssm")
+}
+
+/// LabelParameterVersion and UnlabelParameterVersion take 1 to 10 labels.
+fn check_label_count(labels: &[String]) -> Result<()> {
+    if labels.is_empty() || labels.len() > MAX_LABELS_PER_VERSION {
+        return Err(Error::SsmValidation(SsmInvalid::LabelCount));
+    }
+    Ok(())
 }
 
 /// GetParameters and DeleteParameters take 1 to 10 names.

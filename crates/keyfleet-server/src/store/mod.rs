@@ -584,6 +584,44 @@ pub struct ParameterRow {
     pub modified_ms: i64,
     /// The caller's ARN.
     pub modified_by: String,
+    /// `Standard` or `Advanced`.
+    pub tier: ParameterTier,
+    /// `AllowedPattern`, as given.
+    pub allowed_pattern: Option<String>,
+    /// The labels on this version (filled by history reads only).
+    pub labels: Vec<String>,
+}
+
+/// A parameter version's tier: what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParameterTier {
+    /// Values up to 4 KB.
+    #[default]
+    Standard,
+    /// Values up to 8 KB.
+    Advanced,
+}
+
+impl WireName for ParameterTier {
+    const ALL: &'static [Self] = &[ParameterTier::Standard, ParameterTier::Advanced];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ParameterTier::Standard => "Standard",
+            ParameterTier::Advanced => "Advanced",
+        }
+    }
+}
+
+/// What LabelParameterVersion did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelOutcome {
+    /// The labels are on the version (moved from others where they were).
+    Labelled,
+    /// The parameter has no such version.
+    NoVersion,
+    /// The version would carry more labels than allowed.
+    TooMany,
 }
 
 /// An automation execution as stored; steps, parameters and outputs are JSON text.
@@ -624,6 +662,8 @@ pub enum PutOutcome {
     Exists,
     /// The name exists with another type.
     TypeMismatch(ParameterType),
+    /// The version that would have to go to keep the newest holds a label.
+    OldestLabelled(i64),
 }
 
 /// An IAM user as stored.
@@ -1047,8 +1087,31 @@ pub trait ParameterStore: Send + Sync + 'static {
     /// Every stored version of a parameter, oldest first.
     async fn parameter_history(&self, scope: &Scope, name: &str) -> Result<Vec<ParameterRow>, StoreError>;
 
-    /// Deletes a parameter and its history; false if there was none.
+    /// Deletes a parameter, its history and its labels; false if there was none.
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
+
+    /// Puts labels on one version of a parameter (at most `max_per_version` on it after),
+    /// moving each from the version it was on.
+    async fn label_parameter(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: i64,
+        labels: &[String],
+        max_per_version: usize,
+    ) -> Result<LabelOutcome, StoreError>;
+
+    /// Takes labels off one version; returns those that were on it.
+    async fn unlabel_parameter(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: i64,
+        labels: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The version a label is on.
+    async fn labelled_version(&self, scope: &Scope, name: &str, label: &str) -> Result<Option<i64>, StoreError>;
 }
 
 /// Automation executions.

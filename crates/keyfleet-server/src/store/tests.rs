@@ -313,6 +313,7 @@ for_each_backend!(concurrent_overwrites_get_distinct_versions, |s: Arc<dyn Store
             data_type: "text".into(),
             modified_ms: i,
             modified_by: "test".into(),
+            ..parameter("/app/db", "")
         };
         tokio::spawn(async move { s.put_parameter(&sc, &row, true, 100).await })
     };
@@ -644,8 +645,39 @@ fn parameter(name: &str, value: &str) -> ParameterRow {
         data_type: "text".into(),
         modified_ms: 1,
         modified_by: "arn:aws:iam::111122223333:root".into(),
+        tier: ParameterTier::Standard,
+        allowed_pattern: None,
+        labels: Vec::new(),
     }
 }
+
+// Labels: one version each, moved when put elsewhere, at most so many per version, and a
+// labelled oldest version stops the put that would drop it.
+for_each_backend!(labels_name_one_version_and_hold_the_oldest, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    for value in ["v1", "v2", "v3"] {
+        s.put_parameter(&sc, &parameter("/p", value), true, 3).await.unwrap();
+    }
+    let prod = ["prod".to_owned()];
+    assert_eq!(s.label_parameter(&sc, "/p", 1, &prod, 10).await.unwrap(), LabelOutcome::Labelled);
+    assert_eq!(s.label_parameter(&sc, "/p", 9, &prod, 10).await.unwrap(), LabelOutcome::NoVersion);
+    let two = ["a".to_owned(), "b".to_owned()];
+    assert_eq!(s.label_parameter(&sc, "/p", 2, &two, 1).await.unwrap(), LabelOutcome::TooMany);
+    assert_eq!(s.labelled_version(&sc, "/p", "a").await.unwrap(), None, "a refused labelling changes nothing");
+    assert_eq!(s.put_parameter(&sc, &parameter("/p", "v4"), true, 3).await.unwrap(), PutOutcome::OldestLabelled(1));
+    assert_eq!(s.label_parameter(&sc, "/p", 3, &prod, 10).await.unwrap(), LabelOutcome::Labelled);
+    assert_eq!(s.labelled_version(&sc, "/p", "prod").await.unwrap(), Some(3), "the label moved");
+    assert_eq!(s.put_parameter(&sc, &parameter("/p", "v4"), true, 3).await.unwrap(), PutOutcome::Stored(4));
+    let history = s.parameter_history(&sc, "/p").await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| (r.version, r.labels.clone())).collect::<Vec<_>>(),
+        [(2, vec![]), (3, vec!["prod".to_owned()]), (4, vec![])]
+    );
+    assert_eq!(s.unlabel_parameter(&sc, "/p", 3, &["prod".into(), "x".into()]).await.unwrap(), ["prod"]);
+    s.label_parameter(&sc, "/p", 4, &prod, 10).await.unwrap();
+    assert!(s.delete_parameter(&sc, "/p").await.unwrap());
+    assert_eq!(s.labelled_version(&sc, "/p", "prod").await.unwrap(), None, "labels go with the parameter");
+});
 
 for_each_backend!(parameters_keep_versions_list_by_prefix_and_delete, |s: Arc<dyn Store>| async move {
     let sc = scope("us-east-1");

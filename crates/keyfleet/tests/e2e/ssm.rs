@@ -146,12 +146,79 @@ fn put_parameter_refuses_what_keyfleet_does_not_keep() {
         return;
     }
     let server = TestServer::start();
-    server.aws_err("ssm put-parameter --name /t/a --value v --type String --tier Advanced", "ValidationException");
-    server
-        .aws_err("ssm put-parameter --name /t/a --value v --type String --allowed-pattern ^v$", "ValidationException");
+    let policies = r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#;
+    let refused = server.aws_argv_as(
+        &server.admin(),
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/t/a",
+            "--value",
+            "v",
+            "--type",
+            "String",
+            "--tier",
+            "Advanced",
+            "--policies",
+            policies,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("(ValidationException)"), "{refused:?}");
     server.aws_err("ssm get-parameter --name /t/a", "ParameterNotFound");
-    let standard = json(&server.aws_ok("ssm put-parameter --name /t/a --value v --type String --tier Standard"));
-    assert_eq!(standard["Tier"], "Standard");
+    server.aws_err(
+        "ssm put-parameter --name /t/a --value v --type String --data-type aws:ec2:Image",
+        "ValidationException",
+    );
+}
+
+/// Tiers hold what they hold and never go back; AllowedPattern holds the whole value, also
+/// on an overwrite that does not repeat it (the User Guide's example); an aws:ec2:image
+/// parameter keeps only an image id.
+#[test]
+fn tiers_patterns_and_data_types_are_kept_and_enforced() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let big = "x".repeat(5000);
+    let too_big =
+        server.aws_err(&format!("ssm put-parameter --name /t/big --type String --value {big}"), "ValidationException");
+    assert!(too_big.contains("Standard tier parameters support a maximum parameter value of 4096 characters."));
+    let smart = json(
+        &server
+            .aws_ok(&format!("ssm put-parameter --name /t/big --type String --tier Intelligent-Tiering --value {big}")),
+    );
+    assert_eq!(smart["Tier"], "Advanced");
+    let downgrade = server
+        .aws_err("ssm put-parameter --name /t/big --value small --overwrite --tier Standard", "ValidationException");
+    assert!(downgrade.contains("You can't downgrade a parameter from the advanced-parameter tier"), "{downgrade}");
+    assert_eq!(json(&server.aws_ok("ssm put-parameter --name /t/big --value small --overwrite"))["Tier"], "Advanced");
+    let described = json(&server.aws_ok("ssm describe-parameters --parameter-filters Key=Tier,Values=Advanced"));
+    assert_eq!(described["Parameters"][0]["Name"], "/t/big", "{described}");
+
+    server.aws_ok(r"ssm put-parameter --name /t/count --type String --allowed-pattern \d{1,4} --value 100");
+    let mismatch = server
+        .aws_err("ssm put-parameter --name /t/count --value 10,000 --overwrite", "ParameterPatternMismatchException");
+    assert!(mismatch.contains(r"Parameter value, cannot be validated against allowedPattern: \d{1,4}"), "{mismatch}");
+    server.aws_err("ssm put-parameter --name /t/count --value 12345 --overwrite", "ParameterPatternMismatchException");
+    server.aws_ok("ssm put-parameter --name /t/count --value 9999 --overwrite");
+    let history = json(&server.aws_ok("ssm get-parameter-history --name /t/count"));
+    assert_eq!(history["Parameters"][1]["AllowedPattern"], r"\d{1,4}", "{history}");
+    server.aws_err(
+        "ssm put-parameter --name /t/re --type String --allowed-pattern (?<=a)b --value b",
+        "InvalidAllowedPatternException",
+    );
+
+    let image = "ssm put-parameter --name /t/ami --type String --data-type aws:ec2:image";
+    assert_eq!(json(&server.aws_ok(&format!("{image} --value ami-0123456789abcdef0")))["Version"], 1);
+    server.aws_err("ssm get-parameter --name /t/ami", "ParameterNotFound");
+    server.aws_ok(&format!("{image} --value ami-0f5e8a2b9c3d71e46"));
+    let kept = json(&server.aws_ok("ssm get-parameter --name /t/ami"))["Parameter"].clone();
+    assert_eq!(
+        (kept["Value"].as_str(), kept["DataType"].as_str()),
+        (Some("ami-0f5e8a2b9c3d71e46"), Some("aws:ec2:image"))
+    );
 }
 
 #[test]
@@ -234,4 +301,62 @@ fn a_parameter_is_found_with_or_without_its_leading_slash_and_by_arn() {
 
     server.aws_ok("ssm delete-parameter --name /welcome");
     server.aws_err("ssm get-parameter --name welcome", "ParameterNotFound");
+}
+
+/// Labels name versions: `name:label` reads the version a label is on, a label moves when
+/// put on another version, labels against SSM's rules come back unapplied, and a labelled
+/// version is kept.
+#[test]
+fn labels_name_versions_and_move_between_them() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    server.aws_ok("ssm put-parameter --name /app/db --type String --value one");
+    server.aws_ok("ssm put-parameter --name /app/db --value two --overwrite");
+    let labelled = json(
+        &server
+            .aws_ok("ssm label-parameter-version --name /app/db --parameter-version 1 --labels prod 1st awsy good.one"),
+    );
+    assert_eq!(labelled, serde_json::json!({"InvalidLabels": ["1st", "awsy"], "ParameterVersion": 1}));
+    let got = json(&server.aws_ok("ssm get-parameter --name /app/db:prod"))["Parameter"].clone();
+    assert_eq!((got["Value"].as_str(), got["Version"].as_i64()), (Some("one"), Some(1)));
+    assert_eq!(got["Selector"], ":prod");
+    // No version: the latest; the label leaves version 1.
+    let moved = json(&server.aws_ok("ssm label-parameter-version --name /app/db --labels prod"));
+    assert_eq!(moved["ParameterVersion"], 2);
+    assert_eq!(json(&server.aws_ok("ssm get-parameter --name /app/db:prod"))["Parameter"]["Value"], "two");
+    let history = json(&server.aws_ok("ssm get-parameter-history --name /app/db"));
+    assert_eq!(history["Parameters"][0]["Labels"], serde_json::json!(["good.one"]));
+    assert_eq!(history["Parameters"][1]["Labels"], serde_json::json!(["prod"]));
+
+    let unlabelled = json(
+        &server.aws_ok("ssm unlabel-parameter-version --name /app/db --parameter-version 2 --labels prod nothere"),
+    );
+    assert_eq!(unlabelled, serde_json::json!({"RemovedLabels": ["prod"], "InvalidLabels": ["nothere"]}));
+    server.aws_err("ssm get-parameter --name /app/db:prod", "ParameterNotFound");
+    let missing = server.aws_err(
+        "ssm label-parameter-version --name /app/db --parameter-version 9 --labels x",
+        "ParameterVersionNotFound",
+    );
+    assert!(missing.contains("Systems Manager could not find version 9 of /app/db."), "{missing}");
+    let eleven: Vec<String> = (0..11).map(|i| format!("l{i}")).collect();
+    server.aws_err(
+        &format!("ssm label-parameter-version --name /app/db --parameter-version 1 --labels {}", eleven.join(" ")),
+        "ValidationException",
+    );
+    // good.one and nine more make ten on version 1: the most one version carries.
+    let nine: Vec<String> = (0..9).map(|i| format!("l{i}")).collect();
+    server.aws_ok(&format!(
+        "ssm label-parameter-version --name /app/db --parameter-version 1 --labels {}",
+        nine.join(" ")
+    ));
+    server.aws_err(
+        "ssm label-parameter-version --name /app/db --parameter-version 1 --labels eleventh",
+        "ParameterVersionLabelLimitExceeded",
+    );
+    // A deleted parameter takes its labels with it.
+    server.aws_ok("ssm delete-parameter --name /app/db");
+    server.aws_ok("ssm put-parameter --name /app/db --type String --value fresh");
+    server.aws_err("ssm get-parameter --name /app/db:l0", "ParameterNotFound");
 }

@@ -17,6 +17,8 @@ pub static OPERATIONS: &[Endpoint<Json11>] = &[
     Endpoint::of::<parameters::DeleteParameter>(),
     Endpoint::of::<parameters::DeleteParameters>(),
     Endpoint::of::<parameters::GetParameterHistory>(),
+    Endpoint::of::<parameters::LabelParameterVersion>(),
+    Endpoint::of::<parameters::UnlabelParameterVersion>(),
     Endpoint::of::<tags::AddTagsToResource>(),
     Endpoint::of::<tags::ListTagsForResource>(),
     Endpoint::of::<tags::RemoveTagsFromResource>(),

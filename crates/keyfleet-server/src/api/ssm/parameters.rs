@@ -14,7 +14,7 @@ use crate::service::parameter_filters::{
     self as parameter_filters, Operation as FilterUse, ParameterFilter, RawFilter,
 };
 use crate::service::parameters::{self as service, Parameter};
-use crate::store::WireName;
+use crate::store::{ParameterTier, WireName};
 
 type Found = (Vec<Parameter>, Option<String>);
 
@@ -26,7 +26,7 @@ impl Operation for PutParameter {
     const ACTION: &'static str = "ssm:PutParameter";
     const READ_ONLY: bool = false;
     type Input = service::PutParameter;
-    type Output = i64;
+    type Output = (i64, ParameterTier);
 
     fn decode(_: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
         refuse_unimplemented(input)?;
@@ -40,6 +40,8 @@ impl Operation for PutParameter {
             key_id: input.str("KeyId").map(str::to_owned),
             data_type: input.str("DataType").map(str::to_owned),
             tags: super::tags::decode_tags(input, "Tags")?,
+            tier: input.str("Tier").map(str::to_owned),
+            allowed_pattern: input.str("AllowedPattern").map(str::to_owned),
         })
     }
 
@@ -52,31 +54,27 @@ impl Operation for PutParameter {
         Ok(put.and_as("ssm:AddTagsToResource", vec![Target::parameter(&ctx.scope, &input.name)]))
     }
 
-    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<i64, ApiError> {
+    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
         Ok(ctx.state.parameters.put(&ctx.scope, &ctx.principal.actor.arn(), input).await?)
     }
 
-    fn encode(_: &Context<'_>, version: i64) -> Value {
-        json!({"Version": version, "Tier": "Standard"})
+    fn encode(_: &Context<'_>, (version, tier): Self::Output) -> Value {
+        json!({"Version": version, "Tier": tier.as_str()})
     }
 }
 
-/// PutParameter's members keyfleet acts on. `Tier` is accepted as `Standard`, the only tier
-/// keyfleet's parameters have; `AllowedPattern`, `Policies` and the other tiers are refused
-/// until they are implemented, never dropped.
-const PUT_PARAMETER_MEMBERS: [&str; 9] =
-    ["Name", "Value", "Type", "Overwrite", "Description", "KeyId", "DataType", "Tier", "Tags"];
+/// PutParameter's members keyfleet acts on; `Policies` is refused until it is implemented,
+/// never dropped.
+const PUT_PARAMETER_MEMBERS: [&str; 10] =
+    ["Name", "Value", "Type", "Overwrite", "Description", "KeyId", "DataType", "Tier", "Tags", "AllowedPattern"];
 
 fn refuse_unimplemented(input: &JsonInput) -> Result<(), ApiError> {
-    let unsupported = |what: String| {
-        ApiError::bad_request("ValidationException", format!("{what} of PutParameter is not supported by keyfleet."))
-    };
-    if let Some(member) = input.first_unknown(&PUT_PARAMETER_MEMBERS) {
-        return Err(unsupported(format!("The parameter {member}")));
-    }
-    match input.str("Tier") {
-        None | Some("Standard") => Ok(()),
-        Some(tier) => Err(unsupported(format!("The tier {tier}"))),
+    match input.first_unknown(&PUT_PARAMETER_MEMBERS) {
+        Some(member) => Err(ApiError::bad_request(
+            "ValidationException",
+            format!("The parameter {member} of PutParameter is not supported by keyfleet."),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -258,7 +256,7 @@ impl Operation for GetParameterHistory {
                 let mut item = metadata(p);
                 item.remove("ARN");
                 item.insert("Value".into(), json!(p.value.as_str()));
-                item.insert("Labels".into(), json!([]));
+                item.insert("Labels".into(), json!(p.labels));
                 Value::Object(item)
             })
             .collect();
@@ -320,6 +318,72 @@ impl Operation for DeleteParameters {
 
     fn encode(_: &Context<'_>, (deleted, invalid): Self::Output) -> Value {
         json!({"DeletedParameters": deleted, "InvalidParameters": invalid})
+    }
+}
+
+pub(super) struct LabelParameterVersion;
+
+impl Operation for LabelParameterVersion {
+    type Protocol = Json11;
+    const NAME: &'static str = "LabelParameterVersion";
+    const ACTION: &'static str = "ssm:LabelParameterVersion";
+    const READ_ONLY: bool = false;
+    /// The name, the version (the latest when absent) and the labels.
+    type Input = (String, Option<i64>, Vec<String>);
+    /// The labels refused by the label rules, and the version labelled.
+    type Output = (Vec<String>, i64);
+
+    fn decode(ctx: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let name = service::name_of_reference(&ctx.scope, input.required("Name", "name")?);
+        Ok((name, input.int("ParameterVersion"), input.strings("Labels")))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (name, ..): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(parameter_target(ctx, name)))
+    }
+
+    async fn call(ctx: &Context<'_>, (name, version, labels): Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.parameters.label(&ctx.scope, &name, version, &labels).await?)
+    }
+
+    fn encode(_: &Context<'_>, (invalid, version): Self::Output) -> Value {
+        json!({"InvalidLabels": invalid, "ParameterVersion": version})
+    }
+}
+
+pub(super) struct UnlabelParameterVersion;
+
+impl Operation for UnlabelParameterVersion {
+    type Protocol = Json11;
+    const NAME: &'static str = "UnlabelParameterVersion";
+    const ACTION: &'static str = "ssm:UnlabelParameterVersion";
+    const READ_ONLY: bool = false;
+    type Input = (String, i64, Vec<String>);
+    /// The labels removed, and those that were not on the version.
+    type Output = (Vec<String>, Vec<String>);
+
+    fn decode(ctx: &Context<'_>, input: &JsonInput) -> Result<Self::Input, ApiError> {
+        let name = service::name_of_reference(&ctx.scope, input.required("Name", "name")?);
+        let version = input.int("ParameterVersion").ok_or_else(|| {
+            ApiError::validation(
+                "1 validation error detected: Value null at 'parameterVersion' failed to satisfy constraint: Member \
+                 must not be null"
+                    .into(),
+            )
+        })?;
+        Ok((name, version, input.strings("Labels")))
+    }
+
+    async fn authorization(ctx: &Context<'_>, (name, ..): &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on_one(parameter_target(ctx, name)))
+    }
+
+    async fn call(ctx: &Context<'_>, (name, version, labels): Self::Input) -> Result<Self::Output, ApiError> {
+        Ok(ctx.state.parameters.unlabel(&ctx.scope, &name, version, &labels).await?)
+    }
+
+    fn encode(_: &Context<'_>, (removed, invalid): Self::Output) -> Value {
+        json!({"RemovedLabels": removed, "InvalidLabels": invalid})
     }
 }
 
@@ -388,7 +452,10 @@ fn metadata(p: &Parameter) -> Map<String, Value> {
         item.insert("Description".into(), json!(description));
     }
     item.insert("Version".into(), json!(p.version));
-    item.insert("Tier".into(), json!("Standard"));
+    item.insert("Tier".into(), json!(p.tier.as_str()));
+    if let Some(pattern) = &p.allowed_pattern {
+        item.insert("AllowedPattern".into(), json!(pattern));
+    }
     item.insert("Policies".into(), json!([]));
     item.insert("DataType".into(), json!(p.data_type));
     item

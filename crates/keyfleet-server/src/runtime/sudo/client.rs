@@ -304,16 +304,16 @@ enum Answer {
     Refused(String),
 }
 
-/// The broker: on the metadata address in the instance's own network, else on the socket.
+/// The broker: on the metadata address in the instance's own network, else (keyfleet not
+/// root) on the socket.
 fn connect() -> std::io::Result<(Box<dyn Read>, Box<dyn Write + Send>)> {
-    let address = SocketAddr::from((crate::runtime::netns::METADATA_ADDRESS, BROKER_PORT));
-    match TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)) {
-        Ok(stream) => Ok((Box::new(stream.try_clone()?), Box::new(stream))),
-        Err(_) => {
-            let stream = UnixStream::connect(SOCKET)?;
-            Ok((Box::new(stream.try_clone()?), Box::new(stream)))
-        }
+    if std::path::Path::new(SOCKET).exists() {
+        let stream = UnixStream::connect(SOCKET)?;
+        return Ok((Box::new(stream.try_clone()?), Box::new(stream)));
     }
+    let address = SocketAddr::from((crate::runtime::netns::METADATA_ADDRESS, BROKER_PORT));
+    let stream = TcpStream::connect_timeout(&address, std::time::Duration::from_secs(5))?;
+    Ok((Box::new(stream.try_clone()?), Box::new(stream)))
 }
 
 /// Sends the line, relays standard input on a thread of its own, and writes out the
@@ -323,22 +323,10 @@ fn ask(line: &str) -> std::io::Result<Answer> {
     let length = u32::try_from(line.len()).map_err(std::io::Error::other)?;
     let mut request = length.to_be_bytes().to_vec();
     request.extend_from_slice(line.as_bytes());
-    to_broker.write_all(&request)?;
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buffer = vec![0u8; MAX_FRAME_BYTES];
-        loop {
-            match stdin.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if send(&mut to_broker, Frame::Stdin, buffer.get(..n).unwrap_or_default()).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = send(&mut to_broker, Frame::StdinClosed, &[]);
-    });
+    // A refused request is answered even if the broker stops reading it part way.
+    if to_broker.write_all(&request).is_ok() {
+        relay_stdin(to_broker);
+    }
     loop {
         let mut header = [0u8; 5];
         from_broker.read_exact(&mut header)?;
@@ -349,7 +337,7 @@ fn ask(line: &str) -> std::io::Result<Answer> {
         }
         let mut bytes = vec![0u8; length];
         from_broker.read_exact(&mut bytes)?;
-        match Frame::from_byte(kind) {
+        let written = match Frame::from_byte(kind) {
             Some(Frame::Stdout) => write_through(&mut std::io::stdout(), &bytes),
             Some(Frame::Stderr) => write_through(&mut std::io::stderr(), &bytes),
             Some(Frame::Exit) => {
@@ -358,14 +346,40 @@ fn ask(line: &str) -> std::io::Result<Answer> {
             }
             Some(Frame::Refused) => return Ok(Answer::Refused(String::from_utf8_lossy(&bytes).into_owned())),
             _ => return Err(std::io::Error::other("unexpected frame")),
+        };
+        // Nobody reads the output any more (`sudo yes | head -1`): as the command would be,
+        // sudo is ended by SIGPIPE's status, and its going ends the command.
+        if written.is_err() {
+            return Ok(Answer::Exited(128 + 13));
         }
     }
 }
 
-/// The command's output, as it comes; a closed stdout is the caller's to notice, not a reason
-/// to stop reading (the status still comes).
-fn write_through(out: &mut dyn Write, bytes: &[u8]) {
-    let _ = out.write_all(bytes).and_then(|()| out.flush());
+/// Sends standard input, as it comes, on a thread of its own; then that it ended. Like ssh
+/// without `-n`, sudo reads its input whether or not the command does.
+fn relay_stdin(mut to_broker: Box<dyn Write + Send>) {
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buffer = vec![0u8; MAX_FRAME_BYTES];
+        loop {
+            match stdin.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if send(&mut *to_broker, Frame::Stdin, buffer.get(..n).unwrap_or_default()).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = send(&mut *to_broker, Frame::StdinClosed, &[]);
+    });
+}
+
+/// The command's output, as it comes.
+fn write_through(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    out.write_all(bytes).and_then(|()| out.flush())
 }
 
 fn send(to: &mut (dyn Write + Send), frame: Frame, bytes: &[u8]) -> std::io::Result<()> {

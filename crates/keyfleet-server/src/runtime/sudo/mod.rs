@@ -21,6 +21,8 @@
 pub mod client;
 
 use std::os::unix::process::ExitStatusExt;
+
+use axum::serve::Listener as _;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -43,6 +45,8 @@ const MAX_FRAME_BYTES: usize = 64 * 1024;
 const MAX_SESSIONS: usize = 8;
 /// How long a client has to send its request once connected.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a client has to take the last frame and close.
+const FINAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a frame carries. After its request (a 4-byte big-endian length and the line), the
 /// client sends `Stdin` and `StdinClosed`; the broker answers `Stdout` and `Stderr`, then one
@@ -69,7 +73,9 @@ impl Frame {
 
 /// Runs root commands for the instance until this task is aborted, which also ends every
 /// command it runs.
-pub(super) async fn serve<L: axum::serve::Listener>(mut listener: L, instance: Arc<InstanceSsh>) {
+pub(super) async fn serve<L: axum::serve::Listener>(listener: L, instance: Arc<InstanceSsh>) {
+    // Refused connections hold a slot too, until their answer is out.
+    let mut listener = super::capped::Capped::new(listener, MAX_SESSIONS * 2);
     let sessions = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
     let mut running = tokio::task::JoinSet::new();
     loop {
@@ -77,20 +83,38 @@ pub(super) async fn serve<L: axum::serve::Listener>(mut listener: L, instance: A
             (stream, _) = listener.accept() => {
                 let (instance, permit) = (instance.clone(), sessions.clone().try_acquire_owned());
                 running.spawn(async move {
+                    // The session's slot is held until its last frame is out.
+                    let _permit = permit.as_ref().ok();
                     let (mut reader, mut writer) = tokio::io::split(stream);
-                    let outcome = match permit {
-                        Ok(_permit) => run(&mut reader, &mut writer, &instance).await,
+                    let outcome = match &permit {
+                        Ok(_) => run(&mut reader, &mut writer, &instance).await,
                         Err(_) => Err(format!("more than {MAX_SESSIONS} sudo commands are running")),
                     };
-                    let _ = match outcome {
-                        Ok(Some(code)) => write_frame(&mut writer, Frame::Exit, &code.to_be_bytes()).await,
-                        Ok(None) => Ok(()),
-                        Err(why) => write_frame(&mut writer, Frame::Refused, why.as_bytes()).await,
+                    let last = match outcome {
+                        Ok(Some(code)) => Some((Frame::Exit, code.to_be_bytes().to_vec())),
+                        Ok(None) => None,
+                        Err(why) => Some((Frame::Refused, why.into_bytes())),
                     };
+                    if let Some((frame, bytes)) = last {
+                        let _ = tokio::time::timeout(FINAL_TIMEOUT, finish(&mut reader, &mut writer, frame, &bytes)).await;
+                    }
                 });
             }
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
+    }
+}
+
+/// Writes the last frame, ends the stream, and reads what the client still sends until it
+/// closes: closing with unread input would reset the connection and lose the frame.
+async fn finish<R, W>(reader: &mut R, writer: &mut W, frame: Frame, bytes: &[u8])
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    if write_frame(writer, frame, bytes).await.is_ok() && writer.shutdown().await.is_ok() {
+        let mut sink = vec![0u8; 16 * 1024];
+        while reader.read(&mut sink).await.is_ok_and(|n| n > 0) {}
     }
 }
 

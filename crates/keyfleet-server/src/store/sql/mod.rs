@@ -39,7 +39,7 @@ use super::writer::{BoxFuture, GroupWrite, Writer};
 use super::{
     AccessKeyRow, AuditAttribute, AuditQuery, AuditRow, AuditStore, AutomationRow, AutomationStatus, AutomationStore,
     ConsoleSessionRow, ConsoleStore, DeleteUserOutcome, IamStore, InstanceAttribute, InstanceRow, InstanceState,
-    InstanceStore, KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LaunchLimits, LoginProfileChange,
+    InstanceStore, KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LabelOutcome, LaunchLimits, LoginProfileChange,
     LoginProfileRow, Maintenance, ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep,
     Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
 };

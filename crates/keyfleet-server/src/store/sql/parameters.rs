@@ -13,7 +13,40 @@ fn parameter_row(r: &AnyRow) -> Result<ParameterRow, StoreError> {
         data_type: r.get("data_type"),
         modified_ms: r.get("modified_ms"),
         modified_by: r.get("modified_by"),
+        tier: wire(r, "tier")?,
+        allowed_pattern: r.get("allowed_pattern"),
+        labels: Vec::new(),
     })
+}
+
+/// The columns [`parameter_row`] reads.
+macro_rules! parameter_columns {
+    ($prefix:literal) => {
+        concat!(
+            $prefix,
+            "name, ",
+            $prefix,
+            "version, ",
+            $prefix,
+            "type, ",
+            $prefix,
+            "value, ",
+            $prefix,
+            "key_id, ",
+            $prefix,
+            "description, ",
+            $prefix,
+            "data_type, ",
+            $prefix,
+            "modified_ms, ",
+            $prefix,
+            "modified_by, ",
+            $prefix,
+            "tier, ",
+            $prefix,
+            "allowed_pattern"
+        )
+    };
 }
 
 impl SqlStore {
@@ -49,8 +82,8 @@ impl SqlStore {
         };
         sqlx::query(
             "INSERT INTO parameter_versions (account, region, name, version, type, value, key_id, description, data_type,
-                                             modified_ms, modified_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                             modified_ms, modified_by, tier, allowed_pattern)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -63,8 +96,23 @@ impl SqlStore {
         .bind(&row.data_type)
         .bind(row.modified_ms)
         .bind(&row.modified_by)
+        .bind(row.tier.as_str())
+        .bind(&row.allowed_pattern)
         .execute(&mut *tx)
         .await?;
+        // The oldest version goes, unless a label holds it (then the put fails, as on AWS).
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(version) FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND version <= $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.name)
+        .bind(version - keep)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(held) = held {
+            return Ok(PutOutcome::OldestLabelled(held));
+        }
         sqlx::query(
             "DELETE FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND version <= $4",
         )
@@ -108,11 +156,12 @@ impl ParameterStore for SqlStore {
         name: &str,
         version: Option<i64>,
     ) -> Result<Option<ParameterRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, version, type, value, key_id, description, data_type, modified_ms, modified_by
-             FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND ($4 IS NULL OR version = $4)
-             ORDER BY version DESC LIMIT 1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            parameter_columns!(""),
+            " FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND ($4 IS NULL OR version = $4)
+             ORDER BY version DESC LIMIT 1"
+        ))
         .bind(&scope.account)
         .bind(&scope.region)
         .bind(name)
@@ -124,14 +173,15 @@ impl ParameterStore for SqlStore {
 
     async fn parameters_with_prefix(&self, scope: &Scope, prefix: &str) -> Result<Vec<ParameterRow>, StoreError> {
         // Latest version per name, by an index range scan on the name prefix.
-        let rows = sqlx::query(
-            "SELECT p.name, p.version, p.type, p.value, p.key_id, p.description, p.data_type, p.modified_ms, p.modified_by
-             FROM parameter_versions p
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            parameter_columns!("p."),
+            " FROM parameter_versions p
              WHERE p.account = $1 AND p.region = $2 AND substr(p.name, 1, length($3)) = $3
                AND p.version = (SELECT MAX(version) FROM parameter_versions q
                                 WHERE q.account = p.account AND q.region = p.region AND q.name = p.name)
-             ORDER BY p.name",
-        )
+             ORDER BY p.name"
+        ))
         .bind(&scope.account)
         .bind(&scope.region)
         .bind(prefix)
@@ -141,16 +191,32 @@ impl ParameterStore for SqlStore {
     }
 
     async fn parameter_history(&self, scope: &Scope, name: &str) -> Result<Vec<ParameterRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, version, type, value, key_id, description, data_type, modified_ms, modified_by
-             FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 ORDER BY version",
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            parameter_columns!(""),
+            " FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 ORDER BY version"
+        ))
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        let labels = sqlx::query(
+            "SELECT label, version FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 ORDER BY label",
         )
         .bind(&scope.account)
         .bind(&scope.region)
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(parameter_row).collect()
+        let mut history = rows.iter().map(parameter_row).collect::<Result<Vec<_>, _>>()?;
+        for label in &labels {
+            let version: i64 = label.get("version");
+            if let Some(row) = history.iter_mut().find(|r| r.version == version) {
+                row.labels.push(label.get("label"));
+            }
+        }
+        Ok(history)
     }
 
     async fn delete_parameter(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
@@ -163,7 +229,114 @@ impl ParameterStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(deleted > 0)
+    }
+
+    async fn label_parameter(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: i64,
+        labels: &[String],
+        max_per_version: usize,
+    ) -> Result<LabelOutcome, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .bind(version)
+        .fetch_one(&mut *tx)
+        .await?;
+        if exists == 0 {
+            return Ok(LabelOutcome::NoVersion);
+        }
+        for label in labels {
+            sqlx::query("DELETE FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND label = $4")
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(name)
+                .bind(label)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO parameter_labels (account, region, name, label, version) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(name)
+            .bind(label)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let on_version: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .bind(version)
+        .fetch_one(&mut *tx)
+        .await?;
+        if usize::try_from(on_version).unwrap_or(usize::MAX) > max_per_version {
+            // Dropping the transaction undoes the moves.
+            return Ok(LabelOutcome::TooMany);
+        }
+        tx.commit().await?;
+        Ok(LabelOutcome::Labelled)
+    }
+
+    async fn unlabel_parameter(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: i64,
+        labels: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let mut removed = Vec::new();
+        for label in labels {
+            let gone = sqlx::query(
+                "DELETE FROM parameter_labels
+                 WHERE account = $1 AND region = $2 AND name = $3 AND label = $4 AND version = $5",
+            )
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(name)
+            .bind(label)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if gone > 0 {
+                removed.push(label.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn labelled_version(&self, scope: &Scope, name: &str, label: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT version FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND label = $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .bind(label)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 }

@@ -1,0 +1,14 @@
+-- Labels on parameter versions: a label names one version of one parameter, and moves when
+-- it is put on another.
+CREATE TABLE parameter_labels (
+    account TEXT    NOT NULL,
+    region  TEXT    NOT NULL,
+    name    TEXT    NOT NULL,
+    label   TEXT    NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (account, region, name, label)
+);
+
+-- Each version's tier (Standard or Advanced) and the pattern its value was checked against.
+ALTER TABLE parameter_versions ADD COLUMN tier TEXT NOT NULL DEFAULT 'Standard';
+ALTER TABLE parameter_versions ADD COLUMN allowed_pattern TEXT;
