@@ -28,6 +28,23 @@ pub struct ClientArgs {
     ca_bundle: Option<PathBuf>,
 }
 
+impl ClientArgs {
+    /// These arguments as a command line gives them, for a command that runs keyfleet again.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["--profile".to_owned(), self.profile.clone()];
+        if let Some(url) = &self.endpoint_url {
+            args.extend(["--endpoint-url".to_owned(), url.clone()]);
+        }
+        if let Some(region) = &self.region {
+            args.extend(["--region".to_owned(), region.clone()]);
+        }
+        if let Some(bundle) = &self.ca_bundle {
+            args.extend(["--ca-bundle".to_owned(), bundle.display().to_string()]);
+        }
+        args
+    }
+}
+
 /// An error from the server in AWS's format, or from getting there.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

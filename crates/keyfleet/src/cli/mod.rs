@@ -10,6 +10,7 @@ mod instances;
 mod key;
 mod reset_access;
 mod serve;
+mod ssh_config;
 mod xml;
 
 use std::path::PathBuf;
@@ -42,6 +43,10 @@ enum Command {
     Ssh(instances::SshArgs),
     /// Open an SSH session with a fresh one-time key pushed by EC2 Instance Connect.
     Connect(instances::ConnectArgs),
+    /// Print an ssh config snippet that reaches instances by id and by EC2 DNS name.
+    SshConfig(ssh_config::SshConfigArgs),
+    /// Relay a connection to an instance (the snippet's ProxyCommand: `keyfleet proxy %h %p`).
+    Proxy(ssh_config::ProxyArgs),
     /// Recover a lost key: run AWSSupport-ResetAccess and save the new private key (0400).
     ResetAccess(reset_access::ResetAccessArgs),
     /// Manage users, their access keys and policies (the IAM API).
@@ -61,6 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Instances(command) => instances::run(command),
         Command::Ssh(args) => instances::ssh(args),
         Command::Connect(args) => instances::connect(args),
+        Command::SshConfig(args) => ssh_config::ssh_config(args),
+        Command::Proxy(args) => ssh_config::proxy(args),
         Command::ResetAccess(args) => reset_access::run(args),
         Command::Admin(command) => admin::run(command),
         Command::Audit(args) => audit::run(args),

@@ -497,6 +497,46 @@ fn keyfleet_ssh_finds_address_user_and_key_and_insists_on_chmod_400() {
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("is stopped"));
 }
 
+/// Seed 002's `ssh -i demo.pem ec2-user@ec2-….compute-1.amazonaws.com`, and `ssh i-…`, with
+/// plain OpenSSH: `keyfleet ssh-config` writes the snippet, its ProxyCommand finds the instance.
+#[test]
+fn ssh_reaches_instances_by_dns_name_and_id_through_the_ssh_config_snippet() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "demo");
+    let (id, _) = launch(&server, "demo");
+    let public_dns = describe(&server, &id)["PublicDnsName"].as_str().unwrap().to_owned();
+    assert!(public_dns.starts_with("ec2-") && public_dns.ends_with(".compute-1.amazonaws.com"), "{public_dns}");
+    let mut config = Command::new(env!("CARGO_BIN_EXE_keyfleet"));
+    config.args(["ssh-config", "--endpoint-url", &server.url, "--port", &server.ssh_port.to_string()]);
+    server.aws_env(&mut config);
+    let snippet = config.output().unwrap();
+    assert!(snippet.status.success(), "{}", String::from_utf8_lossy(&snippet.stderr));
+    let snippet = String::from_utf8(snippet.stdout).unwrap();
+    assert!(snippet.contains("ProxyCommand ") && snippet.contains(" proxy --profile"), "{snippet}");
+    let file = server.dir.path().join("ssh_config");
+    std::fs::write(&file, &snippet).unwrap();
+    let known_hosts = format!("UserKnownHostsFile={}", server.dir.path().join("known_hosts").display());
+    let ssh = |destination: &str| {
+        let mut command = Command::new("ssh");
+        command.arg("-F").arg(&file).args(["-o", &known_hosts, "-o", "BatchMode=yes", "-i"]).arg(&key);
+        command.args([destination, "hostname; whoami"]);
+        server.aws_env(&mut command);
+        command.stdin(Stdio::null()).output().unwrap()
+    };
+    for destination in [format!("ec2-user@{public_dns}"), id.clone()] {
+        let out = ssh(&destination);
+        assert!(out.status.success(), "{destination}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.ends_with("ec2-user\n") && text.starts_with("ip-"), "{destination}: {text}");
+    }
+    let unknown = ssh("i-0123456789abcdef0");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("InvalidInstanceID.NotFound"), "{unknown:?}");
+}
+
 #[test]
 fn fifty_instances_run_at_once() {
     if !require(&TOOLS) {
