@@ -301,10 +301,10 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Json("AmazonSSM.ListTagsForResource", r#"{"ResourceType":"Parameter","ResourceId":"/t/tagged"}"#),
     ),
     (
-        "ssm_put_parameter_policies_refused",
+        "ssm_put_parameter_policy_type_unknown",
         Wire::Json(
             "AmazonSSM.PutParameter",
-            r#"{"Name":"/t/x","Value":"v","Type":"String","Tier":"Advanced","Policies":"[]"}"#,
+            r#"{"Name":"/t/x","Value":"v","Type":"String","Tier":"Advanced","Policies":"[{\"Type\":\"Archive\",\"Version\":\"1.0\"}]"}"#,
         ),
     ),
     (

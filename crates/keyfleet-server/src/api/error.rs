@@ -321,6 +321,7 @@ impl From<Error> for ApiError {
                 "InvalidAllowedPatternException",
                 format!("The allowed pattern is not a regular expression keyfleet can match: {why}"),
             ),
+            Error::ParameterPolicy { code, message } => Self::bad_request(code, message),
             Error::ParameterVersionLabelLimitExceeded => Self::bad_request(
                 "ParameterVersionLabelLimitExceeded",
                 "A parameter version can have a maximum of 10 labels. Move one or more labels to another version and \
@@ -591,6 +592,7 @@ fn ssm_invalid_message(why: SsmInvalid) -> String {
         SsmInvalid::TierValue(tier) => format!("1 validation error detected: Value '{tier}' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Standard, Advanced, Intelligent-Tiering]"),
         SsmInvalid::AllowedPatternLength => "1 validation error detected: Value at 'allowedPattern' failed to satisfy constraint: Member must have length less than or equal to 1024".into(),
         SsmInvalid::DataType(kind) => format!("The following data type is not supported: {kind} (Data type names are all lowercase.)"),
+        SsmInvalid::PoliciesNeedAdvanced => "Parameter policies are supported only in the advanced-parameter tier: put the parameter with Tier Advanced or Intelligent-Tiering.".into(),
         SsmInvalid::LabelCount => "1 validation error detected: Value at 'labels' failed to satisfy constraint: Member must have length between 1 and 10".into(),
         SsmInvalid::TagKey { position } => format!(
             "1 validation error detected: Value at 'tags.{position}.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: ^([\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*)$"

@@ -123,6 +123,8 @@ pub enum SsmInvalid {
     AllowedPatternLength,
     /// A `DataType` SSM does not have.
     DataType(String),
+    /// Policies on a Standard-tier parameter.
+    PoliciesNeedAdvanced,
     /// The tag at this position (from 1) has a key of the wrong length or characters.
     TagKey {
         /// Its position.
@@ -407,6 +409,15 @@ pub enum Error {
     /// (`InvalidAllowedPatternException`).
     #[error("invalid allowed pattern: {0}")]
     InvalidAllowedPattern(String),
+    /// `Policies` refused: `InvalidPolicyTypeException`, `InvalidPolicyAttributeException`,
+    /// `PoliciesLimitExceededException` or `IncompatiblePolicyException`.
+    #[error("{code}: {message}")]
+    ParameterPolicy {
+        /// The SSM error code.
+        code: &'static str,
+        /// Its message.
+        message: String,
+    },
     /// A version would carry more than 10 labels (`ParameterVersionLabelLimitExceeded`).
     #[error("too many labels on one version")]
     ParameterVersionLabelLimitExceeded,

@@ -217,6 +217,8 @@ mod tests {
             modified_by: String::new(),
             tier: crate::store::ParameterTier::Standard,
             allowed_pattern: None,
+            policies: None,
+            expires_ms: None,
             labels: Vec::new(),
         }
     }

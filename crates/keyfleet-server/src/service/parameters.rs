@@ -14,6 +14,8 @@ use crate::store::{
     LabelOutcome, ParameterRow, ParameterTier, ParameterType, PutOutcome, Scope, Store, Tag, TagRemoval, WireName,
 };
 
+/// How often expired parameters are deleted.
+pub const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
 /// Versions kept per parameter.
 pub const MAX_VERSIONS: i64 = 100;
 /// The KMS key a SecureString uses when none is named.
@@ -50,6 +52,8 @@ pub struct PutParameter {
     pub tier: Option<String>,
     /// `AllowedPattern`; absent keeps the parameter's, empty drops it.
     pub allowed_pattern: Option<String>,
+    /// `Policies` (a JSON array); absent keeps the parameter's, `[]` drops them.
+    pub policies: Option<String>,
 }
 
 /// A parameter as the API reports it.
@@ -79,8 +83,19 @@ pub struct Parameter {
     pub tier: ParameterTier,
     /// `AllowedPattern`.
     pub allowed_pattern: Option<String>,
+    /// Its policies.
+    pub policies: Vec<Policy>,
     /// The labels on this version (history only).
     pub labels: Vec<String>,
+}
+
+/// A parameter policy as DescribeParameters reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `Expiration`, `ExpirationNotification` or `NoChangeNotification`.
+    pub kind: PolicyKind,
+    /// The policy's JSON, as given.
+    pub text: String,
 }
 
 /// The Parameter Store operations.
@@ -109,7 +124,17 @@ impl Parameters {
         }
         validate_tags(&input.tags)?;
         let existing = self.store.parameter(scope, &name, None).await?;
-        let tier = resolve_tier(input.tier.as_deref(), existing.as_ref().map(|e| e.tier), characters)?;
+        let policies = match input.policies.as_deref() {
+            Some(text) => parse_policies(text)?,
+            None => existing
+                .as_ref()
+                .and_then(|e| e.policies.as_deref())
+                .map(parse_policies)
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        let tier =
+            resolve_tier(input.tier.as_deref(), existing.as_ref().map(|e| e.tier), characters, !policies.is_empty())?;
         let allowed_pattern = match input.allowed_pattern {
             Some(pattern) if pattern.is_empty() => None,
             Some(pattern) => Some(pattern),
@@ -158,6 +183,11 @@ impl Parameters {
             modified_by: caller_arn.to_owned(),
             tier,
             allowed_pattern,
+            expires_ms: policies.iter().find_map(|p| match p.kind {
+                PolicyKind::Expiration { at_ms } => Some(at_ms),
+                _ => None,
+            }),
+            policies: (!policies.is_empty()).then(|| policies_json(&policies)),
             labels: Vec::new(),
         };
         match self.store.put_parameter(scope, &row, input.overwrite, MAX_VERSIONS).await? {
@@ -176,6 +206,32 @@ impl Parameters {
                 requested: row.kind.as_str().to_owned(),
             }),
         }
+    }
+
+    /// Deletes, every [`EXPIRY_SWEEP`], the parameters whose Expiration policy has passed (SSM
+    /// too deletes them by a periodic scan, not at the exact time).
+    pub fn spawn_expiry(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(EXPIRY_SWEEP);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = self.expire(now_ms()).await {
+                    tracing::warn!(error = %e, "parameter expiry failed; trying again");
+                }
+            }
+        });
+    }
+
+    /// Deletes the parameters expired at `now`; how many.
+    pub async fn expire(&self, now: i64) -> Result<usize> {
+        let expired = self.store.expired_parameters(now).await?;
+        for (scope, name) in &expired {
+            if self.store.delete_parameter(scope, name).await? {
+                self.drop_tags(scope, name).await?;
+            }
+        }
+        Ok(expired.len())
     }
 
     /// `GetParameter`: `name` may carry a `:version` or `:label` selector.
@@ -463,6 +519,8 @@ impl Parameters {
             modified_by: row.modified_by,
             tier: row.tier,
             allowed_pattern: row.allowed_pattern,
+            // Stored only after they parsed: a failure here is a corrupt row, shown as none.
+            policies: row.policies.as_deref().and_then(|p| parse_policies(p).ok()).unwrap_or_default(),
             labels: row.labels,
         })
     }
@@ -546,8 +604,13 @@ pub fn validate_name(raw: &str) -> Result<String> {
 }
 
 /// The tier a put gives the parameter: as asked, never from Advanced back to Standard, and
-/// `Intelligent-Tiering` as the value needs (an Advanced parameter stays Advanced).
-fn resolve_tier(asked: Option<&str>, existing: Option<ParameterTier>, characters: usize) -> Result<ParameterTier> {
+/// `Intelligent-Tiering` as the value and policies need (an Advanced parameter stays Advanced).
+fn resolve_tier(
+    asked: Option<&str>,
+    existing: Option<ParameterTier>,
+    characters: usize,
+    has_policies: bool,
+) -> Result<ParameterTier> {
     let advanced = existing == Some(ParameterTier::Advanced);
     let invalid = |why| Err(Error::SsmValidation(why));
     let tier = match asked {
@@ -556,15 +619,120 @@ fn resolve_tier(asked: Option<&str>, existing: Option<ParameterTier>, characters
         Some("Standard") if advanced => return invalid(SsmInvalid::TierDowngrade),
         Some("Standard") => ParameterTier::Standard,
         Some("Advanced") => ParameterTier::Advanced,
-        Some("Intelligent-Tiering") if advanced || characters > MAX_STANDARD_LEN => ParameterTier::Advanced,
+        Some("Intelligent-Tiering") if advanced || has_policies || characters > MAX_STANDARD_LEN => {
+            ParameterTier::Advanced
+        }
         Some("Intelligent-Tiering") => ParameterTier::Standard,
         Some(other) => return invalid(SsmInvalid::TierValue(other.to_owned())),
     };
     match tier {
+        ParameterTier::Standard if has_policies => invalid(SsmInvalid::PoliciesNeedAdvanced),
         ParameterTier::Standard if characters > MAX_STANDARD_LEN => invalid(SsmInvalid::StandardValueTooLarge),
         ParameterTier::Advanced if characters > MAX_ADVANCED_LEN => invalid(SsmInvalid::AdvancedValueTooLarge),
         tier => Ok(tier),
     }
+}
+
+/// What a parameter policy does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Deletes the parameter at this time (milliseconds).
+    Expiration {
+        /// When.
+        at_ms: i64,
+    },
+    /// Notifies before the expiration (EventBridge; keyfleet keeps and reports it only).
+    ExpirationNotification,
+    /// Notifies when the parameter has not changed for a while (kept and reported only).
+    NoChangeNotification,
+}
+
+impl PolicyKind {
+    /// Its `Type`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Expiration { .. } => "Expiration",
+            PolicyKind::ExpirationNotification => "ExpirationNotification",
+            PolicyKind::NoChangeNotification => "NoChangeNotification",
+        }
+    }
+}
+
+/// Policies on one parameter at most.
+const MAX_POLICIES: usize = 10;
+const MAX_POLICIES_LEN: usize = 4096;
+
+/// `Policies`: a JSON array of `{"Type", "Version": "1.0", "Attributes"}`, at most one
+/// Expiration. The User Guide's forms: Expiration `Timestamp` (ISO 8601 with a zone), and
+/// `Before`/`After` with `Unit` `Days` or `Hours` for the notifications.
+fn parse_policies(text: &str) -> Result<Vec<Policy>> {
+    use serde_json::Value;
+    let attribute = |why: String| Error::ParameterPolicy { code: "InvalidPolicyAttributeException", message: why };
+    if text.chars().count() > MAX_POLICIES_LEN {
+        return Err(attribute(format!("Policies are at most {MAX_POLICIES_LEN} characters.")));
+    }
+    let parsed: Value = serde_json::from_str(text).map_err(|_| attribute("Policies must be a JSON array.".into()))?;
+    let items = parsed.as_array().ok_or_else(|| attribute("Policies must be a JSON array.".into()))?;
+    if items.len() > MAX_POLICIES {
+        return Err(Error::ParameterPolicy {
+            code: "PoliciesLimitExceededException",
+            message: format!("A parameter can have at most {MAX_POLICIES} policies."),
+        });
+    }
+    let mut policies = Vec::new();
+    for item in items {
+        let field = |name: &str| item.get(name).and_then(Value::as_str);
+        let attribute_of = |name: &str| item.get("Attributes").and_then(|a| a.get(name)).and_then(Value::as_str);
+        let kind = match field("Type") {
+            Some("Expiration") => {
+                let stamp = attribute_of("Timestamp").unwrap_or_default();
+                let at = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).map_err(
+                    |_| attribute(format!("The Expiration Timestamp {stamp:?} is not an ISO 8601 time with a zone.")),
+                )?;
+                PolicyKind::Expiration {
+                    at_ms: i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+                }
+            }
+            Some(kind @ ("ExpirationNotification" | "NoChangeNotification")) => {
+                let key = if kind == "ExpirationNotification" { "Before" } else { "After" };
+                let amount = attribute_of(key).and_then(|n| n.parse::<u32>().ok());
+                let unit = attribute_of("Unit");
+                if amount.is_none() || !matches!(unit, Some("Days" | "Hours")) {
+                    return Err(attribute(format!("{kind} takes {key} (a number) and Unit (Days or Hours).")));
+                }
+                if kind == "ExpirationNotification" {
+                    PolicyKind::ExpirationNotification
+                } else {
+                    PolicyKind::NoChangeNotification
+                }
+            }
+            other => {
+                return Err(Error::ParameterPolicy {
+                    code: "InvalidPolicyTypeException",
+                    message: format!(
+                        "The policy type {} is not supported: Expiration, ExpirationNotification or NoChangeNotification.",
+                        other.unwrap_or("(none)")
+                    ),
+                });
+            }
+        };
+        if field("Version") != Some("1.0") {
+            return Err(attribute("A policy's Version is \"1.0\".".into()));
+        }
+        policies.push(Policy { kind, text: item.to_string() });
+    }
+    if policies.iter().filter(|p| matches!(p.kind, PolicyKind::Expiration { .. })).count() > 1 {
+        return Err(Error::ParameterPolicy {
+            code: "IncompatiblePolicyException",
+            message: "A parameter can have one Expiration policy.".into(),
+        });
+    }
+    Ok(policies)
+}
+
+/// Policies as stored: a JSON array of the policies' own JSON.
+fn policies_json(policies: &[Policy]) -> String {
+    format!("[{}]", policies.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(","))
 }
 
 /// The whole value must match `AllowedPattern` (SSM's own example refuses `10,000` against
@@ -673,4 +841,62 @@ pub fn check_batch(names: &[String]) -> Result<()> {
 fn paginate(rows: Vec<ParameterRow>, page: &PageRequest, limit: u32) -> Result<(Vec<ParameterRow>, Option<String>)> {
     let limits = Limits { min: 1, max: limit, default: Some(limit), cuts_larger: false };
     Ok(page.check(&limits).map_err(Error::SsmPage)?.take(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_parse_as_the_user_guide_writes_them() {
+        let policies = parse_policies(
+            r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2030-07-07T22:30:00-05:00"}},
+                {"Type":"ExpirationNotification","Version":"1.0","Attributes":{"Before":"15","Unit":"Days"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(policies[0].kind, PolicyKind::Expiration { at_ms: 1_909_711_800_000 });
+        assert_eq!(policies[1].kind, PolicyKind::ExpirationNotification);
+        let code = |text: &str| match parse_policies(text) {
+            Err(Error::ParameterPolicy { code, .. }) => code,
+            _ => "accepted",
+        };
+        assert_eq!(code(r#"[{"Type":"Archive","Version":"1.0"}]"#), "InvalidPolicyTypeException");
+        assert_eq!(
+            code(r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"soon"}}]"#),
+            "InvalidPolicyAttributeException"
+        );
+        assert_eq!(
+            code(r#"[{"Type":"NoChangeNotification","Version":"1.0","Attributes":{"After":"3","Unit":"Weeks"}}]"#),
+            "InvalidPolicyAttributeException"
+        );
+        let twice = r#"{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}"#;
+        assert_eq!(code(&format!("[{twice},{twice}]")), "IncompatiblePolicyException");
+        assert_eq!(code(&format!("[{}]", [twice; 11].join(","))), "PoliciesLimitExceededException");
+        assert_eq!(code("{}"), "InvalidPolicyAttributeException");
+        assert_eq!(parse_policies("[]").unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn tiers_follow_value_size_and_policies_and_never_go_back() {
+        let tier = |asked, existing, characters, policies| resolve_tier(asked, existing, characters, policies).ok();
+        assert_eq!(tier(None, None, 10, false), Some(ParameterTier::Standard));
+        assert_eq!(tier(None, None, 5000, false), None);
+        assert_eq!(tier(Some("Intelligent-Tiering"), None, 5000, false), Some(ParameterTier::Advanced));
+        assert_eq!(tier(Some("Intelligent-Tiering"), None, 10, true), Some(ParameterTier::Advanced));
+        assert_eq!(
+            tier(Some("Intelligent-Tiering"), Some(ParameterTier::Advanced), 10, false),
+            Some(ParameterTier::Advanced)
+        );
+        assert_eq!(tier(Some("Standard"), Some(ParameterTier::Advanced), 10, false), None);
+        assert_eq!(tier(None, None, 10, true), None, "policies need Advanced");
+        assert_eq!(tier(Some("Advanced"), None, 9000, false), None);
+    }
+
+    #[test]
+    fn allowed_patterns_match_the_whole_value() {
+        assert!(check_pattern(r"\d{1,4}", "100").is_ok());
+        assert!(matches!(check_pattern(r"\d{1,4}", "10,000"), Err(Error::ParameterPatternMismatch(_))));
+        assert!(matches!(check_pattern("(?<=a)b", "b"), Err(Error::InvalidAllowedPattern(_))));
+        assert!(check_pattern(&"a".repeat(1025), "a").is_err());
+    }
 }

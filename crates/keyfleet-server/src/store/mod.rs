@@ -588,6 +588,10 @@ pub struct ParameterRow {
     pub tier: ParameterTier,
     /// `AllowedPattern`, as given.
     pub allowed_pattern: Option<String>,
+    /// `Policies`: a JSON array of policy objects.
+    pub policies: Option<String>,
+    /// When an Expiration policy deletes the parameter (milliseconds).
+    pub expires_ms: Option<i64>,
     /// The labels on this version (filled by history reads only).
     pub labels: Vec<String>,
 }
@@ -1112,6 +1116,9 @@ pub trait ParameterStore: Send + Sync + 'static {
 
     /// The version a label is on.
     async fn labelled_version(&self, scope: &Scope, name: &str, label: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Parameters, in every scope, whose latest version's Expiration has passed at `now_ms`.
+    async fn expired_parameters(&self, now_ms: i64) -> Result<Vec<(Scope, String)>, StoreError>;
 }
 
 /// Automation executions.

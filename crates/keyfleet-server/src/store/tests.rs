@@ -647,9 +647,24 @@ fn parameter(name: &str, value: &str) -> ParameterRow {
         modified_by: "arn:aws:iam::111122223333:root".into(),
         tier: ParameterTier::Standard,
         allowed_pattern: None,
+        policies: None,
+        expires_ms: None,
         labels: Vec::new(),
     }
 }
+
+// Expiration: only a parameter whose latest version has passed its time, in any scope.
+for_each_backend!(expired_parameters_are_found_by_their_latest_version, |s: Arc<dyn Store>| async move {
+    let (east, west) = (scope("us-east-1"), scope("us-west-2"));
+    let expiring = |name: &str, at: Option<i64>| ParameterRow { expires_ms: at, ..parameter(name, "v") };
+    s.put_parameter(&east, &expiring("/gone", Some(100)), false, 100).await.unwrap();
+    s.put_parameter(&west, &expiring("/later", Some(10_000)), false, 100).await.unwrap();
+    s.put_parameter(&east, &expiring("/renewed", Some(100)), false, 100).await.unwrap();
+    s.put_parameter(&east, &expiring("/renewed", None), true, 100).await.unwrap();
+    let expired = s.expired_parameters(1_000).await.unwrap();
+    assert_eq!(expired, [(east.clone(), "/gone".to_owned())]);
+    assert_eq!(s.expired_parameters(20_000).await.unwrap().len(), 2);
+});
 
 // Labels: one version each, moved when put elsewhere, at most so many per version, and a
 // labelled oldest version stops the put that would drop it.

@@ -140,34 +140,66 @@ fn parameter_filters_select_and_bad_filters_are_refused() {
 
 /// What PutParameter does not implement yet is refused, never dropped: a tag that was
 /// silently lost would make a later tag-based policy or lookup wrong.
+/// Policies need the Advanced tier, are reported as SSM reports them, and an Expiration
+/// deletes the parameter (by a periodic scan, as SSM's).
 #[test]
-fn put_parameter_refuses_what_keyfleet_does_not_keep() {
+fn policies_expire_parameters_and_need_the_advanced_tier() {
     if !require(&["aws"]) {
         return;
     }
     let server = TestServer::start();
-    let policies = r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#;
-    let refused = server.aws_argv_as(
+    let expiring_in = |seconds: i64| {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+        let stamp = at.format(&time::format_description::well_known::Rfc3339).unwrap();
+        format!(
+            r#"[{{"Type":"Expiration","Version":"1.0","Attributes":{{"Timestamp":"{stamp}"}}}},{{"Type":"NoChangeNotification","Version":"1.0","Attributes":{{"After":"30","Unit":"Days"}}}}]"#
+        )
+    };
+    let policies = expiring_in(3600);
+    let put = |tier: &str, policies: &str| {
+        server.aws_argv_as(
+            &server.admin(),
+            &[
+                "ssm",
+                "put-parameter",
+                "--name",
+                "/t/a",
+                "--value",
+                "v",
+                "--type",
+                "String",
+                "--tier",
+                tier,
+                "--policies",
+                policies,
+            ],
+        )
+    };
+    let standard = put("Standard", &policies);
+    assert!(String::from_utf8_lossy(&standard.stderr).contains("(ValidationException)"), "{standard:?}");
+    let unknown = put("Advanced", r#"[{"Type":"Archive","Version":"1.0","Attributes":{}}]"#);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("(InvalidPolicyTypeException)"), "{unknown:?}");
+    let stored = put("Advanced", &policies);
+    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
+    let described = json(&server.aws_ok("ssm describe-parameters --parameter-filters Key=Name,Values=/t/a"));
+    let reported = &described["Parameters"][0]["Policies"];
+    assert_eq!(reported[0]["PolicyType"], "Expiration", "{described}");
+    assert_eq!(reported[0]["PolicyStatus"], "Pending");
+    assert_eq!(reported[1]["PolicyType"], "NoChangeNotification");
+    // An overwrite names a nearer time; the parameter goes once it has passed (polled: the
+    // sweep runs every few seconds).
+    let nearer = server.aws_argv_as(
         &server.admin(),
-        &[
-            "ssm",
-            "put-parameter",
-            "--name",
-            "/t/a",
-            "--value",
-            "v",
-            "--type",
-            "String",
-            "--tier",
-            "Advanced",
-            "--policies",
-            policies,
-        ],
+        &["ssm", "put-parameter", "--name", "/t/a", "--value", "w", "--overwrite", "--policies", &expiring_in(2)],
     );
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("(ValidationException)"), "{refused:?}");
-    server.aws_err("ssm get-parameter --name /t/a", "ParameterNotFound");
+    assert!(nearer.status.success(), "{}", String::from_utf8_lossy(&nearer.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.aws("ssm get-parameter --name /t/a").status.success() {
+        assert!(std::time::Instant::now() < deadline, "the expired parameter is still there");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     server.aws_err(
-        "ssm put-parameter --name /t/a --value v --type String --data-type aws:ec2:Image",
+        "ssm put-parameter --name /t/b --value v --type String --data-type aws:ec2:Image",
         "ValidationException",
     );
 }

@@ -42,6 +42,7 @@ impl Operation for PutParameter {
             tags: super::tags::decode_tags(input, "Tags")?,
             tier: input.str("Tier").map(str::to_owned),
             allowed_pattern: input.str("AllowedPattern").map(str::to_owned),
+            policies: input.str("Policies").map(str::to_owned),
         })
     }
 
@@ -63,10 +64,20 @@ impl Operation for PutParameter {
     }
 }
 
-/// PutParameter's members keyfleet acts on; `Policies` is refused until it is implemented,
-/// never dropped.
-const PUT_PARAMETER_MEMBERS: [&str; 10] =
-    ["Name", "Value", "Type", "Overwrite", "Description", "KeyId", "DataType", "Tier", "Tags", "AllowedPattern"];
+/// PutParameter's members: all of the model's.
+const PUT_PARAMETER_MEMBERS: [&str; 11] = [
+    "Name",
+    "Value",
+    "Type",
+    "Overwrite",
+    "Description",
+    "KeyId",
+    "DataType",
+    "Tier",
+    "Tags",
+    "AllowedPattern",
+    "Policies",
+];
 
 fn refuse_unimplemented(input: &JsonInput) -> Result<(), ApiError> {
     match input.first_unknown(&PUT_PARAMETER_MEMBERS) {
@@ -456,7 +467,12 @@ fn metadata(p: &Parameter) -> Map<String, Value> {
     if let Some(pattern) = &p.allowed_pattern {
         item.insert("AllowedPattern".into(), json!(pattern));
     }
-    item.insert("Policies".into(), json!([]));
+    let policies: Vec<Value> = p
+        .policies
+        .iter()
+        .map(|policy| json!({"PolicyText": policy.text, "PolicyType": policy.kind.name(), "PolicyStatus": "Pending"}))
+        .collect();
+    item.insert("Policies".into(), Value::Array(policies));
     item.insert("DataType".into(), json!(p.data_type));
     item
 }

@@ -15,6 +15,8 @@ fn parameter_row(r: &AnyRow) -> Result<ParameterRow, StoreError> {
         modified_by: r.get("modified_by"),
         tier: wire(r, "tier")?,
         allowed_pattern: r.get("allowed_pattern"),
+        policies: r.get("policies"),
+        expires_ms: r.get("expires_ms"),
         labels: Vec::new(),
     })
 }
@@ -44,7 +46,11 @@ macro_rules! parameter_columns {
             $prefix,
             "tier, ",
             $prefix,
-            "allowed_pattern"
+            "allowed_pattern, ",
+            $prefix,
+            "policies, ",
+            $prefix,
+            "expires_ms"
         )
     };
 }
@@ -82,8 +88,8 @@ impl SqlStore {
         };
         sqlx::query(
             "INSERT INTO parameter_versions (account, region, name, version, type, value, key_id, description, data_type,
-                                             modified_ms, modified_by, tier, allowed_pattern)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                             modified_ms, modified_by, tier, allowed_pattern, policies, expires_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&scope.account)
         .bind(&scope.region)
@@ -98,6 +104,8 @@ impl SqlStore {
         .bind(&row.modified_by)
         .bind(row.tier.as_str())
         .bind(&row.allowed_pattern)
+        .bind(&row.policies)
+        .bind(row.expires_ms)
         .execute(&mut *tx)
         .await?;
         // The oldest version goes, unless a label holds it (then the put fails, as on AWS).
@@ -338,5 +346,18 @@ impl ParameterStore for SqlStore {
         .bind(label)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn expired_parameters(&self, now_ms: i64) -> Result<Vec<(Scope, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.account, p.region, p.name FROM parameter_versions p
+             WHERE p.expires_ms IS NOT NULL AND p.expires_ms <= $1
+               AND p.version = (SELECT MAX(version) FROM parameter_versions q
+                                WHERE q.account = p.account AND q.region = p.region AND q.name = p.name)",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (Scope { account: r.get("account"), region: r.get("region") }, r.get("name"))).collect())
     }
 }
