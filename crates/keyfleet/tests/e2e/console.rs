@@ -833,3 +833,34 @@ fn security_groups_page_creates_opens_closes_and_deletes() {
         server.aws_err("ec2 describe-security-groups --group-names web", "InvalidGroup.NotFound");
     });
 }
+
+/// The instance page shows termination protection and turns it on and off through
+/// ModifyInstanceAttribute; with it on, terminating is EC2's error; a stopped instance shows
+/// why it stopped.
+#[test]
+fn the_instance_page_sets_termination_protection_and_shows_why_it_stopped() {
+    if !browser_available() || !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let id = json(&server.aws_ok("ec2 run-instances --image-id ami-0f5e8a2b9c3d71e46"))["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto(&format!("/console/ec2/instances/{id}")).await;
+        assert_eq!(b.text("#termination-protection").await, "Disabled");
+        b.submit("#termination-protection-toggle").await;
+        assert_eq!(b.text("#termination-protection").await, "Enabled");
+        server.aws_err(&format!("ec2 terminate-instances --instance-ids {id}"), "OperationNotPermitted");
+        b.submit("#termination-protection-toggle").await;
+        assert_eq!(b.text("#termination-protection").await, "Disabled");
+        server.aws_ok(&format!("ec2 stop-instances --instance-ids {id}"));
+        crate::instances::wait_for_state(&server, &id, "stopped");
+        b.goto(&format!("/console/ec2/instances/{id}")).await;
+        let reason = b.text("#state-reason").await;
+        assert!(reason.starts_with("User initiated (") && reason.ends_with(" GMT)"), "{reason}");
+    });
+}

@@ -11,8 +11,8 @@ use super::pages::{Problem, Shell, shell_word};
 use super::session;
 use super::{ConsoleRequest, call_ec2, render, see_other};
 use crate::api::ec2::instances::{
-    DescribeInstances, GetConsoleOutput, GroupNames, RebootInstances, RunInstances, Start, Stop, Terminate, Transition,
-    groups_of,
+    DescribeInstances, GetConsoleOutput, GroupNames, ModifyInstanceAttribute, RebootInstances, RunInstances, Start,
+    Stop, Terminate, Transition, groups_of, state_reasons,
 };
 use crate::api::ec2::key_pairs::{CreateKeyPair, DescribeKeyPairs};
 use crate::api::ec2::security_groups::{Authorize, CreateSecurityGroup, DescribeSecurityGroups, Ingress};
@@ -50,6 +50,10 @@ pub struct Row {
     pub checks: &'static str,
     /// Its security groups' names.
     pub groups: Vec<String>,
+    /// `disableApiTermination`.
+    pub termination_protected: bool,
+    /// Why it is in its state ("User initiated (… GMT)"), or empty.
+    pub state_reason: String,
 }
 
 impl Row {
@@ -66,7 +70,10 @@ impl Row {
         };
         let name = row.tags.iter().find(|t| t.key == "Name").map(|t| t.value.clone()).unwrap_or_default();
         let public = !matches!(row.state, InstanceState::Stopped | InstanceState::Terminated);
+        let (state_reason, _) = state_reasons(&row);
         Row {
+            termination_protected: row.disable_api_termination,
+            state_reason,
             id: row.id,
             name,
             state: row.state.as_str(),
@@ -226,14 +233,41 @@ pub struct Details {
     /// The system log (GetConsoleOutput): the host key fingerprints to check before the
     /// first ssh. `Ok(None)` before the instance first booted here.
     pub system_log: Result<Option<String>, Problem>,
+    /// Why a change asked for on this page failed.
+    pub problem: Option<Problem>,
+}
+
+/// `POST /console/ec2/instances/i-…/termination-protection`: ModifyInstanceAttribute
+/// `disableApiTermination`, through the pipeline.
+pub async fn termination_protection(request: &ConsoleRequest<'_>, id: &str) -> Response {
+    let signed = or_answer!(session::require_change(request).await);
+    let on = request.field("Enable").as_deref() == Some("true");
+    let params =
+        QueryParams::from_pairs([("InstanceId", id.to_owned()), ("DisableApiTermination.Value", on.to_string())]);
+    match call_ec2::<ModifyInstanceAttribute>(request, &signed, params).await {
+        Ok(()) => see_other(&format!("/console/ec2/instances/{id}?region={}", request.region())),
+        Err(e) => {
+            let status = e.status;
+            render(status, &details_page(request, &signed, id, Some(e.into())).await)
+        }
+    }
 }
 
 /// `GET /console/ec2/instances/i-…`.
 pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
     let signed = or_answer!(session::require(request).await);
-    let scope = request.scope(&signed);
+    render(StatusCode::OK, &details_page(request, &signed, id, None).await)
+}
+
+async fn details_page(
+    request: &ConsoleRequest<'_>,
+    signed: &session::Signed,
+    id: &str,
+    problem: Option<Problem>,
+) -> Details {
+    let scope = request.scope(signed);
     let params = QueryParams::from_pairs([("InstanceId.1", id)]);
-    let instance = match call_ec2::<DescribeInstances>(request, &signed, params).await {
+    let instance = match call_ec2::<DescribeInstances>(request, signed, params).await {
         Ok((rows, _, groups)) => rows.into_iter().next().map(|r| Row::new(r, &scope, &groups)).ok_or_else(|| Problem {
             code: "InvalidInstanceID.NotFound".into(),
             message: format!("The instance ID '{id}' does not exist"),
@@ -245,7 +279,7 @@ pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
         Ok(row) if !row.key_name.is_empty() => {
             let params = QueryParams::from_pairs([("KeyName.1", row.key_name.as_str())]);
             matches!(
-                call_ec2::<DescribeKeyPairs>(request, &signed, params).await,
+                call_ec2::<DescribeKeyPairs>(request, signed, params).await,
                 Err(e) if e.code == "InvalidKeyPair.NotFound"
             )
         }
@@ -253,14 +287,14 @@ pub async fn details(request: &ConsoleRequest<'_>, id: &str) -> Response {
     };
     let ssh_port = request.state.instances.ssh_port();
     let system_log = match &instance {
-        Ok(_) => call_ec2::<GetConsoleOutput>(request, &signed, QueryParams::from_pairs([("InstanceId", id)]))
+        Ok(_) => call_ec2::<GetConsoleOutput>(request, signed, QueryParams::from_pairs([("InstanceId", id)]))
             .await
             .map(|(_, log)| log)
             .map_err(Problem::from),
         Err(_) => Ok(None),
     };
-    let shell = Shell::new(request, &signed, "instances");
-    render(StatusCode::OK, &Details { shell, instance, key_missing, ssh_port, system_log })
+    let shell = Shell::new(request, signed, "instances");
+    Details { shell, instance, key_missing, ssh_port, system_log, problem }
 }
 
 #[derive(Template)]

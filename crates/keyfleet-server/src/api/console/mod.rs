@@ -161,6 +161,12 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, path) if path.starts_with("/console/cloudtrail/events/") => {
             events::event(&request, path.trim_start_matches("/console/cloudtrail/events/")).await
         }
+        (Method::POST, path)
+            if path.starts_with("/console/ec2/instances/i-") && path.ends_with("/termination-protection") =>
+        {
+            let id = path.trim_start_matches("/console/ec2/instances/").trim_end_matches("/termination-protection");
+            instances::termination_protection(&request, id).await
+        }
         (Method::GET, path) if path.starts_with("/console/ec2/instances/i-") => {
             instances::details(&request, path.trim_start_matches("/console/ec2/instances/")).await
         }

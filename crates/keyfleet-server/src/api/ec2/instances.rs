@@ -749,7 +749,7 @@ fn instance_item(w: &mut XmlWriter, row: &InstanceRow, scope: &Scope, groups: &G
 
 /// StateTransitionReason and StateReason: a launch, and the user's last stop or terminate
 /// (a start forgets it).
-fn state_reasons(row: &InstanceRow) -> (String, Option<(&'static str, &'static str)>) {
+pub(crate) fn state_reasons(row: &InstanceRow) -> (String, Option<(&'static str, &'static str)>) {
     match (row.state, row.user_transition_ms) {
         (InstanceState::Pending, _) => (String::new(), Some(("pending", "pending"))),
         (InstanceState::Running, _) | (_, None) => (String::new(), None),
@@ -1047,7 +1047,7 @@ impl Operation for DescribeInstanceAttribute {
     }
 }
 
-pub(super) struct ModifyInstanceAttribute;
+pub(crate) struct ModifyInstanceAttribute;
 
 const MODIFY_INSTANCE_ATTRIBUTE_PARAMETERS: [Accepted; 12] = [
     Accepted::any("InstanceId"),
