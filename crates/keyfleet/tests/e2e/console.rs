@@ -668,6 +668,16 @@ fn reset_access_from_the_instance_page_then_the_key_from_parameter_store_as_in_s
         b.fill("#Value", "green").await;
         b.submit("#parameter-submit").await;
         assert_eq!(b.text("#parameter-value").await, "green");
+        assert_eq!(b.text("#parameter-tier").await, "Standard");
+        // Labels on a version, from the history: the newest is offered first.
+        b.fill("#Labels", "prod").await;
+        b.submit("#attach-labels").await;
+        assert_eq!(b.text("tr[data-version='2'] .labels").await, "prod");
+        let labelled = json(&server.aws_ok("ssm get-parameter --name /app/color:prod"));
+        assert_eq!(labelled["Parameter"]["Value"], "green");
+        b.fill("#Labels", "1st").await;
+        b.submit("#attach-labels").await;
+        assert!(b.text(".problem").await.contains("Not attached: 1st"));
         b.fill("#confirm", "delete").await;
         b.submit("#delete-parameter").await;
         assert!(b.text("#notice").await.contains("Deleted /app/color"));

@@ -154,6 +154,7 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ssm/parameters/edit") => ssm::parameter_form(&request, true).await,
         (Method::POST, "/console/ssm/parameters/edit") => ssm::put_parameter(&request, true).await,
         (Method::POST, "/console/ssm/parameters/delete") => ssm::delete_parameter(&request).await,
+        (Method::POST, "/console/ssm/parameters/label") => ssm::label_parameter(&request).await,
         (Method::GET, "/console/iam/users") => iam::users(&request).await,
         (Method::POST, "/console/iam/users") => iam::act(&request).await,
         (Method::GET, "/console/iam/users/view") => iam::user(&request).await,

@@ -15,7 +15,9 @@ use crate::api::authorize::Service;
 use crate::api::ec2::instances::DescribeInstances;
 use crate::api::protocol::ec2_query::{QueryParams, timestamp};
 use crate::api::ssm::automation::{DescribeAutomationExecutions, GetAutomationExecution, StartAutomationExecution};
-use crate::api::ssm::parameters::{DeleteParameter, DescribeParameters, GetParameter, PutParameter};
+use crate::api::ssm::parameters::{
+    DeleteParameter, DescribeParameters, GetParameter, GetParameterHistory, LabelParameterVersion, PutParameter,
+};
 use crate::service::parameters::Parameter;
 use crate::store::{AutomationRow, AutomationStatus, InstanceState, ParameterType, WireName};
 
@@ -282,6 +284,12 @@ pub struct ParameterView {
     /// The value to show: `None` for a SecureString not yet decrypted.
     pub value: Option<String>,
     pub edit_link: String,
+    pub tier: &'static str,
+    pub allowed_pattern: String,
+    /// The policies, as their JSON.
+    pub policies: Vec<String>,
+    /// Every kept version, newest first: (version, modified, labels).
+    pub history: Vec<(i64, String, String)>,
 }
 
 #[derive(Template)]
@@ -290,7 +298,7 @@ pub struct ParameterPage {
     pub shell: Shell,
     pub parameter: Result<ParameterView, Problem>,
     pub name: String,
-    /// Decryption was asked for and refused.
+    /// Decryption, or a label, was asked for and refused.
     pub decrypt_problem: Option<Problem>,
 }
 
@@ -321,21 +329,73 @@ pub async fn parameter(request: &ConsoleRequest<'_>) -> Response {
             Err(problem) => decrypt_problem = Some(problem),
         }
     }
-    let parameter = found.map(|p| {
-        let secure = p.kind == ParameterType::SecureString;
-        ParameterView {
-            value: (!secure || (decrypt && decrypt_problem.is_none())).then(|| p.value.to_string()),
-            name: p.name.clone(),
-            kind: p.kind.as_str(),
-            version: p.version,
-            modified: timestamp(p.modified_ms),
-            modified_by: p.modified_by.clone(),
-            description: p.description.clone().unwrap_or_default(),
-            edit_link: parameter_link("edit", &p.name, &region),
-        }
-    });
+    let history = match &found {
+        Ok(p) => call_json::<GetParameterHistory>(request, &signed, Service::Ssm, json!({"Name": p.name}))
+            .await
+            .map(|(versions, _)| versions)
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let parameter = found.map(|p| view(&p, decrypt && decrypt_problem.is_none(), &history, &region));
     let page = ParameterPage { shell: Shell::new(request, &signed, "parameters"), parameter, name, decrypt_problem };
     render(StatusCode::OK, &page)
+}
+
+/// A parameter as its page shows it: the value when it is plain or was decrypted, and the
+/// tier, pattern, policies and labels of its history (the latest version first).
+fn view(p: &Parameter, decrypted: bool, history: &[Parameter], region: &str) -> ParameterView {
+    let secure = p.kind == ParameterType::SecureString;
+    let latest = history.last();
+    ParameterView {
+        value: (!secure || decrypted).then(|| p.value.to_string()),
+        name: p.name.clone(),
+        kind: p.kind.as_str(),
+        version: p.version,
+        modified: timestamp(p.modified_ms),
+        modified_by: p.modified_by.clone(),
+        description: p.description.clone().unwrap_or_default(),
+        edit_link: parameter_link("edit", &p.name, region),
+        tier: latest.map_or("Standard", |l| l.tier.as_str()),
+        allowed_pattern: latest.and_then(|l| l.allowed_pattern.clone()).unwrap_or_default(),
+        policies: latest.map(|l| l.policies.iter().map(|policy| policy.text.clone()).collect()).unwrap_or_default(),
+        history: history.iter().rev().map(|v| (v.version, timestamp(v.modified_ms), v.labels.join(", "))).collect(),
+    }
+}
+
+/// `POST /console/ssm/parameters/label`: LabelParameterVersion, through the pipeline.
+pub async fn label_parameter(request: &ConsoleRequest<'_>) -> Response {
+    let signed = or_answer!(session::require_change(request).await);
+    let name = request.field("Name").unwrap_or_default();
+    let region = request.region();
+    let version = request.field("ParameterVersion").and_then(|v| v.parse::<i64>().ok());
+    let labels: Vec<String> =
+        request.field("Labels").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    let input = json!({"Name": name, "ParameterVersion": version, "Labels": labels});
+    let problem = match call_json::<LabelParameterVersion>(request, &signed, Service::Ssm, input).await {
+        Ok((invalid, _)) if invalid.is_empty() => return see_other(&parameter_link("view", &name, &region)),
+        Ok((invalid, _)) => Problem {
+            code: "InvalidLabels".into(),
+            message: format!(
+                "Not attached: {}. A label has letters, digits, '.', '-' and '_', and does not begin with a digit, aws or ssm.",
+                invalid.join(", ")
+            ),
+            denied: false,
+        },
+        Err(e) => e.into(),
+    };
+    let found = get_parameter(request, &signed, &name, false).await;
+    let history = call_json::<GetParameterHistory>(request, &signed, Service::Ssm, json!({"Name": name}))
+        .await
+        .map(|(versions, _)| versions)
+        .unwrap_or_default();
+    let parameter = found.map(|p| view(&p, false, &history, &region));
+    let page = ParameterPage {
+        shell: Shell::new(request, &signed, "parameters"),
+        parameter,
+        name,
+        decrypt_problem: Some(problem),
+    };
+    render(StatusCode::BAD_REQUEST, &page)
 }
 
 #[derive(Template)]

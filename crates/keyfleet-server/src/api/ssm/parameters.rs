@@ -237,7 +237,7 @@ impl Operation for DescribeParameters {
     }
 }
 
-pub(super) struct GetParameterHistory;
+pub(crate) struct GetParameterHistory;
 
 impl Operation for GetParameterHistory {
     type Protocol = Json11;
@@ -332,7 +332,7 @@ impl Operation for DeleteParameters {
     }
 }
 
-pub(super) struct LabelParameterVersion;
+pub(crate) struct LabelParameterVersion;
 
 impl Operation for LabelParameterVersion {
     type Protocol = Json11;
