@@ -12,8 +12,10 @@ import {
   RunInstancesCommand,
   waitUntilInstanceStatusOk,
 } from "@aws-sdk/client-ec2";
+import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from "@aws-sdk/client-ec2-instance-connect";
 import { AddTagsToResourceCommand, ListTagsForResourceCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { generateKeyPairSync } from "node:crypto";
 
 const config = { endpoint: process.argv[2], region: "us-east-1", maxAttempts: 1 };
 const ec2 = new EC2Client(config);
@@ -31,6 +33,17 @@ const instanceId = run.Instances[0].InstanceId;
 await waitUntilInstanceStatusOk({ client: ec2, maxWaitTime: 60, minDelay: 1 }, { InstanceIds: [instanceId] });
 const status = await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [instanceId] }));
 
+// EC2 Instance Connect: a fresh Ed25519 key in OpenSSH's public form (RFC 8709).
+const { publicKey } = generateKeyPairSync("ed25519");
+const raw = Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url");
+const sshString = (bytes) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), bytes]);
+const blob = Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(raw)]);
+const pushed = await new EC2InstanceConnectClient(config).send(new SendSSHPublicKeyCommand({
+  InstanceId: instanceId,
+  InstanceOSUser: "ec2-user",
+  SSHPublicKey: `ssh-ed25519 ${blob.toString("base64")} from-js`,
+}));
+
 const ssm = new SSMClient(config);
 await ssm.send(new PutParameterCommand({ Name: "/js/param", Value: "v", Type: "String", Tags: [{ Key: "team", Value: "ops" }] }));
 await ssm.send(new AddTagsToResourceCommand({ ResourceType: "Parameter", ResourceId: "/js/param", Tags: [{ Key: "env", Value: "dev" }] }));
@@ -46,6 +59,7 @@ console.log(JSON.stringify({
   zones: zones.AvailabilityZones.length,
   defaultVpc: vpcs.Vpcs[0].IsDefault,
   instanceStatus: status.InstanceStatuses[0].InstanceStatus.Status,
+  pushed: pushed.Success,
   tags: tags.TagList,
   account: identity.Account,
 }));
