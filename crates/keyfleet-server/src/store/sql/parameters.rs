@@ -55,6 +55,25 @@ macro_rules! parameter_columns {
     };
 }
 
+/// The rows of `table` (`parameter_versions` or `parameter_labels`) for one version.
+async fn rows_of_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &'static str,
+    scope: &Scope,
+    name: &str,
+    version: i64,
+) -> Result<i64, StoreError> {
+    let count =
+        format!("SELECT COUNT(*) FROM {table} WHERE account = $1 AND region = $2 AND name = $3 AND version = $4");
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .bind(version)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
 impl SqlStore {
     /// One attempt at storing the next version of a parameter.
     async fn try_put_parameter(
@@ -257,16 +276,7 @@ impl ParameterStore for SqlStore {
     ) -> Result<LabelOutcome, StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
-        let exists: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(name)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?;
-        if exists == 0 {
+        if rows_of_version(&mut tx, "parameter_versions", scope, name, version).await? == 0 {
             return Ok(LabelOutcome::NoVersion);
         }
         for label in labels {
@@ -288,15 +298,7 @@ impl ParameterStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        let on_version: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(name)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?;
+        let on_version = rows_of_version(&mut tx, "parameter_labels", scope, name, version).await?;
         if usize::try_from(on_version).unwrap_or(usize::MAX) > max_per_version {
             // Dropping the transaction undoes the moves.
             return Ok(LabelOutcome::TooMany);
