@@ -216,6 +216,7 @@ impl Instances {
             }));
         }
         let tags = instance_tags(&input.tag_specifications)?;
+        let volume_tags = volume_tags(&input.tag_specifications)?;
         let launch_key = match &input.key_name {
             None => None,
             Some(name) => Some(self.launch_key_line(scope, name).await?),
@@ -243,6 +244,11 @@ impl Instances {
             security_groups: groups.into_iter().map(|g| g.id).collect(),
         };
         let rows = self.insert_pending(scope, &input, &reservation_id, count, &resolved).await?;
+        if !volume_tags.is_empty() {
+            let volumes: Vec<(String, String)> =
+                rows.iter().map(|r| (r.volume_id.clone(), VOLUME.to_owned())).collect();
+            self.store.put_tags(scope, &volumes, &volume_tags, tags::MAX_TAGS).await?;
+        }
         let _acting = self.acting.lock().await;
         for row in &rows {
             if self.create_volume(scope, row).await? {
@@ -265,13 +271,13 @@ impl Instances {
     }
 
     /// `DescribeVolumes`: the root volumes of the instances that are not terminated, by volume
-    /// id (each must exist) and filters, as the rows of their instances.
+    /// id (each must exist) and filters, with their tags.
     pub async fn describe_volumes(
         &self,
         scope: &Scope,
         volume_ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<InstanceRow>> {
+    ) -> Result<Vec<Volume>> {
         let filters: Vec<Typed<VolumeFilter>> = typed(filters)?;
         let live: Vec<InstanceRow> = self
             .store
@@ -283,7 +289,13 @@ impl Instances {
         if let Some(missing) = volume_ids.iter().find(|v| !live.iter().any(|r| &&r.volume_id == v)) {
             return Err(Error::VolumeNotFound(missing.clone()));
         }
-        Ok(live.into_iter().filter(|row| all_match(&filters, row)).collect())
+        let tags: Vec<crate::store::ResourceTag> =
+            self.store.tags(scope).await?.into_iter().filter(|t| t.resource_type == VOLUME).collect();
+        let volumes = live.into_iter().map(|row| {
+            let tags = tags.iter().filter(|t| t.resource_id == row.volume_id).map(|t| t.tag.clone()).collect();
+            Volume { row, tags }
+        });
+        Ok(volumes.filter(|volume| all_match(&filters, volume)).collect())
     }
 
     /// `StopInstances`.
@@ -506,6 +518,8 @@ impl Instances {
     async fn settle_termination(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         self.runtime.halt(&row.id).await;
         self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+        // The volume's tags go with it (the instance's stay, as a terminated instance's do).
+        self.store.delete_tags(scope, std::slice::from_ref(&row.volume_id), &[]).await?;
         self.store.transition_instance(scope, &row.id, &[ShuttingDown], Terminated).await?;
         Ok(())
     }
@@ -679,6 +693,24 @@ impl Instances {
 
 /// Tags for the instance from `TagSpecification`s; `volume` specs are accepted and ignored
 /// for now (volumes are not taggable yet).
+/// The tags a launch puts on its instances' root volumes (`TagSpecification` `volume`).
+fn volume_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
+    let for_volume: Vec<TagSpecification> =
+        specs.iter().filter(|s| s.resource_type.as_deref() == Some(VOLUME)).cloned().collect();
+    tags::from_specifications(&for_volume, VOLUME)
+}
+
+/// A root volume's resource type, for its tags.
+const VOLUME: &str = "volume";
+
+/// A root volume as DescribeVolumes reports it: its instance's row, and its own tags.
+pub struct Volume {
+    /// The instance it is the root volume of.
+    pub row: InstanceRow,
+    /// The volume's tags.
+    pub tags: Vec<crate::store::Tag>,
+}
+
 fn instance_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
     let for_instance: Vec<TagSpecification> =
         specs.iter().filter(|s| s.resource_type.as_deref() != Some("volume")).cloned().collect();
@@ -834,9 +866,11 @@ enum VolumeFilter {
     DeleteOnTermination,
     VolumeType,
     Encrypted,
+    TagKey,
+    Tag(String),
 }
 
-impl FilterField<InstanceRow> for VolumeFilter {
+impl FilterField<Volume> for VolumeFilter {
     fn named(name: &str) -> Option<Self> {
         Some(match name {
             "volume-id" => VolumeFilter::Id,
@@ -847,11 +881,13 @@ impl FilterField<InstanceRow> for VolumeFilter {
             "attachment.delete-on-termination" => VolumeFilter::DeleteOnTermination,
             "volume-type" => VolumeFilter::VolumeType,
             "encrypted" => VolumeFilter::Encrypted,
-            _ => return None,
+            "tag-key" => VolumeFilter::TagKey,
+            other => VolumeFilter::Tag(other.strip_prefix("tag:")?.to_owned()),
         })
     }
 
-    fn candidates<'r>(&self, row: &'r InstanceRow) -> Vec<&'r str> {
+    fn candidates<'r>(&self, volume: &'r Volume) -> Vec<&'r str> {
+        let row = &volume.row;
         match self {
             VolumeFilter::Id => vec![&row.volume_id],
             VolumeFilter::InstanceId => vec![&row.id],
@@ -861,6 +897,8 @@ impl FilterField<InstanceRow> for VolumeFilter {
             VolumeFilter::DeleteOnTermination => vec!["true"],
             VolumeFilter::VolumeType => vec!["gp3"],
             VolumeFilter::Encrypted => vec!["false"],
+            VolumeFilter::TagKey => volume.tags.iter().map(|t| t.key.as_str()).collect(),
+            VolumeFilter::Tag(key) => tag_values(&volume.tags, key),
         }
     }
 }

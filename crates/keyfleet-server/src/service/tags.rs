@@ -7,7 +7,7 @@ use super::filter::{Filter, FilterField, Typed, all_match, typed};
 use super::{Error, Invalid, Result};
 use crate::common::ids;
 use crate::common::page::{Limits, PageRequest};
-use crate::store::{KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
+use crate::store::{InstanceState, KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
 
 /// Most user tags a resource may carry (tags starting `aws:` don't count).
 pub const MAX_TAGS: usize = 50;
@@ -49,7 +49,7 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
 }
 
 /// The resource types of EC2's tags.
-const EC2_RESOURCE_TYPES: [&str; 3] = ["key-pair", "instance", "security-group"];
+const EC2_RESOURCE_TYPES: [&str; 4] = ["key-pair", "instance", "security-group", "volume"];
 
 /// The tags that `TagSpecification`s put on a new resource of `resource_type`.
 pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> Result<Vec<Tag>> {
@@ -144,14 +144,17 @@ impl Tags {
         let of_kind = |prefix: &str| -> Vec<String> {
             resource_ids.iter().filter(|id| id.starts_with(&format!("{prefix}-"))).cloned().collect()
         };
-        let (instance_ids, group_ids) = (of_kind("i"), of_kind("sg"));
-        let key_pair_ids: Vec<String> =
-            resource_ids.iter().filter(|id| !instance_ids.contains(id) && !group_ids.contains(id)).cloned().collect();
+        let (instance_ids, group_ids, volume_ids) = (of_kind("i"), of_kind("sg"), of_kind("vol"));
+        let key_pair_ids: Vec<String> = resource_ids
+            .iter()
+            .filter(|id| !instance_ids.contains(id) && !group_ids.contains(id) && !volume_ids.contains(id))
+            .cloned()
+            .collect();
         if let Some(bad) = instance_ids.iter().find(|id| !ids::is_well_formed(id, "i")) {
             return Err(Error::InstanceIdMalformed(bad.clone()));
         }
-        if let Some(bad) = key_pair_ids.iter().chain(&group_ids).find(|id| {
-            let prefix = if id.starts_with("sg-") { "sg" } else { "key" };
+        if let Some(bad) = key_pair_ids.iter().chain(&group_ids).chain(&volume_ids).find(|id| {
+            let prefix = ["sg", "vol"].into_iter().find(|p| id.starts_with(&format!("{p}-"))).unwrap_or("key");
             !ids::is_well_formed(id, prefix)
         }) {
             return Err(Error::InvalidId(bad.clone()));
@@ -179,9 +182,19 @@ impl Tags {
                 return Err(Error::SecurityGroupNotFound(missing.clone()));
             }
         }
+        if !volume_ids.is_empty() {
+            let live = self.store.instances(scope, &[]).await?;
+            let exists =
+                |id: &&String| live.iter().any(|r| &r.volume_id == *id && r.state != InstanceState::Terminated);
+            if let Some(missing) = volume_ids.iter().find(|id| !exists(id)) {
+                return Err(Error::VolumeNotFound(missing.clone()));
+            }
+        }
         let kind = |id: &String| {
             if instance_ids.contains(id) {
                 "instance"
+            } else if volume_ids.contains(id) {
+                "volume"
             } else if group_ids.contains(id) {
                 "security-group"
             } else {

@@ -47,6 +47,9 @@ fn a_playbook_launches_configures_with_become_and_keeps_parameters() {
     assert_eq!(instance["State"]["Name"], "running", "{found}");
     assert_eq!(instance["SecurityGroups"][0]["GroupName"], "ansible-ssh", "{found}");
     let ip = instance["PublicIpAddress"].as_str().unwrap();
+    // ec2_instance names the root volume too (a volume TagSpecification).
+    let volumes = json(&server.aws_ok("ec2 describe-volumes --filters Name=tag:Name,Values=ansible-demo"));
+    assert_eq!(volumes["Volumes"][0]["Attachments"][0]["InstanceId"], instance["InstanceId"], "{volumes}");
     let written = ssh_ok(&server, &key, ip, "cat configured-by-ansible; stat -c %U configured-by-ansible");
     assert_eq!(written, format!("{marker}\nec2-user\n"));
 

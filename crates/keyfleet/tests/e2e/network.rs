@@ -502,6 +502,36 @@ fn a_launch_takes_its_subnet_and_groups_from_its_network_interface() {
     );
 }
 
+/// Volume TagSpecifications (as Ansible's ec2_instance sends its Name tag) tag the root
+/// volume: DescribeVolumes shows and filters them, DescribeTags lists them, CreateTags and
+/// DeleteTags take volume ids, and the tags go with the volume at termination.
+#[test]
+fn root_volumes_carry_their_own_tags() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let out = json(&server.aws_ok(
+        "ec2 run-instances --image-id ami-0f5e8a2b9c3d71e46 \
+         --tag-specifications ResourceType=volume,Tags=[{Key=Name,Value=root}] ResourceType=instance,Tags=[{Key=Name,Value=box}]",
+    ));
+    let id = text(&out, "/Instances/0/InstanceId");
+    let volume = text(&out, "/Instances/0/BlockDeviceMappings/0/Ebs/VolumeId");
+    let by_tag = json(&server.aws_ok("ec2 describe-volumes --filters Name=tag:Name,Values=root"));
+    assert_eq!(by_tag["Volumes"][0]["VolumeId"], volume.as_str(), "{by_tag}");
+    assert_eq!(by_tag["Volumes"][0]["Tags"], serde_json::json!([{"Key": "Name", "Value": "root"}]));
+    assert_eq!(describe(&server, &id)["Tags"], serde_json::json!([{"Key": "Name", "Value": "box"}]));
+    server.aws_ok(&format!("ec2 create-tags --resources {volume} --tags Key=team,Value=db"));
+    let listed = json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=volume"));
+    assert_eq!(listed["Tags"].as_array().map(Vec::len), Some(2), "{listed}");
+    server.aws_ok(&format!("ec2 delete-tags --resources {volume} --tags Key=team"));
+    server.aws_err("ec2 create-tags --resources vol-0123456789abcdef0 --tags Key=a,Value=b", "InvalidVolume.NotFound");
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
+    wait_for_state(&server, &id, "terminated");
+    let left = json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=volume"));
+    assert_eq!(left["Tags"], serde_json::json!([]), "a deleted volume's tags go with it");
+}
+
 fn base64_decode(text: &str) -> String {
     crate::support::sh(&format!("printf %s '{text}' | base64 -d"))
 }

@@ -372,8 +372,8 @@ impl Operation for DescribeVolumes {
     const ACTION: &'static str = "ec2:DescribeVolumes";
     const READ_ONLY: bool = true;
     type Input = (Vec<String>, Vec<Filter>, Page);
-    /// One page of volumes (as their instances' rows), and the next page's token.
-    type Output = (Vec<InstanceRow>, Option<String>);
+    /// One page of volumes, and the next page's token.
+    type Output = (Vec<service::Volume>, Option<String>);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         refuse_unimplemented(p, Self::NAME, &DESCRIBE_VOLUMES_PARAMETERS)?;
@@ -396,7 +396,8 @@ impl Operation for DescribeVolumes {
                 w.text("nextToken", token);
             }
             w.start("volumeSet");
-            for row in &live {
+            for volume in &live {
+                let row = &volume.row;
                 let created = timestamp(row.launch_ms);
                 let zone = network::zone_of(&ctx.scope.region, &row.address).map(|z| z.name).unwrap_or_default();
                 w.start("item")
@@ -416,7 +417,15 @@ impl Operation for DescribeVolumes {
                     .text("deleteOnTermination", "true")
                     .end("item")
                     .end("attachmentSet");
-                w.text("volumeType", "gp3").text("encrypted", "false").text("multiAttachEnabled", "false").end("item");
+                w.text("volumeType", "gp3").text("encrypted", "false").text("multiAttachEnabled", "false");
+                if !volume.tags.is_empty() {
+                    w.start("tagSet");
+                    for tag in &volume.tags {
+                        w.start("item").text("key", &tag.key).text("value", &tag.value).end("item");
+                    }
+                    w.end("tagSet");
+                }
+                w.end("item");
             }
             w.end("volumeSet");
         })
