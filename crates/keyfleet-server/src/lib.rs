@@ -289,7 +289,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     instances.resume().await?;
     instances.spawn_reconciler();
     let parameters = Arc::new(service::parameters::Parameters::new(store.clone(), master_key));
-    parameters.clone().spawn_expiry();
+    parameters.spawn_expiry();
     let describe: service::automation::Describe = Arc::new(|e| {
         let api_error = api::error::ApiError::from(e);
         (api_error.code.to_string(), api_error.message)

@@ -328,6 +328,9 @@ impl Instances {
                 changes.push(StateChange { instance_id: row.id.clone(), previous: row.state, current: row.state });
                 continue;
             };
+            // Read again: a type or user data changed while stopped boots with the instance.
+            let row =
+                self.store.instances(scope, std::slice::from_ref(&row.id)).await?.into_iter().next().unwrap_or(row);
             if self.claim(scope, &row).await? {
                 let _acting = self.acting.lock().await;
                 self.boot(scope, &row).await?;
@@ -383,11 +386,15 @@ impl Instances {
     /// `disableApiTermination` fails the whole call, before any instance changes.
     pub async fn terminate(&self, scope: &Scope, instance_ids: &[String]) -> Result<Vec<StateChange>> {
         let rows = self.existing(scope, instance_ids).await?;
-        if let Some(protected) = rows.iter().find(|r| r.disable_api_termination && r.state != Terminated) {
-            return Err(Error::TerminationProtected(protected.id.clone()));
-        }
+        // EC2 keeps every named instance in a protected instance's zone, terminates the others,
+        // and fails the call.
+        let zone = |row: &InstanceRow| network::zone_of(&scope.region, &row.address).map(|z| z.name);
+        let protected: Vec<&InstanceRow> =
+            rows.iter().filter(|r| r.disable_api_termination && r.state != Terminated).collect();
+        let kept_zones: Vec<Option<String>> = protected.iter().map(|r| zone(r)).collect();
+        let refusal = protected.first().map(|r| Error::TerminationProtected(r.id.clone()));
         let mut changes = Vec::new();
-        for row in rows {
+        for row in rows.iter().filter(|r| !kept_zones.contains(&zone(r))).cloned().collect::<Vec<_>>() {
             let Some(previous) =
                 self.store.transition_instance(scope, &row.id, &InstanceState::LIVE, ShuttingDown).await?
             else {
@@ -400,7 +407,10 @@ impl Instances {
             }
             changes.push(StateChange { instance_id: row.id, previous, current: ShuttingDown });
         }
-        Ok(changes)
+        match refusal {
+            Some(refused) => Err(refused),
+            None => Ok(changes),
+        }
     }
 
     /// Appends `line` to every `authorized_keys` under `/home/*/.ssh/` on an instance's volume
@@ -518,9 +528,10 @@ impl Instances {
     async fn settle_termination(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         self.runtime.halt(&row.id).await;
         self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
-        // The volume's tags go with it (the instance's stay, as a terminated instance's do).
-        self.store.delete_tags(scope, std::slice::from_ref(&row.volume_id), &[]).await?;
         self.store.transition_instance(scope, &row.id, &[ShuttingDown], Terminated).await?;
+        // The volume's tags go with it (the instance's stay, as a terminated instance's do);
+        // after the move, so that no CreateTags of a live volume lands behind it.
+        self.store.delete_tags(scope, std::slice::from_ref(&row.volume_id), &[]).await?;
         Ok(())
     }
 
@@ -691,8 +702,6 @@ impl Instances {
     }
 }
 
-/// Tags for the instance from `TagSpecification`s; `volume` specs are accepted and ignored
-/// for now (volumes are not taggable yet).
 /// The tags a launch puts on its instances' root volumes (`TagSpecification` `volume`).
 fn volume_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
     let for_volume: Vec<TagSpecification> =
@@ -711,6 +720,7 @@ pub struct Volume {
     pub tags: Vec<crate::store::Tag>,
 }
 
+/// The tags a launch puts on its instances (every `TagSpecification` but `volume`'s).
 fn instance_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
     let for_instance: Vec<TagSpecification> =
         specs.iter().filter(|s| s.resource_type.as_deref() != Some("volume")).cloned().collect();

@@ -82,7 +82,7 @@ fn parse_one(raw: &RawFilter, operation: Operation, legacy: bool) -> Result<Para
         tag if !legacy && tag.len() > 4 && tag.starts_with("tag:") => Field::Tag(tag[4..].to_owned()),
         other => return Err(filter_error("InvalidFilterKey", format!("The filter key {other} is not valid."))),
     };
-    if operation == Operation::ByPath && matches!(key, Field::Name | Field::Path | Field::Tier) {
+    if operation == Operation::ByPath && !matches!(key, Field::Type | Field::KeyId | Field::Label) {
         return Err(filter_error(
             "InvalidFilterKey",
             format!(

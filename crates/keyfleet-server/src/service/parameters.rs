@@ -159,6 +159,10 @@ impl Parameters {
         if data_type == DataType::Ec2Image && super::images::find(&input.value).is_none() {
             return match &existing {
                 Some(_) if !input.overwrite => Err(Error::ParameterAlreadyExists),
+                Some(e) if e.kind != kind => Err(Error::ParameterTypeMismatch {
+                    existing: e.kind.as_str().to_owned(),
+                    requested: kind.as_str().to_owned(),
+                }),
                 _ => Ok((existing.map_or(1, |e| e.version + 1), tier)),
             };
         }
@@ -210,13 +214,16 @@ impl Parameters {
 
     /// Deletes, every [`EXPIRY_SWEEP`], the parameters whose Expiration policy has passed (SSM
     /// too deletes them by a periodic scan, not at the exact time).
-    pub fn spawn_expiry(self: Arc<Self>) {
+    pub fn spawn_expiry(self: &Arc<Self>) {
+        let parameters = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(EXPIRY_SWEEP);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                if let Err(e) = self.expire(now_ms()).await {
+                // Ends with the service, as the server shuts down.
+                let Some(parameters) = parameters.upgrade() else { return };
+                if let Err(e) = parameters.expire(now_ms()).await {
                     tracing::warn!(error = %e, "parameter expiry failed; trying again");
                 }
             }
@@ -227,7 +234,7 @@ impl Parameters {
     pub async fn expire(&self, now: i64) -> Result<usize> {
         let expired = self.store.expired_parameters(now).await?;
         for (scope, name) in &expired {
-            if self.store.delete_parameter(scope, name).await? {
+            if self.store.delete_if_expired(scope, name, now).await? {
                 self.drop_tags(scope, name).await?;
             }
         }
@@ -680,7 +687,8 @@ fn parse_policies(text: &str) -> Result<Vec<Policy>> {
         });
     }
     let mut policies = Vec::new();
-    for item in items {
+    // `[{}]` is how the User Guide removes every policy.
+    for item in items.iter().filter(|item| item.as_object().is_none_or(|o| !o.is_empty())) {
         let field = |name: &str| item.get(name).and_then(Value::as_str);
         let attribute_of = |name: &str| item.get("Attributes").and_then(|a| a.get(name)).and_then(Value::as_str);
         let kind = match field("Type") {
@@ -741,6 +749,11 @@ fn check_pattern(pattern: &str, value: &str) -> Result<()> {
     if pattern.chars().count() > MAX_PATTERN_LEN {
         return Err(Error::SsmValidation(SsmInvalid::AllowedPatternLength));
     }
+    // Alone first: `a)|(b` is no pattern, though anchored it would compile.
+    let build = |text: &str| regex::RegexBuilder::new(text).size_limit(1 << 20).dfa_size_limit(1 << 20).build();
+    build(pattern).map_err(|e| {
+        Error::InvalidAllowedPattern(e.to_string().lines().last().unwrap_or_default().trim().to_owned())
+    })?;
     let whole = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
         .dfa_size_limit(1 << 20)
@@ -874,6 +887,7 @@ mod tests {
         assert_eq!(code(&format!("[{}]", [twice; 11].join(","))), "PoliciesLimitExceededException");
         assert_eq!(code("{}"), "InvalidPolicyAttributeException");
         assert_eq!(parse_policies("[]").unwrap(), Vec::new());
+        assert_eq!(parse_policies("[{}]").unwrap(), Vec::new(), "the User Guide's way to remove them");
     }
 
     #[test]
@@ -898,5 +912,6 @@ mod tests {
         assert!(matches!(check_pattern(r"\d{1,4}", "10,000"), Err(Error::ParameterPatternMismatch(_))));
         assert!(matches!(check_pattern("(?<=a)b", "b"), Err(Error::InvalidAllowedPattern(_))));
         assert!(check_pattern(&"a".repeat(1025), "a").is_err());
+        assert!(matches!(check_pattern("a)|(b", "abc"), Err(Error::InvalidAllowedPattern(_))), "no escape from ^…$");
     }
 }

@@ -1117,6 +1117,10 @@ pub trait ParameterStore: Send + Sync + 'static {
     /// The version a label is on.
     async fn labelled_version(&self, scope: &Scope, name: &str, label: &str) -> Result<Option<i64>, StoreError>;
 
+    /// Deletes a parameter if its latest version's Expiration has passed at `now_ms`; whether
+    /// it did.
+    async fn delete_if_expired(&self, scope: &Scope, name: &str, now_ms: i64) -> Result<bool, StoreError>;
+
     /// Parameters, in every scope, whose latest version's Expiration has passed at `now_ms`.
     async fn expired_parameters(&self, now_ms: i64) -> Result<Vec<(Scope, String)>, StoreError>;
 }

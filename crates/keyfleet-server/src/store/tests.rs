@@ -664,6 +664,11 @@ for_each_backend!(expired_parameters_are_found_by_their_latest_version, |s: Arc<
     let expired = s.expired_parameters(1_000).await.unwrap();
     assert_eq!(expired, [(east.clone(), "/gone".to_owned())]);
     assert_eq!(s.expired_parameters(20_000).await.unwrap().len(), 2);
+    // The sweep deletes only what is still expired when it gets there.
+    s.put_parameter(&east, &expiring("/gone", None), true, 100).await.unwrap();
+    assert!(!s.delete_if_expired(&east, "/gone", 1_000).await.unwrap(), "renewed after it was listed");
+    assert!(s.delete_if_expired(&west, "/later", 20_000).await.unwrap());
+    assert!(s.parameter(&west, "/later", None).await.unwrap().is_none());
 });
 
 // Labels: one version each, moved when put elsewhere, at most so many per version, and a

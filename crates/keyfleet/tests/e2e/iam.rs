@@ -392,8 +392,23 @@ fn tags_at_launch_need_create_tags() {
         "UnauthorizedOperation",
     );
     assert!(message.contains("ec2:CreateTags"), "{message}");
+    // Volume tags too: CreateTags on the new volume, which this policy allows on instances only.
+    let instances_only = server.create_user(
+        "instances-only",
+        Some(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:DescribeInstances"], "Resource": "*"}, {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*:*:instance/*"}]}"#),
+    );
+    let volume = server.aws_err_as(
+        &instances_only,
+        "ec2 run-instances --image-id ami-keyfleet-linux --count 1 --tag-specifications ResourceType=volume,Tags=[{Key=team,Value=a}]",
+        "UnauthorizedOperation",
+    );
+    assert!(volume.contains("ec2:CreateTags"), "{volume}");
+    server.aws_ok_as(
+        &instances_only,
+        "ec2 run-instances --image-id ami-keyfleet-linux --count 1 --tag-specifications ResourceType=instance,Tags=[{Key=team,Value=a}]",
+    );
     let described = json(&server.aws_ok_as(&launcher, "ec2 describe-instances"));
-    assert_eq!(described["Reservations"], serde_json::json!([]), "nothing was launched");
+    assert_eq!(described["Reservations"].as_array().map(Vec::len), Some(1), "only the allowed launch happened");
 }
 
 /// `aws sts get-caller-identity` answers every caller, whatever its policies, as AWS does:

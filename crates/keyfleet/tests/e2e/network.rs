@@ -458,6 +458,14 @@ fn instance_attributes_are_modified_and_termination_protection_holds() {
     assert_eq!(started["SecurityGroups"][0]["GroupId"], group.as_str(), "{started}");
     assert_eq!(base64_decode(attribute("userData")["UserData"]["Value"].as_str().unwrap()), "hi");
 
+    // Named together, an unprotected instance in another zone goes; the protected one stays.
+    let other =
+        json(&server.aws_ok("ec2 run-instances --image-id ami-keyfleet-linux --placement AvailabilityZone=us-east-1c"));
+    let other = text(&other, "/Instances/0/InstanceId");
+    assert_ne!(describe(&server, &other)["Placement"]["AvailabilityZone"], started["Placement"]["AvailabilityZone"]);
+    server.aws_err(&format!("ec2 terminate-instances --instance-ids {id} {other}"), "OperationNotPermitted");
+    wait_for_state(&server, &other, "terminated");
+    assert_eq!(describe(&server, &id)["State"]["Name"], "running");
     server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination"));
     server.aws_ok(&format!("ec2 modify-instance-attribute --instance-id {id} --source-dest-check"));
     server.aws_err(

@@ -330,10 +330,7 @@ pub async fn parameter(request: &ConsoleRequest<'_>) -> Response {
         }
     }
     let history = match &found {
-        Ok(p) => call_json::<GetParameterHistory>(request, &signed, Service::Ssm, json!({"Name": p.name}))
-            .await
-            .map(|(versions, _)| versions)
-            .unwrap_or_default(),
+        Ok(p) => history(request, &signed, &p.name).await,
         Err(_) => Vec::new(),
     };
     let parameter = found.map(|p| view(&p, decrypt && decrypt_problem.is_none(), &history, &region));
@@ -341,11 +338,30 @@ pub async fn parameter(request: &ConsoleRequest<'_>) -> Response {
     render(StatusCode::OK, &page)
 }
 
+/// Every kept version (at most 100, two pages), oldest first; none when the caller may not
+/// read the history (the page then shows no history, and the label form no versions).
+async fn history(request: &ConsoleRequest<'_>, signed: &Signed, name: &str) -> Vec<Parameter> {
+    let mut versions = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let input = json!({"Name": name, "MaxResults": 50, "NextToken": token});
+        match call_json::<GetParameterHistory>(request, signed, Service::Ssm, input).await {
+            Ok((page, next)) => {
+                versions.extend(page);
+                match next {
+                    Some(next) if versions.len() < 200 => token = Some(next),
+                    _ => return versions,
+                }
+            }
+            Err(_) => return versions,
+        }
+    }
+}
+
 /// A parameter as its page shows it: the value when it is plain or was decrypted, and the
 /// tier, pattern, policies and labels of its history (the latest version first).
 fn view(p: &Parameter, decrypted: bool, history: &[Parameter], region: &str) -> ParameterView {
     let secure = p.kind == ParameterType::SecureString;
-    let latest = history.last();
     ParameterView {
         value: (!secure || decrypted).then(|| p.value.to_string()),
         name: p.name.clone(),
@@ -355,9 +371,9 @@ fn view(p: &Parameter, decrypted: bool, history: &[Parameter], region: &str) -> 
         modified_by: p.modified_by.clone(),
         description: p.description.clone().unwrap_or_default(),
         edit_link: parameter_link("edit", &p.name, region),
-        tier: latest.map_or("Standard", |l| l.tier.as_str()),
-        allowed_pattern: latest.and_then(|l| l.allowed_pattern.clone()).unwrap_or_default(),
-        policies: latest.map(|l| l.policies.iter().map(|policy| policy.text.clone()).collect()).unwrap_or_default(),
+        tier: p.tier.as_str(),
+        allowed_pattern: p.allowed_pattern.clone().unwrap_or_default(),
+        policies: p.policies.iter().map(|policy| policy.text.clone()).collect(),
         history: history.iter().rev().map(|v| (v.version, timestamp(v.modified_ms), v.labels.join(", "))).collect(),
     }
 }
@@ -384,10 +400,7 @@ pub async fn label_parameter(request: &ConsoleRequest<'_>) -> Response {
         Err(e) => e.into(),
     };
     let found = get_parameter(request, &signed, &name, false).await;
-    let history = call_json::<GetParameterHistory>(request, &signed, Service::Ssm, json!({"Name": name}))
-        .await
-        .map(|(versions, _)| versions)
-        .unwrap_or_default();
+    let history = history(request, &signed, &name).await;
     let parameter = found.map(|p| view(&p, false, &history, &region));
     let page = ParameterPage {
         shell: Shell::new(request, &signed, "parameters"),

@@ -88,14 +88,22 @@ impl Operation for RunInstances {
         for group in groups.iter().take(crate::service::security_groups::MAX_GROUPS_PER_INSTANCE + 1) {
             launch.push(super::security_groups::group_target(ctx, group).await?);
         }
+        // Tagging at launch is also `ec2:CreateTags` on what is tagged (the new instances,
+        // their volumes), as on EC2.
+        let volume_tags = targets::requested_tags(&input.tag_specifications, "volume");
+        let mut tagging = Vec::new();
+        if !tags.is_empty() {
+            tagging.push(Target::instance(&ctx.scope, "*").with_request_tags(&tags));
+        }
+        if !volume_tags.is_empty() {
+            tagging.push(Target::ec2_resource(&ctx.scope, "volume", "*").with_request_tags(&volume_tags));
+        }
         let authorization = Authorization::on(launch);
-        if tags.is_empty() {
+        if tagging.is_empty() {
             return Ok(authorization);
         }
-        // Tagging at launch is also `ec2:CreateTags` on the new instances, as on EC2.
-        let tagging =
-            Target::instance(&ctx.scope, "*").with_request_tags(&tags).with_key("ec2:CreateAction", Self::NAME);
-        Ok(authorization.and_as("ec2:CreateTags", vec![tagging]))
+        let tagging = tagging.into_iter().map(|t| t.with_key("ec2:CreateAction", Self::NAME)).collect();
+        Ok(authorization.and_as("ec2:CreateTags", tagging))
     }
 
     async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
@@ -1131,8 +1139,15 @@ impl Operation for ModifyInstanceAttribute {
         }
     }
 
-    async fn authorization(ctx: &Context<'_>, (id, _): &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on(targets::instances(ctx, std::slice::from_ref(id)).await?))
+    /// On the instance, and on each group it is to be in (as RunInstances checks them).
+    async fn authorization(ctx: &Context<'_>, (id, change): &Self::Input) -> Result<Authorization, ApiError> {
+        let mut on = targets::instances(ctx, std::slice::from_ref(id)).await?;
+        if let Some(Modification::SecurityGroups(groups)) = change {
+            for group in groups.iter().take(crate::service::security_groups::MAX_GROUPS_PER_INSTANCE + 1) {
+                on.push(super::security_groups::group_target(ctx, group).await?);
+            }
+        }
+        Ok(Authorization::on(on))
     }
 
     async fn call(ctx: &Context<'_>, (id, change): Self::Input) -> Result<(), ApiError> {

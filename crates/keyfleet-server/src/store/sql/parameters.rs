@@ -55,17 +55,16 @@ macro_rules! parameter_columns {
     };
 }
 
-/// The rows of `table` (`parameter_versions` or `parameter_labels`) for one version.
-async fn rows_of_version(
+/// The labels on one version.
+async fn labels_on_version(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    table: &'static str,
     scope: &Scope,
     name: &str,
     version: i64,
 ) -> Result<i64, StoreError> {
     let count =
-        format!("SELECT COUNT(*) FROM {table} WHERE account = $1 AND region = $2 AND name = $3 AND version = $4");
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        "SELECT COUNT(*) FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND version = $4";
+    Ok(sqlx::query_scalar(count)
         .bind(&scope.account)
         .bind(&scope.region)
         .bind(name)
@@ -127,7 +126,18 @@ impl SqlStore {
         .bind(row.expires_ms)
         .execute(&mut *tx)
         .await?;
-        // The oldest version goes, unless a label holds it (then the put fails, as on AWS).
+        // The oldest version goes, unless a label holds it (then the put fails, as on AWS, and
+        // the transaction's end undoes all). Deleting first locks those versions, so a label
+        // being put on one either lands before the check below or finds no version.
+        sqlx::query(
+            "DELETE FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND version <= $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(&row.name)
+        .bind(version - keep)
+        .execute(&mut *tx)
+        .await?;
         let held: Option<i64> = sqlx::query_scalar(
             "SELECT MIN(version) FROM parameter_labels WHERE account = $1 AND region = $2 AND name = $3 AND version <= $4",
         )
@@ -140,15 +150,6 @@ impl SqlStore {
         if let Some(held) = held {
             return Ok(PutOutcome::OldestLabelled(held));
         }
-        sqlx::query(
-            "DELETE FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3 AND version <= $4",
-        )
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .bind(&row.name)
-        .bind(version - keep)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(PutOutcome::Stored(version))
     }
@@ -276,7 +277,19 @@ impl ParameterStore for SqlStore {
     ) -> Result<LabelOutcome, StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
-        if rows_of_version(&mut tx, "parameter_versions", scope, name, version).await? == 0 {
+        // Touching the version locks it until the labels are in: a delete or a put that would
+        // drop it waits, then takes the labels with it (or finds them and stops).
+        let locked = sqlx::query(
+            "UPDATE parameter_versions SET version = version
+             WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if locked.rows_affected() == 0 {
             return Ok(LabelOutcome::NoVersion);
         }
         for label in labels {
@@ -298,7 +311,7 @@ impl ParameterStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        let on_version = rows_of_version(&mut tx, "parameter_labels", scope, name, version).await?;
+        let on_version = labels_on_version(&mut tx, scope, name, version).await?;
         if usize::try_from(on_version).unwrap_or(usize::MAX) > max_per_version {
             // Dropping the transaction undoes the moves.
             return Ok(LabelOutcome::TooMany);
@@ -348,6 +361,36 @@ impl ParameterStore for SqlStore {
         .bind(label)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn delete_if_expired(&self, scope: &Scope, name: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        // The latest version decides, read under the lock the delete takes: a put that moved
+        // the expiration, or a new parameter of the name, is not deleted.
+        let expires: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT expires_ms FROM parameter_versions WHERE account = $1 AND region = $2 AND name = $3
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if !matches!(expires, Some(Some(at)) if at <= now_ms) {
+            return Ok(false);
+        }
+        for table in ["parameter_versions", "parameter_labels"] {
+            let delete = format!("DELETE FROM {table} WHERE account = $1 AND region = $2 AND name = $3");
+            sqlx::query(sqlx::AssertSqlSafe(delete))
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn expired_parameters(&self, now_ms: i64) -> Result<Vec<(Scope, String)>, StoreError> {
