@@ -176,20 +176,6 @@ impl Sandbox {
         self.sudo.is_some()
     }
 
-    /// Starts a launch on the given stdin, stdout and stderr.
-    pub fn spawn_on(&self, launch: &Launch<'_>, stdio: [OwnedFd; 3]) -> std::io::Result<tokio::process::Child> {
-        let [stdin, stdout, stderr] = stdio;
-        self.spawn(launch, true, |program, args| {
-            tokio::process::Command::new(program)
-                .args(args)
-                .stdin(Stdio::from(stdin))
-                .stdout(Stdio::from(stdout))
-                .stderr(Stdio::from(stderr))
-                .kill_on_drop(true)
-                .spawn()
-        })
-    }
-
     /// Starts a launch with piped standard streams.
     pub fn spawn_piped(&self, launch: &Launch<'_>) -> std::io::Result<tokio::process::Child> {
         self.spawn(launch, true, |program, args| {

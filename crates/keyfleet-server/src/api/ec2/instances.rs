@@ -1119,6 +1119,9 @@ impl Operation for ModifyInstanceAttribute {
             asked
                 .push(("groupSet", Some(Modification::SecurityGroups(groups.into_iter().map(GroupRef::Id).collect()))));
         }
+        if p.get("Value").is_some() && p.get("Attribute").is_none() {
+            return Err(ApiError::missing_parameter("Attribute"));
+        }
         if let Some(named) = p.get("Attribute") {
             let (attribute, _, _) = MODIFIABLE.iter().find(|(a, _, _)| *a == named).ok_or_else(|| {
                 ApiError::invalid_parameter_value(format!(
