@@ -301,6 +301,28 @@ fn ssh_with_options(server: &TestServer, key: &std::path::Path, ip: &str, extra:
 
 /// DescribeInstanceTypes lists the types keyfleet launches, with what each gets; RunInstances
 /// refuses a type EC2 does not have, and one whose architecture is not the image's.
+/// The built-in image as the aws CLI finds it: by owner alias and name (as tutorials and
+/// Terraform's `aws_ami` look for Amazon Linux), by its id or its old one, and not at all by
+/// a name it lacks or an unknown id.
+#[test]
+fn the_built_in_image_is_found_by_owner_name_and_id() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let found = json(&server.aws_ok("ec2 describe-images --owners amazon --filters Name=name,Values=keyfleet-*"));
+    assert_eq!(found["Images"][0]["ImageId"], "ami-0f5e8a2b9c3d71e46", "{found}");
+    assert_eq!(found["Images"][0]["ImageOwnerAlias"], "amazon");
+    let by_old_id = json(&server.aws_ok("ec2 describe-images --image-ids ami-keyfleet-linux"));
+    assert_eq!(by_old_id["Images"][0]["ImageId"], "ami-0f5e8a2b9c3d71e46");
+    let none = json(&server.aws_ok("ec2 describe-images --owners self"));
+    assert_eq!(none["Images"], serde_json::json!([]));
+    let other = json(&server.aws_ok("ec2 describe-images --filters Name=name,Values=al2023-ami-*"));
+    assert_eq!(other["Images"], serde_json::json!([]));
+    server.aws_err("ec2 describe-images --image-ids ami-0123456789abcdef0", "InvalidAMIID.NotFound");
+    server.aws_err("ec2 describe-images --filters Name=colour,Values=x", "InvalidParameterValue");
+}
+
 #[test]
 fn instance_types_are_described_and_unknown_ones_refused() {
     if !require(&["aws"]) {
