@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Inside an instance this executable is `sudo` (keyfleet_server::runtime::sudo).
+    // Inside an instance this executable is `sudo` and `ec2-metadata`, by its name.
     let mut argv = std::env::args_os();
-    if argv.next().as_deref().map(std::path::Path::new).and_then(std::path::Path::file_name)
-        == Some(std::ffi::OsStr::new("sudo"))
-    {
-        return keyfleet_server::runtime::sudo::client::main(argv.collect());
+    let name = argv.next();
+    match name.as_deref().map(std::path::Path::new).and_then(std::path::Path::file_name).and_then(|n| n.to_str()) {
+        Some("sudo") => return keyfleet_server::runtime::sudo::client::main(argv.collect()),
+        Some("ec2-metadata") => return keyfleet_server::runtime::ec2_metadata::main(argv.collect()),
+        _ => {}
     }
     let args = cli::Cli::parse();
     match cli::run(args) {

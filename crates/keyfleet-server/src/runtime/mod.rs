@@ -8,6 +8,7 @@ mod capped;
 pub mod cgroup;
 pub mod console;
 pub mod disk;
+pub mod ec2_metadata;
 pub mod imds;
 pub mod netns;
 pub mod sandbox;
@@ -315,13 +316,14 @@ impl Runtime {
             ),
             None => None,
         };
-        let octets = spec.address.octets();
         let instance = Arc::new(ssh::InstanceSsh {
             instance_id: spec.instance_id.clone(),
             volume: self.volumes.path(&spec.volume_id),
             homes: self.volumes.homes(&spec.volume_id),
             uid,
-            hostname: format!("ip-{}-{}-{}-{}", octets[0], octets[1], octets[2], octets[3]),
+            // EC2's Amazon Linux names itself by its full private DNS name (`hostname -s` is
+            // the short `ip-A-B-C-D`).
+            hostname: spec.metadata.private_dns.clone(),
             sandbox: self.sandbox.clone(),
             pushed_keys: self.pushed_keys.clone(),
             admit: self.admit.clone(),

@@ -64,8 +64,8 @@ pub struct Sandbox {
     bwrap: PathBuf,
     /// The compiled seccomp filter, as bwrap's `--seccomp` reads it.
     seccomp: std::sync::Arc<Vec<u8>>,
-    /// keyfleet's own executable, the instance's `sudo` ([`super::sudo`]); without it an
-    /// instance has no `sudo`.
+    /// keyfleet's own executable, the instance's `sudo` ([`super::sudo`]) and
+    /// `ec2-metadata` ([`super::ec2_metadata`]); without it an instance has neither.
     sudo: Option<PathBuf>,
 }
 
@@ -110,7 +110,7 @@ pub struct Unavailable(pub String);
 pub struct Launch<'a> {
     /// The volume's root: its `home/` becomes `/home` and its `imds/` `/run/keyfleet`.
     pub volume: &'a Path,
-    /// The hostname (`ip-127-77-0-2`).
+    /// The hostname (`ip-127-77-0-2.ec2.internal`).
     pub hostname: &'a str,
     /// The host uid to run as (see [`host_uid`]).
     pub uid: u32,
@@ -403,7 +403,9 @@ fn view(volume: &Path, passwd_fd: i32, group_fd: i32, sudo: Option<&Path>) -> Ve
         for dir in ["/opt", "/opt/keyfleet", "/opt/keyfleet/bin"] {
             args.extend(["--perms", "0755", "--dir", dir].map(str::to_owned));
         }
-        args.extend(["--ro-bind".into(), program.display().to_string(), super::sudo::SUDO_PATH.into()]);
+        for path in [super::sudo::SUDO_PATH, super::ec2_metadata::PATH] {
+            args.extend(["--ro-bind".into(), program.display().to_string(), path.into()]);
+        }
     }
     args
 }

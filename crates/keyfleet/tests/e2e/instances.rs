@@ -355,6 +355,10 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
         ),
     );
     assert_eq!(inside, format!("0=demo\n{public}\n401"), "metadata is frozen at launch");
+    // Amazon Linux's `ec2-metadata`, which asks with an IMDSv2 token.
+    let utils = ssh_ok(&server, &key, &ip, "ec2-metadata -i -u; ec2-metadata --quiet --local-ipv4");
+    assert!(utils.starts_with(&format!("instance-id: {id}\npublic-keys: 0=demo\n{ip}\n")), "{utils}");
+    assert!(!utils.contains("not available"), "{utils}");
 
     // From the host, on the instance's address (port 80 needs root).
     if crate::support::is_root() {
@@ -388,6 +392,8 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
         metadata_curl()
     );
     assert_eq!(ssh_ok(&server, &k2, &required_ip, &script), "401\n0=k2\n400\n");
+    let all = ssh_ok(&server, &k2, &required_ip, "ec2-metadata");
+    assert!(all.contains(&format!("local-ipv4: {required_ip}\n")) && all.contains("placement: us-east-1"), "{all}");
 }
 
 #[test]
@@ -559,7 +565,10 @@ fn fifty_instances_run_at_once() {
     assert_eq!(addresses.len(), 50, "fifty distinct addresses");
     for instance in [&instances[0], &instances[49]] {
         let ip = instance["PublicIpAddress"].as_str().unwrap();
-        assert_eq!(ssh_ok(&server, &key, ip, "hostname"), format!("ip-{}\n", ip.replace('.', "-")));
+        let private_dns = instance["PrivateDnsName"].as_str().unwrap();
+        assert!(private_dns.ends_with(".ec2.internal"), "{private_dns}");
+        let short = format!("ip-{}", ip.replace('.', "-"));
+        assert_eq!(ssh_ok(&server, &key, ip, "hostname; hostname -s"), format!("{private_dns}\n{short}\n"));
     }
     // Reported, not asserted: memory depends on the allocator and the machine.
     let per_instance = server.rss_kib().saturating_sub(idle) / 50;
