@@ -205,6 +205,8 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Ec2("Action=DescribeVolumes&Filter.1.Name=attachment.instance-id&Filter.1.Value.1=i-0123456789abcdef0"),
     ),
     ("ec2_describe_volumes_missing", Wire::Ec2("Action=DescribeVolumes&VolumeId.1=vol-0123456789abcdef0")),
+    ("ec2_delete_volume_missing", Wire::Ec2("Action=DeleteVolume&VolumeId=vol-0123456789abcdef0")),
+    ("ec2_delete_volume_without_id", Wire::Ec2("Action=DeleteVolume")),
     ("ec2_unknown_action", Wire::Ec2("Action=DescribeUniverse")),
     ("iam_create_user", Wire::Iam("Action=CreateUser&UserName=alice")),
     ("iam_create_user_duplicate", Wire::Iam("Action=CreateUser&UserName=alice")),

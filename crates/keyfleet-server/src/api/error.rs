@@ -290,6 +290,9 @@ impl From<Error> for ApiError {
             Error::VolumeNotFound(id) => {
                 Self::bad_request("InvalidVolume.NotFound", format!("The volume '{id}' does not exist."))
             }
+            Error::VolumeInUse { volume, instance } => {
+                Self::bad_request("VolumeInUse", format!("Volume {volume} is currently attached to {instance}"))
+            }
             Error::VolumeLimitExceeded(gib) => Self::bad_request(
                 "VolumeLimitExceeded",
                 format!("The root volumes would exceed this server's volume capacity of {gib} GiB."),

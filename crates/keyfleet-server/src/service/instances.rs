@@ -20,7 +20,8 @@ use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
 use crate::store::InstanceState::{self, Pending, Running, ShuttingDown, Stopped, Stopping, Terminated};
 use crate::store::{
-    InstanceAttribute, InstanceRow, KeyPairQuery, LaunchLimits, Scope, ShutdownBehavior, Store, StoreError, WireName,
+    InstanceAttribute, InstanceRow, KeyPairQuery, LaunchLimits, Scope, ShutdownBehavior, Store, StoreError, VolumeLife,
+    WireName,
 };
 
 pub use super::images::{IMAGE_ARCHITECTURE, IMAGES, Image, ROOT_DEVICE};
@@ -64,6 +65,9 @@ pub struct RunInstances {
     pub disable_api_termination: bool,
     /// `InstanceInitiatedShutdownBehavior`.
     pub shutdown_behavior: ShutdownBehavior,
+    /// The root volume's `Ebs.DeleteOnTermination`: `Keep` leaves it, available, after the
+    /// instance.
+    pub volume_life: VolumeLife,
 }
 
 /// What ModifyInstanceAttribute changes: an attribute as stored, or the security groups as
@@ -270,8 +274,8 @@ impl Instances {
         Ok(rows.into_iter().filter(|row| all_match(&filters, &Placed::new(scope, row))).collect())
     }
 
-    /// `DescribeVolumes`: the root volumes of the instances that are not terminated, by volume
-    /// id (each must exist) and filters, with their tags.
+    /// `DescribeVolumes`: the root volumes of the instances that are not terminated, and those
+    /// kept after their instance, by volume id (each must exist) and filters, with their tags.
     pub async fn describe_volumes(
         &self,
         scope: &Scope,
@@ -284,7 +288,7 @@ impl Instances {
             .instances(scope, &[])
             .await?
             .into_iter()
-            .filter(|r| r.state != Terminated && (volume_ids.is_empty() || volume_ids.contains(&r.volume_id)))
+            .filter(|r| r.has_volume() && (volume_ids.is_empty() || volume_ids.contains(&r.volume_id)))
             .collect();
         if let Some(missing) = volume_ids.iter().find(|v| !live.iter().any(|r| &&r.volume_id == v)) {
             return Err(Error::VolumeNotFound(missing.clone()));
@@ -436,6 +440,11 @@ impl Instances {
             self.runtime.halt(&row.id).await;
             self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
         }
+        for life in [VolumeLife::Keep, VolumeLife::Deleting] {
+            for (_, row) in self.store.volumes_after_termination(life).await? {
+                self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+            }
+        }
         Ok(self.store.reset().await?)
     }
 
@@ -497,6 +506,11 @@ impl Instances {
                 }
             }
         }
+        for (scope, row) in self.store.volumes_after_termination(VolumeLife::Deleting).await? {
+            if self.runtime.has_volume(&row.volume_id) {
+                self.remove_kept_volume(&scope, &row.volume_id).await?;
+            }
+        }
         Ok(())
     }
 
@@ -527,18 +541,51 @@ impl Instances {
 
     async fn settle_termination(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         self.runtime.halt(&row.id).await;
-        self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+        // The life read now, not the caller's: ModifyInstanceAttribute may have changed it.
+        let kept = self.store.instances(scope, std::slice::from_ref(&row.id)).await?.first().map(|r| r.volume_life)
+            == Some(VolumeLife::Keep);
+        if !kept {
+            self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
+        }
         self.store.transition_instance(scope, &row.id, &[ShuttingDown], Terminated).await?;
-        // The volume's tags go with it (the instance's stay, as a terminated instance's do);
-        // after the move, so that no CreateTags of a live volume lands behind it.
-        self.store.delete_tags(scope, std::slice::from_ref(&row.volume_id), &[]).await?;
+        if !kept {
+            // The volume's tags go with it (the instance's stay, as a terminated instance's
+            // do); after the move, so that no CreateTags of a live volume lands behind it.
+            self.store.delete_tags(scope, std::slice::from_ref(&row.volume_id), &[]).await?;
+        }
+        Ok(())
+    }
+
+    /// `DeleteVolume`: a volume kept after its instance is removed (at once when it is on
+    /// this replica's host, else by the replica that holds it); an attached one is in use.
+    pub async fn delete_volume(&self, scope: &Scope, volume_id: &str) -> Result<()> {
+        let rows = self.store.instances(scope, &[]).await?;
+        let row = rows.into_iter().find(|r| r.volume_id == volume_id && r.has_volume());
+        let row = row.ok_or_else(|| Error::VolumeNotFound(volume_id.to_owned()))?;
+        if row.state != Terminated {
+            return Err(Error::VolumeInUse { volume: row.volume_id, instance: row.id });
+        }
+        self.store.move_volume_life(scope, volume_id, VolumeLife::Keep, VolumeLife::Deleting).await?;
+        if self.runtime.has_volume(volume_id) {
+            self.remove_kept_volume(scope, volume_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a volume DeleteVolume asked for, with its tags.
+    async fn remove_kept_volume(&self, scope: &Scope, volume_id: &str) -> Result<()> {
+        self.runtime.destroy_volume(volume_id).map_err(Error::Runtime)?;
+        self.store.delete_tags(scope, &[volume_id.to_owned()], &[]).await?;
+        self.store.move_volume_life(scope, volume_id, VolumeLife::Deleting, VolumeLife::Deleted).await?;
         Ok(())
     }
 
     /// How many more volumes of `gib` GiB fit in the capacity, with every live instance's.
     async fn volumes_room(&self, gib: u32) -> Result<u64> {
-        let live = self.store.instances_in_states(&InstanceState::LIVE).await?;
-        let promised: u64 = live.iter().map(|(_, row)| u64::try_from(row.volume_gib).unwrap_or(0)).sum();
+        let mut held = self.store.instances_in_states(&InstanceState::LIVE).await?;
+        held.extend(self.store.volumes_after_termination(VolumeLife::Keep).await?);
+        held.extend(self.store.volumes_after_termination(VolumeLife::Deleting).await?);
+        let promised: u64 = held.iter().map(|(_, row)| u64::try_from(row.volume_gib).unwrap_or(0)).sum();
         Ok(self.volume_capacity_gib.saturating_sub(promised) / u64::from(gib.max(1)))
     }
 
@@ -675,6 +722,7 @@ impl Instances {
                     disable_api_termination: input.disable_api_termination,
                     shutdown_behavior: input.shutdown_behavior,
                     user_transition_ms: None,
+                    volume_life: input.volume_life,
                     tags: resolved.tags.clone(),
                 })
                 .collect();
@@ -714,10 +762,58 @@ const VOLUME: &str = "volume";
 
 /// A root volume as DescribeVolumes reports it: its instance's row, and its own tags.
 pub struct Volume {
-    /// The instance it is the root volume of.
+    /// The instance it is (or was, for a kept volume) the root volume of.
     pub row: InstanceRow,
     /// The volume's tags.
     pub tags: Vec<crate::store::Tag>,
+}
+
+/// A volume's `status` (EC2's `VolumeState`, of those a root volume passes through here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeStatus {
+    /// Attached to its instance.
+    InUse,
+    /// Kept after its instance was terminated.
+    Available,
+    /// DeleteVolume asked, and the replica that holds it has not removed it yet.
+    Deleting,
+}
+
+impl WireName for VolumeStatus {
+    const ALL: &'static [Self] = &[VolumeStatus::InUse, VolumeStatus::Available, VolumeStatus::Deleting];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            VolumeStatus::InUse => "in-use",
+            VolumeStatus::Available => "available",
+            VolumeStatus::Deleting => "deleting",
+        }
+    }
+}
+
+impl Volume {
+    /// Its status: in use while its instance is not terminated.
+    pub fn status(&self) -> VolumeStatus {
+        match (self.row.state, self.row.volume_life) {
+            (Terminated, VolumeLife::Deleting) => VolumeStatus::Deleting,
+            (Terminated, _) => VolumeStatus::Available,
+            _ => VolumeStatus::InUse,
+        }
+    }
+
+    /// Whether it is attached to its instance (and has an attachment to report).
+    pub fn attached(&self) -> bool {
+        self.status() == VolumeStatus::InUse
+    }
+
+    /// Its attachment's `deleteOnTermination`.
+    pub fn deletes_on_termination(&self) -> bool {
+        self.row.volume_life == VolumeLife::DeleteOnTermination
+    }
+}
+
+fn wire_bool(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
 }
 
 /// The tags a launch puts on its instances (every `TagSpecification` but `volume`'s).
@@ -900,15 +996,17 @@ impl FilterField<Volume> for VolumeFilter {
         let row = &volume.row;
         match self {
             VolumeFilter::Id => vec![&row.volume_id],
-            VolumeFilter::InstanceId => vec![&row.id],
-            VolumeFilter::Status => vec!["in-use"],
-            VolumeFilter::AttachmentStatus => vec!["attached"],
-            VolumeFilter::Device => vec![ROOT_DEVICE],
-            VolumeFilter::DeleteOnTermination => vec!["true"],
+            VolumeFilter::Status => vec![volume.status().as_str()],
             VolumeFilter::VolumeType => vec!["gp3"],
             VolumeFilter::Encrypted => vec!["false"],
             VolumeFilter::TagKey => volume.tags.iter().map(|t| t.key.as_str()).collect(),
             VolumeFilter::Tag(key) => tag_values(&volume.tags, key),
+            // A kept volume has no attachment to match.
+            _ if !volume.attached() => Vec::new(),
+            VolumeFilter::InstanceId => vec![&row.id],
+            VolumeFilter::AttachmentStatus => vec!["attached"],
+            VolumeFilter::Device => vec![ROOT_DEVICE],
+            VolumeFilter::DeleteOnTermination => vec![wire_bool(volume.deletes_on_termination())],
         }
     }
 }

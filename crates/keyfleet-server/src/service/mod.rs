@@ -312,6 +312,14 @@ pub enum Error {
     /// No such volume (`InvalidVolume.NotFound`).
     #[error("no volume {0}")]
     VolumeNotFound(String),
+    /// DeleteVolume of a volume attached to an instance (`VolumeInUse`).
+    #[error("volume {volume} is attached to {instance}")]
+    VolumeInUse {
+        /// The volume.
+        volume: String,
+        /// Its instance.
+        instance: String,
+    },
     /// No such VPC (`InvalidVpcID.NotFound`).
     #[error("no VPC {0}")]
     VpcNotFound(String),

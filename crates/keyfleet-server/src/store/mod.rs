@@ -409,6 +409,43 @@ pub struct InstanceRow {
     pub shutdown_behavior: ShutdownBehavior,
     /// When the user last stopped or terminated it (milliseconds); cleared by a start.
     pub user_transition_ms: Option<i64>,
+    /// Whether its root volume goes with it, and where a kept one is.
+    pub volume_life: VolumeLife,
+}
+
+impl InstanceRow {
+    /// Whether its root volume exists: while the instance does, and after it when kept.
+    pub fn has_volume(&self) -> bool {
+        self.state != InstanceState::Terminated || matches!(self.volume_life, VolumeLife::Keep | VolumeLife::Deleting)
+    }
+}
+
+/// A root volume's life beyond its instance (`DeleteOnTermination`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VolumeLife {
+    /// Deleted with the instance (EC2's default).
+    #[default]
+    DeleteOnTermination,
+    /// Kept, `available`, after the instance is terminated, until DeleteVolume.
+    Keep,
+    /// DeleteVolume asked; the replica that holds the volume removes it.
+    Deleting,
+    /// Gone.
+    Deleted,
+}
+
+impl WireName for VolumeLife {
+    const ALL: &'static [Self] =
+        &[VolumeLife::DeleteOnTermination, VolumeLife::Keep, VolumeLife::Deleting, VolumeLife::Deleted];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            VolumeLife::DeleteOnTermination => "delete-on-termination",
+            VolumeLife::Keep => "keep",
+            VolumeLife::Deleting => "deleting",
+            VolumeLife::Deleted => "deleted",
+        }
+    }
 }
 
 /// What an instance does when it shuts itself down.
@@ -445,6 +482,8 @@ pub enum InstanceAttribute {
     ShutdownBehavior(ShutdownBehavior),
     /// `groupSet`: the security groups' ids.
     SecurityGroups(Vec<String>),
+    /// `blockDeviceMapping`'s `DeleteOnTermination` of the root volume.
+    DeleteOnTermination(bool),
 }
 
 impl InstanceAttribute {
@@ -1046,6 +1085,20 @@ pub trait InstanceStore: Send + Sync + 'static {
 
     /// Instances in one of `states`, in every scope (to resume them at start-up).
     async fn instances_in_states(&self, states: &[InstanceState]) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
+
+    /// Terminated instances whose root volume is in `life` (kept or being deleted), in every
+    /// scope.
+    async fn volumes_after_termination(&self, life: VolumeLife) -> Result<Vec<(Scope, InstanceRow)>, StoreError>;
+
+    /// Moves the volume of a terminated instance from `from` to `to`; false if it was not
+    /// in `from` (another request moved it first, or it is attached or unknown).
+    async fn move_volume_life(
+        &self,
+        scope: &Scope,
+        volume_id: &str,
+        from: VolumeLife,
+        to: VolumeLife,
+    ) -> Result<bool, StoreError>;
 
     /// Extends the lease on every live instance `owner` holds.
     async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError>;

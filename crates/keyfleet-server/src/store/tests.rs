@@ -402,6 +402,7 @@ fn instance(id: &str, state: InstanceState) -> InstanceRow {
         disable_api_termination: false,
         shutdown_behavior: ShutdownBehavior::Stop,
         user_transition_ms: None,
+        volume_life: VolumeLife::DeleteOnTermination,
         tags: Vec::new(),
         owner: "replica-a".into(),
         lease_ms: 0,
@@ -425,6 +426,30 @@ for_each_backend!(instance_states_round_trip_and_transitions_check_the_state, |s
     let live = s.instances_in_states(&InstanceState::LIVE).await.unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(s.transition_instance(&sc, "i-9", &from, InstanceState::Stopping).await.unwrap(), None);
+});
+
+// DeleteOnTermination=false: the volume outlives its instance, still counts against the
+// volume capacity, and moves keep → deleting → deleted only after the instance is terminated.
+for_each_backend!(kept_volumes_outlive_their_instance_until_deleted, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let kept = InstanceRow { volume_life: VolumeLife::Keep, ..instance("i-1", InstanceState::Running) };
+    s.insert_instances(&sc, &[kept], limits(10)).await.unwrap();
+    let moved = s.move_volume_life(&sc, "vol-i-1", VolumeLife::Keep, VolumeLife::Deleting).await.unwrap();
+    assert!(!moved, "an attached volume stays");
+    s.transition_instance(&sc, "i-1", &[InstanceState::Running], InstanceState::Terminated).await.unwrap();
+    let held = s.volumes_after_termination(VolumeLife::Keep).await.unwrap();
+    assert_eq!(held.iter().map(|(_, r)| r.volume_id.as_str()).collect::<Vec<_>>(), ["vol-i-1"]);
+    assert!(s.instances(&sc, &[]).await.unwrap()[0].has_volume());
+    let full = LaunchLimits { instances: 10, volume_gib: 8 };
+    let next = s.insert_instances(&sc, &[instance("i-2", InstanceState::Pending)], full).await;
+    assert!(matches!(next, Err(StoreError::VolumeCapacityExceeded(8))), "the kept volume holds its 8 GiB: {next:?}");
+    assert!(s.move_volume_life(&sc, "vol-i-1", VolumeLife::Keep, VolumeLife::Deleting).await.unwrap());
+    assert!(!s.move_volume_life(&sc, "vol-i-1", VolumeLife::Keep, VolumeLife::Deleting).await.unwrap());
+    assert_eq!(s.volumes_after_termination(VolumeLife::Deleting).await.unwrap().len(), 1);
+    assert!(s.move_volume_life(&sc, "vol-i-1", VolumeLife::Deleting, VolumeLife::Deleted).await.unwrap());
+    assert!(!s.instances(&sc, &[]).await.unwrap()[0].has_volume());
+    assert!(s.volumes_after_termination(VolumeLife::Deleting).await.unwrap().is_empty());
+    s.insert_instances(&sc, &[instance("i-2", InstanceState::Pending)], full).await.unwrap();
 });
 
 // ModifyInstanceAttribute: the type and user data only while stopped (in the update itself),

@@ -874,3 +874,38 @@ fn the_instance_page_sets_termination_protection_and_shows_why_it_stopped() {
         assert!(reason.starts_with("User initiated (") && reason.ends_with(" GMT)"), "{reason}");
     });
 }
+
+/// The Volumes page lists attached and kept volumes, and deletes a kept one; the instance page
+/// says whether its root volume outlives it.
+#[test]
+fn the_volumes_page_shows_kept_volumes_and_deletes_them() {
+    if !browser_available() || !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let keep = r#"[{"DeviceName":"/dev/xvda","Ebs":{"DeleteOnTermination":false}}]"#;
+    let out = json(
+        &server.aws_ok(&format!("ec2 run-instances --image-id ami-0f5e8a2b9c3d71e46 --block-device-mappings {keep}")),
+    );
+    let id = out["Instances"][0]["InstanceId"].as_str().unwrap().to_owned();
+    let volume = out["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap().to_owned();
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto(&format!("/console/ec2/instances/{id}")).await;
+        let details = b.text("main").await;
+        assert!(details.contains(&format!("{volume}, 8 GiB, kept after termination")), "{details}");
+        b.goto("/console/ec2/volumes").await;
+        let row = format!("tr[data-volume-id='{volume}']");
+        assert_eq!(b.text(&format!("{row} .state")).await, "in-use");
+        server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id}"));
+        crate::instances::wait_for_state(&server, &id, "terminated");
+        b.goto("/console/ec2/volumes").await;
+        assert_eq!(b.text(&format!("{row} .state")).await, "available");
+        b.snapshot("volumes").await;
+        b.submit(&format!("{row} button.delete-volume")).await;
+        assert_eq!(b.text("#notice").await, format!("Volume {volume} is being deleted."));
+        assert!(b.text("main").await.contains("No volumes."));
+    });
+    server.aws_err(&format!("ec2 describe-volumes --volume-ids {volume}"), "InvalidVolume.NotFound");
+}

@@ -220,6 +220,86 @@ fn stop_start_terminate_follow_ec2_states() {
     assert!(stderr.contains(&format!("The instance '{id}' is not in a state from which it can be started.")));
 }
 
+/// `DeleteOnTermination=false` (at launch, or changed by ModifyInstanceAttribute) keeps the
+/// root volume, available and with its tags and data, after the instance is terminated, until
+/// DeleteVolume; an attached volume cannot be deleted.
+#[test]
+fn a_volume_kept_after_termination_stays_until_deleted() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "k");
+    let keep = r#"[{"DeviceName":"/dev/xvda","Ebs":{"DeleteOnTermination":false}}]"#;
+    let out = json(&server.aws_ok(&format!(
+        "ec2 run-instances --image-id ami-keyfleet-linux --key-name k --block-device-mappings {keep} \
+         --tag-specifications ResourceType=volume,Tags=[{{Key=Name,Value=data}}]"
+    )));
+    let id = out["Instances"][0]["InstanceId"].as_str().unwrap().to_owned();
+    let ip = out["Instances"][0]["PublicIpAddress"].as_str().unwrap().to_owned();
+    let volume = out["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap().to_owned();
+    assert_eq!(out["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["DeleteOnTermination"], false);
+    wait_for_state(&server, &id, "running");
+    ssh_ok(&server, &key, &ip, "echo kept > ~/file");
+    let attached = json(&server.aws_ok(&format!("ec2 describe-volumes --volume-ids {volume}")));
+    assert_eq!(attached["Volumes"][0]["State"], "in-use");
+    assert_eq!(attached["Volumes"][0]["Attachments"][0]["DeleteOnTermination"], false);
+    let stderr = server.aws_err(&format!("ec2 delete-volume --volume-id {volume}"), "VolumeInUse");
+    assert!(stderr.contains(&format!("Volume {volume} is currently attached to {id}")), "{stderr}");
+
+    // Another instance, switched to keep its volume after launch, then back.
+    let (other, _) = launch(&server, "k");
+    let other_volume =
+        describe(&server, &other)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].as_str().unwrap().to_owned();
+    let modify = |delete: bool| {
+        server.aws_ok(&format!(
+            "ec2 modify-instance-attribute --instance-id {other} --block-device-mappings \
+             [{{\"DeviceName\":\"/dev/xvda\",\"Ebs\":{{\"DeleteOnTermination\":{delete}}}}}]"
+        ))
+    };
+    modify(false);
+    let mapping = json(
+        &server
+            .aws_ok(&format!("ec2 describe-instance-attribute --instance-id {other} --attribute blockDeviceMapping")),
+    );
+    assert_eq!(mapping["BlockDeviceMappings"][0]["Ebs"]["DeleteOnTermination"], false, "{mapping}");
+    modify(true);
+    server.aws_err(
+        &format!(
+            "ec2 modify-instance-attribute --instance-id {other} --block-device-mappings \
+             [{{\"DeviceName\":\"/dev/sdf\",\"Ebs\":{{\"DeleteOnTermination\":false}}}}]"
+        ),
+        "InvalidBlockDeviceMapping",
+    );
+
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {id} {other}"));
+    wait_for_state(&server, &id, "terminated");
+    wait_for_state(&server, &other, "terminated");
+    let volume_dir = server.seen_by_server(&server.data_dir().join("volumes").join(&volume));
+    // Its data: in its ext4 image (unmounted now) or, without images, in its plain home/.
+    let data = volume_dir.join("home.img").exists() || volume_dir.join("home/ec2-user/file").exists();
+    assert!(data, "the kept volume keeps its data");
+    let kept = json(&server.aws_ok("ec2 describe-volumes"));
+    assert_eq!(kept["Volumes"].as_array().map(Vec::len), Some(1), "only the kept volume is left: {kept}");
+    assert_eq!(kept["Volumes"][0]["VolumeId"], volume.as_str());
+    assert_eq!(kept["Volumes"][0]["State"], "available");
+    assert_eq!(kept["Volumes"][0]["Attachments"], serde_json::json!([]));
+    assert_eq!(kept["Volumes"][0]["Tags"], serde_json::json!([{"Key": "Name", "Value": "data"}]));
+    let available = json(&server.aws_ok("ec2 describe-volumes --filters Name=status,Values=available"));
+    assert_eq!(available["Volumes"][0]["VolumeId"], volume.as_str());
+    let by_instance =
+        json(&server.aws_ok(&format!("ec2 describe-volumes --filters Name=attachment.instance-id,Values={id}")));
+    assert_eq!(by_instance["Volumes"], serde_json::json!([]), "a kept volume has no attachment");
+    server.aws_err(&format!("ec2 describe-volumes --volume-ids {other_volume}"), "InvalidVolume.NotFound");
+
+    server.aws_ok(&format!("ec2 delete-volume --volume-id {volume}"));
+    assert!(!volume_dir.exists(), "DeleteVolume removes the volume");
+    server.aws_err(&format!("ec2 describe-volumes --volume-ids {volume}"), "InvalidVolume.NotFound");
+    server.aws_err(&format!("ec2 delete-volume --volume-id {volume}"), "InvalidVolume.NotFound");
+    let tags = json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=volume"));
+    assert_eq!(tags["Tags"], serde_json::json!([]), "a deleted volume's tags go with it");
+}
+
 /// A retried RunInstances (same `ClientToken`, as SDKs send on a timeout) answers the first
 /// launch instead of launching again; the token with other parameters is refused.
 #[test]

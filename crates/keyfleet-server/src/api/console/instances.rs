@@ -39,6 +39,8 @@ pub struct Row {
     pub address: String,
     pub launched: String,
     pub volume_gib: i64,
+    pub volume_id: String,
+    pub delete_on_termination: bool,
     /// The key pair's file as a shell word, for the `chmod` and `ssh -i` lines.
     pub key_file: String,
     pub zone: String,
@@ -84,6 +86,8 @@ impl Row {
             address: if public { row.address } else { String::new() },
             launched: timestamp(row.launch_ms),
             volume_gib: row.volume_gib,
+            volume_id: row.volume_id.clone(),
+            delete_on_termination: row.volume_life == crate::store::VolumeLife::DeleteOnTermination,
             zone,
             vpc_id,
             subnet_id,
@@ -176,7 +180,10 @@ impl Change {
             Change::Stop => "Stopped instances keep their volume and can be started again.",
             Change::Start => "The instances boot again from their volumes.",
             Change::Reboot => "The instances restart; open SSH sessions end.",
-            Change::Terminate => "Terminated instances and their volumes are deleted. This cannot be undone.",
+            Change::Terminate => {
+                "Terminated instances are deleted, with their root volumes unless launched to keep them. This cannot be \
+                 undone."
+            }
         }
     }
 }

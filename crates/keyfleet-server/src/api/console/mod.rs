@@ -26,6 +26,7 @@ mod pages;
 mod security_groups;
 mod session;
 mod ssm;
+mod volumes;
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -141,6 +142,8 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
         (Method::GET, "/console/ec2/security-groups") => security_groups::list(&request).await,
         (Method::POST, "/console/ec2/security-groups") => security_groups::act(&request).await,
+        (Method::GET, "/console/ec2/volumes") => volumes::list(&request).await,
+        (Method::POST, "/console/ec2/volumes") => volumes::delete(&request).await,
         (Method::GET, "/console/ssm/automation") => ssm::executions(&request).await,
         (Method::GET, "/console/ssm/automation/execute") => ssm::execute_form(&request).await,
         (Method::POST, "/console/ssm/automation/execute") => ssm::execute(&request).await,

@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use crate::service::images;
 use crate::service::instances::{self as service, Modification, Placed, StateChange};
-use crate::store::{InstanceAttribute, InstanceRow, InstanceState, Scope, ShutdownBehavior, WireName};
+use crate::store::{InstanceAttribute, InstanceRow, InstanceState, Scope, ShutdownBehavior, VolumeLife, WireName};
 
 pub(crate) struct RunInstances;
 
@@ -33,6 +33,7 @@ impl Operation for RunInstances {
         refuse_unimplemented(p, Self::NAME, &RUN_INSTANCES_PARAMETERS)?;
         Ok(service::RunInstances {
             root_volume_gib: root_volume_gib(p)?,
+            volume_life: root_volume_life(p)?,
             client_token: client_token(p)?,
             image_id: p.required("ImageId")?.to_owned(),
             instance_type: p.get("InstanceType").map(str::to_owned),
@@ -372,7 +373,7 @@ impl Operation for DescribeImages {
     }
 }
 
-pub(super) struct DescribeVolumes;
+pub(crate) struct DescribeVolumes;
 
 impl Operation for DescribeVolumes {
     type Protocol = Ec2Query;
@@ -413,18 +414,22 @@ impl Operation for DescribeVolumes {
                     .text("size", &row.volume_gib.to_string())
                     .text("snapshotId", "")
                     .text("availabilityZone", &zone)
-                    .text("status", "in-use")
+                    .text("status", volume.status().as_str())
                     .text("createTime", &created);
-                w.start("attachmentSet")
-                    .start("item")
-                    .text("volumeId", &row.volume_id)
-                    .text("instanceId", &row.id)
-                    .text("device", service::ROOT_DEVICE)
-                    .text("status", "attached")
-                    .text("attachTime", &created)
-                    .text("deleteOnTermination", "true")
-                    .end("item")
-                    .end("attachmentSet");
+                if volume.attached() {
+                    w.start("attachmentSet")
+                        .start("item")
+                        .text("volumeId", &row.volume_id)
+                        .text("instanceId", &row.id)
+                        .text("device", service::ROOT_DEVICE)
+                        .text("status", "attached")
+                        .text("attachTime", &created)
+                        .text("deleteOnTermination", &volume.deletes_on_termination().to_string())
+                        .end("item")
+                        .end("attachmentSet");
+                } else {
+                    w.empty("attachmentSet");
+                }
                 w.text("volumeType", "gp3").text("encrypted", "false").text("multiAttachEnabled", "false");
                 if !volume.tags.is_empty() {
                     w.start("tagSet");
@@ -436,6 +441,36 @@ impl Operation for DescribeVolumes {
                 w.end("item");
             }
             w.end("volumeSet");
+        })
+    }
+}
+
+pub(crate) struct DeleteVolume;
+
+impl Operation for DeleteVolume {
+    type Protocol = Ec2Query;
+    const NAME: &'static str = "DeleteVolume";
+    const ACTION: &'static str = "ec2:DeleteVolume";
+    const READ_ONLY: bool = false;
+    type Input = String;
+    type Output = ();
+
+    fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
+        refuse_unimplemented(p, Self::NAME, &[Accepted::any("VolumeId")])?;
+        Ok(p.required("VolumeId")?.to_owned())
+    }
+
+    async fn authorization(ctx: &Context<'_>, id: &Self::Input) -> Result<Authorization, ApiError> {
+        Ok(Authorization::on(vec![targets::volume(ctx, id).await?]))
+    }
+
+    async fn call(ctx: &Context<'_>, id: Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.instances.delete_volume(&ctx.scope, &id).await?)
+    }
+
+    fn encode(ctx: &Context<'_>, (): ()) -> Reply {
+        ec2_query::success(Self::NAME, ctx.request_id, 64, |w| {
+            w.text("return", "true");
         })
     }
 }
@@ -476,7 +511,7 @@ const RUN_INSTANCES_PARAMETERS: [Accepted; 33] = [
     Accepted::any("BlockDeviceMapping.N.DeviceName"),
     Accepted::any("BlockDeviceMapping.N.Ebs.VolumeSize"),
     Accepted::only("BlockDeviceMapping.N.Ebs.VolumeType", &["gp3"]),
-    Accepted::only("BlockDeviceMapping.N.Ebs.DeleteOnTermination", &["true"]),
+    Accepted::any("BlockDeviceMapping.N.Ebs.DeleteOnTermination"),
     Accepted::only("BlockDeviceMapping.N.Ebs.Encrypted", &["false"]),
 ];
 
@@ -489,8 +524,8 @@ const DESCRIBE_VOLUMES_PARAMETERS: [Accepted; 5] = [
 ];
 
 /// `BlockDeviceMapping.N`: the one volume keyfleet instances have is the image's root device,
-/// and of it only the size can be chosen (gp3, deleted on termination, unencrypted: what the
-/// parameter check lets through).
+/// and of it only the size and its life can be chosen (gp3, unencrypted: what the parameter
+/// check lets through).
 fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
     let mut size = None;
     for i in p.indices("BlockDeviceMapping") {
@@ -508,6 +543,30 @@ fn root_volume_gib(p: &QueryParams) -> Result<Option<u64>, ApiError> {
         }
     }
     Ok(size)
+}
+
+/// The root device's `Ebs.DeleteOnTermination` (`BlockDeviceMapping.N`, whose device names
+/// [`root_volume_gib`] checks): EC2 deletes it with the instance unless told otherwise.
+fn root_volume_life(p: &QueryParams) -> Result<VolumeLife, ApiError> {
+    let mut life = VolumeLife::DeleteOnTermination;
+    for i in p.indices("BlockDeviceMapping") {
+        if let Some(delete) = delete_on_termination(p, i)? {
+            life = if delete { VolumeLife::DeleteOnTermination } else { VolumeLife::Keep };
+        }
+    }
+    Ok(life)
+}
+
+/// `BlockDeviceMapping.{i}.Ebs.DeleteOnTermination`, when given.
+fn delete_on_termination(p: &QueryParams, i: u32) -> Result<Option<bool>, ApiError> {
+    match p.get(&format!("BlockDeviceMapping.{i}.Ebs.DeleteOnTermination")) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::invalid_parameter_value(format!(
+            "Invalid value '{other}' for deleteOnTermination. Expected true or false."
+        ))),
+    }
 }
 
 /// The one network interface an instance has, as SDKs and Ansible describe it.
@@ -620,7 +679,7 @@ fn network_interface(
         .text("deviceIndex", "0")
         .text("status", "attached")
         .text("attachTime", &timestamp(row.launch_ms))
-        .text("deleteOnTermination", "true")
+        .text("deleteOnTermination", &(row.volume_life == VolumeLife::DeleteOnTermination).to_string())
         .text("networkCardIndex", "0")
         .end("attachment");
     if public {
@@ -667,7 +726,7 @@ fn root_device_mapping(w: &mut XmlWriter, row: &InstanceRow) {
         .text("volumeId", &row.volume_id)
         .text("status", "attached")
         .text("attachTime", &timestamp(row.launch_ms))
-        .text("deleteOnTermination", "true")
+        .text("deleteOnTermination", &(row.volume_life == VolumeLife::DeleteOnTermination).to_string())
         .end("ebs")
         .end("item")
         .end("blockDeviceMapping");
@@ -1066,7 +1125,7 @@ impl Operation for DescribeInstanceAttribute {
 
 pub(crate) struct ModifyInstanceAttribute;
 
-const MODIFY_INSTANCE_ATTRIBUTE_PARAMETERS: [Accepted; 12] = [
+const MODIFY_INSTANCE_ATTRIBUTE_PARAMETERS: [Accepted; 14] = [
     Accepted::any("InstanceId"),
     Accepted::any("Attribute"),
     Accepted::any("Value"),
@@ -1075,6 +1134,8 @@ const MODIFY_INSTANCE_ATTRIBUTE_PARAMETERS: [Accepted; 12] = [
     Accepted::any("DisableApiTermination.Value"),
     Accepted::any("InstanceInitiatedShutdownBehavior.Value"),
     Accepted::any("GroupId.N"),
+    Accepted::any("BlockDeviceMapping.N.DeviceName"),
+    Accepted::any("BlockDeviceMapping.N.Ebs.DeleteOnTermination"),
     // Fixed for every keyfleet instance: set to what they are, they change nothing.
     Accepted::any("SourceDestCheck.Value"),
     Accepted::any("EbsOptimized.Value"),
@@ -1113,6 +1174,9 @@ impl Operation for ModifyInstanceAttribute {
             if let Some(value) = p.get(parameter) {
                 asked.push((attribute, modification(attribute, value)?));
             }
+        }
+        if let Some(delete) = modified_delete_on_termination(p)? {
+            asked.push(("blockDeviceMapping", Some(Modification::Set(InstanceAttribute::DeleteOnTermination(delete)))));
         }
         let groups = p.list("GroupId");
         if !groups.is_empty() {
@@ -1172,6 +1236,21 @@ impl Operation for ModifyInstanceAttribute {
             w.text("return", "true");
         })
     }
+}
+
+/// ModifyInstanceAttribute's `BlockDeviceMapping.N`: the root device's DeleteOnTermination,
+/// the one thing of a mapping EC2 lets change on a running instance.
+fn modified_delete_on_termination(p: &QueryParams) -> Result<Option<bool>, ApiError> {
+    let mut asked = None;
+    for i in p.indices("BlockDeviceMapping") {
+        match p.get(&format!("BlockDeviceMapping.{i}.DeviceName")) {
+            Some(service::ROOT_DEVICE) => {}
+            Some(other) => return Err(crate::service::Error::ExtraBlockDevice(other.to_owned()).into()),
+            None => return Err(ApiError::missing_parameter("BlockDeviceMapping.DeviceName")),
+        }
+        asked = delete_on_termination(p, i)?.or(asked);
+    }
+    Ok(asked)
 }
 
 /// One attribute's new value; `None` for a fixed one set to what it is.

@@ -36,6 +36,7 @@ pub static ACTIONS: &[Endpoint<Ec2Query>] = &[
     Endpoint::of::<instances::DescribeImages>(),
     Endpoint::of::<instances::ModifyInstanceAttribute>(),
     Endpoint::of::<instances::DescribeVolumes>(),
+    Endpoint::of::<instances::DeleteVolume>(),
     Endpoint::of::<regions::DescribeRegions>(),
     Endpoint::of::<network::DescribeAvailabilityZones>(),
     Endpoint::of::<network::DescribeAccountAttributes>(),

@@ -49,6 +49,18 @@ pub(crate) async fn instances(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<T
         .collect())
 }
 
+/// A volume by id, with its tags (none when it does not exist).
+pub(super) async fn volume(ctx: &Context<'_>, id: &str) -> Result<Target, ApiError> {
+    let tags = match ctx.unrestricted() {
+        true => Vec::new(),
+        false => {
+            let volumes = ctx.state.instances.describe_volumes(&ctx.scope, &[], &[]).await?;
+            volumes.into_iter().find(|v| v.row.volume_id == id).map(|v| v.tags).unwrap_or_default()
+        }
+    };
+    Ok(Target::ec2_resource(&ctx.scope, "volume", id).with_resource_tags(&tags))
+}
+
 /// Any taggable resource by id: key pairs and instances with their tags, others by type.
 pub(super) async fn resources(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<Target>, ApiError> {
     let mut targets = Vec::with_capacity(ids.len());
@@ -56,7 +68,7 @@ pub(super) async fn resources(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<T
         let target = match id.split_once('-').map(|(prefix, _)| prefix) {
             Some("key") => key_pair(ctx, None, Some(id)).await?,
             Some("i") => instances(ctx, std::slice::from_ref(id)).await?.into_iter().next().unwrap_or_else(Target::any),
-            Some("vol") => Target::ec2_resource(&ctx.scope, "volume", id),
+            Some("vol") => volume(ctx, id).await?,
             Some("sg") => {
                 let group = crate::service::security_groups::GroupRef::Id(id.clone());
                 super::security_groups::group_target(ctx, &group).await?

@@ -27,6 +27,7 @@ fn instance_row(r: &AnyRow) -> Result<InstanceRow, StoreError> {
         disable_api_termination: r.get::<i64, _>("disable_api_termination") != 0,
         shutdown_behavior: wire(r, "shutdown_behavior")?,
         user_transition_ms: r.get("user_transition_ms"),
+        volume_life: wire(r, "volume_life")?,
         tags: Vec::new(),
     })
 }
@@ -37,7 +38,7 @@ macro_rules! select_instances {
         concat!(
             "SELECT id, reservation_id, image_id, instance_type, key_name, state, address, volume_id, volume_gib, \
              client_token, launch_index, launch_ms, user_data, launch_key, http_tokens, owner, lease_ms, reboots, \
-             security_groups, disable_api_termination, shutdown_behavior, user_transition_ms",
+             security_groups, disable_api_termination, shutdown_behavior, user_transition_ms, volume_life",
             $rest
         )
     };
@@ -76,10 +77,12 @@ impl InstanceStore for SqlStore {
         if let Some(lock) = self.backend.resource_lock() {
             sqlx::query(lock).bind("").bind("").bind("volume-capacity").execute(&mut *tx).await?;
         }
-        let promised: i64 =
-            sqlx::query_scalar("SELECT COALESCE(SUM(volume_gib), 0) FROM instances WHERE state <> 'terminated'")
-                .fetch_one(&mut *tx)
-                .await?;
+        let promised: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(volume_gib), 0) FROM instances
+             WHERE state <> 'terminated' OR volume_life IN ('keep', 'deleting')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let asked: i64 = rows.iter().map(|r| r.volume_gib).sum();
         if u64::try_from(promised.saturating_add(asked)).unwrap_or(u64::MAX) > limits.volume_gib {
             return Err(StoreError::VolumeCapacityExceeded(limits.volume_gib));
@@ -89,9 +92,9 @@ impl InstanceStore for SqlStore {
                 "INSERT INTO instances (id, account, region, reservation_id, image_id, instance_type, key_name, state, address,
                                         volume_id, launch_index, launch_ms, user_data, launch_key, http_tokens, owner,
                                         lease_ms, volume_gib, client_token, security_groups, disable_api_termination,
-                                        shutdown_behavior)
+                                        shutdown_behavior, volume_life)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                         $21, $22)",
+                         $21, $22, $23)",
             )
             .bind(&row.id)
             .bind(&scope.account)
@@ -115,6 +118,7 @@ impl InstanceStore for SqlStore {
             .bind(row.security_groups.join(" "))
             .bind(i64::from(row.disable_api_termination))
             .bind(row.shutdown_behavior.as_str())
+            .bind(row.volume_life.as_str())
             .execute(&mut *tx)
             .await;
             unique(inserted)?;
@@ -207,6 +211,7 @@ impl InstanceStore for SqlStore {
             InstanceAttribute::DisableApiTermination(_) => "disable_api_termination",
             InstanceAttribute::ShutdownBehavior(_) => "shutdown_behavior",
             InstanceAttribute::SecurityGroups(_) => "security_groups",
+            InstanceAttribute::DeleteOnTermination(_) => "volume_life",
         };
         let stopped_only = if attribute.needs_stopped() { " AND state = 'stopped'" } else { "" };
         let statement =
@@ -218,6 +223,10 @@ impl InstanceStore for SqlStore {
             InstanceAttribute::DisableApiTermination(on) => update.bind(i64::from(*on)),
             InstanceAttribute::ShutdownBehavior(behavior) => update.bind(behavior.as_str()),
             InstanceAttribute::SecurityGroups(ids) => update.bind(ids.join(" ")),
+            InstanceAttribute::DeleteOnTermination(delete) => {
+                let life = if *delete { VolumeLife::DeleteOnTermination } else { VolumeLife::Keep };
+                update.bind(life.as_str())
+            }
         };
         let mut conn = self.writer.acquire().await?;
         Ok(update.execute(&mut *conn).await?.rows_affected() == 1)
@@ -276,6 +285,38 @@ impl InstanceStore for SqlStore {
             }
         }
         Ok(found)
+    }
+
+    async fn volumes_after_termination(&self, life: VolumeLife) -> Result<Vec<(Scope, InstanceRow)>, StoreError> {
+        let sql = select_instances!(
+            ", account, region FROM instances WHERE state = 'terminated' AND volume_life IN ('keep', 'deleting')
+             AND volume_life = $1"
+        );
+        let rows = sqlx::query(sql).bind(life.as_str()).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok((Scope { account: r.get("account"), region: r.get("region") }, instance_row(r)?)))
+            .collect()
+    }
+
+    async fn move_volume_life(
+        &self,
+        scope: &Scope,
+        volume_id: &str,
+        from: VolumeLife,
+        to: VolumeLife,
+    ) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE instances SET volume_life = $5
+             WHERE account = $1 AND region = $2 AND volume_id = $3 AND state = 'terminated' AND volume_life = $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(volume_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .execute(&mut *self.writer.acquire().await?)
+        .await?;
+        Ok(moved.rows_affected() == 1)
     }
 
     async fn renew_instance_leases(&self, owner: &str, until_ms: i64) -> Result<(), StoreError> {

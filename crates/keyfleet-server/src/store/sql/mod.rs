@@ -41,7 +41,7 @@ use super::{
     ConsoleSessionRow, ConsoleStore, DeleteUserOutcome, IamStore, InstanceAttribute, InstanceRow, InstanceState,
     InstanceStore, KeyPairQuery, KeyPairRef, KeyPairRow, KeyPairStore, LabelOutcome, LaunchLimits, LoginProfileChange,
     LoginProfileRow, Maintenance, ParameterRow, ParameterStore, ParameterType, PutOutcome, ResourceTag, RunbookStep,
-    Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, WireName,
+    Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, VolumeLife, WireName,
 };
 use super::{
     AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
