@@ -20,22 +20,31 @@ const SOCKET: &str = "/run/keyfleet/imds.sock";
 /// An answer larger than this is not metadata (user data is at most 16 KiB).
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
-/// The items, in the order `--all` prints them: short option, long option, the label printed
-/// and the metadata path.
-const ITEMS: [(char, &str, &str, &str); 13] = [
-    ('a', "ami-id", "ami-id", "meta-data/ami-id"),
-    ('e', "reservation-id", "reservation-id", "meta-data/reservation-id"),
-    ('i', "instance-id", "instance-id", "meta-data/instance-id"),
-    ('t', "instance-type", "instance-type", "meta-data/instance-type"),
-    ('h', "local-hostname", "local-hostname", "meta-data/local-hostname"),
-    ('o', "local-ipv4", "local-ipv4", "meta-data/local-ipv4"),
-    ('z', "availability-zone", "placement", "meta-data/placement/availability-zone"),
-    ('R', "region", "region", "meta-data/placement/region"),
-    ('p', "public-hostname", "public-hostname", "meta-data/public-hostname"),
-    ('v', "public-ipv4", "public-ipv4", "meta-data/public-ipv4"),
-    ('u', "public-keys", "public-keys", "meta-data/public-keys"),
-    ('d', "user-data", "user-data", "user-data"),
-    ('y', "identity-document", "instance-identity-document", "dynamic/instance-identity/document"),
+/// The items, in the order `--all` prints them: short option, long option (also the label
+/// printed, but for `placement`) and the metadata path (`None`: keyfleet's instances have no
+/// such item, printed `not available` as for any item the service lacks).
+const ITEMS: [(char, &str, Option<&str>); 21] = [
+    ('a', "ami-id", Some("meta-data/ami-id")),
+    ('l', "ami-launch-index", None),
+    ('m', "ami-manifest-path", None),
+    ('n', "ancestor-ami-ids", None),
+    ('b', "block-device-mapping", None),
+    ('i', "instance-id", Some("meta-data/instance-id")),
+    ('t', "instance-type", Some("meta-data/instance-type")),
+    ('h', "local-hostname", Some("meta-data/local-hostname")),
+    ('o', "local-ipv4", Some("meta-data/local-ipv4")),
+    ('k', "kernel-id", None),
+    ('z', "availability-zone", Some("meta-data/placement/availability-zone")),
+    ('R', "region", Some("meta-data/placement/region")),
+    ('c', "product-codes", None),
+    ('p', "public-hostname", Some("meta-data/public-hostname")),
+    ('v', "public-ipv4", Some("meta-data/public-ipv4")),
+    ('u', "public-keys", Some("meta-data/public-keys")),
+    ('r', "ramdisk-id", None),
+    ('e', "reservation-id", Some("meta-data/reservation-id")),
+    ('s', "security-groups", None),
+    ('d', "user-data", Some("user-data")),
+    ('g', "tags", None),
 ];
 
 const USAGE: &str = "ec2-metadata v0.1.4\n\
@@ -49,19 +58,27 @@ Usage: ec2-metadata <option>\n\
 Options:\n\
 --all                     Show all metadata information for this host (also default).\n\
 -a/--ami-id               The AMI ID used to launch this instance\n\
--e/--reservation-id       ID of the reservation.\n\
+-l/--ami-launch-index     The index of this instance in the reservation (per AMI).\n\
+-m/--ami-manifest-path    The manifest path of the AMI with which the instance was launched.\n\
+-n/--ancestor-ami-ids     The AMI IDs of any instances that were rebundled to create this AMI.\n\
+-b/--block-device-mapping Defines native device names to use when exposing virtual devices.\n\
 -i/--instance-id          The ID of this instance\n\
--t/--instance-type        The type of instance to launch.\n\
+-t/--instance-type        The type of instance to launch. For more information, see Instance Types.\n\
 -h/--local-hostname       The local hostname of the instance.\n\
 -o/--local-ipv4           Public IP address if launched with direct addressing; private IP address if launched with public addressing.\n\
+-k/--kernel-id            The ID of the kernel launched with this instance, if applicable.\n\
 -z/--availability-zone    The availability zone in which the instance launched. Same as placement\n\
 -R/--region               The region in which the instance launched.\n\
+-c/--product-codes        Product codes associated with this instance.\n\
 -p/--public-hostname      The public hostname of the instance.\n\
 -v/--public-ipv4          NATted public IP Address\n\
 -u/--public-keys          Public keys. Only available if supplied at instance launch time\n\
+-r/--ramdisk-id           The ID of the RAM disk launched with this instance, if applicable.\n\
+-e/--reservation-id       ID of the reservation.\n\
+-s/--security-groups      Names of the security groups the instance is launched in.\n\
 -d/--user-data            User-supplied data.Only available if supplied at instance launch time.\n\
--y/--identity-document    The instance identity document.\n\
---quiet                   Suppress tag keys from the output.\n\
+-g/--tags                 Print EC2 resource tags if permitted in EC2 Instance Metadata Options.\n\
+--quiet                   Don't print metadata keys\n\
 --help                    Show this help.\n";
 
 /// What the command line asks for.
@@ -109,6 +126,10 @@ fn exchange(request: &str) -> std::io::Result<(u16, String)> {
         let stream = UnixStream::connect(SOCKET)?;
         stream.set_read_timeout(timeout)?;
         Box::new(stream)
+    } else if !in_own_network() {
+        // Without the instance's own network, 169.254.169.254 would be whatever the host
+        // reaches there (the host's own metadata, on EC2): not this instance's.
+        return Err(std::io::Error::other("this instance has no metadata service"));
     } else {
         let address = SocketAddr::from((super::netns::METADATA_ADDRESS, 80));
         let stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
@@ -124,6 +145,11 @@ fn exchange(request: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body.to_owned()))
 }
 
+/// Whether 169.254.169.254 is an address of this network, as in an instance's own.
+fn in_own_network() -> bool {
+    std::net::UdpSocket::bind((super::netns::METADATA_ADDRESS, 0)).is_ok()
+}
+
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
@@ -137,12 +163,30 @@ fn token() -> std::io::Result<String> {
     }
 }
 
-/// An item's value, or `not available` as amazon-ec2-utils prints for a 404.
-fn value(token: &str, path: &str) -> std::io::Result<String> {
+/// What amazon-ec2-utils prints for an item the service does not have.
+const NOT_AVAILABLE: &str = "not available";
+
+/// An item's value without its trailing newlines; `None` when the service has none.
+fn value(token: &str, path: &str) -> std::io::Result<Option<String>> {
     let (status, body) = exchange(&format!(
         "GET /latest/{path} HTTP/1.0\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: {token}\r\n\r\n"
     ))?;
-    Ok(if status == 200 { body } else { "not available".to_owned() })
+    let body = body.trim_end_matches('\n');
+    Ok((status == 200 && !body.is_empty()).then(|| body.to_owned()))
+}
+
+/// The launch key as amazon-ec2-utils prints it: its name, index and format, then the key on
+/// a line of its own. `listing` is `public-keys/`'s `0=NAME` lines.
+fn public_keys(token: &str, listing: &str) -> std::io::Result<String> {
+    let mut text = String::new();
+    for line in listing.lines() {
+        let Some((index, name)) = line.split_once('=') else { continue };
+        let key = value(token, &format!("meta-data/public-keys/{index}/openssh-key"))?.unwrap_or_default();
+        text.push_str(&format!(
+            "\nkeyname:{name}\nindex:{index}\nformat:openssh-key\nkey:(begins from next line)\n{key}"
+        ));
+    }
+    Ok(text)
 }
 
 /// Runs `ec2-metadata ARGS`.
@@ -162,8 +206,17 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let print = || -> std::io::Result<()> {
         let token = token()?;
         let mut out = std::io::stdout().lock();
-        for (_, _, label, path) in items.iter().filter_map(|i| ITEMS.get(*i)) {
-            let value = value(&token, path)?;
+        for (_, name, path) in items.iter().filter_map(|i| ITEMS.get(*i)) {
+            let value = match path {
+                Some(path) => value(&token, path)?,
+                None => None,
+            };
+            let value = match (*name, value) {
+                ("public-keys", Some(keys)) => public_keys(&token, &keys)?,
+                (_, Some(value)) => value,
+                (_, None) => NOT_AVAILABLE.to_owned(),
+            };
+            let label = if *name == "availability-zone" { "placement" } else { name };
             if quiet {
                 writeln!(out, "{value}")?;
             } else {

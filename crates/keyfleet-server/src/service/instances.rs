@@ -364,6 +364,11 @@ impl Instances {
         if self.store.modify_instance(scope, instance_id, &attribute).await? {
             return Ok(());
         }
+        if let InstanceAttribute::DeleteOnTermination(_) = attribute {
+            // Terminated since the check above: the state says so.
+            let rows = self.existing(scope, &[instance_id.to_owned()]).await?;
+            check_states(&rows, &[Pending, Running, Stopping, Stopped], "modified")?;
+        }
         Err(match attribute.needs_stopped() {
             true => Error::NotStopped(instance_id.to_owned()),
             false => Error::InstanceNotFound(vec![instance_id.to_owned()]),
@@ -507,8 +512,11 @@ impl Instances {
             }
         }
         for (scope, row) in self.store.volumes_after_termination(VolumeLife::Deleting).await? {
-            if self.runtime.has_volume(&row.volume_id) {
-                self.remove_kept_volume(&scope, &row.volume_id).await?;
+            if self.holds_kept_volume(&row)
+                && let Err(e) = self.remove_kept_volume(&scope, &row.volume_id).await
+            {
+                // One volume that cannot go does not hold up the others.
+                tracing::warn!(volume = %row.volume_id, error = %e, "a deleted volume was not removed");
             }
         }
         Ok(())
@@ -541,14 +549,19 @@ impl Instances {
 
     async fn settle_termination(&self, scope: &Scope, row: &InstanceRow) -> Result<()> {
         self.runtime.halt(&row.id).await;
-        // The life read now, not the caller's: ModifyInstanceAttribute may have changed it.
-        let kept = self.store.instances(scope, std::slice::from_ref(&row.id)).await?.first().map(|r| r.volume_life)
-            == Some(VolumeLife::Keep);
+        // The life read now, not the caller's: ModifyInstanceAttribute may have changed it
+        // until the instance was shutting down, and no longer can. A volume that never was
+        // made (its boot failed) is not kept: there would be nothing behind it.
+        let life = self.store.instances(scope, std::slice::from_ref(&row.id)).await?.first().map(|r| r.volume_life);
+        let kept = life == Some(VolumeLife::Keep) && self.runtime.has_volume(&row.volume_id);
         if !kept {
             self.runtime.destroy_volume(&row.volume_id).map_err(Error::Runtime)?;
         }
         self.store.transition_instance(scope, &row.id, &[ShuttingDown], Terminated).await?;
         if !kept {
+            if life == Some(VolumeLife::Keep) {
+                self.store.move_volume_life(scope, &row.volume_id, VolumeLife::Keep, VolumeLife::Deleted).await?;
+            }
             // The volume's tags go with it (the instance's stay, as a terminated instance's
             // do); after the move, so that no CreateTags of a live volume lands behind it.
             self.store.delete_tags(scope, std::slice::from_ref(&row.volume_id), &[]).await?;
@@ -566,17 +579,29 @@ impl Instances {
             return Err(Error::VolumeInUse { volume: row.volume_id, instance: row.id });
         }
         self.store.move_volume_life(scope, volume_id, VolumeLife::Keep, VolumeLife::Deleting).await?;
-        if self.runtime.has_volume(volume_id) {
+        if self.holds_kept_volume(&row) {
+            let _acting = self.acting.lock().await;
             self.remove_kept_volume(scope, volume_id).await?;
         }
         Ok(())
     }
 
-    /// Removes a volume DeleteVolume asked for, with its tags.
+    /// Whether this replica removes a kept volume: it is on this host, or this replica owned
+    /// its instance (and a missing volume is then simply gone).
+    fn holds_kept_volume(&self, row: &InstanceRow) -> bool {
+        row.owner == self.replica || self.runtime.has_volume(&row.volume_id)
+    }
+
+    /// Removes a volume DeleteVolume asked for, then its tags (after the move, so that no
+    /// CreateTags lands behind it).
     async fn remove_kept_volume(&self, scope: &Scope, volume_id: &str) -> Result<()> {
-        self.runtime.destroy_volume(volume_id).map_err(Error::Runtime)?;
-        self.store.delete_tags(scope, &[volume_id.to_owned()], &[]).await?;
+        let (runtime, volume) = (self.runtime.clone(), volume_id.to_owned());
+        tokio::task::spawn_blocking(move || runtime.destroy_volume(&volume))
+            .await
+            .map_err(|e| Error::VolumeIo(std::io::Error::other(e.to_string())))?
+            .map_err(Error::Runtime)?;
         self.store.move_volume_life(scope, volume_id, VolumeLife::Deleting, VolumeLife::Deleted).await?;
+        self.store.delete_tags(scope, &[volume_id.to_owned()], &[]).await?;
         Ok(())
     }
 

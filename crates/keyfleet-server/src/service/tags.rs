@@ -7,7 +7,7 @@ use super::filter::{Filter, FilterField, Typed, all_match, typed};
 use super::{Error, Invalid, Result};
 use crate::common::ids;
 use crate::common::page::{Limits, PageRequest};
-use crate::store::{InstanceState, KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval};
+use crate::store::{InstanceState, KeyPairQuery, ResourceTag, Scope, Store, Tag, TagRemoval, VolumeLife};
 
 /// Most user tags a resource may carry (tags starting `aws:` don't count).
 pub const MAX_TAGS: usize = 50;
@@ -184,8 +184,12 @@ impl Tags {
         }
         if !volume_ids.is_empty() {
             let live = self.store.instances(scope, &[]).await?;
-            let exists =
-                |id: &&String| live.iter().any(|r| &r.volume_id == *id && r.state != InstanceState::Terminated);
+            // A volume kept after its instance takes tags as an attached one does.
+            let exists = |id: &&String| {
+                live.iter().any(|r| {
+                    &r.volume_id == *id && (r.state != InstanceState::Terminated || r.volume_life == VolumeLife::Keep)
+                })
+            };
             if let Some(missing) = volume_ids.iter().find(|id| !exists(id)) {
                 return Err(Error::VolumeNotFound(missing.clone()));
             }

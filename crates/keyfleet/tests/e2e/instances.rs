@@ -292,6 +292,16 @@ fn a_volume_kept_after_termination_stays_until_deleted() {
     assert_eq!(by_instance["Volumes"], serde_json::json!([]), "a kept volume has no attachment");
     server.aws_err(&format!("ec2 describe-volumes --volume-ids {other_volume}"), "InvalidVolume.NotFound");
 
+    server.aws_ok(&format!("ec2 create-tags --resources {volume} --tags Key=kept,Value=yes"));
+    let mapping = json(
+        &server.aws_ok(&format!("ec2 describe-instance-attribute --instance-id {id} --attribute blockDeviceMapping")),
+    );
+    assert_eq!(mapping["BlockDeviceMappings"], serde_json::json!([]), "a terminated instance has no volume attached");
+    let late = format!(
+        "ec2 modify-instance-attribute --instance-id {id} --block-device-mappings \
+         [{{\"DeviceName\":\"/dev/xvda\",\"Ebs\":{{\"DeleteOnTermination\":true}}}}]"
+    );
+    server.aws_err(&late, "IncorrectInstanceState");
     server.aws_ok(&format!("ec2 delete-volume --volume-id {volume}"));
     assert!(!volume_dir.exists(), "DeleteVolume removes the volume");
     server.aws_err(&format!("ec2 describe-volumes --volume-ids {volume}"), "InvalidVolume.NotFound");
@@ -436,9 +446,10 @@ fn metadata_service_serves_the_launch_key_with_and_without_tokens() {
     );
     assert_eq!(inside, format!("0=demo\n{public}\n401"), "metadata is frozen at launch");
     // Amazon Linux's `ec2-metadata`, which asks with an IMDSv2 token.
-    let utils = ssh_ok(&server, &key, &ip, "ec2-metadata -i -u; ec2-metadata --quiet --local-ipv4");
-    assert!(utils.starts_with(&format!("instance-id: {id}\npublic-keys: 0=demo\n{ip}\n")), "{utils}");
-    assert!(!utils.contains("not available"), "{utils}");
+    let utils = ssh_ok(&server, &key, &ip, "ec2-metadata -i -u; ec2-metadata --quiet --local-ipv4 -k");
+    let keys =
+        format!("public-keys: \nkeyname:demo\nindex:0\nformat:openssh-key\nkey:(begins from next line)\n{public}");
+    assert_eq!(utils, format!("instance-id: {id}\n{keys}\n{ip}\nnot available\n"));
 
     // From the host, on the instance's address (port 80 needs root).
     if crate::support::is_root() {

@@ -679,7 +679,7 @@ fn network_interface(
         .text("deviceIndex", "0")
         .text("status", "attached")
         .text("attachTime", &timestamp(row.launch_ms))
-        .text("deleteOnTermination", &(row.volume_life == VolumeLife::DeleteOnTermination).to_string())
+        .text("deleteOnTermination", "true")
         .text("networkCardIndex", "0")
         .end("attachment");
     if public {
@@ -1111,6 +1111,10 @@ impl Operation for DescribeInstanceAttribute {
             };
             match (attribute, scalar) {
                 ("groupSet", _) => group_set(w, &row, &groups),
+                // A terminated instance has no volume attached, kept or not.
+                ("blockDeviceMapping", _) if row.state == InstanceState::Terminated => {
+                    w.empty("blockDeviceMapping");
+                }
                 ("blockDeviceMapping", _) => root_device_mapping(w, &row),
                 (_, Some(value)) => {
                     w.start(attribute).text("value", &value).end(attribute);

@@ -213,7 +213,13 @@ impl InstanceStore for SqlStore {
             InstanceAttribute::SecurityGroups(_) => "security_groups",
             InstanceAttribute::DeleteOnTermination(_) => "volume_life",
         };
-        let stopped_only = if attribute.needs_stopped() { " AND state = 'stopped'" } else { "" };
+        // DeleteOnTermination only while the instance holds its volume: once terminated, the
+        // volume's fate was decided, and a late change would contradict what happened to it.
+        let stopped_only = match attribute {
+            _ if attribute.needs_stopped() => " AND state = 'stopped'",
+            InstanceAttribute::DeleteOnTermination(_) => " AND state NOT IN ('shutting-down', 'terminated')",
+            _ => "",
+        };
         let statement =
             format!("UPDATE instances SET {column} = $4 WHERE account = $1 AND region = $2 AND id = $3{stopped_only}");
         let update = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(&scope.account).bind(&scope.region).bind(id);
