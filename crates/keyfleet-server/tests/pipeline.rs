@@ -232,7 +232,138 @@ const CASES: &[(&str, Wire)] = &[
         Wire::Iam("Action=DeleteAccessKey&UserName=alice&AccessKeyId=AKIAEXAMPLEEXAMPLE12"),
     ),
     ("sts_get_caller_identity", Wire::Sts("Action=GetCallerIdentity")),
-    ("sts_unknown_action", Wire::Sts("Action=GetSessionToken")),
+    ("sts_unknown_action", Wire::Sts("Action=GetFederationToken&Name=xy")),
+    ("sts_get_session_token", Wire::Sts("Action=GetSessionToken&DurationSeconds=900")),
+    ("sts_get_session_token_too_short", Wire::Sts("Action=GetSessionToken&DurationSeconds=60")),
+    (
+        "sts_assume_role_as_root",
+        Wire::Sts("Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Frescue&RoleSessionName=s1"),
+    ),
+    ("sts_assume_role_bad_arn", Wire::Sts("Action=AssumeRole&RoleArn=nope-nope-nope-nope-nope&RoleSessionName=s1")),
+    (
+        "iam_create_role",
+        Wire::Iam(
+            "Action=CreateRole&RoleName=rescue&Path=%2Fops%2F&AssumeRolePolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ssm.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D",
+        ),
+    ),
+    (
+        "iam_create_role_with_resource",
+        Wire::Iam(
+            "Action=CreateRole&RoleName=bad&AssumeRolePolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%22%2A%22%2C%22Action%22%3A%22sts%3AAssumeRole%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D",
+        ),
+    ),
+    (
+        "iam_create_role_unsupported",
+        Wire::Iam(
+            "Action=CreateRole&RoleName=x&AssumeRolePolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ssm.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D&PermissionsBoundary=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAdministratorAccess",
+        ),
+    ),
+    ("iam_get_role", Wire::Iam("Action=GetRole&RoleName=rescue")),
+    ("iam_get_role_missing", Wire::Iam("Action=GetRole&RoleName=nobody")),
+    ("iam_list_roles", Wire::Iam("Action=ListRoles&MaxItems=1")),
+    (
+        "iam_update_assume_role_policy",
+        Wire::Iam(
+            "Action=UpdateAssumeRolePolicy&RoleName=rescue&PolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ssm.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D",
+        ),
+    ),
+    (
+        "iam_put_role_policy",
+        Wire::Iam(
+            "Action=PutRolePolicy&RoleName=rescue&PolicyName=describe&PolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22ec2%3ADescribe%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D",
+        ),
+    ),
+    ("iam_get_role_policy", Wire::Iam("Action=GetRolePolicy&RoleName=rescue&PolicyName=describe")),
+    ("iam_list_role_policies", Wire::Iam("Action=ListRolePolicies&RoleName=rescue")),
+    ("iam_delete_role_with_policies", Wire::Iam("Action=DeleteRole&RoleName=rescue")),
+    ("iam_delete_role_policy", Wire::Iam("Action=DeleteRolePolicy&RoleName=rescue&PolicyName=describe")),
+    (
+        "iam_create_policy",
+        Wire::Iam(
+            "Action=CreatePolicy&PolicyName=readers&PolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22ec2%3ADescribe%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D&Description=reads",
+        ),
+    ),
+    ("iam_get_policy", Wire::Iam("Action=GetPolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders")),
+    (
+        "iam_get_policy_aws",
+        Wire::Iam("Action=GetPolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAmazonEC2ReadOnlyAccess"),
+    ),
+    ("iam_list_policies_local", Wire::Iam("Action=ListPolicies&Scope=Local")),
+    (
+        "iam_create_policy_version",
+        Wire::Iam(
+            "Action=CreatePolicyVersion&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders&PolicyDocument=%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22ec2%3ADescribe%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D&SetAsDefault=true",
+        ),
+    ),
+    (
+        "iam_get_policy_version",
+        Wire::Iam(
+            "Action=GetPolicyVersion&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders&VersionId=v2",
+        ),
+    ),
+    (
+        "iam_list_policy_versions",
+        Wire::Iam("Action=ListPolicyVersions&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders"),
+    ),
+    (
+        "iam_delete_policy_version_default",
+        Wire::Iam(
+            "Action=DeletePolicyVersion&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders&VersionId=v2",
+        ),
+    ),
+    (
+        "iam_set_default_policy_version",
+        Wire::Iam(
+            "Action=SetDefaultPolicyVersion&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders&VersionId=v1",
+        ),
+    ),
+    (
+        "iam_attach_role_policy",
+        Wire::Iam(
+            "Action=AttachRolePolicy&RoleName=rescue&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAmazonEC2ReadOnlyAccess",
+        ),
+    ),
+    ("iam_list_attached_role_policies", Wire::Iam("Action=ListAttachedRolePolicies&RoleName=rescue")),
+    (
+        "iam_detach_role_policy",
+        Wire::Iam(
+            "Action=DetachRolePolicy&RoleName=rescue&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAmazonEC2ReadOnlyAccess",
+        ),
+    ),
+    (
+        "iam_detach_role_policy_again",
+        Wire::Iam(
+            "Action=DetachRolePolicy&RoleName=rescue&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAmazonEC2ReadOnlyAccess",
+        ),
+    ),
+    (
+        "iam_attach_user_policy_no_user",
+        Wire::Iam(
+            "Action=AttachUserPolicy&UserName=nobody&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders",
+        ),
+    ),
+    ("iam_list_attached_user_policies", Wire::Iam("Action=ListAttachedUserPolicies&UserName=alice")),
+    (
+        "iam_detach_user_policy_not_attached",
+        Wire::Iam(
+            "Action=DetachUserPolicy&UserName=alice&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders",
+        ),
+    ),
+    (
+        "iam_delete_policy_with_versions",
+        Wire::Iam("Action=DeletePolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders"),
+    ),
+    (
+        "iam_delete_policy_version",
+        Wire::Iam(
+            "Action=DeletePolicyVersion&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders&VersionId=v2",
+        ),
+    ),
+    (
+        "iam_delete_policy",
+        Wire::Iam("Action=DeletePolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Apolicy%2Freaders"),
+    ),
+    ("iam_delete_role", Wire::Iam("Action=DeleteRole&RoleName=rescue")),
     ("iam_create_login_profile_weak", Wire::Iam("Action=CreateLoginProfile&UserName=alice&Password=short")),
     (
         "iam_create_login_profile",
@@ -425,6 +556,7 @@ fn normalize(body: &str) -> String {
         ["requestId", "RequestId", "RequestID", "keyPairId", "resourceId", "createTime", "CreateDate", "UserId"]
             .into_iter()
             .chain(["groupId", "securityGroupRuleId", "securityGroupArn", "securityGroupRuleArn"])
+            .chain(["RoleId", "PolicyId", "UpdateDate", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"])
     {
         xml = replace_element(&xml, element);
     }

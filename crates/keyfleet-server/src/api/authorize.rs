@@ -132,6 +132,22 @@ impl Target {
         Target::new(format!("arn:aws:iam::{account}:user/{name}"), ("AWS::IAM::User", name))
     }
 
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    pub fn iam_role(account: &str, path: &str, name: &str) -> Self {
+        Target::new(format!("arn:aws:iam::{account}:role{path}{name}"), ("AWS::IAM::Role", name))
+    }
+
+    /// A role by its ARN, as AssumeRole names it.
+    pub fn role_arn(arn: &str) -> Self {
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        Target::new(arn.to_owned(), ("AWS::IAM::Role", name))
+    }
+
+    /// A managed policy by its ARN.
+    pub fn iam_policy(arn: &str) -> Self {
+        Target::new(arn.to_owned(), ("AWS::IAM::Policy", arn))
+    }
+
     fn without_audit(mut self) -> Self {
         self.audit = None;
         self
@@ -204,7 +220,7 @@ pub(in crate::api) fn check(
         keys.add("aws:SecureTransport", if principal.secure_transport { "true" } else { "false" });
         keys.add("aws:RequestedRegion", scope.region.as_str());
         keys.add("aws:PrincipalAccount", principal.actor.account.as_str());
-        keys.add("aws:PrincipalArn", principal.actor.arn());
+        keys.add("aws:PrincipalArn", principal.actor.principal_arn());
         keys.add("aws:username", principal.actor.username());
         let decision = policy::evaluate(policies, &policy::Request { action, resource: &target.arn, context: &keys });
         if decision != Decision::Allow {

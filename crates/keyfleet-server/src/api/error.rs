@@ -12,7 +12,8 @@ use keyfleet_keys::ImportError;
 use crate::api::auth::AuthError;
 use crate::common::page::PageError;
 use crate::service::{
-    Assertion, Dependents, Error, IamEntity, IamInvalid, IamLimit, Invalid, PushedKey, RunbookInput, SsmInvalid,
+    Assertion, Dependents, Error, IamEntity, IamInvalid, IamLimit, Invalid, PolicyConflict, PushedKey, RunbookInput,
+    SsmInvalid, StsInvalid,
 };
 
 /// An error as the client sees it.
@@ -373,6 +374,19 @@ impl From<Error> for ApiError {
                     ),
                 )
             }
+            Error::IamPage(PageError::MaxResults { asked, min, max }) => {
+                let bound = match asked.parse::<i64>() {
+                    Ok(n) if n < i64::from(min) => format!("greater than or equal to {min}"),
+                    _ => format!("less than or equal to {max}"),
+                };
+                Self::bad_request(
+                    "ValidationError",
+                    format!(
+                        "1 validation error detected: Value '{asked}' at 'maxItems' failed to satisfy constraint: Member must have value {bound}"
+                    ),
+                )
+            }
+            Error::IamPage(PageError::Token(_)) => Self::bad_request("ValidationError", "Invalid Marker."),
             Error::SsmPage(PageError::Token(_)) => {
                 Self::bad_request("InvalidNextToken", "The specified token is not valid.")
             }
@@ -434,10 +448,22 @@ impl From<Error> for ApiError {
                 let message = match entity {
                     IamEntity::User(name) => format!("User with name {name} already exists."),
                     IamEntity::LoginProfile(name) => format!("Login Profile for user {name} already exists."),
+                    IamEntity::Role(name) => format!("Role with name {name} already exists."),
+                    IamEntity::Policy(name) => {
+                        format!("A policy called {name} already exists. Duplicate names are not allowed.")
+                    }
                     other => format!("{} already exists.", iam_entity(&other)),
                 };
                 Self::new("EntityAlreadyExists", message, StatusCode::CONFLICT)
             }
+            Error::IamNoSuchEntity(IamEntity::Policy(arn) | IamEntity::Attachment(arn)) => {
+                Self::new("NoSuchEntity", format!("Policy {arn} was not found."), StatusCode::NOT_FOUND)
+            }
+            Error::IamNoSuchEntity(IamEntity::PolicyVersion { arn, version }) => Self::new(
+                "NoSuchEntity",
+                format!("Policy {arn} version {version} does not exist or is not attachable."),
+                StatusCode::NOT_FOUND,
+            ),
             Error::IamNoSuchEntity(IamEntity::LoginProfile(name)) => Self::new(
                 "NoSuchEntity",
                 format!("Login Profile for User {name} cannot be found."),
@@ -454,6 +480,7 @@ impl From<Error> for ApiError {
                     Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.",
                     Dependents::Policies => "Cannot delete entity, must delete policies first.",
                     Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.",
+                    Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.",
                 },
                 StatusCode::CONFLICT,
             ),
@@ -463,6 +490,10 @@ impl From<Error> for ApiError {
                     IamLimit::AccessKeysPerUser(n) => format!("Cannot exceed quota for AccessKeysPerUser: {n}"),
                     IamLimit::PolicySize { user } => {
                         format!("Maximum policy size of 2048 bytes exceeded for user {user}")
+                    }
+                    IamLimit::PolicyVersions => "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
+                    IamLimit::AttachedPolicies { role, limit } => {
+                        format!("Cannot exceed quota for PoliciesPer{}: {limit}", if role { "Role" } else { "User" })
                     }
                 },
                 StatusCode::CONFLICT,
@@ -476,8 +507,51 @@ impl From<Error> for ApiError {
                     IamInvalid::UserNameRequired => {
                         "Must specify userName when calling with non-User credentials".into()
                     }
+                    IamInvalid::MaxSessionDuration(value) => format!(
+                        "1 validation error detected: Value '{value}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value {}",
+                        if value < 3600 { "greater than or equal to 3600" } else { "less than or equal to 43200" }
+                    ),
+                    IamInvalid::Path(value) => format!(
+                        "1 validation error detected: Value '{value}' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
+                    ),
+                    IamInvalid::Description => "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000".into(),
+                    IamInvalid::PolicyArn => "Invalid ARN:  Could not be parsed!".into(),
+                    IamInvalid::VersionId(value) => format!(
+                        "1 validation error detected: Value '{value}' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?"
+                    ),
+                    IamInvalid::Unsupported { action, parameter } => {
+                        format!("The parameter {parameter} of {action} is not supported by keyfleet.")
+                    }
                 },
             ),
+            Error::IamPolicyConflict(conflict) => Self::new(
+                "DeleteConflict",
+                match conflict {
+                    PolicyConflict::Attached => "Cannot delete a policy attached to entities.",
+                    PolicyConflict::HasVersions => "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+                    PolicyConflict::DefaultVersion => "Cannot delete the default version of a policy.",
+                },
+                StatusCode::CONFLICT,
+            ),
+            Error::IamPolicyNotAttachable(arn) => Self::new(
+                "NoSuchEntity",
+                format!("Policy {arn} does not exist or is not attachable."),
+                StatusCode::NOT_FOUND,
+            ),
+            Error::StsAccessDenied { caller, role } => Self::new(
+                "AccessDenied",
+                format!("User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role}"),
+                StatusCode::FORBIDDEN,
+            ),
+            Error::StsRootCannotAssume => {
+                Self::new("AccessDenied", "Roles may not be assumed by root accounts.", StatusCode::FORBIDDEN)
+            }
+            Error::StsSessionCredentials => Self::new(
+                "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
+                StatusCode::FORBIDDEN,
+            ),
+            Error::StsValidation(why) => Self::bad_request("ValidationError", sts_invalid_message(why)),
             Error::PasswordPolicyViolation => Self::bad_request(
                 "PasswordPolicyViolation",
                 "Password should have a minimum length of 8 and at least three of: an uppercase letter, a lowercase letter, a number, a symbol.",
@@ -523,7 +597,37 @@ impl From<AuthError> for ApiError {
                 "This request has already been used; sign a new one.",
                 StatusCode::UNAUTHORIZED,
             ),
+            // EC2's answers to session credentials it cannot use (docs/aws-facts.md, "STS").
+            AuthError::ExpiredToken => Self::bad_request("RequestExpired", "Request has expired."),
+            AuthError::InvalidToken => Self::new(
+                "AuthFailure",
+                "AWS was not able to validate the provided access credentials",
+                StatusCode::UNAUTHORIZED,
+            ),
             AuthError::Unavailable(detail) => Self::internal(&detail),
+        }
+    }
+}
+
+impl ApiError {
+    /// A refused authentication as `service` words it: EC2 as [`From<AuthError>`] does, the
+    /// Query services (IAM, STS) and the JSON ones with their own codes for session tokens.
+    pub fn from_auth(error: AuthError, service: crate::api::authorize::Service) -> Self {
+        use crate::api::authorize::Service;
+        let json = !matches!(service, Service::Iam | Service::Sts);
+        match error {
+            AuthError::ExpiredToken | AuthError::InvalidToken if service == Service::Ec2 => error.into(),
+            AuthError::ExpiredToken => Self::new(
+                if json { "ExpiredTokenException" } else { "ExpiredToken" },
+                "The security token included in the request is expired",
+                StatusCode::FORBIDDEN,
+            ),
+            AuthError::InvalidToken => Self::new(
+                if json { "UnrecognizedClientException" } else { "InvalidClientTokenId" },
+                "The security token included in the request is invalid.",
+                StatusCode::FORBIDDEN,
+            ),
+            other => other.into(),
         }
     }
 }
@@ -616,5 +720,43 @@ fn iam_entity(entity: &IamEntity) -> String {
         IamEntity::AccessKey(id) => format!("Access Key with id {id}"),
         IamEntity::UserPolicy(name) => format!("user policy with name {name}"),
         IamEntity::LoginProfile(name) => format!("login profile for user {name}"),
+        IamEntity::Role(name) => format!("role with name {name}"),
+        IamEntity::RolePolicy(name) => format!("role policy with name {name}"),
+        IamEntity::Policy(arn) | IamEntity::Attachment(arn) => format!("policy {arn}"),
+        IamEntity::PolicyVersion { arn, version } => format!("policy {arn} version {version}"),
+    }
+}
+
+/// STS's wording of each [`StsInvalid`].
+fn sts_invalid_message(why: StsInvalid) -> String {
+    let detected = |value: &str, member: &str, rule: &str| {
+        format!(
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must {rule}"
+        )
+    };
+    match why {
+        StsInvalid::RoleArn(arn) => format!("{arn} is invalid"),
+        StsInvalid::SessionName(name) if name.len() > 64 => {
+            detected(&name, "roleSessionName", "have length less than or equal to 64")
+        }
+        StsInvalid::SessionName(name) if name.len() < 2 => {
+            detected(&name, "roleSessionName", "have length greater than or equal to 2")
+        }
+        StsInvalid::SessionName(name) => {
+            detected(&name, "roleSessionName", "satisfy regular expression pattern: [\\w+=,.@-]*")
+        }
+        StsInvalid::Duration { value, min, .. } if value < min => {
+            detected(&value.to_string(), "durationSeconds", &format!("have value greater than or equal to {min}"))
+        }
+        StsInvalid::Duration { value, max, .. } => {
+            detected(&value.to_string(), "durationSeconds", &format!("have value less than or equal to {max}"))
+        }
+        StsInvalid::DurationAboveRole => {
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into()
+        }
+        StsInvalid::DurationChaining => {
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into()
+        }
+        StsInvalid::ExternalId => "1 validation error detected: Value at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*".into(),
     }
 }

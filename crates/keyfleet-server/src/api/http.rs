@@ -25,7 +25,7 @@ use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
 use super::{AppState, Context, Reply, ZeroizingBody, cloudtrail, ec2, iam, instance_connect, ssm, sts};
 use crate::common::ids;
-use crate::service::audit::{Actor, ApiCall};
+use crate::service::audit::{Actor, ApiCall, Identity};
 use crate::store::{Scope, UnitOfWork};
 
 /// Edge limits, set from the command line.
@@ -311,13 +311,10 @@ async fn authenticate(state: &AppState, incoming: &Incoming<'_>) -> Result<Calle
 async fn principal(state: &AppState, caller: &Caller, incoming: &Incoming<'_>) -> Result<Principal, ApiError> {
     let actor = Actor {
         account: caller.account.clone(),
-        user: caller.user.clone(),
+        identity: caller.identity.clone(),
         access_key_id: caller.access_key_id.clone(),
     };
-    let policies = match &caller.user {
-        Some(user) => Some(state.iam.policies_of(&caller.account, user).await?),
-        None => None,
-    };
+    let policies = state.iam.policies_of_identity(&caller.account, &caller.identity).await?;
     Ok(Principal {
         actor,
         policies,
@@ -339,21 +336,21 @@ async fn refusal(
     action: &str,
     refused: Refused,
 ) -> ApiError {
-    let error = ApiError::from(refused.error);
+    let error = ApiError::from_auth(refused.error, service);
     let recorded = state.limits.refusal_records.as_ref().is_none_or(|l| l.admit(&incoming.source_ip));
     if !recorded {
         return error;
     }
-    let (account, user, access_key_id, region) = match refused.claimed {
-        Some(c) => (c.account, c.user, c.access_key_id, c.region),
-        None => (String::new(), None, String::new(), super::auth::DEFAULT_REGION.to_owned()),
+    let (account, identity, access_key_id, region) = match refused.claimed {
+        Some(c) => (c.account, c.identity, c.access_key_id, c.region),
+        None => (String::new(), Identity::Root, String::new(), super::auth::DEFAULT_REGION.to_owned()),
     };
     let account = if account.is_empty() { state.auth.home_account().to_owned() } else { account };
     state
         .audit
         .api_call(
             ApiCall {
-                actor: Actor { account, user, access_key_id },
+                actor: Actor { account, identity, access_key_id },
                 region,
                 event_source: service.event_source(),
                 event_name: action.to_owned(),

@@ -37,6 +37,16 @@ pub fn access_key_id() -> String {
     format!("AKIA{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
 }
 
+/// A temporary (STS) access key id: `ASIA` and 16 base32 characters.
+pub fn session_access_key_id() -> String {
+    format!("ASIA{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+}
+
+/// An STS session token: 256 base64 characters, too many to guess.
+pub fn session_token() -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 256))
+}
+
 /// A unique IAM id such as a user id: `prefix` and 17 base32 characters.
 pub fn iam_unique_id(prefix: &str) -> String {
     format!("{prefix}{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17))

@@ -20,29 +20,87 @@ use crate::store::{AuditQuery, AuditRow, Scope, Store, UnitOfWork};
 /// The largest batch one transaction commits.
 const BATCH: usize = 256;
 
+/// Who a caller is within its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The account's root (the admin key, `--dev`).
+    Root,
+    /// An IAM user (with its own key, or a GetSessionToken session of it).
+    User(String),
+    /// A session of an assumed role (STS AssumeRole).
+    Role(RoleSession),
+}
+
+/// An assumed role's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSession {
+    /// The role's name.
+    pub role: String,
+    /// The role's path (`/`, `/service-role/`).
+    pub path: String,
+    /// The role's `AROA…` id.
+    pub role_id: String,
+    /// `RoleSessionName`.
+    pub session: String,
+}
+
+impl Identity {
+    /// The identity of a key that belongs to `user`, or to the root when `None`.
+    pub fn of_user(user: Option<String>) -> Self {
+        user.map_or(Identity::Root, Identity::User)
+    }
+
+    /// The IAM user, if the caller is one.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Identity::User(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
 /// Who made an API call.
 #[derive(Debug, Clone)]
 pub struct Actor {
     /// The account.
     pub account: String,
-    /// The IAM user, or `None` for the account's root (admin) key.
-    pub user: Option<String>,
+    /// Who, within it.
+    pub identity: Identity,
     /// The access key that signed the request (empty if unsigned in `--dev`).
     pub access_key_id: String,
 }
 
 impl Actor {
-    /// `arn:aws:iam::ACCOUNT:user/NAME` or `arn:aws:iam::ACCOUNT:root`.
+    /// `arn:aws:iam::ACCOUNT:user/NAME`, `arn:aws:iam::ACCOUNT:root` or
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
     pub fn arn(&self) -> String {
-        match &self.user {
-            Some(user) => format!("arn:aws:iam::{}:user/{user}", self.account),
-            None => format!("arn:aws:iam::{}:root", self.account),
+        match &self.identity {
+            Identity::User(user) => format!("arn:aws:iam::{}:user/{user}", self.account),
+            Identity::Root => format!("arn:aws:iam::{}:root", self.account),
+            Identity::Role(s) => format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account, s.role, s.session),
         }
     }
 
-    /// The `Username` CloudTrail shows.
+    /// `aws:PrincipalArn`: for a role's session, the role's own ARN.
+    pub fn principal_arn(&self) -> String {
+        match &self.identity {
+            Identity::Role(s) => format!("arn:aws:iam::{}:role{}{}", self.account, s.path, s.role),
+            _ => self.arn(),
+        }
+    }
+
+    /// The `Username` CloudTrail shows (a role session's name).
     pub fn username(&self) -> &str {
-        self.user.as_deref().unwrap_or("root")
+        match &self.identity {
+            Identity::User(user) => user,
+            Identity::Root => "root",
+            Identity::Role(s) => &s.session,
+        }
+    }
+
+    /// The IAM user, if the caller is one.
+    pub fn user(&self) -> Option<&str> {
+        self.identity.user()
     }
 }
 
@@ -248,11 +306,23 @@ fn api_call_row(call: ApiCall) -> AuditRow {
     let event_id = ids::request_id();
     let read_only = call.read_only;
     let actor = &call.actor;
-    let identity = match &actor.user {
-        Some(user) => json!({"type": "IAMUser", "principalId": actor.access_key_id, "arn": actor.arn(),
+    let identity = match &actor.identity {
+        Identity::User(user) => json!({"type": "IAMUser", "principalId": actor.access_key_id, "arn": actor.arn(),
                              "accountId": actor.account, "accessKeyId": actor.access_key_id, "userName": user}),
-        None => json!({"type": "Root", "principalId": actor.account, "arn": actor.arn(),
+        Identity::Root => json!({"type": "Root", "principalId": actor.account, "arn": actor.arn(),
                        "accountId": actor.account, "accessKeyId": actor.access_key_id}),
+        Identity::Role(session) => json!({
+            "type": "AssumedRole",
+            "principalId": format!("{}:{}", session.role_id, session.session),
+            "arn": actor.arn(),
+            "accountId": actor.account,
+            "accessKeyId": actor.access_key_id,
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": session.role_id, "arn": actor.principal_arn(),
+                                  "accountId": actor.account, "userName": session.role},
+                "attributes": {"mfaAuthenticated": "false"}
+            }
+        }),
     };
     let (error_code, error_message) = call.error.clone().unzip();
     let record = json!({
@@ -348,12 +418,12 @@ fn resources_json(resources: &[(String, String)], account: &str) -> Value {
 mod tests {
     use std::sync::Arc;
 
-    use super::{Actor, ApiCall, Audit, UnitOfWork};
+    use super::{Actor, ApiCall, Audit, Identity, UnitOfWork};
     use crate::store::sql::SqlStore;
 
     fn call(event_name: &str) -> ApiCall {
         ApiCall {
-            actor: Actor { account: "111122223333".into(), user: None, access_key_id: "AKIA".into() },
+            actor: Actor { account: "111122223333".into(), identity: Identity::Root, access_key_id: "AKIA".into() },
             region: "us-east-1".into(),
             event_source: "ec2.amazonaws.com",
             event_name: event_name.into(),

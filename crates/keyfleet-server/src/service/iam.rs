@@ -54,8 +54,8 @@ pub struct ResolvedKey {
 
 /// Users, access keys and policies.
 pub struct Iam {
-    store: Arc<dyn Store>,
-    master_key: Arc<MasterKey>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) master_key: Arc<MasterKey>,
 }
 
 impl Iam {
@@ -82,6 +82,7 @@ impl Iam {
             DeleteUserOutcome::HasAccessKeys => Err(Error::IamDeleteConflict(Dependents::AccessKeys)),
             DeleteUserOutcome::HasPolicies => Err(Error::IamDeleteConflict(Dependents::Policies)),
             DeleteUserOutcome::HasLoginProfile => Err(Error::IamDeleteConflict(Dependents::LoginProfile)),
+            DeleteUserOutcome::HasAttachedPolicies => Err(Error::IamDeleteConflict(Dependents::AttachedPolicies)),
         }
     }
 
@@ -289,11 +290,14 @@ impl Iam {
         }))
     }
 
-    /// The parsed inline policies of a user, for authorization.
+    /// A user's inline policies and the default versions of those attached to it, parsed,
+    /// for authorization.
     pub async fn policies_of(&self, account: &str, user: &str) -> Result<Vec<Policy>> {
-        let stored = self.store.user_policies(account, user).await?;
+        let inline = self.store.user_policies(account, user).await?;
+        let mut documents: Vec<String> = inline.into_iter().map(|(_, doc)| doc).collect();
+        documents.extend(self.attached_documents(account, crate::store::PrincipalKind::User, user).await?);
         // Documents were validated when stored; one that no longer parses grants nothing.
-        Ok(stored.iter().filter_map(|(_, doc)| Policy::parse(doc).ok()).collect())
+        Ok(documents.iter().filter_map(|doc| Policy::parse(doc).ok()).collect())
     }
 }
 
@@ -314,7 +318,7 @@ fn no_such_policy(name: &str) -> Error {
 }
 
 /// IAM's name rule: 1..=max characters of `[\w+=,.@-]`.
-fn validate_name(member: &'static str, name: &str, max: usize) -> Result<()> {
+pub(super) fn validate_name(member: &'static str, name: &str, max: usize) -> Result<()> {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
     if name.is_empty() || name.len() > max || !name.chars().all(valid_char) {
         return Err(Error::IamValidation(IamInvalid::NamePattern { value: name.to_owned(), member }));

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod automation;
+pub mod aws_policies;
 pub mod console;
 pub mod envelope;
 pub mod filter;
@@ -22,7 +23,9 @@ pub mod parameters;
 pub mod password;
 pub mod policy;
 pub mod regions;
+pub mod roles;
 pub mod security_groups;
+pub mod sts;
 pub mod tags;
 
 use crate::store::StoreError;
@@ -179,6 +182,21 @@ pub enum IamEntity {
     UserPolicy(String),
     /// A user's login profile (console password), by user name.
     LoginProfile(String),
+    /// A role.
+    Role(String),
+    /// A role's inline policy.
+    RolePolicy(String),
+    /// A customer managed policy, by ARN (or, for EntityAlreadyExists, by name).
+    Policy(String),
+    /// A version of a managed policy.
+    PolicyVersion {
+        /// The policy's ARN.
+        arn: String,
+        /// `v2`.
+        version: String,
+    },
+    /// A managed policy that is not attached where DetachRolePolicy/DetachUserPolicy asks.
+    Attachment(String),
 }
 
 /// What a user still owns when DeleteUser is refused.
@@ -190,6 +208,19 @@ pub enum Dependents {
     Policies,
     /// A login profile (console password).
     LoginProfile,
+    /// Attached managed policies.
+    AttachedPolicies,
+}
+
+/// Why DeletePolicy or DeletePolicyVersion is refused (`DeleteConflict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyConflict {
+    /// The policy is attached to users or roles.
+    Attached,
+    /// The policy has versions besides its default one.
+    HasVersions,
+    /// The version is the policy's default.
+    DefaultVersion,
 }
 
 /// An IAM quota.
@@ -201,6 +232,15 @@ pub enum IamLimit {
     PolicySize {
         /// The user.
         user: String,
+    },
+    /// Versions per managed policy.
+    PolicyVersions,
+    /// Managed policies attached to one user or role.
+    AttachedPolicies {
+        /// To a role (else a user).
+        role: bool,
+        /// The quota.
+        limit: u32,
     },
 }
 
@@ -216,6 +256,47 @@ pub enum IamInvalid {
     },
     /// A user action by a caller that is not a user, without `UserName`.
     UserNameRequired,
+    /// `MaxSessionDuration` outside 3600–43200.
+    MaxSessionDuration(i64),
+    /// A `Path` that is not `/` or `/…/`.
+    Path(String),
+    /// A `Description` beyond 1000 characters.
+    Description,
+    /// A policy ARN that does not parse.
+    PolicyArn,
+    /// A `VersionId` that is not `v1`, `v2`, ….
+    VersionId(String),
+    /// A parameter keyfleet does not implement.
+    Unsupported {
+        /// The action.
+        action: &'static str,
+        /// The parameter.
+        parameter: String,
+    },
+}
+
+/// Why an STS input is refused (`ValidationError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StsInvalid {
+    /// `RoleArn` is not a role's ARN.
+    RoleArn(String),
+    /// `RoleSessionName` outside `[\w+=,.@-]{2,64}`.
+    SessionName(String),
+    /// `DurationSeconds` outside the action's range.
+    Duration {
+        /// The value.
+        value: i64,
+        /// The smallest allowed.
+        min: i64,
+        /// The largest allowed.
+        max: i64,
+    },
+    /// `DurationSeconds` beyond the role's `MaxSessionDuration`.
+    DurationAboveRole,
+    /// `DurationSeconds` beyond an hour for a role session assuming a role.
+    DurationChaining,
+    /// An `ExternalId` outside `[\w+=,.@:/-]{2,1224}`.
+    ExternalId,
 }
 
 /// Everything an operation can refuse or fail with. Each variant is one AWS error.
@@ -474,6 +555,9 @@ pub enum Error {
     /// (`InvalidNextToken`) is refused.
     #[error("paging: {0}")]
     SsmPage(crate::common::page::PageError),
+    /// IAM: `MaxItems` or `Marker` refused (`ValidationError`).
+    #[error("IAM page: {0}")]
+    IamPage(crate::common::page::PageError),
     /// A secret could not be sealed or opened. Clients see `InternalServerError`.
     #[error("secret: {0}")]
     Secret(#[source] envelope::EnvelopeError),
@@ -529,6 +613,29 @@ pub enum Error {
     /// Hashing or checking a password failed (`InternalError`).
     #[error("password hash: {0}")]
     PasswordHash(String),
+    /// IAM: DeletePolicy or DeletePolicyVersion refused (`DeleteConflict`).
+    #[error("IAM policy conflict: {0:?}")]
+    IamPolicyConflict(PolicyConflict),
+    /// IAM: attaching a managed policy that does not exist (`NoSuchEntity`).
+    #[error("policy {0} is not attachable")]
+    IamPolicyNotAttachable(String),
+    /// STS: the caller may not assume the role, or it does not exist (`AccessDenied`).
+    #[error("{caller} may not assume {role}")]
+    StsAccessDenied {
+        /// The caller's ARN.
+        caller: String,
+        /// The role's ARN, as asked.
+        role: String,
+    },
+    /// STS: the account's root asked to assume a role (`AccessDenied`).
+    #[error("root may not assume roles")]
+    StsRootCannotAssume,
+    /// STS: GetSessionToken with temporary credentials (`AccessDenied`).
+    #[error("GetSessionToken with session credentials")]
+    StsSessionCredentials,
+    /// STS: an input constraint (`ValidationError`).
+    #[error("invalid STS input: {0:?}")]
+    StsValidation(StsInvalid),
     /// IAM: the policy document is refused (`MalformedPolicyDocument`).
     #[error("{0}")]
     MalformedPolicy(String),

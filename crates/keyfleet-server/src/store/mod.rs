@@ -750,6 +750,156 @@ pub enum DeleteUserOutcome {
     HasPolicies,
     /// The user still has a console password (`DeleteConflict`).
     HasLoginProfile,
+    /// The user still has managed policies attached (`DeleteConflict`).
+    HasAttachedPolicies,
+}
+
+/// An IAM role as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    /// `AROA…`.
+    pub role_id: String,
+    /// The name, unique per account ignoring case.
+    pub name: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    /// The trust policy (`AssumeRolePolicyDocument`), as given.
+    pub trust_policy: String,
+    /// `Description` (empty when none).
+    pub description: String,
+    /// `MaxSessionDuration`, seconds.
+    pub max_session_seconds: i64,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// What deleting a role found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteRoleOutcome {
+    /// Deleted.
+    Deleted,
+    /// No such role.
+    NotFound,
+    /// It still has inline policies (`DeleteConflict`).
+    HasPolicies,
+    /// It still has managed policies attached (`DeleteConflict`).
+    HasAttachedPolicies,
+}
+
+/// A customer managed policy as stored, with its attachment count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicyRow {
+    /// `ANPA…`.
+    pub policy_id: String,
+    /// `arn:aws:iam::ACCOUNT:policy/PATH/NAME`.
+    pub arn: String,
+    /// The name, unique per account ignoring case.
+    pub name: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    /// `Description` (empty when none).
+    pub description: String,
+    /// The default version's number (`v3` is 3).
+    pub default_version: i64,
+    /// How many users and roles have it attached.
+    pub attachment_count: i64,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+    /// When its default version last changed.
+    pub updated_ms: i64,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersionRow {
+    /// `v1` is 1.
+    pub version: i64,
+    /// The document, as given.
+    pub document: String,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// Who a managed policy is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// An IAM user.
+    User,
+    /// An IAM role.
+    Role,
+}
+
+impl WireName for PrincipalKind {
+    const ALL: &'static [Self] = &[PrincipalKind::User, PrincipalKind::Role];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+        }
+    }
+}
+
+/// What attaching a managed policy found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachOutcome {
+    /// Attached now, or already.
+    Attached,
+    /// No such user or role.
+    NoPrincipal,
+    /// No such customer managed policy.
+    NoPolicy,
+    /// The user or role already has the most managed policies it may have.
+    LimitExceeded,
+}
+
+/// What changing a managed policy's versions found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyChange {
+    /// Done.
+    Done,
+    /// No such policy, or no such version.
+    NotFound,
+    /// Refused: the policy has the most versions it may have, is attached, still has other
+    /// versions, or the version is the default.
+    Conflict,
+}
+
+/// Who issued an STS session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionIssuer {
+    /// AssumeRole: the role's name and `AROA…` id.
+    Role {
+        /// The role's name.
+        name: String,
+        /// Its `AROA…` id.
+        id: String,
+    },
+    /// GetSessionToken of an IAM user.
+    User(String),
+    /// GetSessionToken of the account's root key.
+    Root,
+}
+
+/// A set of STS temporary credentials as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The account.
+    pub account: String,
+    /// The secret, sealed under the master key.
+    pub sealed_secret: String,
+    /// A digest of the session token.
+    pub token_digest: String,
+    /// Who issued it.
+    pub issuer: SessionIssuer,
+    /// `RoleSessionName` (empty for GetSessionToken).
+    pub session_name: String,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+    /// When the credentials stop working.
+    pub expires_ms: i64,
 }
 
 /// An IAM user's console password (IAM's login profile).
@@ -929,6 +1079,9 @@ pub trait Store:
     + ParameterStore
     + AutomationStore
     + IamStore
+    + RoleStore
+    + ManagedPolicyStore
+    + SessionStore
     + ConsoleStore
     + AuditStore
     + Maintenance
@@ -943,6 +1096,9 @@ impl<T> Store for T where
         + ParameterStore
         + AutomationStore
         + IamStore
+        + RoleStore
+        + ManagedPolicyStore
+        + SessionStore
         + ConsoleStore
         + AuditStore
         + Maintenance
@@ -1255,6 +1411,119 @@ pub trait IamStore: Send + Sync + 'static {
 
     /// Deletes a login profile; false if there was none.
     async fn delete_login_profile(&self, account: &str, user: &str) -> Result<bool, StoreError>;
+}
+
+/// IAM roles and their inline policies.
+#[async_trait]
+pub trait RoleStore: Send + Sync + 'static {
+    /// Creates a role; [`StoreError::Duplicate`] if the name is taken in the account.
+    async fn insert_role(&self, account: &str, row: &RoleRow) -> Result<(), StoreError>;
+
+    /// The roles of an account, by name.
+    async fn roles(&self, account: &str) -> Result<Vec<RoleRow>, StoreError>;
+
+    /// One role, by name ignoring case.
+    async fn role(&self, account: &str, name: &str) -> Result<Option<RoleRow>, StoreError>;
+
+    /// Replaces a role's trust policy; false if there is no such role.
+    async fn update_trust_policy(&self, account: &str, name: &str, document: &str) -> Result<bool, StoreError>;
+
+    /// Deletes a role that has no inline and no attached policies.
+    async fn delete_role(&self, account: &str, name: &str) -> Result<DeleteRoleOutcome, StoreError>;
+
+    /// Creates or replaces a role's inline policy; false if the role does not exist.
+    async fn put_role_policy(&self, account: &str, role: &str, name: &str, document: &str) -> Result<bool, StoreError>;
+
+    /// A role's inline policies as `(name, document)`, by name.
+    async fn role_policies(&self, account: &str, role: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes a role's inline policy; false if there was none.
+    async fn delete_role_policy(&self, account: &str, role: &str, name: &str) -> Result<bool, StoreError>;
+}
+
+/// Customer managed policies, their versions, and attachments of managed policies.
+#[async_trait]
+pub trait ManagedPolicyStore: Send + Sync + 'static {
+    /// Creates a policy with its first version (1, the default); [`StoreError::Duplicate`] if
+    /// the name is taken in the account.
+    async fn insert_policy(&self, account: &str, row: &ManagedPolicyRow, document: &str) -> Result<(), StoreError>;
+
+    /// The customer managed policies of an account, by name.
+    async fn policies(&self, account: &str) -> Result<Vec<ManagedPolicyRow>, StoreError>;
+
+    /// One customer managed policy by ARN.
+    async fn policy(&self, account: &str, arn: &str) -> Result<Option<ManagedPolicyRow>, StoreError>;
+
+    /// A policy's versions, oldest first.
+    async fn policy_versions(&self, account: &str, arn: &str) -> Result<Vec<PolicyVersionRow>, StoreError>;
+
+    /// Adds a version (at most `max_versions` kept), the default one if `make_default`; the
+    /// new version's number, or the outcome that prevented it.
+    async fn insert_policy_version(
+        &self,
+        account: &str,
+        arn: &str,
+        document: &str,
+        make_default: bool,
+        max_versions: u32,
+    ) -> Result<Result<i64, PolicyChange>, StoreError>;
+
+    /// Deletes a version that is not the default.
+    async fn delete_policy_version(&self, account: &str, arn: &str, version: i64) -> Result<PolicyChange, StoreError>;
+
+    /// Makes an existing version the default.
+    async fn set_default_policy_version(
+        &self,
+        account: &str,
+        arn: &str,
+        version: i64,
+    ) -> Result<PolicyChange, StoreError>;
+
+    /// Deletes a policy that is attached to nobody and has only its default version.
+    async fn delete_policy(&self, account: &str, arn: &str) -> Result<PolicyChange, StoreError>;
+
+    /// Attaches a managed policy (`local`: a customer managed one, which must exist) to a user
+    /// or role holding fewer than `limit`.
+    async fn attach_policy(
+        &self,
+        account: &str,
+        kind: PrincipalKind,
+        principal: &str,
+        arn: &str,
+        local: bool,
+        limit: u32,
+    ) -> Result<AttachOutcome, StoreError>;
+
+    /// Detaches a managed policy; false if it was not attached.
+    async fn detach_policy(
+        &self,
+        account: &str,
+        kind: PrincipalKind,
+        principal: &str,
+        arn: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// The ARNs of the managed policies attached to a user or role, sorted.
+    async fn attached_policies(
+        &self,
+        account: &str,
+        kind: PrincipalKind,
+        principal: &str,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// How many users and roles of the account have `arn` attached (for AWS managed ones).
+    async fn attachment_count(&self, account: &str, arn: &str) -> Result<i64, StoreError>;
+}
+
+/// STS temporary credentials.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores new credentials, and forgets those that expired before `forget_before_ms`
+    /// (kept a while after they expire, so that they are answered as expired, not unknown).
+    async fn insert_session(&self, row: &SessionRow, forget_before_ms: i64) -> Result<(), StoreError>;
+
+    /// Credentials by access key id, expired or not.
+    async fn session(&self, access_key_id: &str) -> Result<Option<SessionRow>, StoreError>;
 }
 
 /// Console sessions.

@@ -953,3 +953,121 @@ for_each_backend!(many_concurrent_group_reads_finish, |s: Arc<dyn Store>| async 
         assert_eq!(groups.unwrap().unwrap().len(), 1);
     }
 });
+
+fn role(name: &str) -> RoleRow {
+    RoleRow {
+        role_id: crate::common::ids::iam_unique_id("AROA"),
+        name: name.into(),
+        path: "/".into(),
+        trust_policy: "{}".into(),
+        description: String::new(),
+        max_session_seconds: 3600,
+        created_ms: 1,
+    }
+}
+
+fn managed_policy(account: &str, name: &str) -> ManagedPolicyRow {
+    ManagedPolicyRow {
+        policy_id: crate::common::ids::iam_unique_id("ANPA"),
+        arn: format!("arn:aws:iam::{account}:policy/{name}"),
+        name: name.into(),
+        path: "/".into(),
+        description: String::new(),
+        default_version: 1,
+        attachment_count: 0,
+        created_ms: 1,
+        updated_ms: 1,
+    }
+}
+
+// Roles: names unique ignoring case; a role with inline or attached policies stays.
+for_each_backend!(roles_keep_their_policies_until_detached, |s: Arc<dyn Store>| async move {
+    let account = "111122223333";
+    s.insert_role(account, &role("Ops")).await.unwrap();
+    assert!(matches!(s.insert_role(account, &role("ops")).await, Err(StoreError::Duplicate)));
+    assert_eq!(s.role(account, "OPS").await.unwrap().map(|r| r.name), Some("Ops".into()));
+    assert!(s.put_role_policy(account, "ops", "p", "{}").await.unwrap());
+    assert!(!s.put_role_policy(account, "nobody", "p", "{}").await.unwrap());
+    assert_eq!(s.delete_role(account, "Ops").await.unwrap(), DeleteRoleOutcome::HasPolicies);
+    assert!(s.delete_role_policy(account, "Ops", "p").await.unwrap());
+    let aws = "arn:aws:iam::aws:policy/AdministratorAccess";
+    assert_eq!(
+        s.attach_policy(account, PrincipalKind::Role, "ops", aws, false, 1).await.unwrap(),
+        AttachOutcome::Attached
+    );
+    assert_eq!(
+        s.attach_policy(account, PrincipalKind::Role, "ops", aws, false, 1).await.unwrap(),
+        AttachOutcome::Attached
+    );
+    let other = "arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess";
+    let full = s.attach_policy(account, PrincipalKind::Role, "ops", other, false, 1).await.unwrap();
+    assert_eq!(full, AttachOutcome::LimitExceeded);
+    assert_eq!(s.attachment_count(account, aws).await.unwrap(), 1);
+    assert_eq!(s.delete_role(account, "Ops").await.unwrap(), DeleteRoleOutcome::HasAttachedPolicies);
+    assert!(s.detach_policy(account, PrincipalKind::Role, "OPS", aws).await.unwrap());
+    assert_eq!(s.delete_role(account, "Ops").await.unwrap(), DeleteRoleOutcome::Deleted);
+    assert_eq!(s.delete_role(account, "Ops").await.unwrap(), DeleteRoleOutcome::NotFound);
+});
+
+// Managed policies: up to a limit of versions, numbers never reused, the default one kept,
+// and a policy attached or with versions left is not deleted.
+for_each_backend!(managed_policies_keep_versions_and_attachments, |s: Arc<dyn Store>| async move {
+    let account = "111122223333";
+    let policy = managed_policy(account, "readers");
+    s.insert_policy(account, &policy, "{\"v\":1}").await.unwrap();
+    assert!(matches!(
+        s.insert_policy(account, &managed_policy(account, "READERS"), "{}").await,
+        Err(StoreError::Duplicate)
+    ));
+    let arn = policy.arn.as_str();
+    assert_eq!(s.insert_policy_version(account, arn, "{\"v\":2}", true, 3).await.unwrap(), Ok(2));
+    assert_eq!(s.insert_policy_version(account, arn, "{\"v\":3}", false, 3).await.unwrap(), Ok(3));
+    assert_eq!(s.insert_policy_version(account, arn, "{}", false, 3).await.unwrap(), Err(PolicyChange::Conflict));
+    assert_eq!(s.policy(account, arn).await.unwrap().map(|p| p.default_version), Some(2));
+    assert_eq!(s.delete_policy_version(account, arn, 2).await.unwrap(), PolicyChange::Conflict, "the default stays");
+    assert_eq!(s.delete_policy_version(account, arn, 3).await.unwrap(), PolicyChange::Done);
+    assert_eq!(s.insert_policy_version(account, arn, "{\"v\":4}", false, 3).await.unwrap(), Ok(4), "3 is not reused");
+    assert_eq!(s.set_default_policy_version(account, arn, 9).await.unwrap(), PolicyChange::NotFound);
+    s.insert_user(account, &user("carol")).await.unwrap();
+    assert_eq!(
+        s.attach_policy(account, PrincipalKind::User, "carol", arn, true, 10).await.unwrap(),
+        AttachOutcome::Attached
+    );
+    let missing = "arn:aws:iam::111122223333:policy/nope";
+    assert_eq!(
+        s.attach_policy(account, PrincipalKind::User, "carol", missing, true, 10).await.unwrap(),
+        AttachOutcome::NoPolicy
+    );
+    assert_eq!(
+        s.attach_policy(account, PrincipalKind::User, "dave", arn, true, 10).await.unwrap(),
+        AttachOutcome::NoPrincipal
+    );
+    assert_eq!(s.policy(account, arn).await.unwrap().map(|p| p.attachment_count), Some(1));
+    assert_eq!(s.delete_user(account, "carol").await.unwrap(), DeleteUserOutcome::HasAttachedPolicies);
+    assert_eq!(s.delete_policy(account, arn).await.unwrap(), PolicyChange::Conflict);
+    assert!(s.detach_policy(account, PrincipalKind::User, "carol", arn).await.unwrap());
+    assert_eq!(s.delete_policy(account, arn).await.unwrap(), PolicyChange::Conflict, "versions 1 and 4 are left");
+    s.delete_policy_version(account, arn, 1).await.unwrap();
+    s.delete_policy_version(account, arn, 4).await.unwrap();
+    assert_eq!(s.delete_policy(account, arn).await.unwrap(), PolicyChange::Done);
+    assert!(s.policy_versions(account, arn).await.unwrap().is_empty());
+});
+
+// STS sessions: found by key id with their issuer; long-expired ones are forgotten.
+for_each_backend!(sessions_are_found_until_long_expired, |s: Arc<dyn Store>| async move {
+    let session = |id: &str, expires_ms| SessionRow {
+        access_key_id: id.into(),
+        account: "111122223333".into(),
+        sealed_secret: "sealed".into(),
+        token_digest: "digest".into(),
+        issuer: SessionIssuer::Role { name: "ops".into(), id: "AROAEXAMPLE".into() },
+        session_name: "s1".into(),
+        created_ms: 1,
+        expires_ms,
+    };
+    s.insert_session(&session("ASIAOLD", 10), 0).await.unwrap();
+    assert_eq!(s.session("ASIAOLD").await.unwrap(), Some(session("ASIAOLD", 10)));
+    s.insert_session(&SessionRow { issuer: SessionIssuer::Root, ..session("ASIANEW", 1000) }, 100).await.unwrap();
+    assert_eq!(s.session("ASIAOLD").await.unwrap(), None, "expired before the horizon");
+    assert_eq!(s.session("ASIANEW").await.unwrap().map(|r| r.issuer), Some(SessionIssuer::Root));
+});

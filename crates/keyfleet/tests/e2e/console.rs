@@ -703,8 +703,7 @@ fn iam_users_keys_passwords_and_policies() {
 
         // A new access key's secret is shown once, on the answer to the form, and it signs.
         b.submit("#create-access-key").await;
-        let erin =
-            crate::support::Identity { id: b.text("#new-key-id").await, secret: b.text("#new-key-secret").await };
+        let erin = crate::support::Identity::key(b.text("#new-key-id").await, b.text("#new-key-secret").await);
         server.aws_err_as(&erin, "ec2 describe-key-pairs", "UnauthorizedOperation");
         b.goto("/console/iam/users/view?UserName=erin").await;
         assert!(b.client.find(Locator::Css("#new-key-secret")).await.is_err(), "the secret is never shown again");

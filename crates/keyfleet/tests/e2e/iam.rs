@@ -213,7 +213,7 @@ fn keyfleet_admin_and_audit_commands() {
     let created = keyfleet(&["admin", "access-key", "create", "dave"]);
     let field =
         |name: &str| created.lines().find_map(|l| l.strip_prefix(&format!("{name} = "))).unwrap().trim().to_owned();
-    let dave = crate::support::Identity { id: field("aws_access_key_id"), secret: field("aws_secret_access_key") };
+    let dave = crate::support::Identity::key(field("aws_access_key_id"), field("aws_secret_access_key"));
     let policy = server.dir.path().join("dave.json");
     std::fs::write(&policy, r#"{"Statement": {"Effect": "Allow", "Action": "ec2:CreateKeyPair", "Resource": "*"}}"#)
         .unwrap();
@@ -431,7 +431,7 @@ fn sts_get_caller_identity_names_the_caller_without_a_policy() {
     assert_eq!(user["UserId"], user_id);
     assert_eq!(user["Arn"], format!("arn:aws:iam::{account}:user/nobody"));
     server.aws_err_as(&nobody, "ec2 describe-key-pairs", "UnauthorizedOperation");
-    server.aws_err("sts get-session-token", "InvalidAction");
+    server.aws_err("sts get-federation-token --name xy", "InvalidAction");
 
     let events = json(&server.aws_ok(
         "cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=GetCallerIdentity",

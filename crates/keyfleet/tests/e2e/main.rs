@@ -43,6 +43,7 @@ mod keyfleet_cli;
 mod network;
 mod replicas;
 mod reset_access;
+mod roles;
 mod secrets;
 mod sigv4;
 mod ssm;

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 pub use sigv4::{AuthError, SecretKey};
 
+use crate::service::audit::Identity;
 use crate::service::iam::Iam;
 
 /// The account every `--dev` caller belongs to (LocalStack's default).
@@ -25,8 +26,8 @@ const REPLAY_CAPACITY: usize = 1_000_000;
 pub struct Caller {
     /// 12-digit account id.
     pub account: String,
-    /// The IAM user, or `None` for the account's root (admin) key and `--dev` callers.
-    pub user: Option<String>,
+    /// Who within the account: root for the admin key and `--dev` callers.
+    pub identity: Identity,
     /// The access key the request was signed with (`""` for unsigned `--dev` requests).
     pub access_key_id: String,
     /// The region from the credential scope.
@@ -129,14 +130,14 @@ impl Authenticator {
             Authenticator::Dev => Ok(match sigv4::presented(req) {
                 Ok(p) => Caller {
                     account: DEV_ACCOUNT.into(),
-                    user: None,
+                    identity: Identity::Root,
                     access_key_id: p.access_key_id,
                     region: p.region,
                     service: Some(p.service),
                 },
                 Err(_) => Caller {
                     account: DEV_ACCOUNT.into(),
-                    user: None,
+                    identity: Identity::Root,
                     access_key_id: String::new(),
                     region: DEFAULT_REGION.into(),
                     service: None,
@@ -144,20 +145,28 @@ impl Authenticator {
             }),
             Authenticator::Enforce { admin, iam, replay } => {
                 let presented = sigv4::presented(req).map_err(|error| Refused { error, claimed: None })?;
-                let (caller, secret) = if presented.access_key_id == admin.id {
-                    (caller(&presented, &admin.account, None), admin.secret.clone())
+                let token = security_token(req);
+                let (caller, secret) = if presented.access_key_id.starts_with(SESSION_KEY_PREFIX) {
+                    session_credentials(iam, &presented, token.as_deref(), now).await?
+                } else if token.is_some() {
+                    // A long-term key has no session: a token with it is a forged one.
+                    let claimed = Some(caller(&presented, "", Identity::Root));
+                    return Err(Refused { error: AuthError::InvalidToken, claimed });
+                } else if presented.access_key_id == admin.id {
+                    (caller(&presented, &admin.account, Identity::Root), admin.secret.clone())
                 } else {
                     let resolved = iam
                         .resolve_access_key(&presented.access_key_id)
                         .await
                         .map_err(|e| Refused { error: AuthError::Unavailable(e.to_string()), claimed: None })?;
                     match resolved {
-                        Some(key) if key.active => {
-                            (caller(&presented, &key.account, key.user), SecretKey::new(key.secret.as_str()))
-                        }
+                        Some(key) if key.active => (
+                            caller(&presented, &key.account, Identity::of_user(key.user)),
+                            SecretKey::new(key.secret.as_str()),
+                        ),
                         // The account is not known: the audit log files these under the server's own.
                         _ => {
-                            let claimed = Some(caller(&presented, "", None));
+                            let claimed = Some(caller(&presented, "", Identity::Root));
                             return Err(Refused { error: AuthError::UnknownAccessKey, claimed });
                         }
                     }
@@ -191,10 +200,45 @@ fn replay_key(req: &sigv4::Request<'_>, presented: &sigv4::Presented) -> String 
     format!("{} {} {}", presented.signature, header("amz-sdk-invocation-id"), header("amz-sdk-request"))
 }
 
-fn caller(presented: &sigv4::Presented, account: &str, user: Option<String>) -> Caller {
+/// Temporary (STS) access key ids start so; long-term ones with `AKIA`.
+const SESSION_KEY_PREFIX: &str = "ASIA";
+
+/// The session token: the `X-Amz-Security-Token` header, or the presigned query's parameter.
+fn security_token(req: &sigv4::Request<'_>) -> Option<String> {
+    if let Some(token) = (req.headers)("x-amz-security-token").into_iter().next() {
+        return Some(token);
+    }
+    sigv4::decode_query(req.query).into_iter().find(|(name, _)| name == "X-Amz-Security-Token").map(|(_, v)| v)
+}
+
+/// The caller and secret of an STS session key, once its token is checked and it has not
+/// expired.
+async fn session_credentials(
+    iam: &Iam,
+    presented: &sigv4::Presented,
+    token: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(Caller, SecretKey), Refused> {
+    let resolved = iam
+        .resolve_session(&presented.access_key_id)
+        .await
+        .map_err(|e| Refused { error: AuthError::Unavailable(e.to_string()), claimed: None })?;
+    let Some(session) = resolved.filter(|s| token.is_some_and(|t| s.token_matches(t))) else {
+        let claimed = Some(caller(presented, "", Identity::Root));
+        return Err(Refused { error: AuthError::InvalidToken, claimed });
+    };
+    let found = caller(presented, &session.account, session.identity.clone());
+    let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    if session.expires_ms <= now_ms {
+        return Err(Refused { error: AuthError::ExpiredToken, claimed: Some(found) });
+    }
+    Ok((found, SecretKey::new(session.secret.as_str())))
+}
+
+fn caller(presented: &sigv4::Presented, account: &str, identity: Identity) -> Caller {
     Caller {
         account: account.to_owned(),
-        user,
+        identity,
         access_key_id: presented.access_key_id.clone(),
         region: presented.region.clone(),
         service: Some(presented.service.clone()),

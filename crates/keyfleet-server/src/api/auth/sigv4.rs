@@ -113,6 +113,12 @@ pub enum AuthError {
     /// `X-Amz-Content-SHA256` names another payload than the body that came.
     #[error("payload hash mismatch")]
     PayloadMismatch,
+    /// A session token that is not the key's (or a token with a long-term key).
+    #[error("invalid security token")]
+    InvalidToken,
+    /// The session's credentials have expired.
+    #[error("expired security token")]
+    ExpiredToken,
     /// The key's account or secret could not be loaded (a store failure, not the caller's).
     #[error("credentials unavailable: {0}")]
     Unavailable(String),
@@ -339,7 +345,7 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
 /// Splits a raw query string into percent-decoded pairs. `+` is a space, as the API's own
 /// form decoding reads it: the signature must cover the values the API acts on, or `%2B`
 /// and `+` would sign alike and mean different things.
-fn decode_query(query: &str) -> Vec<(String, String)> {
+pub(super) fn decode_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())

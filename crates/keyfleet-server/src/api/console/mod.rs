@@ -41,7 +41,7 @@ use super::operation::{self, Operation, Protocol};
 use super::protocol::ec2_query::QueryParams;
 use super::protocol::json11::JsonInput;
 use super::{Context, auth};
-use crate::service::audit::{Actor, ApiCall};
+use crate::service::audit::{Actor, ApiCall, Identity};
 use crate::service::regions::REGIONS;
 use crate::store::{Scope, UnitOfWork};
 use pages::Shell;
@@ -251,8 +251,11 @@ async fn call<O: Operation>(
     if !request.state.limits.rate.as_ref().is_none_or(|limiter| limiter.admit(key)) {
         return Err(ApiError::throttled(service == Service::Ec2));
     }
-    let actor =
-        Actor { account: owner.account.clone(), user: owner.user.clone(), access_key_id: owner.access_key_id.clone() };
+    let actor = Actor {
+        account: owner.account.clone(),
+        identity: Identity::of_user(owner.user.clone()),
+        access_key_id: owner.access_key_id.clone(),
+    };
     let principal = Principal {
         actor: actor.clone(),
         policies: signed.policies.clone(),

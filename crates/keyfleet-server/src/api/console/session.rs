@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::pages::{self, Shell};
 use super::{ConsoleRequest, render, see_other};
-use crate::service::audit::{Actor, ApiCall};
+use crate::service::audit::{Actor, ApiCall, Identity};
 use crate::service::console::{IDLE_MS, Session, SessionOwner};
 use crate::service::iam::PasswordCheck;
 use crate::service::policy::Policy;
@@ -200,11 +200,17 @@ impl Credentials {
         match self {
             Credentials::AccessKey { id, .. } => {
                 let id: String = id.chars().take(128).collect();
-                Actor { account: home, user: None, access_key_id: id }
+                Actor { account: home, identity: Identity::Root, access_key_id: id }
             }
             Credentials::Password { account, user, .. } => match request.state.iam.user(account, user).await {
-                Ok(stored) => Actor { account: account.clone(), user: Some(stored.name), access_key_id: String::new() },
-                Err(_) => Actor { account: home, user: Some(HIDDEN.to_owned()), access_key_id: String::new() },
+                Ok(stored) => Actor {
+                    account: account.clone(),
+                    identity: Identity::User(stored.name),
+                    access_key_id: String::new(),
+                },
+                Err(_) => {
+                    Actor { account: home, identity: Identity::User(HIDDEN.to_owned()), access_key_id: String::new() }
+                }
             },
         }
     }
@@ -327,8 +333,11 @@ pub async fn sign_in(request: &ConsoleRequest<'_>) -> Response {
             return render(StatusCode::BAD_REQUEST, &page);
         }
     };
-    let actor =
-        Actor { account: owner.account.clone(), user: owner.user.clone(), access_key_id: owner.access_key_id.clone() };
+    let actor = Actor {
+        account: owner.account.clone(),
+        identity: Identity::of_user(owner.user.clone()),
+        access_key_id: owner.access_key_id.clone(),
+    };
     let (token, _) = match request.state.sessions.start(owner).await {
         Ok(started) => started,
         Err(e) => return unavailable(&e),

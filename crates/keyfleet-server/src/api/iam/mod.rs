@@ -1,14 +1,19 @@
-//! The IAM subset (Query protocol, `Version=2010-05-08`): users, access keys and inline user
-//! policies, so that `aws iam …` manages keyfleet's identities. IAM is global: everything
-//! here is scoped by the caller's account only.
+//! The IAM subset (Query protocol, `Version=2010-05-08`): users, access keys, inline user
+//! policies and console passwords here; roles ([`roles`]) and managed policies
+//! ([`policies`]) beside, so that `aws iam …` manages keyfleet's identities. IAM is global:
+//! everything is scoped by the caller's account only.
+
+mod policies;
+mod roles;
 
 use super::authorize::Target;
 use super::error::ApiError;
 use super::operation::{Authorization, AwsQuery, Endpoint, Operation};
 use super::protocol::aws_query;
-use super::protocol::ec2_query::{QueryParams, timestamp};
+use super::protocol::ec2_query::{Accepted, QueryParams, timestamp};
 use super::protocol::xml::XmlWriter;
 use super::{Context, Reply};
+use crate::common::page::{Limits, Page, PageRequest};
 use crate::service::iam::NewAccessKey;
 use crate::store::{AccessKeyRow, LoginProfileRow, UserRow, WireName};
 
@@ -31,6 +36,30 @@ pub static ACTIONS: &[Endpoint<AwsQuery>] = &[
     Endpoint::of::<GetLoginProfile>(),
     Endpoint::of::<UpdateLoginProfile>(),
     Endpoint::of::<DeleteLoginProfile>(),
+    Endpoint::of::<roles::CreateRole>(),
+    Endpoint::of::<roles::GetRole>(),
+    Endpoint::of::<roles::ListRoles>(),
+    Endpoint::of::<roles::DeleteRole>(),
+    Endpoint::of::<roles::UpdateAssumeRolePolicy>(),
+    Endpoint::of::<roles::PutRolePolicy>(),
+    Endpoint::of::<roles::GetRolePolicy>(),
+    Endpoint::of::<roles::DeleteRolePolicy>(),
+    Endpoint::of::<roles::ListRolePolicies>(),
+    Endpoint::of::<policies::CreatePolicy>(),
+    Endpoint::of::<policies::GetPolicy>(),
+    Endpoint::of::<policies::ListPolicies>(),
+    Endpoint::of::<policies::DeletePolicy>(),
+    Endpoint::of::<policies::CreatePolicyVersion>(),
+    Endpoint::of::<policies::GetPolicyVersion>(),
+    Endpoint::of::<policies::ListPolicyVersions>(),
+    Endpoint::of::<policies::DeletePolicyVersion>(),
+    Endpoint::of::<policies::SetDefaultPolicyVersion>(),
+    Endpoint::of::<policies::Attach<policies::ToRole>>(),
+    Endpoint::of::<policies::Detach<policies::ToRole>>(),
+    Endpoint::of::<policies::ListAttached<policies::ToRole>>(),
+    Endpoint::of::<policies::Attach<policies::ToUser>>(),
+    Endpoint::of::<policies::Detach<policies::ToUser>>(),
+    Endpoint::of::<policies::ListAttached<policies::ToUser>>(),
 ];
 
 pub(crate) struct CreateUser;
@@ -521,15 +550,46 @@ fn on_user(ctx: &Context<'_>, user: &str) -> Authorization {
     Authorization::on_one(Target::iam_user(&ctx.scope.account, user))
 }
 
+/// IAM's `MaxItems` (1–1000, 100 when not sent) and `Marker`.
+const IAM_PAGES: Limits = Limits { min: 1, max: 1000, default: Some(100), cuts_larger: false };
+
+/// The page a List action asks for.
+fn iam_page(p: &QueryParams) -> Result<Page, ApiError> {
+    let request = PageRequest {
+        max_results: p.get("MaxItems").map(str::to_owned),
+        next_token: p.get("Marker").map(str::to_owned),
+    };
+    request.check(&IAM_PAGES).map_err(|e| crate::service::Error::IamPage(e).into())
+}
+
+/// `IsTruncated`, and `Marker` when it is.
+fn page_end(w: &mut XmlWriter, next: Option<&str>) {
+    w.text("IsTruncated", if next.is_some() { "true" } else { "false" });
+    if let Some(marker) = next {
+        w.text("Marker", marker);
+    }
+}
+
+/// Refuses a parameter keyfleet does not implement, rather than answering as if it did.
+fn refuse_unimplemented(p: &QueryParams, action: &'static str, accepted: &[Accepted]) -> Result<(), ApiError> {
+    match p.first_unaccepted(accepted) {
+        Some(parameter) => {
+            Err(crate::service::Error::IamValidation(crate::service::IamInvalid::Unsupported { action, parameter })
+                .into())
+        }
+        None => Ok(()),
+    }
+}
+
 fn reply(ctx: &Context<'_>, action: &str, body: impl Fn(&mut XmlWriter)) -> Reply {
     aws_query::success(action, ctx.request_id, Some(&body))
 }
 
 /// The user an action is about: `UserName`, or the calling user when it is left out.
 fn subject(ctx: &Context<'_>, p: &QueryParams) -> Result<String, ApiError> {
-    match (p.get("UserName").filter(|u| !u.is_empty()), &ctx.principal.actor.user) {
+    match (p.get("UserName").filter(|u| !u.is_empty()), ctx.principal.actor.user()) {
         (Some(user), _) => Ok(user.to_owned()),
-        (None, Some(caller)) => Ok(caller.clone()),
+        (None, Some(caller)) => Ok(caller.to_owned()),
         (None, None) => Err(crate::service::Error::IamValidation(crate::service::IamInvalid::UserNameRequired).into()),
     }
 }

@@ -10,7 +10,7 @@ use crate::api::authorize::{self, Principal, Service, Target, Trail};
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Json11, Operation, find};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
-use crate::service::audit::{Actor, ApiCall, Audit};
+use crate::service::audit::{Actor, ApiCall, Audit, Identity, RoleSession};
 use crate::service::automation::{StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
@@ -248,7 +248,7 @@ pub fn step_guard(iam: Arc<Iam>, instances: Arc<Instances>, audit: Arc<Audit>) -
         let (iam, instances, audit) = (iam.clone(), instances.clone(), audit.clone());
         Box::pin(async move {
             let outcome = check_step(&iam, &instances, &scope, &caller, &call).await;
-            let Some(actor) = actor_of(&caller) else { return outcome };
+            let Ok(Some(actor)) = actor_of(&iam, &caller).await else { return outcome };
             let (service, event_name) = call.action.split_once(':').unwrap_or(("", call.action));
             let (event_source, read_only) = if service == "ssm" {
                 (Service::Ssm, find(super::OPERATIONS, event_name).is_some_and(|e| e.read_only))
@@ -294,11 +294,9 @@ async fn check_step(
         let e = ApiError::internal(e);
         (e.code.to_string(), e.message)
     };
-    let actor = actor_of(caller).ok_or_else(|| internal(&format!("unknown caller {caller}")))?;
-    let policies = match &actor.user {
-        Some(user) => Some(iam.policies_of(&actor.account, user).await.map_err(|e| internal(&e))?),
-        None => None,
-    };
+    let actor = actor_of(iam, caller).await.map_err(|e| internal(&e))?;
+    let actor = actor.ok_or_else(|| internal(&format!("unknown caller {caller}")))?;
+    let policies = iam.policies_of_identity(&actor.account, &actor.identity).await.map_err(|e| internal(&e))?;
     let target = match &call.target {
         StepTarget::Any => Target::any(),
         StepTarget::Parameter(name) => Target::parameter(scope, name),
@@ -315,13 +313,25 @@ async fn check_step(
         .map_err(|e| (e.code.to_string(), e.message))
 }
 
-/// The caller an execution records, back from its ARN (`…:user/NAME` or `…:root`).
-fn actor_of(arn: &str) -> Option<Actor> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, who) = rest.split_once(':')?;
-    let user = match who {
-        "root" => None,
-        other => Some(other.strip_prefix("user/")?.to_owned()),
+/// The caller an execution records, back from its ARN (`…:user/NAME`, `…:root`, or a role's
+/// session `arn:aws:sts::…:assumed-role/ROLE/SESSION`, whose role must still be there).
+async fn actor_of(iam: &Iam, arn: &str) -> crate::service::Result<Option<Actor>> {
+    let actor = |account: &str, identity| Actor { account: account.to_owned(), identity, access_key_id: String::new() };
+    if let Some(rest) = arn.strip_prefix("arn:aws:sts::") {
+        let Some((account, who)) = rest.split_once(':') else { return Ok(None) };
+        let Some((role, session)) = who.strip_prefix("assumed-role/").and_then(|r| r.split_once('/')) else {
+            return Ok(None);
+        };
+        let Ok(found) = iam.role(account, role).await else { return Ok(None) };
+        let session =
+            RoleSession { role: found.name, path: found.path, role_id: found.role_id, session: session.into() };
+        return Ok(Some(actor(account, Identity::Role(session))));
+    }
+    let Some((account, who)) = arn.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(':')) else {
+        return Ok(None);
     };
-    Some(Actor { account: account.to_owned(), user, access_key_id: String::new() })
+    Ok(match who {
+        "root" => Some(actor(account, Identity::Root)),
+        other => other.strip_prefix("user/").map(|user| actor(account, Identity::User(user.to_owned()))),
+    })
 }

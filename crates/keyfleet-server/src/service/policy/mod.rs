@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod tests;
+pub mod trust;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -256,7 +257,9 @@ fn parse_conditions(block: &serde_json::Map<String, Value>) -> Result<Vec<Condit
 /// The condition keys keyfleet fills in some request (lowercase compare: names are
 /// case-insensitive). A condition on any other key would be silently false (or, negated,
 /// silently true), so a policy that names one is refused instead.
-const EVALUATED_KEYS: [&str; 11] = [
+const EVALUATED_KEYS: [&str; 13] = [
+    "sts:externalid",
+    "sts:rolesessionname",
     "aws:sourceip",
     "aws:securetransport",
     "aws:requestedregion",

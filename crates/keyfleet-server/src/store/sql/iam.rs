@@ -91,8 +91,18 @@ impl IamStore for SqlStore {
         .bind(name)
         .fetch_one(&mut *tx)
         .await?;
+        let attached: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM iam_attachments WHERE account = $1 AND principal_kind = 'user'
+             AND lower(principal_name) = lower($2)",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
         let outcome = if profiles > 0 {
             DeleteUserOutcome::HasLoginProfile
+        } else if attached > 0 {
+            DeleteUserOutcome::HasAttachedPolicies
         } else if keys > 0 {
             DeleteUserOutcome::HasAccessKeys
         } else if policies > 0 {

@@ -22,7 +22,9 @@ mod instances;
 mod key_pairs;
 pub(super) mod maintenance;
 mod parameters;
+mod roles;
 mod security_groups;
+mod sessions;
 mod tags;
 
 use std::collections::HashMap;
@@ -45,6 +47,10 @@ use super::{
 };
 use super::{
     AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
+};
+use super::{
+    AttachOutcome, DeleteRoleOutcome, ManagedPolicyRow, ManagedPolicyStore, PolicyChange, PolicyVersionRow,
+    PrincipalKind, RoleRow, RoleStore, SessionIssuer, SessionRow, SessionStore,
 };
 
 /// Every SQLite connection's settings: see the module's comment.

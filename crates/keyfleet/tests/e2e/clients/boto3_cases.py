@@ -325,12 +325,56 @@ def forgery_cases():
     print(json.dumps(results))
 
 
+def session_cases():
+    """A user assumes a role with boto3; the session's credentials sign headers and presigned
+    URLs (the token in X-Amz-Security-Token); a wrong token is refused in each service's words."""
+    import urllib.request
+
+    config = Config(retries={"max_attempts": 1})
+    iam = boto3.client("iam", endpoint_url=URL, region_name="us-east-1", config=config)
+    account = boto3.client("sts", endpoint_url=URL, region_name="us-east-1", config=config).get_caller_identity()["Account"]
+    iam.create_user(UserName="assumer")
+    role_arn = f"arn:aws:iam::{account}:role/reader"
+    iam.put_user_policy(UserName="assumer", PolicyName="assume", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
+    key = iam.create_access_key(UserName="assumer")["AccessKey"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:user/assumer"}}]}
+    iam.create_role(RoleName="reader", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    sts = boto3.client("sts", endpoint_url=URL, region_name="us-east-1", config=config,
+                       aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="py", DurationSeconds=900)["Credentials"]
+    results = {"key_prefix": creds["AccessKeyId"][:4]}
+
+    def client(service, token):
+        return boto3.client(service, endpoint_url=URL, region_name="us-east-1", config=config,
+                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=token)
+
+    session_ec2 = client("ec2", creds["SessionToken"])
+    results["identity"] = client("sts", creds["SessionToken"]).get_caller_identity()["Arn"]
+    results["describe"] = "KeyPairs" in session_ec2.describe_key_pairs()
+    url = session_ec2.generate_presigned_url("describe_key_pairs", Params={}, ExpiresIn=60, HttpMethod="GET")
+    results["presigned_has_token"] = "X-Amz-Security-Token=" in url
+    with urllib.request.urlopen(url) as response:
+        results["presigned"] = [response.status, b"<keySet/>" in response.read()]
+    forged = creds["SessionToken"][:-4] + "AAAA"
+    results["ec2_wrong_token"] = error_of(lambda: client("ec2", forged).describe_key_pairs())
+    results["sts_wrong_token"] = error_of(lambda: client("sts", forged).get_caller_identity())
+    results["ec2_no_token"] = error_of(lambda: client("ec2", None).describe_key_pairs())
+    results["create_denied"] = error_of(lambda: session_ec2.create_key_pair(KeyName="nope"))[0]
+    print(json.dumps(results))
+
+
 if __name__ == "__main__":
     case = sys.argv[2]
     if case == "suite":
         suite()
     elif case == "auth":
         auth_cases()
+    elif case == "sessions":
+        session_cases()
     elif case == "refusals":
         refusals_cases()
     elif case == "forgery":

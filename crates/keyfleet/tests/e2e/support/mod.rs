@@ -33,6 +33,21 @@ pub struct Options {
 pub struct Identity {
     pub id: String,
     pub secret: String,
+    /// The session token of temporary (STS) credentials.
+    pub token: Option<String>,
+}
+
+impl Identity {
+    /// Long-term credentials: a key and its secret.
+    pub fn key(id: String, secret: String) -> Self {
+        Identity { id, secret, token: None }
+    }
+
+    /// Temporary credentials as STS answers them (`Credentials` of AssumeRole's JSON).
+    pub fn from_credentials(credentials: &serde_json::Value) -> Self {
+        let field = |name: &str| credentials[name].as_str().expect("a credentials field").to_owned();
+        Identity { id: field("AccessKeyId"), secret: field("SecretAccessKey"), token: Some(field("SessionToken")) }
+    }
 }
 
 /// A running `keyfleet serve` with its own data dir; killed on drop.
@@ -162,7 +177,7 @@ impl TestServer {
             let prefix = format!("{name} = ");
             created.lines().find_map(|l| l.strip_prefix(&prefix)).expect(name).trim().to_owned()
         };
-        let root = Identity { id: value("aws_access_key_id"), secret: value("aws_secret_access_key") };
+        let root = Identity::key(value("aws_access_key_id"), value("aws_secret_access_key"));
         (value("account_id"), root)
     }
 
@@ -183,7 +198,7 @@ impl TestServer {
 
     /// The admin (root) key.
     pub fn admin(&self) -> Identity {
-        Identity { id: self.access_key_id.clone(), secret: self.secret_access_key.clone() }
+        Identity::key(self.access_key_id.clone(), self.secret_access_key.clone())
     }
 
     /// Creates an IAM user with one access key and, if given, an inline policy (JSON).
@@ -198,10 +213,10 @@ impl TestServer {
                 file.display()
             ));
         }
-        Identity {
-            id: key["AccessKeyId"].as_str().expect("key id").to_owned(),
-            secret: key["SecretAccessKey"].as_str().expect("secret").to_owned(),
-        }
+        Identity::key(
+            key["AccessKeyId"].as_str().expect("key id").to_owned(),
+            key["SecretAccessKey"].as_str().expect("secret").to_owned(),
+        )
     }
 
     /// Environment for AWS clients signing as `who`.
@@ -213,8 +228,11 @@ impl TestServer {
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
             .env("AWS_MAX_ATTEMPTS", "1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN");
+            .env_remove("AWS_PROFILE");
+        match &who.token {
+            Some(token) => command.env("AWS_SESSION_TOKEN", token),
+            None => command.env_remove("AWS_SESSION_TOKEN"),
+        };
         match &self.options.ca_bundle {
             Some(bundle) => command.env("AWS_CA_BUNDLE", bundle),
             None => command.env_remove("AWS_CA_BUNDLE"),
@@ -445,6 +463,14 @@ pub fn postgres_database() -> Option<String> {
 }
 
 /// Runs a command that must succeed; returns stdout.
+/// Runs one SQL statement on a server's own SQLite database, beside the running server (as
+/// another process would: SQLite's locking makes that safe).
+pub fn sql_on_data_dir(server: &TestServer, statement: &str) {
+    let database = server.data_dir().join("keyfleet.db");
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\nassert c.execute(sys.argv[2]).rowcount == 1\nc.commit()";
+    run_ok("python3", &["-c", script, &database.display().to_string(), statement]);
+}
+
 pub fn run_ok(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
