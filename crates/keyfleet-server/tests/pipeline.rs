@@ -500,6 +500,20 @@ const CASES: &[(&str, Wire)] = &[
         "ssm_start_automation_unknown_runbook",
         Wire::Json("AmazonSSM.StartAutomationExecution", r#"{"DocumentName": "AWS-Nothing"}"#),
     ),
+    (
+        "ssm_start_automation_malformed_role",
+        Wire::Json(
+            "AmazonSSM.StartAutomationExecution",
+            r#"{"DocumentName": "AWSSupport-ResetAccess", "Parameters": {"InstanceId": ["i-0123456789abcdef0"], "AutomationAssumeRole": ["not-a-role"]}}"#,
+        ),
+    ),
+    (
+        "ssm_start_automation_role_of_another_account",
+        Wire::Json(
+            "AmazonSSM.StartAutomationExecution",
+            r#"{"DocumentName": "AWSSupport-ResetAccess", "Parameters": {"InstanceId": ["i-0123456789abcdef0"], "AutomationAssumeRole": ["arn:aws:iam::111122223333:role/rescue"]}}"#,
+        ),
+    ),
     ("ssm_unknown_operation", Wire::Json("AmazonSSM.PutUniverse", r#"{}"#)),
     ("ssm_not_json", Wire::Json("AmazonSSM.GetParameter", "not json")),
     ("cloudtrail_lookup_events_bad_max", Wire::Json("CloudTrail_20131101.LookupEvents", r#"{"MaxResults": 99}"#)),

@@ -213,21 +213,46 @@ pub(in crate::api) fn check(
     for (kind, name) in targets.iter().filter_map(|t| t.audit.as_ref()) {
         trail.note(kind, name);
     }
+    if principal.actor.is_own_session() && !own_session_may(service, action) {
+        return Err(match service {
+            // IAM answers such credentials as if it did not know them (it wants MFA).
+            Service::Iam => ApiError::from_auth(super::auth::AuthError::InvalidToken, service),
+            _ => service.denial(denial_message(principal, action, "*", Decision::ImplicitDeny)),
+        });
+    }
     let Some(policies) = &principal.policies else { return Ok(()) };
     for target in targets {
         let mut keys = target.keys.clone();
-        keys.add("aws:SourceIp", principal.source_ip.as_str());
-        keys.add("aws:SecureTransport", if principal.secure_transport { "true" } else { "false" });
-        keys.add("aws:RequestedRegion", scope.region.as_str());
-        keys.add("aws:PrincipalAccount", principal.actor.account.as_str());
-        keys.add("aws:PrincipalArn", principal.actor.principal_arn());
-        keys.add("aws:username", principal.actor.username());
+        add_request_keys(&mut keys, principal, scope);
         let decision = policy::evaluate(policies, &policy::Request { action, resource: &target.arn, context: &keys });
         if decision != Decision::Allow {
             return Err(service.denial(denial_message(principal, action, &target.arn, decision)));
         }
     }
     Ok(())
+}
+
+/// What GetSessionToken's credentials may do: no IAM, and of STS only AssumeRole (and
+/// GetCallerIdentity, which needs no check).
+fn own_session_may(service: Service, action: &str) -> bool {
+    match service {
+        Service::Iam => false,
+        Service::Sts => action == "sts:AssumeRole",
+        _ => true,
+    }
+}
+
+/// The condition keys every request has: where it came from and who made it.
+pub fn add_request_keys(keys: &mut ConditionContext, principal: &Principal, scope: &Scope) {
+    keys.add("aws:SourceIp", principal.source_ip.as_str());
+    keys.add("aws:SecureTransport", if principal.secure_transport { "true" } else { "false" });
+    keys.add("aws:RequestedRegion", scope.region.as_str());
+    keys.add("aws:PrincipalAccount", principal.actor.account.as_str());
+    keys.add("aws:PrincipalArn", principal.actor.principal_arn());
+    // Only users have one: a role's session name is the caller's to choose.
+    if let Some(user) = principal.actor.user() {
+        keys.add("aws:username", user);
+    }
 }
 
 fn denial_message(principal: &Principal, action: &str, resource: &str, decision: Decision) -> String {

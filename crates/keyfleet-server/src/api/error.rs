@@ -419,6 +419,8 @@ impl From<Error> for ApiError {
                         crate::service::automation::RESET_ACCESS
                     ),
                     RunbookInput::MissingInstanceId => "Missing required parameter: InstanceId in user inputs.".into(),
+                    RunbookInput::AssumeRoleUnusable => "The defined assume role is unable to be assumed.".into(),
+                    RunbookInput::AssumeRoleMalformed => "The format of the supplied assume role ARN is invalid.".into(),
                 };
                 Self::bad_request("InvalidAutomationExecutionParametersException", message).capitalized()
             }
@@ -514,7 +516,7 @@ impl From<Error> for ApiError {
                     IamInvalid::Path(value) => format!(
                         "1 validation error detected: Value '{value}' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
                     ),
-                    IamInvalid::Description => "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000".into(),
+                    IamInvalid::Description => "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]* and have length less than or equal to 1000".into(),
                     IamInvalid::PolicyArn => "Invalid ARN:  Could not be parsed!".into(),
                     IamInvalid::VersionId(value) => format!(
                         "1 validation error detected: Value '{value}' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?"

@@ -127,6 +127,7 @@ impl Operation for AssumeRole {
             session_name: p.required("RoleSessionName")?.to_owned(),
             duration_seconds: duration(p)?,
             external_id: p.get("ExternalId").map(str::to_owned),
+            context: Default::default(),
         })
     }
 
@@ -138,6 +139,8 @@ impl Operation for AssumeRole {
 
     async fn call(ctx: &Context<'_>, input: sts::AssumeRole) -> Result<Self::Output, ApiError> {
         let assumer = sts::Assumer::Principal(&ctx.principal.actor);
+        let mut input = input;
+        crate::api::authorize::add_request_keys(&mut input.context, ctx.principal, &ctx.scope);
         let (role, credentials) = ctx.state.iam.assume_role(assumer, &input).await?;
         let account = sts::parse_role_arn(&input.role_arn).map_or_else(String::new, |(a, ..)| a.to_owned());
         Ok((role, account, input.session_name, credentials))

@@ -102,6 +102,12 @@ impl Actor {
     pub fn user(&self) -> Option<&str> {
         self.identity.user()
     }
+
+    /// Whether the caller signed with GetSessionToken's credentials: a user's or the root's
+    /// own temporary key, which AWS keeps from IAM.
+    pub fn is_own_session(&self) -> bool {
+        self.access_key_id.starts_with("ASIA") && !matches!(self.identity, Identity::Role(_))
+    }
 }
 
 /// One API call, as the edge saw it.

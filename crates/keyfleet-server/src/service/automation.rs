@@ -90,6 +90,16 @@ fn step_calls(step: RunbookStep, instance_id: &str) -> Vec<StepCall> {
     }
 }
 
+/// Who an execution's steps act as: a session of its `AutomationAssumeRole` named after the
+/// execution (as Automation assumes it), or else the caller who started it.
+fn acting_as(row: &AutomationRow, parameters: &BTreeMap<String, Vec<String>>) -> String {
+    let role = parameters.get("AutomationAssumeRole").and_then(|v| v.first()).filter(|r| !r.is_empty());
+    match role.and_then(|arn| crate::service::sts::parse_role_arn(arn)) {
+        Some((account, _, name)) => format!("arn:aws:sts::{account}:assumed-role/{name}/{}", row.id),
+        None => row.executed_by.clone(),
+    }
+}
+
 /// The Automation operations and the runbook runner.
 pub struct Automation {
     store: Arc<dyn Store>,
@@ -257,7 +267,8 @@ impl Automation {
             });
             self.save(scope, &mut row).await?;
             tokio::time::sleep(self.step_delay).await;
-            let result = match self.authorize_step(scope, &row.executed_by, step, &instance_id).await {
+            let acting = acting_as(&row, &params);
+            let result = match self.authorize_step(scope, &acting, step, &instance_id).await {
                 Ok(()) => self.execute(scope, step, &instance_id).await.map_err(|e| (self.describe)(e)),
                 Err(denied) => Err(denied),
             };

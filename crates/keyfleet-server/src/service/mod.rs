@@ -160,6 +160,10 @@ pub enum RunbookInput {
     Unknown(String),
     /// `InstanceId` is missing.
     MissingInstanceId,
+    /// `AutomationAssumeRole` is not a role of the account that trusts Systems Manager.
+    AssumeRoleUnusable,
+    /// `AutomationAssumeRole` is not a role's ARN.
+    AssumeRoleMalformed,
 }
 
 /// A runbook assertion that did not hold.

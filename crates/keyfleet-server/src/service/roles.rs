@@ -84,9 +84,7 @@ impl Iam {
     pub async fn create_role(&self, account: &str, new: NewRole) -> Result<RoleRow> {
         validate_name("roleName", &new.name, 64)?;
         validate_path(&new.path)?;
-        if new.description.chars().count() > 1000 {
-            return Err(Error::IamValidation(IamInvalid::Description));
-        }
+        validate_description(&new.description)?;
         let max_session_seconds = new.max_session_seconds.unwrap_or(DEFAULT_MAX_SESSION_SECONDS);
         if !(DEFAULT_MAX_SESSION_SECONDS..=LONGEST_SESSION_SECONDS).contains(&max_session_seconds) {
             return Err(Error::IamValidation(IamInvalid::MaxSessionDuration(max_session_seconds)));
@@ -185,9 +183,7 @@ impl Iam {
     ) -> Result<ManagedPolicyRow> {
         validate_name("policyName", name, 128)?;
         validate_path(path)?;
-        if description.chars().count() > 1000 {
-            return Err(Error::IamValidation(IamInvalid::Description));
-        }
+        validate_description(description)?;
         validate_managed_document(document)?;
         let now = now_ms();
         let row = ManagedPolicyRow {
@@ -491,6 +487,15 @@ fn validate_path(path: &str) -> Result<()> {
             && path.chars().all(printable)
             && !path.contains("//"));
     if valid { Ok(()) } else { Err(Error::IamValidation(IamInvalid::Path(path.to_owned()))) }
+}
+
+/// IAM's rule for descriptions: at most 1000 of tab, newline, return and printable Latin-1.
+fn validate_description(text: &str) -> Result<()> {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
+    if text.chars().count() > 1000 || !text.chars().all(allowed) {
+        return Err(Error::IamValidation(IamInvalid::Description));
+    }
+    Ok(())
 }
 
 fn validate_trust_policy(document: &str) -> Result<()> {

@@ -48,6 +48,9 @@ pub struct AssumeRole {
     pub duration_seconds: Option<i64>,
     /// `ExternalId`.
     pub external_id: Option<String>,
+    /// The request's own condition keys (`aws:SourceIp`, `aws:SecureTransport`, …), which a
+    /// trust policy's conditions may name too.
+    pub context: ConditionContext,
 }
 
 /// Who asks AssumeRole: a principal of an account, or an AWS service acting for one (SSM
@@ -102,6 +105,17 @@ impl Iam {
     /// `AssumeRole`: a session of the role, if its trust policy admits `assumer`.
     pub async fn assume_role(&self, assumer: Assumer<'_>, request: &AssumeRole) -> Result<(RoleRow, Credentials)> {
         validate_session_name(&request.session_name)?;
+        let role = self.admit(assumer, request).await?;
+        let duration = session_duration(&role, assumer, request.duration_seconds)?;
+        let account = parse_role_arn(&request.role_arn).map_or("", |(account, ..)| account).to_owned();
+        let issuer = SessionIssuer::Role { name: role.name.clone(), id: role.role_id.clone() };
+        let credentials = self.new_session(&account, issuer, &request.session_name, duration).await?;
+        Ok((role, credentials))
+    }
+
+    /// The role `request` names, if its trust policy admits `assumer` (for a service acting
+    /// as a role, such as Automation, which needs no credentials of its own).
+    pub async fn admit(&self, assumer: Assumer<'_>, request: &AssumeRole) -> Result<RoleRow> {
         if let Some(id) = &request.external_id {
             let valid = |c: char| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c);
             if !(2..=1224).contains(&id.len()) || !id.chars().all(valid) {
@@ -120,15 +134,27 @@ impl Iam {
         if let Assumer::Principal(Actor { identity: Identity::Root, .. }) = assumer {
             return Err(Error::StsRootCannotAssume);
         }
+        // A service acts for its own account only.
+        if let Assumer::Service { account: acting_for, .. } = assumer
+            && acting_for != account
+        {
+            return Err(denied());
+        }
         // A missing role is denied as an untrusting one is: the answer does not tell which.
-        let role = self.store.role(account, name).await?.filter(|r| r.path == path).ok_or_else(denied)?;
-        let duration = session_duration(&role, assumer, request.duration_seconds)?;
+        // The name must be the role's exactly: policies compare ARNs with case.
+        let role = self.store.role(account, name).await?.filter(|r| r.path == path && r.name == name);
+        let role = role.ok_or_else(denied)?;
         let trust = TrustPolicy::parse(&role.trust_policy).map_err(|e| Error::MalformedPolicy(e.0))?;
-        let mut context = ConditionContext::default();
+        let mut context = request.context.clone();
+        if let Assumer::Service { account: acting_for, .. } = assumer {
+            context.add("aws:SourceAccount", acting_for);
+        }
         if let Some(id) = &request.external_id {
             context.add("sts:ExternalId", id.as_str());
         }
-        context.add("sts:RoleSessionName", request.session_name.as_str());
+        if !request.session_name.is_empty() {
+            context.add("sts:RoleSessionName", request.session_name.as_str());
+        }
         let (arn, principal_arn);
         let caller = match assumer {
             Assumer::Principal(actor) => {
@@ -143,9 +169,7 @@ impl Iam {
         if trust.decide(caller, "sts:AssumeRole", &context) != Decision::Allow {
             return Err(denied());
         }
-        let issuer = SessionIssuer::Role { name: role.name.clone(), id: role.role_id.clone() };
-        let credentials = self.new_session(account, issuer, &request.session_name, duration).await?;
-        Ok((role, credentials))
+        Ok(role)
     }
 
     /// `GetSessionToken`: a session of the caller itself, from its long-term key.
@@ -162,7 +186,11 @@ impl Iam {
             }));
         }
         let (issuer, duration) = match &actor.identity {
-            Identity::User(user) => (SessionIssuer::User(user.clone()), asked),
+            Identity::User(user) => {
+                let found = self.store.user(&actor.account, user).await?;
+                let found = found.ok_or_else(|| Error::IamNoSuchEntity(super::IamEntity::User(user.clone())))?;
+                (SessionIssuer::User { name: found.name, id: found.user_id }, asked)
+            }
             // The root's sessions are cut to an hour, not refused.
             Identity::Root => (SessionIssuer::Root, asked.min(ONE_HOUR)),
             Identity::Role(_) => return Err(Error::StsSessionCredentials),
@@ -176,9 +204,10 @@ impl Iam {
         let Some(row) = self.store.session(access_key_id).await? else { return Ok(None) };
         let identity = match &row.issuer {
             SessionIssuer::Root => Identity::Root,
-            SessionIssuer::User(user) => match self.store.user(&row.account, user).await? {
-                Some(found) => Identity::User(found.name),
-                None => return Ok(None),
+            // A user deleted and made again under the name has another id: not this session's.
+            SessionIssuer::User { name, id } => match self.store.user(&row.account, name).await? {
+                Some(found) if &found.user_id == id => Identity::User(found.name),
+                _ => return Ok(None),
             },
             SessionIssuer::Role { name, id } => match self.store.role(&row.account, name).await? {
                 Some(role) if &role.role_id == id => Identity::Role(RoleSession {

@@ -875,8 +875,13 @@ pub enum SessionIssuer {
         /// Its `AROA…` id.
         id: String,
     },
-    /// GetSessionToken of an IAM user.
-    User(String),
+    /// GetSessionToken of an IAM user: its name and `AIDA…` id.
+    User {
+        /// The user's name.
+        name: String,
+        /// Its `AIDA…` id.
+        id: String,
+    },
     /// GetSessionToken of the account's root key.
     Root,
 }

@@ -908,3 +908,43 @@ fn the_volumes_page_shows_kept_volumes_and_deletes_them() {
     });
     server.aws_err(&format!("ec2 describe-volumes --volume-ids {volume}"), "InvalidVolume.NotFound");
 }
+
+/// IAM → Roles: a role for Automation is created trusting Systems Manager, gets AWS's
+/// AmazonSSMAutomationRole attached, and is refused deletion until it is detached.
+#[test]
+fn the_roles_page_creates_a_role_for_automation_and_attaches_policies() {
+    if !browser_available() || !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let account = server_account(&server);
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/iam/roles").await;
+        b.fill("#RoleName", "EC2Rescue").await;
+        b.submit("#create-role").await;
+        assert_eq!(b.text("h1").await, "EC2Rescue");
+        assert_eq!(b.text("#role-arn").await, format!("arn:aws:iam::{account}:role/EC2Rescue"));
+        let trust =
+            json(&server.aws_ok("iam get-role --role-name EC2Rescue"))["Role"]["AssumeRolePolicyDocument"].clone();
+        assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ssm.amazonaws.com");
+        b.wait_for("#PolicyArn")
+            .await
+            .select_by_value("arn:aws:iam::aws:policy/service-role/AmazonSSMAutomationRole")
+            .await
+            .unwrap();
+        b.submit("#attach").await;
+        b.wait_for("#attached tr[data-policy=AmazonSSMAutomationRole]").await;
+        b.snapshot("iam-role").await;
+        let attached = json(&server.aws_ok("iam list-attached-role-policies --role-name EC2Rescue"));
+        assert_eq!(attached["AttachedPolicies"][0]["PolicyName"], "AmazonSSMAutomationRole");
+        b.submit("#delete-role-submit").await;
+        assert!(b.text("#problem").await.contains("Cannot delete entity, must detach all policies first."));
+        b.submit("#attached button.detach").await;
+        b.submit("#delete-role-submit").await;
+        assert_eq!(b.text("#notice").await, "Deleted role EC2Rescue.");
+        assert_eq!(b.text("#empty").await, "No roles in this account.");
+    });
+    server.aws_err("iam get-role --role-name EC2Rescue", "NoSuchEntity");
+}

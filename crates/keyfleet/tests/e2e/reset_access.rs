@@ -313,3 +313,118 @@ fn reset_access_steps_run_with_the_callers_permissions() {
     assert_eq!(event["userIdentity"]["userName"], "mallory", "{event}");
     assert_eq!(event["errorCode"], "UnauthorizedOperation", "{event}");
 }
+
+/// With `AutomationAssumeRole`, the caller needs `iam:PassRole` on the role, the role must
+/// trust Systems Manager, and the steps run as the role's session: a role without
+/// `ec2:StopInstances` fails at stopInstance with EC2's text naming the session; one with
+/// AmazonSSMAutomationRole and the volume actions (as EC2Rescue's role has) succeeds, audited
+/// as the assumed role.
+#[test]
+fn reset_access_runs_as_the_automation_assume_role() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let (instance, _) = launch_and_lose_key(&server);
+    let account = json(&server.aws_ok("sts get-caller-identity"))["Account"].as_str().unwrap().to_owned();
+    let trust = |service: &str| {
+        let path = server.dir.path().join(format!("trust-{service}.json"));
+        let text = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        std::fs::write(&path, text).unwrap();
+        format!("file://{}", path.display())
+    };
+    let ssm = trust("ssm.amazonaws.com");
+    server.aws_ok(&format!("iam create-role --role-name rescue --assume-role-policy-document {ssm}"));
+    server.aws_ok(&format!("iam create-role --role-name weak --assume-role-policy-document {ssm}"));
+    let ec2 = trust("ec2.amazonaws.com");
+    server.aws_ok(&format!("iam create-role --role-name untrusting --assume-role-policy-document {ec2}"));
+    let automation = "arn:aws:iam::aws:policy/service-role/AmazonSSMAutomationRole";
+    server.aws_ok(&format!("iam attach-role-policy --role-name rescue --policy-arn {automation}"));
+    // What the EC2Rescue role adds to AmazonSSMAutomationRole: the volume moves and the reads.
+    let volumes = server.dir.path().join("rescue-volumes.json");
+    std::fs::write(
+        &volumes,
+        r#"{"Statement":[{"Effect":"Allow","Action":["ec2:DescribeInstances","ec2:DetachVolume","ec2:AttachVolume"],"Resource":"*"}]}"#,
+    )
+    .unwrap();
+    server.aws_ok(&format!(
+        "iam put-role-policy --role-name rescue --policy-name volumes --policy-document file://{}",
+        volumes.display()
+    ));
+    server.aws_ok(&format!("iam attach-role-policy --role-name untrusting --policy-arn {automation}"));
+    server
+        .aws_ok("iam attach-role-policy --role-name weak --policy-arn arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess");
+    let role = |name: &str| format!("arn:aws:iam::{account}:role/{name}");
+    let run = |who: &crate::support::Identity, role: &str| {
+        server.aws_as(
+            who,
+            &format!(
+                "ssm start-automation-execution --document-name AWSSupport-ResetAccess \
+                 --parameters InstanceId={instance},AutomationAssumeRole={role}"
+            ),
+        )
+    };
+
+    // The caller may start automations but not pass the role.
+    let no_pass = r#"{"Statement":[{"Effect":"Allow","Action":["ssm:*","ec2:*"],"Resource":"*"}]}"#;
+    let operator = server.create_user("operator", Some(no_pass));
+    let refused = run(&operator, &role("rescue"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("(AccessDeniedException)")
+            && stderr.contains(&format!(
+                "user/operator is not authorized to perform: iam:PassRole on resource: {}",
+                role("rescue")
+            )),
+        "{stderr}"
+    );
+    // A role that does not trust Systems Manager cannot be assumed by it.
+    let refused = run(&server.admin(), &role("untrusting"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("(InvalidAutomationExecutionParametersException)")
+            && stderr.contains("The defined assume role is unable to be assumed."),
+        "{stderr}"
+    );
+
+    // A role without ec2:StopInstances: the run fails there, as the role's session.
+    let weak = json(&String::from_utf8_lossy(&run(&server.admin(), &role("weak")).stdout))["AutomationExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = wait_for_end(&server, &weak);
+    assert_eq!(ended["AutomationExecutionStatus"], "Failed", "{ended}");
+    let failure = ended["FailureMessage"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("Step stopInstance failed")
+            && failure.contains(&format!(
+                "User: arn:aws:sts::{account}:assumed-role/weak/{weak} is not authorized to perform: ec2:StopInstances"
+            )),
+        "{failure}"
+    );
+
+    // The automation role: the run succeeds, each step audited as the role's session.
+    let passer = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":["ssm:*","ec2:*"],"Resource":"*"}},
+            {{"Effect":"Allow","Action":"iam:PassRole","Resource":"{}","Condition":{{"StringEquals":{{"iam:PassedToService":"ssm.amazonaws.com"}}}}}}]}}"#,
+        role("rescue")
+    );
+    let admin = server.create_user("admin", Some(&passer));
+    let out = run(&admin, &role("rescue"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let execution = json(&String::from_utf8_lossy(&out.stdout))["AutomationExecutionId"].as_str().unwrap().to_owned();
+    let ended = wait_for_end(&server, &execution);
+    assert_eq!(ended["AutomationExecutionStatus"], "Success", "{ended}");
+    assert_eq!(ended["ExecutedBy"], format!("arn:aws:iam::{account}:user/admin"));
+    let events =
+        json(&server.aws_ok(
+            "cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=StartInstances",
+        ));
+    let event: serde_json::Value =
+        serde_json::from_str(events["Events"][0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(event["userIdentity"]["type"], "AssumedRole", "{event}");
+    assert_eq!(event["userIdentity"]["arn"], format!("arn:aws:sts::{account}:assumed-role/rescue/{execution}"));
+    assert_eq!(event["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"], "rescue");
+}

@@ -281,6 +281,12 @@ fn assumed_roles_act_as_the_role_until_their_session_expires() {
     );
     let stderr = server.aws_err_as(&own, "sts get-session-token", "AccessDenied");
     assert!(stderr.contains("Cannot call GetSessionToken with session credentials"), "{stderr}");
+    // Without MFA, IAM does not take them; AssumeRole does.
+    server.aws_err_as(&own, "iam create-access-key --user-name dev", "InvalidClientTokenId");
+    server.aws_ok_as(&own, &format!("sts assume-role --role-arn {role_arn} --role-session-name from-own"));
+    // Role names match ignoring case, ARNs in policies do not: `OPS` is not what dev may assume.
+    let upper = role_arn.replace("role/ops", "role/OPS");
+    server.aws_err_as(&dev, &format!("sts assume-role --role-arn {upper} --role-session-name s2"), "AccessDenied");
 
     // A token that is not the session's.
     let forged = Identity { token: Some("forged".into()), ..session.clone() };

@@ -23,6 +23,7 @@ mod iam;
 mod instances;
 mod key_pairs;
 mod pages;
+mod roles;
 mod security_groups;
 mod session;
 mod ssm;
@@ -161,6 +162,9 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/iam/users") => iam::users(&request).await,
         (Method::POST, "/console/iam/users") => iam::act(&request).await,
         (Method::GET, "/console/iam/users/view") => iam::user(&request).await,
+        (Method::GET, "/console/iam/roles") => roles::roles(&request).await,
+        (Method::POST, "/console/iam/roles") => roles::act(&request).await,
+        (Method::GET, "/console/iam/roles/view") => roles::role(&request).await,
         (Method::GET, "/console/cloudtrail/events") => events::history(&request).await,
         (Method::GET, path) if path.starts_with("/console/cloudtrail/events/") => {
             events::event(&request, path.trim_start_matches("/console/cloudtrail/events/")).await

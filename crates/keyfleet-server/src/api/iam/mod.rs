@@ -3,8 +3,8 @@
 //! ([`policies`]) beside, so that `aws iam …` manages keyfleet's identities. IAM is global:
 //! everything is scoped by the caller's account only.
 
-mod policies;
-mod roles;
+pub(crate) mod policies;
+pub(crate) mod roles;
 
 use super::authorize::Target;
 use super::error::ApiError;
@@ -77,7 +77,7 @@ impl Operation for CreateUser {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<UserRow, ApiError> {
@@ -104,7 +104,7 @@ impl Operation for GetUser {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<UserRow, ApiError> {
@@ -131,7 +131,7 @@ impl Operation for DeleteUser {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<(), ApiError> {
@@ -189,7 +189,7 @@ impl Operation for CreateAccessKey {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<NewAccessKey, ApiError> {
@@ -222,7 +222,7 @@ impl Operation for DeleteAccessKey {
     }
 
     async fn authorization(ctx: &Context<'_>, (user, _): &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, (user, id): Self::Input) -> Result<(), ApiError> {
@@ -249,7 +249,7 @@ impl Operation for ListAccessKeys {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<Self::Output, ApiError> {
@@ -299,7 +299,7 @@ impl Operation for PutUserPolicy {
     }
 
     async fn authorization(ctx: &Context<'_>, (named, _): &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, &named.user))
+        on_user(ctx, &named.user).await
     }
 
     async fn call(ctx: &Context<'_>, (named, document): Self::Input) -> Result<(), ApiError> {
@@ -327,7 +327,7 @@ impl Operation for GetUserPolicy {
     }
 
     async fn authorization(ctx: &Context<'_>, named: &UserPolicy) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, &named.user))
+        on_user(ctx, &named.user).await
     }
 
     async fn call(ctx: &Context<'_>, named: UserPolicy) -> Result<Self::Output, ApiError> {
@@ -359,7 +359,7 @@ impl Operation for DeleteUserPolicy {
     }
 
     async fn authorization(ctx: &Context<'_>, named: &UserPolicy) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, &named.user))
+        on_user(ctx, &named.user).await
     }
 
     async fn call(ctx: &Context<'_>, named: UserPolicy) -> Result<(), ApiError> {
@@ -386,7 +386,7 @@ impl Operation for ListUserPolicies {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<Vec<String>, ApiError> {
@@ -441,7 +441,7 @@ impl Operation for CreateLoginProfile {
     }
 
     async fn authorization(ctx: &Context<'_>, change: &PasswordChange) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, &change.user))
+        on_user(ctx, &change.user).await
     }
 
     async fn call(ctx: &Context<'_>, change: PasswordChange) -> Result<LoginProfileRow, ApiError> {
@@ -470,7 +470,7 @@ impl Operation for GetLoginProfile {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<LoginProfileRow, ApiError> {
@@ -497,7 +497,7 @@ impl Operation for UpdateLoginProfile {
     }
 
     async fn authorization(ctx: &Context<'_>, change: &PasswordChange) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, &change.user))
+        on_user(ctx, &change.user).await
     }
 
     async fn call(ctx: &Context<'_>, change: PasswordChange) -> Result<(), ApiError> {
@@ -525,7 +525,7 @@ impl Operation for DeleteLoginProfile {
     }
 
     async fn authorization(ctx: &Context<'_>, user: &String) -> Result<Authorization, ApiError> {
-        Ok(on_user(ctx, user))
+        on_user(ctx, user).await
     }
 
     async fn call(ctx: &Context<'_>, user: String) -> Result<(), ApiError> {
@@ -546,8 +546,19 @@ fn login_profile_element(w: &mut XmlWriter, profile: &LoginProfileRow) {
 }
 
 /// IAM is global: a user's ARN names the account only.
-fn on_user(ctx: &Context<'_>, user: &str) -> Authorization {
-    Authorization::on_one(Target::iam_user(&ctx.scope.account, user))
+async fn on_user(ctx: &Context<'_>, user: &str) -> Result<Authorization, ApiError> {
+    Ok(Authorization::on_one(user_target(ctx, user).await?))
+}
+
+/// A user's ARN with its name as stored: names match ignoring case, ARNs in policies do not,
+/// so `ADMIN` is checked as the `Admin` it acts on (as typed when there is no such user).
+pub(in crate::api) async fn user_target(ctx: &Context<'_>, user: &str) -> Result<Target, ApiError> {
+    let name = match ctx.state.iam.user(&ctx.scope.account, user).await {
+        Ok(found) => found.name,
+        Err(crate::service::Error::IamNoSuchEntity(_)) => user.to_owned(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Target::iam_user(&ctx.scope.account, &name))
 }
 
 /// IAM's `MaxItems` (1–1000, 100 when not sent) and `Marker`.

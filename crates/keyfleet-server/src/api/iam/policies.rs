@@ -388,7 +388,7 @@ impl PrincipalSide for ToUser {
     const LIST: (&'static str, &'static str) = ("ListAttachedUserPolicies", "iam:ListAttachedUserPolicies");
 
     async fn target(ctx: &Context<'_>, name: &str) -> Result<Target, ApiError> {
-        Ok(Target::iam_user(&ctx.scope.account, name))
+        super::user_target(ctx, name).await
     }
 }
 

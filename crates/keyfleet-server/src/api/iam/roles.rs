@@ -22,14 +22,16 @@ enum RoleView {
     Listed,
 }
 
-/// The ARN of a role by name: its path is read, as the ARN holds it (`/` when there is no such
-/// role, whose actions then fail as IAM's do).
+/// The ARN of a role by name, with its path and its name as stored (names match ignoring
+/// case, ARNs in policies do not); as asked, under `/`, when there is no such role, whose
+/// actions then fail as IAM's do.
 pub(in crate::api) async fn role_target(ctx: &Context<'_>, name: &str) -> Result<Target, ApiError> {
-    let path = match ctx.state.iam.role(&ctx.scope.account, name).await {
-        Ok(role) => role.path,
-        Err(_) => "/".to_owned(),
+    let (path, name) = match ctx.state.iam.role(&ctx.scope.account, name).await {
+        Ok(role) => (role.path, role.name),
+        Err(crate::service::Error::IamNoSuchEntity(_)) => ("/".to_owned(), name.to_owned()),
+        Err(other) => return Err(other.into()),
     };
-    Ok(Target::iam_role(&ctx.scope.account, &path, name))
+    Ok(Target::iam_role(&ctx.scope.account, &path, &name))
 }
 
 async fn on_role(ctx: &Context<'_>, name: &str) -> Result<Authorization, ApiError> {

@@ -10,10 +10,12 @@ use crate::api::authorize::{self, Principal, Service, Target, Trail};
 use crate::api::error::ApiError;
 use crate::api::operation::{Authorization, Json11, Operation, find};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
+use crate::service::RunbookInput;
 use crate::service::audit::{Actor, ApiCall, Audit, Identity, RoleSession};
 use crate::service::automation::{StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
+use crate::service::sts::Assumer;
 use crate::store::{AutomationRow, StepExecution, StepStatus, WireName};
 use crate::store::{Scope, UnitOfWork};
 
@@ -38,13 +40,24 @@ impl Operation for StartAutomationExecution {
         Ok((document, parameters))
     }
 
-    /// On the runbook only: each step is checked as the caller when it runs.
-    async fn authorization(ctx: &Context<'_>, (document, _): &Self::Input) -> Result<Authorization, ApiError> {
+    /// On the runbook; and with an `AutomationAssumeRole`, `iam:PassRole` on that role to
+    /// Systems Manager. Each step is checked when it runs, as the role or else the caller.
+    async fn authorization(ctx: &Context<'_>, (document, parameters): &Self::Input) -> Result<Authorization, ApiError> {
         let definition = format!("{document}:$DEFAULT");
-        Ok(Authorization::on_one(Target::ssm_resource(&ctx.scope, "automation-definition", &definition)))
+        let on = Authorization::on_one(Target::ssm_resource(&ctx.scope, "automation-definition", &definition));
+        Ok(match assume_role(parameters) {
+            Some(role) => {
+                let passed = Target::role_arn(role).with_key("iam:PassedToService", AUTOMATION_SOURCE);
+                on.and_as("iam:PassRole", vec![passed])
+            }
+            None => on,
+        })
     }
 
     async fn call(ctx: &Context<'_>, (document, parameters): Self::Input) -> Result<String, ApiError> {
+        if let Some(role) = assume_role(&parameters) {
+            admit_automation(ctx, role).await?;
+        }
         let caller = ctx.principal.actor.arn();
         Ok(ctx.state.automation.start(&ctx.scope, &document, parameters, &caller).await?)
     }
@@ -280,8 +293,41 @@ pub fn step_guard(iam: Arc<Iam>, instances: Arc<Instances>, audit: Arc<Audit>) -
     })
 }
 
-/// What CloudTrail shows as the source of calls Automation makes for a caller.
+/// What CloudTrail shows as the source of calls Automation makes for a caller, and the
+/// service principal a role must trust for Automation to assume it.
 const AUTOMATION_SOURCE: &str = "ssm.amazonaws.com";
+
+/// `AutomationAssumeRole`, when given and not empty.
+fn assume_role(parameters: &BTreeMap<String, Vec<String>>) -> Option<&str> {
+    parameters.get("AutomationAssumeRole").and_then(|v| v.first()).map(String::as_str).filter(|r| !r.is_empty())
+}
+
+/// Whether Automation may act as `role` for the caller: a role of the caller's own account
+/// whose trust policy admits Systems Manager.
+async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<(), ApiError> {
+    let unusable = || crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleUnusable);
+    let Some((account, ..)) = crate::service::sts::parse_role_arn(role) else {
+        return Err(crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleMalformed).into());
+    };
+    if account != ctx.scope.account {
+        return Err(unusable().into());
+    }
+    let assumer = Assumer::Service { name: AUTOMATION_SOURCE, account: &ctx.scope.account };
+    let request = crate::service::sts::AssumeRole {
+        role_arn: role.to_owned(),
+        session_name: String::new(),
+        duration_seconds: None,
+        external_id: None,
+        context: Default::default(),
+    };
+    match ctx.state.iam.admit(assumer, &request).await {
+        Ok(_) => Ok(()),
+        Err(crate::service::Error::StsAccessDenied { .. } | crate::service::Error::StsValidation(_)) => {
+            Err(unusable().into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
 
 async fn check_step(
     iam: &Iam,

@@ -257,7 +257,9 @@ fn parse_conditions(block: &serde_json::Map<String, Value>) -> Result<Vec<Condit
 /// The condition keys keyfleet fills in some request (lowercase compare: names are
 /// case-insensitive). A condition on any other key would be silently false (or, negated,
 /// silently true), so a policy that names one is refused instead.
-const EVALUATED_KEYS: [&str; 13] = [
+const EVALUATED_KEYS: [&str; 15] = [
+    "iam:passedtoservice",
+    "aws:sourceaccount",
     "sts:externalid",
     "sts:rolesessionname",
     "aws:sourceip",

@@ -6,7 +6,7 @@ fn issuer(r: &AnyRow) -> Result<SessionIssuer, StoreError> {
     let kind: String = r.get("issuer_kind");
     Ok(match kind.as_str() {
         "role" => SessionIssuer::Role { name: r.get("issuer_name"), id: r.get("issuer_id") },
-        "user" => SessionIssuer::User(r.get("issuer_name")),
+        "user" => SessionIssuer::User { name: r.get("issuer_name"), id: r.get("issuer_id") },
         "root" => SessionIssuer::Root,
         other => return Err(StoreError::Corrupt(format!("issuer_kind {other:?}"))),
     })
@@ -17,7 +17,7 @@ impl SessionStore for SqlStore {
     async fn insert_session(&self, row: &SessionRow, forget_before_ms: i64) -> Result<(), StoreError> {
         let (kind, name, id) = match &row.issuer {
             SessionIssuer::Role { name, id } => ("role", name.as_str(), id.as_str()),
-            SessionIssuer::User(name) => ("user", name.as_str(), ""),
+            SessionIssuer::User { name, id } => ("user", name.as_str(), id.as_str()),
             SessionIssuer::Root => ("root", "", ""),
         };
         let mut conn = self.writer.acquire().await?;
