@@ -327,3 +327,54 @@ fn boto3_sessions_sign_headers_and_presigned_urls_with_their_token() {
     assert_eq!(r["ec2_no_token"][0], "AuthFailure");
     assert_eq!(r["create_denied"], "UnauthorizedOperation");
 }
+
+/// Policies compare ARNs with case while role names match without: a Deny on `role/Admin`
+/// holds for `role/admin` too. And `aws:username` is a user's only: a role session named
+/// after a user does not pass for that user.
+#[test]
+fn role_names_and_session_names_cannot_pass_for_others() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let account = account(&server);
+    let trust = document(&server, "trust", &TRUST_ACCOUNT.replace("ACCOUNT", &account));
+    server.aws_ok(&format!("iam create-role --role-name Admin --assume-role-policy-document {trust}"));
+    server.aws_ok(&format!("iam create-role --role-name helper --assume-role-policy-document {trust}"));
+    let policy = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}},
+            {{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"arn:aws:iam::{account}:role/Admin"}}]}}"#
+    );
+    let mallory = server.create_user("mallory", Some(&policy));
+    for name in ["Admin", "admin", "ADMIN"] {
+        let arn = format!("arn:aws:iam::{account}:role/{name}");
+        server.aws_err_as(
+            &mallory,
+            &format!("sts assume-role --role-arn {arn} --role-session-name m1"),
+            "AccessDenied",
+        );
+    }
+
+    // A policy for alice alone, attached to the helper role as well.
+    let alice_only = document(
+        &server,
+        "alice-only",
+        r#"{"Statement":[{"Effect":"Allow","Action":"ec2:CreateKeyPair","Resource":"*","Condition":{"StringEquals":{"aws:username":"alice"}}}]}"#,
+    );
+    let arn = json(
+        &server.aws_ok(&format!("iam create-policy --policy-name alice-only --policy-document {alice_only}")),
+    )["Policy"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.aws_ok(&format!("iam attach-role-policy --role-name helper --policy-arn {arn}"));
+    let alice = server.create_user("alice", None);
+    server.aws_ok(&format!("iam attach-user-policy --user-name alice --policy-arn {arn}"));
+    server.aws_ok_as(&alice, "ec2 create-key-pair --key-name alices");
+    let session = json(&server.aws_ok_as(
+        &mallory,
+        &format!("sts assume-role --role-arn arn:aws:iam::{account}:role/helper --role-session-name alice"),
+    ));
+    let session = Identity::from_credentials(&session["Credentials"]);
+    server.aws_err_as(&session, "ec2 create-key-pair --key-name not-alice", "UnauthorizedOperation");
+}
