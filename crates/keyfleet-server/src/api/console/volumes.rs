@@ -51,7 +51,10 @@ async fn page(request: &ConsoleRequest<'_>, signed: &Signed, problem: Option<Pro
         .await
         .map(|(volumes, _)| volumes.into_iter().map(volume_row).collect())
         .map_err(Problem::from);
-    let notice = request.query("deleted").map(|id| format!("Volume {id} is being deleted."));
+    let notice = request
+        .query("deleted")
+        .filter(|id| crate::common::ids::is_well_formed(id, "vol"))
+        .map(|id| format!("Volume {id} is being deleted."));
     Page { shell: Shell::new(request, signed, "volumes"), volumes, problem, notice }
 }
 
