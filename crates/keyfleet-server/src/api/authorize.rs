@@ -213,12 +213,9 @@ pub(in crate::api) fn check(
     for (kind, name) in targets.iter().filter_map(|t| t.audit.as_ref()) {
         trail.note(kind, name);
     }
+    refuse_own_session_in_iam(principal, service)?;
     if principal.actor.is_own_session() && !own_session_may(service, action) {
-        return Err(match service {
-            // IAM answers such credentials as if it did not know them (it wants MFA).
-            Service::Iam => ApiError::from_auth(super::auth::AuthError::InvalidToken, service),
-            _ => service.denial(denial_message(principal, action, "*", Decision::ImplicitDeny)),
-        });
+        return Err(service.denial(denial_message(principal, action, "*", Decision::ImplicitDeny)));
     }
     let Some(policies) = &principal.policies else { return Ok(()) };
     for target in targets {
@@ -230,6 +227,14 @@ pub(in crate::api) fn check(
         }
     }
     Ok(())
+}
+
+/// GetSessionToken's credentials at IAM: answered as if IAM did not know them (it wants MFA).
+pub(in crate::api) fn refuse_own_session_in_iam(principal: &Principal, service: Service) -> Result<(), ApiError> {
+    match service == Service::Iam && principal.actor.is_own_session() {
+        true => Err(ApiError::from_auth(super::auth::AuthError::InvalidToken, service)),
+        false => Ok(()),
+    }
 }
 
 /// What GetSessionToken's credentials may do: no IAM, and of STS only AssumeRole (and

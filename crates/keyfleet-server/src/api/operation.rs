@@ -115,8 +115,9 @@ impl Authorization {
         Authorization::on(vec![target])
     }
 
-    /// No check at all: only for `sts:GetCallerIdentity`, which AWS answers whatever the
-    /// caller's policies say ("No permissions are required to perform this operation").
+    /// No check at all: for `sts:GetCallerIdentity`, which AWS answers whatever the caller's
+    /// policies say ("No permissions are required to perform this operation"), and
+    /// `sts:GetSessionToken`, which any identity may call for itself.
     pub fn none_required() -> Self {
         Authorization { checks: Vec::new(), noted: Vec::new() }
     }
@@ -206,6 +207,8 @@ pub async fn execute<O: Operation>(
     trail: &Trail,
     request: &<O::Protocol as Protocol>::Request,
 ) -> Result<O::Output> {
+    // GetSessionToken's credentials are no key to IAM: refused before IAM reads anything.
+    authorize::refuse_own_session_in_iam(ctx.principal, ctx.service)?;
     let input = O::decode(ctx, request)?;
     let authorization = O::authorization(ctx, &input).await?;
     for (kind, name) in &authorization.noted {

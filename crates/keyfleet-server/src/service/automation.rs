@@ -19,7 +19,8 @@ use super::parameters::{Parameters, PutParameter};
 use super::{Assertion, Error, Result, RunbookInput, now_ms};
 use crate::common::ids;
 use crate::store::{
-    AutomationRow, AutomationStatus, RunbookStep, Scope, StepExecution, StepStatus, Store, StoreError, WireName,
+    AutomationRow, AutomationStatus, PinnedRole, RunbookStep, Scope, StepExecution, StepStatus, Store, StoreError,
+    WireName,
 };
 
 /// The one built-in runbook.
@@ -56,13 +57,27 @@ pub struct StepCall {
     pub target: StepTarget,
 }
 
-/// Authorizes and audits one call of a step as the execution's caller (its ARN): without an
-/// `AutomationAssumeRole`, AWS runs every step with the caller's own permissions. Supplied by
-/// the API layer, which owns policies; `Err` is the denial's AWS code and message.
+/// Who an execution's steps act as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acting {
+    /// The caller who started it (its ARN): without an `AutomationAssumeRole`, AWS runs every
+    /// step with the caller's own permissions.
+    Caller(String),
+    /// A session of the role pinned at the start, named after the execution.
+    Role {
+        /// The role, as admitted.
+        role: PinnedRole,
+        /// The session's name: the execution id.
+        session: String,
+    },
+}
+
+/// Authorizes and audits one call of a step as whom the execution acts as. Supplied by the
+/// API layer, which owns policies; `Err` is the denial's AWS code and message.
 pub type StepGuard = Arc<
     dyn Fn(
             Scope,
-            String,
+            Acting,
             StepCall,
         ) -> std::pin::Pin<Box<dyn Future<Output = std::result::Result<(), (String, String)>> + Send>>
         + Send
@@ -90,13 +105,14 @@ fn step_calls(step: RunbookStep, instance_id: &str) -> Vec<StepCall> {
     }
 }
 
-/// Who an execution's steps act as: a session of its `AutomationAssumeRole` named after the
-/// execution (as Automation assumes it), or else the caller who started it.
-fn acting_as(row: &AutomationRow, parameters: &BTreeMap<String, Vec<String>>) -> String {
-    let role = parameters.get("AutomationAssumeRole").and_then(|v| v.first()).filter(|r| !r.is_empty());
-    match role.and_then(|arn| crate::service::sts::parse_role_arn(arn)) {
-        Some((account, _, name)) => format!("arn:aws:sts::{account}:assumed-role/{name}/{}", row.id),
-        None => row.executed_by.clone(),
+/// Who an execution's steps act as: a session of the role pinned when its start was admitted
+/// (named after the execution, as Automation names it), or else the caller who started it.
+/// An `AutomationAssumeRole` parameter alone, as executions stored before roles have it,
+/// never makes a step act as a role.
+fn acting_as(row: &AutomationRow) -> Acting {
+    match &row.assume_role {
+        Some(role) => Acting::Role { role: role.clone(), session: row.id.clone() },
+        None => Acting::Caller(row.executed_by.clone()),
     }
 }
 
@@ -133,6 +149,7 @@ impl Automation {
         document: &str,
         parameters: BTreeMap<String, Vec<String>>,
         caller: &str,
+        assume_role: Option<PinnedRole>,
     ) -> Result<String> {
         if document != RESET_ACCESS {
             return Err(Error::AutomationDefinitionNotFound(document.to_owned()));
@@ -161,6 +178,7 @@ impl Automation {
             start_ms: now_ms(),
             end_ms: None,
             executed_by: caller.to_owned(),
+            assume_role,
             owner,
             target: Some(instance_id.clone()),
         };
@@ -267,7 +285,7 @@ impl Automation {
             });
             self.save(scope, &mut row).await?;
             tokio::time::sleep(self.step_delay).await;
-            let acting = acting_as(&row, &params);
+            let acting = acting_as(&row);
             let result = match self.authorize_step(scope, &acting, step, &instance_id).await {
                 Ok(()) => self.execute(scope, step, &instance_id).await.map_err(|e| (self.describe)(e)),
                 Err(denied) => Err(denied),
@@ -303,12 +321,12 @@ impl Automation {
     async fn authorize_step(
         &self,
         scope: &Scope,
-        caller: &str,
+        acting: &Acting,
         step: RunbookStep,
         instance_id: &str,
     ) -> std::result::Result<(), (String, String)> {
         for call in step_calls(step, instance_id) {
-            (self.guard)(scope.clone(), caller.to_owned(), call).await?;
+            (self.guard)(scope.clone(), acting.clone(), call).await?;
         }
         Ok(())
     }

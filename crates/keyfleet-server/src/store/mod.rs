@@ -694,6 +694,17 @@ pub struct AutomationRow {
     pub owner: String,
     /// The instance it works on; one unfinished execution per instance.
     pub target: Option<String>,
+    /// The role it runs as, as admitted at its start.
+    pub assume_role: Option<PinnedRole>,
+}
+
+/// A role pinned by ARN and by the id it had when it was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedRole {
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    pub arn: String,
+    /// `AROA…`.
+    pub role_id: String,
 }
 
 /// What a put found.

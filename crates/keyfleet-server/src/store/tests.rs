@@ -767,6 +767,7 @@ fn execution(id: &str, target: &str, status: AutomationStatus) -> AutomationRow 
         executed_by: "arn:aws:iam::111122223333:root".into(),
         owner: "replica-a".into(),
         target: Some(target.into()),
+        assume_role: Some(PinnedRole { arn: "arn:aws:iam::111122223333:role/rescue".into(), role_id: "AROAX".into() }),
     }
 }
 

@@ -428,3 +428,50 @@ fn reset_access_runs_as_the_automation_assume_role() {
     assert_eq!(event["userIdentity"]["arn"], format!("arn:aws:sts::{account}:assumed-role/rescue/{execution}"));
     assert_eq!(event["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"], "rescue");
 }
+
+/// The role an execution runs as is pinned at its start: one deleted and made again under the
+/// same name, with the same trust and policies, is another role, and the remaining steps fail.
+#[test]
+fn an_execution_does_not_run_as_a_role_made_again_under_its_name() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let args = vec!["--automation-step-delay-ms".to_owned(), "3000".to_owned()];
+    let server = TestServer::start_with(Options { args, ..Options::default() });
+    let (instance, _) = launch_and_lose_key(&server);
+    let account = json(&server.aws_ok("sts get-caller-identity"))["Account"].as_str().unwrap().to_owned();
+    let file = |name: &str, text: &str| {
+        let path = server.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        format!("file://{}", path.display())
+    };
+    let trust = file(
+        "trust.json",
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ssm.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    let everything =
+        file("all.json", r#"{"Statement":[{"Effect":"Allow","Action":["ec2:*","ssm:*"],"Resource":"*"}]}"#);
+    let make_role = || {
+        server.aws_ok(&format!("iam create-role --role-name rescue --assume-role-policy-document {trust}"));
+        server.aws_ok(&format!(
+            "iam put-role-policy --role-name rescue --policy-name all --policy-document {everything}"
+        ));
+    };
+    make_role();
+    let out = server.aws_ok(&format!(
+        "ssm start-automation-execution --document-name AWSSupport-ResetAccess \
+         --parameters InstanceId={instance},AutomationAssumeRole=arn:aws:iam::{account}:role/rescue"
+    ));
+    let execution = json(&out)["AutomationExecutionId"].as_str().unwrap().to_owned();
+    wait_for_step(&server, &execution, "stopInstance");
+    server.aws_ok("iam delete-role-policy --role-name rescue --policy-name all");
+    server.aws_ok("iam delete-role --role-name rescue");
+    make_role();
+    let ended = wait_for_end(&server, &execution);
+    assert_eq!(ended["AutomationExecutionStatus"], "Failed", "{ended}");
+    let failure = ended["FailureMessage"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains(&format!("The provided role: arn:aws:iam::{account}:role/rescue can't be assumed.")),
+        "{failure}"
+    );
+}

@@ -12,11 +12,11 @@ use crate::api::operation::{Authorization, Json11, Operation, find};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
 use crate::service::RunbookInput;
 use crate::service::audit::{Actor, ApiCall, Audit, Identity, RoleSession};
-use crate::service::automation::{StepCall, StepGuard, StepTarget};
+use crate::service::automation::{Acting, StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
 use crate::service::sts::Assumer;
-use crate::store::{AutomationRow, StepExecution, StepStatus, WireName};
+use crate::store::{AutomationRow, PinnedRole, StepExecution, StepStatus, WireName};
 use crate::store::{Scope, UnitOfWork};
 
 pub(crate) struct StartAutomationExecution;
@@ -46,6 +46,12 @@ impl Operation for StartAutomationExecution {
         let definition = format!("{document}:$DEFAULT");
         let on = Authorization::on_one(Target::ssm_resource(&ctx.scope, "automation-definition", &definition));
         Ok(match assume_role(parameters) {
+            // A malformed ARN is answered as such, not as a PassRole denial on it.
+            Some(role) if crate::service::sts::parse_role_arn(role).is_none() => {
+                return Err(
+                    crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleMalformed).into()
+                );
+            }
             Some(role) => {
                 let passed = Target::role_arn(role).with_key("iam:PassedToService", AUTOMATION_SOURCE);
                 on.and_as("iam:PassRole", vec![passed])
@@ -55,11 +61,12 @@ impl Operation for StartAutomationExecution {
     }
 
     async fn call(ctx: &Context<'_>, (document, parameters): Self::Input) -> Result<String, ApiError> {
-        if let Some(role) = assume_role(&parameters) {
-            admit_automation(ctx, role).await?;
-        }
+        let pinned = match assume_role(&parameters) {
+            Some(role) => Some(admit_automation(ctx, role).await?),
+            None => None,
+        };
         let caller = ctx.principal.actor.arn();
-        Ok(ctx.state.automation.start(&ctx.scope, &document, parameters, &caller).await?)
+        Ok(ctx.state.automation.start(&ctx.scope, &document, parameters, &caller, pinned).await?)
     }
 
     fn encode(_: &Context<'_>, id: String) -> Value {
@@ -254,14 +261,19 @@ fn counters(steps: &[Value]) -> Value {
     })
 }
 
-/// Checks each call of an Automation step as the execution's caller, with the policies the
-/// caller has now, and records it in the audit log as the caller's (invoked by SSM).
+/// Checks each call of an Automation step as whom the execution acts as (its role's session,
+/// or its caller), with the policies that identity has now, and records it in the audit log
+/// as that identity's (invoked by SSM).
 pub fn step_guard(iam: Arc<Iam>, instances: Arc<Instances>, audit: Arc<Audit>) -> StepGuard {
-    Arc::new(move |scope: Scope, caller: String, call: StepCall| {
+    Arc::new(move |scope: Scope, acting: Acting, call: StepCall| {
         let (iam, instances, audit) = (iam.clone(), instances.clone(), audit.clone());
         Box::pin(async move {
-            let outcome = check_step(&iam, &instances, &scope, &caller, &call).await;
-            let Ok(Some(actor)) = actor_of(&iam, &caller).await else { return outcome };
+            let actor = actor_of(&iam, &scope, &acting).await;
+            let outcome = match &actor {
+                Ok(actor) => check_step(&iam, &instances, &scope, actor, &call).await,
+                Err(refusal) => Err(refusal.clone()),
+            };
+            let Ok(actor) = actor else { return outcome };
             let (service, event_name) = call.action.split_once(':').unwrap_or(("", call.action));
             let (event_source, read_only) = if service == "ssm" {
                 (Service::Ssm, find(super::OPERATIONS, event_name).is_some_and(|e| e.read_only))
@@ -303,8 +315,8 @@ fn assume_role(parameters: &BTreeMap<String, Vec<String>>) -> Option<&str> {
 }
 
 /// Whether Automation may act as `role` for the caller: a role of the caller's own account
-/// whose trust policy admits Systems Manager.
-async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<(), ApiError> {
+/// whose trust policy admits Systems Manager; the role, pinned by its id, if so.
+async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<PinnedRole, ApiError> {
     let unusable = || crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleUnusable);
     let Some((account, ..)) = crate::service::sts::parse_role_arn(role) else {
         return Err(crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleMalformed).into());
@@ -312,16 +324,8 @@ async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<(), ApiError>
     if account != ctx.scope.account {
         return Err(unusable().into());
     }
-    let assumer = Assumer::Service { name: AUTOMATION_SOURCE, account: &ctx.scope.account };
-    let request = crate::service::sts::AssumeRole {
-        role_arn: role.to_owned(),
-        session_name: String::new(),
-        duration_seconds: None,
-        external_id: None,
-        context: Default::default(),
-    };
-    match ctx.state.iam.admit(assumer, &request).await {
-        Ok(_) => Ok(()),
+    match admit_as_automation(&ctx.state.iam, account, role).await {
+        Ok(found) => Ok(PinnedRole { arn: role.to_owned(), role_id: found.role_id }),
         Err(crate::service::Error::StsAccessDenied { .. } | crate::service::Error::StsValidation(_)) => {
             Err(unusable().into())
         }
@@ -329,19 +333,34 @@ async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<(), ApiError>
     }
 }
 
+/// The role, if its trust policy admits Systems Manager acting in `account` now.
+async fn admit_as_automation(iam: &Iam, account: &str, role: &str) -> crate::service::Result<crate::store::RoleRow> {
+    let assumer = Assumer::Service { name: AUTOMATION_SOURCE, account };
+    let request = crate::service::sts::AssumeRole {
+        role_arn: role.to_owned(),
+        session_name: String::new(),
+        duration_seconds: None,
+        external_id: None,
+        context: Default::default(),
+    };
+    iam.admit(assumer, &request).await
+}
+
+/// A step's denial or failure, as its AWS code and message.
+type StepRefusal = (String, String);
+
+fn internal(e: &dyn std::fmt::Display) -> StepRefusal {
+    let e = ApiError::internal(e);
+    (e.code.to_string(), e.message)
+}
+
 async fn check_step(
     iam: &Iam,
     instances: &Instances,
     scope: &Scope,
-    caller: &str,
+    actor: &Actor,
     call: &StepCall,
-) -> Result<(), (String, String)> {
-    let internal = |e: &dyn std::fmt::Display| {
-        let e = ApiError::internal(e);
-        (e.code.to_string(), e.message)
-    };
-    let actor = actor_of(iam, caller).await.map_err(|e| internal(&e))?;
-    let actor = actor.ok_or_else(|| internal(&format!("unknown caller {caller}")))?;
+) -> Result<(), StepRefusal> {
     let policies = iam.policies_of_identity(&actor.account, &actor.identity).await.map_err(|e| internal(&e))?;
     let target = match &call.target {
         StepTarget::Any => Target::any(),
@@ -354,30 +373,48 @@ async fn check_step(
     };
     let service = if call.action.starts_with("ssm:") { Service::Ssm } else { Service::Ec2 };
     // Automation calls the other services from inside AWS, over TLS.
-    let principal = Principal { actor, policies, source_ip: AUTOMATION_SOURCE.to_owned(), secure_transport: true };
+    let principal =
+        Principal { actor: actor.clone(), policies, source_ip: AUTOMATION_SOURCE.to_owned(), secure_transport: true };
     authorize::check(&principal, service, scope, &Trail::default(), call.action, &[target])
         .map_err(|e| (e.code.to_string(), e.message))
 }
 
-/// The caller an execution records, back from its ARN (`…:user/NAME`, `…:root`, or a role's
-/// session `arn:aws:sts::…:assumed-role/ROLE/SESSION`, whose role must still be there).
-async fn actor_of(iam: &Iam, arn: &str) -> crate::service::Result<Option<Actor>> {
+/// Whom a step acts as, now: the pinned role's session while the role is the one pinned (same
+/// id) and still trusts Systems Manager, as Automation assumes it again for each step; or the
+/// caller recorded by ARN (`…:user/NAME`, `…:root`, or a role session of the caller's own).
+async fn actor_of(iam: &Iam, scope: &Scope, acting: &Acting) -> Result<Actor, StepRefusal> {
     let actor = |account: &str, identity| Actor { account: account.to_owned(), identity, access_key_id: String::new() };
+    let arn = match acting {
+        Acting::Role { role, session } => {
+            let refused = || ("AccessDenied".to_owned(), format!("The provided role: {} can't be assumed.", role.arn));
+            let found = match admit_as_automation(iam, &scope.account, &role.arn).await {
+                Ok(found) if found.role_id == role.role_id => found,
+                Ok(_)
+                | Err(crate::service::Error::StsAccessDenied { .. } | crate::service::Error::StsValidation(_)) => {
+                    return Err(refused());
+                }
+                Err(other) => return Err(internal(&other)),
+            };
+            let session =
+                RoleSession { role: found.name, path: found.path, role_id: found.role_id, session: session.clone() };
+            return Ok(actor(&scope.account, Identity::Role(session)));
+        }
+        Acting::Caller(arn) => arn,
+    };
+    let unknown = || internal(&format!("unknown caller {arn}"));
     if let Some(rest) = arn.strip_prefix("arn:aws:sts::") {
-        let Some((account, who)) = rest.split_once(':') else { return Ok(None) };
-        let Some((role, session)) = who.strip_prefix("assumed-role/").and_then(|r| r.split_once('/')) else {
-            return Ok(None);
-        };
-        let Ok(found) = iam.role(account, role).await else { return Ok(None) };
+        let (account, who) = rest.split_once(':').ok_or_else(unknown)?;
+        let (role, session) = who.strip_prefix("assumed-role/").and_then(|r| r.split_once('/')).ok_or_else(unknown)?;
+        let found = iam.role(account, role).await.map_err(|_| unknown())?;
         let session =
             RoleSession { role: found.name, path: found.path, role_id: found.role_id, session: session.into() };
-        return Ok(Some(actor(account, Identity::Role(session))));
+        return Ok(actor(account, Identity::Role(session)));
     }
-    let Some((account, who)) = arn.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(':')) else {
-        return Ok(None);
-    };
-    Ok(match who {
-        "root" => Some(actor(account, Identity::Root)),
-        other => other.strip_prefix("user/").map(|user| actor(account, Identity::User(user.to_owned()))),
-    })
+    let (account, who) = arn.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(':')).ok_or_else(unknown)?;
+    match who {
+        "root" => Ok(actor(account, Identity::Root)),
+        other => {
+            other.strip_prefix("user/").map(|user| actor(account, Identity::User(user.to_owned()))).ok_or_else(unknown)
+        }
+    }
 }

@@ -164,8 +164,10 @@ fn aws_principal(name: &str) -> Result<Principal, PolicyError> {
 impl TrustStatement {
     fn applies(&self, caller: Caller<'_>, request: &Request<'_>) -> bool {
         let action = request.action.to_ascii_lowercase();
+        // A Deny of `*` covers services too; an Allow of `*` admits AWS principals only.
+        let named = |p: &Principal| p.admits(caller) || (self.effect == Effect::Deny && *p == Principal::Anyone);
         self.actions.iter().any(|p| super::wildcard_match(&p.to_ascii_lowercase(), &action))
-            && self.principals.iter().any(|p| p.admits(caller))
+            && self.principals.iter().any(named)
             && self.conditions.iter().all(|c| c.holds(request.context))
     }
 }
@@ -220,6 +222,15 @@ mod tests {
         assert_eq!(decide(&ssm, Caller::Service("ec2.amazonaws.com")), Decision::ImplicitDeny);
         assert_eq!(decide(&ssm, ALICE), Decision::ImplicitDeny);
         assert_eq!(decide(&trust(r#""*""#), ALICE), Decision::Allow);
+    }
+
+    #[test]
+    fn a_deny_of_anyone_covers_services() {
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ssm.amazonaws.com"},"Action":"sts:AssumeRole"},
+                      {"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole"}]}"#;
+        let policy = TrustPolicy::parse(doc).unwrap();
+        assert_eq!(decide(&policy, Caller::Service("ssm.amazonaws.com")), Decision::ExplicitDeny);
+        assert_eq!(decide(&trust(r#""*""#), Caller::Service("ssm.amazonaws.com")), Decision::ImplicitDeny);
     }
 
     #[test]

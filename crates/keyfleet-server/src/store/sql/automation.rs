@@ -16,6 +16,11 @@ fn automation_row(r: &AnyRow) -> Result<AutomationRow, StoreError> {
         executed_by: r.get("executed_by"),
         owner: r.get("owner"),
         target: r.get("target"),
+        assume_role: match (r.get::<Option<String>, _>("assume_role_arn"), r.get::<Option<String>, _>("assume_role_id"))
+        {
+            (Some(arn), Some(role_id)) => Some(PinnedRole { arn, role_id }),
+            _ => None,
+        },
     })
 }
 
@@ -75,8 +80,9 @@ impl AutomationStore for SqlStore {
     async fn save_execution(&self, scope: &Scope, row: &AutomationRow) -> Result<(), StoreError> {
         let saved = sqlx::query(
             "INSERT INTO automation_executions (id, account, region, document, status, parameters, steps, outputs, failure,
-                                                start_ms, end_ms, executed_by, owner, target)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                                start_ms, end_ms, executed_by, owner, target, assume_role_arn,
+                                                assume_role_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, steps = excluded.steps, outputs = excluded.outputs,
                                             failure = excluded.failure, end_ms = excluded.end_ms, owner = excluded.owner",
         )
@@ -94,6 +100,8 @@ impl AutomationStore for SqlStore {
         .bind(&row.executed_by)
         .bind(&row.owner)
         .bind(&row.target)
+        .bind(row.assume_role.as_ref().map(|r| r.arn.as_str()))
+        .bind(row.assume_role.as_ref().map(|r| r.role_id.as_str()))
         .execute(&mut *self.writer.acquire().await?)
         .await;
         // A unique violation here is the partial index: another unfinished execution
@@ -103,7 +111,8 @@ impl AutomationStore for SqlStore {
 
     async fn execution(&self, scope: &Scope, id: &str) -> Result<Option<AutomationRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target,
+                    assume_role_arn, assume_role_id
              FROM automation_executions WHERE account = $1 AND region = $2 AND id = $3",
         )
         .bind(&scope.account)
@@ -116,7 +125,8 @@ impl AutomationStore for SqlStore {
 
     async fn executions(&self, scope: &Scope) -> Result<Vec<AutomationRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target
+            "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target,
+                    assume_role_arn, assume_role_id
              FROM automation_executions WHERE account = $1 AND region = $2 ORDER BY start_ms, id",
         )
         .bind(&scope.account)
@@ -132,7 +142,7 @@ impl AutomationStore for SqlStore {
     ) -> Result<Vec<(Scope, AutomationRow)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, document, status, parameters, steps, outputs, failure, start_ms, end_ms, executed_by, owner, target,
-                    account, region
+                    assume_role_arn, assume_role_id, account, region
              FROM automation_executions WHERE end_ms IS NULL ORDER BY start_ms",
         )
         .fetch_all(&self.pool)

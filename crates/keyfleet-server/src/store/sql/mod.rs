@@ -49,7 +49,7 @@ use super::{
     AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
 };
 use super::{
-    AttachOutcome, DeleteRoleOutcome, ManagedPolicyRow, ManagedPolicyStore, PolicyChange, PolicyVersionRow,
+    AttachOutcome, DeleteRoleOutcome, ManagedPolicyRow, ManagedPolicyStore, PinnedRole, PolicyChange, PolicyVersionRow,
     PrincipalKind, RoleRow, RoleStore, SessionIssuer, SessionRow, SessionStore,
 };
 
