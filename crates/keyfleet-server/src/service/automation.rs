@@ -57,6 +57,23 @@ pub struct StepCall {
     pub target: StepTarget,
 }
 
+/// A new execution's id and the role it runs as, decided before it starts (the role is
+/// admitted for this very execution).
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// A UUID ([`Execution::new_id`]).
+    pub id: String,
+    /// The role pinned for it.
+    pub assume_role: Option<PinnedRole>,
+}
+
+impl Execution {
+    /// An execution id.
+    pub fn new_id() -> String {
+        ids::request_id()
+    }
+}
+
 /// Who an execution's steps act as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acting {
@@ -149,7 +166,7 @@ impl Automation {
         document: &str,
         parameters: BTreeMap<String, Vec<String>>,
         caller: &str,
-        assume_role: Option<PinnedRole>,
+        execution: Execution,
     ) -> Result<String> {
         if document != RESET_ACCESS {
             return Err(Error::AutomationDefinitionNotFound(document.to_owned()));
@@ -168,7 +185,7 @@ impl Automation {
         all.entry("EC2RescueInstanceType".into()).or_insert_with(|| vec!["t2.small".into()]);
         all.entry("AutomationAssumeRole".into()).or_insert_with(|| vec![String::new()]);
         let row = AutomationRow {
-            id: ids::request_id(),
+            id: execution.id,
             document: document.to_owned(),
             status: AutomationStatus::InProgress,
             parameters: serde_json::to_value(&all).unwrap_or_default().to_string(),
@@ -178,7 +195,7 @@ impl Automation {
             start_ms: now_ms(),
             end_ms: None,
             executed_by: caller.to_owned(),
-            assume_role,
+            assume_role: execution.assume_role,
             owner,
             target: Some(instance_id.clone()),
         };

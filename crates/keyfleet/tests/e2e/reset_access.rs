@@ -336,7 +336,20 @@ fn reset_access_runs_as_the_automation_assume_role() {
         format!("file://{}", path.display())
     };
     let ssm = trust("ssm.amazonaws.com");
-    server.aws_ok(&format!("iam create-role --role-name rescue --assume-role-policy-document {ssm}"));
+    // The trust policy the Systems Manager User Guide recommends for Automation roles.
+    let recommended = server.dir.path().join("trust-recommended.json");
+    std::fs::write(
+        &recommended,
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"ssm.amazonaws.com"}},"Action":"sts:AssumeRole",
+                "Condition":{{"StringEquals":{{"aws:SourceAccount":"{account}"}},"ArnLike":{{"aws:SourceArn":"arn:aws:ssm:*:{account}:automation-execution/*"}}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    server.aws_ok(&format!(
+        "iam create-role --role-name rescue --assume-role-policy-document file://{}",
+        recommended.display()
+    ));
     server.aws_ok(&format!("iam create-role --role-name weak --assume-role-policy-document {ssm}"));
     let ec2 = trust("ec2.amazonaws.com");
     server.aws_ok(&format!("iam create-role --role-name untrusting --assume-role-policy-document {ec2}"));

@@ -12,7 +12,7 @@ use crate::api::operation::{Authorization, Json11, Operation, find};
 use crate::api::protocol::json11::{JsonInput, epoch_seconds};
 use crate::service::RunbookInput;
 use crate::service::audit::{Actor, ApiCall, Audit, Identity, RoleSession};
-use crate::service::automation::{Acting, StepCall, StepGuard, StepTarget};
+use crate::service::automation::{Acting, Execution, StepCall, StepGuard, StepTarget};
 use crate::service::iam::Iam;
 use crate::service::instances::Instances;
 use crate::service::sts::Assumer;
@@ -61,12 +61,14 @@ impl Operation for StartAutomationExecution {
     }
 
     async fn call(ctx: &Context<'_>, (document, parameters): Self::Input) -> Result<String, ApiError> {
-        let pinned = match assume_role(&parameters) {
-            Some(role) => Some(admit_automation(ctx, role).await?),
+        let id = Execution::new_id();
+        let assume_role = match assume_role(&parameters) {
+            Some(role) => Some(admit_automation(ctx, role, &id).await?),
             None => None,
         };
         let caller = ctx.principal.actor.arn();
-        Ok(ctx.state.automation.start(&ctx.scope, &document, parameters, &caller, pinned).await?)
+        let execution = Execution { id, assume_role };
+        Ok(ctx.state.automation.start(&ctx.scope, &document, parameters, &caller, execution).await?)
     }
 
     fn encode(_: &Context<'_>, id: String) -> Value {
@@ -316,7 +318,7 @@ fn assume_role(parameters: &BTreeMap<String, Vec<String>>) -> Option<&str> {
 
 /// Whether Automation may act as `role` for the caller: a role of the caller's own account
 /// whose trust policy admits Systems Manager; the role, pinned by its id, if so.
-async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<PinnedRole, ApiError> {
+async fn admit_automation(ctx: &Context<'_>, role: &str, execution: &str) -> Result<PinnedRole, ApiError> {
     let unusable = || crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleUnusable);
     let Some((account, ..)) = crate::service::sts::parse_role_arn(role) else {
         return Err(crate::service::Error::InvalidAutomationParameters(RunbookInput::AssumeRoleMalformed).into());
@@ -324,7 +326,7 @@ async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<PinnedRole, A
     if account != ctx.scope.account {
         return Err(unusable().into());
     }
-    match admit_as_automation(&ctx.state.iam, account, role).await {
+    match admit_as_automation(&ctx.state.iam, &ctx.scope, role, execution).await {
         Ok(found) => Ok(PinnedRole { arn: role.to_owned(), role_id: found.role_id }),
         Err(crate::service::Error::StsAccessDenied { .. } | crate::service::Error::StsValidation(_)) => {
             Err(unusable().into())
@@ -333,15 +335,24 @@ async fn admit_automation(ctx: &Context<'_>, role: &str) -> Result<PinnedRole, A
     }
 }
 
-/// The role, if its trust policy admits Systems Manager acting in `account` now.
-async fn admit_as_automation(iam: &Iam, account: &str, role: &str) -> crate::service::Result<crate::store::RoleRow> {
-    let assumer = Assumer::Service { name: AUTOMATION_SOURCE, account };
+/// The role, if its trust policy admits Systems Manager acting in the scope's account now,
+/// for `execution` (its ARN is `aws:SourceArn`, as AWS's recommended trust policy checks).
+async fn admit_as_automation(
+    iam: &Iam,
+    scope: &Scope,
+    role: &str,
+    execution: &str,
+) -> crate::service::Result<crate::store::RoleRow> {
+    let assumer = Assumer::Service { name: AUTOMATION_SOURCE, account: &scope.account };
+    let mut context = crate::service::policy::ConditionContext::default();
+    let source = format!("arn:aws:ssm:{}:{}:automation-execution/{execution}", scope.region, scope.account);
+    context.add("aws:SourceArn", source);
     let request = crate::service::sts::AssumeRole {
         role_arn: role.to_owned(),
-        session_name: String::new(),
+        session_name: execution.to_owned(),
         duration_seconds: None,
         external_id: None,
-        context: Default::default(),
+        context,
     };
     iam.admit(assumer, &request).await
 }
@@ -387,7 +398,7 @@ async fn actor_of(iam: &Iam, scope: &Scope, acting: &Acting) -> Result<Actor, St
     let arn = match acting {
         Acting::Role { role, session } => {
             let refused = || ("AccessDenied".to_owned(), format!("The provided role: {} can't be assumed.", role.arn));
-            let found = match admit_as_automation(iam, &scope.account, &role.arn).await {
+            let found = match admit_as_automation(iam, scope, &role.arn, session).await {
                 Ok(found) if found.role_id == role.role_id => found,
                 Ok(_)
                 | Err(crate::service::Error::StsAccessDenied { .. } | crate::service::Error::StsValidation(_)) => {

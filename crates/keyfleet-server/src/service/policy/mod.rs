@@ -3,7 +3,7 @@
 //!
 //! Supported: `Effect`; `Action`/`NotAction` and `Resource`/`NotResource` with `*` and `?`
 //! wildcards (actions match case-insensitively, resources case-sensitively); `Condition`
-//! with the string, IP-address, `Null` and `Bool` operators, their `IfExists` forms, and the
+//! with the string, ARN, IP-address, `Null` and `Bool` operators, their `IfExists` forms, and the
 //! `ForAnyValue:`/`ForAllValues:` set qualifiers. Anything else is refused when the policy
 //! is stored, so a policy never means less than its author thought.
 
@@ -62,6 +62,8 @@ enum Operator {
     StringNotEqualsIgnoreCase,
     StringLike,
     StringNotLike,
+    ArnLike,
+    ArnNotLike,
     IpAddress,
     NotIpAddress,
     Bool,
@@ -257,9 +259,10 @@ fn parse_conditions(block: &serde_json::Map<String, Value>) -> Result<Vec<Condit
 /// The condition keys keyfleet fills in some request (lowercase compare: names are
 /// case-insensitive). A condition on any other key would be silently false (or, negated,
 /// silently true), so a policy that names one is refused instead.
-const EVALUATED_KEYS: [&str; 15] = [
+const EVALUATED_KEYS: [&str; 16] = [
     "iam:passedtoservice",
     "aws:sourceaccount",
+    "aws:sourcearn",
     "sts:externalid",
     "sts:rolesessionname",
     "aws:sourceip",
@@ -289,6 +292,9 @@ fn operator(name: &str) -> Option<Operator> {
         "StringNotEqualsIgnoreCase" => Operator::StringNotEqualsIgnoreCase,
         "StringLike" => Operator::StringLike,
         "StringNotLike" => Operator::StringNotLike,
+        // ArnEquals is ArnLike: both match each of the six parts with wildcards.
+        "ArnLike" | "ArnEquals" => Operator::ArnLike,
+        "ArnNotLike" | "ArnNotEquals" => Operator::ArnNotLike,
         "IpAddress" => Operator::IpAddress,
         "NotIpAddress" => Operator::NotIpAddress,
         "Bool" => Operator::Bool,
@@ -324,6 +330,7 @@ impl Operator {
             Operator::StringNotEquals
                 | Operator::StringNotEqualsIgnoreCase
                 | Operator::StringNotLike
+                | Operator::ArnNotLike
                 | Operator::NotIpAddress
         )
     }
@@ -336,6 +343,7 @@ impl Operator {
                 value.eq_ignore_ascii_case(pattern)
             }
             Operator::StringLike | Operator::StringNotLike => wildcard_match(pattern, value),
+            Operator::ArnLike | Operator::ArnNotLike => arn_match(pattern, value),
             Operator::IpAddress | Operator::NotIpAddress => {
                 value.parse::<IpAddr>().is_ok_and(|ip| crate::common::cidr::contains(pattern, ip))
             }
@@ -349,6 +357,14 @@ impl Operator {
         let any = patterns.iter().any(|p| self.matches(value, p));
         if self.negated() { !any } else { any }
     }
+}
+
+/// IAM's ARN comparison: the six colon-separated parts each matched with wildcards, so a `*`
+/// never spans a colon.
+fn arn_match(pattern: &str, value: &str) -> bool {
+    let patterns: Vec<&str> = pattern.splitn(6, ':').collect();
+    let values: Vec<&str> = value.splitn(6, ':').collect();
+    patterns.len() == 6 && values.len() == 6 && patterns.iter().zip(&values).all(|(p, v)| wildcard_match(p, v))
 }
 
 impl Condition {

@@ -218,3 +218,16 @@ fn condition_keys_keyfleet_never_fills_are_refused() {
         "Condition": {"StringEquals": {"AWS:ResourceTag/Env": "x", "aws:sourceip": "1.2.3.4", "aws:SecureTransport": "true"}}}]});
     assert!(Policy::parse(&doc.to_string()).is_ok());
 }
+
+#[test]
+fn arn_like_matches_each_part_alone() {
+    let doc = serde_json::json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*",
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:ssm:*:111122223333:automation-execution/*"}}}});
+    let at = |arn: &str| decide(doc.clone(), "sts:AssumeRole", "*", &context(&[("aws:SourceArn", arn)]));
+    assert_eq!(at("arn:aws:ssm:us-east-1:111122223333:automation-execution/e-1"), Decision::Allow);
+    assert_eq!(at("arn:aws:ssm:us-east-1:444455556666:automation-execution/e-1"), Decision::ImplicitDeny);
+    // `*` in the region does not reach across a colon into the account.
+    assert_eq!(at("arn:aws:ssm:us-east-1:x:111122223333:automation-execution/e"), Decision::ImplicitDeny);
+    assert_eq!(at("not-an-arn"), Decision::ImplicitDeny);
+    assert_eq!(decide(doc, "sts:AssumeRole", "*", &ConditionContext::default()), Decision::ImplicitDeny);
+}
