@@ -4,6 +4,7 @@
 
 use super::authorize::Target;
 use super::error::ApiError;
+use super::iam::refuse_unimplemented;
 use super::operation::{Authorization, AwsQuery, Endpoint, Operation};
 use super::protocol::aws_query;
 use super::protocol::ec2_query::{Accepted, QueryParams};
@@ -65,18 +66,6 @@ impl Operation for GetCallerIdentity {
                 w.text("Arn", &who.arn).text("UserId", &who.user_id).text("Account", &who.account);
             }),
         )
-    }
-}
-
-/// Refuses a parameter keyfleet does not implement (session policies, tags, MFA), rather than
-/// issuing credentials that mean more than asked.
-fn refuse_unimplemented(p: &QueryParams, action: &'static str, accepted: &[Accepted]) -> Result<(), ApiError> {
-    match p.first_unaccepted(accepted) {
-        Some(parameter) => Err(ApiError::bad_request(
-            "ValidationError",
-            format!("The parameter {parameter} of {action} is not supported by keyfleet."),
-        )),
-        None => Ok(()),
     }
 }
 

@@ -279,15 +279,21 @@ impl Iam {
     /// Finds a user's access key and opens its secret, for signature verification.
     pub async fn resolve_access_key(&self, id: &str) -> Result<Option<ResolvedKey>> {
         let Some(row) = self.store.access_key(id).await? else { return Ok(None) };
-        let secret = self.master_key.open(&row.sealed_secret, &secret_context(&row.id)).map_err(Error::Secret)?;
-        let secret =
-            String::from_utf8(secret.to_vec()).map_err(|_| Error::Secret(super::envelope::EnvelopeError::Corrupt))?;
+        let secret = self.open_secret(&row.sealed_secret, &secret_context(&row.id))?;
         Ok(Some(ResolvedKey {
             account: row.account,
             user: Some(row.user_name).filter(|u| !u.is_empty()),
-            secret: Zeroizing::new(secret),
+            secret,
             active: row.status == AccessKeyStatus::Active,
         }))
+    }
+
+    /// A secret sealed under the master key for `context`, opened as text.
+    pub(super) fn open_secret(&self, sealed: &str, context: &str) -> Result<Zeroizing<String>> {
+        let secret = self.master_key.open(sealed, context).map_err(Error::Secret)?;
+        let text =
+            String::from_utf8(secret.to_vec()).map_err(|_| Error::Secret(super::envelope::EnvelopeError::Corrupt))?;
+        Ok(Zeroizing::new(text))
     }
 
     /// A user's inline policies and the default versions of those attached to it, parsed,

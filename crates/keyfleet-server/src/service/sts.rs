@@ -4,7 +4,6 @@
 //! which only a digest is kept. Requests signed with it must carry the token, and are refused
 //! once it expires.
 
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::audit::{Actor, Identity, RoleSession};
@@ -293,7 +292,7 @@ fn secret_context(access_key_id: &str) -> String {
 }
 
 fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    super::console::hash(token)
 }
 
 #[cfg(test)]

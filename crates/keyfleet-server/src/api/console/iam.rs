@@ -142,7 +142,8 @@ async fn load_user(request: &ConsoleRequest<'_>, signed: &Signed, name: &str) ->
     Ok(UserView { name: user.name, arn, created: timestamp(user.created_ms), keys, password, policies })
 }
 
-fn pretty(document: &str) -> String {
+/// A policy document indented for a text area (as given when it is not JSON).
+pub(super) fn pretty(document: &str) -> String {
     serde_json::from_str::<serde_json::Value>(document)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())

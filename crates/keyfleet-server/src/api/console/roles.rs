@@ -6,6 +6,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::iam::pretty;
 use super::pages::{Problem, Shell};
 use super::session::{self, Signed};
 use super::{ConsoleRequest, call_iam, render, see_other};
@@ -164,13 +165,6 @@ fn policy_name(policy: &ManagedPolicy) -> String {
         ManagedPolicy::Aws(aws, _) => format!("{} (AWS managed)", aws.name),
         ManagedPolicy::Local(row) => row.name.clone(),
     }
-}
-
-fn pretty(document: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(document)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| document.to_owned())
 }
 
 async fn role_page(request: &ConsoleRequest<'_>, signed: &Signed, name: &str, problem: Option<Problem>) -> RolePage {

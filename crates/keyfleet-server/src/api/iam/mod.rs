@@ -582,7 +582,11 @@ fn page_end(w: &mut XmlWriter, next: Option<&str>) {
 }
 
 /// Refuses a parameter keyfleet does not implement, rather than answering as if it did.
-fn refuse_unimplemented(p: &QueryParams, action: &'static str, accepted: &[Accepted]) -> Result<(), ApiError> {
+pub(in crate::api) fn refuse_unimplemented(
+    p: &QueryParams,
+    action: &'static str,
+    accepted: &[Accepted],
+) -> Result<(), ApiError> {
     match p.first_unaccepted(accepted) {
         Some(parameter) => {
             Err(crate::service::Error::IamValidation(crate::service::IamInvalid::Unsupported { action, parameter })
