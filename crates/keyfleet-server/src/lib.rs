@@ -279,7 +279,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         Instances::new(
             store.clone(),
             runtime,
-            replica,
+            replica.clone(),
             config.instance_lease,
             config.instance_quota,
             (network.clone(), security_groups.clone()),
@@ -304,9 +304,11 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     ));
     automation.resume().await?;
     automation.spawn_poller();
+    let stacks = Arc::new(service::cloudformation::Stacks::new(store.clone(), replica));
     let state = Arc::new(api::AppState {
         parameters,
         automation,
+        stacks: stacks.clone(),
         instance_connect,
         key_pairs: KeyPairs::new(
             store.clone(),
@@ -325,6 +327,8 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         limits: api::Limits::new(config.rate_limit, config.rate_burst),
         dev: config.dev,
     });
+    // Stacks make their resources with the API's own operations, so they start once it exists.
+    stacks.start(Arc::new(api::cloudformation::resources::Handlers::new(Arc::downgrade(&state))));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;

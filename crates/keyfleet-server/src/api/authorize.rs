@@ -26,6 +26,8 @@ pub enum Service {
     InstanceConnect,
     /// CloudTrail (JSON 1.1).
     CloudTrail,
+    /// CloudFormation (Query/XML).
+    CloudFormation,
 }
 
 impl Service {
@@ -38,6 +40,7 @@ impl Service {
             Service::Ssm => "ssm.amazonaws.com",
             Service::InstanceConnect => "ec2-instance-connect.amazonaws.com",
             Service::CloudTrail => "cloudtrail.amazonaws.com",
+            Service::CloudFormation => "cloudformation.amazonaws.com",
         }
     }
 
@@ -48,7 +51,9 @@ impl Service {
                 format!("You are not authorized to perform this operation. {message}"),
                 StatusCode::FORBIDDEN,
             ),
-            Service::Iam | Service::Sts => ApiError::custom("AccessDenied", message, StatusCode::FORBIDDEN),
+            Service::Iam | Service::Sts | Service::CloudFormation => {
+                ApiError::custom("AccessDenied", message, StatusCode::FORBIDDEN)
+            }
             Service::Ssm | Service::CloudTrail => {
                 ApiError::custom("AccessDeniedException", message, StatusCode::BAD_REQUEST)
             }
@@ -125,6 +130,11 @@ impl Target {
     pub fn ssm_resource(scope: &Scope, kind: &str, name: &str) -> Self {
         let arn = format!("arn:aws:ssm:{}:{}:{kind}/{name}", scope.region, scope.account);
         Target::new(arn, ("AWS::SSM::ManagedInstance", name)).without_audit()
+    }
+
+    /// A CloudFormation stack: its id, or `…:stack/NAME/*` for a name.
+    pub fn stack(arn: String, name: &str) -> Self {
+        Target::new(arn, ("AWS::CloudFormation::Stack", name))
     }
 
     /// `arn:aws:iam::ACCOUNT:user/NAME`.

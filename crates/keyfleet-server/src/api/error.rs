@@ -554,6 +554,20 @@ impl From<Error> for ApiError {
                 StatusCode::FORBIDDEN,
             ),
             Error::StsValidation(why) => Self::bad_request("ValidationError", sts_invalid_message(why)),
+            Error::StackInvalid(why) => Self::bad_request("ValidationError", why.to_string()),
+            Error::StackExists(name) => {
+                Self::bad_request("AlreadyExistsException", format!("Stack [{name}] already exists"))
+            }
+            Error::StackNotFound(name) => {
+                Self::bad_request("ValidationError", format!("Stack with id {name} does not exist"))
+            }
+            Error::StackEventsNotFound(name) => {
+                Self::bad_request("ValidationError", format!("Stack [{name}] does not exist"))
+            }
+            Error::InsufficientCapabilities(capability) => Self::bad_request(
+                "InsufficientCapabilitiesException",
+                format!("Requires capabilities : [{capability}]"),
+            ),
             Error::PasswordPolicyViolation => Self::bad_request(
                 "PasswordPolicyViolation",
                 "Password should have a minimum length of 8 and at least three of: an uppercase letter, a lowercase letter, a number, a symbol.",
@@ -616,7 +630,7 @@ impl ApiError {
     /// Query services (IAM, STS) and the JSON ones with their own codes for session tokens.
     pub fn from_auth(error: AuthError, service: crate::api::authorize::Service) -> Self {
         use crate::api::authorize::Service;
-        let json = !matches!(service, Service::Iam | Service::Sts);
+        let json = !matches!(service, Service::Iam | Service::Sts | Service::CloudFormation);
         match error {
             AuthError::ExpiredToken | AuthError::InvalidToken if service == Service::Ec2 => error.into(),
             AuthError::ExpiredToken => Self::new(

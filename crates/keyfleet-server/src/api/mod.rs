@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod cloudformation;
 pub mod cloudtrail;
 mod console;
 pub mod ec2;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub parameters: Arc<Parameters>,
     /// Automation runbooks.
     pub automation: Arc<Automation>,
+    /// CloudFormation stacks.
+    pub stacks: Arc<crate::service::cloudformation::Stacks>,
     /// EC2 Instance Connect.
     pub instance_connect: InstanceConnect,
     /// Readiness.

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod automation;
 pub mod aws_policies;
+pub mod cloudformation;
 pub mod console;
 pub mod envelope;
 pub mod filter;
@@ -307,6 +308,23 @@ pub enum StsInvalid {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A stack request CloudFormation refuses (`ValidationError`, its own message).
+    #[error("{0}")]
+    StackInvalid(cloudformation::StackInvalid),
+    /// A live stack has this name (`AlreadyExistsException`).
+    #[error("stack {0:?} already exists")]
+    StackExists(String),
+    /// No stack by this name or id (`ValidationError` "Stack with id … does not exist").
+    #[error("stack {0:?} does not exist")]
+    StackNotFound(String),
+    /// No stack by this name or id, as `DescribeStackEvents` says it ("Stack [...] does not
+    /// exist").
+    #[error("stack {0:?} does not exist")]
+    StackEventsNotFound(String),
+    /// The template's IAM resources need a capability the request lacks
+    /// (`InsufficientCapabilitiesException`).
+    #[error("requires capability {0}")]
+    InsufficientCapabilities(&'static str),
     /// A key pair with this name exists in the scope (`InvalidKeyPair.Duplicate`).
     #[error("key pair {0:?} already exists")]
     KeyPairDuplicate(String),

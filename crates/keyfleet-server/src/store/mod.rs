@@ -8,6 +8,7 @@
 
 pub mod sql;
 mod sqlite;
+mod stacks;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -16,6 +17,10 @@ pub use writer::{Held, UnitOfWork};
 
 pub use crate::common::wire::WireName;
 pub use keyfleet_keys::KeyType;
+pub use stacks::{
+    OnFailure, PendingUpdate, ResourceStatus, StackEvent, StackOutput, StackParameter, StackRecord, StackResource,
+    StackRow, StackStatus,
+};
 
 use std::collections::BTreeMap;
 
@@ -1094,6 +1099,7 @@ pub trait Store:
     + InstanceStore
     + ParameterStore
     + AutomationStore
+    + StackStore
     + IamStore
     + RoleStore
     + ManagedPolicyStore
@@ -1111,6 +1117,7 @@ impl<T> Store for T where
         + InstanceStore
         + ParameterStore
         + AutomationStore
+        + StackStore
         + IamStore
         + RoleStore
         + ManagedPolicyStore
@@ -1370,6 +1377,49 @@ pub trait AutomationStore: Send + Sync + 'static {
     ) -> Result<Vec<(Scope, AutomationRow)>, StoreError>;
 }
 
+/// CloudFormation stacks and their events.
+#[async_trait]
+pub trait StackStore: Send + Sync + 'static {
+    /// Adds a stack; [`StoreError::Duplicate`] when a live stack has its name.
+    async fn insert_stack(&self, scope: &Scope, row: &StackRow) -> Result<(), StoreError>;
+
+    /// A stack by its id, or the live stack of a name.
+    async fn stack(&self, scope: &Scope, name_or_id: &str) -> Result<Option<StackRow>, StoreError>;
+
+    /// Every stack of a scope, deleted ones too, oldest first.
+    async fn stacks(&self, scope: &Scope) -> Result<Vec<StackRow>, StoreError>;
+
+    /// Writes `row` if the stack is still in `expected` status and held by `row.owner` (or by
+    /// nobody); false if another writer got there first.
+    async fn save_stack(&self, scope: &Scope, row: &StackRow, expected: StackStatus) -> Result<bool, StoreError>;
+
+    /// Claims an in-progress stack for `owner` until `until_ms`, if nobody holds it or its
+    /// holder's lease ended before `expired_before_ms`. True if `owner` now holds it.
+    async fn claim_stack(
+        &self,
+        scope: &Scope,
+        id: &str,
+        owner: &str,
+        until_ms: i64,
+        expired_before_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a stack to be deleted once its current operation stops.
+    async fn request_stack_delete(&self, scope: &Scope, id: &str) -> Result<(), StoreError>;
+
+    /// Whether [`StackStore::request_stack_delete`] was called for it.
+    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
+
+    /// Stacks some runner has work on, in every scope.
+    async fn stacks_in_progress(&self) -> Result<Vec<(Scope, StackRow)>, StoreError>;
+
+    /// Appends an event.
+    async fn add_stack_event(&self, stack_id: &str, event: &StackEvent) -> Result<(), StoreError>;
+
+    /// A stack's events, newest first.
+    async fn stack_events(&self, stack_id: &str) -> Result<Vec<StackEvent>, StoreError>;
+}
+
 /// IAM users, access keys and inline policies.
 #[async_trait]
 pub trait IamStore: Send + Sync + 'static {
@@ -1589,7 +1639,7 @@ pub trait Maintenance: Send + Sync + 'static {
 pub mod prelude {
     pub use super::{
         AuditStore as _, AutomationStore as _, ConsoleStore as _, IamStore as _, InstanceStore as _, KeyPairStore as _,
-        Maintenance as _, ParameterStore as _, Store, TagStore as _,
+        Maintenance as _, ParameterStore as _, StackStore as _, Store, TagStore as _,
     };
 }
 

@@ -21,6 +21,22 @@ impl JsonInput {
         }
     }
 
+    /// A request made inside keyfleet (CloudFormation's resource handlers).
+    pub fn from_map(members: Map<String, Value>) -> Self {
+        JsonInput(members)
+    }
+
+    /// Overwrites every string member before the input is dropped: for an input that
+    /// carried a secret (a private key put into Parameter Store).
+    pub fn wipe(mut self) {
+        use zeroize::Zeroize;
+        for value in self.0.values_mut() {
+            if let Value::String(text) = value {
+                text.zeroize();
+            }
+        }
+    }
+
     /// The members as a JSON object for the audit log, secrets redacted.
     pub fn audit_json(&self) -> Value {
         let redacted =

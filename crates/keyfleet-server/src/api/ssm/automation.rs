@@ -343,13 +343,37 @@ async fn admit_as_automation(
     role: &str,
     execution: &str,
 ) -> crate::service::Result<crate::store::RoleRow> {
-    let assumer = Assumer::Service { name: AUTOMATION_SOURCE, account: &scope.account };
-    let mut context = crate::service::policy::ConditionContext::default();
     let source = format!("arn:aws:ssm:{}:{}:automation-execution/{execution}", scope.region, scope.account);
-    context.add("aws:SourceArn", source);
+    let service = AssumingService { principal: AUTOMATION_SOURCE, source_arn: Some(source) };
+    admit_for_service(iam, scope, role, &service, execution).await
+}
+
+/// An AWS service that assumes a role for a caller: its principal, and the `aws:SourceArn`
+/// of what it acts for.
+#[derive(Debug, Clone)]
+pub(crate) struct AssumingService {
+    /// `ssm.amazonaws.com`, `cloudformation.amazonaws.com`.
+    pub principal: &'static str,
+    /// The execution's or stack's ARN.
+    pub source_arn: Option<String>,
+}
+
+/// The role, if its trust policy admits `service` acting in the scope's account now.
+pub(crate) async fn admit_for_service(
+    iam: &Iam,
+    scope: &Scope,
+    role: &str,
+    service: &AssumingService,
+    session: &str,
+) -> crate::service::Result<crate::store::RoleRow> {
+    let assumer = Assumer::Service { name: service.principal, account: &scope.account };
+    let mut context = crate::service::policy::ConditionContext::default();
+    if let Some(source) = &service.source_arn {
+        context.add("aws:SourceArn", source.clone());
+    }
     let request = crate::service::sts::AssumeRole {
         role_arn: role.to_owned(),
-        session_name: execution.to_owned(),
+        session_name: session.to_owned(),
         duration_seconds: None,
         external_id: None,
         context,
@@ -358,7 +382,7 @@ async fn admit_as_automation(
 }
 
 /// A step's denial or failure, as its AWS code and message.
-type StepRefusal = (String, String);
+pub(crate) type StepRefusal = (String, String);
 
 fn internal(e: &dyn std::fmt::Display) -> StepRefusal {
     let e = ApiError::internal(e);
@@ -394,11 +418,29 @@ async fn check_step(
 /// id) and still trusts Systems Manager, as Automation assumes it again for each step; or the
 /// caller recorded by ARN (`…:user/NAME`, `…:root`, or a role session of the caller's own).
 async fn actor_of(iam: &Iam, scope: &Scope, acting: &Acting) -> Result<Actor, StepRefusal> {
+    let service = match acting {
+        Acting::Role { session, .. } => AssumingService {
+            principal: AUTOMATION_SOURCE,
+            source_arn: Some(format!("arn:aws:ssm:{}:{}:automation-execution/{session}", scope.region, scope.account)),
+        },
+        Acting::Caller(_) => AssumingService { principal: AUTOMATION_SOURCE, source_arn: None },
+    };
+    acting_actor(iam, scope, acting, &service).await
+}
+
+/// Whom `acting` is now, for calls `service` makes: the pinned role's session while the role
+/// is the one pinned (same id) and still trusts the service, or the caller recorded by ARN.
+pub(crate) async fn acting_actor(
+    iam: &Iam,
+    scope: &Scope,
+    acting: &Acting,
+    service: &AssumingService,
+) -> Result<Actor, StepRefusal> {
     let actor = |account: &str, identity| Actor { account: account.to_owned(), identity, access_key_id: String::new() };
     let arn = match acting {
         Acting::Role { role, session } => {
             let refused = || ("AccessDenied".to_owned(), format!("The provided role: {} can't be assumed.", role.arn));
-            let found = match admit_as_automation(iam, scope, &role.arn, session).await {
+            let found = match admit_for_service(iam, scope, &role.arn, service, session).await {
                 Ok(found) if found.role_id == role.role_id => found,
                 Ok(_)
                 | Err(crate::service::Error::StsAccessDenied { .. } | crate::service::Error::StsValidation(_)) => {

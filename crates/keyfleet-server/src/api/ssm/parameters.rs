@@ -124,7 +124,7 @@ impl Operation for GetParameter {
     }
 }
 
-pub(super) struct GetParameters;
+pub(crate) struct GetParameters;
 
 impl Operation for GetParameters {
     type Protocol = Json11;

@@ -25,6 +25,7 @@ mod parameters;
 mod roles;
 mod security_groups;
 mod sessions;
+mod stacks;
 mod tags;
 
 use std::collections::HashMap;
