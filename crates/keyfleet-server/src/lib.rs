@@ -72,6 +72,8 @@ pub struct ServerConfig {
     pub instance_connect_ttl: std::time::Duration,
     /// A pause before every automation step (tests use it to stop the server mid-run).
     pub automation_step_delay: std::time::Duration,
+    /// A pause before each resource of a stack (tests that stop the server mid-stack).
+    pub stack_step_delay: std::time::Duration,
     /// This replica's id; by default one made at the first start and kept in the data dir.
     /// Replicas that share a data dir (for instance takeover) each need their own.
     pub replica_id: Option<String>,
@@ -132,6 +134,7 @@ impl ServerConfig {
             master_key_file: None,
             instance_connect_ttl: service::instance_connect::DEFAULT_TTL,
             automation_step_delay: std::time::Duration::ZERO,
+            stack_step_delay: std::time::Duration::ZERO,
             replica_id: None,
             instance_lease: service::instances::DEFAULT_LEASE,
             instance_quota: service::instances::DEFAULT_INSTANCE_QUOTA,
@@ -304,7 +307,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     ));
     automation.resume().await?;
     automation.spawn_poller();
-    let stacks = Arc::new(service::cloudformation::Stacks::new(store.clone(), replica));
+    let stacks = Arc::new(service::cloudformation::Stacks::new(store.clone(), replica, config.stack_step_delay));
     let state = Arc::new(api::AppState {
         parameters,
         automation,

@@ -561,6 +561,8 @@ fn wire_names_round_trip() {
     round_trips::<AutomationStatus>();
     round_trips::<AccessKeyStatus>();
     round_trips::<ParameterType>();
+    round_trips::<StackStatus>();
+    round_trips::<ResourceStatus>();
     for key_type in [KeyType::Rsa, KeyType::Ed25519] {
         assert_eq!(KeyType::parse(key_type.as_str()), Some(key_type));
     }
@@ -1071,4 +1073,96 @@ for_each_backend!(sessions_are_found_until_long_expired, |s: Arc<dyn Store>| asy
     s.insert_session(&SessionRow { issuer: SessionIssuer::Root, ..session("ASIANEW", 1000) }, 100).await.unwrap();
     assert_eq!(s.session("ASIAOLD").await.unwrap(), None, "expired before the horizon");
     assert_eq!(s.session("ASIANEW").await.unwrap().map(|r| r.issuer), Some(SessionIssuer::Root));
+});
+
+fn stack(id: &str, name: &str, status: StackStatus) -> StackRow {
+    StackRow {
+        id: id.into(),
+        name: name.into(),
+        status,
+        created_ms: id.len() as i64,
+        deleted_ms: None,
+        owner: String::new(),
+        lease_ms: 0,
+        record: StackRecord {
+            template_body: "Resources: {}".into(),
+            caller: "arn:aws:iam::111122223333:root".into(),
+            resources: vec![StackResource {
+                logical_id: "Key".into(),
+                kind: "AWS::EC2::KeyPair".into(),
+                physical_id: Some("k".into()),
+                status: ResourceStatus::CreateComplete,
+                reason: None,
+                updated_ms: 5,
+                attributes: serde_json::Map::from_iter([("KeyPairId".to_owned(), serde_json::json!("key-1"))]),
+                properties: serde_json::json!({"KeyName": "k"}),
+                retain: false,
+            }],
+            on_failure: Some(OnFailure::Rollback),
+            ..StackRecord::default()
+        },
+    }
+}
+
+for_each_backend!(one_live_stack_per_name_and_saves_check_the_status, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let mut first = stack("arn:stack/a/1", "a", StackStatus::CreateInProgress);
+    s.insert_stack(&sc, &first).await.unwrap();
+    assert!(matches!(
+        s.insert_stack(&sc, &stack("arn:stack/a/2", "a", StackStatus::CreateInProgress)).await,
+        Err(StoreError::Duplicate)
+    ));
+    s.insert_stack(&scope("eu-west-1"), &stack("arn:stack/a/3", "a", StackStatus::CreateInProgress)).await.unwrap();
+    assert_eq!(s.stack(&sc, "a").await.unwrap().unwrap(), first, "the document round-trips");
+    assert_eq!(s.stack(&sc, "arn:stack/a/1").await.unwrap().unwrap().name, "a");
+
+    // A save checks the status it expects; a stale writer loses.
+    first.status = StackStatus::CreateComplete;
+    assert!(s.save_stack(&sc, &first, StackStatus::CreateInProgress).await.unwrap());
+    assert!(!s.save_stack(&sc, &first, StackStatus::CreateInProgress).await.unwrap());
+    assert!(s.stacks_in_progress().await.unwrap().iter().all(|(_, r)| r.id != first.id));
+
+    // Deleted, the name is free again and the old stack is found by its id only.
+    first.status = StackStatus::DeleteComplete;
+    first.deleted_ms = Some(9);
+    assert!(s.save_stack(&sc, &first, StackStatus::CreateComplete).await.unwrap());
+    assert!(s.stack(&sc, "a").await.unwrap().is_none());
+    s.insert_stack(&sc, &stack("arn:stack/a/4", "a", StackStatus::CreateInProgress)).await.unwrap();
+    assert_eq!(s.stack(&sc, "arn:stack/a/1").await.unwrap().unwrap().status, StackStatus::DeleteComplete);
+    assert_eq!(s.stacks(&sc).await.unwrap().len(), 2);
+});
+
+for_each_backend!(a_stack_is_run_by_one_replica_until_its_lease_ends, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let row = stack("arn:stack/b/1", "b", StackStatus::CreateInProgress);
+    s.insert_stack(&sc, &row).await.unwrap();
+    assert!(s.claim_stack(&sc, &row.id, "replica-a", 1_000, 0).await.unwrap());
+    assert!(!s.claim_stack(&sc, &row.id, "replica-b", 2_000, 500).await.unwrap(), "held until 1000");
+    assert!(s.claim_stack(&sc, &row.id, "replica-a", 2_000, 500).await.unwrap(), "the holder renews");
+    assert!(s.claim_stack(&sc, &row.id, "replica-b", 9_000, 2_001).await.unwrap(), "taken over once it lapsed");
+    let mut stale = row.clone();
+    stale.owner = "replica-a".into();
+    stale.status = StackStatus::RollbackInProgress;
+    assert!(!s.save_stack(&sc, &stale, StackStatus::CreateInProgress).await.unwrap(), "a former holder cannot write");
+    assert!(s.stacks_in_progress().await.unwrap().iter().any(|(scope, r)| r.id == row.id && *scope == sc));
+
+    assert!(!s.stack_delete_requested(&sc, &row.id).await.unwrap());
+    s.request_stack_delete(&sc, &row.id).await.unwrap();
+    assert!(s.stack_delete_requested(&sc, &row.id).await.unwrap());
+
+    for n in 0..3 {
+        let event = StackEvent {
+            event_id: format!("e-{n}"),
+            timestamp_ms: n,
+            logical_id: "b".into(),
+            physical_id: Some(row.id.clone()),
+            kind: "AWS::CloudFormation::Stack".into(),
+            status: "CREATE_IN_PROGRESS".into(),
+            reason: None,
+            properties: None,
+        };
+        s.add_stack_event(&row.id, &event).await.unwrap();
+    }
+    let ids: Vec<String> = s.stack_events(&row.id).await.unwrap().into_iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, ["e-2", "e-1", "e-0"], "newest first");
 });

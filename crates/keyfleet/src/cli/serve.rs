@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// Milliseconds to pause before each automation step (for tests that stop the server mid-run).
     #[arg(long, default_value_t = 0, hide = true)]
     automation_step_delay_ms: u64,
+    /// Milliseconds to pause before each resource of a stack (for tests that stop the server
+    /// mid-stack).
+    #[arg(long, default_value_t = 0, hide = true)]
+    stack_step_delay_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +139,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         master_key_file: args.master_key_file,
         instance_connect_ttl: std::time::Duration::from_secs(args.instance_connect_ttl),
         automation_step_delay: std::time::Duration::from_millis(args.automation_step_delay_ms),
+        stack_step_delay: std::time::Duration::from_millis(args.stack_step_delay_ms),
         replica_id: args.replica_id,
         instance_lease: std::time::Duration::from_secs(args.instance_lease_seconds),
         instance_quota: args.instance_quota,

@@ -10,7 +10,7 @@ use crate::support::{Options, TestServer, json, require};
 
 const TOOLS: [&str; 4] = ["aws", "ssh", "ssh-keygen", "bwrap"];
 
-fn ssh(server: &TestServer, key: &std::path::Path, ip: &str, command: &str) -> std::process::Output {
+pub(crate) fn ssh(server: &TestServer, key: &std::path::Path, ip: &str, command: &str) -> std::process::Output {
     Command::new("ssh")
         .args([
             "-o",

@@ -232,10 +232,10 @@ impl Env<'_> {
         if let Some(value) = bound.get(name) {
             return Ok(text_of(value));
         }
-        if let Some((resource, attribute)) = name.split_once('.') {
-            if self.template.resource(resource).is_some() {
-                return Ok(text_of(&self.attribute(resource, attribute)?));
-            }
+        if let Some((resource, attribute)) = name.split_once('.')
+            && self.template.resource(resource).is_some()
+        {
+            return Ok(text_of(&self.attribute(resource, attribute)?));
         }
         match self.reference(name)? {
             Some(Value::Array(_)) => Err(function_error(format!("Fn::Sub: {name} is a list, not a string"))),

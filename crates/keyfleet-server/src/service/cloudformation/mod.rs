@@ -251,12 +251,15 @@ pub struct Stacks {
     replica: String,
     provisioner: OnceLock<Arc<dyn Provisioner>>,
     running: Mutex<BTreeSet<String>>,
+    /// A pause before each resource (tests stop the server in the middle of a stack).
+    step_delay: std::time::Duration,
 }
 
 impl Stacks {
-    /// Stacks on `store`, run by `replica`. Nothing runs until [`Stacks::start`].
-    pub fn new(store: Arc<dyn Store>, replica: String) -> Self {
-        Stacks { store, replica, provisioner: OnceLock::new(), running: Mutex::new(BTreeSet::new()) }
+    /// Stacks on `store`, run by `replica`, pausing `step_delay` before each resource.
+    /// Nothing runs until [`Stacks::start`].
+    pub fn new(store: Arc<dyn Store>, replica: String, step_delay: std::time::Duration) -> Self {
+        Stacks { store, replica, provisioner: OnceLock::new(), running: Mutex::new(BTreeSet::new()), step_delay }
     }
 
     /// Starts running stacks with `provisioner` (supplied once the API exists).
@@ -690,10 +693,10 @@ fn declared_names(template: &Template) -> BTreeSet<String> {
 
 /// The resources whose condition holds, each after everything it refers to or depends on
 /// (template order among equals); unresolved names and cycles are errors.
-fn creation_order<'t>(
-    template: &'t Template,
+fn creation_order(
+    template: &Template,
     included: impl Fn(&template::ResourceDecl) -> bool,
-) -> Result<Vec<&'t template::ResourceDecl>> {
+) -> Result<Vec<&template::ResourceDecl>> {
     let names = declared_names(template);
     let mut needs: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut unresolved = BTreeSet::new();
@@ -807,10 +810,10 @@ fn imports(env: &Env<'_>) -> Vec<String> {
         match value {
             Value::Array(items) => items.iter().for_each(|i| walk(i, env, found, depth + 1)),
             Value::Object(map) => {
-                if let (1, Some(argument)) = (map.len(), map.get("Fn::ImportValue")) {
-                    if let Ok(Some(name)) = env.resolve(argument) {
-                        found.insert(text_of(&name));
-                    }
+                if let (1, Some(argument)) = (map.len(), map.get("Fn::ImportValue"))
+                    && let Ok(Some(name)) = env.resolve(argument)
+                {
+                    found.insert(text_of(&name));
                 }
                 map.values().for_each(|v| walk(v, env, found, depth + 1));
             }

@@ -147,6 +147,9 @@ impl Run<'_> {
 
     /// Renews the lease; stops if the stack was taken or must be deleted.
     async fn checkpoint(&mut self, row: &StackRow, deletable: bool) -> Step<()> {
+        if !self.stacks.step_delay.is_zero() {
+            tokio::time::sleep(self.stacks.step_delay).await;
+        }
         match self.stacks.claim(self.scope, &row.id).await {
             Ok(true) => {}
             _ => return Err(Stop::Lost),
@@ -247,8 +250,7 @@ impl Run<'_> {
             .map_err(|_| Stop::Failed(row.name.clone()))?;
         let exported = self.exports_of_others(row).await;
         let exports: BTreeMap<String, String> = exported.iter().map(|(n, (v, _))| (n.clone(), v.clone())).collect();
-        let zones: Vec<String> =
-            crate::service::network::zones(&self.scope.region).iter().map(|z| z.name.clone()).collect();
+        let zones = self.zones();
         for decl in order {
             self.checkpoint(row, creating).await?;
             let resources = self.provisioned(row);
@@ -306,6 +308,11 @@ impl Run<'_> {
             imports(&env)
         };
         Ok(())
+    }
+
+    /// The region's Availability Zones, for `Fn::GetAZs`.
+    fn zones(&self) -> Vec<String> {
+        crate::service::network::zones(&self.scope.region).into_iter().map(|z| z.name).collect()
     }
 
     fn provisioned(&self, row: &StackRow) -> BTreeMap<String, Provisioned> {
@@ -471,7 +478,7 @@ impl Run<'_> {
                 conditions: &conditions,
                 resources: &resources,
                 exports: &exports,
-                zones: &[],
+                zones: &self.zones(),
             };
             evaluate_outputs(&env)
         });

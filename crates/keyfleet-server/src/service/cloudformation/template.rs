@@ -211,10 +211,10 @@ impl Template {
         if sections.contains_key("Rules") {
             return Err(format_error("keyfleet does not implement the Rules section."));
         }
-        if let Some(version) = sections.get("AWSTemplateFormatVersion") {
-            if version.as_str() != Some("2010-09-09") {
-                return Err(format_error(format!("'{}' is not a valid template version.", text_of(version))));
-            }
+        if let Some(version) = sections.get("AWSTemplateFormatVersion")
+            && version.as_str() != Some("2010-09-09")
+        {
+            return Err(format_error(format!("'{}' is not a valid template version.", text_of(version))));
         }
         let description = match sections.get("Description") {
             None => None,
@@ -477,10 +477,10 @@ fn declare_output(name: &str, decl: &Value) -> Result<OutputDecl> {
 
 /// The body as JSON: read as JSON when it is an object, else as YAML.
 fn read_document(body: &str) -> Result<Value> {
-    if body.trim_start().starts_with('{') {
-        if let Ok(value) = serde_json::from_str::<Value>(body) {
-            return Ok(value);
-        }
+    if body.trim_start().starts_with('{')
+        && let Ok(value) = serde_json::from_str::<Value>(body)
+    {
+        return Ok(value);
     }
     let documents = Yaml::load_from_str(body).map_err(|e| format_error(format!("YAML not well-formed. {e}")))?;
     let mut documents = documents.into_iter();
@@ -539,15 +539,15 @@ fn yaml_to_json(node: &Yaml<'_>, depth: usize) -> Result<Value> {
                 .ok_or_else(|| format_error(format!("Unsupported YAML tag !{}", tag.suffix)))?;
             let mut argument = yaml_to_json(inner, depth + 1)?;
             // `!GetAtt Resource.Attribute` is the string form of the two-element list.
-            if function == "Fn::GetAtt" {
-                if let Value::String(text) = &argument {
-                    let (resource, attribute) = text.split_once('.').ok_or_else(|| {
-                        format_error(format!(
-                            "Template error: every Fn::GetAtt object requires two non-empty parameters ({text})"
-                        ))
-                    })?;
-                    argument = Value::Array(vec![resource.into(), attribute.into()]);
-                }
+            if function == "Fn::GetAtt"
+                && let Value::String(text) = &argument
+            {
+                let (resource, attribute) = text.split_once('.').ok_or_else(|| {
+                    format_error(format!(
+                        "Template error: every Fn::GetAtt object requires two non-empty parameters ({text})"
+                    ))
+                })?;
+                argument = Value::Array(vec![resource.into(), attribute.into()]);
             }
             Value::Object(Map::from_iter([(function.to_owned(), argument)]))
         }
