@@ -23,6 +23,8 @@ enum Wire {
     Iam(&'static str),
     /// STS's (`Version=2011-06-15`).
     Sts(&'static str),
+    /// CloudFormation's (`Version=2010-05-15`).
+    Cfn(&'static str),
     /// JSON 1.1: the `X-Amz-Target` and the body.
     Json(&'static str, &'static str),
 }
@@ -517,6 +519,44 @@ const CASES: &[(&str, Wire)] = &[
     ("ssm_unknown_operation", Wire::Json("AmazonSSM.PutUniverse", r#"{}"#)),
     ("ssm_not_json", Wire::Json("AmazonSSM.GetParameter", "not json")),
     ("cloudtrail_lookup_events_bad_max", Wire::Json("CloudTrail_20131101.LookupEvents", r#"{"MaxResults": 99}"#)),
+    // Template: {"Parameters": {"Name": {"Type": "String", "Default": "/app/x", "NoEcho": true}},
+    //  "Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": {"Ref": "Name"},
+    //  "Type": "String", "Value": "v"}}}}
+    (
+        "cfn_validate_template",
+        Wire::Cfn(
+            "Action=ValidateTemplate&TemplateBody=%7B%22Parameters%22%3A%7B%22Name%22%3A%7B%22Type%22%3A%22String%22%2C%22Default%22%3A%22%2Fapp%2Fx%22%2C%22NoEcho%22%3Atrue%7D%7D%2C%22Resources%22%3A%7B%22P%22%3A%7B%22Type%22%3A%22AWS%3A%3ASSM%3A%3AParameter%22%2C%22Properties%22%3A%7B%22Name%22%3A%7B%22Ref%22%3A%22Name%22%7D%2C%22Type%22%3A%22String%22%2C%22Value%22%3A%22v%22%7D%7D%7D%7D",
+        ),
+    ),
+    (
+        "cfn_validate_template_unknown_type",
+        Wire::Cfn("Action=ValidateTemplate&TemplateBody=Resources%3A%0A%20%20A%3A%0A%20%20%20%20Type%3A%20AWS%3A%3ANope%3A%3AThing%0A"),
+    ),
+    (
+        "cfn_create_stack",
+        Wire::Cfn(
+            "Action=CreateStack&StackName=app&TemplateBody=%7B%22Parameters%22%3A%7B%22Name%22%3A%7B%22Type%22%3A%22String%22%2C%22Default%22%3A%22%2Fapp%2Fx%22%2C%22NoEcho%22%3Atrue%7D%7D%2C%22Resources%22%3A%7B%22P%22%3A%7B%22Type%22%3A%22AWS%3A%3ASSM%3A%3AParameter%22%2C%22Properties%22%3A%7B%22Name%22%3A%7B%22Ref%22%3A%22Name%22%7D%2C%22Type%22%3A%22String%22%2C%22Value%22%3A%22v%22%7D%7D%7D%7D",
+        ),
+    ),
+    (
+        "cfn_create_stack_needs_capability",
+        Wire::Cfn(
+            "Action=CreateStack&StackName=rescue&TemplateURL=https%3A%2F%2Fs3.amazonaws.com%2Fawssupport-ssm.us-east-2%2Fcfn%2FEC2Rescue%2FAWSSupport-EC2RescueRole.template",
+        ),
+    ),
+    ("cfn_get_template", Wire::Cfn("Action=GetTemplate&StackName=app")),
+    ("cfn_update_stack_missing", Wire::Cfn("Action=UpdateStack&StackName=nope&UsePreviousTemplate=true")),
+    ("cfn_describe_stacks_missing", Wire::Cfn("Action=DescribeStacks&StackName=nope")),
+    ("cfn_list_stacks_deleted", Wire::Cfn("Action=ListStacks&StackStatusFilter.member.1=DELETE_COMPLETE")),
+    ("cfn_describe_stack_events_missing", Wire::Cfn("Action=DescribeStackEvents&StackName=nope")),
+    (
+        "cfn_describe_stack_resource_missing",
+        Wire::Cfn("Action=DescribeStackResource&StackName=nope&LogicalResourceId=P"),
+    ),
+    ("cfn_describe_stack_resources_missing", Wire::Cfn("Action=DescribeStackResources&StackName=nope")),
+    ("cfn_list_stack_resources_missing", Wire::Cfn("Action=ListStackResources&StackName=nope")),
+    ("cfn_list_exports", Wire::Cfn("Action=ListExports")),
+    ("cfn_delete_stack_missing", Wire::Cfn("Action=DeleteStack&StackName=nope")),
     (
         "cloudtrail_lookup_events_two_attributes",
         Wire::Json(
@@ -551,6 +591,7 @@ fn request(wire: &Wire, key_id: &str) -> Request<Body> {
         Wire::Ec2(f) => form("2016-11-15", f),
         Wire::Iam(f) => form("2010-05-08", f),
         Wire::Sts(f) => form("2011-06-15", f),
+        Wire::Cfn(f) => form("2010-05-15", f),
         Wire::Json(target, body) => Request::post("/")
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", *target)
@@ -571,6 +612,7 @@ fn normalize(body: &str) -> String {
             .into_iter()
             .chain(["groupId", "securityGroupRuleId", "securityGroupArn", "securityGroupRuleArn"])
             .chain(["RoleId", "PolicyId", "UpdateDate", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"])
+            .chain(["StackId"])
     {
         xml = replace_element(&xml, element);
     }
@@ -657,7 +699,7 @@ async fn every_case_matches_its_golden_file() {
 /// Every operation of every table has a case, so a new action cannot land without one.
 #[test]
 fn every_operation_has_a_case() {
-    use keyfleet_server::api::{cloudtrail, ec2, iam, instance_connect, ssm, sts};
+    use keyfleet_server::api::{cloudformation, cloudtrail, ec2, iam, instance_connect, ssm, sts};
     let names: Vec<&str> = ec2::ACTIONS
         .iter()
         .map(|e| e.name)
@@ -666,10 +708,11 @@ fn every_operation_has_a_case() {
         .chain(ssm::OPERATIONS.iter().map(|e| e.name))
         .chain(instance_connect::OPERATIONS.iter().map(|e| e.name))
         .chain(cloudtrail::OPERATIONS.iter().map(|e| e.name))
+        .chain(cloudformation::ACTIONS.iter().map(|e| e.name))
         .collect();
     let covered = |name: &str| {
         CASES.iter().any(|(_, wire)| match wire {
-            Wire::Ec2(form) | Wire::Iam(form) | Wire::Sts(form) => {
+            Wire::Ec2(form) | Wire::Iam(form) | Wire::Sts(form) | Wire::Cfn(form) => {
                 form.starts_with(&format!("Action={name}&")) || *form == format!("Action={name}")
             }
             Wire::Json(target, _) => target.ends_with(&format!(".{name}")),
