@@ -530,7 +530,9 @@ const CASES: &[(&str, Wire)] = &[
     ),
     (
         "cfn_validate_template_unknown_type",
-        Wire::Cfn("Action=ValidateTemplate&TemplateBody=Resources%3A%0A%20%20A%3A%0A%20%20%20%20Type%3A%20AWS%3A%3ANope%3A%3AThing%0A"),
+        Wire::Cfn(
+            "Action=ValidateTemplate&TemplateBody=Resources%3A%0A%20%20A%3A%0A%20%20%20%20Type%3A%20AWS%3A%3ANope%3A%3AThing%0A",
+        ),
     ),
     (
         "cfn_create_stack",

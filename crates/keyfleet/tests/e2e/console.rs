@@ -948,3 +948,92 @@ fn the_roles_page_creates_a_role_for_automation_and_attaches_policies() {
     });
     server.aws_err("iam get-role --role-name EC2Rescue", "NoSuchEntity");
 }
+
+/// Seed 004's console steps: CloudFormation → Create stack from the EC2Rescue template's S3
+/// URL with a stack name and the IAM acknowledgement; the stack's page follows it to
+/// CREATE_COMPLETE and shows the AssumeRole output, whose ARN Automation's execute form
+/// takes; the run succeeds as that role. Then a pasted template that fails rolls back, and
+/// the stack is deleted from its page.
+#[test]
+fn the_stacks_pages_create_the_rescue_role_stack_and_its_output_runs_reset_access() {
+    if !browser_available() || !require(&crate::instances::TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let (instance, _) = crate::reset_access::launch_and_lose_key(&server);
+    let url = "https://s3.amazonaws.com/awssupport-ssm.us-east-2/cfn/EC2Rescue/AWSSupport-EC2RescueRole.template";
+
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/cloudformation/stacks").await;
+        assert_eq!(b.text("#empty").await, "No stacks in us-east-1.");
+        b.submit("#create-stack").await;
+        b.fill("#TemplateURL", url).await;
+        b.fill("#StackName", "EC2Rescue").await;
+        // Without the acknowledgement CloudFormation refuses, as AWS's console would.
+        b.submit("#create-stack-submit").await;
+        assert!(b.text("#problem").await.contains("Requires capabilities : [CAPABILITY_IAM]"));
+        b.click("#capability-iam").await;
+        b.submit("#create-stack-submit").await;
+        assert_eq!(b.text("h1").await, "EC2Rescue");
+        b.until("the stack is created", async || {
+            let Ok(status) = b.client.find(Locator::Css("#stack-status")).await else { return false };
+            status.text().await.is_ok_and(|s| s == "CREATE_COMPLETE")
+        })
+        .await;
+        b.snapshot("cloudformation-stack").await;
+        let role = b.text("#outputs tr[data-key=AssumeRole] .value").await;
+        assert!(role.contains(":role/EC2Rescue-AssumeRole-"), "{role}");
+        assert_eq!(b.text("#resources tr[data-logical=AssumeRole] .status").await, "CREATE_COMPLETE");
+
+        b.goto("/console/ssm/automation/execute").await;
+        b.fill("#AutomationAssumeRole", &role).await;
+        if let Ok(select) = b.client.find(Locator::Css("select#InstanceId")).await {
+            select.select_by_value(&instance).await.unwrap();
+        } else {
+            b.fill("#InstanceId", &instance).await;
+        }
+        b.submit("#execute-submit").await;
+        b.until("the execution ends", async || {
+            let Ok(status) = b.client.find(Locator::Css("#execution-status")).await else { return false };
+            status.text().await.is_ok_and(|s| s == "Success" || s == "Failed")
+        })
+        .await;
+        assert_eq!(b.text("#execution-status").await, "Success");
+
+        // A pasted template whose instance cannot launch: rolled back, with the reason.
+        b.goto("/console/cloudformation/stacks/create").await;
+        b.fill(
+            "#TemplateBody",
+            r#"{"Resources": {"Key": {"Type": "AWS::EC2::KeyPair", "Properties": {"KeyName": "console-key"}}, "Server": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-00000000000000000", "KeyName": {"Ref": "Key"}}}}}"#,
+        )
+        .await;
+        b.fill("#StackName", "broken").await;
+        b.submit("#create-stack-submit").await;
+        b.until("the stack rolls back", async || {
+            let Ok(status) = b.client.find(Locator::Css("#stack-status")).await else { return false };
+            status.text().await.is_ok_and(|s| s == "ROLLBACK_COMPLETE")
+        })
+        .await;
+        assert_eq!(
+            b.text("#stack-reason").await,
+            "The following resource(s) failed to create: [Server]. Rollback requested by user."
+        );
+        b.snapshot("cloudformation-rollback").await;
+        b.submit("#delete-stack").await;
+        b.until("the stack is deleted", async || {
+            let Ok(status) = b.client.find(Locator::Css("#stack-status")).await else { return false };
+            status.text().await.is_ok_and(|s| s == "DELETE_COMPLETE")
+        })
+        .await;
+        b.goto("/console/cloudformation/stacks").await;
+        assert_eq!(b.text("#stacks tr[data-name=EC2Rescue] .status").await, "CREATE_COMPLETE");
+        assert!(
+            b.client.find(Locator::Css("#stacks tr[data-name=broken]")).await.is_err(),
+            "deleted stacks leave the list"
+        );
+        b.snapshot("cloudformation-stacks").await;
+    });
+    server.aws_err("ec2 describe-key-pairs --key-names console-key", "InvalidKeyPair.NotFound");
+}

@@ -27,6 +27,7 @@ mod roles;
 mod security_groups;
 mod session;
 mod ssm;
+mod stacks;
 mod volumes;
 
 use askama::Template;
@@ -165,6 +166,11 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/iam/roles") => roles::roles(&request).await,
         (Method::POST, "/console/iam/roles") => roles::act(&request).await,
         (Method::GET, "/console/iam/roles/view") => roles::role(&request).await,
+        (Method::GET, "/console/cloudformation/stacks") => stacks::list(&request).await,
+        (Method::GET, "/console/cloudformation/stacks/create") => stacks::create_page(&request).await,
+        (Method::POST, "/console/cloudformation/stacks/create") => stacks::create(&request).await,
+        (Method::GET, "/console/cloudformation/stacks/view") => stacks::stack(&request).await,
+        (Method::POST, "/console/cloudformation/stacks/delete") => stacks::delete(&request).await,
         (Method::GET, "/console/cloudtrail/events") => events::history(&request).await,
         (Method::GET, path) if path.starts_with("/console/cloudtrail/events/") => {
             events::event(&request, path.trim_start_matches("/console/cloudtrail/events/")).await
@@ -310,10 +316,20 @@ async fn call_iam<O: Operation<Protocol = operation::AwsQuery>>(
     signed: &Signed,
     params: QueryParams,
 ) -> Result<O::Output, ApiError> {
+    call_query::<O>(request, signed, Service::Iam, params).await
+}
+
+/// Runs an AWS Query operation (IAM, CloudFormation) with `params` as its request.
+async fn call_query<O: Operation<Protocol = operation::AwsQuery>>(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    service: Service,
+    params: QueryParams,
+) -> Result<O::Output, ApiError> {
     // As at the API edge: a value XML cannot carry would break every later listing.
     params.check_xml_safe()?;
     let parameters = params.audit_json();
-    call::<O>(request, signed, Service::Iam, &params, parameters).await
+    call::<O>(request, signed, service, &params, parameters).await
 }
 
 /// Runs a JSON 1.1 operation (SSM, CloudTrail) with `input` as its request body.
