@@ -691,3 +691,35 @@ fn a_stack_survives_a_crash_in_the_middle() {
         assert_eq!(done, 1, "P{n} completed once: {seen:?}");
     }
 }
+
+/// DeleteStack while the stack is still being made: the create stops at its next resource and
+/// the stack is deleted with what it had made.
+#[test]
+fn a_stack_deleted_while_being_made_is_deleted_when_its_resource_is_done() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let args = vec!["--stack-step-delay-ms".to_owned(), "1000".to_owned()];
+    let server = TestServer::start_with(Options { args, ..Options::default() });
+    let resources: Vec<String> = (0..4)
+        .map(|n| format!(r#""P{n}": {{"Type": "AWS::SSM::Parameter", "Properties": {{"Name": "/doomed/p{n}", "Type": "String", "Value": "{n}"}}}}"#))
+        .collect();
+    let body = template(&server, "doomed.json", &format!(r#"{{"Resources": {{{}}}}}"#, resources.join(",")));
+    let id = json(&server.aws_ok(&format!("cloudformation create-stack --stack-name doomed --template-body {body}")))
+        ["StackId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events(&server, "doomed").iter().any(|(_, s, _)| s == "CREATE_COMPLETE") {
+        assert!(Instant::now() < deadline, "no resource was made");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.aws_ok("cloudformation delete-stack --stack-name doomed");
+    let stack = settled(&server, &id);
+    assert_eq!(stack["StackStatus"], "DELETE_COMPLETE", "{stack}");
+    let left = json(&server.aws_ok("ssm get-parameters-by-path --path /doomed"));
+    assert_eq!(left["Parameters"], serde_json::json!([]), "what was made went with the stack");
+    let made = events(&server, &id).iter().filter(|(_, s, _)| s == "CREATE_COMPLETE").count();
+    assert!(made < 4, "the create stopped early: {made} made");
+}

@@ -33,6 +33,10 @@ enum Stop {
 type Step<T> = std::result::Result<T, Stop>;
 
 impl Stacks {
+    async fn deletion_waits(&self, scope: &Scope, row: &StackRow) -> Result<bool> {
+        Ok(row.deleted_ms.is_none() && self.store.stack_delete_requested(scope, &row.id).await?)
+    }
+
     /// Looks for stacks to run every second, until the process ends.
     pub(super) fn spawn_poller(self: &Arc<Self>) {
         let stacks = Arc::downgrade(self);
@@ -80,10 +84,19 @@ impl Stacks {
                 return Ok(());
             }
             let Some(mut row) = self.store.stack(scope, id).await? else { return Ok(()) };
-            if !row.status.in_progress() {
-                return Ok(());
-            }
             row.owner = self.replica.clone();
+            if !row.status.in_progress() {
+                // A DeleteStack that came while the last operation ran (a rollback, say) is
+                // carried out once it has ended.
+                if !self.deletion_waits(scope, &row).await? {
+                    return Ok(());
+                }
+                let mut run = Run { stacks: self, provisioner: provisioner.as_ref(), scope, expected: row.status };
+                let reason = Some("User Initiated".to_owned());
+                if run.transition(&mut row, StackStatus::DeleteInProgress, reason).await.is_err() {
+                    return Ok(());
+                }
+            }
             let mut run = Run { stacks: self, provisioner: provisioner.as_ref(), scope, expected: row.status };
             match run.advance(&mut row).await? {
                 true => continue,
@@ -103,8 +116,8 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Moves the stack through its current phase into the next status; true if there is
-    /// more to do.
+    /// Moves the stack through its current phase into the next status; false if the stack
+    /// is no longer this runner's to move.
     async fn advance(&mut self, row: &mut StackRow) -> Result<bool> {
         let outcome = match row.status {
             StackStatus::CreateInProgress => self.create(row).await,
@@ -120,7 +133,7 @@ impl Run<'_> {
             _ => return Ok(false),
         };
         match outcome {
-            Ok(()) => Ok(row.status.in_progress()),
+            Ok(()) => Ok(true),
             Err(Stop::Lost) => Ok(false),
             Err(Stop::DeleteRequested) => self
                 .transition(row, StackStatus::DeleteInProgress, Some("User Initiated".into()))
