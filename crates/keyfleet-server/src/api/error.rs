@@ -555,6 +555,13 @@ impl From<Error> for ApiError {
             ),
             Error::StsValidation(why) => Self::bad_request("ValidationError", sts_invalid_message(why)),
             Error::StackInvalid(why) => Self::bad_request("ValidationError", why.to_string()),
+            Error::StackLimitExceeded => Self::bad_request(
+                "LimitExceededException",
+                format!(
+                    "Limit for the number of stacks ({}) has been exceeded.",
+                    crate::service::cloudformation::MAX_STACKS
+                ),
+            ),
             Error::StackExists(name) => {
                 Self::bad_request("AlreadyExistsException", format!("Stack [{name}] already exists"))
             }

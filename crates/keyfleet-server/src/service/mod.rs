@@ -311,6 +311,10 @@ pub enum Error {
     /// A stack request CloudFormation refuses (`ValidationError`, its own message).
     #[error("{0}")]
     StackInvalid(cloudformation::StackInvalid),
+    /// The account and Region hold [`cloudformation::MAX_STACKS`] live stacks
+    /// (`LimitExceededException`).
+    #[error("stack limit reached")]
+    StackLimitExceeded,
     /// A live stack has this name (`AlreadyExistsException`).
     #[error("stack {0:?} already exists")]
     StackExists(String),

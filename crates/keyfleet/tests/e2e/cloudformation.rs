@@ -24,7 +24,7 @@ fn template(server: &TestServer, name: &str, body: &str) -> String {
 
 /// Polls DescribeStacks until the stack's status is no longer `*_IN_PROGRESS` (bounded:
 /// 120 s); returns the stack.
-fn settled(server: &TestServer, stack: &str) -> Value {
+pub(crate) fn settled(server: &TestServer, stack: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let got = json(&server.aws_ok(&format!("cloudformation describe-stacks --stack-name {stack}")));

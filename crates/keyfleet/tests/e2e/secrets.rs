@@ -31,6 +31,23 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
         )));
         secrets.push(created["KeyMaterial"].as_str().unwrap().to_owned());
     }
+    // Key pairs made by a stack: their private keys go to Parameter Store only, sealed.
+    let template = server.dir.path().join("keys.json");
+    std::fs::write(
+        &template,
+        r#"{"Resources": {"R": {"Type": "AWS::EC2::KeyPair", "Properties": {"KeyName": "stack-rsa"}},
+            "E": {"Type": "AWS::EC2::KeyPair", "Properties": {"KeyName": "stack-ed", "KeyType": "ed25519"}}}}"#,
+    )
+    .unwrap();
+    server.aws_ok(&format!("cloudformation create-stack --stack-name keys --template-body file://{}", template.display()));
+    let stack = crate::cloudformation::settled(&server, "keys");
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack}");
+    for name in ["stack-rsa", "stack-ed"] {
+        let described = json(&server.aws_ok(&format!("ec2 describe-key-pairs --key-names {name}")));
+        let id = described["KeyPairs"][0]["KeyPairId"].as_str().unwrap().to_owned();
+        let stored = json(&server.aws_ok(&format!("ssm get-parameter --name /ec2/keypair/{id} --with-decryption")));
+        secrets.push(stored["Parameter"]["Value"].as_str().unwrap().to_owned());
+    }
     server.aws_ok("ec2 describe-key-pairs --include-public-key");
     server.stop();
 

@@ -34,6 +34,8 @@ pub const SERVICE_PRINCIPAL: &str = "cloudformation.amazonaws.com";
 pub const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
 const MAX_STACK_NAME: usize = 128;
 const MAX_TAGS: usize = 50;
+/// Live stacks per account and Region (CloudFormation quotas: 2,000).
+pub const MAX_STACKS: usize = 2000;
 
 /// The resource types keyfleet provisions.
 pub const RESOURCE_TYPES: [&str; 8] = [
@@ -292,6 +294,9 @@ impl Stacks {
         }
         if self.store.stack(scope, &request.name).await?.is_some() {
             return Err(Error::StackExists(request.name));
+        }
+        if self.live(scope).await?.len() >= MAX_STACKS {
+            return Err(Error::StackLimitExceeded);
         }
         let id = format!(
             "arn:aws:cloudformation:{}:{}:stack/{}/{}",
