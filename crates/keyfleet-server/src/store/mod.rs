@@ -1418,6 +1418,9 @@ pub trait StackStore: Send + Sync + 'static {
 
     /// A stack's events, newest first.
     async fn stack_events(&self, stack_id: &str) -> Result<Vec<StackEvent>, StoreError>;
+
+    /// Forgets stacks deleted before `deleted_before_ms`, with their events.
+    async fn prune_stacks(&self, deleted_before_ms: i64) -> Result<(), StoreError>;
 }
 
 /// IAM users, access keys and inline policies.

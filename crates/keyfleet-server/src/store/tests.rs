@@ -1130,6 +1130,12 @@ for_each_backend!(one_live_stack_per_name_and_saves_check_the_status, |s: Arc<dy
     s.insert_stack(&sc, &stack("arn:stack/a/4", "a", StackStatus::CreateInProgress)).await.unwrap();
     assert_eq!(s.stack(&sc, "arn:stack/a/1").await.unwrap().unwrap().status, StackStatus::DeleteComplete);
     assert_eq!(s.stacks(&sc).await.unwrap().len(), 2);
+    // Deleted stacks are forgotten after their time, live ones never.
+    s.prune_stacks(9).await.unwrap();
+    assert_eq!(s.stacks(&sc).await.unwrap().len(), 2, "deleted at 9, kept until after it");
+    s.prune_stacks(10).await.unwrap();
+    let left: Vec<String> = s.stacks(&sc).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(left, ["arn:stack/a/4"]);
 });
 
 for_each_backend!(a_stack_is_run_by_one_replica_until_its_lease_ends, |s: Arc<dyn Store>| async move {

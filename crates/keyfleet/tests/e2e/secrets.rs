@@ -39,7 +39,10 @@ fn no_private_key_bytes_reach_the_database_or_logs() {
             "E": {"Type": "AWS::EC2::KeyPair", "Properties": {"KeyName": "stack-ed", "KeyType": "ed25519"}}}}"#,
     )
     .unwrap();
-    server.aws_ok(&format!("cloudformation create-stack --stack-name keys --template-body file://{}", template.display()));
+    server.aws_ok(&format!(
+        "cloudformation create-stack --stack-name keys --template-body file://{}",
+        template.display()
+    ));
     let stack = crate::cloudformation::settled(&server, "keys");
     assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack}");
     for name in ["stack-rsa", "stack-ed"] {

@@ -19,6 +19,11 @@ use crate::store::{OnFailure, ResourceStatus, Scope, StackEvent, StackResource, 
 
 /// How long a runner's claim on a stack lasts without renewal.
 const LEASE: Duration = Duration::from_secs(30);
+/// How long a deleted stack stays listed (ListStacks, DescribeStacks by id): CloudFormation
+/// keeps them 90 days.
+const DELETED_KEPT: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How often the poller forgets stacks deleted longer ago than [`DELETED_KEPT`].
+const PRUNE_EVERY: u64 = 3600;
 
 /// A stack's run stopped: another writer changed the stack, or it was asked to be deleted.
 enum Stop {
@@ -41,8 +46,14 @@ impl Stacks {
     pub(super) fn spawn_poller(self: &Arc<Self>) {
         let stacks = Arc::downgrade(self);
         tokio::spawn(async move {
-            loop {
+            for round in 0u64.. {
                 let Some(stacks) = stacks.upgrade() else { return };
+                if round % PRUNE_EVERY == 0 {
+                    let kept = i64::try_from(DELETED_KEPT.as_millis()).unwrap_or(i64::MAX);
+                    if let Err(e) = stacks.store.prune_stacks(now_ms().saturating_sub(kept)).await {
+                        tracing::warn!(error = %e, "forgetting old deleted stacks failed");
+                    }
+                }
                 match stacks.store.stacks_in_progress().await {
                     Ok(found) => {
                         for (scope, row) in found {

@@ -158,6 +158,21 @@ impl StackStore for SqlStore {
         Ok(())
     }
 
+    async fn prune_stacks(&self, deleted_before_ms: i64) -> Result<(), StoreError> {
+        let mut writer = self.writer.acquire().await?;
+        sqlx::query(
+            "DELETE FROM stack_events WHERE stack_id IN (SELECT id FROM stacks WHERE deleted_ms IS NOT NULL AND deleted_ms < $1)",
+        )
+        .bind(deleted_before_ms)
+        .execute(&mut *writer)
+        .await?;
+        sqlx::query("DELETE FROM stacks WHERE deleted_ms IS NOT NULL AND deleted_ms < $1")
+            .bind(deleted_before_ms)
+            .execute(&mut *writer)
+            .await?;
+        Ok(())
+    }
+
     async fn stack_events(&self, stack_id: &str) -> Result<Vec<StackEvent>, StoreError> {
         let rows = sqlx::query("SELECT document FROM stack_events WHERE stack_id = $1 ORDER BY seq DESC")
             .bind(stack_id)
