@@ -307,7 +307,12 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     ));
     automation.resume().await?;
     automation.spawn_poller();
-    let stacks = Arc::new(service::cloudformation::Stacks::new(store.clone(), replica, config.stack_step_delay));
+    let stacks = Arc::new(service::cloudformation::Stacks::new(
+        store.clone(),
+        replica,
+        config.instance_lease,
+        config.stack_step_delay,
+    ));
     let state = Arc::new(api::AppState {
         parameters,
         automation,

@@ -23,8 +23,9 @@ pub struct ServeArgs {
     /// that share one data dir must each be given their own.
     #[arg(long, env = "KEYFLEET_REPLICA_ID")]
     replica_id: Option<String>,
-    /// Seconds a replica's claim on its instances lasts without renewal; after that another
-    /// replica with access to the volumes takes them over.
+    /// Seconds a replica's claim on its instances and on the stacks it is running lasts
+    /// without renewal; after that another replica (with access to the volumes, for
+    /// instances) takes them over.
     #[arg(long, default_value_t = 30)]
     instance_lease_seconds: u64,
     /// Accept any credentials and enable POST /moto-api/reset. For tests only.

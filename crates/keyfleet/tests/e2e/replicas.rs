@@ -197,3 +197,42 @@ fn a_console_session_is_good_on_every_replica_until_sign_out() {
         assert!(page(server).is_empty(), "signed out: the page redirects to sign-in");
     }
 }
+
+/// A stack is run by one replica at a time: when the replica running it dies in the middle,
+/// the other takes it over once the lease lapses and finishes it, each resource made once.
+#[test]
+fn a_stack_is_finished_by_the_other_replica_when_its_runner_dies() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let Some(url) = postgres_database() else { return };
+    let args = |id: &str| {
+        ["--replica-id", id, "--instance-lease-seconds", "3", "--stack-step-delay-ms", "1000"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let options = |id: &str| Options { database_url: Some(url.clone()), args: args(id), ..Options::default() };
+    let mut a = TestServer::start_with(options("a"));
+    let b = a.replica_with(options("b"));
+    let resources: Vec<String> = (0..4)
+        .map(|n| format!(r#""P{n}": {{"Type": "AWS::SSM::Parameter", "Properties": {{"Name": "/relay/p{n}", "Type": "String", "Value": "{n}"}}}}"#))
+        .collect();
+    let path = a.dir.path().join("relay.json");
+    std::fs::write(&path, format!(r#"{{"Resources": {{{}}}}}"#, resources.join(","))).unwrap();
+    a.aws_ok(&format!("cloudformation create-stack --stack-name relay --template-body file://{}", path.display()));
+    let completes = |server: &TestServer| {
+        let got = json(&server.aws_ok("cloudformation describe-stack-events --stack-name relay"));
+        got["StackEvents"].as_array().unwrap().iter().filter(|e| e["ResourceStatus"] == "CREATE_COMPLETE").count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while completes(&b) < 1 {
+        assert!(std::time::Instant::now() < deadline, "the stack never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    a.kill();
+    let stack = crate::cloudformation::settled(&b, "relay");
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack}");
+    assert_eq!(completes(&b), 5, "four resources and the stack, each once");
+    let made = json(&b.aws_ok("ssm get-parameters-by-path --path /relay"));
+    assert_eq!(made["Parameters"].as_array().unwrap().len(), 4);
+}

@@ -255,13 +255,21 @@ pub struct Stacks {
     running: Mutex<BTreeSet<String>>,
     /// A pause before each resource (tests stop the server in the middle of a stack).
     step_delay: std::time::Duration,
+    /// How long this replica's claim on a stack lasts without renewal.
+    lease: std::time::Duration,
 }
 
 impl Stacks {
-    /// Stacks on `store`, run by `replica`, pausing `step_delay` before each resource.
-    /// Nothing runs until [`Stacks::start`].
-    pub fn new(store: Arc<dyn Store>, replica: String, step_delay: std::time::Duration) -> Self {
-        Stacks { store, replica, provisioner: OnceLock::new(), running: Mutex::new(BTreeSet::new()), step_delay }
+    /// Stacks on `store`, run by `replica` under leases of `lease`, pausing `step_delay`
+    /// before each resource. Nothing runs until [`Stacks::start`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        replica: String,
+        lease: std::time::Duration,
+        step_delay: std::time::Duration,
+    ) -> Self {
+        let running = Mutex::new(BTreeSet::new());
+        Stacks { store, replica, provisioner: OnceLock::new(), running, step_delay, lease }
     }
 
     /// Starts running stacks with `provisioner` (supplied once the API exists).

@@ -17,8 +17,6 @@ use super::{
 use crate::service::{Result, now_ms};
 use crate::store::{OnFailure, ResourceStatus, Scope, StackEvent, StackResource, StackRow, StackStatus, WireName};
 
-/// How long a runner's claim on a stack lasts without renewal.
-const LEASE: Duration = Duration::from_secs(30);
 /// How long a deleted stack stays listed (ListStacks, DescribeStacks by id): CloudFormation
 /// keeps them 90 days.
 const DELETED_KEPT: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -84,7 +82,7 @@ impl Stacks {
 
     async fn claim(&self, scope: &Scope, id: &str) -> Result<bool> {
         let now = now_ms();
-        let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         Ok(self.store.claim_stack(scope, id, &self.replica, now + lease, now).await?)
     }
 
