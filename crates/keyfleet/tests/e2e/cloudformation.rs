@@ -723,3 +723,92 @@ fn a_stack_deleted_while_being_made_is_deleted_when_its_resource_is_done() {
     let made = events(&server, &id).iter().filter(|(_, s, _)| s == "CREATE_COMPLETE").count();
     assert!(made < 4, "the create stopped early: {made} made");
 }
+
+/// The IAM resource types and a Parameter Store parameter type: a named role with an inline
+/// policy from `AWS::IAM::Policy`, a managed policy attached to it and to a user, and the
+/// image id read from Parameter Store; deleting the stack takes them all.
+#[test]
+fn iam_resources_and_parameter_store_parameters_are_made_and_taken_away() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    server.create_user("auditor", None);
+    server.aws_ok("ssm put-parameter --name /images/linux --type String --value ami-keyfleet-linux");
+    let body = template(
+        &server,
+        "iam.yaml",
+        r#"Parameters:
+  Image:
+    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>
+    Default: /images/linux
+Resources:
+  Deployer:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: deployer
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {Service: ec2.amazonaws.com}
+            Action: sts:AssumeRole
+  Describe:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: describe
+      Roles: [!Ref Deployer]
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Action: "ec2:Describe*", Resource: "*"}
+  ReadKeys:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      Description: read key pairs
+      Roles: [!Ref Deployer]
+      Users: [auditor]
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Action: "ec2:DescribeKeyPairs", Resource: "*"}
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !Ref Image
+Outputs:
+  RoleArn: {Value: !GetAtt Deployer.Arn}
+  PolicyArn: {Value: !Ref ReadKeys}
+  Image: {Value: !Ref Image}
+"#,
+    );
+    let create = format!("cloudformation create-stack --stack-name iam --template-body {body}");
+    let refused = server.aws_err(&format!("{create} --capabilities CAPABILITY_IAM"), "InsufficientCapabilitiesException");
+    assert!(refused.contains("[CAPABILITY_NAMED_IAM]"), "{refused}");
+    server.aws_ok(&format!("{create} --capabilities CAPABILITY_NAMED_IAM"));
+    let stack = settled(&server, "iam");
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack}");
+    assert_eq!(output(&stack, "Image"), "ami-keyfleet-linux", "the parameter's value");
+    assert_eq!(stack["Parameters"][0]["ResolvedValue"], "ami-keyfleet-linux");
+    let account = json(&server.aws_ok("sts get-caller-identity"))["Account"].as_str().unwrap().to_owned();
+    assert_eq!(output(&stack, "RoleArn"), format!("arn:aws:iam::{account}:role/deployer"));
+    let policy_arn = output(&stack, "PolicyArn");
+    assert!(policy_arn.starts_with(&format!("arn:aws:iam::{account}:policy/iam-ReadKeys-")), "{policy_arn}");
+
+    let inline = json(&server.aws_ok("iam list-role-policies --role-name deployer"));
+    assert_eq!(inline["PolicyNames"], serde_json::json!(["describe"]));
+    let attached = json(&server.aws_ok("iam list-attached-user-policies --user-name auditor"));
+    assert_eq!(attached["AttachedPolicies"][0]["PolicyArn"], policy_arn.as_str());
+    let attached = json(&server.aws_ok("iam list-attached-role-policies --role-name deployer"));
+    assert_eq!(attached["AttachedPolicies"][0]["PolicyArn"], policy_arn.as_str());
+
+    server.aws_ok("cloudformation delete-stack --stack-name iam");
+    server.aws_ok("cloudformation wait stack-delete-complete --stack-name iam");
+    server.aws_err("iam get-role --role-name deployer", "NoSuchEntity");
+    server.aws_err(&format!("iam get-policy --policy-arn {policy_arn}"), "NoSuchEntity");
+    let attached = json(&server.aws_ok("iam list-attached-user-policies --user-name auditor"));
+    assert_eq!(attached["AttachedPolicies"], serde_json::json!([]));
+    let missing = server.aws_err(
+        &format!("{create} --capabilities CAPABILITY_NAMED_IAM --parameters ParameterKey=Image,ParameterValue=/images/none"),
+        "ValidationError",
+    );
+    assert!(missing.contains("/images/none"), "{missing}");
+}

@@ -330,9 +330,10 @@ impl Provisioner for Handlers {
         let body = Map::from_iter([("Names".to_owned(), json!(names))]);
         let (found, missing) =
             self.json::<ssm_parameters::GetParameters>(&call, body).await.map_err(|e| ResourceFailure(e.message))?;
-        if let Some(missing) = missing.first() {
+        if !missing.is_empty() {
             return Err(ResourceFailure(format!(
-                "Parameters [{missing}] referenced by template have types not supported by CloudFormation."
+                "Unable to fetch parameters [{}] from parameter store for this account.",
+                missing.join(",")
             )));
         }
         Ok(found.into_iter().map(|p| (p.name.clone(), p.value.to_string())).collect())
