@@ -781,7 +781,8 @@ Outputs:
 "#,
     );
     let create = format!("cloudformation create-stack --stack-name iam --template-body {body}");
-    let refused = server.aws_err(&format!("{create} --capabilities CAPABILITY_IAM"), "InsufficientCapabilitiesException");
+    let refused =
+        server.aws_err(&format!("{create} --capabilities CAPABILITY_IAM"), "InsufficientCapabilitiesException");
     assert!(refused.contains("[CAPABILITY_NAMED_IAM]"), "{refused}");
     server.aws_ok(&format!("{create} --capabilities CAPABILITY_NAMED_IAM"));
     let stack = settled(&server, "iam");
@@ -807,7 +808,9 @@ Outputs:
     let attached = json(&server.aws_ok("iam list-attached-user-policies --user-name auditor"));
     assert_eq!(attached["AttachedPolicies"], serde_json::json!([]));
     let missing = server.aws_err(
-        &format!("{create} --capabilities CAPABILITY_NAMED_IAM --parameters ParameterKey=Image,ParameterValue=/images/none"),
+        &format!(
+            "{create} --capabilities CAPABILITY_NAMED_IAM --parameters ParameterKey=Image,ParameterValue=/images/none"
+        ),
         "ValidationError",
     );
     assert!(missing.contains("/images/none"), "{missing}");

@@ -15,10 +15,7 @@ use crate::store::{Tag, TagRemoval};
 /// The namespace of every EC2 success response (with AWS's trailing slash).
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
-/// A character XML 1.0 can carry (its `Char` production).
-pub fn xml_safe(c: char) -> bool {
-    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
-}
+pub use crate::common::wire::xml_safe;
 
 /// More filters than this are refused (EC2's limit).
 pub const MAX_FILTERS: usize = 50;

@@ -13,6 +13,18 @@ use super::template::{MAX_DEPTH, Template, TemplateError, text_of};
 
 type Result<T> = std::result::Result<T, TemplateError>;
 
+/// The longest string a function may make. Nested `Fn::Sub`s or `Fn::Join`s would otherwise
+/// grow a few bytes of template into gigabytes; the largest real values (a policy document,
+/// `UserData` in base64) are far below it.
+pub const MAX_STRING: usize = 64 * 1024;
+
+fn capped(text: String) -> Result<String> {
+    if text.len() > MAX_STRING {
+        return Err(function_error(format!("a function's value is longer than {MAX_STRING} bytes")));
+    }
+    Ok(text)
+}
+
 fn function_error(message: impl Into<String>) -> TemplateError {
     TemplateError::Function(message.into())
 }
@@ -101,14 +113,14 @@ impl Env<'_> {
             "Ref" => return self.reference(&text_of(argument)),
             "Fn::If" => return self.if_(argument, depth),
             "Fn::GetAtt" => self.get_att(argument, depth)?,
-            "Fn::Sub" => Value::String(self.sub(argument, depth)?),
-            "Fn::Join" => Value::String(self.join(argument, depth)?),
+            "Fn::Sub" => Value::String(capped(self.sub(argument, depth)?)?),
+            "Fn::Join" => Value::String(capped(self.join(argument, depth)?)?),
             "Fn::Select" => self.select(argument, depth)?,
             "Fn::Split" => self.split(argument, depth)?,
             "Fn::FindInMap" => self.find_in_map(argument, depth)?,
             "Fn::Base64" => {
                 let text = self.string_argument("Fn::Base64", argument, depth)?;
-                Value::String(base64::engine::general_purpose::STANDARD.encode(text))
+                Value::String(capped(base64::engine::general_purpose::STANDARD.encode(text))?)
             }
             "Fn::GetAZs" => {
                 let region = self.string_argument("Fn::GetAZs", argument, depth)?;
@@ -224,6 +236,7 @@ impl Env<'_> {
                 SubPiece::Literal(literal) => out.push_str(literal),
                 SubPiece::Variable(name) => out.push_str(&self.sub_variable(name, &bound)?),
             }
+            out = capped(out)?;
         }
         Ok(out)
     }

@@ -475,14 +475,65 @@ fn declare_output(name: &str, decl: &Value) -> Result<OutputDecl> {
     })
 }
 
-/// The body as JSON: read as JSON when it is an object, else as YAML.
+/// The body as JSON: read as JSON when it is an object, else as YAML. Every string in it must
+/// be one XML can carry, as every name and value the API answers with must be.
 fn read_document(body: &str) -> Result<Value> {
-    if body.trim_start().starts_with('{')
+    let document = if body.trim_start().starts_with('{')
         && let Ok(value) = serde_json::from_str::<Value>(body)
     {
-        return Ok(value);
+        value
+    } else {
+        read_yaml(body)?
+    };
+    check_text(&document, 0)?;
+    Ok(document)
+}
+
+fn check_text(value: &Value, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(format_error("Template is nested too deeply."));
     }
-    let documents = Yaml::load_from_str(body).map_err(|e| format_error(format!("YAML not well-formed. {e}")))?;
+    let unsafe_text = |text: &str| !text.chars().all(crate::common::wire::xml_safe);
+    match value {
+        Value::String(text) if unsafe_text(text) => {
+            Err(format_error("Template contains characters that are not allowed (control characters)."))
+        }
+        Value::Array(items) => items.iter().try_for_each(|i| check_text(i, depth + 1)),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            if unsafe_text(key) {
+                return Err(format_error("Template contains characters that are not allowed (control characters)."));
+            }
+            check_text(item, depth + 1)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// YAML as CloudFormation takes it: no aliases (CloudFormation does not support them), and
+/// no deeper nesting than [`MAX_DEPTH`]; both refused from the event stream, before a tree
+/// that could be huge or deep is built.
+fn read_yaml(body: &str) -> Result<Value> {
+    let malformed = |e: &dyn std::fmt::Display| format_error(format!("YAML not well-formed. {e}"));
+    let mut depth = 0usize;
+    for event in saphyr_parser::Parser::new_from_str(body) {
+        let (event, _) = event.map_err(|e| malformed(&e))?;
+        match event {
+            saphyr_parser::Event::Alias(_) => {
+                return Err(format_error("YAML aliases are not supported."));
+            }
+            saphyr_parser::Event::SequenceStart(..) | saphyr_parser::Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format_error("Template is nested too deeply."));
+                }
+            }
+            saphyr_parser::Event::SequenceEnd | saphyr_parser::Event::MappingEnd => {
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    let documents = Yaml::load_from_str(body).map_err(|e| malformed(&e))?;
     let mut documents = documents.into_iter();
     let (Some(document), None) = (documents.next(), documents.next()) else {
         return Err(format_error("A template must be exactly one YAML document."));

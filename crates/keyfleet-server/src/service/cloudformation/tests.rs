@@ -197,3 +197,34 @@ fn iam_resources_need_the_iam_capability_and_named_ones_the_named_one() {
     let none = Template::parse(r#"{"Resources": {"K": {"Type": "AWS::EC2::KeyPair", "Properties": {}}}}"#).unwrap();
     assert_eq!(required_capability(&none), None);
 }
+
+#[test]
+fn functions_cannot_grow_a_template_into_gigabytes() {
+    let mut value = json!("xxxxxxxx");
+    for _ in 0..30 {
+        value = json!({"Fn::Sub": ["${a}${a}${a}${a}", {"a": value}]});
+    }
+    let e = eval(value).unwrap_err();
+    assert!(e.to_string().contains("longer than 65536 bytes"), "{e}");
+    let mut joined = json!("yyyyyyyy");
+    for _ in 0..30 {
+        joined = json!({"Fn::Sub": ["${a}${a}", {"a": {"Fn::Join": ["", [{"Fn::Base64": "x"}, joined]]}}]});
+    }
+    assert!(eval(joined).is_err());
+}
+
+#[test]
+fn yaml_aliases_deep_nesting_and_control_characters_are_refused() {
+    let refuse = |body: &str| Template::parse(body).unwrap_err().to_string();
+    let aliases = "Resources:\n  A: &a\n    Type: AWS::SSM::Parameter\n  B: *a\n";
+    assert_eq!(refuse(aliases), "Template format error: YAML aliases are not supported.");
+    let deep = format!(
+        "Resources:\n  A:\n    Type: AWS::SSM::Parameter\n    Properties:\n      V:\n        {}x\n",
+        "- ".repeat(5000)
+    );
+    assert_eq!(refuse(&deep), "Template format error: Template is nested too deeply.");
+    let control =
+        "{\"Resources\": {\"A\": {\"Type\": \"AWS::SSM::Parameter\", \"Properties\": {\"Value\": \"a\\u0001b\"}}}}";
+    assert!(refuse(control).contains("not allowed"), "{}", refuse(control));
+    assert!(refuse("Resources:\n  A:\n    Type: \"AWS::SSM::Parameter\\x01\"\n").contains("not allowed"));
+}
