@@ -303,7 +303,8 @@ fn storable(mut row: AuditRow) -> AuditRow {
 /// and RunInstances' `UserData`, which scripts fill with credentials).
 pub fn redact(name: &str, value: Value) -> Value {
     let lower = name.to_ascii_lowercase();
-    let secret = ["secret", "password", "privatekey", "userdata"].iter().any(|s| lower.contains(s));
+    // `parametervalue`: a CloudFormation parameter may be `NoEcho`, which the request does not say.
+    let secret = ["secret", "password", "privatekey", "userdata", "parametervalue"].iter().any(|s| lower.contains(s));
     if lower == "value" || secret { Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into()) } else { value }
 }
 

@@ -1404,13 +1404,15 @@ pub trait StackStore: Send + Sync + 'static {
         expired_before_ms: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Marks a stack to be deleted once its current operation stops.
-    async fn request_stack_delete(&self, scope: &Scope, id: &str) -> Result<(), StoreError>;
+    /// Marks a stack to be deleted, as `by` (an ARN), once its current operation stops; false
+    /// (and nothing marked) if no operation is running on it.
+    async fn request_stack_delete(&self, scope: &Scope, id: &str, by: &str) -> Result<bool, StoreError>;
 
-    /// Whether [`StackStore::request_stack_delete`] was called for it.
-    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
+    /// Who asked for the stack's deletion with [`StackStore::request_stack_delete`], until
+    /// the delete starts.
+    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<Option<String>, StoreError>;
 
-    /// Stacks some runner has work on, in every scope.
+    /// Stacks some runner has work on (in progress, or to be deleted), in every scope.
     async fn stacks_in_progress(&self) -> Result<Vec<(Scope, StackRow)>, StoreError>;
 
     /// Appends an event.

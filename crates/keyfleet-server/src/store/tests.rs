@@ -1152,9 +1152,19 @@ for_each_backend!(a_stack_is_run_by_one_replica_until_its_lease_ends, |s: Arc<dy
     assert!(!s.save_stack(&sc, &stale, StackStatus::CreateInProgress).await.unwrap(), "a former holder cannot write");
     assert!(s.stacks_in_progress().await.unwrap().iter().any(|(scope, r)| r.id == row.id && *scope == sc));
 
-    assert!(!s.stack_delete_requested(&sc, &row.id).await.unwrap());
-    s.request_stack_delete(&sc, &row.id).await.unwrap();
-    assert!(s.stack_delete_requested(&sc, &row.id).await.unwrap());
+    assert_eq!(s.stack_delete_requested(&sc, &row.id).await.unwrap(), None);
+    assert!(s.request_stack_delete(&sc, &row.id, "arn:aws:iam::1:user/carol").await.unwrap());
+    assert_eq!(s.stack_delete_requested(&sc, &row.id).await.unwrap().as_deref(), Some("arn:aws:iam::1:user/carol"));
+    // The delete starting takes the request up.
+    let mut deleting = row.clone();
+    deleting.owner = "replica-b".into();
+    deleting.status = StackStatus::DeleteInProgress;
+    assert!(s.save_stack(&sc, &deleting, StackStatus::CreateInProgress).await.unwrap());
+    assert_eq!(s.stack_delete_requested(&sc, &row.id).await.unwrap(), None);
+    // A stack no operation runs on is not marked: the caller deletes it at once instead.
+    deleting.status = StackStatus::DeleteFailed;
+    assert!(s.save_stack(&sc, &deleting, StackStatus::DeleteInProgress).await.unwrap());
+    assert!(!s.request_stack_delete(&sc, &row.id, "arn:aws:iam::1:user/carol").await.unwrap());
 
     for n in 0..3 {
         let event = StackEvent {

@@ -42,13 +42,18 @@ fn reply(ctx: &Context<'_>, action: &str, body: Option<&dyn Fn(&mut XmlWriter)>)
 }
 
 /// `arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/*` (or the stack's own id).
-fn stack_target(ctx: &Context<'_>, name_or_id: &str) -> Target {
-    let arn = if name_or_id.starts_with("arn:") {
-        name_or_id.to_owned()
-    } else {
-        format!("arn:aws:cloudformation:{}:{}:stack/{name_or_id}/*", ctx.scope.region, ctx.scope.account)
+/// A live stack named so is checked on its own id, so that a policy on that id holds whether
+/// the request names the stack or its id; a name with no stack is `…:stack/NAME/*`.
+async fn stack_target(ctx: &Context<'_>, name_or_id: &str) -> Result<Target, ApiError> {
+    let arn = match ctx.state.stacks.find(&ctx.scope, name_or_id).await {
+        Ok(stack) => stack.id,
+        Err(crate::service::Error::StackNotFound(_)) if name_or_id.starts_with("arn:") => name_or_id.to_owned(),
+        Err(crate::service::Error::StackNotFound(_)) => {
+            format!("arn:aws:cloudformation:{}:{}:stack/{name_or_id}/*", ctx.scope.region, ctx.scope.account)
+        }
+        Err(other) => return Err(other.into()),
     };
-    Target::stack(arn, name_or_id)
+    Ok(Target::stack(arn, name_or_id))
 }
 
 /// The template a request gives: its body, or a built-in template's URL.
@@ -81,21 +86,26 @@ fn parameters(p: &QueryParams) -> Result<Vec<(String, ParameterInput)>, ApiError
     Ok(found)
 }
 
-fn tags(p: &QueryParams) -> Option<Vec<(String, String)>> {
+fn tags(p: &QueryParams) -> Result<Option<Vec<(String, String)>>, ApiError> {
     let indices = p.indices("Tags.member");
     if indices.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some(
-        indices
-            .into_iter()
-            .filter_map(|n| {
-                let key = p.get(&format!("Tags.member.{n}.Key"))?;
-                let value = p.get(&format!("Tags.member.{n}.Value")).unwrap_or_default();
-                Some((key.to_owned(), value.to_owned()))
-            })
-            .collect(),
-    )
+    let mut tags = Vec::new();
+    for n in indices {
+        let missing = |member: &str| {
+            ApiError::bad_request(
+                "ValidationError",
+                format!(
+                    "1 validation error detected: Value null at 'tags.{n}.member.{member}' failed to satisfy constraint: Member must not be null"
+                ),
+            )
+        };
+        let key = p.get(&format!("Tags.member.{n}.Key")).ok_or_else(|| missing("key"))?;
+        let value = p.get(&format!("Tags.member.{n}.Value")).ok_or_else(|| missing("value"))?;
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(Some(tags))
 }
 
 const STACK_PARAMETERS: [Accepted; 14] = [
@@ -121,9 +131,36 @@ pub(crate) struct StackInput {
     role_arn: Option<String>,
 }
 
+/// The capabilities CloudFormation knows.
+const CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+
 fn stack_input(ctx: &Context<'_>, p: &QueryParams, action: &'static str) -> Result<StackInput, ApiError> {
     refuse_unimplemented(p, action, &STACK_PARAMETERS)?;
     let disable_rollback = p.flag("DisableRollback")?;
+    // A failed update always rolls back: keyfleet has no UPDATE_FAILED to stop at.
+    if action == "UpdateStack" {
+        let unsupported = |parameter: &str| {
+            crate::service::Error::IamValidation(crate::service::IamInvalid::Unsupported {
+                action,
+                parameter: parameter.to_owned(),
+            })
+        };
+        if p.get("OnFailure").is_some() {
+            return Err(unsupported("OnFailure").into());
+        }
+        if disable_rollback {
+            return Err(unsupported("DisableRollback").into());
+        }
+    }
+    let capabilities = p.list("Capabilities.member");
+    if let Some(unknown) = capabilities.iter().find(|c| !CAPABILITIES.contains(&c.as_str())) {
+        return Err(ApiError::bad_request(
+            "ValidationError",
+            format!(
+                "1 validation error detected: Value '[{unknown}]' at 'capabilities' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [CAPABILITY_AUTO_EXPAND, CAPABILITY_NAMED_IAM, CAPABILITY_IAM]]"
+            ),
+        ));
+    }
     let on_failure = match (p.get("OnFailure"), disable_rollback) {
         (Some(_), true) => {
             return Err(ApiError::bad_request(
@@ -154,8 +191,8 @@ fn stack_input(ctx: &Context<'_>, p: &QueryParams, action: &'static str) -> Resu
             name: p.required("StackName")?.to_owned(),
             template_body,
             parameters: parameters(p)?,
-            capabilities: p.list("Capabilities.member"),
-            tags: tags(p),
+            capabilities,
+            tags: tags(p)?,
             role: None,
             on_failure,
             caller: ctx.principal.actor.arn(),
@@ -165,8 +202,8 @@ fn stack_input(ctx: &Context<'_>, p: &QueryParams, action: &'static str) -> Resu
 }
 
 /// The stack, plus `iam:PassRole` on a `RoleARN` to CloudFormation.
-fn stack_authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Authorization, ApiError> {
-    let on = Authorization::on_one(stack_target(ctx, &input.request.name));
+async fn stack_authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Authorization, ApiError> {
+    let on = Authorization::on_one(stack_target(ctx, &input.request.name).await?);
     Ok(match &input.role_arn {
         Some(role) if crate::service::sts::parse_role_arn(role).is_none() => {
             return Err(crate::service::Error::from(StackInvalid::Role(role.clone())).into());
@@ -179,9 +216,33 @@ fn stack_authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Authoriz
     })
 }
 
+/// GetSessionToken's credentials are no key to IAM (docs/security.md), through a stack
+/// either: a stack with IAM resources is refused to them as IAM refuses them.
+fn refuse_own_session_with_iam(ctx: &Context<'_>, iam_resources: bool) -> Result<(), ApiError> {
+    if iam_resources && ctx.principal.actor.is_own_session() {
+        return Err(ApiError::from_auth(
+            crate::api::auth::AuthError::InvalidToken,
+            crate::api::authorize::Service::Iam,
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a template (or, for `UsePreviousTemplate`, the stack's) declares IAM resources.
+async fn template_has_iam(ctx: &Context<'_>, request: &StackRequest) -> Result<bool, ApiError> {
+    let body = match &request.template_body {
+        Some(body) => body.clone(),
+        None => ctx.state.stacks.find(&ctx.scope, &request.name).await?.record.template_body,
+    };
+    Ok(ctx.state.stacks.validate(&body)?.capability.is_some())
+}
+
 /// The request with its `RoleARN` admitted: a role of the caller's account that trusts
 /// CloudFormation.
 async fn admitted(ctx: &Context<'_>, mut input: StackInput) -> Result<StackRequest, ApiError> {
+    if ctx.principal.actor.is_own_session() {
+        refuse_own_session_with_iam(ctx, template_has_iam(ctx, &input.request).await?)?;
+    }
     if let Some(role) = input.role_arn {
         input.request.role = Some(resources::admit_role(ctx, &role).await?);
     }
@@ -203,7 +264,7 @@ impl Operation for CreateStack {
     }
 
     async fn authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Authorization, ApiError> {
-        stack_authorization(ctx, input)
+        stack_authorization(ctx, input).await
     }
 
     async fn call(ctx: &Context<'_>, input: StackInput) -> Result<String, ApiError> {
@@ -241,7 +302,7 @@ impl Operation for UpdateStack {
     }
 
     async fn authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Authorization, ApiError> {
-        stack_authorization(ctx, input)
+        stack_authorization(ctx, input).await
     }
 
     async fn call(ctx: &Context<'_>, input: StackInput) -> Result<String, ApiError> {
@@ -276,10 +337,17 @@ impl Operation for DeleteStack {
     }
 
     async fn authorization(ctx: &Context<'_>, name: &String) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(stack_target(ctx, name)))
+        Ok(Authorization::on_one(stack_target(ctx, name).await?))
     }
 
     async fn call(ctx: &Context<'_>, name: String) -> Result<(), ApiError> {
+        if ctx.principal.actor.is_own_session() {
+            let iam = match ctx.state.stacks.find(&ctx.scope, &name).await {
+                Ok(stack) => stack.record.resources.iter().any(|r| r.kind.starts_with("AWS::IAM::")),
+                Err(_) => false,
+            };
+            refuse_own_session_with_iam(ctx, iam)?;
+        }
         let caller = ctx.principal.actor.arn();
         Ok(ctx.state.stacks.delete(&ctx.scope, &name, &caller).await?)
     }
@@ -290,7 +358,7 @@ impl Operation for DeleteStack {
 }
 
 fn optional_stack_name(p: &QueryParams, action: &'static str, extra: &[Accepted]) -> Result<Option<String>, ApiError> {
-    let mut accepted = vec![Accepted::any("StackName"), Accepted::any("NextToken")];
+    let mut accepted = vec![Accepted::any("StackName")];
     accepted.extend_from_slice(extra);
     refuse_unimplemented(p, action, &accepted)?;
     Ok(p.get("StackName").map(str::to_owned))
@@ -301,11 +369,11 @@ fn required_stack_name(p: &QueryParams, action: &'static str, extra: &[Accepted]
     Ok(p.required("StackName")?.to_owned())
 }
 
-fn on_stack_or_any(ctx: &Context<'_>, name: Option<&String>) -> Authorization {
-    match name {
-        Some(name) => Authorization::on_one(stack_target(ctx, name)),
+async fn on_stack_or_any(ctx: &Context<'_>, name: Option<&String>) -> Result<Authorization, ApiError> {
+    Ok(match name {
+        Some(name) => Authorization::on_one(stack_target(ctx, name).await?),
         None => Authorization::any(),
-    }
+    })
 }
 
 pub(crate) struct DescribeStacks;
@@ -323,7 +391,7 @@ impl Operation for DescribeStacks {
     }
 
     async fn authorization(ctx: &Context<'_>, name: &Option<String>) -> Result<Authorization, ApiError> {
-        Ok(on_stack_or_any(ctx, name.as_ref()))
+        on_stack_or_any(ctx, name.as_ref()).await
     }
 
     async fn call(ctx: &Context<'_>, name: Option<String>) -> Result<Vec<StackRow>, ApiError> {
@@ -495,7 +563,7 @@ impl Operation for DescribeStackEvents {
     }
 
     async fn authorization(ctx: &Context<'_>, name: &String) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(stack_target(ctx, name)))
+        Ok(Authorization::on_one(stack_target(ctx, name).await?))
     }
 
     async fn call(ctx: &Context<'_>, name: String) -> Result<Self::Output, ApiError> {
@@ -563,7 +631,7 @@ impl Operation for DescribeStackResource {
     }
 
     async fn authorization(ctx: &Context<'_>, (name, _): &(String, String)) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(stack_target(ctx, name)))
+        Ok(Authorization::on_one(stack_target(ctx, name).await?))
     }
 
     async fn call(ctx: &Context<'_>, (name, logical_id): (String, String)) -> Result<Self::Output, ApiError> {
@@ -606,7 +674,7 @@ impl Operation for DescribeStackResources {
     }
 
     async fn authorization(ctx: &Context<'_>, (name, _): &Self::Input) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(stack_target(ctx, name)))
+        Ok(Authorization::on_one(stack_target(ctx, name).await?))
     }
 
     async fn call(ctx: &Context<'_>, (name, logical_id): Self::Input) -> Result<Self::Output, ApiError> {
@@ -655,7 +723,7 @@ impl Operation for ListStackResources {
     }
 
     async fn authorization(ctx: &Context<'_>, name: &String) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(stack_target(ctx, name)))
+        Ok(Authorization::on_one(stack_target(ctx, name).await?))
     }
 
     async fn call(ctx: &Context<'_>, name: String) -> Result<StackRow, ApiError> {
@@ -699,7 +767,7 @@ impl Operation for GetTemplate {
     }
 
     async fn authorization(ctx: &Context<'_>, name: &String) -> Result<Authorization, ApiError> {
-        Ok(Authorization::on_one(stack_target(ctx, name)))
+        Ok(Authorization::on_one(stack_target(ctx, name).await?))
     }
 
     async fn call(ctx: &Context<'_>, name: String) -> Result<StackRow, ApiError> {
@@ -789,7 +857,7 @@ impl Operation for ListExports {
     type Output = Vec<Export>;
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<(), ApiError> {
-        refuse_unimplemented(p, Self::NAME, &[Accepted::any("NextToken")])
+        refuse_unimplemented(p, Self::NAME, &[])
     }
 
     async fn authorization(_: &Context<'_>, (): &()) -> Result<Authorization, ApiError> {

@@ -117,6 +117,8 @@ impl Handlers {
         let mut all = params([("Action", O::NAME.to_owned())]);
         all.extend(pairs);
         let input = QueryParams::from_pairs(all);
+        // As at the API edge: a value XML cannot carry would break every later listing.
+        input.check_xml_safe()?;
         let parameters = input.audit_json();
         self.run::<O>(call, service, &input, parameters).await
     }
@@ -207,11 +209,17 @@ impl<'a> Props<'a> {
     }
 
     /// `Tags` as a list of `{Key, Value}`.
-    fn tags(&self) -> Vec<(String, String)> {
-        self.list("Tags")
-            .iter()
-            .filter_map(|t| Some((text_of(t.get("Key")?), t.get("Value").map(text_of).unwrap_or_default())))
-            .collect()
+    fn tags(&self) -> Result<Vec<(String, String)>, ResourceFailure> {
+        let mut tags = Vec::new();
+        for (n, tag) in self.list("Tags").iter().enumerate() {
+            let member = |key: &str| {
+                tag.get(key)
+                    .map(text_of)
+                    .ok_or_else(|| self.invalid(format!("#/Tags/{n}: required key [{key}] not found")))
+            };
+            tags.push((member("Key")?, member("Value")?));
+        }
+        Ok(tags)
     }
 }
 
@@ -327,9 +335,35 @@ impl Provisioner for Handlers {
             attributes: &none,
             tags: &[],
         };
-        let body = Map::from_iter([("Names".to_owned(), json!(names))]);
-        let (found, missing) =
-            self.json::<ssm_parameters::GetParameters>(&call, body).await.map_err(|e| ResourceFailure(e.message))?;
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        // GetParameters takes at most 10 names.
+        for batch in names.chunks(10) {
+            let body = Map::from_iter([("Names".to_owned(), json!(batch))]);
+            let (got, absent) = self
+                .json::<ssm_parameters::GetParameters>(&call, body)
+                .await
+                .map_err(|e| ResourceFailure(e.message))?;
+            found.extend(got);
+            missing.extend(absent);
+        }
+        let secure: Vec<&str> = found
+            .iter()
+            .filter(|p| p.kind == crate::store::ParameterType::SecureString)
+            .map(|p| p.name.as_str())
+            .collect();
+        if !secure.is_empty() {
+            return Err(ResourceFailure(format!(
+                "Parameters [{}] referenced by template have types not supported by CloudFormation.",
+                secure.join(",")
+            )));
+        }
+        if let Some(unsafe_value) = found.iter().find(|p| !p.value.chars().all(crate::common::wire::xml_safe)) {
+            return Err(ResourceFailure(format!(
+                "Parameter {} has a value CloudFormation cannot use.",
+                unsafe_value.name
+            )));
+        }
         if !missing.is_empty() {
             return Err(ResourceFailure(format!(
                 "Unable to fetch parameters [{}] from parameter store for this account.",
@@ -347,7 +381,7 @@ impl Handlers {
         let name = props.required("KeyName")?;
         let mut pairs = params([("KeyName", name.clone())]);
         // Key pairs do not take CloudFormation's stack tags (their schema opts out).
-        pairs.extend(tag_specification("key-pair", &props.tags(), &[]));
+        pairs.extend(tag_specification("key-pair", &props.tags()?, &[]));
         if let Some(material) = props.text("PublicKeyMaterial") {
             pairs.push(("PublicKeyMaterial".to_owned(), base64::engine::general_purpose::STANDARD.encode(material)));
             let info =
@@ -432,15 +466,26 @@ impl Handlers {
         for (n, name) in props.strings("SecurityGroups").into_iter().enumerate() {
             pairs.push((format!("SecurityGroup.{}", n + 1), name));
         }
-        pairs.extend(tag_specification("instance", &props.tags(), call.tags));
+        pairs.extend(tag_specification("instance", &props.tags()?, call.tags));
         let (_, rows, _) =
             self.query::<ec2_instances::RunInstances>(call, Service::Ec2, pairs).await.map_err(|e| failure(&e))?;
         let id = rows
             .first()
             .map(|r| r.id.clone())
             .ok_or_else(|| ResourceFailure("RunInstances launched nothing".into()))?;
-        let row = self.wait_for_instance(call, &id, InstanceState::Running).await?;
-        let row = row.ok_or_else(|| ResourceFailure(format!("Instance {id} failed to stabilize")))?;
+        let running = match self.wait_for_instance(call, &id, InstanceState::Running).await {
+            Ok(Some(row)) => Ok(row),
+            Ok(None) => Err(ResourceFailure(format!("Instance {id} failed to stabilize"))),
+            Err(e) => Err(e),
+        };
+        // An instance that never ran is not left behind: its id was never the resource's.
+        let row = match running {
+            Ok(row) => row,
+            Err(e) => {
+                let _ = self.delete_instance(call, &id).await;
+                return Err(e);
+            }
+        };
         let region = &call.scope.region;
         let zone = crate::service::network::zone_of(region, &row.address).map(|z| z.name).unwrap_or_default();
         let attrs = attributes(&[
@@ -463,6 +508,7 @@ impl Handlers {
         state: InstanceState,
     ) -> Result<Option<crate::store::InstanceRow>, ResourceFailure> {
         let deadline = tokio::time::Instant::now() + INSTANCE_WAIT;
+        let mut pause = Duration::from_millis(100);
         loop {
             let found = self
                 .query::<ec2_instances::DescribeInstances>(
@@ -485,7 +531,8 @@ impl Handlers {
             if tokio::time::Instant::now() > deadline {
                 return Err(ResourceFailure(format!("Instance {id} did not stabilize in time")));
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
 
@@ -511,7 +558,7 @@ impl Handlers {
         if let Some(vpc) = props.text("VpcId") {
             pairs.push(("VpcId".to_owned(), vpc));
         }
-        pairs.extend(tag_specification("security-group", &props.tags(), call.tags));
+        pairs.extend(tag_specification("security-group", &props.tags()?, call.tags));
         let group =
             self.query::<ec2_groups::CreateSecurityGroup>(call, Service::Ec2, pairs).await.map_err(|e| failure(&e))?;
         let made = Provisioned {
@@ -542,8 +589,17 @@ impl Handlers {
             if rules.is_empty() {
                 continue;
             }
+            let peer = if egress { "DestinationSecurityGroupId" } else { "SourceSecurityGroupId" };
+            let known = ["IpProtocol", "FromPort", "ToPort", "CidrIp", "Description", peer];
             let mut pairs = params([("GroupId", group.to_owned())]);
             for (n, rule) in rules.iter().enumerate() {
+                let Some(members) = rule.as_object() else {
+                    return Err(props.invalid(format!("#/{key}/{n}: expected type: JSONObject")));
+                };
+                if let Some(extra) = members.keys().find(|k| !known.contains(&k.as_str())) {
+                    // CidrIpv6, prefix lists and group names: refused rather than dropped.
+                    return Err(props.invalid(format!("#/{key}/{n}: extraneous key [{extra}] is not permitted")));
+                }
                 let field = |name: &str| rule.get(name).filter(|v| !v.is_null()).map(text_of);
                 let prefix = format!("IpPermissions.{}", n + 1);
                 let mut put = |name: &str, value: Option<String>| {
@@ -556,10 +612,8 @@ impl Handlers {
                 put("ToPort", field("ToPort"));
                 put("IpRanges.1.CidrIp", field("CidrIp"));
                 put("IpRanges.1.Description", field("CidrIp").and(field("Description")));
-                put(
-                    "UserIdGroupPairs.1.GroupId",
-                    field(if egress { "DestinationSecurityGroupId" } else { "SourceSecurityGroupId" }),
-                );
+                put("UserIdGroupPairs.1.GroupId", field(peer));
+                put("UserIdGroupPairs.1.Description", field(peer).and(field("Description")));
             }
             let outcome = if egress {
                 self.query::<ec2_groups::Authorize<ec2_groups::Egress>>(call, Service::Ec2, pairs).await.map(drop)
@@ -618,15 +672,20 @@ impl Handlers {
         props: &Props<'_>,
         previous: Option<&Props<'_>>,
     ) -> Result<(), ResourceFailure> {
-        let inline = |p: &Props<'_>| -> Vec<(String, Value)> {
-            p.list("Policies")
-                .iter()
-                .filter_map(|i| Some((text_of(i.get("PolicyName")?), i.get("PolicyDocument")?.clone())))
-                .collect()
+        let inline = |p: &Props<'_>| -> Result<Vec<(String, Value)>, ResourceFailure> {
+            let entries = p.list("Policies");
+            let mut found = Vec::with_capacity(entries.len());
+            for (n, entry) in entries.iter().enumerate() {
+                let member = |key: &str| {
+                    entry.get(key).ok_or_else(|| p.invalid(format!("#/Policies/{n}: required key [{key}] not found")))
+                };
+                found.push((text_of(member("PolicyName")?), member("PolicyDocument")?.clone()));
+            }
+            Ok(found)
         };
-        let now = inline(props);
+        let now = inline(props)?;
         if let Some(previous) = previous {
-            for (name, _) in inline(previous).iter().filter(|(n, _)| !now.iter().any(|(m, _)| m == n)) {
+            for (name, _) in inline(previous)?.iter().filter(|(n, _)| !now.iter().any(|(m, _)| m == n)) {
                 let pairs = params([("RoleName", role.to_owned()), ("PolicyName", name.clone())]);
                 gone_ok(self.query::<iam_roles::DeleteRolePolicy>(call, Service::Iam, pairs).await, &["NoSuchEntity"])?;
             }

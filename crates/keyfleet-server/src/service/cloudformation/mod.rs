@@ -38,11 +38,10 @@ const MAX_TAGS: usize = 50;
 pub const MAX_STACKS: usize = 2000;
 
 /// The resource types keyfleet provisions.
-pub const RESOURCE_TYPES: [&str; 8] = [
+pub const RESOURCE_TYPES: [&str; 7] = [
     "AWS::EC2::Instance",
     "AWS::EC2::KeyPair",
     "AWS::EC2::SecurityGroup",
-    "AWS::IAM::InstanceProfile",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
@@ -109,6 +108,9 @@ pub enum StackInvalid {
     /// `RoleARN` that CloudFormation may not assume.
     #[error("Role {0} is invalid or cannot be assumed")]
     Role(String),
+    /// A stack that changed under three DeleteStack tries in a row.
+    #[error("Stack [{0}] is changing; call DeleteStack again.")]
+    Busy(String),
     /// A stack-level validation that names its own text (`DescribeStackResource`).
     #[error("Resource {logical_id} does not exist for stack {stack}")]
     NoSuchResource {
@@ -211,11 +213,13 @@ impl ResourceRequest<'_> {
         format!("{stack}-{logical}-{suffix}")
     }
 
-    /// An idempotency token for the resource in this stack (RunInstances' `ClientToken`): a
-    /// resumed create finds what the interrupted one launched.
+    /// An idempotency token for the resource in this stack with these properties
+    /// (RunInstances' `ClientToken`): a resumed create finds what the interrupted one
+    /// launched, and a replacement (other properties) launches anew.
     pub fn token(&self) -> String {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("{}/{}", self.stack_id, self.logical_id).as_bytes());
+        let seed = format!("{}/{}/{}", self.stack_id, self.logical_id, self.properties);
+        let digest = sha2::Sha256::digest(seed.as_bytes());
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -358,6 +362,13 @@ impl Stacks {
         if tags.len() > MAX_TAGS {
             return Err(StackInvalid::TooManyTags.into());
         }
+        // Without a RoleARN the stack keeps the role it has, as CloudFormation does.
+        let mut request = request;
+        if request.role.is_none()
+            && let (Some(arn), Some(role_id)) = (&row.record.role_arn, &row.record.role_id)
+        {
+            request.role = Some(PinnedRole { arn: arn.clone(), role_id: role_id.clone() });
+        }
         let acting = acting(&request.caller, request.role.as_ref());
         let prepared =
             self.prepare(scope, &acting, &row.name, &row.id, &body, &request, &row.record.parameters).await?;
@@ -399,27 +410,34 @@ impl Stacks {
 
     /// `DeleteStack`: a stack that does not exist is deleted already; one in the middle of an
     /// operation is deleted when that stops.
+    /// The delete runs as `caller`, whenever it starts.
     pub async fn delete(self: &Arc<Self>, scope: &crate::store::Scope, name: &str, caller: &str) -> Result<()> {
-        let Some(mut row) = self.store.stack(scope, name).await? else { return Ok(()) };
-        if row.status == StackStatus::DeleteComplete || row.status == StackStatus::DeleteInProgress {
-            return Ok(());
+        // Each try either starts the delete, leaves it to the running operation, or saw the
+        // stack change under it; a stack that keeps changing is reported, not skipped.
+        for _ in 0..3 {
+            let Some(mut row) = self.store.stack(scope, name).await? else { return Ok(()) };
+            if row.status == StackStatus::DeleteComplete || row.status == StackStatus::DeleteInProgress {
+                return Ok(());
+            }
+            self.check_exports_unused(scope, &row).await?;
+            if row.status.in_progress() {
+                if self.store.request_stack_delete(scope, &row.id, caller).await? {
+                    self.kick(scope, &row.id);
+                    return Ok(());
+                }
+                continue;
+            }
+            let before = row.status;
+            row.status = StackStatus::DeleteInProgress;
+            row.record.status_reason = Some("User Initiated".into());
+            row.record.caller = caller.to_owned();
+            if self.store.save_stack(scope, &row, before).await? {
+                self.stack_event(&row, StackStatus::DeleteInProgress, Some("User Initiated")).await?;
+                self.kick(scope, &row.id);
+                return Ok(());
+            }
         }
-        self.check_exports_unused(scope, &row).await?;
-        if row.status.in_progress() {
-            self.store.request_stack_delete(scope, &row.id).await?;
-            return Ok(());
-        }
-        let before = row.status;
-        row.status = StackStatus::DeleteInProgress;
-        row.record.status_reason = Some("User Initiated".into());
-        row.record.caller = caller.to_owned();
-        if self.store.save_stack(scope, &row, before).await? {
-            self.stack_event(&row, StackStatus::DeleteInProgress, Some("User Initiated")).await?;
-        } else {
-            self.store.request_stack_delete(scope, &row.id).await?;
-        }
-        self.kick(scope, &row.id);
-        Ok(())
+        Err(StackInvalid::Busy(name.to_owned()).into())
     }
 
     /// A stack by name (live) or id; `ValidationError` "Stack with id … does not exist".
@@ -803,6 +821,11 @@ fn evaluate_outputs(env: &Env<'_>) -> std::result::Result<Vec<crate::store::Stac
             other => text_of(&other),
         };
         let export_name = output.export_name.as_ref().map(|e| env.resolve_value(e).map(|v| text_of(&v))).transpose()?;
+        if let Some(name) = &export_name
+            && outputs.iter().any(|o: &crate::store::StackOutput| o.export_name.as_ref() == Some(name))
+        {
+            return Err(TemplateError::Function(format!("Export name {name} is used by more than one output")));
+        }
         outputs.push(crate::store::StackOutput {
             key: output.name.clone(),
             value,

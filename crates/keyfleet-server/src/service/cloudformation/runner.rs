@@ -29,15 +29,19 @@ enum Stop {
     Lost,
     /// A resource failed: its logical id.
     Failed(String),
-    /// `DeleteStack` came during the operation.
-    DeleteRequested,
+    /// `DeleteStack` came during the operation, from this caller (an ARN).
+    DeleteRequested(String),
 }
 
 type Step<T> = std::result::Result<T, Stop>;
 
 impl Stacks {
-    async fn deletion_waits(&self, scope: &Scope, row: &StackRow) -> Result<bool> {
-        Ok(row.deleted_ms.is_none() && self.store.stack_delete_requested(scope, &row.id).await?)
+    /// Who asked for the stack's deletion while an operation ran, if anyone did.
+    async fn deletion_waits(&self, scope: &Scope, row: &StackRow) -> Result<Option<String>> {
+        if row.deleted_ms.is_some() {
+            return Ok(None);
+        }
+        Ok(self.store.stack_delete_requested(scope, &row.id).await?)
     }
 
     /// Looks for stacks to run every second, until the process ends.
@@ -97,9 +101,8 @@ impl Stacks {
             if !row.status.in_progress() {
                 // A DeleteStack that came while the last operation ran (a rollback, say) is
                 // carried out once it has ended.
-                if !self.deletion_waits(scope, &row).await? {
-                    return Ok(());
-                }
+                let Some(deleter) = self.deletion_waits(scope, &row).await? else { return Ok(()) };
+                row.record.caller = deleter;
                 let mut run = Run { stacks: self, provisioner: provisioner.as_ref(), scope, expected: row.status };
                 let reason = Some("User Initiated".to_owned());
                 if run.transition(&mut row, StackStatus::DeleteInProgress, reason).await.is_err() {
@@ -144,11 +147,11 @@ impl Run<'_> {
         match outcome {
             Ok(()) => Ok(true),
             Err(Stop::Lost) => Ok(false),
-            Err(Stop::DeleteRequested) => self
-                .transition(row, StackStatus::DeleteInProgress, Some("User Initiated".into()))
-                .await
-                .map(|_| true)
-                .or(Ok(false)),
+            Err(Stop::DeleteRequested(deleter)) => {
+                row.record.caller = deleter;
+                let reason = Some("User Initiated".to_owned());
+                Ok(self.transition(row, StackStatus::DeleteInProgress, reason).await.is_ok())
+            }
             Err(Stop::Failed(_)) => Ok(true),
         }
     }
@@ -176,8 +179,8 @@ impl Run<'_> {
             Ok(true) => {}
             _ => return Err(Stop::Lost),
         }
-        if deletable && self.stacks.store.stack_delete_requested(self.scope, &row.id).await.unwrap_or(false) {
-            return Err(Stop::DeleteRequested);
+        if deletable && let Ok(Some(deleter)) = self.stacks.store.stack_delete_requested(self.scope, &row.id).await {
+            return Err(Stop::DeleteRequested(deleter));
         }
         Ok(())
     }
@@ -224,10 +227,26 @@ impl Run<'_> {
             kind: resource.kind.clone(),
             status: resource.status.as_str().to_owned(),
             reason: reason.map(str::to_owned).or_else(|| resource.reason.clone()),
-            properties: Some(resource.properties.to_string()),
+            properties: Some(no_echo_hidden(row, resource.properties.to_string())),
         };
         if let Err(e) = self.stacks.store.add_stack_event(&row.id, &event).await {
             tracing::warn!(stack = %row.id, error = %e, "recording a stack event failed");
+        }
+    }
+
+    /// Runs a resource handler while renewing the stack's lease, so that a handler that takes
+    /// longer than the lease (an instance booting) does not lose the stack to another replica.
+    async fn leased<T>(&self, id: &str, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                () = tokio::time::sleep(self.stacks.lease / 3) => {
+                    if let Err(e) = self.stacks.claim(self.scope, id).await {
+                        tracing::warn!(stack = %id, error = %e, "renewing a stack's lease failed");
+                    }
+                }
+            }
         }
     }
 
@@ -290,9 +309,7 @@ impl Run<'_> {
             let retain = decl.deletion_policy == DeletionPolicy::Retain;
             match (existing, properties) {
                 (Some(done), Ok(properties))
-                    if matches!(done.status, ResourceStatus::CreateComplete | ResourceStatus::UpdateComplete)
-                        && done.kind == decl.kind
-                        && done.properties == properties =>
+                    if settled(done.status) && done.kind == decl.kind && done.properties == properties =>
                 {
                     continue;
                 }
@@ -306,7 +323,7 @@ impl Run<'_> {
                 (Some(done), Ok(properties))
                     if done.physical_id.is_some()
                         && done.kind == decl.kind
-                        && matches!(done.status, ResourceStatus::CreateComplete | ResourceStatus::UpdateComplete) =>
+                        && (settled(done.status) || done.status == ResourceStatus::UpdateInProgress) =>
                 {
                     self.change(row, done, properties).await?;
                 }
@@ -343,6 +360,16 @@ impl Run<'_> {
             .iter()
             .filter(|r| matches!(r.status, ResourceStatus::CreateComplete | ResourceStatus::UpdateComplete))
             .filter_map(|r| provisioned_of(r).map(|p| (r.logical_id.clone(), p)))
+            .collect()
+    }
+
+    /// The exports other live stacks import: name → an importing stack's name.
+    async fn importers(&self, row: &StackRow) -> BTreeMap<String, String> {
+        let Ok(stacks) = self.stacks.live(self.scope).await else { return BTreeMap::new() };
+        stacks
+            .into_iter()
+            .filter(|s| s.id != row.id)
+            .flat_map(|s| s.record.imports.iter().map(|i| (i.clone(), s.name.clone())).collect::<Vec<_>>())
             .collect()
     }
 
@@ -401,14 +428,16 @@ impl Run<'_> {
         let note = replacing
             .as_ref()
             .map(|_| "Requested update requires the creation of a new physical resource; hence creating one.");
+        // The resource being replaced is kept for the cleanup before its slot is taken, so that
+        // a runner that dies now leaves it to be deleted, not forgotten.
+        if let (Some(old), Some(update)) = (replacing.as_ref(), row.record.update.as_mut()) {
+            update.cleanup.push(old.clone());
+        }
         self.put_resource(row, resource.clone(), note).await?;
         let acting = Self::acting(row);
-        let outcome = self.provisioner.create(&self.request(row, &resource, &acting)).await;
+        let outcome = self.leased(&row.id, self.provisioner.create(&self.request(row, &resource, &acting))).await;
         match outcome {
             Ok(made) => {
-                if let (Some(old), Some(update)) = (replacing, row.record.update.as_mut()) {
-                    update.cleanup.push(old);
-                }
                 resource.physical_id = Some(made.physical_id);
                 resource.attributes = made.attributes;
                 resource.status = ResourceStatus::CreateInProgress;
@@ -423,6 +452,11 @@ impl Run<'_> {
                 // A failed replacement leaves the resource it was to replace in place.
                 let failed = match replacing {
                     Some(mut old) => {
+                        if let Some(update) = row.record.update.as_mut() {
+                            update
+                                .cleanup
+                                .retain(|c| c.physical_id != old.physical_id || c.logical_id != old.logical_id);
+                        }
                         self.resource_event(row, &resource, None).await;
                         old.status = ResourceStatus::UpdateFailed;
                         old.reason = resource.reason.clone();
@@ -438,13 +472,16 @@ impl Run<'_> {
 
     /// Changes a resource's properties in place, or replaces it when the handler says so.
     async fn change(&mut self, row: &mut StackRow, current: StackResource, properties: Value) -> Step<()> {
+        // Stored with the properties it has until the change is made: a resumed runner then
+        // changes it again from those.
         let mut updating = current.clone();
-        updating.properties = properties.clone();
         updating.status = ResourceStatus::UpdateInProgress;
         updating.reason = None;
         self.put_resource(row, updating.clone(), None).await?;
+        updating.properties = properties.clone();
         let acting = Self::acting(row);
-        let outcome = self.provisioner.update(&self.request(row, &updating, &acting), &current.properties).await;
+        let request = self.request(row, &updating, &acting);
+        let outcome = self.leased(&row.id, self.provisioner.update(&request, &current.properties)).await;
         match outcome {
             Ok(Some(made)) => {
                 updating.attributes = made.attributes;
@@ -459,7 +496,8 @@ impl Run<'_> {
                 self.make(row, &logical_id, &kind, properties, retain, Some(current)).await
             }
             Err(ResourceFailure(reason)) => {
-                let mut failed = current;
+                // With the properties it was being given: a rollback changes it back from them.
+                let mut failed = updating;
                 failed.status = ResourceStatus::UpdateFailed;
                 failed.reason = Some(reason);
                 let logical_id = failed.logical_id.clone();
@@ -509,6 +547,21 @@ impl Run<'_> {
                 if let Some((_, owner)) = exported.get(name) {
                     return Err(TemplateError::ParameterValue(format!(
                         "Export with name {name} is already exported by stack {owner}"
+                    )));
+                }
+            }
+            Ok(outputs)
+        });
+        let importers = self.importers(row).await;
+        let outputs = outputs.and_then(|outputs| {
+            // An export another stack imports keeps its value while it does.
+            for before in row.record.outputs.iter().filter(|o| o.export_name.is_some()) {
+                let Some(name) = before.export_name.as_ref() else { continue };
+                let Some(importer) = importers.get(name) else { continue };
+                let kept = outputs.iter().any(|o| o.export_name.as_ref() == Some(name) && o.value == before.value);
+                if !kept {
+                    return Err(TemplateError::ParameterValue(format!(
+                        "Cannot update export {name} as it is in use by {importer}"
                     )));
                 }
             }
@@ -585,7 +638,7 @@ impl Run<'_> {
         resource.reason = None;
         self.put_resource(row, resource.clone(), None).await?;
         let acting = Self::acting(row);
-        let outcome = self.provisioner.delete(&self.request(row, &resource, &acting)).await;
+        let outcome = self.leased(&row.id, self.provisioner.delete(&self.request(row, &resource, &acting))).await;
         match outcome {
             Ok(()) => {
                 resource.status = ResourceStatus::DeleteComplete;
@@ -648,9 +701,13 @@ impl Run<'_> {
             self.checkpoint(row, false).await?;
             let mut resource = resource;
             let acting = Self::acting(row);
-            if !resource.retain {
+            // Never one the stack still has (a replacement that came back with the same id).
+            let live =
+                row.record.resources.iter().any(|r| r.kind == resource.kind && r.physical_id == resource.physical_id);
+            if !resource.retain && !live {
                 // A resource that will not go is left behind, as CloudFormation leaves it.
-                let _ = self.provisioner.delete(&self.request(row, &resource, &acting)).await;
+                let request = self.request(row, &resource, &acting);
+                let _ = self.leased(&row.id, self.provisioner.delete(&request)).await;
             }
             resource.status =
                 if resource.retain { ResourceStatus::DeleteSkipped } else { ResourceStatus::DeleteComplete };
@@ -671,22 +728,35 @@ impl Run<'_> {
             return self.transition(row, StackStatus::UpdateRollbackComplete, None).await;
         };
         let acting = Self::acting(row);
+        let mut failures = Vec::new();
         for index in (0..row.record.resources.len()).rev() {
             self.checkpoint(row, false).await?;
             let Some(current) = row.record.resources.get(index).cloned() else { continue };
             let before = previous.resources.iter().find(|r| r.logical_id == current.logical_id);
-            match before {
+            let undone = match before {
                 Some(before)
-                    if before.physical_id == current.physical_id && before.properties == current.properties => {}
+                    if before.physical_id == current.physical_id && before.properties == current.properties =>
+                {
+                    Ok(())
+                }
                 Some(before) if before.physical_id == current.physical_id => {
                     let mut back = current.clone();
                     back.properties = before.properties.clone();
-                    let _ = self.provisioner.update(&self.request(row, &back, &acting), &current.properties).await;
+                    let request = self.request(row, &back, &acting);
+                    match self.leased(&row.id, self.provisioner.update(&request, &current.properties)).await {
+                        Ok(Some(_)) => Ok(()),
+                        Ok(None) => Err(ResourceFailure("the change cannot be undone in place".into())),
+                        Err(e) => Err(e),
+                    }
                 }
                 _ if current.physical_id.is_some() => {
-                    let _ = self.provisioner.delete(&self.request(row, &current, &acting)).await;
+                    self.leased(&row.id, self.provisioner.delete(&self.request(row, &current, &acting))).await
                 }
-                _ => {}
+                _ => Ok(()),
+            };
+            if let Err(ResourceFailure(reason)) = undone {
+                tracing::warn!(stack = %row.id, resource = %current.logical_id, %reason, "undoing an update failed");
+                failures.push(current.logical_id.clone());
             }
         }
         row.record.template_body = previous.template_body;
@@ -697,9 +767,34 @@ impl Run<'_> {
             resource.status = ResourceStatus::UpdateComplete;
         }
         row.record.update = None;
+        if !failures.is_empty() {
+            failures.reverse();
+            let reason = format!("The following resource(s) failed to update: [{}]. ", failures.join(", "));
+            return self.transition(row, StackStatus::UpdateRollbackFailed, Some(reason)).await;
+        }
         let reason = row.record.status_reason.clone();
         self.transition(row, StackStatus::UpdateRollbackComplete, reason).await
     }
+}
+
+/// `properties` with the values of the stack's `NoEcho` parameters shown as `****`, as
+/// CloudFormation shows them wherever it shows a parameter's value.
+fn no_echo_hidden(row: &StackRow, mut properties: String) -> String {
+    for parameter in row.record.parameters.iter().filter(|p| p.no_echo && !p.value.is_empty()) {
+        for value in [Some(&parameter.value), parameter.resolved.as_ref()].into_iter().flatten() {
+            let quoted = serde_json::Value::String(value.clone()).to_string();
+            let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+            if !inner.is_empty() {
+                properties = properties.replace(inner, "****");
+            }
+        }
+    }
+    properties
+}
+
+/// Made and not being changed.
+fn settled(status: ResourceStatus) -> bool {
+    matches!(status, ResourceStatus::CreateComplete | ResourceStatus::UpdateComplete)
 }
 
 fn new_resource(logical_id: &str, kind: &str, retain: bool) -> StackResource {

@@ -21,6 +21,13 @@ fn stack_row(r: &AnyRow) -> Result<StackRow, StoreError> {
     })
 }
 
+/// `'CREATE_IN_PROGRESS', …`: the statuses a runner has work in, as SQL literals (fixed
+/// names, never input).
+fn in_progress_list() -> String {
+    let names = StackStatus::ALL.iter().filter(|s| s.in_progress()).map(|s| format!("'{}'", s.as_str()));
+    names.collect::<Vec<_>>().join(", ")
+}
+
 fn document(row: &StackRow) -> Result<String, StoreError> {
     serde_json::to_string(&row.record).map_err(|e| StoreError::Corrupt(format!("stack document: {e}")))
 }
@@ -72,8 +79,11 @@ impl StackStore for SqlStore {
     }
 
     async fn save_stack(&self, scope: &Scope, row: &StackRow, expected: StackStatus) -> Result<bool, StoreError> {
+        // A delete that starts has taken up the request for it.
         let saved = sqlx::query(
-            "UPDATE stacks SET status = $4, document = $5, deleted_ms = $6
+            "UPDATE stacks SET status = $4, document = $5, deleted_ms = $6,
+                               delete_requested_by = CASE WHEN $4 = 'DELETE_IN_PROGRESS' THEN NULL
+                                                          ELSE delete_requested_by END
              WHERE account = $1 AND region = $2 AND id = $3 AND status = $7 AND (owner = $8 OR owner = '')",
         )
         .bind(&scope.account)
@@ -112,40 +122,40 @@ impl StackStore for SqlStore {
         Ok(claimed.rows_affected() > 0)
     }
 
-    async fn request_stack_delete(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE stacks SET delete_requested = 1 WHERE account = $1 AND region = $2 AND id = $3")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(id)
-            .execute(&mut *self.writer.acquire().await?)
-            .await?;
-        Ok(())
+    async fn request_stack_delete(&self, scope: &Scope, id: &str, by: &str) -> Result<bool, StoreError> {
+        let marked = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE stacks SET delete_requested_by = $4
+             WHERE account = $1 AND region = $2 AND id = $3 AND status IN ({})",
+            in_progress_list()
+        )))
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(id)
+        .bind(by)
+        .execute(&mut *self.writer.acquire().await?)
+        .await?;
+        Ok(marked.rows_affected() > 0)
     }
 
-    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT delete_requested FROM stacks WHERE account = $1 AND region = $2 AND id = $3")
+    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT delete_requested_by FROM stacks WHERE account = $1 AND region = $2 AND id = $3")
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.is_some_and(|r| r.get::<i32, _>("delete_requested") != 0))
+        Ok(row.and_then(|r| r.get::<Option<String>, _>("delete_requested_by")))
     }
 
     async fn stacks_in_progress(&self) -> Result<Vec<(Scope, StackRow)>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {STACK_COLUMNS}, account, region FROM stacks WHERE deleted_ms IS NULL ORDER BY created_ms"
+            "SELECT {STACK_COLUMNS}, account, region FROM stacks
+             WHERE deleted_ms IS NULL AND (status IN ({}) OR delete_requested_by IS NOT NULL) ORDER BY created_ms",
+            in_progress_list()
         )))
         .fetch_all(&self.pool)
         .await?;
-        let mut found = Vec::new();
-        for r in &rows {
-            let row = stack_row(r)?;
-            if row.status.in_progress() {
-                found.push((Scope { account: r.get("account"), region: r.get("region") }, row));
-            }
-        }
-        Ok(found)
+        rows.iter().map(|r| Ok((Scope { account: r.get("account"), region: r.get("region") }, stack_row(r)?))).collect()
     }
 
     async fn add_stack_event(&self, stack_id: &str, event: &StackEvent) -> Result<(), StoreError> {
