@@ -262,6 +262,27 @@ const CASES: &[(&str, Wire)] = &[
     ),
     ("iam_get_role", Wire::Iam("Action=GetRole&RoleName=rescue")),
     ("iam_get_role_missing", Wire::Iam("Action=GetRole&RoleName=nobody")),
+    ("iam_create_instance_profile", Wire::Iam("Action=CreateInstanceProfile&InstanceProfileName=web&Path=%2Fops%2F")),
+    ("iam_create_instance_profile_duplicate", Wire::Iam("Action=CreateInstanceProfile&InstanceProfileName=WEB")),
+    (
+        "iam_add_role_to_instance_profile",
+        Wire::Iam("Action=AddRoleToInstanceProfile&InstanceProfileName=web&RoleName=rescue"),
+    ),
+    (
+        "iam_add_role_to_instance_profile_full",
+        Wire::Iam("Action=AddRoleToInstanceProfile&InstanceProfileName=web&RoleName=rescue"),
+    ),
+    ("iam_get_instance_profile", Wire::Iam("Action=GetInstanceProfile&InstanceProfileName=web")),
+    ("iam_list_instance_profiles", Wire::Iam("Action=ListInstanceProfiles&PathPrefix=%2Fops%2F")),
+    ("iam_list_instance_profiles_for_role", Wire::Iam("Action=ListInstanceProfilesForRole&RoleName=rescue")),
+    ("iam_delete_role_in_instance_profile", Wire::Iam("Action=DeleteRole&RoleName=rescue")),
+    ("iam_delete_instance_profile_with_role", Wire::Iam("Action=DeleteInstanceProfile&InstanceProfileName=web")),
+    (
+        "iam_remove_role_from_instance_profile",
+        Wire::Iam("Action=RemoveRoleFromInstanceProfile&InstanceProfileName=web&RoleName=rescue"),
+    ),
+    ("iam_delete_instance_profile", Wire::Iam("Action=DeleteInstanceProfile&InstanceProfileName=web")),
+    ("iam_get_instance_profile_missing", Wire::Iam("Action=GetInstanceProfile&InstanceProfileName=web")),
     ("iam_list_roles", Wire::Iam("Action=ListRoles&MaxItems=1")),
     (
         "iam_update_assume_role_policy",
@@ -614,7 +635,7 @@ fn normalize(body: &str) -> String {
             .into_iter()
             .chain(["groupId", "securityGroupRuleId", "securityGroupArn", "securityGroupRuleArn"])
             .chain(["RoleId", "PolicyId", "UpdateDate", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"])
-            .chain(["StackId"])
+            .chain(["StackId", "InstanceProfileId"])
     {
         xml = replace_element(&xml, element);
     }

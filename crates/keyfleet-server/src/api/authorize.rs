@@ -147,6 +147,11 @@ impl Target {
         Target::new(format!("arn:aws:iam::{account}:role{path}{name}"), ("AWS::IAM::Role", name))
     }
 
+    /// `arn:aws:iam::ACCOUNT:instance-profile/PATH/NAME`.
+    pub fn iam_instance_profile(account: &str, path: &str, name: &str) -> Self {
+        Target::new(format!("arn:aws:iam::{account}:instance-profile{path}{name}"), ("AWS::IAM::InstanceProfile", name))
+    }
+
     /// A role by its ARN, as AssumeRole names it.
     pub fn role_arn(arn: &str) -> Self {
         let name = arn.rsplit('/').next().unwrap_or(arn);

@@ -451,6 +451,7 @@ impl From<Error> for ApiError {
                     IamEntity::User(name) => format!("User with name {name} already exists."),
                     IamEntity::LoginProfile(name) => format!("Login Profile for user {name} already exists."),
                     IamEntity::Role(name) => format!("Role with name {name} already exists."),
+                    IamEntity::InstanceProfile(name) => format!("Instance Profile {name} already exists."),
                     IamEntity::Policy(name) => {
                         format!("A policy called {name} already exists. Duplicate names are not allowed.")
                     }
@@ -471,6 +472,11 @@ impl From<Error> for ApiError {
                 format!("Login Profile for User {name} cannot be found."),
                 StatusCode::NOT_FOUND,
             ),
+            Error::IamNoSuchEntity(IamEntity::InstanceProfile(name)) => Self::new(
+                "NoSuchEntity",
+                format!("Instance Profile {name} cannot be found."),
+                StatusCode::NOT_FOUND,
+            ),
             Error::IamNoSuchEntity(entity) => Self::new(
                 "NoSuchEntity",
                 format!("The {} cannot be found.", iam_entity(&entity)),
@@ -483,6 +489,9 @@ impl From<Error> for ApiError {
                     Dependents::Policies => "Cannot delete entity, must delete policies first.",
                     Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.",
                     Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.",
+                    Dependents::InstanceProfileRole => {
+                        "Cannot delete entity, must remove roles from instance profile first."
+                    }
                 },
                 StatusCode::CONFLICT,
             ),
@@ -492,6 +501,9 @@ impl From<Error> for ApiError {
                     IamLimit::AccessKeysPerUser(n) => format!("Cannot exceed quota for AccessKeysPerUser: {n}"),
                     IamLimit::PolicySize { user } => {
                         format!("Maximum policy size of 2048 bytes exceeded for user {user}")
+                    }
+                    IamLimit::RolesPerInstanceProfile => {
+                        "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into()
                     }
                     IamLimit::PolicyVersions => "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
                     IamLimit::AttachedPolicies { role, limit } => {
@@ -744,6 +756,7 @@ fn iam_entity(entity: &IamEntity) -> String {
         IamEntity::UserPolicy(name) => format!("user policy with name {name}"),
         IamEntity::LoginProfile(name) => format!("login profile for user {name}"),
         IamEntity::Role(name) => format!("role with name {name}"),
+        IamEntity::InstanceProfile(name) => format!("Instance Profile {name}"),
         IamEntity::RolePolicy(name) => format!("role policy with name {name}"),
         IamEntity::Policy(arn) | IamEntity::Attachment(arn) => format!("policy {arn}"),
         IamEntity::PolicyVersion { arn, version } => format!("policy {arn} version {version}"),

@@ -193,6 +193,8 @@ pub enum IamEntity {
     RolePolicy(String),
     /// A customer managed policy, by ARN (or, for EntityAlreadyExists, by name).
     Policy(String),
+    /// An instance profile, by name.
+    InstanceProfile(String),
     /// A version of a managed policy.
     PolicyVersion {
         /// The policy's ARN.
@@ -215,6 +217,8 @@ pub enum Dependents {
     LoginProfile,
     /// Attached managed policies.
     AttachedPolicies,
+    /// A role in an instance profile (for DeleteRole and DeleteInstanceProfile alike).
+    InstanceProfileRole,
 }
 
 /// Why DeletePolicy or DeletePolicyVersion is refused (`DeleteConflict`).
@@ -240,6 +244,8 @@ pub enum IamLimit {
     },
     /// Versions per managed policy.
     PolicyVersions,
+    /// Roles in one instance profile (one).
+    RolesPerInstanceProfile,
     /// Managed policies attached to one user or role.
     AttachedPolicies {
         /// To a role (else a user).

@@ -12,8 +12,8 @@ use super::{Dependents, Error, IamEntity, IamInvalid, IamLimit, PolicyConflict, 
 use crate::common::ids;
 use crate::service::audit::Identity;
 use crate::store::{
-    AttachOutcome, DeleteRoleOutcome, ManagedPolicyRow, PolicyChange, PolicyVersionRow, PrincipalKind, RoleRow,
-    StoreError,
+    AddRoleOutcome, AttachOutcome, DeleteProfileOutcome, DeleteRoleOutcome, InstanceProfileRow, ManagedPolicyRow,
+    PolicyChange, PolicyVersionRow, PrincipalKind, RoleRow, StoreError,
 };
 
 /// IAM's default quota of managed policies per user and per role.
@@ -128,6 +128,92 @@ impl Iam {
             DeleteRoleOutcome::NotFound => Err(no_such_role(name)),
             DeleteRoleOutcome::HasPolicies => Err(Error::IamDeleteConflict(Dependents::Policies)),
             DeleteRoleOutcome::HasAttachedPolicies => Err(Error::IamDeleteConflict(Dependents::AttachedPolicies)),
+            DeleteRoleOutcome::InInstanceProfile => Err(Error::IamDeleteConflict(Dependents::InstanceProfileRole)),
+        }
+    }
+
+    /// `CreateInstanceProfile`.
+    pub async fn create_instance_profile(&self, account: &str, name: &str, path: &str) -> Result<InstanceProfileRow> {
+        validate_name("instanceProfileName", name, 128)?;
+        validate_path(path)?;
+        let row = InstanceProfileRow {
+            profile_id: ids::iam_unique_id("AIPA"),
+            name: name.to_owned(),
+            path: path.to_owned(),
+            role: None,
+            created_ms: now_ms(),
+        };
+        match self.store.insert_instance_profile(account, &row).await {
+            Err(StoreError::Duplicate) => Err(Error::IamEntityExists(IamEntity::InstanceProfile(row.name))),
+            other => other.map(|()| row).map_err(Error::from),
+        }
+    }
+
+    /// `GetInstanceProfile`: the profile and its role.
+    pub async fn instance_profile(&self, account: &str, name: &str) -> Result<(InstanceProfileRow, Option<RoleRow>)> {
+        let profile = self
+            .store
+            .instance_profile(account, name)
+            .await?
+            .ok_or_else(|| Error::IamNoSuchEntity(IamEntity::InstanceProfile(name.to_owned())))?;
+        let role = match &profile.role {
+            Some(role) => self.store.role(account, role).await?,
+            None => None,
+        };
+        Ok((profile, role))
+    }
+
+    /// `ListInstanceProfiles` (with `PathPrefix`) and `ListInstanceProfilesForRole`, each
+    /// with its role.
+    pub async fn instance_profiles(
+        &self,
+        account: &str,
+        path_prefix: &str,
+        of_role: Option<&str>,
+    ) -> Result<Vec<(InstanceProfileRow, Option<RoleRow>)>> {
+        if let Some(role) = of_role {
+            self.role(account, role).await?;
+        }
+        let mut found = Vec::new();
+        for profile in self.store.instance_profiles(account).await? {
+            let in_role = |r: &str| profile.role.as_ref().is_some_and(|p| p.eq_ignore_ascii_case(r));
+            if !profile.path.starts_with(path_prefix) || of_role.is_some_and(|r| !in_role(r)) {
+                continue;
+            }
+            let role = match &profile.role {
+                Some(role) => self.store.role(account, role).await?,
+                None => None,
+            };
+            found.push((profile, role));
+        }
+        Ok(found)
+    }
+
+    /// `DeleteInstanceProfile`: only one without a role, as IAM requires.
+    pub async fn delete_instance_profile(&self, account: &str, name: &str) -> Result<()> {
+        match self.store.delete_instance_profile(account, name).await? {
+            DeleteProfileOutcome::Deleted => Ok(()),
+            DeleteProfileOutcome::NotFound => Err(Error::IamNoSuchEntity(IamEntity::InstanceProfile(name.to_owned()))),
+            DeleteProfileOutcome::HasRole => Err(Error::IamDeleteConflict(Dependents::InstanceProfileRole)),
+        }
+    }
+
+    /// `AddRoleToInstanceProfile`: a profile holds one role.
+    pub async fn add_role_to_instance_profile(&self, account: &str, profile: &str, role: &str) -> Result<()> {
+        match self.store.add_role_to_instance_profile(account, profile, role).await? {
+            AddRoleOutcome::Added => Ok(()),
+            AddRoleOutcome::NoProfile => Err(Error::IamNoSuchEntity(IamEntity::InstanceProfile(profile.to_owned()))),
+            AddRoleOutcome::NoRole => Err(no_such_role(role)),
+            AddRoleOutcome::Full => Err(Error::IamLimitExceeded(IamLimit::RolesPerInstanceProfile)),
+        }
+    }
+
+    /// `RemoveRoleFromInstanceProfile`.
+    pub async fn remove_role_from_instance_profile(&self, account: &str, profile: &str, role: &str) -> Result<()> {
+        self.instance_profile(account, profile).await?;
+        match self.store.remove_role_from_instance_profile(account, profile, role).await? {
+            true => Ok(()),
+            false => Err(no_such_role(role)),
         }
     }
 

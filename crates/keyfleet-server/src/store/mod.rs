@@ -703,6 +703,46 @@ pub struct AutomationRow {
     pub assume_role: Option<PinnedRole>,
 }
 
+/// An IAM instance profile: a name, and the role (at most one) that instances launched with
+/// it act as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceProfileRow {
+    /// `AIPA…`.
+    pub profile_id: String,
+    /// Its name.
+    pub name: String,
+    /// `/` or `/…/`.
+    pub path: String,
+    /// The role's name, as stored.
+    pub role: Option<String>,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// What AddRoleToInstanceProfile found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddRoleOutcome {
+    /// The role is in the profile now.
+    Added,
+    /// No such profile.
+    NoProfile,
+    /// No such role.
+    NoRole,
+    /// The profile has its one role already.
+    Full,
+}
+
+/// What DeleteInstanceProfile found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteProfileOutcome {
+    /// Deleted.
+    Deleted,
+    /// No such profile.
+    NotFound,
+    /// It still has a role (`DeleteConflict`).
+    HasRole,
+}
+
 /// A role pinned by ARN and by the id it had when it was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedRole {
@@ -794,6 +834,8 @@ pub struct RoleRow {
 pub enum DeleteRoleOutcome {
     /// Deleted.
     Deleted,
+    /// It is still in an instance profile (`DeleteConflict`).
+    InInstanceProfile,
     /// No such role.
     NotFound,
     /// It still has inline policies (`DeleteConflict`).
@@ -1501,6 +1543,34 @@ pub trait RoleStore: Send + Sync + 'static {
 
     /// Deletes a role that has no inline and no attached policies.
     async fn delete_role(&self, account: &str, name: &str) -> Result<DeleteRoleOutcome, StoreError>;
+
+    /// Adds an instance profile; [`StoreError::Duplicate`] if one has its name (ignoring case).
+    async fn insert_instance_profile(&self, account: &str, row: &InstanceProfileRow) -> Result<(), StoreError>;
+
+    /// An instance profile by name (ignoring case).
+    async fn instance_profile(&self, account: &str, name: &str) -> Result<Option<InstanceProfileRow>, StoreError>;
+
+    /// Every instance profile of an account, by name.
+    async fn instance_profiles(&self, account: &str) -> Result<Vec<InstanceProfileRow>, StoreError>;
+
+    /// Deletes an instance profile that has no role.
+    async fn delete_instance_profile(&self, account: &str, name: &str) -> Result<DeleteProfileOutcome, StoreError>;
+
+    /// Puts a role into an instance profile that has none.
+    async fn add_role_to_instance_profile(
+        &self,
+        account: &str,
+        profile: &str,
+        role: &str,
+    ) -> Result<AddRoleOutcome, StoreError>;
+
+    /// Takes a role out of an instance profile; false if it was not in it.
+    async fn remove_role_from_instance_profile(
+        &self,
+        account: &str,
+        profile: &str,
+        role: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Creates or replaces a role's inline policy; false if the role does not exist.
     async fn put_role_policy(&self, account: &str, role: &str, name: &str, document: &str) -> Result<bool, StoreError>;

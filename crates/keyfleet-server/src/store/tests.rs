@@ -1182,3 +1182,38 @@ for_each_backend!(a_stack_is_run_by_one_replica_until_its_lease_ends, |s: Arc<dy
     let ids: Vec<String> = s.stack_events(&row.id).await.unwrap().into_iter().map(|e| e.event_id).collect();
     assert_eq!(ids, ["e-2", "e-1", "e-0"], "newest first");
 });
+
+for_each_backend!(an_instance_profile_holds_one_role_which_then_cannot_be_deleted, |s: Arc<dyn Store>| async move {
+    let profile = |name: &str| InstanceProfileRow {
+        profile_id: format!("AIPA{name}"),
+        name: name.into(),
+        path: "/".into(),
+        role: None,
+        created_ms: 1,
+    };
+    s.insert_role("111122223333", &role("web")).await.unwrap();
+    s.insert_role("111122223333", &role("other")).await.unwrap();
+    s.insert_instance_profile("111122223333", &profile("web-profile")).await.unwrap();
+    assert!(matches!(
+        s.insert_instance_profile("111122223333", &profile("WEB-PROFILE")).await,
+        Err(StoreError::Duplicate)
+    ));
+    let add = |profile: &'static str, role: &'static str| {
+        let s = s.clone();
+        async move { s.add_role_to_instance_profile("111122223333", profile, role).await.unwrap() }
+    };
+    assert_eq!(add("nope", "web").await, AddRoleOutcome::NoProfile);
+    assert_eq!(add("web-profile", "nope").await, AddRoleOutcome::NoRole);
+    assert_eq!(add("web-profile", "WEB").await, AddRoleOutcome::Added);
+    assert_eq!(add("web-profile", "other").await, AddRoleOutcome::Full);
+    let found = s.instance_profile("111122223333", "Web-Profile").await.unwrap().unwrap();
+    assert_eq!(found.role.as_deref(), Some("web"), "the role's name as stored");
+    assert_eq!(s.delete_role("111122223333", "web").await.unwrap(), DeleteRoleOutcome::InInstanceProfile);
+    assert_eq!(s.delete_instance_profile("111122223333", "web-profile").await.unwrap(), DeleteProfileOutcome::HasRole);
+    assert!(!s.remove_role_from_instance_profile("111122223333", "web-profile", "other").await.unwrap());
+    assert!(s.remove_role_from_instance_profile("111122223333", "web-profile", "web").await.unwrap());
+    assert_eq!(s.delete_instance_profile("111122223333", "web-profile").await.unwrap(), DeleteProfileOutcome::Deleted);
+    assert_eq!(s.delete_instance_profile("111122223333", "web-profile").await.unwrap(), DeleteProfileOutcome::NotFound);
+    assert_eq!(s.delete_role("111122223333", "web").await.unwrap(), DeleteRoleOutcome::Deleted);
+    assert!(s.instance_profiles("111122223333").await.unwrap().is_empty());
+});

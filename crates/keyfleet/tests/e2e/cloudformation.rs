@@ -725,8 +725,9 @@ fn a_stack_deleted_while_being_made_is_deleted_when_its_resource_is_done() {
 }
 
 /// The IAM resource types and a Parameter Store parameter type: a named role with an inline
-/// policy from `AWS::IAM::Policy`, a managed policy attached to it and to a user, and the
-/// image id read from Parameter Store; deleting the stack takes them all.
+/// policy from `AWS::IAM::Policy`, a managed policy attached to it and to a user, an instance
+/// profile holding it, and the image id read from Parameter Store; deleting the stack takes
+/// them all.
 #[test]
 fn iam_resources_and_parameter_store_parameters_are_made_and_taken_away() {
     if !require(&["aws"]) {
@@ -774,7 +775,12 @@ Resources:
     Properties:
       Type: String
       Value: !Ref Image
+  Profile:
+    Type: AWS::IAM::InstanceProfile
+    Properties:
+      Roles: [!Ref Deployer]
 Outputs:
+  ProfileArn: {Value: !GetAtt Profile.Arn}
   RoleArn: {Value: !GetAtt Deployer.Arn}
   PolicyArn: {Value: !Ref ReadKeys}
   Image: {Value: !Ref Image}
@@ -794,6 +800,8 @@ Outputs:
     let policy_arn = output(&stack, "PolicyArn");
     assert!(policy_arn.starts_with(&format!("arn:aws:iam::{account}:policy/iam-ReadKeys-")), "{policy_arn}");
 
+    let profiles = json(&server.aws_ok("iam list-instance-profiles-for-role --role-name deployer"));
+    assert_eq!(profiles["InstanceProfiles"][0]["Arn"], output(&stack, "ProfileArn").as_str());
     let inline = json(&server.aws_ok("iam list-role-policies --role-name deployer"));
     assert_eq!(inline["PolicyNames"], serde_json::json!(["describe"]));
     let attached = json(&server.aws_ok("iam list-attached-user-policies --user-name auditor"));
@@ -804,6 +812,8 @@ Outputs:
     server.aws_ok("cloudformation delete-stack --stack-name iam");
     server.aws_ok("cloudformation wait stack-delete-complete --stack-name iam");
     server.aws_err("iam get-role --role-name deployer", "NoSuchEntity");
+    let profiles = json(&server.aws_ok("iam list-instance-profiles"));
+    assert_eq!(profiles["InstanceProfiles"], serde_json::json!([]), "the profile went with the stack");
     server.aws_err(&format!("iam get-policy --policy-arn {policy_arn}"), "NoSuchEntity");
     let attached = json(&server.aws_ok("iam list-attached-user-policies --user-name auditor"));
     assert_eq!(attached["AttachedPolicies"], serde_json::json!([]));

@@ -1037,3 +1037,30 @@ fn the_stacks_pages_create_the_rescue_role_stack_and_its_output_runs_reset_acces
     });
     server.aws_err("ec2 describe-key-pairs --key-names console-key", "InvalidKeyPair.NotFound");
 }
+
+/// A role for EC2 made in the console comes with its instance profile, as AWS's console makes
+/// one; the role's page shows it, and deleting the role takes both.
+#[test]
+fn an_ec2_role_made_in_the_console_has_its_instance_profile() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    let account = server_account(&server);
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/iam/roles").await;
+        b.fill("#RoleName", "web-server").await;
+        b.wait_for("#Trusted").await.select_by_value("ec2.amazonaws.com").await.unwrap();
+        b.submit("#create-role").await;
+        assert_eq!(b.text("h1").await, "web-server");
+        assert_eq!(b.text(".instance-profile").await, format!("arn:aws:iam::{account}:instance-profile/web-server"));
+        let profile = json(&server.aws_ok("iam get-instance-profile --instance-profile-name web-server"));
+        assert_eq!(profile["InstanceProfile"]["Roles"][0]["RoleName"], "web-server");
+        b.submit("#delete-role-submit").await;
+        assert_eq!(b.text("#notice").await, "Deleted role web-server.");
+    });
+    server.aws_err("iam get-instance-profile --instance-profile-name web-server", "NoSuchEntity");
+    server.aws_err("iam get-role --role-name web-server", "NoSuchEntity");
+}

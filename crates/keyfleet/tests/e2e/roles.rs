@@ -378,3 +378,60 @@ fn role_names_and_session_names_cannot_pass_for_others() {
     let session = Identity::from_credentials(&session["Credentials"]);
     server.aws_err_as(&session, "ec2 create-key-pair --key-name not-alice", "UnauthorizedOperation");
 }
+
+/// Instance profiles as IAM has them: one role each, which putting in needs `iam:PassRole`;
+/// a role in a profile and a profile with a role cannot be deleted.
+#[test]
+fn instance_profiles_hold_one_role_and_passing_it_needs_pass_role() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let account = account(&server);
+    let trust = document(
+        &server,
+        "ec2-trust",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    server.aws_ok(&format!("iam create-role --role-name web --assume-role-policy-document {trust}"));
+    server.aws_ok(&format!("iam create-role --role-name other --assume-role-policy-document {trust}"));
+    let made = json(&server.aws_ok("iam create-instance-profile --instance-profile-name web-profile --path /apps/"));
+    let profile = &made["InstanceProfile"];
+    assert_eq!(profile["Arn"], format!("arn:aws:iam::{account}:instance-profile/apps/web-profile"));
+    assert!(profile["InstanceProfileId"].as_str().unwrap().starts_with("AIPA"), "{profile}");
+    assert_eq!(profile["Roles"], serde_json::json!([]));
+    let duplicate =
+        server.aws_err("iam create-instance-profile --instance-profile-name WEB-PROFILE", "EntityAlreadyExists");
+    assert!(duplicate.contains("Instance Profile WEB-PROFILE already exists."), "{duplicate}");
+
+    // Without iam:PassRole on the role, it cannot go into a profile.
+    let no_pass = r#"{"Statement":[{"Effect":"Allow","Action":"iam:*InstanceProfile*","Resource":"*"}]}"#;
+    let operator = server.create_user("operator", Some(no_pass));
+    let refused = server.aws_err_as(
+        &operator,
+        "iam add-role-to-instance-profile --instance-profile-name web-profile --role-name web",
+        "AccessDenied",
+    );
+    assert!(refused.contains(&format!("iam:PassRole on resource: arn:aws:iam::{account}:role/web")), "{refused}");
+    server.aws_ok("iam add-role-to-instance-profile --instance-profile-name web-profile --role-name web");
+    let full = server.aws_err(
+        "iam add-role-to-instance-profile --instance-profile-name web-profile --role-name other",
+        "LimitExceeded",
+    );
+    assert!(full.contains("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1"), "{full}");
+    let got = json(&server.aws_ok("iam get-instance-profile --instance-profile-name web-profile"));
+    assert_eq!(got["InstanceProfile"]["Roles"][0]["RoleName"], "web");
+    let listed = json(&server.aws_ok("iam list-instance-profiles-for-role --role-name web"));
+    assert_eq!(listed["InstanceProfiles"][0]["InstanceProfileName"], "web-profile");
+    let listed = json(&server.aws_ok("iam list-instance-profiles --path-prefix /apps/"));
+    assert_eq!(listed["InstanceProfiles"].as_array().unwrap().len(), 1);
+
+    let held = server.aws_err("iam delete-role --role-name web", "DeleteConflict");
+    assert!(held.contains("Cannot delete entity, must remove roles from instance profile first."), "{held}");
+    server.aws_err("iam delete-instance-profile --instance-profile-name web-profile", "DeleteConflict");
+    server.aws_ok("iam remove-role-from-instance-profile --instance-profile-name web-profile --role-name web");
+    server.aws_ok("iam delete-instance-profile --instance-profile-name web-profile");
+    server.aws_ok("iam delete-role --role-name web");
+    let gone = server.aws_err("iam get-instance-profile --instance-profile-name web-profile", "NoSuchEntity");
+    assert!(gone.contains("Instance Profile web-profile cannot be found."), "{gone}");
+}

@@ -29,7 +29,9 @@ use crate::store::{InstanceState, PinnedRole, Scope, UnitOfWork};
 use crate::api::ec2::instances as ec2_instances;
 use crate::api::ec2::key_pairs as ec2_keys;
 use crate::api::ec2::security_groups as ec2_groups;
-use crate::api::iam::{self as iam_api, policies as iam_policies, roles as iam_roles};
+use crate::api::iam::{
+    self as iam_api, instance_profiles as iam_profiles, policies as iam_policies, roles as iam_roles,
+};
 use crate::api::ssm::parameters as ssm_parameters;
 
 /// How long a handler waits for an instance to reach its state.
@@ -262,6 +264,7 @@ impl Provisioner for Handlers {
             "AWS::IAM::Role" => self.create_role(call).await,
             "AWS::IAM::Policy" => self.put_inline_policy(call, None).await,
             "AWS::IAM::ManagedPolicy" => self.create_managed_policy(call).await,
+            "AWS::IAM::InstanceProfile" => self.create_instance_profile(call).await,
             "AWS::SSM::Parameter" => self.put_parameter(call, None).await,
             other => Err(ResourceFailure(format!("Unrecognized resource type {other}"))),
         }
@@ -283,6 +286,9 @@ impl Provisioner for Handlers {
                 self.update_role(call, previous).await.map(Some)
             }
             "AWS::IAM::Policy" => self.put_inline_policy(call, Some(previous)).await.map(Some),
+            "AWS::IAM::InstanceProfile" if !changed("InstanceProfileName") && !changed("Path") => {
+                self.update_instance_profile(call, previous).await.map(Some)
+            }
             "AWS::SSM::Parameter" if !changed("Name") && !changed("Tags") => {
                 self.put_parameter(call, Some(previous)).await.map(Some)
             }
@@ -308,6 +314,16 @@ impl Provisioner for Handlers {
             "AWS::IAM::Role" => self.delete_role(call, physical_id).await,
             "AWS::IAM::Policy" => self.delete_inline_policy(call, call.properties).await,
             "AWS::IAM::ManagedPolicy" => self.delete_managed_policy(call, physical_id).await,
+            "AWS::IAM::InstanceProfile" => {
+                let props = Props {
+                    logical_id: call.logical_id,
+                    map: call.properties.as_object().cloned().unwrap_or_default(),
+                };
+                self.set_profile_roles(call, physical_id, &props.strings("Roles"), &[]).await?;
+                let pairs = params([("InstanceProfileName", physical_id.to_owned())]);
+                let outcome = self.query::<iam_profiles::DeleteInstanceProfile>(call, Service::Iam, pairs).await;
+                gone_ok(outcome, &["NoSuchEntity"])
+            }
             "AWS::SSM::Parameter" => {
                 let body = Map::from_iter([("Name".to_owned(), json!(physical_id))]);
                 gone_ok(self.json::<ssm_parameters::DeleteParameter>(call, body).await, &["ParameterNotFound"])
@@ -901,6 +917,77 @@ impl Handlers {
         let outcome =
             self.query::<iam_policies::DeletePolicy>(call, Service::Iam, params([("PolicyArn", arn.to_owned())])).await;
         gone_ok(outcome, &["NoSuchEntity"])
+    }
+
+    /// `AWS::IAM::InstanceProfile`: the profile, then its one role.
+    async fn create_instance_profile(&self, call: &ResourceRequest<'_>) -> Result<Provisioned, ResourceFailure> {
+        let props = Props::of(call, &["InstanceProfileName", "Path", "Roles"])?;
+        let roles = props.strings("Roles");
+        if roles.len() != 1 {
+            return Err(props.invalid("#/Roles: expected exactly one role".into()));
+        }
+        let name = props.text("InstanceProfileName").unwrap_or_else(|| call.generated_name(128));
+        let mut pairs = params([("InstanceProfileName", name.clone())]);
+        if let Some(path) = props.text("Path") {
+            pairs.push(("Path".to_owned(), path));
+        }
+        let profile = self
+            .query::<iam_profiles::CreateInstanceProfile>(call, Service::Iam, pairs)
+            .await
+            .map_err(|e| failure(&e))?;
+        if let Err(e) = self.set_profile_roles(call, &name, &[], &roles).await {
+            let pairs = params([("InstanceProfileName", name)]);
+            let _ = self.query::<iam_profiles::DeleteInstanceProfile>(call, Service::Iam, pairs).await;
+            return Err(e);
+        }
+        let arn = iam_profiles::profile_arn(&call.scope.account, &profile);
+        Ok(Provisioned { physical_id: name, attributes: attributes(&[("Arn", json!(arn))]) })
+    }
+
+    async fn update_instance_profile(
+        &self,
+        call: &ResourceRequest<'_>,
+        previous: &Value,
+    ) -> Result<Provisioned, ResourceFailure> {
+        let props = Props::of(call, &["InstanceProfileName", "Path", "Roles"])?;
+        let before = Props { logical_id: call.logical_id, map: previous.as_object().cloned().unwrap_or_default() };
+        let name = call.physical_id.unwrap_or_default().to_owned();
+        if props.strings("Roles").len() != 1 {
+            return Err(props.invalid("#/Roles: expected exactly one role".into()));
+        }
+        self.set_profile_roles(call, &name, &before.strings("Roles"), &props.strings("Roles")).await?;
+        let (profile, _) = self
+            .query::<iam_profiles::GetInstanceProfile>(
+                call,
+                Service::Iam,
+                params([("InstanceProfileName", name.clone())]),
+            )
+            .await
+            .map_err(|e| failure(&e))?;
+        let arn = iam_profiles::profile_arn(&call.scope.account, &profile);
+        Ok(Provisioned { physical_id: name, attributes: attributes(&[("Arn", json!(arn))]) })
+    }
+
+    /// Takes the roles in `from` but not in `to` out of the profile, and puts the others in.
+    async fn set_profile_roles(
+        &self,
+        call: &ResourceRequest<'_>,
+        profile: &str,
+        from: &[String],
+        to: &[String],
+    ) -> Result<(), ResourceFailure> {
+        for role in from.iter().filter(|r| !to.contains(r)) {
+            let pairs = params([("InstanceProfileName", profile.to_owned()), ("RoleName", role.clone())]);
+            let outcome = self.query::<iam_profiles::RemoveRoleFromInstanceProfile>(call, Service::Iam, pairs).await;
+            gone_ok(outcome, &["NoSuchEntity"])?;
+        }
+        for role in to.iter().filter(|r| !from.contains(r)) {
+            let pairs = params([("InstanceProfileName", profile.to_owned()), ("RoleName", role.clone())]);
+            self.query::<iam_profiles::AddRoleToInstanceProfile>(call, Service::Iam, pairs)
+                .await
+                .map_err(|e| failure(&e))?;
+        }
+        Ok(())
     }
 
     /// `AWS::SSM::Parameter`: String or StringList only, as CloudFormation allows.

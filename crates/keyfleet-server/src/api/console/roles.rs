@@ -10,6 +10,10 @@ use super::iam::pretty;
 use super::pages::{Problem, Shell};
 use super::session::{self, Signed};
 use super::{ConsoleRequest, call_iam, render, see_other};
+use crate::api::iam::instance_profiles::{
+    AddRoleToInstanceProfile, CreateInstanceProfile, DeleteInstanceProfile, ListInstanceProfilesForRole,
+    RemoveRoleFromInstanceProfile, profile_arn,
+};
 use crate::api::iam::policies::{Attach, Detach, ListAttached, ListPolicies, ToRole};
 use crate::api::iam::roles::{
     CreateRole, DeleteRole, DeleteRolePolicy, GetRole, GetRolePolicy, ListRolePolicies, ListRoles, PutRolePolicy,
@@ -48,6 +52,8 @@ pub struct RoleView {
     pub inline: Vec<(String, String)>,
     /// Managed policies that may be attached: `(ARN, name)`.
     pub attachable: Vec<(String, String)>,
+    /// The ARNs of the instance profiles it is in.
+    pub profiles: Vec<String>,
 }
 
 #[derive(Template)]
@@ -147,8 +153,12 @@ async fn load_role(request: &ConsoleRequest<'_>, signed: &Signed, name: &str) ->
         .map(|p| (p.arn(), policy_name(p)))
         .filter(|(arn, _)| !attached.iter().any(|(_, a)| a == arn))
         .collect();
-    let arn = format!("arn:aws:iam::{}:role{}{}", signed.session.owner.account, role.path, role.name);
+    let account = &signed.session.owner.account;
+    let (profiles, _) = call_iam::<ListInstanceProfilesForRole>(request, signed, by_name()).await?;
+    let profiles = profiles.iter().map(|(p, _)| profile_arn(account, p)).collect();
+    let arn = format!("arn:aws:iam::{account}:role{}{}", role.path, role.name);
     Ok(RoleView {
+        profiles,
         arn,
         created: timestamp(role.created_ms),
         max_session: role.max_session_seconds,
@@ -206,6 +216,41 @@ fn trust_policy(choice: &str, account: &str) -> String {
     )
 }
 
+/// A role for EC2 comes with an instance profile of its name, as AWS's console makes it, so
+/// that instances can be launched with it.
+async fn create_ec2_role(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    name: &str,
+    params: QueryParams,
+) -> Result<(), crate::api::error::ApiError> {
+    call_iam::<CreateRole>(request, signed, params).await?;
+    let profile = || QueryParams::from_pairs([("InstanceProfileName", name)]);
+    call_iam::<CreateInstanceProfile>(request, signed, profile()).await?;
+    let both = QueryParams::from_pairs([("InstanceProfileName", name), ("RoleName", name)]);
+    call_iam::<AddRoleToInstanceProfile>(request, signed, both).await
+}
+
+/// Deleting a role in the console also deletes the instance profile of its name that holds
+/// it (the one the console made with it), as AWS's console does; any other profile stays
+/// and DeleteRole says so.
+async fn delete_role(
+    request: &ConsoleRequest<'_>,
+    signed: &Signed,
+    name: &str,
+    params: QueryParams,
+) -> Result<(), crate::api::error::ApiError> {
+    let by_name = QueryParams::from_pairs([("RoleName", name)]);
+    let (profiles, _) = call_iam::<ListInstanceProfilesForRole>(request, signed, by_name).await?;
+    for (profile, _) in profiles.iter().filter(|(p, _)| p.name.eq_ignore_ascii_case(name)) {
+        let both = QueryParams::from_pairs([("InstanceProfileName", profile.name.as_str()), ("RoleName", name)]);
+        call_iam::<RemoveRoleFromInstanceProfile>(request, signed, both).await?;
+        let one = QueryParams::from_pairs([("InstanceProfileName", profile.name.as_str())]);
+        call_iam::<DeleteInstanceProfile>(request, signed, one).await?;
+    }
+    call_iam::<DeleteRole>(request, signed, params).await
+}
+
 /// `POST /console/iam/roles`: the form's `Action` with its parameters.
 pub async fn act(request: &ConsoleRequest<'_>) -> Response {
     let signed = or_answer!(session::require_change(request).await);
@@ -229,9 +274,11 @@ pub async fn act(request: &ConsoleRequest<'_>) -> Response {
         pairs.push(("AssumeRolePolicyDocument".into(), trust_policy(&choice, &signed.session.owner.account)));
     }
     let params = QueryParams::from_pairs(pairs);
+    let ec2 = request.field("Trusted").as_deref() == Some("ec2.amazonaws.com");
     let done = match action.as_str() {
+        "CreateRole" if ec2 => create_ec2_role(request, &signed, &name, params).await,
         "CreateRole" => call_iam::<CreateRole>(request, &signed, params).await.map(drop),
-        "DeleteRole" => call_iam::<DeleteRole>(request, &signed, params).await,
+        "DeleteRole" => delete_role(request, &signed, &name, params).await,
         "UpdateAssumeRolePolicy" => call_iam::<UpdateAssumeRolePolicy>(request, &signed, params).await,
         "AttachRolePolicy" => call_iam::<Attach<ToRole>>(request, &signed, params).await,
         "DetachRolePolicy" => call_iam::<Detach<ToRole>>(request, &signed, params).await,

@@ -3,6 +3,7 @@
 //! ([`policies`]) beside, so that `aws iam …` manages keyfleet's identities. IAM is global:
 //! everything is scoped by the caller's account only.
 
+pub(crate) mod instance_profiles;
 pub(crate) mod policies;
 pub(crate) mod roles;
 
@@ -45,6 +46,13 @@ pub static ACTIONS: &[Endpoint<AwsQuery>] = &[
     Endpoint::of::<roles::GetRolePolicy>(),
     Endpoint::of::<roles::DeleteRolePolicy>(),
     Endpoint::of::<roles::ListRolePolicies>(),
+    Endpoint::of::<instance_profiles::CreateInstanceProfile>(),
+    Endpoint::of::<instance_profiles::GetInstanceProfile>(),
+    Endpoint::of::<instance_profiles::ListInstanceProfiles>(),
+    Endpoint::of::<instance_profiles::ListInstanceProfilesForRole>(),
+    Endpoint::of::<instance_profiles::DeleteInstanceProfile>(),
+    Endpoint::of::<instance_profiles::AddRoleToInstanceProfile>(),
+    Endpoint::of::<instance_profiles::RemoveRoleFromInstanceProfile>(),
     Endpoint::of::<policies::CreatePolicy>(),
     Endpoint::of::<policies::GetPolicy>(),
     Endpoint::of::<policies::ListPolicies>(),

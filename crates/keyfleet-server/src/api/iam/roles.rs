@@ -16,7 +16,7 @@ use crate::store::RoleRow;
 /// What a role answer holds besides the role's own fields: GetRole's `MaxSessionDuration` and
 /// `RoleLastUsed`, which CreateRole's answer lacks and ListRoles' has only in part.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum RoleView {
+pub(super) enum RoleView {
     Created,
     Got,
     Listed,
@@ -348,7 +348,7 @@ impl Operation for ListRolePolicies {
 }
 
 /// A role's fields, as each action answers them (botocore's `Role`).
-fn role_element(w: &mut XmlWriter, element: &str, account: &str, role: &RoleRow, view: RoleView) {
+pub(super) fn role_element(w: &mut XmlWriter, element: &str, account: &str, role: &RoleRow, view: RoleView) {
     w.start(element)
         .text("Path", &role.path)
         .text("RoleName", &role.name)

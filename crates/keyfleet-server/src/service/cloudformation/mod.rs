@@ -38,10 +38,11 @@ const MAX_TAGS: usize = 50;
 pub const MAX_STACKS: usize = 2000;
 
 /// The resource types keyfleet provisions.
-pub const RESOURCE_TYPES: [&str; 7] = [
+pub const RESOURCE_TYPES: [&str; 8] = [
     "AWS::EC2::Instance",
     "AWS::EC2::KeyPair",
     "AWS::EC2::SecurityGroup",
+    "AWS::IAM::InstanceProfile",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::Policy",
     "AWS::IAM::Role",

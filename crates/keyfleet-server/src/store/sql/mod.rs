@@ -47,11 +47,12 @@ use super::{
     Scope, StepExecution, StepStatus, StoreError, Tag, TagRemoval, TagStore, UserRow, VolumeLife, WireName,
 };
 use super::{
-    AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
+    AddRoleOutcome, AttachOutcome, DeleteProfileOutcome, DeleteRoleOutcome, InstanceProfileRow, ManagedPolicyRow,
+    ManagedPolicyStore, PinnedRole, PolicyChange, PolicyVersionRow, PrincipalKind, RoleRow, RoleStore, SessionIssuer,
+    SessionRow, SessionStore,
 };
 use super::{
-    AttachOutcome, DeleteRoleOutcome, ManagedPolicyRow, ManagedPolicyStore, PinnedRole, PolicyChange, PolicyVersionRow,
-    PrincipalKind, RoleRow, RoleStore, SessionIssuer, SessionRow, SessionStore,
+    AddRulesOutcome, DeleteGroupOutcome, RulePeer, SecurityGroupRow, SecurityGroupRuleRow, SecurityGroupStore,
 };
 
 /// Every SQLite connection's settings: see the module's comment.

@@ -5,6 +5,16 @@ use super::*;
 
 const ROLE_COLUMNS: &str = "role_id, name, path, trust_policy, description, max_session_seconds, created_ms";
 
+fn profile_row(r: &AnyRow) -> InstanceProfileRow {
+    InstanceProfileRow {
+        profile_id: r.get("profile_id"),
+        name: r.get("name"),
+        path: r.get("path"),
+        role: r.get("role_name"),
+        created_ms: r.get("created_ms"),
+    }
+}
+
 fn role_row(r: &AnyRow) -> RoleRow {
     RoleRow {
         role_id: r.get("role_id"),
@@ -141,7 +151,10 @@ impl RoleStore for SqlStore {
         let Some(name) = lock_role(&mut tx, account, name).await? else { return Ok(DeleteRoleOutcome::NotFound) };
         let inline = "SELECT COUNT(*) FROM iam_role_policies WHERE account = $1 AND role_name = $2";
         let attached = "SELECT COUNT(*) FROM iam_attachments WHERE account = $1 AND principal_kind = 'role' AND principal_name = $2";
-        let outcome = if count(&mut tx, attached, [account, &name]).await? > 0 {
+        let profiles = "SELECT COUNT(*) FROM iam_instance_profiles WHERE account = $1 AND role_name = $2";
+        let outcome = if count(&mut tx, profiles, [account, &name]).await? > 0 {
+            DeleteRoleOutcome::InInstanceProfile
+        } else if count(&mut tx, attached, [account, &name]).await? > 0 {
             DeleteRoleOutcome::HasAttachedPolicies
         } else if count(&mut tx, inline, [account, &name]).await? > 0 {
             DeleteRoleOutcome::HasPolicies
@@ -155,6 +168,117 @@ impl RoleStore for SqlStore {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    async fn insert_instance_profile(&self, account: &str, row: &InstanceProfileRow) -> Result<(), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO iam_instance_profiles (profile_id, account, name, path, role_name, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&row.profile_id)
+        .bind(account)
+        .bind(&row.name)
+        .bind(&row.path)
+        .bind(&row.role)
+        .bind(row.created_ms)
+        .execute(&mut *self.writer.acquire().await?)
+        .await;
+        unique(inserted).map(drop)
+    }
+
+    async fn instance_profile(&self, account: &str, name: &str) -> Result<Option<InstanceProfileRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT profile_id, name, path, role_name, created_ms FROM iam_instance_profiles
+             WHERE account = $1 AND lower(name) = lower($2)",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(profile_row))
+    }
+
+    async fn instance_profiles(&self, account: &str) -> Result<Vec<InstanceProfileRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT profile_id, name, path, role_name, created_ms FROM iam_instance_profiles
+             WHERE account = $1 ORDER BY name",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(profile_row).collect())
+    }
+
+    async fn delete_instance_profile(&self, account: &str, name: &str) -> Result<DeleteProfileOutcome, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM iam_instance_profiles WHERE account = $1 AND lower(name) = lower($2) AND role_name IS NULL",
+        )
+        .bind(account)
+        .bind(name)
+        .execute(&mut *self.writer.acquire().await?)
+        .await?;
+        if deleted.rows_affected() > 0 {
+            return Ok(DeleteProfileOutcome::Deleted);
+        }
+        Ok(match self.instance_profile(account, name).await? {
+            Some(_) => DeleteProfileOutcome::HasRole,
+            None => DeleteProfileOutcome::NotFound,
+        })
+    }
+
+    async fn add_role_to_instance_profile(
+        &self,
+        account: &str,
+        profile: &str,
+        role: &str,
+    ) -> Result<AddRoleOutcome, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        // The role is locked so that a DeleteRole cannot slip between the check and the add.
+        let Some(role) = lock_role(&mut tx, account, role).await? else { return Ok(AddRoleOutcome::NoRole) };
+        let added = sqlx::query(
+            "UPDATE iam_instance_profiles SET role_name = $3
+             WHERE account = $1 AND lower(name) = lower($2) AND role_name IS NULL",
+        )
+        .bind(account)
+        .bind(profile)
+        .bind(&role)
+        .execute(&mut *tx)
+        .await?;
+        let outcome = if added.rows_affected() > 0 {
+            AddRoleOutcome::Added
+        } else if count(
+            &mut tx,
+            "SELECT COUNT(*) FROM iam_instance_profiles WHERE account = $1 AND lower(name) = lower($2)",
+            [account, profile],
+        )
+        .await?
+            > 0
+        {
+            AddRoleOutcome::Full
+        } else {
+            AddRoleOutcome::NoProfile
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn remove_role_from_instance_profile(
+        &self,
+        account: &str,
+        profile: &str,
+        role: &str,
+    ) -> Result<bool, StoreError> {
+        let removed = sqlx::query(
+            "UPDATE iam_instance_profiles SET role_name = NULL
+             WHERE account = $1 AND lower(name) = lower($2) AND lower(role_name) = lower($3)",
+        )
+        .bind(account)
+        .bind(profile)
+        .bind(role)
+        .execute(&mut *self.writer.acquire().await?)
+        .await?;
+        Ok(removed.rows_affected() > 0)
     }
 
     async fn put_role_policy(&self, account: &str, role: &str, name: &str, document: &str) -> Result<bool, StoreError> {
