@@ -5,6 +5,8 @@
 
 pub(crate) mod resources;
 
+use std::marker::PhantomData;
+
 use super::authorize::Target;
 use super::error::ApiError;
 use super::iam::refuse_unimplemented;
@@ -249,12 +251,40 @@ async fn admitted(ctx: &Context<'_>, mut input: StackInput) -> Result<StackReque
     Ok(input.request)
 }
 
-pub(crate) struct CreateStack;
+/// CreateStack or UpdateStack: the same input, authorization and answer.
+pub(crate) trait StackWrite: Send + Sync + 'static {
+    const NAME: &'static str;
+    const ACTION: &'static str;
+    /// CreateStack (else UpdateStack).
+    const CREATES: bool;
+}
 
-impl Operation for CreateStack {
-    type Protocol = AwsQuery;
+pub(crate) struct Create;
+pub(crate) struct Update;
+
+impl StackWrite for Create {
     const NAME: &'static str = "CreateStack";
     const ACTION: &'static str = "cloudformation:CreateStack";
+    const CREATES: bool = true;
+}
+
+impl StackWrite for Update {
+    const NAME: &'static str = "UpdateStack";
+    const ACTION: &'static str = "cloudformation:UpdateStack";
+    const CREATES: bool = false;
+}
+
+pub(crate) struct WriteStack<W>(PhantomData<W>);
+
+/// `CreateStack`.
+pub(crate) type CreateStack = WriteStack<Create>;
+/// `UpdateStack`.
+pub(crate) type UpdateStack = WriteStack<Update>;
+
+impl<W: StackWrite> Operation for WriteStack<W> {
+    type Protocol = AwsQuery;
+    const NAME: &'static str = W::NAME;
+    const ACTION: &'static str = W::ACTION;
     const READ_ONLY: bool = false;
     type Input = StackInput;
     type Output = String;
@@ -269,7 +299,13 @@ impl Operation for CreateStack {
 
     async fn call(ctx: &Context<'_>, input: StackInput) -> Result<String, ApiError> {
         let request = admitted(ctx, input).await?;
-        Ok(ctx.state.stacks.create(&ctx.scope, request).await?)
+        let stacks = &ctx.state.stacks;
+        let id = if W::CREATES {
+            stacks.create(&ctx.scope, request).await
+        } else {
+            stacks.update(&ctx.scope, request).await
+        };
+        Ok(id?)
     }
 
     fn encode(ctx: &Context<'_>, id: String) -> Reply {
@@ -283,41 +319,7 @@ impl Operation for CreateStack {
     }
 
     fn created(id: &String) -> Vec<(&'static str, String)> {
-        vec![("AWS::CloudFormation::Stack", id.clone())]
-    }
-}
-
-pub(crate) struct UpdateStack;
-
-impl Operation for UpdateStack {
-    type Protocol = AwsQuery;
-    const NAME: &'static str = "UpdateStack";
-    const ACTION: &'static str = "cloudformation:UpdateStack";
-    const READ_ONLY: bool = false;
-    type Input = StackInput;
-    type Output = String;
-
-    fn decode(ctx: &Context<'_>, p: &QueryParams) -> Result<StackInput, ApiError> {
-        stack_input(ctx, p, Self::NAME)
-    }
-
-    async fn authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Authorization, ApiError> {
-        stack_authorization(ctx, input).await
-    }
-
-    async fn call(ctx: &Context<'_>, input: StackInput) -> Result<String, ApiError> {
-        let request = admitted(ctx, input).await?;
-        Ok(ctx.state.stacks.update(&ctx.scope, request).await?)
-    }
-
-    fn encode(ctx: &Context<'_>, id: String) -> Reply {
-        reply(
-            ctx,
-            Self::NAME,
-            Some(&|w: &mut XmlWriter| {
-                w.text("StackId", &id);
-            }),
-        )
+        if W::CREATES { vec![("AWS::CloudFormation::Stack", id.clone())] } else { Vec::new() }
     }
 }
 

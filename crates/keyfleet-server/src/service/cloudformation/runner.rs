@@ -283,28 +283,13 @@ impl Run<'_> {
     /// what is missing, changing or replacing what differs (replaced ones are kept for the
     /// cleanup), in dependency order.
     async fn build_all(&mut self, row: &mut StackRow, template: &Template, creating: bool) -> Step<()> {
-        let parameters = parameter_values(template, &row.record.parameters);
-        let pseudo = pseudo(self.scope, &row.name, &row.id);
-        let conditions = intrinsics::evaluate_conditions(template, &pseudo, &parameters)
+        let inputs = self.inputs(row, template).await.map_err(|_| Stop::Failed(row.name.clone()))?;
+        let order = creation_order(template, |r| inputs.holds(r.condition.as_ref()))
             .map_err(|_| Stop::Failed(row.name.clone()))?;
-        let order = creation_order(template, |r| r.condition.as_ref().is_none_or(|c| conditions.get(c) == Some(&true)))
-            .map_err(|_| Stop::Failed(row.name.clone()))?;
-        let exported = self.exports_of_others(row).await;
-        let exports: BTreeMap<String, String> = exported.iter().map(|(n, (v, _))| (n.clone(), v.clone())).collect();
-        let zones = self.zones();
         for decl in order {
             self.checkpoint(row, creating).await?;
             let resources = self.provisioned(row);
-            let env = Env {
-                template,
-                pseudo: &pseudo,
-                parameters: &parameters,
-                conditions: &conditions,
-                resources: &resources,
-                exports: &exports,
-                zones: &zones,
-            };
-            let properties = env.resolve_value(&decl.properties);
+            let properties = inputs.env(&resources).resolve_value(&decl.properties);
             let existing = row.record.resources.iter().find(|r| r.logical_id == decl.logical_id).cloned();
             let retain = decl.deletion_policy == DeletionPolicy::Retain;
             match (existing, properties) {
@@ -333,20 +318,23 @@ impl Run<'_> {
                 }
             }
         }
-        row.record.imports = {
-            let resources = self.provisioned(row);
-            let env = Env {
-                template,
-                pseudo: &pseudo,
-                parameters: &parameters,
-                conditions: &conditions,
-                resources: &resources,
-                exports: &exports,
-                zones: &zones,
-            };
-            imports(&env)
-        };
+        row.record.imports = imports(&inputs.env(&self.provisioned(row)));
         Ok(())
+    }
+
+    /// What the stack's template is evaluated in: its parameters, pseudo-parameters,
+    /// conditions, the other stacks' exports and the Region's zones.
+    async fn inputs<'t>(
+        &self,
+        row: &StackRow,
+        template: &'t Template,
+    ) -> std::result::Result<Inputs<'t>, TemplateError> {
+        let parameters = parameter_values(template, &row.record.parameters);
+        let pseudo = pseudo(self.scope, &row.name, &row.id);
+        let conditions = intrinsics::evaluate_conditions(template, &pseudo, &parameters)?;
+        let exported = self.exports_of_others(row).await;
+        let exports = exported.iter().map(|(n, (v, _))| (n.clone(), v.clone())).collect();
+        Ok(Inputs { template, pseudo, parameters, conditions, exported, exports, zones: self.zones() })
     }
 
     /// The region's Availability Zones, for `Fn::GetAZs`.
@@ -525,24 +513,12 @@ impl Run<'_> {
 
     /// Evaluates the outputs and completes the stack, or fails it on an output's error.
     async fn finish(&mut self, row: &mut StackRow, template: &Template, done: StackStatus) -> Step<()> {
-        let parameters = parameter_values(template, &row.record.parameters);
-        let pseudo = pseudo(self.scope, &row.name, &row.id);
-        let exported = self.exports_of_others(row).await;
-        let exports: BTreeMap<String, String> = exported.iter().map(|(n, (v, _))| (n.clone(), v.clone())).collect();
         let resources = self.provisioned(row);
-        let outputs = intrinsics::evaluate_conditions(template, &pseudo, &parameters).and_then(|conditions| {
-            let env = Env {
-                template,
-                pseudo: &pseudo,
-                parameters: &parameters,
-                conditions: &conditions,
-                resources: &resources,
-                exports: &exports,
-                zones: &self.zones(),
-            };
-            evaluate_outputs(&env)
-        });
-        let outputs = outputs.and_then(|outputs| {
+        let evaluated = match self.inputs(row, template).await {
+            Ok(inputs) => evaluate_outputs(&inputs.env(&resources)).map(|outputs| (outputs, inputs.exported)),
+            Err(e) => Err(e),
+        };
+        let outputs = evaluated.and_then(|(outputs, exported)| {
             for name in outputs.iter().filter_map(|o| o.export_name.as_ref()) {
                 if let Some((_, owner)) = exported.get(name) {
                     return Err(TemplateError::ParameterValue(format!(
@@ -678,13 +654,12 @@ impl Run<'_> {
             Err(other) => return Err(other),
         }
         // Resources the new template no longer has (or whose condition no longer holds) go too.
-        let parameters = parameter_values(&template, &row.record.parameters);
-        let pseudo = pseudo(self.scope, &row.name, &row.id);
-        let conditions = intrinsics::evaluate_conditions(&template, &pseudo, &parameters).unwrap_or_default();
+        let inputs = self.inputs(row, &template).await.ok();
         let kept = |r: &StackResource| {
-            template
-                .resource(&r.logical_id)
-                .is_some_and(|d| d.condition.as_ref().is_none_or(|c| conditions.get(c) == Some(&true)))
+            template.resource(&r.logical_id).is_some_and(|d| match &inputs {
+                Some(inputs) => inputs.holds(d.condition.as_ref()),
+                None => d.condition.is_none(),
+            })
         };
         let (stay, removed): (Vec<_>, Vec<_>) = row.record.resources.drain(..).partition(|r| kept(r));
         row.record.resources = stay;
@@ -774,6 +749,38 @@ impl Run<'_> {
         }
         let reason = row.record.status_reason.clone();
         self.transition(row, StackStatus::UpdateRollbackComplete, reason).await
+    }
+}
+
+/// What a stack's template is evaluated in, but for the resources made so far.
+struct Inputs<'t> {
+    template: &'t Template,
+    pseudo: intrinsics::Pseudo,
+    parameters: BTreeMap<String, Value>,
+    conditions: BTreeMap<String, bool>,
+    /// The other stacks' exports: name → (value, exporting stack's name).
+    exported: BTreeMap<String, (String, String)>,
+    /// The same, name → value.
+    exports: BTreeMap<String, String>,
+    zones: Vec<String>,
+}
+
+impl Inputs<'_> {
+    fn env<'e>(&'e self, resources: &'e BTreeMap<String, Provisioned>) -> Env<'e> {
+        Env {
+            template: self.template,
+            pseudo: &self.pseudo,
+            parameters: &self.parameters,
+            conditions: &self.conditions,
+            resources,
+            exports: &self.exports,
+            zones: &self.zones,
+        }
+    }
+
+    /// Whether a resource or output with this `Condition` exists.
+    fn holds(&self, condition: Option<&String>) -> bool {
+        condition.is_none_or(|c| self.conditions.get(c) == Some(&true))
     }
 }
 
