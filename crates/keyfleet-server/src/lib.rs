@@ -1,4 +1,5 @@
-//! keyfleet's service as a library: the EC2 key pair API over HTTP, on an embedded store.
+//! keyfleet's service as a library: the EC2 key pair API (and the IAM, STS, SSM, CloudTrail and
+//! CloudFormation around it) over HTTP, on an embedded store.
 //!
 //! ```text
 //! socket ─▶ api/http.rs (limits) ─▶ api/auth (SigV4) ─▶ api/protocol (Query, JSON 1.1)
@@ -19,6 +20,7 @@
 //! | a new AWS error | a `service::Error` variant and its arm in `api/error.rs` |
 //! | new stored data | the aggregate's trait in `store/mod.rs` (`KeyPairStore`, `InstanceStore`, …), its impl in `store/sql/<aggregate>.rs`, a migration in both `migrations/sqlite` and `migrations/postgres` (the schema test holds them equal), a case in `store/tests.rs` |
 //! | a key format | the `keyfleet-keys` crate |
+//! | a CloudFormation resource type | its name in `service/cloudformation/mod.rs` (`RESOURCE_TYPES`, and `IAM_TYPES` if it needs a capability), its create, update and delete arms in `api/cloudformation/resources.rs` (each calling the API's own operations), a case in `tests/e2e/cloudformation.rs` |
 
 pub mod api;
 pub mod common;
