@@ -158,6 +158,21 @@ fn gone_ok<T>(outcome: Result<T, ApiError>, gone: &[&str]) -> Result<(), Resourc
     }
 }
 
+/// The properties whose value is a list or an object.
+const STRUCTURED: [&str; 11] = [
+    "Tags",
+    "SecurityGroupIds",
+    "SecurityGroups",
+    "SecurityGroupIngress",
+    "SecurityGroupEgress",
+    "AssumeRolePolicyDocument",
+    "Policies",
+    "ManagedPolicyArns",
+    "PolicyDocument",
+    "Roles",
+    "Users",
+];
+
 /// A resource's properties, with CloudFormation's validation messages.
 struct Props<'a> {
     logical_id: &'a str,
@@ -170,6 +185,13 @@ impl<'a> Props<'a> {
         let props = Props { logical_id: call.logical_id, map };
         if let Some(extra) = props.map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(props.invalid(format!("#: extraneous key [{extra}] is not permitted")));
+        }
+        // Every other property is one value: a list or an object there is refused, not sent
+        // on as its JSON text.
+        let misshapen =
+            props.map.iter().find(|(k, v)| (v.is_array() || v.is_object()) && !STRUCTURED.contains(&k.as_str()));
+        if let Some((key, _)) = misshapen {
+            return Err(props.invalid(format!("#/{key}: expected type: String")));
         }
         Ok(props)
     }
