@@ -298,14 +298,23 @@ fn storable(mut row: AuditRow) -> AuditRow {
     row
 }
 
+/// [`redact`] for a form parameter's text.
+pub fn redact_text(name: &str, value: &str) -> Value {
+    match redact(name, &Value::Null) {
+        Value::Null => Value::String(value.to_owned()),
+        hidden => hidden,
+    }
+}
+
 /// Replaces a request parameter's value when it may hold a secret, as CloudTrail does with
 /// `HIDDEN_DUE_TO_SECURITY_REASONS` (a parameter's `Value`, anything named secret or password,
-/// and RunInstances' `UserData`, which scripts fill with credentials).
-pub fn redact(name: &str, value: Value) -> Value {
+/// and RunInstances' `UserData`, which scripts fill with credentials, and CloudFormation's
+/// parameter values, which may be `NoEcho`). A secret's value is never copied, not even to be dropped: `value` is cloned only when it is
+/// kept.
+pub fn redact(name: &str, value: &Value) -> Value {
     let lower = name.to_ascii_lowercase();
-    // `parametervalue`: a CloudFormation parameter may be `NoEcho`, which the request does not say.
     let secret = ["secret", "password", "privatekey", "userdata", "parametervalue"].iter().any(|s| lower.contains(s));
-    if lower == "value" || secret { Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into()) } else { value }
+    if lower == "value" || secret { Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into()) } else { value.clone() }
 }
 
 fn api_call_row(call: ApiCall) -> AuditRow {

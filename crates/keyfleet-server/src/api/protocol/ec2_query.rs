@@ -197,7 +197,7 @@ impl QueryParams {
         self.params
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "Action" | "Version") && !k.starts_with("X-Amz-"))
-            .map(|(k, v)| (k.clone(), crate::service::audit::redact(k, serde_json::Value::String(v.clone()))))
+            .map(|(k, v)| (k.clone(), crate::service::audit::redact_text(k, v)))
             .collect::<serde_json::Map<_, _>>()
             .into()
     }

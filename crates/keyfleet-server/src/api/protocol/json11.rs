@@ -40,7 +40,7 @@ impl JsonInput {
     /// The members as a JSON object for the audit log, secrets redacted.
     pub fn audit_json(&self) -> Value {
         let redacted =
-            self.0.iter().map(|(k, v)| (k.clone(), crate::service::audit::redact(k, v.clone()))).collect::<Map<_, _>>();
+            self.0.iter().map(|(k, v)| (k.clone(), crate::service::audit::redact(k, v))).collect::<Map<_, _>>();
         Value::Object(redacted)
     }
 
