@@ -264,6 +264,10 @@ pub struct StackResource {
     pub properties: Value,
     /// `DeletionPolicy: Retain`.
     pub retain: bool,
+    /// The idempotency token of this attempt to make it (RunInstances' `ClientToken`): kept
+    /// while the attempt is resumed, new for each new attempt.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// One stack event.

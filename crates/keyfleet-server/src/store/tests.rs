@@ -1097,6 +1097,7 @@ fn stack(id: &str, name: &str, status: StackStatus) -> StackRow {
                 attributes: serde_json::Map::from_iter([("KeyPairId".to_owned(), serde_json::json!("key-1"))]),
                 properties: serde_json::json!({"KeyName": "k"}),
                 retain: false,
+                token: Some("t-1".into()),
             }],
             on_failure: Some(OnFailure::Rollback),
             ..StackRecord::default()

@@ -643,6 +643,17 @@ fn resources_are_made_as_the_caller_or_the_stacks_service_role() {
     assert_eq!(put["userIdentity"]["type"], "AssumedRole", "{put}");
     assert_eq!(put["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"], "deployer");
 
+    // GetSessionToken's own credentials change no stack: it would act as the long-term user.
+    let session = json(&server.aws_ok_as(&deployer, "sts get-session-token"));
+    let own = crate::support::Identity::from_credentials(&session["Credentials"]);
+    let refused = server.aws_err_as(
+        &own,
+        &format!("cloudformation create-stack --stack-name own --template-body {body}"),
+        "AccessDenied",
+    );
+    assert!(refused.contains("Credentials from GetSessionToken cannot create, update or delete stacks."), "{refused}");
+    server.aws_err_as(&own, "cloudformation delete-stack --stack-name as-role", "AccessDenied");
+
     // A role that does not trust CloudFormation is refused at once.
     let ec2_trust = template(
         &server,

@@ -426,6 +426,12 @@ fn instance_profiles_hold_one_role_and_passing_it_needs_pass_role() {
     let listed = json(&server.aws_ok("iam list-instance-profiles --path-prefix /apps/"));
     assert_eq!(listed["InstanceProfiles"].as_array().unwrap().len(), 1);
 
+    // A Deny on the profile's ARN holds whatever case the request spells its name in.
+    let deny = r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"},
+        {"Effect":"Deny","Action":"iam:GetInstanceProfile","Resource":"arn:aws:iam::*:instance-profile/apps/web-profile"}]}"#;
+    let denied = server.create_user("denied", Some(deny));
+    server.aws_err_as(&denied, "iam get-instance-profile --instance-profile-name WEB-PROFILE", "AccessDenied");
+
     let held = server.aws_err("iam delete-role --role-name web", "DeleteConflict");
     assert!(held.contains("Cannot delete entity, must remove roles from instance profile first."), "{held}");
     server.aws_err("iam delete-instance-profile --instance-profile-name web-profile", "DeleteConflict");

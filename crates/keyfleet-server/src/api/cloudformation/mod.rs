@@ -218,33 +218,24 @@ async fn stack_authorization(ctx: &Context<'_>, input: &StackInput) -> Result<Au
     })
 }
 
-/// GetSessionToken's credentials are no key to IAM (docs/security.md), through a stack
-/// either: a stack with IAM resources is refused to them as IAM refuses them.
-fn refuse_own_session_with_iam(ctx: &Context<'_>, iam_resources: bool) -> Result<(), ApiError> {
-    if iam_resources && ctx.principal.actor.is_own_session() {
-        return Err(ApiError::from_auth(
-            crate::api::auth::AuthError::InvalidToken,
-            crate::api::authorize::Service::Iam,
+/// GetSessionToken's credentials are no key to IAM (docs/security.md). A stack acts later,
+/// as its caller's long-term identity, on whatever its templates (this one, an earlier one,
+/// one still being applied) hold, IAM resources included: so they do not change stacks.
+fn refuse_own_session(ctx: &Context<'_>) -> Result<(), ApiError> {
+    if ctx.principal.actor.is_own_session() {
+        return Err(ApiError::custom(
+            "AccessDenied",
+            "Credentials from GetSessionToken cannot create, update or delete stacks.".to_owned(),
+            axum::http::StatusCode::FORBIDDEN,
         ));
     }
     Ok(())
 }
 
-/// Whether a template (or, for `UsePreviousTemplate`, the stack's) declares IAM resources.
-async fn template_has_iam(ctx: &Context<'_>, request: &StackRequest) -> Result<bool, ApiError> {
-    let body = match &request.template_body {
-        Some(body) => body.clone(),
-        None => ctx.state.stacks.find(&ctx.scope, &request.name).await?.record.template_body,
-    };
-    Ok(ctx.state.stacks.validate(&body)?.capability.is_some())
-}
-
 /// The request with its `RoleARN` admitted: a role of the caller's account that trusts
 /// CloudFormation.
 async fn admitted(ctx: &Context<'_>, mut input: StackInput) -> Result<StackRequest, ApiError> {
-    if ctx.principal.actor.is_own_session() {
-        refuse_own_session_with_iam(ctx, template_has_iam(ctx, &input.request).await?)?;
-    }
+    refuse_own_session(ctx)?;
     if let Some(role) = input.role_arn {
         input.request.role = Some(resources::admit_role(ctx, &role).await?);
     }
@@ -343,13 +334,7 @@ impl Operation for DeleteStack {
     }
 
     async fn call(ctx: &Context<'_>, name: String) -> Result<(), ApiError> {
-        if ctx.principal.actor.is_own_session() {
-            let iam = match ctx.state.stacks.find(&ctx.scope, &name).await {
-                Ok(stack) => stack.record.resources.iter().any(|r| r.kind.starts_with("AWS::IAM::")),
-                Err(_) => false,
-            };
-            refuse_own_session_with_iam(ctx, iam)?;
-        }
+        refuse_own_session(ctx)?;
         let caller = ctx.principal.actor.arn();
         Ok(ctx.state.stacks.delete(&ctx.scope, &name, &caller).await?)
     }

@@ -372,6 +372,7 @@ impl Provisioner for Handlers {
             physical_id: None,
             attributes: &none,
             tags: &[],
+            token: "",
         };
         let mut found = Vec::new();
         let mut missing = Vec::new();
@@ -484,7 +485,7 @@ impl Handlers {
         let mut pairs = params([
             ("MinCount", "1".to_owned()),
             ("MaxCount", "1".to_owned()),
-            ("ClientToken", call.token()),
+            ("ClientToken", call.token.to_owned()),
             ("ImageId", props.required("ImageId")?),
         ]);
         for (key, param) in [

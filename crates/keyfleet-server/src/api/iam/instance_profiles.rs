@@ -22,14 +22,15 @@ pub(crate) fn profile_arn(account: &str, profile: &InstanceProfileRow) -> String
     format!("arn:aws:iam::{account}:instance-profile{}{}", profile.path, profile.name)
 }
 
-/// The profile's ARN by name, with its path as stored; under `/` when there is none.
+/// The profile's ARN by name, with its path and its name as stored (names match ignoring
+/// case, ARNs in policies do not); as asked, under `/`, when there is none.
 async fn profile_target(ctx: &Context<'_>, name: &str) -> Result<Target, ApiError> {
-    let path = match ctx.state.iam.instance_profile(&ctx.scope.account, name).await {
-        Ok((profile, _)) => profile.path,
-        Err(crate::service::Error::IamNoSuchEntity(_)) => "/".to_owned(),
+    let (path, name) = match ctx.state.iam.instance_profile(&ctx.scope.account, name).await {
+        Ok((profile, _)) => (profile.path, profile.name),
+        Err(crate::service::Error::IamNoSuchEntity(_)) => ("/".to_owned(), name.to_owned()),
         Err(other) => return Err(other.into()),
     };
-    Ok(Target::iam_instance_profile(&ctx.scope.account, &path, name))
+    Ok(Target::iam_instance_profile(&ctx.scope.account, &path, &name))
 }
 
 fn profile_element(w: &mut XmlWriter, element: &str, account: &str, (profile, role): &Profile) {

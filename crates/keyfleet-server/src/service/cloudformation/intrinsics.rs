@@ -3,7 +3,7 @@
 //! function reference, CloudFormation User Guide; docs/aws-facts.md, "CloudFormation
 //! templates").
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
@@ -17,6 +17,13 @@ type Result<T> = std::result::Result<T, TemplateError>;
 /// grow a few bytes of template into gigabytes; the largest real values (a policy document,
 /// `UserData` in base64) are far below it.
 pub const MAX_STRING: usize = 64 * 1024;
+
+fn capped_length(length: usize) -> Result<()> {
+    if length > MAX_STRING {
+        return Err(function_error(format!("a function's value is longer than {MAX_STRING} bytes")));
+    }
+    Ok(())
+}
 
 fn capped(text: String) -> Result<String> {
     if text.len() > MAX_STRING {
@@ -67,6 +74,42 @@ pub struct Env<'a> {
     pub exports: &'a BTreeMap<String, String>,
     /// The region's Availability Zones, for `Fn::GetAZs`.
     pub zones: &'a [String],
+    /// What this evaluation has made so far.
+    pub budget: Budget,
+}
+
+/// What one evaluation (a resource's properties, the outputs, the conditions) may make in
+/// all: each function's value is charged its size. [`MAX_STRING`] bounds one string; this
+/// bounds the lists and the many copies a small template can still ask for.
+pub const MAX_EVALUATION: usize = 4 * 1024 * 1024;
+
+/// The bytes an evaluation has made, against [`MAX_EVALUATION`].
+#[derive(Debug, Default)]
+pub struct Budget(Cell<usize>);
+
+impl Budget {
+    fn charge(&self, value: &Value) -> Result<()> {
+        let spent = self.0.get().saturating_add(size_of(value, 0));
+        self.0.set(spent);
+        if spent > MAX_EVALUATION {
+            return Err(function_error(format!("the template's functions make more than {MAX_EVALUATION} bytes")));
+        }
+        Ok(())
+    }
+}
+
+/// A value's size in memory, roughly: its text, and a few words per node.
+fn size_of(value: &Value, depth: usize) -> usize {
+    const NODE: usize = 32;
+    if depth > MAX_DEPTH {
+        return NODE;
+    }
+    match value {
+        Value::String(text) => NODE + text.len(),
+        Value::Array(items) => NODE + items.iter().map(|i| size_of(i, depth + 1)).sum::<usize>(),
+        Value::Object(map) => NODE + map.iter().map(|(k, v)| k.len() + size_of(v, depth + 1)).sum::<usize>(),
+        _ => NODE,
+    }
 }
 
 impl Env<'_> {
@@ -109,6 +152,14 @@ impl Env<'_> {
     }
 
     fn apply(&self, name: &str, argument: &Value, depth: usize) -> Result<Option<Value>> {
+        let value = self.apply_unbudgeted(name, argument, depth)?;
+        if let Some(value) = &value {
+            self.budget.charge(value)?;
+        }
+        Ok(value)
+    }
+
+    fn apply_unbudgeted(&self, name: &str, argument: &Value, depth: usize) -> Result<Option<Value>> {
         let value = match name {
             "Ref" => return self.reference(&text_of(argument)),
             "Fn::If" => return self.if_(argument, depth),
@@ -266,7 +317,14 @@ impl Env<'_> {
         if values.iter().any(|v| v.is_array() || v.is_object()) {
             return Err(malformed());
         }
-        Ok(values.iter().map(text_of).collect::<Vec<_>>().join(&delimiter))
+        let texts: Vec<String> = values.iter().map(text_of).collect();
+        // Measured before it is made: a long delimiter between many items is the bomb.
+        let length = texts
+            .iter()
+            .map(String::len)
+            .try_fold(delimiter.len().saturating_mul(texts.len().saturating_sub(1)), usize::checked_add);
+        capped_length(length.unwrap_or(usize::MAX))?;
+        Ok(texts.join(&delimiter))
     }
 
     fn select(&self, argument: &Value, depth: usize) -> Result<Value> {
@@ -401,22 +459,29 @@ fn evaluate_condition(
     if !visiting.insert(name.to_owned()) {
         return Err(function_error(format!("Circular condition dependency: {name}")));
     }
+    // A chain of conditions naming each other is followed as deep as a value may nest.
+    if visiting.len() > MAX_DEPTH {
+        return Err(function_error("Conditions refer to each other too deeply."));
+    }
     // The conditions this one names are evaluated first, so that its own evaluation finds them.
     for other in condition_names(definition) {
         evaluate_condition(template, pseudo, parameters, &other, done, visiting)?;
     }
-    let known = done.borrow().clone();
-    let empty = BTreeMap::new();
-    let env = Env {
-        template,
-        pseudo,
-        parameters,
-        conditions: &known,
-        resources: &empty,
-        exports: &BTreeMap::new(),
-        zones: &[],
+    let value = {
+        let known = done.borrow();
+        let empty = BTreeMap::new();
+        let env = Env {
+            template,
+            pseudo,
+            parameters,
+            conditions: &known,
+            resources: &empty,
+            exports: &BTreeMap::new(),
+            zones: &[],
+            budget: Budget::default(),
+        };
+        env.truth(definition, 0)?
     };
-    let value = env.truth(definition, 0)?;
     done.borrow_mut().insert(name.to_owned(), value);
     visiting.remove(name);
     Ok(value)

@@ -34,6 +34,9 @@ pub const SERVICE_PRINCIPAL: &str = "cloudformation.amazonaws.com";
 pub const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
 const MAX_STACK_NAME: usize = 128;
 const MAX_TAGS: usize = 50;
+/// A parameter's value, as given or as read from Parameter Store (CloudFormation quotas:
+/// 4,096 bytes; an advanced Parameter Store value may be twice that).
+const MAX_PARAMETER_VALUE: usize = 8 * 1024;
 /// Live stacks per account and Region (CloudFormation quotas: 2,000).
 pub const MAX_STACKS: usize = 2000;
 
@@ -200,6 +203,9 @@ pub struct ResourceRequest<'a> {
     pub attributes: &'a serde_json::Map<String, Value>,
     /// The stack's tags, for the resources that take them.
     pub tags: &'a [(String, String)],
+    /// This attempt's idempotency token (RunInstances' `ClientToken`): a resumed create finds
+    /// what the interrupted one launched, and a new attempt launches anew.
+    pub token: &'a str,
 }
 
 impl ResourceRequest<'_> {
@@ -212,16 +218,6 @@ impl ResourceRequest<'_> {
         let stack: String = self.stack_name.chars().take(room / 2).collect();
         let logical: String = self.logical_id.chars().take(room - stack.len()).collect();
         format!("{stack}-{logical}-{suffix}")
-    }
-
-    /// An idempotency token for the resource in this stack with these properties
-    /// (RunInstances' `ClientToken`): a resumed create finds what the interrupted one
-    /// launched, and a replacement (other properties) launches anew.
-    pub fn token(&self) -> String {
-        use sha2::Digest;
-        let seed = format!("{}/{}/{}", self.stack_id, self.logical_id, self.properties);
-        let digest = sha2::Sha256::digest(seed.as_bytes());
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -355,6 +351,13 @@ impl Stacks {
     pub async fn update(self: &Arc<Self>, scope: &crate::store::Scope, request: StackRequest) -> Result<String> {
         let mut row = self.find(scope, &request.name).await?;
         let updatable = [StackStatus::CreateComplete, StackStatus::UpdateComplete, StackStatus::UpdateRollbackComplete];
+        // A DeleteStack that came during the last operation is still to be carried out.
+        let deleting = self.store.stack_delete_requested(scope, &row.id).await?.is_some();
+        if deleting {
+            return Err(
+                StackInvalid::NotUpdatable { id: row.id, status: StackStatus::DeleteInProgress.as_str() }.into()
+            );
+        }
         if !updatable.contains(&row.status) {
             return Err(StackInvalid::NotUpdatable { id: row.id, status: row.status.as_str() }.into());
         }
@@ -780,16 +783,24 @@ fn check_parameter(decl: &template::ParameterDecl, value: &str) -> std::result::
         };
         Err(TemplateError::ParameterValue(message))
     };
+    if value.len() > MAX_PARAMETER_VALUE {
+        return refuse(format!("Parameter '{}' is longer than {MAX_PARAMETER_VALUE} bytes", decl.name));
+    }
     let items: Vec<&str> = match decl.kind {
         ParameterType::List | ParameterType::SsmValue { list: true } => value.split(',').map(str::trim).collect(),
         _ => vec![value],
     };
+    // Compiled once, linear in the value, and bounded as Parameter Store's patterns are.
+    let pattern = decl.allowed_pattern.as_ref().map(|pattern| {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$")).size_limit(1 << 20).dfa_size_limit(1 << 20).build()
+    });
+    let allowed: BTreeSet<&str> = decl.allowed_values.iter().map(String::as_str).collect();
     for item in items {
-        if !decl.allowed_values.is_empty() && !decl.allowed_values.iter().any(|a| a == item) {
+        if !allowed.is_empty() && !allowed.contains(item) {
             return refuse(format!("Parameter '{}' must be one of AllowedValues", decl.name));
         }
-        if let Some(pattern) = &decl.allowed_pattern {
-            let matches = regex::Regex::new(&format!("^(?:{pattern})$")).map(|r| r.is_match(item)).unwrap_or(false);
+        if let (Some(pattern), Some(compiled)) = (&decl.allowed_pattern, &pattern) {
+            let matches = compiled.as_ref().is_ok_and(|r| r.is_match(item));
             if !matches {
                 return refuse(format!("Parameter '{}' must match pattern {pattern}", decl.name));
             }

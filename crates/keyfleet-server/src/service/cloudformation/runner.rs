@@ -226,7 +226,7 @@ impl Run<'_> {
             physical_id: resource.physical_id.clone(),
             kind: resource.kind.clone(),
             status: resource.status.as_str().to_owned(),
-            reason: reason.map(str::to_owned).or_else(|| resource.reason.clone()),
+            reason: reason.map(str::to_owned).or_else(|| resource.reason.clone()).map(|r| no_echo_hidden(row, r)),
             properties: Some(no_echo_hidden(row, resource.properties.to_string())),
         };
         if let Err(e) = self.stacks.store.add_stack_event(&row.id, &event).await {
@@ -235,15 +235,18 @@ impl Run<'_> {
     }
 
     /// Runs a resource handler while renewing the stack's lease, so that a handler that takes
-    /// longer than the lease (an instance booting) does not lose the stack to another replica.
-    async fn leased<T>(&self, id: &str, work: impl std::future::Future<Output = T>) -> T {
+    /// longer than the lease (an instance booting) does not lose the stack to another replica;
+    /// if another replica has taken the stack all the same, the handler is dropped here.
+    async fn leased<T>(&self, id: &str, work: impl std::future::Future<Output = T>) -> Step<T> {
         tokio::pin!(work);
         loop {
             tokio::select! {
-                done = &mut work => return done,
+                done = &mut work => return Ok(done),
                 () = tokio::time::sleep(self.stacks.lease / 3) => {
-                    if let Err(e) = self.stacks.claim(self.scope, id).await {
-                        tracing::warn!(stack = %id, error = %e, "renewing a stack's lease failed");
+                    match self.stacks.claim(self.scope, id).await {
+                        Ok(true) => {}
+                        Ok(false) => return Err(Stop::Lost),
+                        Err(e) => tracing::warn!(stack = %id, error = %e, "renewing a stack's lease failed"),
                     }
                 }
             }
@@ -251,7 +254,14 @@ impl Run<'_> {
     }
 
     /// Sets a resource's entry (adding it if new), saves, and records its event.
-    async fn put_resource(&mut self, row: &mut StackRow, resource: StackResource, reason: Option<&str>) -> Step<()> {
+    async fn put_resource(
+        &mut self,
+        row: &mut StackRow,
+        mut resource: StackResource,
+        reason: Option<&str>,
+    ) -> Step<()> {
+        // A handler's message may quote a NoEcho value; DescribeStackResources shows reasons.
+        resource.reason = resource.reason.take().map(|r| no_echo_hidden(row, r));
         match row.record.resources.iter_mut().find(|r| r.logical_id == resource.logical_id) {
             Some(slot) => *slot = resource.clone(),
             None => row.record.resources.push(resource.clone()),
@@ -388,6 +398,7 @@ impl Run<'_> {
             physical_id: resource.physical_id.as_deref(),
             attributes: &resource.attributes,
             tags: &row.record.tags,
+            token: resource.token.as_deref().unwrap_or(&resource.logical_id),
         }
     }
 
@@ -410,6 +421,15 @@ impl Run<'_> {
         replacing: Option<StackResource>,
     ) -> Step<()> {
         let mut resource = new_resource(logical_id, kind, retain);
+        // An attempt cut off before it saved what it made goes on with its own token.
+        let interrupted = row.record.resources.iter().find(|r| {
+            r.logical_id == logical_id
+                && r.physical_id.is_none()
+                && matches!(r.status, ResourceStatus::CreateInProgress | ResourceStatus::UpdateInProgress)
+        });
+        if let Some(token) = interrupted.and_then(|r| r.token.clone()) {
+            resource.token = Some(token);
+        }
         resource.properties = properties;
         resource.status =
             if replacing.is_some() { ResourceStatus::UpdateInProgress } else { ResourceStatus::CreateInProgress };
@@ -423,7 +443,7 @@ impl Run<'_> {
         }
         self.put_resource(row, resource.clone(), note).await?;
         let acting = Self::acting(row);
-        let outcome = self.leased(&row.id, self.provisioner.create(&self.request(row, &resource, &acting))).await;
+        let outcome = self.leased(&row.id, self.provisioner.create(&self.request(row, &resource, &acting))).await?;
         match outcome {
             Ok(made) => {
                 resource.physical_id = Some(made.physical_id);
@@ -469,7 +489,7 @@ impl Run<'_> {
         updating.properties = properties.clone();
         let acting = Self::acting(row);
         let request = self.request(row, &updating, &acting);
-        let outcome = self.leased(&row.id, self.provisioner.update(&request, &current.properties)).await;
+        let outcome = self.leased(&row.id, self.provisioner.update(&request, &current.properties)).await?;
         match outcome {
             Ok(Some(made)) => {
                 updating.attributes = made.attributes;
@@ -614,7 +634,7 @@ impl Run<'_> {
         resource.reason = None;
         self.put_resource(row, resource.clone(), None).await?;
         let acting = Self::acting(row);
-        let outcome = self.leased(&row.id, self.provisioner.delete(&self.request(row, &resource, &acting))).await;
+        let outcome = self.leased(&row.id, self.provisioner.delete(&self.request(row, &resource, &acting))).await?;
         match outcome {
             Ok(()) => {
                 resource.status = ResourceStatus::DeleteComplete;
@@ -682,7 +702,7 @@ impl Run<'_> {
             if !resource.retain && !live {
                 // A resource that will not go is left behind, as CloudFormation leaves it.
                 let request = self.request(row, &resource, &acting);
-                let _ = self.leased(&row.id, self.provisioner.delete(&request)).await;
+                let _ = self.leased(&row.id, self.provisioner.delete(&request)).await?;
             }
             resource.status =
                 if resource.retain { ResourceStatus::DeleteSkipped } else { ResourceStatus::DeleteComplete };
@@ -718,14 +738,14 @@ impl Run<'_> {
                     let mut back = current.clone();
                     back.properties = before.properties.clone();
                     let request = self.request(row, &back, &acting);
-                    match self.leased(&row.id, self.provisioner.update(&request, &current.properties)).await {
+                    match self.leased(&row.id, self.provisioner.update(&request, &current.properties)).await? {
                         Ok(Some(_)) => Ok(()),
                         Ok(None) => Err(ResourceFailure("the change cannot be undone in place".into())),
                         Err(e) => Err(e),
                     }
                 }
                 _ if current.physical_id.is_some() => {
-                    self.leased(&row.id, self.provisioner.delete(&self.request(row, &current, &acting))).await
+                    self.leased(&row.id, self.provisioner.delete(&self.request(row, &current, &acting))).await?
                 }
                 _ => Ok(()),
             };
@@ -775,6 +795,7 @@ impl Inputs<'_> {
             resources,
             exports: &self.exports,
             zones: &self.zones,
+            budget: intrinsics::Budget::default(),
         }
     }
 
@@ -786,17 +807,21 @@ impl Inputs<'_> {
 
 /// `properties` with the values of the stack's `NoEcho` parameters shown as `****`, as
 /// CloudFormation shows them wherever it shows a parameter's value.
-fn no_echo_hidden(row: &StackRow, mut properties: String) -> String {
+fn no_echo_hidden(row: &StackRow, mut text: String) -> String {
     for parameter in row.record.parameters.iter().filter(|p| p.no_echo && !p.value.is_empty()) {
         for value in [Some(&parameter.value), parameter.resolved.as_ref()].into_iter().flatten() {
-            let quoted = serde_json::Value::String(value.clone()).to_string();
-            let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
-            if !inner.is_empty() {
-                properties = properties.replace(inner, "****");
+            // The whole value, and each item of a list value, as they appear in JSON text.
+            let pieces = std::iter::once(value.as_str()).chain(value.split(',').map(str::trim));
+            for piece in pieces.filter(|p| !p.is_empty()) {
+                let quoted = serde_json::Value::String(piece.to_owned()).to_string();
+                let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+                if !inner.is_empty() {
+                    text = text.replace(inner, "****");
+                }
             }
         }
     }
-    properties
+    text
 }
 
 /// Made and not being changed.
@@ -815,5 +840,6 @@ fn new_resource(logical_id: &str, kind: &str, retain: bool) -> StackResource {
         attributes: serde_json::Map::new(),
         properties: Value::Object(serde_json::Map::new()),
         retain,
+        token: Some(crate::common::ids::request_id()),
     }
 }

@@ -53,6 +53,7 @@ fn eval(value: Value) -> Result<Option<Value>, TemplateError> {
         resources: &resources,
         exports: &exports,
         zones: &zones,
+        budget: super::intrinsics::Budget::default(),
     };
     env.resolve(&value)
 }
@@ -211,6 +212,34 @@ fn functions_cannot_grow_a_template_into_gigabytes() {
         joined = json!({"Fn::Sub": ["${a}${a}", {"a": {"Fn::Join": ["", [{"Fn::Base64": "x"}, joined]]}}]});
     }
     assert!(eval(joined).is_err());
+    // A 60 KiB string split into 60,000 items, joined again around a long delimiter: refused
+    // before the join is made.
+    let mut big = json!("a-a-a-a-a-a-a-a-");
+    for _ in 0..6 {
+        big = json!({"Fn::Sub": ["${x}${x}${x}${x}", {"x": big}]});
+    }
+    let delimiter = "d".repeat(1000);
+    let e = eval(json!({"Fn::Join": [delimiter, {"Fn::Split": ["-", big.clone()]}]})).unwrap_err();
+    assert!(e.to_string().contains("longer than 65536 bytes"), "{e}");
+    // Many copies of a big list: the evaluation's budget runs out.
+    let copies: Vec<serde_json::Value> = (0..400).map(|_| json!({"Fn::Split": ["-", big.clone()]})).collect();
+    let e = eval(serde_json::Value::Array(copies)).unwrap_err();
+    assert!(e.to_string().contains("make more than"), "{e}");
+}
+
+#[test]
+fn conditions_that_chain_too_deeply_are_refused() {
+    let mut conditions = serde_json::Map::new();
+    for n in 0..200 {
+        conditions.insert(format!("C{n}"), json!({"Fn::Not": [{"Condition": format!("C{}", n + 1)}]}));
+    }
+    conditions.insert("C200".into(), json!({"Fn::Equals": ["a", "a"]}));
+    let template = Template::parse(
+        &json!({"Conditions": conditions, "Resources": {"P": {"Type": "AWS::SSM::Parameter"}}}).to_string(),
+    )
+    .unwrap();
+    let e = evaluate_conditions(&template, &pseudo(), &BTreeMap::new()).unwrap_err();
+    assert!(e.to_string().contains("too deeply"), "{e}");
 }
 
 #[test]

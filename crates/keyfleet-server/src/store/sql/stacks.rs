@@ -84,7 +84,8 @@ impl StackStore for SqlStore {
             "UPDATE stacks SET status = $4, document = $5, deleted_ms = $6,
                                delete_requested_by = CASE WHEN $4 = 'DELETE_IN_PROGRESS' THEN NULL
                                                           ELSE delete_requested_by END
-             WHERE account = $1 AND region = $2 AND id = $3 AND status = $7 AND (owner = $8 OR owner = '')",
+             WHERE account = $1 AND region = $2 AND id = $3 AND status = $7 AND (owner = $8 OR owner = '')
+               AND (delete_requested_by IS NULL OR $4 <> 'UPDATE_IN_PROGRESS')",
         )
         .bind(&scope.account)
         .bind(&scope.region)
