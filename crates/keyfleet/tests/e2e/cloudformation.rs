@@ -1,4 +1,4 @@
-//! CloudFormation with the real aws CLI: seed 004 (shared/seeds/004) from its first step, the
+//! CloudFormation with the real aws CLI and boto3: seed 004 (shared/seeds/004) from its first step, the
 //! `AWS::EC2::KeyPair` stacks teams use instead of CreateKeyPair, rollbacks that leave nothing
 //! behind, updates, CloudFormation's errors, service roles, and a crash in the middle of a
 //! stack.
@@ -835,4 +835,26 @@ Outputs:
         "ValidationError",
     );
     assert!(missing.contains("/images/none"), "{missing}");
+}
+
+/// boto3 as infrastructure code drives CloudFormation: create_stack with a YAML key pair
+/// template, its waiters, outputs and exports, the private key from Parameter Store,
+/// botocore's modeled exceptions, and delete_stack with its waiter.
+#[test]
+fn boto3_creates_waits_for_and_deletes_a_key_pair_stack() {
+    if !require(&["boto3"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let got = json(&server.boto3("boto3_cases.py", &["stacks"]));
+    assert_eq!(got["stack_id"], true, "{got}");
+    assert_eq!(got["status"], "CREATE_COMPLETE", "{got}");
+    assert_eq!(got["private_key"], true, "{got}");
+    assert_eq!(got["key_pair"], true, "{got}");
+    assert_eq!(got["exports"], serde_json::json!(["py-key-id"]), "{got}");
+    assert_eq!(got["duplicate"], "Stack [py] already exists", "{got}");
+    assert_eq!(got["capabilities"], "Requires capabilities : [CAPABILITY_NAMED_IAM]", "{got}");
+    assert_eq!(got["events"], true, "{got}");
+    assert_eq!(got["after_delete"], serde_json::json!(["ValidationError", "Stack with id py does not exist", 400]));
+    assert_eq!(got["key_after_delete"], "InvalidKeyPair.NotFound");
 }

@@ -7,8 +7,8 @@
 //! - `aws_cli.rs`: the tutorials' commands with the real `aws` CLI, checked with
 //!   `ssh-keygen`, `openssl` and `puttygen`;
 //! - `boto3.rs`: boto3 scripts (in `clients/`): error shapes, waiters, paging, concurrency;
-//! - `cloudformation.rs`: stacks with the aws CLI: seed 004 from its first step, key pair
-//!   stacks, rollbacks, updates, errors and a crash in the middle;
+//! - `cloudformation.rs`: stacks with the aws CLI and boto3: seed 004 from its first step,
+//!   key pair stacks, rollbacks, updates, errors, service roles and a crash in the middle;
 //! - `keyfleet_cli.rs`: the `keyfleet key …` and `configure` commands;
 //! - `console.rs`: the web console in headless Chromium through chromedriver;
 //! - `edge.rs`: body, parameter and rate limits, and slow clients;

@@ -367,6 +367,54 @@ def session_cases():
     print(json.dumps(results))
 
 
+def stack_cases():
+    """CloudFormation as infrastructure code drives it: create_stack with a YAML key pair
+    template, the waiters (polling every second), outputs, the key from Parameter Store,
+    botocore's modeled exceptions, and delete with its waiter."""
+    config = Config(retries={"max_attempts": 1})
+    cfn = boto3.client("cloudformation", endpoint_url=URL, region_name="us-east-1", config=config)
+    ssm = boto3.client("ssm", endpoint_url=URL, region_name="us-east-1", config=config)
+    ec2c = boto3.client("ec2", endpoint_url=URL, region_name="us-east-1", config=config)
+    template = """
+Parameters:
+  Name: {Type: String, Default: py-key}
+Resources:
+  Key:
+    Type: AWS::EC2::KeyPair
+    Properties: {KeyName: !Ref Name, KeyType: ed25519}
+Outputs:
+  Id: {Value: !GetAtt Key.KeyPairId, Export: {Name: !Sub "${AWS::StackName}-key-id"}}
+"""
+    results = {}
+    stack_id = cfn.create_stack(StackName="py", TemplateBody=template)["StackId"]
+    results["stack_id"] = stack_id.startswith("arn:aws:cloudformation:us-east-1:")
+    cfn.get_waiter("stack_create_complete").wait(StackName="py", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    stack = cfn.describe_stacks(StackName="py")["Stacks"][0]
+    results["status"] = stack["StackStatus"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    key = ssm.get_parameter(Name=f"/ec2/keypair/{outputs['Id']}", WithDecryption=True)["Parameter"]
+    results["private_key"] = key["Value"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    results["key_pair"] = ec2c.describe_key_pairs(KeyNames=["py-key"])["KeyPairs"][0]["KeyPairId"] == outputs["Id"]
+    results["exports"] = [e["Name"] for e in cfn.list_exports()["Exports"]]
+    try:
+        cfn.create_stack(StackName="py", TemplateBody=template)
+        results["duplicate"] = None
+    except cfn.exceptions.AlreadyExistsException as e:
+        results["duplicate"] = e.response["Error"]["Message"]
+    named_role = "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: x\n      AssumeRolePolicyDocument: {}\n"
+    try:
+        cfn.create_stack(StackName="iam", TemplateBody=named_role)
+        results["capabilities"] = None
+    except cfn.exceptions.InsufficientCapabilitiesException as e:
+        results["capabilities"] = e.response["Error"]["Message"]
+    results["events"] = len(cfn.describe_stack_events(StackName="py")["StackEvents"]) >= 4
+    cfn.delete_stack(StackName="py")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="py", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    results["after_delete"] = error_of(lambda: cfn.describe_stacks(StackName="py"))
+    results["key_after_delete"] = error_of(lambda: ec2c.describe_key_pairs(KeyNames=["py-key"]))[0]
+    print(json.dumps(results))
+
+
 if __name__ == "__main__":
     case = sys.argv[2]
     if case == "suite":
@@ -375,6 +423,8 @@ if __name__ == "__main__":
         auth_cases()
     elif case == "sessions":
         session_cases()
+    elif case == "stacks":
+        stack_cases()
     elif case == "refusals":
         refusals_cases()
     elif case == "forgery":
