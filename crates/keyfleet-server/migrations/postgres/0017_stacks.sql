@@ -13,7 +13,8 @@ CREATE TABLE stacks (
     owner            TEXT NOT NULL DEFAULT '',
     lease_ms         BIGINT NOT NULL DEFAULT 0,
     -- Who called DeleteStack while an operation ran; the delete starts, as them, when it stops.
-    delete_requested_by TEXT
+    delete_requested_by TEXT,
+    delete_requested_by_id TEXT
 );
 CREATE UNIQUE INDEX stacks_live_name ON stacks (account, region, name) WHERE deleted_ms IS NULL;
 CREATE TABLE stack_events (

@@ -77,9 +77,16 @@ impl Execution {
 /// Who an execution's steps act as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acting {
-    /// The caller who started it (its ARN): without an `AutomationAssumeRole`, AWS runs every
-    /// step with the caller's own permissions.
-    Caller(String),
+    /// The caller who started it: without an `AutomationAssumeRole`, AWS runs every step with
+    /// the caller's own permissions.
+    Caller {
+        /// Its ARN.
+        arn: String,
+        /// The id the user or role had when the caller asked (`AIDA…`, `AROA…`); a user or
+        /// role made again under the name has another and is not the caller. `None` for the
+        /// root, and for executions, which are not pinned (docs/security.md).
+        id: Option<String>,
+    },
     /// A session of the role pinned at the start, named after the execution.
     Role {
         /// The role, as admitted.
@@ -129,7 +136,7 @@ fn step_calls(step: RunbookStep, instance_id: &str) -> Vec<StepCall> {
 fn acting_as(row: &AutomationRow) -> Acting {
     match &row.assume_role {
         Some(role) => Acting::Role { role: role.clone(), session: row.id.clone() },
-        None => Acting::Caller(row.executed_by.clone()),
+        None => Acting::Caller { arn: row.executed_by.clone(), id: None },
     }
 }
 

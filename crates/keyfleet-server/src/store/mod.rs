@@ -1448,11 +1448,22 @@ pub trait StackStore: Send + Sync + 'static {
 
     /// Marks a stack to be deleted, as `by` (an ARN), once its current operation stops; false
     /// (and nothing marked) if no operation is running on it.
-    async fn request_stack_delete(&self, scope: &Scope, id: &str, by: &str) -> Result<bool, StoreError>;
+    /// `by` is the caller's ARN and the id its user or role had.
+    async fn request_stack_delete(
+        &self,
+        scope: &Scope,
+        id: &str,
+        by: &str,
+        by_id: Option<&str>,
+    ) -> Result<bool, StoreError>;
 
-    /// Who asked for the stack's deletion with [`StackStore::request_stack_delete`], until
-    /// the delete starts.
-    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<Option<String>, StoreError>;
+    /// Who asked for the stack's deletion with [`StackStore::request_stack_delete`] (ARN and
+    /// id), until the delete starts.
+    async fn stack_delete_requested(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError>;
 
     /// Stacks some runner has work on (in progress, or to be deleted), in every scope.
     async fn stacks_in_progress(&self) -> Result<Vec<(Scope, StackRow)>, StoreError>;

@@ -188,6 +188,10 @@ pub struct StackRecord {
     /// The ARN of the caller who created or last updated it (its resources are made as that
     /// caller when there is no role).
     pub caller: String,
+    /// The id that caller's user or role had then (`None` for the root): one made again under
+    /// the name is not the caller.
+    #[serde(default)]
+    pub caller_id: Option<String>,
     /// `LastUpdatedTime`.
     pub updated_ms: Option<i64>,
     /// The outputs, evaluated.

@@ -1154,8 +1154,11 @@ for_each_backend!(a_stack_is_run_by_one_replica_until_its_lease_ends, |s: Arc<dy
     assert!(s.stacks_in_progress().await.unwrap().iter().any(|(scope, r)| r.id == row.id && *scope == sc));
 
     assert_eq!(s.stack_delete_requested(&sc, &row.id).await.unwrap(), None);
-    assert!(s.request_stack_delete(&sc, &row.id, "arn:aws:iam::1:user/carol").await.unwrap());
-    assert_eq!(s.stack_delete_requested(&sc, &row.id).await.unwrap().as_deref(), Some("arn:aws:iam::1:user/carol"));
+    assert!(s.request_stack_delete(&sc, &row.id, "arn:aws:iam::1:user/carol", Some("AIDACAROL")).await.unwrap());
+    assert_eq!(
+        s.stack_delete_requested(&sc, &row.id).await.unwrap(),
+        Some(("arn:aws:iam::1:user/carol".to_owned(), Some("AIDACAROL".to_owned())))
+    );
     // The delete starting takes the request up.
     let mut deleting = row.clone();
     deleting.owner = "replica-b".into();
@@ -1165,7 +1168,7 @@ for_each_backend!(a_stack_is_run_by_one_replica_until_its_lease_ends, |s: Arc<dy
     // A stack no operation runs on is not marked: the caller deletes it at once instead.
     deleting.status = StackStatus::DeleteFailed;
     assert!(s.save_stack(&sc, &deleting, StackStatus::DeleteInProgress).await.unwrap());
-    assert!(!s.request_stack_delete(&sc, &row.id, "arn:aws:iam::1:user/carol").await.unwrap());
+    assert!(!s.request_stack_delete(&sc, &row.id, "arn:aws:iam::1:user/carol", None).await.unwrap());
 
     for n in 0..3 {
         let event = StackEvent {

@@ -858,3 +858,46 @@ fn boto3_creates_waits_for_and_deletes_a_key_pair_stack() {
     assert_eq!(got["after_delete"], serde_json::json!(["ValidationError", "Stack with id py does not exist", 400]));
     assert_eq!(got["key_after_delete"], "InvalidKeyPair.NotFound");
 }
+
+/// A stack goes on as the user who asked, pinned by the user's id: a user deleted and made
+/// again under the same name in the middle of the stack is someone else, and nothing more
+/// is made (or deleted) as them.
+#[test]
+fn a_user_made_again_under_the_callers_name_does_not_carry_on_its_stack() {
+    if !require(&["aws"]) {
+        return;
+    }
+    // Each resource waits 5 s: the user is replaced (a few calls) within one such pause, so
+    // the next resource meets the new user with all its rights.
+    let args = vec!["--stack-step-delay-ms".to_owned(), "5000".to_owned()];
+    let server = TestServer::start_with(Options { args, ..Options::default() });
+    let policy = r#"{"Statement":[{"Effect":"Allow","Action":["ssm:*","cloudformation:*"],"Resource":"*"}]}"#;
+    let dev = server.create_user("dev", Some(policy));
+    let resources: Vec<String> = (0..3)
+        .map(|n| format!(r#""P{n}": {{"Type": "AWS::SSM::Parameter", "Properties": {{"Name": "/pinned/p{n}", "Type": "String", "Value": "{n}"}}}}"#))
+        .collect();
+    let body = template(&server, "pinned.json", &format!(r#"{{"Resources": {{{}}}}}"#, resources.join(",")));
+    server.aws_ok_as(&dev, &format!("cloudformation create-stack --stack-name pinned --template-body {body}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events(&server, "pinned").iter().any(|(_, s, _)| s == "CREATE_COMPLETE") {
+        assert!(Instant::now() < deadline, "no resource was made");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The user goes, and another of the same name comes, with the same rights.
+    let key = json(&server.aws_ok("iam list-access-keys --user-name dev"))["AccessKeyMetadata"][0]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.aws_ok(&format!("iam delete-access-key --user-name dev --access-key-id {key}"));
+    server.aws_ok("iam delete-user-policy --user-name dev --policy-name main");
+    server.aws_ok("iam delete-user --user-name dev");
+    server.create_user("dev", Some(policy));
+
+    let stack = settled(&server, "pinned");
+    assert_eq!(stack["StackStatus"], "ROLLBACK_FAILED", "nothing is made or deleted as the new dev: {stack}");
+    let seen = events(&server, "pinned");
+    let refused = seen.iter().find(|(_, s, _)| s == "CREATE_FAILED").expect("a resource failed");
+    assert!(refused.2.contains("user/dev is no longer the identity that made the request"), "{refused:?}");
+    let made = json(&server.aws_ok("ssm get-parameters-by-path --path /pinned"));
+    assert!(made["Parameters"].as_array().unwrap().len() < 3, "{made}");
+}

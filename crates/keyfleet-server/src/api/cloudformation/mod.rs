@@ -198,6 +198,7 @@ fn stack_input(ctx: &Context<'_>, p: &QueryParams, action: &'static str) -> Resu
             role: None,
             on_failure,
             caller: ctx.principal.actor.arn(),
+            caller_id: None,
         },
         role_arn: p.get("RoleARN").map(str::to_owned),
     })
@@ -236,6 +237,7 @@ fn refuse_own_session(ctx: &Context<'_>) -> Result<(), ApiError> {
 /// CloudFormation.
 async fn admitted(ctx: &Context<'_>, mut input: StackInput) -> Result<StackRequest, ApiError> {
     refuse_own_session(ctx)?;
+    input.request.caller_id = crate::api::ssm::automation::caller_id(ctx).await?;
     if let Some(role) = input.role_arn {
         input.request.role = Some(resources::admit_role(ctx, &role).await?);
     }
@@ -336,7 +338,8 @@ impl Operation for DeleteStack {
     async fn call(ctx: &Context<'_>, name: String) -> Result<(), ApiError> {
         refuse_own_session(ctx)?;
         let caller = ctx.principal.actor.arn();
-        Ok(ctx.state.stacks.delete(&ctx.scope, &name, &caller).await?)
+        let caller_id = crate::api::ssm::automation::caller_id(ctx).await?;
+        Ok(ctx.state.stacks.delete(&ctx.scope, &name, &caller, caller_id.as_deref()).await?)
     }
 
     fn encode(ctx: &Context<'_>, (): ()) -> Reply {

@@ -423,7 +423,7 @@ async fn actor_of(iam: &Iam, scope: &Scope, acting: &Acting) -> Result<Actor, St
             principal: AUTOMATION_SOURCE,
             source_arn: Some(format!("arn:aws:ssm:{}:{}:automation-execution/{session}", scope.region, scope.account)),
         },
-        Acting::Caller(_) => AssumingService { principal: AUTOMATION_SOURCE, source_arn: None },
+        Acting::Caller { .. } => AssumingService { principal: AUTOMATION_SOURCE, source_arn: None },
     };
     acting_actor(iam, scope, acting, &service).await
 }
@@ -452,13 +452,20 @@ pub(crate) async fn acting_actor(
                 RoleSession { role: found.name, path: found.path, role_id: found.role_id, session: session.clone() };
             return Ok(actor(&scope.account, Identity::Role(session)));
         }
-        Acting::Caller(arn) => arn,
+        Acting::Caller { arn, id } => (arn, id),
     };
+    let (arn, pinned) = arn;
     let unknown = || internal(&format!("unknown caller {arn}"));
+    // A user or role made again under the caller's name is someone else.
+    let replaced = || ("AccessDenied".to_owned(), format!("{arn} is no longer the identity that made the request."));
+    let same = |id: &str| pinned.as_ref().is_none_or(|p| p == id);
     if let Some(rest) = arn.strip_prefix("arn:aws:sts::") {
         let (account, who) = rest.split_once(':').ok_or_else(unknown)?;
         let (role, session) = who.strip_prefix("assumed-role/").and_then(|r| r.split_once('/')).ok_or_else(unknown)?;
         let found = iam.role(account, role).await.map_err(|_| unknown())?;
+        if !same(&found.role_id) {
+            return Err(replaced());
+        }
         let session =
             RoleSession { role: found.name, path: found.path, role_id: found.role_id, session: session.into() };
         return Ok(actor(account, Identity::Role(session)));
@@ -467,7 +474,25 @@ pub(crate) async fn acting_actor(
     match who {
         "root" => Ok(actor(account, Identity::Root)),
         other => {
-            other.strip_prefix("user/").map(|user| actor(account, Identity::User(user.to_owned()))).ok_or_else(unknown)
+            let user = other.strip_prefix("user/").ok_or_else(unknown)?;
+            if pinned.is_some() {
+                let found = iam.user(account, user).await.map_err(|_| replaced())?;
+                if !same(&found.user_id) {
+                    return Err(replaced());
+                }
+            }
+            Ok(actor(account, Identity::User(user.to_owned())))
         }
     }
+}
+
+/// The id of the caller's user or role (`AIDA…`, `AROA…`), which pins who it is while
+/// something it started runs on; `None` for the root.
+pub(crate) async fn caller_id(ctx: &crate::api::Context<'_>) -> Result<Option<String>, ApiError> {
+    let actor = &ctx.principal.actor;
+    Ok(match &actor.identity {
+        Identity::Root => None,
+        Identity::Role(session) => Some(session.role_id.clone()),
+        Identity::User(name) => Some(ctx.state.iam.user(&actor.account, name).await?.user_id),
+    })
 }

@@ -174,6 +174,8 @@ pub struct StackRequest {
     pub on_failure: OnFailure,
     /// The caller's ARN.
     pub caller: String,
+    /// The id of the caller's user or role (`None` for the root).
+    pub caller_id: Option<String>,
 }
 
 /// A resource handler's failure: the `ResourceStatusReason` its event shows.
@@ -314,7 +316,7 @@ impl Stacks {
             request.name,
             crate::common::ids::request_id()
         );
-        let acting = acting(&request.caller, request.role.as_ref());
+        let acting = acting(&request.caller, request.caller_id.as_deref(), request.role.as_ref());
         let prepared = self.prepare(scope, &acting, &request.name, &id, &body, &request, &[]).await?;
         let row = StackRow {
             id: id.clone(),
@@ -335,6 +337,7 @@ impl Stacks {
                 role_id: request.role.map(|r| r.role_id),
                 on_failure: Some(request.on_failure),
                 caller: request.caller,
+                caller_id: request.caller_id,
                 ..StackRecord::default()
             },
         };
@@ -373,7 +376,7 @@ impl Stacks {
         {
             request.role = Some(PinnedRole { arn: arn.clone(), role_id: role_id.clone() });
         }
-        let acting = acting(&request.caller, request.role.as_ref());
+        let acting = acting(&request.caller, request.caller_id.as_deref(), request.role.as_ref());
         let prepared =
             self.prepare(scope, &acting, &row.name, &row.id, &body, &request, &row.record.parameters).await?;
         let unchanged = body == row.record.template_body
@@ -399,6 +402,7 @@ impl Stacks {
         row.record.role_arn = request.role.as_ref().map(|r| r.arn.clone());
         row.record.role_id = request.role.map(|r| r.role_id);
         row.record.caller = request.caller;
+        row.record.caller_id = request.caller_id;
         row.record.status_reason = Some("User Initiated".into());
         row.record.updated_ms = Some(now_ms());
         row.record.failed.clear();
@@ -414,8 +418,14 @@ impl Stacks {
 
     /// `DeleteStack`: a stack that does not exist is deleted already; one in the middle of an
     /// operation is deleted when that stops.
-    /// The delete runs as `caller`, whenever it starts.
-    pub async fn delete(self: &Arc<Self>, scope: &crate::store::Scope, name: &str, caller: &str) -> Result<()> {
+    /// The delete runs as `caller` (its ARN and id), whenever it starts.
+    pub async fn delete(
+        self: &Arc<Self>,
+        scope: &crate::store::Scope,
+        name: &str,
+        caller: &str,
+        caller_id: Option<&str>,
+    ) -> Result<()> {
         // Each try either starts the delete, leaves it to the running operation, or saw the
         // stack change under it; a stack that keeps changing is reported, not skipped.
         for _ in 0..3 {
@@ -425,7 +435,7 @@ impl Stacks {
             }
             self.check_exports_unused(scope, &row).await?;
             if row.status.in_progress() {
-                if self.store.request_stack_delete(scope, &row.id, caller).await? {
+                if self.store.request_stack_delete(scope, &row.id, caller, caller_id).await? {
                     self.kick(scope, &row.id);
                     return Ok(());
                 }
@@ -435,6 +445,7 @@ impl Stacks {
             row.status = StackStatus::DeleteInProgress;
             row.record.status_reason = Some("User Initiated".into());
             row.record.caller = caller.to_owned();
+            row.record.caller_id = caller_id.map(str::to_owned);
             if self.store.save_stack(scope, &row, before).await? {
                 self.stack_event(&row, StackStatus::DeleteInProgress, Some("User Initiated")).await?;
                 self.kick(scope, &row.id);
@@ -631,11 +642,12 @@ struct Prepared {
     parameters: Vec<StackParameter>,
 }
 
-/// Whom a stack's resource calls are made as: its service role, else its caller.
-fn acting(caller: &str, role: Option<&PinnedRole>) -> Acting {
+/// Whom a stack's resource calls are made as: its service role, else its caller (pinned by
+/// the id its user or role had).
+fn acting(caller: &str, caller_id: Option<&str>, role: Option<&PinnedRole>) -> Acting {
     match role {
         Some(role) => Acting::Role { role: role.clone(), session: "AWSCloudFormation".into() },
-        None => Acting::Caller(caller.to_owned()),
+        None => Acting::Caller { arn: caller.to_owned(), id: caller_id.map(str::to_owned) },
     }
 }
 

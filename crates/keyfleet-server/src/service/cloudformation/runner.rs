@@ -29,15 +29,15 @@ enum Stop {
     Lost,
     /// A resource failed: its logical id.
     Failed(String),
-    /// `DeleteStack` came during the operation, from this caller (an ARN).
-    DeleteRequested(String),
+    /// `DeleteStack` came during the operation, from this caller (its ARN and id).
+    DeleteRequested((String, Option<String>)),
 }
 
 type Step<T> = std::result::Result<T, Stop>;
 
 impl Stacks {
     /// Who asked for the stack's deletion while an operation ran, if anyone did.
-    async fn deletion_waits(&self, scope: &Scope, row: &StackRow) -> Result<Option<String>> {
+    async fn deletion_waits(&self, scope: &Scope, row: &StackRow) -> Result<Option<(String, Option<String>)>> {
         if row.deleted_ms.is_some() {
             return Ok(None);
         }
@@ -102,7 +102,7 @@ impl Stacks {
                 // A DeleteStack that came while the last operation ran (a rollback, say) is
                 // carried out once it has ended.
                 let Some(deleter) = self.deletion_waits(scope, &row).await? else { return Ok(()) };
-                row.record.caller = deleter;
+                (row.record.caller, row.record.caller_id) = deleter;
                 let mut run = Run { stacks: self, provisioner: provisioner.as_ref(), scope, expected: row.status };
                 let reason = Some("User Initiated".to_owned());
                 if run.transition(&mut row, StackStatus::DeleteInProgress, reason).await.is_err() {
@@ -148,7 +148,7 @@ impl Run<'_> {
             Ok(()) => Ok(true),
             Err(Stop::Lost) => Ok(false),
             Err(Stop::DeleteRequested(deleter)) => {
-                row.record.caller = deleter;
+                (row.record.caller, row.record.caller_id) = deleter;
                 let reason = Some("User Initiated".to_owned());
                 Ok(self.transition(row, StackStatus::DeleteInProgress, reason).await.is_ok())
             }
@@ -407,7 +407,7 @@ impl Run<'_> {
             (Some(arn), Some(role_id)) => Some(crate::store::PinnedRole { arn: arn.clone(), role_id: role_id.clone() }),
             _ => None,
         };
-        acting(&row.record.caller, role.as_ref())
+        acting(&row.record.caller, row.record.caller_id.as_deref(), role.as_ref())
     }
 
     /// Creates a resource (a replacement when `replacing` is the one it replaces).

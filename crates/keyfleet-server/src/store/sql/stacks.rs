@@ -83,7 +83,9 @@ impl StackStore for SqlStore {
         let saved = sqlx::query(
             "UPDATE stacks SET status = $4, document = $5, deleted_ms = $6,
                                delete_requested_by = CASE WHEN $4 = 'DELETE_IN_PROGRESS' THEN NULL
-                                                          ELSE delete_requested_by END
+                                                          ELSE delete_requested_by END,
+                               delete_requested_by_id = CASE WHEN $4 = 'DELETE_IN_PROGRESS' THEN NULL
+                                                             ELSE delete_requested_by_id END
              WHERE account = $1 AND region = $2 AND id = $3 AND status = $7 AND (owner = $8 OR owner = '')
                AND (delete_requested_by IS NULL OR $4 <> 'UPDATE_IN_PROGRESS')",
         )
@@ -123,9 +125,15 @@ impl StackStore for SqlStore {
         Ok(claimed.rows_affected() > 0)
     }
 
-    async fn request_stack_delete(&self, scope: &Scope, id: &str, by: &str) -> Result<bool, StoreError> {
+    async fn request_stack_delete(
+        &self,
+        scope: &Scope,
+        id: &str,
+        by: &str,
+        by_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let marked = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE stacks SET delete_requested_by = $4
+            "UPDATE stacks SET delete_requested_by = $4, delete_requested_by_id = $5
              WHERE account = $1 AND region = $2 AND id = $3 AND status IN ({})",
             in_progress_list()
         )))
@@ -133,19 +141,29 @@ impl StackStore for SqlStore {
         .bind(&scope.region)
         .bind(id)
         .bind(by)
+        .bind(by_id)
         .execute(&mut *self.writer.acquire().await?)
         .await?;
         Ok(marked.rows_affected() > 0)
     }
 
-    async fn stack_delete_requested(&self, scope: &Scope, id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT delete_requested_by FROM stacks WHERE account = $1 AND region = $2 AND id = $3")
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.and_then(|r| r.get::<Option<String>, _>("delete_requested_by")))
+    async fn stack_delete_requested(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT delete_requested_by, delete_requested_by_id FROM stacks WHERE account = $1 AND region = $2 AND id = $3",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| {
+            let by: Option<String> = r.get("delete_requested_by");
+            by.map(|by| (by, r.get::<Option<String>, _>("delete_requested_by_id")))
+        }))
     }
 
     async fn stacks_in_progress(&self) -> Result<Vec<(Scope, StackRow)>, StoreError> {
