@@ -196,6 +196,12 @@ impl<'a> Props<'a> {
         Ok(props)
     }
 
+    /// Properties the stack already holds (made with them, or being changed from them): not
+    /// checked again.
+    fn stored(call: &ResourceRequest<'a>, properties: &Value) -> Self {
+        Props { logical_id: call.logical_id, map: properties.as_object().cloned().unwrap_or_default() }
+    }
+
     fn invalid(&self, why: String) -> ResourceFailure {
         ResourceFailure(format!("Properties validation failed for resource {} with message: {why}", self.logical_id))
     }
@@ -337,10 +343,7 @@ impl Provisioner for Handlers {
             "AWS::IAM::Policy" => self.delete_inline_policy(call, call.properties).await,
             "AWS::IAM::ManagedPolicy" => self.delete_managed_policy(call, physical_id).await,
             "AWS::IAM::InstanceProfile" => {
-                let props = Props {
-                    logical_id: call.logical_id,
-                    map: call.properties.as_object().cloned().unwrap_or_default(),
-                };
+                let props = Props::stored(call, call.properties);
                 self.set_profile_roles(call, physical_id, &props.strings("Roles"), &[]).await?;
                 let pairs = params([("InstanceProfileName", physical_id.to_owned())]);
                 let outcome = self.query::<iam_profiles::DeleteInstanceProfile>(call, Service::Iam, pairs).await;
@@ -766,7 +769,7 @@ impl Handlers {
                 "ManagedPolicyArns",
             ],
         )?;
-        let before = Props { logical_id: call.logical_id, map: previous.as_object().cloned().unwrap_or_default() };
+        let before = Props::stored(call, previous);
         let role = call.physical_id.unwrap_or_default().to_owned();
         if props.map.get("AssumeRolePolicyDocument") != before.map.get("AssumeRolePolicyDocument") {
             let pairs =
@@ -790,9 +793,8 @@ impl Handlers {
     }
 
     async fn delete_role(&self, call: &ResourceRequest<'_>, role: &str) -> Result<(), ResourceFailure> {
-        let props =
-            Props { logical_id: call.logical_id, map: call.properties.as_object().cloned().unwrap_or_default() };
-        let nothing = Props { logical_id: call.logical_id, map: Map::new() };
+        let props = Props::stored(call, call.properties);
+        let nothing = Props::stored(call, &Value::Null);
         // Detaching and deleting what the role had is attaching "nothing" after it.
         self.attach_role_policies(call, role, &nothing, Some(&props)).await?;
         let outcome =
@@ -846,7 +848,7 @@ impl Handlers {
         call: &ResourceRequest<'_>,
         properties: &Value,
     ) -> Result<(), ResourceFailure> {
-        let props = Props { logical_id: call.logical_id, map: properties.as_object().cloned().unwrap_or_default() };
+        let props = Props::stored(call, properties);
         let Some(name) = props.text("PolicyName") else { return Ok(()) };
         for role in props.strings("Roles") {
             let pairs = params([("RoleName", role), ("PolicyName", name.clone())]);
@@ -915,8 +917,7 @@ impl Handlers {
     }
 
     async fn delete_managed_policy(&self, call: &ResourceRequest<'_>, arn: &str) -> Result<(), ResourceFailure> {
-        let props =
-            Props { logical_id: call.logical_id, map: call.properties.as_object().cloned().unwrap_or_default() };
+        let props = Props::stored(call, call.properties);
         for role in props.strings("Roles") {
             let pairs = params([("RoleName", role), ("PolicyArn", arn.to_owned())]);
             let outcome = self.query::<iam_policies::Detach<iam_policies::ToRole>>(call, Service::Iam, pairs).await;
@@ -973,7 +974,7 @@ impl Handlers {
         previous: &Value,
     ) -> Result<Provisioned, ResourceFailure> {
         let props = Props::of(call, &["InstanceProfileName", "Path", "Roles"])?;
-        let before = Props { logical_id: call.logical_id, map: previous.as_object().cloned().unwrap_or_default() };
+        let before = Props::stored(call, previous);
         let name = call.physical_id.unwrap_or_default().to_owned();
         if props.strings("Roles").len() != 1 {
             return Err(props.invalid("#/Roles: expected exactly one role".into()));
