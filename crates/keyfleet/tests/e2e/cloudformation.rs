@@ -901,3 +901,31 @@ fn a_user_made_again_under_the_callers_name_does_not_carry_on_its_stack() {
     let made = json(&server.aws_ok("ssm get-parameters-by-path --path /pinned"));
     assert!(made["Parameters"].as_array().unwrap().len() < 3, "{made}");
 }
+
+/// A policy on a stack's id holds whether a request names the stack by its id or its name.
+#[test]
+fn a_deny_on_a_stacks_id_holds_when_the_stack_is_named() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let body = template(
+        &server,
+        "kept.json",
+        r#"{"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "v"}}}}"#,
+    );
+    let id = json(&server.aws_ok(&format!("cloudformation create-stack --stack-name kept --template-body {body}")))
+        ["StackId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let policy = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":"cloudformation:*","Resource":"*"}},
+            {{"Effect":"Deny","Action":"cloudformation:DeleteStack","Resource":"{id}"}}]}}"#
+    );
+    let operator = server.create_user("operator", Some(&policy));
+    let refused = server.aws_err_as(&operator, "cloudformation delete-stack --stack-name kept", "AccessDenied");
+    assert!(refused.contains(&format!("cloudformation:DeleteStack on resource: {id}")), "{refused}");
+    server.aws_err_as(&operator, &format!("cloudformation delete-stack --stack-name {id}"), "AccessDenied");
+    assert_eq!(settled(&server, "kept")["StackStatus"], "CREATE_COMPLETE");
+}
