@@ -339,9 +339,21 @@ fn declare_resource(logical_id: &str, decl: &Value) -> Result<ResourceDecl> {
         }
     };
     let condition = optional_name(attributes.get("Condition"), logical_id, "Condition")?;
+    // What keyfleet cannot honour is refused, not skipped: resource signals, update policies,
+    // keeping a replaced resource, and a policy that differs on a create's rollback.
+    let unsupported = |what: &str| format_error(format!("keyfleet does not implement {what} (resource {logical_id})"));
+    for attribute in ["CreationPolicy", "UpdatePolicy"] {
+        if attributes.contains_key(attribute) {
+            return Err(unsupported(attribute));
+        }
+    }
+    if attributes.get("UpdateReplacePolicy").is_some_and(|p| text_of(p) != "Delete") {
+        return Err(unsupported("UpdateReplacePolicy other than Delete"));
+    }
     let deletion_policy = match attributes.get("DeletionPolicy").map(text_of).as_deref() {
         None | Some("Delete") => DeletionPolicy::Delete,
-        Some("Retain" | "RetainExceptOnCreate") => DeletionPolicy::Retain,
+        Some("Retain") => DeletionPolicy::Retain,
+        Some("RetainExceptOnCreate") => return Err(unsupported("DeletionPolicy RetainExceptOnCreate")),
         Some(other) => {
             return Err(format_error(format!("Unrecognized DeletionPolicy {other} for resource {logical_id}")));
         }

@@ -164,12 +164,18 @@ fn templates_are_refused_with_cloudformations_messages() {
         ),
         "Circular dependency between resources: [A, B]"
     );
-    assert_eq!(refuse("Resources: [\n"), refuse("Resources: [\n"));
     assert!(refuse("Resources: [\n").starts_with("Template format error: YAML not well-formed."));
     assert_eq!(
         refuse(r#"{"Resources": {"A": {"Type": "AWS::SSM::Parameter", "Invalid": 1}}}"#),
         "Template format error: Invalid template resource property 'Invalid'"
     );
+    for refused in [
+        r#"{"Resources": {"A": {"Type": "AWS::EC2::Instance", "CreationPolicy": {"ResourceSignal": {"Count": 1}}}}}"#,
+        r#"{"Resources": {"A": {"Type": "AWS::SSM::Parameter", "UpdateReplacePolicy": "Retain"}}}"#,
+        r#"{"Resources": {"A": {"Type": "AWS::SSM::Parameter", "DeletionPolicy": "RetainExceptOnCreate"}}}"#,
+    ] {
+        assert!(refuse(refused).starts_with("Template format error: keyfleet does not implement"), "{refused}");
+    }
 }
 
 #[test]
