@@ -326,6 +326,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
             service::key_pool::KeyPool::start(config.rsa_pool_size, config.rsa_pool_workers),
         ),
         tags: Tags::new(store.clone()),
+        launch_templates: Arc::new(service::launch_templates::LaunchTemplates::new(store.clone())),
         instances,
         network,
         security_groups,

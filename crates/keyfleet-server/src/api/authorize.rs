@@ -114,6 +114,15 @@ impl Target {
         Target { arn, audit: None, keys: ConditionContext::default() }
     }
 
+    /// `arn:aws:ec2:REGION:ACCOUNT:launch-template/lt-…`.
+    pub fn launch_template(scope: &Scope, id: &str) -> Self {
+        let arn = format!("arn:aws:ec2:{}:{}:launch-template/{id}", scope.region, scope.account);
+        match id {
+            "*" => Target { arn, audit: None, keys: ConditionContext::default() },
+            _ => Target::new(arn, ("AWS::EC2::LaunchTemplate", id)),
+        }
+    }
+
     /// `arn:aws:ec2:REGION::image/AMI` (images belong to no account).
     pub fn image(scope: &Scope, id: &str) -> Self {
         Target::new(format!("arn:aws:ec2:{}::image/{id}", scope.region), ("AWS::EC2::Ami", id))

@@ -566,6 +566,7 @@ impl From<Error> for ApiError {
                 StatusCode::FORBIDDEN,
             ),
             Error::StsValidation(why) => Self::bad_request("ValidationError", sts_invalid_message(why)),
+            Error::LaunchTemplate(refused) => launch_template_error(refused),
             Error::StackInvalid(why) => Self::bad_request("ValidationError", why.to_string()),
             Error::StackLimitExceeded => Self::bad_request(
                 "LimitExceededException",
@@ -668,6 +669,97 @@ impl ApiError {
 }
 
 /// AWS's wording of each [`Invalid`] (docs/aws-facts.md and docs/aws-choices.md).
+/// EC2's code and message for each launch template refusal (docs/aws-facts.md, "Launch
+/// templates").
+fn launch_template_error(refused: crate::service::launch_templates::Refused) -> ApiError {
+    use crate::service::launch_templates::{MAX_TEMPLATES, MAX_USER_DATA, MAX_VERSIONS, Refused};
+    let (code, message) = match refused {
+        Refused::MalformedName => (
+            "InvalidLaunchTemplateName.MalformedException",
+            "A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.".to_owned(),
+        ),
+        Refused::NameTaken => {
+            ("InvalidLaunchTemplateName.AlreadyExistsException", "Launch template name already in use.".to_owned())
+        }
+        Refused::NamesNotFound => (
+            "InvalidLaunchTemplateName.NotFoundException",
+            "At least one of the launch templates specified in the request does not exist.".to_owned(),
+        ),
+        Refused::NameNotFound(name) => (
+            "InvalidLaunchTemplateName.NotFoundException",
+            format!("The specified launch template, with template name {name}, does not exist."),
+        ),
+        Refused::IdNotFound(id) => (
+            "InvalidLaunchTemplateId.NotFound",
+            format!("The specified launch template, with template ID {id}, does not exist."),
+        ),
+        Refused::MalformedId(_) => (
+            "InvalidLaunchTemplateId.Malformed",
+            "The ID for the launch template is malformed. Ensure that you specify the launch template ID in the form lt-xxxxxxxxxxxxxxxxx.".to_owned(),
+        ),
+        Refused::IdAndName => (
+            "InvalidParameterCombination",
+            "You must specify either the launch template ID or the launch template name, but not both.".to_owned(),
+        ),
+        Refused::NeitherIdNorName => (
+            "MissingParameter",
+            "The request must contain the parameter launch template ID or launch template name".to_owned(),
+        ),
+        Refused::NoData => (
+            "MissingParameter",
+            "No launch template data was provided. Launch template data is required to create a launch template."
+                .to_owned(),
+        ),
+        Refused::AllTemplatesByNumber => (
+            "InvalidParameterValue",
+            "To describe the launch template data for all your launch templates, for \u{2018}--versions\u{2019} specify \u{2018}$Latest\u{2019}, \u{2018}$Default\u{2019}, or both, and omit \u{2018}--launch-template-id\u{2019}, \u{2018}--launch-template-name\u{2019}, and version numbers. To describe the launch template data for a specific launch template, specify \u{2018}--launch-template-id\u{2019} or \u{2018}--launch-template-name\u{2019}, and for \u{2018}--versions\u{2019} specify one or more of the following values: \u{2018}$Latest\u{2019}, \u{2018}$Default\u{2019}, or one or more version numbers.".to_owned(),
+        ),
+        Refused::MalformedVersion(version) => (
+            "InvalidLaunchTemplateId.VersionNotFound",
+            format!("The version {version} is not a launch template version number, $Latest or $Default."),
+        ),
+        Refused::VersionNotFound { template_id, version } => (
+            "InvalidLaunchTemplateId.VersionNotFound",
+            format!("Could not find the specified version {version} for the launch template with ID {template_id}."),
+        ),
+        Refused::DefaultVersionNotFound(version) => (
+            "InvalidLaunchTemplateId.VersionNotFound",
+            format!("The launch template version {version} is not found for the specified launch template."),
+        ),
+        Refused::TooManyTemplates => (
+            "MaxTemplateLimitExceeded",
+            format!("Account has already reached max permitted templates ({MAX_TEMPLATES})."),
+        ),
+        Refused::TooManyVersions => (
+            "MaxTemplateVersionLimitExceeded",
+            format!("You have reached the maximum of {MAX_VERSIONS} versions for this launch template."),
+        ),
+        Refused::DescriptionTooLong => (
+            "InvalidParameterValue",
+            "Value for parameter VersionDescription is invalid. Length exceeds maximum of 255.".to_owned(),
+        ),
+        Refused::UserDataTooLarge => ("InvalidParameterValue", format!("User data is limited to {MAX_USER_DATA} bytes")),
+        Refused::UserDataNotBase64 => ("InvalidUserData.Malformed", "Invalid BASE64 encoding of user data.".to_owned()),
+        Refused::TagResourceType(t) => (
+            "InvalidParameterValue",
+            format!("'{t}' is not a valid taggable resource type for this operation."),
+        ),
+        Refused::TooManyGroups => ("InvalidParameterValue", "You may specify at most 5 security groups.".to_owned()),
+        Refused::VersionsAndRange => (
+            "InvalidParameterCombination",
+            "The parameters LaunchTemplateVersion and MinVersion or MaxVersion cannot be used together.".to_owned(),
+        ),
+        Refused::TooManyVersionsNamed => (
+            "InvalidParameterValue",
+            format!(
+                "You may specify at most {} launch template versions.",
+                crate::service::launch_templates::MAX_VERSIONS_PER_CALL
+            ),
+        ),
+    };
+    ApiError::bad_request(code, message)
+}
+
 fn invalid_message(why: Invalid) -> String {
     match why {
         Invalid::UnknownFilter(name) => format!("The filter '{name}' is invalid"),

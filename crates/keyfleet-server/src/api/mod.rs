@@ -46,6 +46,8 @@ pub struct AppState {
     pub instances: Arc<Instances>,
     /// The default VPC, its subnets and zones.
     pub network: Arc<crate::service::network::Network>,
+    /// EC2 launch templates.
+    pub launch_templates: Arc<crate::service::launch_templates::LaunchTemplates>,
     /// Security groups.
     pub security_groups: Arc<crate::service::security_groups::SecurityGroups>,
     /// Parameter Store.

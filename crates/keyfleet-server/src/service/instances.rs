@@ -20,8 +20,8 @@ use crate::runtime::imds::Metadata;
 use crate::runtime::{BootSpec, Runtime, free_addresses};
 use crate::store::InstanceState::{self, Pending, Running, ShuttingDown, Stopped, Stopping, Terminated};
 use crate::store::{
-    InstanceAttribute, InstanceRow, KeyPairQuery, LaunchLimits, Scope, ShutdownBehavior, Store, StoreError, VolumeLife,
-    WireName,
+    InstanceAttribute, InstanceRow, KeyPairQuery, LaunchLimits, Scope, ShutdownBehavior, Store, StoreError, Tag,
+    VolumeLife, WireName,
 };
 
 pub use super::images::{IMAGE_ARCHITECTURE, IMAGES, Image, ROOT_DEVICE};
@@ -68,6 +68,9 @@ pub struct RunInstances {
     /// The root volume's `Ebs.DeleteOnTermination`: `Keep` leaves it, available, after the
     /// instance.
     pub volume_life: VolumeLife,
+    /// The launch template and version the launch came from, tagged on each instance as
+    /// `aws:ec2launchtemplate:id` and `aws:ec2launchtemplate:version`.
+    pub launched_from: Option<(String, i64)>,
 }
 
 /// What ModifyInstanceAttribute changes: an attribute as stored, or the security groups as
@@ -219,7 +222,12 @@ impl Instances {
                 max: input.max_count,
             }));
         }
-        let tags = instance_tags(&input.tag_specifications)?;
+        let mut tags = instance_tags(&input.tag_specifications)?;
+        if let Some((template_id, version)) = &input.launched_from {
+            tags.push(Tag { key: "aws:ec2launchtemplate:id".into(), value: template_id.clone() });
+            tags.push(Tag { key: "aws:ec2launchtemplate:version".into(), value: version.to_string() });
+            tags.sort();
+        }
         let volume_tags = volume_tags(&input.tag_specifications)?;
         let launch_key = match &input.key_name {
             None => None,

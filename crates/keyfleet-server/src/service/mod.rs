@@ -18,6 +18,7 @@ pub mod instance_types;
 pub mod instances;
 pub mod key_pairs;
 pub mod key_pool;
+pub mod launch_templates;
 pub mod network;
 pub mod parameter_filters;
 pub mod parameters;
@@ -314,6 +315,9 @@ pub enum StsInvalid {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A launch template request EC2 refuses; each [`launch_templates::Refused`] is one error.
+    #[error("launch template: {0:?}")]
+    LaunchTemplate(launch_templates::Refused),
     /// A stack request CloudFormation refuses (`ValidationError`, its own message).
     #[error("{0}")]
     StackInvalid(cloudformation::StackInvalid),

@@ -6,6 +6,7 @@
 //! enforced by the database inside one transaction, never by a lock in this process, so
 //! they hold across replicas.
 
+mod launch_templates;
 pub mod sql;
 mod sqlite;
 mod stacks;
@@ -17,6 +18,10 @@ pub use writer::{Held, UnitOfWork};
 
 pub use crate::common::wire::WireName;
 pub use keyfleet_keys::KeyType;
+pub use launch_templates::{
+    HttpTokens, LaunchTemplateData, LaunchTemplateRow, LaunchTemplateVersionRow, NewVersionRefused, TemplateTags,
+    VersionDeletion,
+};
 pub use stacks::{
     OnFailure, PendingUpdate, ResourceStatus, StackEvent, StackOutput, StackParameter, StackRecord, StackResource,
     StackRow, StackStatus,
@@ -1142,6 +1147,7 @@ pub trait Store:
     + ParameterStore
     + AutomationStore
     + StackStore
+    + LaunchTemplateStore
     + IamStore
     + RoleStore
     + ManagedPolicyStore
@@ -1160,6 +1166,7 @@ impl<T> Store for T where
         + ParameterStore
         + AutomationStore
         + StackStore
+        + LaunchTemplateStore
         + IamStore
         + RoleStore
         + ManagedPolicyStore
@@ -1478,6 +1485,60 @@ pub trait StackStore: Send + Sync + 'static {
     async fn prune_stacks(&self, deleted_before_ms: i64) -> Result<(), StoreError>;
 }
 
+/// EC2 launch templates and their versions.
+#[async_trait]
+pub trait LaunchTemplateStore: Send + Sync + 'static {
+    /// Adds a template with its version 1; [`StoreError::Duplicate`] when its name is taken
+    /// in the scope, [`StoreError::QuotaExceeded`] when the scope holds `quota` already.
+    async fn insert_launch_template(
+        &self,
+        scope: &Scope,
+        row: &LaunchTemplateRow,
+        first: &LaunchTemplateVersionRow,
+        quota: u32,
+    ) -> Result<(), StoreError>;
+
+    /// Every template of a scope, oldest first.
+    async fn launch_templates(&self, scope: &Scope) -> Result<Vec<LaunchTemplateRow>, StoreError>;
+
+    /// A template's versions, newest first.
+    async fn launch_template_versions(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+    ) -> Result<Vec<LaunchTemplateVersionRow>, StoreError>;
+
+    /// Adds the next version (its number is the template's latest + 1, whatever `row.version`
+    /// says), made the default if `make_default`; its number.
+    async fn insert_launch_template_version(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        row: &LaunchTemplateVersionRow,
+        make_default: bool,
+        max_versions: u32,
+    ) -> Result<Result<i64, NewVersionRefused>, StoreError>;
+
+    /// Makes an existing version the default; false if the template or version is missing.
+    async fn set_default_launch_template_version(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        version: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a template with its versions and tags; false if there was none.
+    async fn delete_launch_template(&self, scope: &Scope, template_id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes versions that are not the default, answering for each in the order given.
+    async fn delete_launch_template_versions(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        versions: &[i64],
+    ) -> Result<Vec<VersionDeletion>, StoreError>;
+}
+
 /// IAM users, access keys and inline policies.
 #[async_trait]
 pub trait IamStore: Send + Sync + 'static {
@@ -1725,7 +1786,7 @@ pub trait Maintenance: Send + Sync + 'static {
 pub mod prelude {
     pub use super::{
         AuditStore as _, AutomationStore as _, ConsoleStore as _, IamStore as _, InstanceStore as _, KeyPairStore as _,
-        Maintenance as _, ParameterStore as _, StackStore as _, Store, TagStore as _,
+        LaunchTemplateStore as _, Maintenance as _, ParameterStore as _, StackStore as _, Store, TagStore as _,
     };
 }
 

@@ -43,6 +43,7 @@ mod iam;
 mod instances;
 mod js_sdk;
 mod keyfleet_cli;
+mod launch_templates;
 mod network;
 mod replicas;
 mod reset_access;

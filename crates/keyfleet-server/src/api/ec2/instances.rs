@@ -13,6 +13,9 @@ use crate::service::filter::Filter;
 use crate::service::network::{self, PlacementRequest};
 use crate::service::security_groups::{DEFAULT_GROUP, GroupRef};
 use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+use crate::service::launch_templates::{self, Given, TemplateRef, VersionSpec};
 
 use crate::service::images;
 use crate::service::instances::{self as service, Modification, Placed, StateChange};
@@ -25,17 +28,23 @@ impl Operation for RunInstances {
     const NAME: &'static str = "RunInstances";
     const ACTION: &'static str = "ec2:RunInstances";
     const READ_ONLY: bool = false;
-    type Input = service::RunInstances;
+    type Input = RunRequest;
     /// The reservation, its instances, and the names of their groups.
     type Output = (String, Vec<InstanceRow>, GroupNames);
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         refuse_unimplemented(p, Self::NAME, &RUN_INSTANCES_PARAMETERS)?;
-        Ok(service::RunInstances {
+        let template = launch_template(p)?;
+        let image_id = match template {
+            None => Some(p.required("ImageId")?),
+            Some(_) => p.get("ImageId").filter(|i| !i.is_empty()),
+        };
+        let given = Given { image_id: image_id.is_some(), http_tokens: p.get("MetadataOptions.HttpTokens").is_some() };
+        let run = service::RunInstances {
             root_volume_gib: root_volume_gib(p)?,
             volume_life: root_volume_life(p)?,
             client_token: client_token(p)?,
-            image_id: p.required("ImageId")?.to_owned(),
+            image_id: image_id.unwrap_or_default().to_owned(),
             instance_type: p.get("InstanceType").map(str::to_owned),
             key_name: p.get("KeyName").filter(|k| !k.is_empty()).map(str::to_owned),
             min_count: count(p, "MinCount")?,
@@ -69,12 +78,15 @@ impl Operation for RunInstances {
                     )));
                 }
             },
-        })
+            launched_from: None,
+        };
+        Ok(RunRequest { run, template, given, resolved: OnceLock::new() })
     }
 
     /// Checked on the new instances (with the requested tags), the key pair, the image and
     /// the security groups, each as its own resource.
-    async fn authorization(ctx: &Context<'_>, input: &Self::Input) -> Result<Authorization, ApiError> {
+    async fn authorization(ctx: &Context<'_>, request: &Self::Input) -> Result<Authorization, ApiError> {
+        let input = request.resolved(ctx).await?;
         let tags = targets::requested_tags(&input.tag_specifications, "instance");
         let mut launch = vec![
             Target::instance(&ctx.scope, "*").with_request_tags(&tags),
@@ -99,6 +111,9 @@ impl Operation for RunInstances {
         if !volume_tags.is_empty() {
             tagging.push(Target::ec2_resource(&ctx.scope, "volume", "*").with_request_tags(&volume_tags));
         }
+        if let Some((template_id, _)) = &input.launched_from {
+            launch.push(Target::launch_template(&ctx.scope, template_id));
+        }
         let authorization = Authorization::on(launch);
         if tagging.is_empty() {
             return Ok(authorization);
@@ -107,7 +122,9 @@ impl Operation for RunInstances {
         Ok(authorization.and_as("ec2:CreateTags", tagging))
     }
 
-    async fn call(ctx: &Context<'_>, input: Self::Input) -> Result<Self::Output, ApiError> {
+    async fn call(ctx: &Context<'_>, request: Self::Input) -> Result<Self::Output, ApiError> {
+        request.resolved(ctx).await?;
+        let input = request.resolved.into_inner().ok_or_else(|| ApiError::internal(&"launch not resolved"))?;
         let (reservation_id, rows) = ctx.state.instances.run(&ctx.scope, input).await?;
         Ok((reservation_id, rows, group_names(ctx).await?))
     }
@@ -126,6 +143,46 @@ impl Operation for RunInstances {
     fn created((_, rows, _): &Self::Output) -> Vec<(&'static str, String)> {
         rows.iter().map(|row| ("AWS::EC2::Instance", row.id.clone())).collect()
     }
+}
+
+/// RunInstances as the request says it, and as it launches once its launch template (if
+/// any) is read. The template is read once, when the request is authorized, so that the
+/// launch is exactly what was authorized even if the template's default moves meanwhile.
+pub(crate) struct RunRequest {
+    run: service::RunInstances,
+    template: Option<(TemplateRef, Option<VersionSpec>)>,
+    given: Given,
+    resolved: OnceLock<service::RunInstances>,
+}
+
+impl RunRequest {
+    async fn resolved(&self, ctx: &Context<'_>) -> Result<&service::RunInstances, ApiError> {
+        if let Some(resolved) = self.resolved.get() {
+            return Ok(resolved);
+        }
+        let run = match &self.template {
+            None => self.run.clone(),
+            Some((template, version)) => {
+                let version = ctx.state.launch_templates.resolve(&ctx.scope, template, *version).await?;
+                let run = launch_templates::launch(&version, self.run.clone(), self.given);
+                if run.image_id.is_empty() {
+                    return Err(ApiError::missing_parameter("ImageId"));
+                }
+                run
+            }
+        };
+        Ok(self.resolved.get_or_init(|| run))
+    }
+}
+
+/// `LaunchTemplate.LaunchTemplateId` or `.LaunchTemplateName`, and `.Version`.
+fn launch_template(p: &QueryParams) -> Result<Option<(TemplateRef, Option<VersionSpec>)>, ApiError> {
+    let (id, name) = (p.get("LaunchTemplate.LaunchTemplateId"), p.get("LaunchTemplate.LaunchTemplateName"));
+    let version = p.get("LaunchTemplate.Version").map(VersionSpec::parse).transpose()?;
+    if id.is_none() && name.is_none() && version.is_none() {
+        return Ok(None);
+    }
+    Ok(Some((TemplateRef::from_parts(id, name)?, version)))
 }
 
 pub(crate) struct DescribeInstances;
@@ -478,7 +535,10 @@ impl Operation for DeleteVolume {
 /// RunInstances parameters keyfleet honours; a value keyfleet cannot honour, or any other
 /// parameter, is refused rather than dropped. `ClientToken` is sent by every SDK; the
 /// `only` values are what keyfleet's instances already are (docs/aws-choices.md).
-const RUN_INSTANCES_PARAMETERS: [Accepted; 33] = [
+const RUN_INSTANCES_PARAMETERS: [Accepted; 36] = [
+    Accepted::any("LaunchTemplate.LaunchTemplateId"),
+    Accepted::any("LaunchTemplate.LaunchTemplateName"),
+    Accepted::any("LaunchTemplate.Version"),
     Accepted::any("ImageId"),
     Accepted::any("InstanceType"),
     Accepted::any("KeyName"),

@@ -3,6 +3,7 @@
 
 pub(crate) mod instances;
 pub(crate) mod key_pairs;
+pub(crate) mod launch_templates;
 mod network;
 mod regions;
 pub(crate) mod security_groups;
@@ -37,6 +38,13 @@ pub static ACTIONS: &[Endpoint<Ec2Query>] = &[
     Endpoint::of::<instances::ModifyInstanceAttribute>(),
     Endpoint::of::<instances::DescribeVolumes>(),
     Endpoint::of::<instances::DeleteVolume>(),
+    Endpoint::of::<launch_templates::CreateLaunchTemplate>(),
+    Endpoint::of::<launch_templates::CreateLaunchTemplateVersion>(),
+    Endpoint::of::<launch_templates::DescribeLaunchTemplates>(),
+    Endpoint::of::<launch_templates::DescribeLaunchTemplateVersions>(),
+    Endpoint::of::<launch_templates::ModifyLaunchTemplate>(),
+    Endpoint::of::<launch_templates::DeleteLaunchTemplate>(),
+    Endpoint::of::<launch_templates::DeleteLaunchTemplateVersions>(),
     Endpoint::of::<regions::DescribeRegions>(),
     Endpoint::of::<network::DescribeAvailabilityZones>(),
     Endpoint::of::<network::DescribeAccountAttributes>(),

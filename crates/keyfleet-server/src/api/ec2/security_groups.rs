@@ -437,7 +437,7 @@ fn group_arn(ctx: &Context<'_>, id: &str) -> String {
     format!("arn:aws:ec2:{}:{}:security-group/{id}", ctx.scope.region, ctx.scope.account)
 }
 
-fn tag_set(w: &mut XmlWriter, tags: &[crate::store::Tag]) {
+pub(super) fn tag_set(w: &mut XmlWriter, tags: &[crate::store::Tag]) {
     if tags.is_empty() {
         return;
     }

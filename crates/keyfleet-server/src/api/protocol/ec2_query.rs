@@ -226,11 +226,17 @@ impl QueryParams {
 
     /// `TagSpecification.N.ResourceType` with its `TagSpecification.N.Tag.M`.
     pub fn tag_specifications(&self) -> Vec<TagSpecification> {
-        self.indices("TagSpecification")
+        self.tag_specifications_at("TagSpecification")
+    }
+
+    /// `{prefix}.N.ResourceType` and `{prefix}.N.Tag.M.*` (a launch template's are under
+    /// `LaunchTemplateData.`).
+    pub fn tag_specifications_at(&self, prefix: &str) -> Vec<TagSpecification> {
+        self.indices(prefix)
             .into_iter()
             .map(|i| TagSpecification {
-                resource_type: self.get(&format!("TagSpecification.{i}.ResourceType")).map(str::to_owned),
-                tags: self.tags(&format!("TagSpecification.{i}.Tag")),
+                resource_type: self.get(&format!("{prefix}.{i}.ResourceType")).map(str::to_owned),
+                tags: self.tags(&format!("{prefix}.{i}.Tag")),
             })
             .collect()
     }

@@ -20,6 +20,7 @@ mod console;
 mod iam;
 mod instances;
 mod key_pairs;
+mod launch_templates;
 pub(super) mod maintenance;
 mod parameters;
 mod roles;
