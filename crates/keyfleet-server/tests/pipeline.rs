@@ -72,6 +72,41 @@ const CASES: &[(&str, Wire)] = &[
         "ec2_describe_instance_status_ids_and_page",
         Wire::Ec2("Action=DescribeInstanceStatus&InstanceId.1=i-0123456789abcdef0&MaxResults=5"),
     ),
+    (
+        "ec2_create_launch_template",
+        Wire::Ec2(
+            "Action=CreateLaunchTemplate&LaunchTemplateName=web&VersionDescription=first&LaunchTemplateData.ImageId=ami-keyfleet-linux&LaunchTemplateData.KeyName=imported&LaunchTemplateData.SecurityGroupId.1=sg-1&LaunchTemplateData.MetadataOptions.HttpTokens=required&LaunchTemplateData.TagSpecification.1.ResourceType=instance&LaunchTemplateData.TagSpecification.1.Tag.1.Key=role&LaunchTemplateData.TagSpecification.1.Tag.1.Value=web&TagSpecification.1.ResourceType=launch-template&TagSpecification.1.Tag.1.Key=team&TagSpecification.1.Tag.1.Value=ops",
+        ),
+    ),
+    (
+        "ec2_create_launch_template_duplicate",
+        Wire::Ec2("Action=CreateLaunchTemplate&LaunchTemplateName=web&LaunchTemplateData.ImageId=ami-keyfleet-linux"),
+    ),
+    ("ec2_create_launch_template_no_data", Wire::Ec2("Action=CreateLaunchTemplate&LaunchTemplateName=empty")),
+    (
+        "ec2_create_launch_template_version",
+        Wire::Ec2(
+            "Action=CreateLaunchTemplateVersion&LaunchTemplateName=web&SourceVersion=1&LaunchTemplateData.InstanceType=t3.small",
+        ),
+    ),
+    ("ec2_describe_launch_templates", Wire::Ec2("Action=DescribeLaunchTemplates&LaunchTemplateName.1=web")),
+    (
+        "ec2_describe_launch_template_versions",
+        Wire::Ec2("Action=DescribeLaunchTemplateVersions&LaunchTemplateName=web&LaunchTemplateVersion.1=$Latest"),
+    ),
+    (
+        "ec2_describe_launch_template_versions_missing",
+        Wire::Ec2("Action=DescribeLaunchTemplateVersions&LaunchTemplateName=web&LaunchTemplateVersion.1=9"),
+    ),
+    ("ec2_modify_launch_template", Wire::Ec2("Action=ModifyLaunchTemplate&LaunchTemplateName=web&SetDefaultVersion=2")),
+    (
+        "ec2_delete_launch_template_versions",
+        Wire::Ec2(
+            "Action=DeleteLaunchTemplateVersions&LaunchTemplateName=web&LaunchTemplateVersion.1=1&LaunchTemplateVersion.2=2",
+        ),
+    ),
+    ("ec2_delete_launch_template", Wire::Ec2("Action=DeleteLaunchTemplate&LaunchTemplateName=web")),
+    ("ec2_delete_launch_template_missing", Wire::Ec2("Action=DeleteLaunchTemplate&LaunchTemplateName=web")),
     ("ec2_create_security_group", Wire::Ec2("Action=CreateSecurityGroup&GroupName=web&GroupDescription=web%20servers")),
     (
         "ec2_create_security_group_duplicate",
@@ -629,17 +664,32 @@ fn normalize(body: &str) -> String {
         blank_json(&mut json);
         return serde_json::to_string_pretty(&json).unwrap();
     }
-    let mut xml = body.to_owned();
+    let mut xml = blank_launch_template_ids(body);
     for element in
         ["requestId", "RequestId", "RequestID", "keyPairId", "resourceId", "createTime", "CreateDate", "UserId"]
             .into_iter()
             .chain(["groupId", "securityGroupRuleId", "securityGroupArn", "securityGroupRuleArn"])
             .chain(["RoleId", "PolicyId", "UpdateDate", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"])
-            .chain(["StackId", "InstanceProfileId"])
+            .chain(["StackId", "InstanceProfileId", "launchTemplateId", "createdBy"])
     {
         xml = replace_element(&xml, element);
     }
     xml
+}
+
+/// `lt-` and 17 hex digits, wherever a message names a launch template.
+fn blank_launch_template_ids(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find("lt-") {
+        let id = rest[at + 3..].chars().take(17).collect::<String>();
+        let whole = id.len() == 17 && id.chars().all(|c| c.is_ascii_hexdigit());
+        out.push_str(&rest[..at + 3]);
+        out.push_str(if whole { "…" } else { "" });
+        rest = &rest[at + 3 + if whole { 17 } else { 0 }..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn blank_json(value: &mut serde_json::Value) {

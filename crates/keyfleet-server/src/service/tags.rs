@@ -49,7 +49,7 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
 }
 
 /// The resource types of EC2's tags.
-const EC2_RESOURCE_TYPES: [&str; 4] = ["key-pair", "instance", "security-group", "volume"];
+const EC2_RESOURCE_TYPES: [&str; 5] = ["key-pair", "instance", "security-group", "volume", "launch-template"];
 
 /// The tags that `TagSpecification`s put on a new resource of `resource_type`.
 pub fn from_specifications(specs: &[TagSpecification], resource_type: &str) -> Result<Vec<Tag>> {
@@ -145,16 +145,17 @@ impl Tags {
             resource_ids.iter().filter(|id| id.starts_with(&format!("{prefix}-"))).cloned().collect()
         };
         let (instance_ids, group_ids, volume_ids) = (of_kind("i"), of_kind("sg"), of_kind("vol"));
+        let template_ids = of_kind("lt");
         let key_pair_ids: Vec<String> = resource_ids
             .iter()
-            .filter(|id| !instance_ids.contains(id) && !group_ids.contains(id) && !volume_ids.contains(id))
+            .filter(|id| ![&instance_ids, &group_ids, &volume_ids, &template_ids].iter().any(|kind| kind.contains(id)))
             .cloned()
             .collect();
         if let Some(bad) = instance_ids.iter().find(|id| !ids::is_well_formed(id, "i")) {
             return Err(Error::InstanceIdMalformed(bad.clone()));
         }
-        if let Some(bad) = key_pair_ids.iter().chain(&group_ids).chain(&volume_ids).find(|id| {
-            let prefix = ["sg", "vol"].into_iter().find(|p| id.starts_with(&format!("{p}-"))).unwrap_or("key");
+        if let Some(bad) = key_pair_ids.iter().chain(&group_ids).chain(&volume_ids).chain(&template_ids).find(|id| {
+            let prefix = ["sg", "vol", "lt"].into_iter().find(|p| id.starts_with(&format!("{p}-"))).unwrap_or("key");
             !ids::is_well_formed(id, prefix)
         }) {
             return Err(Error::InvalidId(bad.clone()));
@@ -194,8 +195,16 @@ impl Tags {
                 return Err(Error::VolumeNotFound(missing.clone()));
             }
         }
+        if !template_ids.is_empty() {
+            let found = self.store.launch_templates(scope).await?;
+            if let Some(missing) = template_ids.iter().find(|id| !found.iter().any(|t| &t.id == *id)) {
+                return Err(super::launch_templates::Refused::IdNotFound(missing.clone()).into());
+            }
+        }
         let kind = |id: &String| {
-            if instance_ids.contains(id) {
+            if template_ids.contains(id) {
+                "launch-template"
+            } else if instance_ids.contains(id) {
                 "instance"
             } else if volume_ids.contains(id) {
                 "volume"

@@ -1221,3 +1221,77 @@ for_each_backend!(an_instance_profile_holds_one_role_which_then_cannot_be_delete
     assert_eq!(s.delete_role("111122223333", "web").await.unwrap(), DeleteRoleOutcome::Deleted);
     assert!(s.instance_profiles("111122223333").await.unwrap().is_empty());
 });
+
+fn launch_template(id: &str, name: &str) -> (LaunchTemplateRow, LaunchTemplateVersionRow) {
+    let row = LaunchTemplateRow {
+        id: id.into(),
+        name: name.into(),
+        default_version: 1,
+        latest_version: 1,
+        created_ms: 7,
+        created_by: "arn:aws:iam::111122223333:root".into(),
+    };
+    let data = LaunchTemplateData {
+        image_id: Some("ami-keyfleet-linux".into()),
+        key_name: Some("fleet".into()),
+        security_group_ids: vec!["sg-1".into()],
+        tag_specifications: vec![TemplateTags {
+            resource_type: "instance".into(),
+            tags: vec![("k".into(), "v".into())],
+        }],
+        http_tokens: Some(HttpTokens::Required),
+        ..LaunchTemplateData::default()
+    };
+    let version = LaunchTemplateVersionRow {
+        version: 1,
+        description: Some("first".into()),
+        data,
+        created_ms: 7,
+        created_by: row.created_by.clone(),
+    };
+    (row, version)
+}
+
+for_each_backend!(launch_template_versions_number_on_and_keep_their_default, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let (row, first) = launch_template("lt-1", "web");
+    s.insert_launch_template(&sc, &row, &first, 2).await.unwrap();
+    assert!(matches!(
+        s.insert_launch_template(&sc, &launch_template("lt-2", "web").0, &first, 2).await,
+        Err(StoreError::Duplicate)
+    ));
+    s.insert_launch_template(&sc, &launch_template("lt-3", "api").0, &first, 2).await.unwrap();
+    assert!(matches!(
+        s.insert_launch_template(&sc, &launch_template("lt-4", "db").0, &first, 2).await,
+        Err(StoreError::QuotaExceeded(2))
+    ));
+    assert_eq!(s.launch_template_versions(&sc, "lt-1").await.unwrap(), [first.clone()], "the data round-trips");
+    assert!(s.launch_template_versions(&scope("eu-west-1"), "lt-1").await.unwrap().is_empty(), "scoped");
+
+    let second = LaunchTemplateVersionRow { version: 99, description: None, ..first.clone() };
+    assert_eq!(s.insert_launch_template_version(&sc, "lt-1", &second, false, 3).await.unwrap(), Ok(2));
+    assert_eq!(s.insert_launch_template_version(&sc, "lt-1", &second, true, 3).await.unwrap(), Ok(3));
+    assert_eq!(
+        s.insert_launch_template_version(&sc, "lt-1", &second, false, 3).await.unwrap(),
+        Err(NewVersionRefused::TooManyVersions)
+    );
+    assert_eq!(
+        s.insert_launch_template_version(&sc, "lt-9", &second, false, 3).await.unwrap(),
+        Err(NewVersionRefused::NoTemplate)
+    );
+    let template = s.launch_templates(&sc).await.unwrap().into_iter().find(|t| t.id == "lt-1").unwrap();
+    assert_eq!((template.default_version, template.latest_version), (3, 3));
+
+    // The default stays; deleted numbers are not given again.
+    let outcomes = s.delete_launch_template_versions(&sc, "lt-1", &[3, 2, 8]).await.unwrap();
+    assert_eq!(outcomes, [VersionDeletion::IsDefault, VersionDeletion::Deleted, VersionDeletion::NotFound]);
+    assert!(!s.set_default_launch_template_version(&sc, "lt-1", 2).await.unwrap());
+    assert!(s.set_default_launch_template_version(&sc, "lt-1", 1).await.unwrap());
+    assert_eq!(s.delete_launch_template_versions(&sc, "lt-1", &[3]).await.unwrap(), [VersionDeletion::Deleted]);
+    assert_eq!(s.insert_launch_template_version(&sc, "lt-1", &second, false, 3).await.unwrap(), Ok(4));
+
+    assert!(s.delete_launch_template(&sc, "lt-1").await.unwrap());
+    assert!(!s.delete_launch_template(&sc, "lt-1").await.unwrap());
+    assert!(s.launch_template_versions(&sc, "lt-1").await.unwrap().is_empty());
+    s.insert_launch_template(&sc, &launch_template("lt-5", "web").0, &first, 2).await.unwrap();
+});

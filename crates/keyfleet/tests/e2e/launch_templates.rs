@@ -78,6 +78,13 @@ fn templates_are_versioned_and_launch_with_the_requests_values_on_top() {
     assert_eq!(listed["LaunchTemplates"][0]["DefaultVersionNumber"], 1);
     let filtered = json(&server.aws_ok("ec2 describe-launch-templates --filters Name=tag:team,Values=ops"));
     assert_eq!(text(&filtered, "/LaunchTemplates/0/LaunchTemplateId"), id);
+    server.aws_ok(&format!("ec2 create-tags --resources {id} --tags Key=stage,Value=prod"));
+    let tags = json(&server.aws_ok("ec2 describe-tags --filters Name=resource-type,Values=launch-template"));
+    assert_eq!(tags["Tags"].as_array().unwrap().len(), 2, "{tags}");
+    server.aws_err(
+        "ec2 create-tags --resources lt-0123456789abcdef0 --tags Key=a,Value=b",
+        "InvalidLaunchTemplateId.NotFound",
+    );
     let missing = server.aws_err(
         "ec2 describe-launch-templates --launch-template-names nope",
         "InvalidLaunchTemplateName.NotFoundException",

@@ -68,7 +68,7 @@ fn template_ref(p: &QueryParams) -> Result<TemplateRef, ApiError> {
 
 /// The template's target, on its id whichever way the request names it, so that a policy
 /// on the id holds for the name too. One that does not exist is left to the call's NotFound.
-async fn template_target(ctx: &Context<'_>, template: &TemplateRef) -> Result<Target, ApiError> {
+pub(super) async fn template_target(ctx: &Context<'_>, template: &TemplateRef) -> Result<Target, ApiError> {
     let id = match template {
         TemplateRef::Id(id) => Some(id.clone()),
         TemplateRef::Name(_) => ctx.state.launch_templates.find(&ctx.scope, template).await.ok().map(|t| t.id),
@@ -448,7 +448,7 @@ fn version_deletion_error(
 ) -> (&'static str, String) {
     match outcome {
         VersionDeletion::IsDefault => {
-            ("unexpectedError", format!("The default version of launch template {} cannot be deleted.", template.id))
+            ("unexpectedError", "The default version of a launch template cannot be deleted.".to_owned())
         }
         VersionDeletion::NotFound | VersionDeletion::Deleted => (
             "launchTemplateVersionDoesNotExist",

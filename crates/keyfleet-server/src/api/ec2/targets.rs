@@ -69,6 +69,10 @@ pub(super) async fn resources(ctx: &Context<'_>, ids: &[String]) -> Result<Vec<T
             Some("key") => key_pair(ctx, None, Some(id)).await?,
             Some("i") => instances(ctx, std::slice::from_ref(id)).await?.into_iter().next().unwrap_or_else(Target::any),
             Some("vol") => volume(ctx, id).await?,
+            Some("lt") => {
+                let template = crate::service::launch_templates::TemplateRef::Id(id.clone());
+                super::launch_templates::template_target(ctx, &template).await?
+            }
             Some("sg") => {
                 let group = crate::service::security_groups::GroupRef::Id(id.clone());
                 super::security_groups::group_target(ctx, &group).await?
