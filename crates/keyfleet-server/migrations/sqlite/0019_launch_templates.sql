@@ -8,7 +8,9 @@ CREATE TABLE launch_templates (
     default_version BIGINT NOT NULL,
     latest_version  BIGINT NOT NULL,
     created_ms      BIGINT NOT NULL,
-    created_by      TEXT NOT NULL
+    created_by      TEXT NOT NULL,
+    -- CreateLaunchTemplate's ClientToken: a retry answers the template it made.
+    client_token    TEXT
 );
 CREATE UNIQUE INDEX launch_templates_by_name ON launch_templates (account, region, name);
 

@@ -169,6 +169,8 @@ pub struct NewTemplate {
     pub data: LaunchTemplateData,
     /// `TagSpecification.N` of type `launch-template`.
     pub tag_specifications: Vec<TagSpecification>,
+    /// `ClientToken`: a retry with the same token answers the template the first call made.
+    pub client_token: Option<String>,
 }
 
 /// CreateLaunchTemplateVersion's input.
@@ -216,6 +218,9 @@ impl LaunchTemplates {
         }
         check_version(input.description.as_deref(), &input.data)?;
         let tags = tags::from_specifications(&input.tag_specifications, "launch-template")?;
+        if let Some(earlier) = self.earlier_create(scope, &input).await? {
+            return Ok(earlier);
+        }
         let now = now_ms();
         let row = LaunchTemplateRow {
             id: ids::new_id("lt"),
@@ -224,6 +229,7 @@ impl LaunchTemplates {
             latest_version: 1,
             created_ms: now,
             created_by: created_by.to_owned(),
+            client_token: input.client_token,
         };
         let first = version_row(input.description, input.data, now, created_by);
         match self.store.insert_launch_template(scope, &row, &first, MAX_TEMPLATES).await {
@@ -236,6 +242,18 @@ impl LaunchTemplates {
             self.store.put_tags(scope, &resource, &tags, tags::MAX_TAGS).await?;
         }
         Ok(Template { row, tags })
+    }
+
+    /// The template an earlier CreateLaunchTemplate with this `ClientToken` made; a token
+    /// reused for another name is `IdempotentParameterMismatch`.
+    async fn earlier_create(&self, scope: &Scope, input: &NewTemplate) -> Result<Option<Template>> {
+        let Some(token) = &input.client_token else { return Ok(None) };
+        let all = self.store.launch_templates(scope).await?;
+        let Some(earlier) = all.into_iter().find(|t| t.client_token.as_ref() == Some(token)) else { return Ok(None) };
+        if earlier.name != input.name {
+            return Err(Error::IdempotentParameterMismatch);
+        }
+        Ok(self.with_tags(scope, vec![earlier]).await?.pop())
     }
 
     /// `CreateLaunchTemplateVersion`: the next version, from `SourceVersion`'s data (if

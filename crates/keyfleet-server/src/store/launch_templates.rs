@@ -18,6 +18,8 @@ pub struct LaunchTemplateRow {
     pub created_ms: i64,
     /// The ARN of the caller that made it.
     pub created_by: String,
+    /// CreateLaunchTemplate's `ClientToken`.
+    pub client_token: Option<String>,
 }
 
 /// One version of a launch template.

@@ -1230,6 +1230,7 @@ fn launch_template(id: &str, name: &str) -> (LaunchTemplateRow, LaunchTemplateVe
         latest_version: 1,
         created_ms: 7,
         created_by: "arn:aws:iam::111122223333:root".into(),
+        client_token: Some("token".into()),
     };
     let data = LaunchTemplateData {
         image_id: Some("ami-keyfleet-linux".into()),
@@ -1266,6 +1267,7 @@ for_each_backend!(launch_template_versions_number_on_and_keep_their_default, |s:
         Err(StoreError::QuotaExceeded(2))
     ));
     assert_eq!(s.launch_template_versions(&sc, "lt-1").await.unwrap(), [first.clone()], "the data round-trips");
+    assert_eq!(s.launch_templates(&sc).await.unwrap()[0], row, "the row round-trips");
     assert!(s.launch_template_versions(&scope("eu-west-1"), "lt-1").await.unwrap().is_empty(), "scoped");
 
     let second = LaunchTemplateVersionRow { version: 99, description: None, ..first.clone() };

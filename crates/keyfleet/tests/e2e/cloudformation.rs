@@ -929,3 +929,102 @@ fn a_deny_on_a_stacks_id_holds_when_the_stack_is_named() {
     server.aws_err_as(&operator, &format!("cloudformation delete-stack --stack-name {id}"), "AccessDenied");
     assert_eq!(settled(&server, "kept")["StackStatus"], "CREATE_COMPLETE");
 }
+
+const LAUNCH_TEMPLATE_STACK: &str = r#"Parameters:
+  Size:
+    Type: String
+    Default: t3.micro
+Resources:
+  Key:
+    Type: AWS::EC2::KeyPair
+    Properties:
+      KeyName: fleet-key
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: !Sub "${AWS::StackName}-web"
+      VersionDescription: first
+      TagSpecifications:
+        - ResourceType: launch-template
+          Tags:
+            - Key: team
+              Value: ops
+      LaunchTemplateData:
+        ImageId: ami-keyfleet-linux
+        InstanceType: !Ref Size
+        KeyName: !Ref Key
+        MetadataOptions:
+          HttpTokens: required
+        TagSpecifications:
+          - ResourceType: instance
+            Tags:
+              - Key: role
+                Value: web
+  Server:
+    Type: AWS::EC2::Instance
+    Properties:
+      LaunchTemplate:
+        LaunchTemplateId: !Ref Template
+        Version: !GetAtt Template.LatestVersionNumber
+Outputs:
+  TemplateId:
+    Value: !GetAtt Template.LaunchTemplateId
+  Default:
+    Value: !GetAtt Template.DefaultVersionNumber
+  Latest:
+    Value: !GetAtt Template.LatestVersionNumber
+  Server:
+    Value: !Ref Server
+"#;
+
+/// `AWS::EC2::LaunchTemplate`: made with its data and tags, launched from by an instance of
+/// the stack; a changed data block is a new version that does not become the default, as on
+/// CloudFormation; deleting the stack deletes the template.
+#[test]
+fn a_launch_template_stack_versions_its_template_and_launches_from_it() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let body = template(&server, "launch-template.yaml", LAUNCH_TEMPLATE_STACK);
+    server.aws_ok(&format!("cloudformation create-stack --stack-name fleet --template-body {body}"));
+    let stack = settled(&server, "fleet");
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack}");
+    let id = output(&stack, "TemplateId");
+    assert!(id.starts_with("lt-"), "{id}");
+    assert_eq!((output(&stack, "Default"), output(&stack, "Latest")), ("1".into(), "1".into()));
+    let described = json(&server.aws_ok("ec2 describe-launch-templates --launch-template-names fleet-web"));
+    assert_eq!(described["LaunchTemplates"][0]["LaunchTemplateId"], id.as_str());
+    assert!(
+        described["LaunchTemplates"][0]["Tags"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"Key": "team", "Value": "ops"}))
+    );
+    let server_id = output(&stack, "Server");
+    let instance = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {server_id}")));
+    let instance = &instance["Reservations"][0]["Instances"][0];
+    assert_eq!(instance["KeyName"], "fleet-key");
+    assert_eq!(instance["MetadataOptions"]["HttpTokens"], "required");
+    let tags = instance["Tags"].as_array().unwrap();
+    assert!(tags.contains(&serde_json::json!({"Key": "aws:ec2launchtemplate:id", "Value": id})), "{tags:?}");
+    assert!(tags.contains(&serde_json::json!({"Key": "role", "Value": "web"})), "{tags:?}");
+
+    server.aws_ok(&format!(
+        "cloudformation update-stack --stack-name fleet --template-body {body} --parameters ParameterKey=Size,ParameterValue=t3.small"
+    ));
+    let stack = settled(&server, "fleet");
+    assert_eq!(stack["StackStatus"], "UPDATE_COMPLETE", "{stack}");
+    assert_eq!(output(&stack, "TemplateId"), id, "the same template, not a replacement");
+    assert_eq!((output(&stack, "Default"), output(&stack, "Latest")), ("1".into(), "2".into()));
+    let latest = json(
+        &server.aws_ok(&format!("ec2 describe-launch-template-versions --launch-template-id {id} --versions $Latest")),
+    );
+    assert_eq!(latest["LaunchTemplateVersions"][0]["LaunchTemplateData"]["InstanceType"], "t3.small");
+    assert_eq!(latest["LaunchTemplateVersions"][0]["DefaultVersion"], false);
+
+    server.aws_ok("cloudformation delete-stack --stack-name fleet");
+    server.aws_ok("cloudformation wait stack-delete-complete --stack-name fleet");
+    server
+        .aws_err(&format!("ec2 delete-launch-template --launch-template-id {id}"), "InvalidLaunchTemplateId.NotFound");
+}

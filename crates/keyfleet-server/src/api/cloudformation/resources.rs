@@ -34,6 +34,8 @@ use crate::api::iam::{
 };
 use crate::api::ssm::parameters as ssm_parameters;
 
+mod launch_template;
+
 /// How long a handler waits for an instance to reach its state.
 const INSTANCE_WAIT: Duration = Duration::from_secs(300);
 
@@ -159,8 +161,11 @@ fn gone_ok<T>(outcome: Result<T, ApiError>, gone: &[&str]) -> Result<(), Resourc
 }
 
 /// The properties whose value is a list or an object.
-const STRUCTURED: [&str; 11] = [
+const STRUCTURED: [&str; 14] = [
     "Tags",
+    "LaunchTemplate",
+    "LaunchTemplateData",
+    "TagSpecifications",
     "SecurityGroupIds",
     "SecurityGroups",
     "SecurityGroupIngress",
@@ -289,6 +294,7 @@ impl Provisioner for Handlers {
             "AWS::EC2::KeyPair" => self.create_key_pair(call).await,
             "AWS::EC2::Instance" => self.create_instance(call).await,
             "AWS::EC2::SecurityGroup" => self.create_security_group(call).await,
+            "AWS::EC2::LaunchTemplate" => self.create_launch_template(call).await,
             "AWS::IAM::Role" => self.create_role(call).await,
             "AWS::IAM::Policy" => self.put_inline_policy(call, None).await,
             "AWS::IAM::ManagedPolicy" => self.create_managed_policy(call).await,
@@ -314,6 +320,7 @@ impl Provisioner for Handlers {
                 self.update_role(call, previous).await.map(Some)
             }
             "AWS::IAM::Policy" => self.put_inline_policy(call, Some(previous)).await.map(Some),
+            "AWS::EC2::LaunchTemplate" => self.update_launch_template(call, previous).await,
             "AWS::IAM::InstanceProfile" if !changed("InstanceProfileName") && !changed("Path") => {
                 self.update_instance_profile(call, previous).await.map(Some)
             }
@@ -339,6 +346,7 @@ impl Provisioner for Handlers {
                     .await;
                 gone_ok(outcome, &["InvalidGroup.NotFound"])
             }
+            "AWS::EC2::LaunchTemplate" => self.delete_launch_template(call, physical_id).await,
             "AWS::IAM::Role" => self.delete_role(call, physical_id).await,
             "AWS::IAM::Policy" => self.delete_inline_policy(call, call.properties).await,
             "AWS::IAM::ManagedPolicy" => self.delete_managed_policy(call, physical_id).await,
@@ -483,14 +491,29 @@ impl Handlers {
                 "UserData",
                 "AvailabilityZone",
                 "Tags",
+                "LaunchTemplate",
             ],
         )?;
         let mut pairs = params([
             ("MinCount", "1".to_owned()),
             ("MaxCount", "1".to_owned()),
             ("ClientToken", call.token.to_owned()),
-            ("ImageId", props.required("ImageId")?),
         ]);
+        match props.map.get("LaunchTemplate") {
+            // The template may give the image; without one the instance needs its own.
+            Some(Value::Object(spec)) => {
+                for key in ["LaunchTemplateId", "LaunchTemplateName", "Version"] {
+                    if let Some(value) = spec.get(key).filter(|v| !v.is_null()) {
+                        pairs.push((format!("LaunchTemplate.{key}"), text_of(value)));
+                    }
+                }
+                if let Some(image) = props.text("ImageId") {
+                    pairs.push(("ImageId".to_owned(), image));
+                }
+            }
+            Some(_) => return Err(props.invalid("#/LaunchTemplate: expected type: JSONObject".into())),
+            None => pairs.push(("ImageId".to_owned(), props.required("ImageId")?)),
+        }
         for (key, param) in [
             ("InstanceType", "InstanceType"),
             ("KeyName", "KeyName"),

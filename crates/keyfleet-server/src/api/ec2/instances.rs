@@ -673,12 +673,18 @@ fn shutdown_behavior(value: Option<&str>) -> Result<Option<ShutdownBehavior>, Ap
 
 /// At most 64 ASCII characters, as EC2 documents.
 fn client_token(p: &QueryParams) -> Result<Option<String>, ApiError> {
+    client_token_of(p, 64)
+}
+
+/// `ClientToken`, at most `max` ASCII characters (64 for RunInstances, 128 for launch
+/// templates).
+pub(super) fn client_token_of(p: &QueryParams, max: usize) -> Result<Option<String>, ApiError> {
     match p.get("ClientToken") {
         None | Some("") => Ok(None),
-        Some(token) if token.len() <= 64 && token.is_ascii() => Ok(Some(token.to_owned())),
-        Some(_) => Err(ApiError::invalid_parameter_value(
-            "Value for parameter clientToken is invalid. It must be at most 64 ASCII characters.".into(),
-        )),
+        Some(token) if token.len() <= max && token.is_ascii() => Ok(Some(token.to_owned())),
+        Some(_) => Err(ApiError::invalid_parameter_value(format!(
+            "Value for parameter clientToken is invalid. It must be at most {max} ASCII characters."
+        ))),
     }
 }
 

@@ -111,6 +111,7 @@ impl Operation for CreateLaunchTemplate {
             description: p.get("VersionDescription").map(str::to_owned),
             data: template_data(p)?,
             tag_specifications: p.tag_specifications(),
+            client_token: super::instances::client_token_of(p, 128)?,
         })
     }
 

@@ -41,9 +41,10 @@ const MAX_PARAMETER_VALUE: usize = 8 * 1024;
 pub const MAX_STACKS: usize = 2000;
 
 /// The resource types keyfleet provisions.
-pub const RESOURCE_TYPES: [&str; 8] = [
+pub const RESOURCE_TYPES: [&str; 9] = [
     "AWS::EC2::Instance",
     "AWS::EC2::KeyPair",
+    "AWS::EC2::LaunchTemplate",
     "AWS::EC2::SecurityGroup",
     "AWS::IAM::InstanceProfile",
     "AWS::IAM::ManagedPolicy",

@@ -8,7 +8,7 @@ use crate::store::{
     VersionDeletion,
 };
 
-const TEMPLATE_COLUMNS: &str = "id, name, default_version, latest_version, created_ms, created_by";
+const TEMPLATE_COLUMNS: &str = "id, name, default_version, latest_version, created_ms, created_by, client_token";
 
 fn template_row(r: &AnyRow) -> LaunchTemplateRow {
     LaunchTemplateRow {
@@ -18,6 +18,7 @@ fn template_row(r: &AnyRow) -> LaunchTemplateRow {
         latest_version: r.get("latest_version"),
         created_ms: r.get("created_ms"),
         created_by: r.get("created_by"),
+        client_token: r.get("client_token"),
     }
 }
 
@@ -103,8 +104,8 @@ impl LaunchTemplateStore for SqlStore {
         }
         let inserted = sqlx::query(
             "INSERT INTO launch_templates (id, account, region, name, default_version, latest_version, created_ms,
-                                           created_by)
-             VALUES ($1, $2, $3, $4, 1, 1, $5, $6)",
+                                           created_by, client_token)
+             VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $7)",
         )
         .bind(&row.id)
         .bind(&scope.account)
@@ -112,6 +113,7 @@ impl LaunchTemplateStore for SqlStore {
         .bind(&row.name)
         .bind(row.created_ms)
         .bind(&row.created_by)
+        .bind(&row.client_token)
         .execute(&mut *tx)
         .await;
         unique(inserted)?;
