@@ -1064,3 +1064,59 @@ fn an_ec2_role_made_in_the_console_has_its_instance_profile() {
     server.aws_err("iam get-instance-profile --instance-profile-name web-server", "NoSuchEntity");
     server.aws_err("iam get-role --role-name web-server", "NoSuchEntity");
 }
+
+/// EC2 → Launch Templates: a template made with a key pair, a new version with another key
+/// made the default, an instance launched from the template with that key, and the template
+/// deleted; each step is the API's answer.
+#[test]
+fn the_launch_templates_page_versions_a_template_and_launches_from_it() {
+    if !browser_available() || !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    server.aws_ok("ec2 create-key-pair --key-name fleet-a");
+    server.aws_ok("ec2 create-key-pair --key-name fleet-b");
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/ec2/launch-templates").await;
+        b.fill("#LaunchTemplateName", "web").await;
+        b.fill("#VersionDescription", "first").await;
+        b.wait_for("#KeyName").await.select_by_value("fleet-a").await.expect("choose the key pair");
+        b.submit("#create-template").await;
+        assert!(b.text("#notice").await.contains("CreateLaunchTemplate succeeded"));
+        let listed = json(&server.aws_ok("ec2 describe-launch-templates --launch-template-names web"));
+        let id = listed["LaunchTemplates"][0]["LaunchTemplateId"].as_str().unwrap().to_owned();
+
+        let section = "section[data-template-name=web]";
+        b.wait_for(&format!("{section} .new-version select[name=KeyName]"))
+            .await
+            .select_by_value("fleet-b")
+            .await
+            .expect("choose the new key pair");
+        b.submit(&format!("{section} .new-version-submit")).await;
+        assert!(b.text(&format!("{section} tr[data-version='2'] .key-name")).await.contains("fleet-b"));
+        b.submit(&format!("{section} tr[data-version='2'] .set-default")).await;
+        assert_eq!(b.text(&format!("{section} .default-version")).await, "2");
+        b.snapshot("launch-templates").await;
+
+        // Version 1 is no longer the default, so it can go; the default offers no delete.
+        assert!(b.client.find(Locator::Css(&format!("{section} tr[data-version='2'] .delete-version"))).await.is_err());
+        b.submit(&format!("{section} tr[data-version='1'] .delete-version")).await;
+        assert!(b.text("#notice").await.contains("DeleteLaunchTemplateVersions succeeded"));
+
+        b.submit(&format!("{section} .launch-from-template")).await;
+        assert!(b.text("#notice").await.contains("RunInstances succeeded"));
+        let launched = json(
+            &server.aws_ok(&format!("ec2 describe-instances --filters Name=tag:aws:ec2launchtemplate:id,Values={id}")),
+        );
+        assert_eq!(launched["Reservations"][0]["Instances"][0]["KeyName"], "fleet-b", "{launched}");
+
+        b.submit(&format!("{section} .delete-template")).await;
+        assert!(b.text("#notice").await.contains("DeleteLaunchTemplate succeeded"));
+        server.aws_err(
+            &format!("ec2 delete-launch-template --launch-template-id {id}"),
+            "InvalidLaunchTemplateId.NotFound",
+        );
+    });
+}

@@ -22,6 +22,7 @@ mod events;
 mod iam;
 mod instances;
 mod key_pairs;
+mod launch_templates;
 mod pages;
 mod roles;
 mod security_groups;
@@ -142,6 +143,8 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
         (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,
         (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
+        (Method::GET, "/console/ec2/launch-templates") => launch_templates::list(&request).await,
+        (Method::POST, "/console/ec2/launch-templates") => launch_templates::act(&request).await,
         (Method::GET, "/console/ec2/security-groups") => security_groups::list(&request).await,
         (Method::POST, "/console/ec2/security-groups") => security_groups::act(&request).await,
         (Method::GET, "/console/ec2/volumes") => volumes::list(&request).await,
