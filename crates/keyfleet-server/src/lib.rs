@@ -303,12 +303,21 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
         store.clone(),
         instances.clone(),
         parameters.clone(),
-        describe,
+        describe.clone(),
         api::ssm::automation::step_guard(iam.clone(), instances.clone(), audit.clone()),
         config.automation_step_delay,
     ));
     automation.resume().await?;
     automation.spawn_poller();
+    let launch_templates = Arc::new(service::launch_templates::LaunchTemplates::new(store.clone()));
+    let auto_scaling = Arc::new(service::auto_scaling::AutoScaling::new(
+        store.clone(),
+        (launch_templates.clone(), instances.clone()),
+        replica.clone(),
+        config.instance_lease,
+        describe.clone(),
+    ));
+    auto_scaling.spawn_reconciler();
     let stacks = Arc::new(service::cloudformation::Stacks::new(
         store.clone(),
         replica,
@@ -326,7 +335,8 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
             service::key_pool::KeyPool::start(config.rsa_pool_size, config.rsa_pool_workers),
         ),
         tags: Tags::new(store.clone()),
-        launch_templates: Arc::new(service::launch_templates::LaunchTemplates::new(store.clone())),
+        launch_templates,
+        auto_scaling,
         instances,
         network,
         security_groups,

@@ -28,6 +28,8 @@ pub enum Service {
     CloudTrail,
     /// CloudFormation (Query/XML).
     CloudFormation,
+    /// EC2 Auto Scaling (Query/XML).
+    AutoScaling,
 }
 
 impl Service {
@@ -41,6 +43,7 @@ impl Service {
             Service::InstanceConnect => "ec2-instance-connect.amazonaws.com",
             Service::CloudTrail => "cloudtrail.amazonaws.com",
             Service::CloudFormation => "cloudformation.amazonaws.com",
+            Service::AutoScaling => "autoscaling.amazonaws.com",
         }
     }
 
@@ -51,7 +54,7 @@ impl Service {
                 format!("You are not authorized to perform this operation. {message}"),
                 StatusCode::FORBIDDEN,
             ),
-            Service::Iam | Service::Sts | Service::CloudFormation => {
+            Service::Iam | Service::Sts | Service::CloudFormation | Service::AutoScaling => {
                 ApiError::custom("AccessDenied", message, StatusCode::FORBIDDEN)
             }
             Service::Ssm | Service::CloudTrail => {
@@ -144,6 +147,13 @@ impl Target {
     /// A CloudFormation stack: its id, or `…:stack/NAME/*` for a name.
     pub fn stack(arn: String, name: &str) -> Self {
         Target::new(arn, ("AWS::CloudFormation::Stack", name))
+    }
+
+    /// `arn:aws:autoscaling:REGION:ACCOUNT:autoScalingGroup:UUID:autoScalingGroupName/NAME`
+    /// (`*` for the UUID of a group being made).
+    pub fn auto_scaling_group(scope: &Scope, uuid: &str, name: &str) -> Self {
+        let arn = crate::service::auto_scaling::group_arn(scope, uuid, name);
+        Target::new(arn, ("AWS::AutoScaling::AutoScalingGroup", name))
     }
 
     /// `arn:aws:iam::ACCOUNT:user/NAME`.

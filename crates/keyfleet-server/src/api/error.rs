@@ -567,6 +567,7 @@ impl From<Error> for ApiError {
             ),
             Error::StsValidation(why) => Self::bad_request("ValidationError", sts_invalid_message(why)),
             Error::LaunchTemplate(refused) => launch_template_error(refused),
+            Error::AutoScaling(refused) => auto_scaling_error(refused),
             Error::StackInvalid(why) => Self::bad_request("ValidationError", why.to_string()),
             Error::StackLimitExceeded => Self::bad_request(
                 "LimitExceededException",
@@ -650,7 +651,7 @@ impl ApiError {
     /// Query services (IAM, STS) and the JSON ones with their own codes for session tokens.
     pub fn from_auth(error: AuthError, service: crate::api::authorize::Service) -> Self {
         use crate::api::authorize::Service;
-        let json = !matches!(service, Service::Iam | Service::Sts | Service::CloudFormation);
+        let json = !matches!(service, Service::Iam | Service::Sts | Service::CloudFormation | Service::AutoScaling);
         match error {
             AuthError::ExpiredToken | AuthError::InvalidToken if service == Service::Ec2 => error.into(),
             AuthError::ExpiredToken => Self::new(
@@ -758,6 +759,84 @@ fn launch_template_error(refused: crate::service::launch_templates::Refused) -> 
         ),
     };
     ApiError::bad_request(code, message)
+}
+
+/// EC2 Auto Scaling's code and message for each refusal (docs/aws-facts.md, "Auto Scaling").
+fn auto_scaling_error(refused: crate::service::auto_scaling::Refused) -> ApiError {
+    use crate::service::auto_scaling::{MAX_GROUP_SIZE, MAX_GROUPS, Refused};
+    let validation = |message: String| ApiError::bad_request("ValidationError", message);
+    match refused {
+        Refused::AlreadyExists(name) => ApiError::bad_request(
+            "AlreadyExists",
+            format!("AutoScalingGroup by this name already exists - A group with the name {name} already exists"),
+        ),
+        Refused::NotFound => validation("AutoScalingGroup name not found - null".into()),
+        Refused::Bounds { min, max } => {
+            validation(format!("Max bound, {max}, must be greater than or equal to min bound, {min}"))
+        }
+        Refused::Desired { desired, min, max } => validation(format!(
+            "Desired capacity:{desired} must be between the specified min size:{min} and max size:{max}"
+        )),
+        Refused::AboveMax { desired, max } => validation(format!(
+            "New SetDesiredCapacity value {desired} is above max value {max} for the AutoScalingGroup."
+        )),
+        Refused::BelowMin { desired, min } => validation(format!(
+            "New SetDesiredCapacity value {desired} is below min value {min} for the AutoScalingGroup."
+        )),
+        Refused::Size(size) => {
+            validation(format!("Size {size} is outside what keyfleet runs in one group: 0 to {MAX_GROUP_SIZE}."))
+        }
+        Refused::NoZones => validation("At least one Availability Zone or VPC Subnet is required.".into()),
+        Refused::UnknownZone(zone) => validation(format!("The availability zone {zone} is not legal")),
+        Refused::UnknownSubnet(subnet) => validation(format!("The subnet ID '{subnet}' does not exist")),
+        Refused::ZonesMismatch => validation(
+            "The availability zones of the specified subnets and the Auto Scaling group do not match".into(),
+        ),
+        Refused::Template(why) => validation(format!("You must use a valid fully-formed launch template. {why}")),
+        Refused::NoLaunchSource => validation(
+            "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter."
+                .into(),
+        ),
+        Refused::NotManaged(id) => {
+            validation(format!("Instance Id not found - No managed instance found for instance ID {id}"))
+        }
+        Refused::NotInGroup { instance, group } => {
+            validation(format!("The instance {instance} is not part of Auto Scaling group {group}."))
+        }
+        Refused::NotInService(id) => validation(format!("The instance {id} is not in InService or Standby.")),
+        Refused::TooManyGroups => ApiError::bad_request(
+            "LimitExceeded",
+            format!("AutoScalingGroup limit exceeded - You may only have {MAX_GROUPS} AutoScalingGroups"),
+        ),
+        Refused::Contention => ApiError::new(
+            "ResourceContention",
+            "You already have a pending update to an Auto Scaling resource (for example, a group, instance, or load balancer).",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+        Refused::PendingDelete => validation("The AutoScaling group may not be modified while it is pending delete".into()),
+        Refused::InUse => ApiError::bad_request(
+            "ResourceInUse",
+            "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.",
+        ),
+        Refused::RefreshInProgress => ApiError::bad_request(
+            "InstanceRefreshInProgress",
+            "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.",
+        ),
+        Refused::NoActiveRefresh(group) => ApiError::bad_request(
+            "ActiveInstanceRefreshNotFound",
+            format!("No in progress or pending Instance Refresh found for Auto Scaling group {group}"),
+        ),
+        Refused::Name => validation(
+            "AutoScalingGroupName must be 1 to 255 printable ASCII characters and may not contain a colon.".into(),
+        ),
+        Refused::Tags(why) => validation(why),
+        Refused::Preference(name) => validation(format!("The value of {name} is outside its range.")),
+        Refused::AttachAboveMax => validation(
+            "The number of instances being attached plus the desired capacity exceeds the maximum size of the group."
+                .into(),
+        ),
+        Refused::NotAttachable(id) => validation(format!("Instance {id} is not in a state to be attached: it must be running and in no group.")),
+    }
 }
 
 fn invalid_message(why: Invalid) -> String {

@@ -24,7 +24,8 @@ use super::protocol::aws_query;
 use super::protocol::ec2_query::{self, QueryParams};
 use super::protocol::json11::{self, JsonInput};
 use super::{
-    AppState, Context, Reply, ZeroizingBody, cloudformation, cloudtrail, ec2, iam, instance_connect, ssm, sts,
+    AppState, Context, Reply, ZeroizingBody, autoscaling, cloudformation, cloudtrail, ec2, iam, instance_connect, ssm,
+    sts,
 };
 use crate::common::ids;
 use crate::service::audit::{Actor, ApiCall, Identity};
@@ -85,6 +86,7 @@ enum Protocol {
     Iam,
     Sts,
     CloudFormation,
+    AutoScaling,
     Json(String),
 }
 
@@ -95,6 +97,7 @@ impl Protocol {
             Protocol::Iam => Service::Iam,
             Protocol::Sts => Service::Sts,
             Protocol::CloudFormation => Service::CloudFormation,
+            Protocol::AutoScaling => Service::AutoScaling,
             Protocol::Json(target) => json_service(target).map_or(Service::CloudTrail, |(service, _)| service),
         }
     }
@@ -163,6 +166,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         None if params.get("Version") == Some("2010-05-08") => Protocol::Iam,
         None if params.get("Version") == Some("2011-06-15") => Protocol::Sts,
         None if params.get("Version") == Some("2010-05-15") => Protocol::CloudFormation,
+        None if params.get("Version") == Some("2011-01-01") => Protocol::AutoScaling,
         None => Protocol::Ec2,
     };
     let incoming = Incoming { parts: &parts, body: &body, protocol, request_id, source_ip, secure_transport };
@@ -268,6 +272,11 @@ async fn dispatch(
                 operation::find(cloudformation::ACTIONS, name).ok_or_else(|| ApiError::invalid_action(name))?;
             endpoint.run(ctx, trail, params).await.map(xml)
         }
+        (Protocol::AutoScaling, _) => {
+            let name = params.required("Action")?;
+            let endpoint = operation::find(autoscaling::ACTIONS, name).ok_or_else(|| ApiError::invalid_action(name))?;
+            endpoint.run(ctx, trail, params).await.map(xml)
+        }
         (Protocol::Json(target), Some(input)) => {
             // A known service names the operation it lacks; an unknown prefix, the whole target.
             let unknown = || ApiError::unknown_operation(json_service(target).map_or(target.as_str(), |(_, op)| op));
@@ -285,7 +294,7 @@ fn json_endpoint(target: &str) -> Option<&'static Endpoint<Json11>> {
         Service::Ssm => ssm::OPERATIONS,
         Service::InstanceConnect => instance_connect::OPERATIONS,
         Service::CloudTrail => cloudtrail::OPERATIONS,
-        Service::Ec2 | Service::Iam | Service::Sts | Service::CloudFormation => return None,
+        Service::Ec2 | Service::Iam | Service::Sts | Service::CloudFormation | Service::AutoScaling => return None,
     };
     operation::find(table, op)
 }
@@ -298,6 +307,7 @@ fn read_only(protocol: &Protocol, action: &str) -> bool {
         Protocol::Iam => operation::find(iam::ACTIONS, action).map(|e| e.read_only),
         Protocol::Sts => operation::find(sts::ACTIONS, action).map(|e| e.read_only),
         Protocol::CloudFormation => operation::find(cloudformation::ACTIONS, action).map(|e| e.read_only),
+        Protocol::AutoScaling => operation::find(autoscaling::ACTIONS, action).map(|e| e.read_only),
         Protocol::Json(target) => json_endpoint(target).map(|e| e.read_only),
     };
     found.unwrap_or(false)
@@ -400,6 +410,7 @@ fn encode(incoming: &Incoming<'_>, outcome: Result<Body, ApiError>) -> Response 
         (Protocol::Iam, Err(e)) => query_error(aws_query::IAM_NAMESPACE, &e, request_id),
         (Protocol::Sts, Err(e)) => query_error(aws_query::STS_NAMESPACE, &e, request_id),
         (Protocol::CloudFormation, Err(e)) => query_error(cloudformation::NAMESPACE, &e, request_id),
+        (Protocol::AutoScaling, Err(e)) => query_error(autoscaling::NAMESPACE, &e, request_id),
         (Protocol::Ec2, Err(e)) => xml_error(&e, request_id),
     }
 }

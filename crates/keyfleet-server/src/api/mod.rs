@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod autoscaling;
 pub mod cloudformation;
 pub mod cloudtrail;
 mod console;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub instances: Arc<Instances>,
     /// The default VPC, its subnets and zones.
     pub network: Arc<crate::service::network::Network>,
+    /// EC2 Auto Scaling groups.
+    pub auto_scaling: Arc<crate::service::auto_scaling::AutoScaling>,
     /// EC2 launch templates.
     pub launch_templates: Arc<crate::service::launch_templates::LaunchTemplates>,
     /// Security groups.

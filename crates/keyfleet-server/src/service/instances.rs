@@ -71,6 +71,9 @@ pub struct RunInstances {
     /// The launch template and version the launch came from, tagged on each instance as
     /// `aws:ec2launchtemplate:id` and `aws:ec2launchtemplate:version`.
     pub launched_from: Option<(String, i64)>,
+    /// The Auto Scaling group launching it, tagged on each instance as
+    /// `aws:autoscaling:groupName`.
+    pub auto_scaling_group: Option<String>,
 }
 
 /// What ModifyInstanceAttribute changes: an attribute as stored, or the security groups as
@@ -226,8 +229,11 @@ impl Instances {
         if let Some((template_id, version)) = &input.launched_from {
             tags.push(Tag { key: "aws:ec2launchtemplate:id".into(), value: template_id.clone() });
             tags.push(Tag { key: "aws:ec2launchtemplate:version".into(), value: version.to_string() });
-            tags.sort();
         }
+        if let Some(group) = &input.auto_scaling_group {
+            tags.push(Tag { key: GROUP_TAG.into(), value: group.clone() });
+        }
+        tags.sort();
         let volume_tags = volume_tags(&input.tag_specifications)?;
         let launch_key = match &input.key_name {
             None => None,
@@ -268,6 +274,19 @@ impl Instances {
             }
         }
         Ok((reservation_id, rows))
+    }
+
+    /// Tags an instance that joins an Auto Scaling group with the group's name.
+    pub async fn tag_group(&self, scope: &Scope, id: &str, group: &str) -> Result<()> {
+        let tag = Tag { key: GROUP_TAG.into(), value: group.to_owned() };
+        self.store.put_tags(scope, &[(id.to_owned(), "instance".to_owned())], &[tag], tags::MAX_TAGS).await?;
+        Ok(())
+    }
+
+    /// Takes the group's tag off an instance that leaves it.
+    pub async fn untag_group(&self, scope: &Scope, id: &str) -> Result<()> {
+        let removal = crate::store::TagRemoval { key: GROUP_TAG.into(), value: None };
+        Ok(self.store.delete_tags(scope, &[id.to_owned()], &[removal]).await?)
     }
 
     /// `DescribeInstances`: by id (each must exist) and filters.
@@ -789,6 +808,9 @@ fn volume_tags(specs: &[TagSpecification]) -> Result<Vec<crate::store::Tag>> {
         specs.iter().filter(|s| s.resource_type.as_deref() == Some(VOLUME)).cloned().collect();
     tags::from_specifications(&for_volume, VOLUME)
 }
+
+/// The tag Auto Scaling puts on the instances of a group.
+pub const GROUP_TAG: &str = "aws:autoscaling:groupName";
 
 /// A root volume's resource type, for its tags.
 const VOLUME: &str = "volume";

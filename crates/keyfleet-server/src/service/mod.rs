@@ -5,6 +5,7 @@
 //! from these to AWS codes, messages and statuses.
 
 pub mod audit;
+pub mod auto_scaling;
 pub mod automation;
 pub mod aws_policies;
 pub mod cloudformation;
@@ -315,6 +316,9 @@ pub enum StsInvalid {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// An Auto Scaling request refused; each [`auto_scaling::Refused`] is one error.
+    #[error("auto scaling: {0:?}")]
+    AutoScaling(auto_scaling::Refused),
     /// A launch template request EC2 refuses; each [`launch_templates::Refused`] is one error.
     #[error("launch template: {0:?}")]
     LaunchTemplate(launch_templates::Refused),

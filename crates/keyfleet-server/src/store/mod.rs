@@ -6,6 +6,7 @@
 //! enforced by the database inside one transaction, never by a lock in this process, so
 //! they hold across replicas.
 
+mod auto_scaling;
 mod launch_templates;
 pub mod sql;
 mod sqlite;
@@ -17,6 +18,10 @@ mod writer;
 pub use writer::{Held, UnitOfWork};
 
 pub use crate::common::wire::WireName;
+pub use auto_scaling::{
+    Activity, ActivityStatus, GroupRecord, GroupRow, GroupTag, GroupTemplate, Health, Lifecycle, Member, PendingLaunch,
+    Refresh, RefreshStatus, Removal,
+};
 pub use keyfleet_keys::KeyType;
 pub use launch_templates::{
     HttpTokens, LaunchTemplateData, LaunchTemplateRow, LaunchTemplateVersionRow, NewVersionRefused, TemplateTags,
@@ -1148,6 +1153,7 @@ pub trait Store:
     + AutomationStore
     + StackStore
     + LaunchTemplateStore
+    + AutoScalingStore
     + IamStore
     + RoleStore
     + ManagedPolicyStore
@@ -1167,6 +1173,7 @@ impl<T> Store for T where
         + AutomationStore
         + StackStore
         + LaunchTemplateStore
+        + AutoScalingStore
         + IamStore
         + RoleStore
         + ManagedPolicyStore
@@ -1539,6 +1546,47 @@ pub trait LaunchTemplateStore: Send + Sync + 'static {
     ) -> Result<Vec<VersionDeletion>, StoreError>;
 }
 
+/// Auto Scaling groups and their scaling activities.
+#[async_trait]
+pub trait AutoScalingStore: Send + Sync + 'static {
+    /// Adds a group; [`StoreError::Duplicate`] when the scope has one of its name,
+    /// [`StoreError::QuotaExceeded`] when it holds `quota`.
+    async fn insert_group(&self, scope: &Scope, row: &GroupRow, quota: u32) -> Result<(), StoreError>;
+
+    /// One group.
+    async fn group(&self, scope: &Scope, name: &str) -> Result<Option<GroupRow>, StoreError>;
+
+    /// Every group of a scope, by name.
+    async fn groups(&self, scope: &Scope) -> Result<Vec<GroupRow>, StoreError>;
+
+    /// Every group, in every scope (for the reconciler).
+    async fn all_groups(&self) -> Result<Vec<(Scope, GroupRow)>, StoreError>;
+
+    /// Writes `row` if the group is still at `row.revision` (and bumps it); false if another
+    /// writer changed it first.
+    async fn save_group(&self, scope: &Scope, row: &GroupRow) -> Result<bool, StoreError>;
+
+    /// Removes a group still at `revision`; false if it changed or is gone.
+    async fn delete_group(&self, scope: &Scope, name: &str, revision: i64) -> Result<bool, StoreError>;
+
+    /// Makes `owner` the group's reconciler until `until_ms` if nobody holds it, it already
+    /// does, or the holder's lease ended before `expired_before_ms`.
+    async fn claim_group(
+        &self,
+        scope: &Scope,
+        name: &str,
+        owner: &str,
+        until_ms: i64,
+        expired_before_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Adds or replaces an activity, keeping the newest `keep` of its group.
+    async fn put_activity(&self, scope: &Scope, activity: &Activity, keep: usize) -> Result<(), StoreError>;
+
+    /// Activities, newest first: of one group, or of every group of the scope.
+    async fn activities(&self, scope: &Scope, group: Option<&str>) -> Result<Vec<Activity>, StoreError>;
+}
+
 /// IAM users, access keys and inline policies.
 #[async_trait]
 pub trait IamStore: Send + Sync + 'static {
@@ -1785,8 +1833,9 @@ pub trait Maintenance: Send + Sync + 'static {
 /// The store traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use super::{
-        AuditStore as _, AutomationStore as _, ConsoleStore as _, IamStore as _, InstanceStore as _, KeyPairStore as _,
-        LaunchTemplateStore as _, Maintenance as _, ParameterStore as _, StackStore as _, Store, TagStore as _,
+        AuditStore as _, AutoScalingStore as _, AutomationStore as _, ConsoleStore as _, IamStore as _,
+        InstanceStore as _, KeyPairStore as _, LaunchTemplateStore as _, Maintenance as _, ParameterStore as _,
+        StackStore as _, Store, TagStore as _,
     };
 }
 

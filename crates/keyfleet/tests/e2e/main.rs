@@ -33,6 +33,7 @@ mod support;
 
 mod ansible;
 mod attacks;
+mod auto_scaling;
 mod aws_cli;
 mod boto3;
 mod cloudformation;

@@ -79,6 +79,7 @@ impl Operation for RunInstances {
                 }
             },
             launched_from: None,
+            auto_scaling_group: None,
         };
         Ok(RunRequest { run, template, given, resolved: OnceLock::new() })
     }

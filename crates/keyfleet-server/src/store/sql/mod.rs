@@ -15,6 +15,7 @@
 //! parameter's next version) retries when a concurrent writer took the version first.
 
 mod audit;
+mod auto_scaling;
 mod automation;
 mod console;
 mod iam;

@@ -1,0 +1,288 @@
+//! EC2 Auto Scaling with the aws CLI: a group kept at its capacity, seed 003's warning made
+//! real (a deleted key pair fails every launch, with AWS's message, while the running
+//! instances keep answering ssh), and a fleet's key rotated by an instance refresh while
+//! MinHealthyPercentage holds.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::instances::{TOOLS, create_key, ssh_ok, ssh_refused};
+use crate::support::{TestServer, json, require, run_ok};
+
+/// Polls a group until `ready` holds for it (bounded: 120 s); returns the group.
+pub(crate) fn group_until(server: &TestServer, name: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = json(
+            &server.aws_ok(&format!("autoscaling describe-auto-scaling-groups --auto-scaling-group-names {name}")),
+        );
+        let group = got["AutoScalingGroups"][0].clone();
+        if ready(&group) {
+            return group;
+        }
+        assert!(Instant::now() < deadline, "group {name} never reached {what}: {got}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The ids of the group's instances in service.
+pub(crate) fn in_service(group: &Value) -> Vec<String> {
+    group["Instances"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|i| i["LifecycleState"] == "InService")
+                .map(|i| i["InstanceId"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn address(server: &TestServer, id: &str) -> String {
+    let out = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")));
+    out["Reservations"][0]["Instances"][0]["PublicIpAddress"].as_str().unwrap().to_owned()
+}
+
+/// ssh into an instance that may have an address an earlier instance had (and so another
+/// host key): forgets that host key first, as a user would.
+fn ssh_new_host_ok(server: &TestServer, key: &Path, ip: &str) -> String {
+    let known_hosts = server.dir.path().join("known_hosts");
+    if known_hosts.exists() {
+        let host = format!("[{ip}]:{}", server.ssh_port);
+        run_ok("ssh-keygen", &["-f", known_hosts.to_str().unwrap(), "-R", &host]);
+    }
+    ssh_ok(server, key, ip, "whoami")
+}
+
+fn activities(server: &TestServer, group: &str) -> Vec<Value> {
+    let out =
+        json(&server.aws_ok(&format!("autoscaling describe-scaling-activities --auto-scaling-group-name {group}")));
+    out["Activities"].as_array().cloned().unwrap_or_default()
+}
+
+fn public_key_file(server: &TestServer, key: &Path, name: &str) -> PathBuf {
+    let public = run_ok("ssh-keygen", &["-y", "-f", key.to_str().unwrap()]);
+    let path = server.dir.path().join(format!("{name}.pub"));
+    std::fs::write(&path, public).unwrap();
+    path
+}
+
+#[test]
+fn a_group_stays_at_capacity_and_a_deleted_key_pair_fails_its_launches() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "fleet");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name web \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=fleet",
+    );
+    server.aws_ok(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name web \
+         --launch-template LaunchTemplateName=web,Version=$Latest --min-size 3 --max-size 5 --desired-capacity 3 \
+         --availability-zones us-east-1a us-east-1b --tags Key=team,Value=ops,PropagateAtLaunch=true",
+    );
+    let taken = server.aws_err(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name web --launch-template LaunchTemplateName=web \
+         --min-size 1 --max-size 1 --availability-zones us-east-1a",
+        "AlreadyExists",
+    );
+    assert!(taken.contains("AutoScalingGroup by this name already exists"), "{taken}");
+    let bounds = server.aws_err(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name other --launch-template LaunchTemplateName=web \
+         --min-size 1 --max-size 3 --desired-capacity 5 --availability-zones us-east-1a",
+        "ValidationError",
+    );
+    assert!(bounds.contains("Desired capacity:5 must be between the specified min size:1 and max size:3"), "{bounds}");
+
+    let group = group_until(&server, "web", "3 in service", |g| in_service(g).len() == 3);
+    assert_eq!(group["DesiredCapacity"], 3);
+    assert_eq!(group["LaunchTemplate"]["LaunchTemplateName"], "web");
+    assert!(group["AutoScalingGroupARN"].as_str().unwrap().contains(":autoScalingGroupName/web"), "{group}");
+    let zones: Vec<&str> =
+        group["Instances"].as_array().unwrap().iter().map(|i| i["AvailabilityZone"].as_str().unwrap()).collect();
+    assert!(zones.contains(&"us-east-1a") && zones.contains(&"us-east-1b"), "spread over both zones: {zones:?}");
+    let ids = in_service(&group);
+    for id in &ids {
+        assert_eq!(ssh_ok(&server, &key, &address(&server, id), "whoami"), "ec2-user\n");
+    }
+    let tagged = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {}", ids[0])));
+    let tags = tagged["Reservations"][0]["Instances"][0]["Tags"].as_array().unwrap().clone();
+    assert!(tags.contains(&serde_json::json!({"Key": "aws:autoscaling:groupName", "Value": "web"})), "{tags:?}");
+    assert!(tags.contains(&serde_json::json!({"Key": "team", "Value": "ops"})), "{tags:?}");
+    let launches = activities(&server, "web");
+    assert!(launches.iter().all(|a| a["StatusCode"] == "Successful"), "{launches:?}");
+    assert!(
+        launches[0]["Cause"]
+            .as_str()
+            .unwrap()
+            .contains("a user request created an AutoScalingGroup changing the desired capacity from 0 to 3.  At "),
+        "{launches:?}"
+    );
+
+    // Seed 003: the key pair goes; running instances are untouched, but the group cannot
+    // replace one that goes.
+    server.aws_ok("ec2 delete-key-pair --key-name fleet");
+    let (victim, survivors) = ids.split_first().unwrap();
+    server.aws_ok(&format!("ec2 terminate-instances --instance-ids {victim}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let found = activities(&server, "web").into_iter().find(|a| a["StatusCode"] == "Failed");
+        if let Some(failed) = found {
+            break failed;
+        }
+        assert!(Instant::now() < deadline, "no failed launch: {:?}", activities(&server, "web"));
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(failed["StatusMessage"], "The key pair 'fleet' does not exist. Launching EC2 instance failed.");
+    assert_eq!(
+        failed["Description"],
+        "Launching a new EC2 instance.  Status Reason: The key pair 'fleet' does not exist. Launching EC2 instance failed."
+    );
+    let replaced = activities(&server, "web")
+        .into_iter()
+        .find(|a| a["Description"] == format!("Terminating EC2 instance: {victim}").as_str())
+        .expect("the terminated instance's activity");
+    assert!(
+        replaced["Cause"].as_str().unwrap().ends_with("an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped."),
+        "{replaced}"
+    );
+    let group = group_until(&server, "web", "2 in service", |g| in_service(g).len() == 2);
+    assert_eq!(group["DesiredCapacity"], 3, "still wanting 3");
+    for id in survivors {
+        assert_eq!(ssh_ok(&server, &key, &address(&server, id), "whoami"), "ec2-user\n");
+    }
+    // Changing the group to a template whose key is gone is refused at once.
+    let refused = server.aws_err(
+        "autoscaling update-auto-scaling-group --auto-scaling-group-name web --launch-template LaunchTemplateName=web",
+        "ValidationError",
+    );
+    assert!(
+        refused.contains("You must use a valid fully-formed launch template. The key pair 'fleet' does not exist"),
+        "{refused}"
+    );
+
+    // The key pair back: the next attempt launches, and the group is whole again.
+    let public = public_key_file(&server, &key, "fleet");
+    server.aws_ok(&format!("ec2 import-key-pair --key-name fleet --public-key-material fileb://{}", public.display()));
+    let group = group_until(&server, "web", "3 in service again", |g| in_service(g).len() == 3);
+    let newest = in_service(&group).into_iter().find(|id| !ids.contains(id)).expect("a new instance");
+    assert_eq!(ssh_new_host_ok(&server, &key, &address(&server, &newest)), "ec2-user\n");
+
+    // A user's termination with a decrement shrinks the group; a delete needs ForceDelete.
+    let out = json(&server.aws_ok(&format!(
+        "autoscaling terminate-instance-in-auto-scaling-group --instance-id {newest} --should-decrement-desired-capacity"
+    )));
+    assert_eq!(out["Activity"]["Description"], format!("Terminating EC2 instance: {newest}").as_str());
+    assert!(
+        out["Activity"]["Cause"]
+            .as_str()
+            .unwrap()
+            .contains("in response to a user request, shrinking the capacity from 3 to 2.")
+    );
+    server.aws_err(
+        "autoscaling terminate-instance-in-auto-scaling-group --instance-id i-0123456789abcdef0 --no-should-decrement-desired-capacity",
+        "ValidationError",
+    );
+    server.aws_err(
+        "autoscaling set-desired-capacity --auto-scaling-group-name web --desired-capacity 9",
+        "ValidationError",
+    );
+    let group = group_until(&server, "web", "2 desired", |g| g["DesiredCapacity"] == 3 || g["DesiredCapacity"] == 2);
+    assert_eq!(group["MinSize"], 3, "{group}");
+    server.aws_err("autoscaling delete-auto-scaling-group --auto-scaling-group-name web", "ResourceInUse");
+    server.aws_ok("autoscaling delete-auto-scaling-group --auto-scaling-group-name web --force-delete");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = json(&server.aws_ok("autoscaling describe-auto-scaling-groups --auto-scaling-group-names web"));
+        if got["AutoScalingGroups"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the group was not deleted: {got}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for id in ids.iter().skip(1) {
+        let out = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")));
+        let state = out["Reservations"][0]["Instances"][0]["State"]["Name"].as_str().unwrap().to_owned();
+        assert!(state == "shutting-down" || state == "terminated", "{id} is {state}");
+    }
+}
+
+#[test]
+fn an_instance_refresh_rotates_the_fleets_key_keeping_min_healthy() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let old = create_key(&server, "fleet-2025");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name app \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=fleet-2025",
+    );
+    let subnets =
+        json(&server.aws_ok("ec2 describe-subnets --filters Name=availability-zone,Values=us-east-1a,us-east-1c"));
+    let subnets: Vec<&str> =
+        subnets["Subnets"].as_array().unwrap().iter().map(|s| s["SubnetId"].as_str().unwrap()).collect();
+    server.aws_ok(&format!(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name app \
+         --launch-template LaunchTemplateName=app,Version=$Latest --min-size 3 --max-size 4 \
+         --vpc-zone-identifier {}",
+        subnets.join(",")
+    ));
+    let group = group_until(&server, "app", "3 in service", |g| in_service(g).len() == 3);
+    let before = in_service(&group);
+
+    // The rotation: a new key, a template version with it, then the refresh.
+    let new = create_key(&server, "fleet-2026");
+    server.aws_ok(
+        "ec2 create-launch-template-version --launch-template-name app --source-version $Latest \
+         --launch-template-data KeyName=fleet-2026",
+    );
+    let started = json(&server.aws_ok(
+        "autoscaling start-instance-refresh --auto-scaling-group-name app --preferences MinHealthyPercentage=66,InstanceWarmup=2",
+    ));
+    let refresh_id = started["InstanceRefreshId"].as_str().unwrap().to_owned();
+    server.aws_err("autoscaling start-instance-refresh --auto-scaling-group-name app", "InstanceRefreshInProgress");
+
+    // Sampled throughout: at least 2 of 3 (66%, rounded up) stay in service.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut samples = 0;
+    loop {
+        let got = json(&server.aws_ok("autoscaling describe-instance-refreshes --auto-scaling-group-name app"));
+        let refresh = &got["InstanceRefreshes"][0];
+        assert_eq!(refresh["InstanceRefreshId"], refresh_id.as_str());
+        let group = group_until(&server, "app", "any state", |_| true);
+        let serving = in_service(&group).len();
+        assert!(serving >= 2, "MinHealthyPercentage broken: {serving} in service: {group}");
+        samples += 1;
+        if refresh["Status"] == "Successful" {
+            assert_eq!(refresh["PercentageComplete"], 100);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refresh did not end: {got}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(samples > 3, "the refresh was sampled while it ran");
+    let group = group_until(&server, "app", "3 in service", |g| in_service(g).len() == 3);
+    let after = in_service(&group);
+    assert!(after.iter().all(|id| !before.contains(id)), "every instance replaced: {before:?} → {after:?}");
+    for id in &after {
+        let ip = address(&server, id);
+        assert_eq!(ssh_new_host_ok(&server, &new, &ip), "ec2-user\n");
+        ssh_refused(&server, &old, &ip);
+    }
+    // The old key pair can now go without stranding the fleet.
+    server.aws_ok("ec2 delete-key-pair --key-name fleet-2025");
+    server
+        .aws_err("autoscaling cancel-instance-refresh --auto-scaling-group-name app", "ActiveInstanceRefreshNotFound");
+    let refreshed = activities(&server, "app");
+    assert!(
+        refreshed
+            .iter()
+            .any(|a| a["Cause"].as_str().unwrap_or_default().contains("in response to an instance refresh")),
+        "{refreshed:?}"
+    );
+}
