@@ -25,6 +25,8 @@ enum Wire {
     Sts(&'static str),
     /// CloudFormation's (`Version=2010-05-15`).
     Cfn(&'static str),
+    /// EC2 Auto Scaling's (`Version=2011-01-01`).
+    Asg(&'static str),
     /// JSON 1.1: the `X-Amz-Target` and the body.
     Json(&'static str, &'static str),
 }
@@ -107,6 +109,73 @@ const CASES: &[(&str, Wire)] = &[
     ),
     ("ec2_delete_launch_template", Wire::Ec2("Action=DeleteLaunchTemplate&LaunchTemplateName=web")),
     ("ec2_delete_launch_template_missing", Wire::Ec2("Action=DeleteLaunchTemplate&LaunchTemplateName=web")),
+    (
+        "ec2_create_launch_template_for_groups",
+        Wire::Ec2("Action=CreateLaunchTemplate&LaunchTemplateName=asg&LaunchTemplateData.ImageId=ami-keyfleet-linux"),
+    ),
+    (
+        "asg_create_auto_scaling_group",
+        Wire::Asg(
+            "Action=CreateAutoScalingGroup&AutoScalingGroupName=web&LaunchTemplate.LaunchTemplateName=asg&MinSize=0&MaxSize=2&DesiredCapacity=0&AvailabilityZones.member.1=us-east-1a&Tags.member.1.Key=team&Tags.member.1.Value=ops&Tags.member.1.PropagateAtLaunch=true",
+        ),
+    ),
+    (
+        "asg_create_auto_scaling_group_duplicate",
+        Wire::Asg(
+            "Action=CreateAutoScalingGroup&AutoScalingGroupName=web&LaunchTemplate.LaunchTemplateName=asg&MinSize=0&MaxSize=2&AvailabilityZones.member.1=us-east-1a",
+        ),
+    ),
+    (
+        "asg_create_auto_scaling_group_bounds",
+        Wire::Asg(
+            "Action=CreateAutoScalingGroup&AutoScalingGroupName=other&LaunchTemplate.LaunchTemplateName=asg&MinSize=3&MaxSize=1&AvailabilityZones.member.1=us-east-1a",
+        ),
+    ),
+    (
+        "asg_create_auto_scaling_group_unsupported",
+        Wire::Asg(
+            "Action=CreateAutoScalingGroup&AutoScalingGroupName=other&LaunchConfigurationName=old&MinSize=0&MaxSize=1",
+        ),
+    ),
+    ("asg_update_auto_scaling_group", Wire::Asg("Action=UpdateAutoScalingGroup&AutoScalingGroupName=web&MaxSize=3")),
+    (
+        "asg_set_desired_capacity_above_max",
+        Wire::Asg("Action=SetDesiredCapacity&AutoScalingGroupName=web&DesiredCapacity=9"),
+    ),
+    ("asg_set_desired_capacity", Wire::Asg("Action=SetDesiredCapacity&AutoScalingGroupName=web&DesiredCapacity=0")),
+    (
+        "asg_describe_auto_scaling_groups",
+        Wire::Asg(
+            "Action=DescribeAutoScalingGroups&AutoScalingGroupNames.member.1=web&AutoScalingGroupNames.member.2=nope",
+        ),
+    ),
+    ("asg_describe_auto_scaling_instances", Wire::Asg("Action=DescribeAutoScalingInstances")),
+    (
+        "asg_terminate_instance_missing",
+        Wire::Asg(
+            "Action=TerminateInstanceInAutoScalingGroup&InstanceId=i-0123456789abcdef0&ShouldDecrementDesiredCapacity=false",
+        ),
+    ),
+    (
+        "asg_set_instance_health_missing",
+        Wire::Asg("Action=SetInstanceHealth&InstanceId=i-0123456789abcdef0&HealthStatus=Unhealthy"),
+    ),
+    (
+        "asg_detach_instances_missing",
+        Wire::Asg(
+            "Action=DetachInstances&AutoScalingGroupName=web&InstanceIds.member.1=i-0123456789abcdef0&ShouldDecrementDesiredCapacity=true",
+        ),
+    ),
+    (
+        "asg_attach_instances_missing",
+        Wire::Asg("Action=AttachInstances&AutoScalingGroupName=web&InstanceIds.member.1=i-0123456789abcdef0"),
+    ),
+    ("asg_describe_scaling_activities", Wire::Asg("Action=DescribeScalingActivities&AutoScalingGroupName=web")),
+    ("asg_start_instance_refresh_missing", Wire::Asg("Action=StartInstanceRefresh&AutoScalingGroupName=nope")),
+    ("asg_describe_instance_refreshes", Wire::Asg("Action=DescribeInstanceRefreshes&AutoScalingGroupName=web")),
+    ("asg_cancel_instance_refresh_none", Wire::Asg("Action=CancelInstanceRefresh&AutoScalingGroupName=web")),
+    ("asg_delete_auto_scaling_group", Wire::Asg("Action=DeleteAutoScalingGroup&AutoScalingGroupName=web")),
+    ("asg_delete_auto_scaling_group_missing", Wire::Asg("Action=DeleteAutoScalingGroup&AutoScalingGroupName=web")),
     ("ec2_create_security_group", Wire::Ec2("Action=CreateSecurityGroup&GroupName=web&GroupDescription=web%20servers")),
     (
         "ec2_create_security_group_duplicate",
@@ -650,6 +719,7 @@ fn request(wire: &Wire, key_id: &str) -> Request<Body> {
         Wire::Iam(f) => form("2010-05-08", f),
         Wire::Sts(f) => form("2011-06-15", f),
         Wire::Cfn(f) => form("2010-05-15", f),
+        Wire::Asg(f) => form("2011-01-01", f),
         Wire::Json(target, body) => Request::post("/")
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", *target)
@@ -671,6 +741,7 @@ fn normalize(body: &str) -> String {
             .chain(["groupId", "securityGroupRuleId", "securityGroupArn", "securityGroupRuleArn"])
             .chain(["RoleId", "PolicyId", "UpdateDate", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"])
             .chain(["StackId", "InstanceProfileId", "launchTemplateId", "createdBy"])
+            .chain(["AutoScalingGroupARN", "CreatedTime", "ServiceLinkedRoleARN", "LaunchTemplateId"])
     {
         xml = replace_element(&xml, element);
     }
@@ -772,7 +843,7 @@ async fn every_case_matches_its_golden_file() {
 /// Every operation of every table has a case, so a new action cannot land without one.
 #[test]
 fn every_operation_has_a_case() {
-    use keyfleet_server::api::{cloudformation, cloudtrail, ec2, iam, instance_connect, ssm, sts};
+    use keyfleet_server::api::{autoscaling, cloudformation, cloudtrail, ec2, iam, instance_connect, ssm, sts};
     let names: Vec<&str> = ec2::ACTIONS
         .iter()
         .map(|e| e.name)
@@ -782,10 +853,11 @@ fn every_operation_has_a_case() {
         .chain(instance_connect::OPERATIONS.iter().map(|e| e.name))
         .chain(cloudtrail::OPERATIONS.iter().map(|e| e.name))
         .chain(cloudformation::ACTIONS.iter().map(|e| e.name))
+        .chain(autoscaling::ACTIONS.iter().map(|e| e.name))
         .collect();
     let covered = |name: &str| {
         CASES.iter().any(|(_, wire)| match wire {
-            Wire::Ec2(form) | Wire::Iam(form) | Wire::Sts(form) | Wire::Cfn(form) => {
+            Wire::Ec2(form) | Wire::Iam(form) | Wire::Sts(form) | Wire::Cfn(form) | Wire::Asg(form) => {
                 form.starts_with(&format!("Action={name}&")) || *form == format!("Action={name}")
             }
             Wire::Json(target, _) => target.ends_with(&format!(".{name}")),

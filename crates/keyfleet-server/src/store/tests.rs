@@ -563,6 +563,11 @@ fn wire_names_round_trip() {
     round_trips::<ParameterType>();
     round_trips::<StackStatus>();
     round_trips::<ResourceStatus>();
+    round_trips::<HttpTokens>();
+    round_trips::<Lifecycle>();
+    round_trips::<Health>();
+    round_trips::<RefreshStatus>();
+    round_trips::<ActivityStatus>();
     for key_type in [KeyType::Rsa, KeyType::Ed25519] {
         assert_eq!(KeyType::parse(key_type.as_str()), Some(key_type));
     }
@@ -1296,4 +1301,100 @@ for_each_backend!(launch_template_versions_number_on_and_keep_their_default, |s:
     assert!(!s.delete_launch_template(&sc, "lt-1").await.unwrap());
     assert!(s.launch_template_versions(&sc, "lt-1").await.unwrap().is_empty());
     s.insert_launch_template(&sc, &launch_template("lt-5", "web").0, &first, 2).await.unwrap();
+});
+
+fn group_row(name: &str) -> GroupRow {
+    GroupRow {
+        name: name.into(),
+        revision: 0,
+        owner: String::new(),
+        lease_ms: 0,
+        record: GroupRecord {
+            uuid: "u-1".into(),
+            created_ms: 5,
+            template: GroupTemplate { id: "lt-1".into(), name: "web".into(), version: Some("$Latest".into()) },
+            min_size: 1,
+            max_size: 3,
+            desired: 2,
+            default_cooldown: 300,
+            grace_period: 0,
+            zones: vec!["us-east-1a".into()],
+            subnets: Vec::new(),
+            tags: vec![GroupTag { key: "team".into(), value: "ops".into(), propagate: true }],
+            members: vec![Member {
+                id: "i-1".into(),
+                zone: "us-east-1a".into(),
+                instance_type: "t3.micro".into(),
+                lifecycle: Lifecycle::InService,
+                health: Health::Healthy,
+                template_version: 1,
+                removal: None,
+                activity: None,
+                in_service_ms: Some(6),
+            }],
+            launching: Some(PendingLaunch { activity: "a-1".into(), token: "t-1".into() }),
+            cause: None,
+            failures: 0,
+            next_launch_ms: 0,
+            refresh: None,
+            deleting: false,
+        },
+    }
+}
+
+fn activity(id: &str, group: &str, start_ms: i64) -> Activity {
+    Activity {
+        id: id.into(),
+        group: group.into(),
+        description: "Launching a new EC2 instance".into(),
+        cause: "At … a user request".into(),
+        start_ms,
+        end_ms: None,
+        status: ActivityStatus::InProgress,
+        message: None,
+        progress: 30,
+        details: "{}".into(),
+    }
+}
+
+for_each_backend!(groups_save_against_their_revision_and_keep_the_newest_activities, |s: Arc<dyn Store>| async move {
+    let sc = scope("us-east-1");
+    let row = group_row("web");
+    s.insert_group(&sc, &row, 2).await.unwrap();
+    assert!(matches!(s.insert_group(&sc, &group_row("web"), 2).await, Err(StoreError::Duplicate)));
+    s.insert_group(&sc, &group_row("api"), 2).await.unwrap();
+    assert!(matches!(s.insert_group(&sc, &group_row("db"), 2).await, Err(StoreError::QuotaExceeded(2))));
+    assert_eq!(s.group(&sc, "web").await.unwrap().unwrap(), row, "the document round-trips");
+
+    // A writer that read revision 0 wins once; a second writer from revision 0 loses.
+    let mut first = row.clone();
+    first.record.desired = 3;
+    assert!(s.save_group(&sc, &first).await.unwrap());
+    let mut stale = row.clone();
+    stale.record.desired = 1;
+    assert!(!s.save_group(&sc, &stale).await.unwrap());
+    let now = s.group(&sc, "web").await.unwrap().unwrap();
+    assert_eq!((now.revision, now.record.desired), (1, 3));
+
+    // One replica holds a group until its lease lapses.
+    assert!(s.claim_group(&sc, "web", "r1", 100, 0).await.unwrap());
+    assert!(!s.claim_group(&sc, "web", "r2", 200, 50).await.unwrap());
+    assert!(s.claim_group(&sc, "web", "r2", 200, 150).await.unwrap());
+    assert_eq!(s.all_groups().await.unwrap().len(), 2);
+
+    for n in 0..5 {
+        s.put_activity(&sc, &activity(&format!("a-{n}"), "web", n), 3).await.unwrap();
+    }
+    s.put_activity(&sc, &activity("b-1", "api", 1), 3).await.unwrap();
+    let kept: Vec<String> = s.activities(&sc, Some("web")).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(kept, ["a-4", "a-3", "a-2"], "newest first, three kept");
+    let mut done = activity("a-4", "web", 4);
+    done.status = ActivityStatus::Successful;
+    s.put_activity(&sc, &done, 3).await.unwrap();
+    assert_eq!(s.activities(&sc, None).await.unwrap().len(), 4);
+    assert_eq!(s.activities(&sc, Some("web")).await.unwrap()[0].status, ActivityStatus::Successful);
+
+    assert!(!s.delete_group(&sc, "web", 0).await.unwrap(), "a stale delete loses");
+    assert!(s.delete_group(&sc, "web", 1).await.unwrap());
+    assert!(s.group(&sc, "web").await.unwrap().is_none());
 });
