@@ -118,6 +118,12 @@ impl Ec2Client {
         Ok(root.child(&format!("{action}Result")).cloned().unwrap_or(root))
     }
 
+    /// Calls an EC2 Auto Scaling action and returns the response's `<{Action}Result>` (or root).
+    pub fn call_autoscaling(&self, action: &str, params: &[(&str, &str)]) -> Result<xml::Element, ClientError> {
+        let root = self.call_query("autoscaling", "2011-01-01", action, params)?;
+        Ok(root.child(&format!("{action}Result")).cloned().unwrap_or(root))
+    }
+
     /// A Query-protocol call (EC2's and IAM's error documents differ; both are read).
     fn call_query(
         &self,

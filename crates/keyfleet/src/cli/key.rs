@@ -24,6 +24,10 @@ pub enum KeyCommand {
     Rm(RemoveArgs),
     /// Print the AWS fingerprint of a local key file (offline).
     Fingerprint(FingerprintArgs),
+    /// Move an Auto Scaling group's instances to a new key pair: a new launch template
+    /// version with the key, an instance refresh, then the old key pair deleted if nothing
+    /// uses it.
+    RotateFleet(super::rotate_fleet::RotateFleetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +88,7 @@ pub fn run(command: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::Ls(args) => list(args),
         KeyCommand::Rm(args) => remove(args),
         KeyCommand::Fingerprint(args) => print_fingerprint(&args.file),
+        KeyCommand::RotateFleet(args) => super::rotate_fleet::run(args),
     }
 }
 
@@ -111,26 +116,13 @@ fn as_refs(params: &[(String, String)]) -> Vec<(&str, &str)> {
 fn create(args: CreateArgs) -> anyhow::Result<()> {
     let client = Ec2Client::new(&args.client)?;
     let path = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.{}", args.name, args.format)));
-    // Claim the file first: if it exists we stop before a key pair is created and lost.
-    let mut file = create_private_file(&path)?;
     let mut params = vec![
         ("KeyName".to_owned(), args.name.clone()),
         ("KeyType".to_owned(), args.key_type.clone()),
         ("KeyFormat".to_owned(), args.format.clone()),
     ];
     params.extend(tag_params(&args.tags));
-    let response = match client.call("CreateKeyPair", &as_refs(&params)) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            return Err(e.into());
-        }
-    };
-    let material = response.text_of("keyMaterial").unwrap_or_default();
-    file.write_all(material.as_bytes())
-        .and_then(|()| if material.ends_with('\n') { Ok(()) } else { file.write_all(b"\n") })
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
+    let response = create_into(&client, &params, &path)?;
     println!(
         "Created key pair {} ({}), fingerprint {}",
         response.text_of("keyName").unwrap_or_default(),
@@ -139,6 +131,29 @@ fn create(args: CreateArgs) -> anyhow::Result<()> {
     );
     println!("Private key saved to {} (mode 0400). It cannot be downloaded again.", path.display());
     Ok(())
+}
+
+/// CreateKeyPair with `params`, its private key written to a new file at `path` (mode 0400).
+pub(super) fn create_into(
+    client: &Ec2Client,
+    params: &[(String, String)],
+    path: &Path,
+) -> anyhow::Result<super::xml::Element> {
+    // Claim the file first: if it exists we stop before a key pair is created and lost.
+    let mut file = create_private_file(path)?;
+    let response = match client.call("CreateKeyPair", &as_refs(params)) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
+    };
+    let material = response.text_of("keyMaterial").unwrap_or_default();
+    file.write_all(material.as_bytes())
+        .and_then(|()| if material.ends_with('\n') { Ok(()) } else { file.write_all(b"\n") })
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(response)
 }
 
 fn create_private_file(path: &Path) -> anyhow::Result<std::fs::File> {

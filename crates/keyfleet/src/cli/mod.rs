@@ -9,6 +9,7 @@ mod configure;
 mod instances;
 mod key;
 mod reset_access;
+mod rotate_fleet;
 mod serve;
 mod ssh_config;
 mod xml;

@@ -3,6 +3,7 @@
 //! instances keep answering ssh), and a fleet's key rotated by an instance refresh while
 //! MinHealthyPercentage holds.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -285,4 +286,52 @@ fn an_instance_refresh_rotates_the_fleets_key_keeping_min_healthy() {
             .any(|a| a["Cause"].as_str().unwrap_or_default().contains("in response to an instance refresh")),
         "{refreshed:?}"
     );
+}
+
+/// The README's way to rotate a fleet's key: one command makes the new key pair, a template
+/// version with it, runs the refresh, and deletes the old key pair once nothing uses it.
+#[test]
+fn keyfleet_rotate_fleet_moves_a_group_to_a_new_key_and_deletes_the_old() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let home = server.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let data_dir = server.data_dir();
+    let configure = ["configure", "--data-dir", data_dir.to_str().unwrap(), "--endpoint-url", &server.url];
+    crate::keyfleet_cli::ok(crate::keyfleet_cli::keyfleet(&home, &configure));
+    let old = create_key(&server, "fleet-old");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name api \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=fleet-old",
+    );
+    server.aws_ok(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name api --launch-template LaunchTemplateName=api \
+         --min-size 2 --max-size 3 --availability-zones us-east-1a",
+    );
+    group_until(&server, "api", "2 in service", |g| in_service(g).len() == 2);
+
+    let out = crate::keyfleet_cli::ok(crate::keyfleet_cli::keyfleet(
+        &home,
+        &["key", "rotate-fleet", "api", "--new-key", "fleet-new", "--min-healthy", "50"],
+    ));
+    assert!(out.contains("Created key pair fleet-new"), "{out}");
+    assert!(out.contains("Deleted the old key pair fleet-old"), "{out}");
+    let new = home.join("fleet-new.pem");
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o400);
+    server.aws_err("ec2 describe-key-pairs --key-names fleet-old", "InvalidKeyPair.NotFound");
+    let template = json(&server.aws_ok("ec2 describe-launch-templates --launch-template-names api"));
+    assert_eq!(template["LaunchTemplates"][0]["DefaultVersionNumber"], 2, "the group launches $Default: it moved");
+    let group = group_until(&server, "api", "2 in service", |g| in_service(g).len() == 2);
+    for id in in_service(&group) {
+        let ip = address(&server, &id);
+        assert_eq!(ssh_new_host_ok(&server, &new, &ip), "ec2-user\n");
+        ssh_refused(&server, &old, &ip);
+    }
+    // Nothing to rotate to twice.
+    let again = crate::keyfleet_cli::keyfleet(&home, &["key", "rotate-fleet", "api", "--new-key", "fleet-new"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already launches with key pair fleet-new"));
 }

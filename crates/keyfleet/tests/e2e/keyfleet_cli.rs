@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use crate::support::{TestServer, json, require, run_ok};
 
 /// Runs `keyfleet` with the aws files inside `home`, and nothing else from the host.
-fn keyfleet(home: &Path, args: &[&str]) -> Output {
+pub(crate) fn keyfleet(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_keyfleet"))
         .args(args)
         .current_dir(home)
@@ -23,7 +23,7 @@ fn keyfleet(home: &Path, args: &[&str]) -> Output {
         .expect("run keyfleet")
 }
 
-fn ok(out: Output) -> String {
+pub(crate) fn ok(out: Output) -> String {
     assert!(out.status.success(), "keyfleet failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
