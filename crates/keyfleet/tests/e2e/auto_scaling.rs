@@ -335,3 +335,110 @@ fn keyfleet_rotate_fleet_moves_a_group_to_a_new_key_and_deletes_the_old() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already launches with key pair fleet-new"));
 }
+
+#[test]
+fn a_group_scales_from_0_to_20_and_back() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "wide");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name wide \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.nano,KeyName=wide",
+    );
+    server.aws_ok(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name wide --launch-template LaunchTemplateName=wide \
+         --min-size 0 --max-size 20 --desired-capacity 0 --availability-zones us-east-1a us-east-1b us-east-1c",
+    );
+    server.aws_ok("autoscaling set-desired-capacity --auto-scaling-group-name wide --desired-capacity 20");
+    let group = group_until(&server, "wide", "20 in service", |g| in_service(g).len() == 20);
+    let ids = in_service(&group);
+    let zones: std::collections::BTreeMap<String, usize> =
+        group["Instances"].as_array().unwrap().iter().fold(Default::default(), |mut by, i| {
+            *by.entry(i["AvailabilityZone"].as_str().unwrap().to_owned()).or_default() += 1;
+            by
+        });
+    assert!(zones.values().all(|n| (6..=7).contains(n)), "balanced over three zones: {zones:?}");
+    for id in [&ids[0], &ids[19]] {
+        assert_eq!(ssh_ok(&server, &key, &address(&server, id), "whoami"), "ec2-user\n");
+    }
+    let listed = json(&server.aws_ok("autoscaling describe-auto-scaling-instances --max-records 50"));
+    assert_eq!(listed["AutoScalingInstances"].as_array().unwrap().len(), 20);
+
+    server.aws_ok("autoscaling set-desired-capacity --auto-scaling-group-name wide --desired-capacity 0");
+    group_until(&server, "wide", "no instances", |g| g["Instances"].as_array().is_some_and(|i| i.is_empty()));
+    let terminations = activities(&server, "wide")
+        .into_iter()
+        .filter(|a| a["Description"].as_str().unwrap_or_default().starts_with("Terminating EC2 instance"))
+        .count();
+    assert_eq!(terminations, 20);
+    let out = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {}", ids.join(" "))));
+    let states: Vec<&str> = out["Reservations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Instances"].as_array().unwrap())
+        .map(|i| i["State"]["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 20);
+    assert!(states.iter().all(|s| *s == "shutting-down" || *s == "terminated"), "{states:?}");
+}
+
+/// One replica runs a group at a time; when it dies in the middle of a refresh, the other
+/// (on the same database and storage) takes the group over once the lease lapses and
+/// finishes the refresh.
+#[test]
+fn a_refresh_is_finished_by_the_other_replica_when_its_reconciler_dies() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let Some(url) = crate::support::postgres_database() else { return };
+    let args = |id: &str| ["--replica-id", id, "--instance-lease-seconds", "3"].map(str::to_owned).to_vec();
+    let options =
+        |id: &str| crate::support::Options { database_url: Some(url.clone()), args: args(id), ..Default::default() };
+    let mut a = TestServer::start_with(options("a"));
+    let old = create_key(&a, "relay-old");
+    a.aws_ok(
+        "ec2 create-launch-template --launch-template-name relay \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=relay-old",
+    );
+    a.aws_ok(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name relay \
+         --launch-template LaunchTemplateName=relay,Version=$Latest --min-size 3 --max-size 3 --availability-zones us-east-1a",
+    );
+    group_until(&a, "relay", "3 in service", |g| in_service(g).len() == 3);
+    let new = create_key(&a, "relay-new");
+    a.aws_ok("ec2 create-launch-template-version --launch-template-name relay --source-version 1 --launch-template-data KeyName=relay-new");
+    a.aws_ok(
+        "autoscaling start-instance-refresh --auto-scaling-group-name relay --preferences MinHealthyPercentage=66,InstanceWarmup=3",
+    );
+    // The other replica starts only now: the group is `a`'s, renewed every pass.
+    let b = a.replica_with(crate::support::Options { data_dir: Some(a.data_dir()), ..options("b") });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = json(&b.aws_ok("autoscaling describe-instance-refreshes --auto-scaling-group-name relay"));
+        if got["InstanceRefreshes"][0]["PercentageComplete"].as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refresh never got going: {got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    a.kill();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = json(&b.aws_ok("autoscaling describe-instance-refreshes --auto-scaling-group-name relay"));
+        if got["InstanceRefreshes"][0]["Status"] == "Successful" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the other replica did not finish the refresh: {got}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let group = group_until(&b, "relay", "3 in service", |g| in_service(g).len() == 3);
+    for id in in_service(&group) {
+        let ip = address(&b, &id);
+        assert_eq!(ssh_new_host_ok(&b, &new, &ip), "ec2-user\n");
+        ssh_refused(&b, &old, &ip);
+    }
+    assert!(b.log().contains("took over an auto scaling group"), "{}", b.log());
+}

@@ -52,6 +52,9 @@ impl AutoScaling {
             if !self.hold(&scope, &row.name).await? {
                 continue;
             }
+            if !row.owner.is_empty() && row.owner != self.replica {
+                tracing::info!(group = %row.name, from = %row.owner, "took over an auto scaling group");
+            }
             if let Err(e) = self.reconcile(&scope, &row.name).await {
                 tracing::warn!(group = %row.name, error = %e, "auto scaling group not reconciled");
             }
