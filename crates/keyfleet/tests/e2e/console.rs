@@ -1120,3 +1120,55 @@ fn the_launch_templates_page_versions_a_template_and_launches_from_it() {
         );
     });
 }
+
+/// EC2 → Auto Scaling Groups: a group made from a launch template fills up; with its key
+/// pair deleted, the replacement of a terminated instance fails, and the failed activity
+/// is shown in red with AWS's message; the group is deleted with its instances.
+#[test]
+fn the_auto_scaling_page_shows_a_failed_launch_in_red_with_its_message() {
+    if !browser_available() || !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let admin = server.admin();
+    server.aws_ok("ec2 create-key-pair --key-name seed-003");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name web \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=seed-003",
+    );
+    with_browser(&server, async |b| {
+        b.sign_in_with_key(&admin.id, &admin.secret).await;
+        b.goto("/console/ec2/auto-scaling").await;
+        b.fill("#AutoScalingGroupName", "web").await;
+        b.fill("#MinSize", "2").await;
+        b.fill("#DesiredCapacity", "2").await;
+        b.fill("#MaxSize", "3").await;
+        b.submit("#create-group").await;
+        assert!(b.text("#notice").await.contains("CreateAutoScalingGroup succeeded"));
+        let group = crate::auto_scaling::group_until(&server, "web", "2 in service", |g| {
+            crate::auto_scaling::in_service(g).len() == 2
+        });
+        let victim = crate::auto_scaling::in_service(&group)[0].clone();
+
+        server.aws_ok("ec2 delete-key-pair --key-name seed-003");
+        server.aws_ok(&format!("ec2 terminate-instances --instance-ids {victim}"));
+        b.until("a failed launch is listed", async || {
+            b.goto("/console/ec2/auto-scaling").await;
+            b.client.find(Locator::Css("section[data-group-name=web] tr.activity-failed")).await.is_ok()
+        })
+        .await;
+        let failed = b.text("section[data-group-name=web] tr.activity-failed .activity-message").await;
+        assert_eq!(failed, "The key pair 'seed-003' does not exist. Launching EC2 instance failed.");
+        let color = b
+            .wait_for("section[data-group-name=web] tr.activity-failed td.status")
+            .await
+            .css_value("color")
+            .await
+            .unwrap();
+        assert_eq!(color, "rgba(209, 50, 18, 1)", "shown in the danger red");
+        b.snapshot("auto-scaling").await;
+
+        b.submit("section[data-group-name=web] .delete-group").await;
+        assert!(b.text("#notice").await.contains("DeleteAutoScalingGroup succeeded"));
+    });
+}

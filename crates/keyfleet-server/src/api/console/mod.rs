@@ -18,6 +18,7 @@ macro_rules! or_answer {
     };
 }
 
+mod auto_scaling;
 mod events;
 mod iam;
 mod instances;
@@ -143,6 +144,8 @@ pub async fn handle(request: ConsoleRequest<'_>) -> Response {
         (Method::GET, "/console/ec2/instances/launch") => instances::launch_form(&request).await,
         (Method::POST, "/console/ec2/instances/launch") => instances::launch(&request).await,
         (Method::POST, "/console/ec2/instances/state") => instances::change_state(&request).await,
+        (Method::GET, "/console/ec2/auto-scaling") => auto_scaling::list(&request).await,
+        (Method::POST, "/console/ec2/auto-scaling") => auto_scaling::act(&request).await,
         (Method::GET, "/console/ec2/launch-templates") => launch_templates::list(&request).await,
         (Method::POST, "/console/ec2/launch-templates") => launch_templates::act(&request).await,
         (Method::GET, "/console/ec2/security-groups") => security_groups::list(&request).await,
