@@ -1028,3 +1028,83 @@ fn a_launch_template_stack_versions_its_template_and_launches_from_it() {
     server
         .aws_err(&format!("ec2 delete-launch-template --launch-template-id {id}"), "InvalidLaunchTemplateId.NotFound");
 }
+
+const GROUP_STACK: &str = r#"Parameters:
+  Size:
+    Type: String
+    Default: "2"
+Resources:
+  Key:
+    Type: AWS::EC2::KeyPair
+    Properties:
+      KeyName: fleet-key
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateData:
+        ImageId: ami-keyfleet-linux
+        InstanceType: t3.micro
+        KeyName: !Ref Key
+  Group:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    Properties:
+      LaunchTemplate:
+        LaunchTemplateId: !Ref Template
+        Version: !GetAtt Template.LatestVersionNumber
+      MinSize: !Ref Size
+      MaxSize: "4"
+      AvailabilityZones: !GetAZs ""
+      Tags:
+        - Key: stack
+          Value: !Ref AWS::StackName
+          PropagateAtLaunch: true
+Outputs:
+  Group:
+    Value: !Ref Group
+"#;
+
+/// `AWS::AutoScaling::AutoScalingGroup` from a stack's launch template: the stack completes
+/// once MinSize instances are in service, an update changes the group in place, and deleting
+/// the stack deletes the group and terminates its instances.
+#[test]
+fn a_group_stack_fills_its_group_changes_it_in_place_and_deletes_it() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let body = template(&server, "group.yaml", GROUP_STACK);
+    server.aws_ok(&format!("cloudformation create-stack --stack-name fleet --template-body {body}"));
+    let stack = settled(&server, "fleet");
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack}");
+    let name = output(&stack, "Group");
+    assert!(name.starts_with("fleet-Group-"), "{name}");
+    let group =
+        json(&server.aws_ok(&format!("autoscaling describe-auto-scaling-groups --auto-scaling-group-names {name}")));
+    let group = &group["AutoScalingGroups"][0];
+    let serving: Vec<&Value> =
+        group["Instances"].as_array().unwrap().iter().filter(|i| i["LifecycleState"] == "InService").collect();
+    assert_eq!(serving.len(), 2, "{group}");
+    let first = serving[0]["InstanceId"].as_str().unwrap().to_owned();
+    let tags = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {first}")));
+    let tags = tags["Reservations"][0]["Instances"][0]["Tags"].as_array().unwrap().clone();
+    assert!(tags.contains(&serde_json::json!({"Key": "stack", "Value": "fleet"})), "{tags:?}");
+
+    server.aws_ok(&format!(
+        "cloudformation update-stack --stack-name fleet --template-body {body} --parameters ParameterKey=Size,ParameterValue=3"
+    ));
+    let stack = settled(&server, "fleet");
+    assert_eq!(stack["StackStatus"], "UPDATE_COMPLETE", "{stack}");
+    assert_eq!(output(&stack, "Group"), name, "changed in place");
+    let group =
+        json(&server.aws_ok(&format!("autoscaling describe-auto-scaling-groups --auto-scaling-group-names {name}")));
+    assert_eq!(group["AutoScalingGroups"][0]["MinSize"], 3);
+
+    server.aws_ok("cloudformation delete-stack --stack-name fleet");
+    server.aws_ok("cloudformation wait stack-delete-complete --stack-name fleet");
+    let gone =
+        json(&server.aws_ok(&format!("autoscaling describe-auto-scaling-groups --auto-scaling-group-names {name}")));
+    assert_eq!(gone["AutoScalingGroups"], serde_json::json!([]));
+    let instance = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {first}")));
+    let state = instance["Reservations"][0]["Instances"][0]["State"]["Name"].as_str().unwrap().to_owned();
+    assert!(state == "shutting-down" || state == "terminated", "{state}");
+}

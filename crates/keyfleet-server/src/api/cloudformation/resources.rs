@@ -34,6 +34,7 @@ use crate::api::iam::{
 };
 use crate::api::ssm::parameters as ssm_parameters;
 
+mod auto_scaling_group;
 mod launch_template;
 
 /// How long a handler waits for an instance to reach its state.
@@ -161,8 +162,10 @@ fn gone_ok<T>(outcome: Result<T, ApiError>, gone: &[&str]) -> Result<(), Resourc
 }
 
 /// The properties whose value is a list or an object.
-const STRUCTURED: [&str; 14] = [
+const STRUCTURED: [&str; 16] = [
     "Tags",
+    "AvailabilityZones",
+    "VPCZoneIdentifier",
     "LaunchTemplate",
     "LaunchTemplateData",
     "TagSpecifications",
@@ -295,6 +298,7 @@ impl Provisioner for Handlers {
             "AWS::EC2::Instance" => self.create_instance(call).await,
             "AWS::EC2::SecurityGroup" => self.create_security_group(call).await,
             "AWS::EC2::LaunchTemplate" => self.create_launch_template(call).await,
+            "AWS::AutoScaling::AutoScalingGroup" => self.create_group(call).await,
             "AWS::IAM::Role" => self.create_role(call).await,
             "AWS::IAM::Policy" => self.put_inline_policy(call, None).await,
             "AWS::IAM::ManagedPolicy" => self.create_managed_policy(call).await,
@@ -321,6 +325,7 @@ impl Provisioner for Handlers {
             }
             "AWS::IAM::Policy" => self.put_inline_policy(call, Some(previous)).await.map(Some),
             "AWS::EC2::LaunchTemplate" => self.update_launch_template(call, previous).await,
+            "AWS::AutoScaling::AutoScalingGroup" => self.update_group(call, previous).await,
             "AWS::IAM::InstanceProfile" if !changed("InstanceProfileName") && !changed("Path") => {
                 self.update_instance_profile(call, previous).await.map(Some)
             }
@@ -347,6 +352,7 @@ impl Provisioner for Handlers {
                 gone_ok(outcome, &["InvalidGroup.NotFound"])
             }
             "AWS::EC2::LaunchTemplate" => self.delete_launch_template(call, physical_id).await,
+            "AWS::AutoScaling::AutoScalingGroup" => self.delete_group(call, physical_id).await,
             "AWS::IAM::Role" => self.delete_role(call, physical_id).await,
             "AWS::IAM::Policy" => self.delete_inline_policy(call, call.properties).await,
             "AWS::IAM::ManagedPolicy" => self.delete_managed_policy(call, physical_id).await,

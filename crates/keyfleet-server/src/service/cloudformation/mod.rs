@@ -41,7 +41,8 @@ const MAX_PARAMETER_VALUE: usize = 8 * 1024;
 pub const MAX_STACKS: usize = 2000;
 
 /// The resource types keyfleet provisions.
-pub const RESOURCE_TYPES: [&str; 9] = [
+pub const RESOURCE_TYPES: [&str; 10] = [
+    "AWS::AutoScaling::AutoScalingGroup",
     "AWS::EC2::Instance",
     "AWS::EC2::KeyPair",
     "AWS::EC2::LaunchTemplate",
