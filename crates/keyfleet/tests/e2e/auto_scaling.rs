@@ -442,3 +442,36 @@ fn a_refresh_is_finished_by_the_other_replica_when_its_reconciler_dies() {
     }
     assert!(b.log().contains("took over an auto scaling group"), "{}", b.log());
 }
+
+/// boto3 parses every answer (timestamps, activities' details, refreshes), its paginator
+/// walks the activities, and AWS's errors arrive as botocore's modeled exceptions.
+#[test]
+fn boto3_drives_templates_and_a_group_with_modeled_errors() {
+    if !require(&["boto3", "bwrap"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let got = json(&server.boto3("boto3_cases.py", &["fleet"]));
+    assert_eq!(got["template_id"], true, "{got}");
+    assert_eq!(got["version"], serde_json::json!([2, "py-fleet"]));
+    assert_eq!(got["versions"], serde_json::json!([2, 1]));
+    assert_eq!(got["duplicate_template"], "InvalidLaunchTemplateName.AlreadyExistsException");
+    assert_eq!(got["in_service"], serde_json::json!(["InService", "InService"]));
+    assert_eq!(got["instance_template"], serde_json::json!(["2"]));
+    assert_eq!(got["created_time"], true);
+    assert_eq!(got["activities"], serde_json::json!(["Successful"]));
+    assert_eq!(got["activity_details"], true);
+    assert_eq!(got["instances"], serde_json::json!(["py-fleet"]));
+    assert_eq!(got["refresh"], true);
+    assert_eq!(got["second_refresh"], "InstanceRefreshInProgress");
+    assert_eq!(got["duplicate_group"], "AlreadyExists");
+    assert_eq!(
+        got["bounds"],
+        serde_json::json!([
+            "ValidationError",
+            "New SetDesiredCapacity value 9 is above max value 4 for the AutoScalingGroup.",
+            400
+        ])
+    );
+    assert_eq!(got["deleted"], true);
+}

@@ -3,9 +3,11 @@
 Credentials and region come from the environment the Rust harness sets. Each case
 prints one JSON document; any failed assertion exits non-zero with a traceback.
 """
+import datetime
 import json
 import sys
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -415,6 +417,83 @@ Outputs:
     print(json.dumps(results))
 
 
+def fleet_cases():
+    """Launch templates and Auto Scaling as infrastructure code drives them: a template with
+    its data, a group from it, polling until it is in service, the paginators, botocore's
+    parsing of activities and refreshes, and modeled errors."""
+    config = Config(retries={"max_attempts": 1})
+    ec2c = boto3.client("ec2", endpoint_url=URL, region_name="us-east-1", config=config)
+    asg = boto3.client("autoscaling", endpoint_url=URL, region_name="us-east-1", config=config)
+    results = {}
+    ec2c.create_key_pair(KeyName="py-fleet")
+    template = ec2c.create_launch_template(
+        LaunchTemplateName="py-fleet",
+        LaunchTemplateData={
+            "ImageId": "ami-keyfleet-linux",
+            "InstanceType": "t3.micro",
+            "KeyName": "py-fleet",
+            "MetadataOptions": {"HttpTokens": "required"},
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "app", "Value": "py"}]}],
+        },
+    )["LaunchTemplate"]
+    results["template_id"] = template["LaunchTemplateId"].startswith("lt-")
+    version = ec2c.create_launch_template_version(
+        LaunchTemplateId=template["LaunchTemplateId"], SourceVersion="1", LaunchTemplateData={"InstanceType": "t3.small"}
+    )["LaunchTemplateVersion"]
+    results["version"] = [version["VersionNumber"], version["LaunchTemplateData"]["KeyName"]]
+    versions = ec2c.describe_launch_template_versions(LaunchTemplateName="py-fleet")["LaunchTemplateVersions"]
+    results["versions"] = [v["VersionNumber"] for v in versions]
+    results["duplicate_template"] = error_of(
+        lambda: ec2c.create_launch_template(LaunchTemplateName="py-fleet", LaunchTemplateData={"ImageId": "ami-keyfleet-linux"})
+    )[0]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="py-fleet",
+        LaunchTemplate={"LaunchTemplateName": "py-fleet", "Version": "$Latest"},
+        MinSize=2,
+        MaxSize=4,
+        AvailabilityZones=["us-east-1a", "us-east-1b"],
+        Tags=[{"Key": "team", "Value": "py", "PropagateAtLaunch": True}],
+    )
+    for _ in range(300):
+        group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["py-fleet"])["AutoScalingGroups"][0]
+        if sum(1 for i in group["Instances"] if i["LifecycleState"] == "InService") == 2:
+            break
+        time.sleep(0.2)
+    results["in_service"] = sorted(i["LifecycleState"] for i in group["Instances"])
+    results["instance_template"] = sorted({i["LaunchTemplate"]["Version"] for i in group["Instances"]})
+    results["created_time"] = isinstance(group["CreatedTime"], datetime.datetime)
+    pages = asg.get_paginator("describe_scaling_activities").paginate(AutoScalingGroupName="py-fleet")
+    activities = [a for page in pages for a in page["Activities"]]
+    results["activities"] = sorted({a["StatusCode"] for a in activities})
+    results["activity_details"] = json.loads(activities[0]["Details"])["Availability Zone"].startswith("us-east-1")
+    instances = asg.describe_auto_scaling_instances()["AutoScalingInstances"]
+    results["instances"] = sorted({i["AutoScalingGroupName"] for i in instances})
+    refresh = asg.start_instance_refresh(AutoScalingGroupName="py-fleet", Preferences={"MinHealthyPercentage": 50})
+    described = asg.describe_instance_refreshes(AutoScalingGroupName="py-fleet")["InstanceRefreshes"][0]
+    results["refresh"] = described["InstanceRefreshId"] == refresh["InstanceRefreshId"]
+    try:
+        asg.start_instance_refresh(AutoScalingGroupName="py-fleet")
+        results["second_refresh"] = None
+    except asg.exceptions.InstanceRefreshInProgressFault as e:
+        results["second_refresh"] = e.response["Error"]["Code"]
+    try:
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName="py-fleet", LaunchTemplate={"LaunchTemplateName": "py-fleet"}, MinSize=0, MaxSize=0,
+            AvailabilityZones=["us-east-1a"],
+        )
+        results["duplicate_group"] = None
+    except asg.exceptions.AlreadyExistsFault as e:
+        results["duplicate_group"] = e.response["Error"]["Code"]
+    results["bounds"] = error_of(lambda: asg.set_desired_capacity(AutoScalingGroupName="py-fleet", DesiredCapacity=9))
+    asg.delete_auto_scaling_group(AutoScalingGroupName="py-fleet", ForceDelete=True)
+    for _ in range(300):
+        if not asg.describe_auto_scaling_groups(AutoScalingGroupNames=["py-fleet"])["AutoScalingGroups"]:
+            break
+        time.sleep(0.2)
+    results["deleted"] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["py-fleet"])["AutoScalingGroups"] == []
+    print(json.dumps(results))
+
+
 if __name__ == "__main__":
     case = sys.argv[2]
     if case == "suite":
@@ -425,6 +504,8 @@ if __name__ == "__main__":
         session_cases()
     elif case == "stacks":
         stack_cases()
+    elif case == "fleet":
+        fleet_cases()
     elif case == "refusals":
         refusals_cases()
     elif case == "forgery":
