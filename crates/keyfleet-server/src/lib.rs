@@ -20,6 +20,7 @@
 //! | a new AWS error | a `service::Error` variant and its arm in `api/error.rs` |
 //! | new stored data | the aggregate's trait in `store/mod.rs` (`KeyPairStore`, `InstanceStore`, …), its impl in `store/sql/<aggregate>.rs`, a migration in both `migrations/sqlite` and `migrations/postgres` (the schema test holds them equal), a case in `store/tests.rs` |
 //! | a key format | the `keyfleet-keys` crate |
+//! | what a group's reconciler does each pass | `service/auto_scaling/reconcile.rs` (plan, remove, launch); activities' texts in `service/auto_scaling/activities.rs` |
 //! | a CloudFormation resource type | its name in `service/cloudformation/mod.rs` (`RESOURCE_TYPES`, and `IAM_TYPES` if it needs a capability), its create, update and delete arms in `api/cloudformation/resources.rs` (each calling the API's own operations), a case in `tests/e2e/cloudformation.rs` |
 
 pub mod api;
