@@ -7,6 +7,9 @@ CREATE TABLE launch_templates (
     name            TEXT NOT NULL,
     default_version BIGINT NOT NULL,
     latest_version  BIGINT NOT NULL,
+    -- The number the next version gets: numbers are never given twice, even after the
+    -- latest version is deleted.
+    next_version    BIGINT NOT NULL,
     created_ms      BIGINT NOT NULL,
     created_by      TEXT NOT NULL,
     -- CreateLaunchTemplate's ClientToken: a retry answers the template it made.

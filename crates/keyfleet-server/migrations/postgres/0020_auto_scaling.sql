@@ -18,6 +18,8 @@ CREATE TABLE scaling_activities (
     region     TEXT NOT NULL,
     group_name TEXT NOT NULL,
     start_ms   BIGINT NOT NULL,
+    -- Set once the activity has ended: an ended activity is never written back to running.
+    end_ms     BIGINT,
     document   TEXT NOT NULL
 );
 CREATE INDEX scaling_activities_by_group ON scaling_activities (account, region, group_name, start_ms);

@@ -831,6 +831,13 @@ fn auto_scaling_error(refused: crate::service::auto_scaling::Refused) -> ApiErro
         ),
         Refused::Tags(why) => validation(why),
         Refused::Preference(name) => validation(format!("The value of {name} is outside its range.")),
+        Refused::AtMinSize(min) => validation(format!(
+            "Currently, desiredSize equals minSize ({min}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size."
+        )),
+        Refused::ActivityInProgress => ApiError::bad_request(
+            "ScalingActivityInProgress",
+            "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.",
+        ),
         Refused::AttachAboveMax => validation(
             "The number of instances being attached plus the desired capacity exceeds the maximum size of the group."
                 .into(),

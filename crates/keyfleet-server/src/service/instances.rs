@@ -276,6 +276,12 @@ impl Instances {
         Ok((reservation_id, rows))
     }
 
+    /// The instance a RunInstances with this `ClientToken` launched, if one did.
+    pub async fn launched_with_token(&self, scope: &Scope, token: &str) -> Result<Option<InstanceRow>> {
+        let rows = self.store.instances(scope, &[]).await?;
+        Ok(rows.into_iter().find(|r| r.client_token.as_deref() == Some(token)))
+    }
+
     /// Tags an instance that joins an Auto Scaling group with the group's name.
     pub async fn tag_group(&self, scope: &Scope, id: &str, group: &str) -> Result<()> {
         let tag = Tag { key: GROUP_TAG.into(), value: group.to_owned() };

@@ -16,8 +16,9 @@ use crate::store::{
 
 /// Launch templates per Region (EC2's quota).
 pub const MAX_TEMPLATES: u32 = 5000;
-/// Versions per launch template (EC2's quota).
-pub const MAX_VERSIONS: u32 = 10_000;
+/// Versions per launch template: a tenth of EC2's quota (10,000), so that listing every
+/// version of a template stays a bounded read (docs/aws-choices.md, "Launch templates").
+pub const MAX_VERSIONS: u32 = 1_000;
 /// `VersionDescription`'s longest.
 const MAX_DESCRIPTION: usize = 255;
 /// User data, decoded (RunInstances' limit).
@@ -323,11 +324,21 @@ impl LaunchTemplates {
         }
         let filters: Vec<Typed<VersionFilter>> = typed(&query.filters)?;
         let template = self.find(scope, template).await?;
-        let stored = self.store.launch_template_versions(scope, &template.id).await?;
         let wanted: Vec<i64> = query.versions.iter().map(|v| v.number(&template)).collect();
-        if let Some(missing) = wanted.iter().find(|n| !stored.iter().any(|v| v.version == **n)) {
-            return Err(version_not_found(&template, *missing));
-        }
+        let stored = if wanted.is_empty() {
+            self.store.launch_template_versions(scope, &template.id).await?
+        } else {
+            let mut found = Vec::with_capacity(wanted.len());
+            for &number in &wanted {
+                match self.store.launch_template_version(scope, &template.id, number).await? {
+                    Some(version) if !found.contains(&version) => found.push(version),
+                    Some(_) => {}
+                    None => return Err(version_not_found(&template, number)),
+                }
+            }
+            found.sort_by_key(|v| std::cmp::Reverse(v.version));
+            found
+        };
         let in_range = |v: &LaunchTemplateVersionRow| {
             query.min.is_none_or(|m| v.version >= m) && query.max.is_none_or(|m| v.version <= m)
         };
@@ -352,9 +363,10 @@ impl LaunchTemplates {
         let mut found = Vec::new();
         for template in self.store.launch_templates(scope).await? {
             let mut numbers: Vec<i64> = query.versions.iter().map(|v| v.number(&template)).collect();
+            numbers.sort_unstable_by(|a, b| b.cmp(a));
             numbers.dedup();
-            for version in self.store.launch_template_versions(scope, &template.id).await? {
-                if numbers.contains(&version.version) {
+            for number in numbers {
+                if let Some(version) = self.store.launch_template_version(scope, &template.id, number).await? {
                     found.push(Version { template: template.clone(), version });
                 }
             }
@@ -430,8 +442,7 @@ impl LaunchTemplates {
 
     async fn version(&self, scope: &Scope, template: &LaunchTemplateRow, spec: VersionSpec) -> Result<Version> {
         let number = spec.number(template);
-        let stored = self.store.launch_template_versions(scope, &template.id).await?;
-        match stored.into_iter().find(|v| v.version == number) {
+        match self.store.launch_template_version(scope, &template.id, number).await? {
             Some(version) => Ok(Version { template: template.clone(), version }),
             None => Err(version_not_found(template, number)),
         }

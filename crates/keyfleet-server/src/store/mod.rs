@@ -1515,8 +1515,16 @@ pub trait LaunchTemplateStore: Send + Sync + 'static {
         template_id: &str,
     ) -> Result<Vec<LaunchTemplateVersionRow>, StoreError>;
 
-    /// Adds the next version (its number is the template's latest + 1, whatever `row.version`
-    /// says), made the default if `make_default`; its number.
+    /// One version of a template.
+    async fn launch_template_version(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        version: i64,
+    ) -> Result<Option<LaunchTemplateVersionRow>, StoreError>;
+
+    /// Adds the next version (a number never given before, whatever `row.version` says),
+    /// made the default if `make_default`; its number.
     async fn insert_launch_template_version(
         &self,
         scope: &Scope,
@@ -1537,7 +1545,8 @@ pub trait LaunchTemplateStore: Send + Sync + 'static {
     /// Deletes a template with its versions and tags; false if there was none.
     async fn delete_launch_template(&self, scope: &Scope, template_id: &str) -> Result<bool, StoreError>;
 
-    /// Deletes versions that are not the default, answering for each in the order given.
+    /// Deletes versions that are not the default, answering for each in the order given;
+    /// the template's latest version is then the highest left.
     async fn delete_launch_template_versions(
         &self,
         scope: &Scope,
@@ -1566,7 +1575,8 @@ pub trait AutoScalingStore: Send + Sync + 'static {
     /// writer changed it first.
     async fn save_group(&self, scope: &Scope, row: &GroupRow) -> Result<bool, StoreError>;
 
-    /// Removes a group still at `revision`; false if it changed or is gone.
+    /// Removes a group still at `revision`, with its activities; false if it changed or is
+    /// gone.
     async fn delete_group(&self, scope: &Scope, name: &str, revision: i64) -> Result<bool, StoreError>;
 
     /// Makes `owner` the group's reconciler until `until_ms` if nobody holds it, it already
@@ -1580,7 +1590,8 @@ pub trait AutoScalingStore: Send + Sync + 'static {
         expired_before_ms: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Adds or replaces an activity, keeping the newest `keep` of its group.
+    /// Adds or replaces an activity (one that has ended is not replaced by one that has not),
+    /// keeping the newest `keep` of its group.
     async fn put_activity(&self, scope: &Scope, activity: &Activity, keep: usize) -> Result<(), StoreError>;
 
     /// Activities, newest first: of one group, or of every group of the scope.

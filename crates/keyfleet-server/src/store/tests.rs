@@ -1271,7 +1271,13 @@ for_each_backend!(launch_template_versions_number_on_and_keep_their_default, |s:
         s.insert_launch_template(&sc, &launch_template("lt-4", "db").0, &first, 2).await,
         Err(StoreError::QuotaExceeded(2))
     ));
-    assert_eq!(s.launch_template_versions(&sc, "lt-1").await.unwrap(), [first.clone()], "the data round-trips");
+    assert_eq!(
+        s.launch_template_versions(&sc, "lt-1").await.unwrap(),
+        std::slice::from_ref(&first),
+        "the data round-trips"
+    );
+    assert_eq!(s.launch_template_version(&sc, "lt-1", 1).await.unwrap(), Some(first.clone()));
+    assert_eq!(s.launch_template_version(&sc, "lt-1", 2).await.unwrap(), None);
     assert_eq!(s.launch_templates(&sc).await.unwrap()[0], row, "the row round-trips");
     assert!(s.launch_template_versions(&scope("eu-west-1"), "lt-1").await.unwrap().is_empty(), "scoped");
 
@@ -1295,6 +1301,8 @@ for_each_backend!(launch_template_versions_number_on_and_keep_their_default, |s:
     assert!(!s.set_default_launch_template_version(&sc, "lt-1", 2).await.unwrap());
     assert!(s.set_default_launch_template_version(&sc, "lt-1", 1).await.unwrap());
     assert_eq!(s.delete_launch_template_versions(&sc, "lt-1", &[3]).await.unwrap(), [VersionDeletion::Deleted]);
+    let template = s.launch_templates(&sc).await.unwrap().into_iter().find(|t| t.id == "lt-1").unwrap();
+    assert_eq!(template.latest_version, 1, "$Latest is the highest version left");
     assert_eq!(s.insert_launch_template_version(&sc, "lt-1", &second, false, 3).await.unwrap(), Ok(4));
 
     assert!(s.delete_launch_template(&sc, "lt-1").await.unwrap());

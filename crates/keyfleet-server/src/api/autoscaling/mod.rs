@@ -14,7 +14,8 @@ use super::protocol::xml::XmlWriter;
 use super::{Context, Reply};
 use crate::common::page::{Limits, Page, PageError, PageRequest};
 use crate::service::auto_scaling::{CreateGroup, GroupMember, RefreshPreferences, TemplateChoice, UpdateGroup};
-use crate::service::launch_templates::TemplateRef;
+use crate::service::launch_templates::{TemplateRef, VersionSpec};
+use crate::service::tags::TagSpecification;
 use crate::store::{Activity, GroupRow, GroupTag, Health, WireName};
 
 /// EC2 Auto Scaling's namespace.
@@ -214,7 +215,7 @@ impl Operation for CreateAutoScalingGroup {
         let group = Target::auto_scaling_group(&ctx.scope, "*", &input.name).with_request_tags(&tags);
         let authorization = Authorization::on_one(group);
         Ok(match &input.template {
-            Some(choice) => authorization.and_as("ec2:RunInstances", launch_targets(ctx, choice).await?),
+            Some(choice) => with_launch(ctx, authorization, choice, &input.tags).await?,
             None => authorization,
         })
     }
@@ -228,13 +229,38 @@ impl Operation for CreateAutoScalingGroup {
     }
 }
 
-/// What launching from a template is checked on: the template and the instances.
-async fn launch_targets(ctx: &Context<'_>, choice: &TemplateChoice) -> Result<Vec<Target>, ApiError> {
-    let id = match &choice.template {
-        TemplateRef::Id(id) => Some(id.clone()),
-        TemplateRef::Name(_) => ctx.state.launch_templates.find(&ctx.scope, &choice.template).await.ok().map(|t| t.id),
+/// The group's launches checked as the caller's own RunInstances from the template version
+/// it names now (key pair, image, groups, tags and the template): a group launches nothing
+/// its maker could not launch by hand. A template that cannot be read is checked by name,
+/// and the call then answers why it cannot launch.
+async fn with_launch(
+    ctx: &Context<'_>,
+    authorization: Authorization,
+    choice: &TemplateChoice,
+    group_tags: &[GroupTag],
+) -> Result<Authorization, ApiError> {
+    let spec = choice.version.as_deref().map(VersionSpec::parse).transpose();
+    let version = match spec {
+        Ok(spec) => ctx.state.launch_templates.resolve(&ctx.scope, &choice.template, spec).await.ok(),
+        Err(_) => None,
     };
-    Ok(vec![Target::launch_template(&ctx.scope, id.as_deref().unwrap_or("*")), Target::instance(&ctx.scope, "*")])
+    let Some(version) = version else {
+        let unread = vec![Target::launch_template(&ctx.scope, "*"), Target::instance(&ctx.scope, "*")];
+        return Ok(authorization.and_as("ec2:RunInstances", unread));
+    };
+    let propagated: Vec<crate::store::Tag> = group_tags
+        .iter()
+        .filter(|t| t.propagate)
+        .map(|t| crate::store::Tag { key: t.key.clone(), value: t.value.clone() })
+        .collect();
+    let request = crate::service::instances::RunInstances {
+        tag_specifications: vec![TagSpecification { resource_type: Some("instance".into()), tags: propagated }],
+        ..Default::default()
+    };
+    let launch = crate::service::launch_templates::launch(&version, request, Default::default());
+    let checks = super::ec2::instances::launch_checks(ctx, &launch).await?;
+    let authorization = authorization.and_as("ec2:RunInstances", checks.launch);
+    Ok(if checks.tagging.is_empty() { authorization } else { authorization.and_as("ec2:CreateTags", checks.tagging) })
 }
 
 pub(crate) struct UpdateAutoScalingGroup;
@@ -265,10 +291,12 @@ impl Operation for UpdateAutoScalingGroup {
 
     async fn authorization(ctx: &Context<'_>, (name, update): &Self::Input) -> Result<Authorization, ApiError> {
         let authorization = Authorization::on_one(group_target(ctx, name).await?);
-        Ok(match &update.template {
-            Some(choice) => authorization.and_as("ec2:RunInstances", launch_targets(ctx, choice).await?),
-            None => authorization,
-        })
+        let Some(choice) = &update.template else { return Ok(authorization) };
+        let tags = match ctx.state.auto_scaling.group(&ctx.scope, name).await {
+            Ok(row) => row.record.tags,
+            Err(_) => Vec::new(),
+        };
+        with_launch(ctx, authorization, choice, &tags).await
     }
 
     async fn call(ctx: &Context<'_>, (name, update): Self::Input) -> Result<(), ApiError> {
@@ -461,8 +489,8 @@ impl Operation for TerminateInstanceInAutoScalingGroup {
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
         let accepted = [Accepted::any("InstanceId"), Accepted::any("ShouldDecrementDesiredCapacity")];
         refuse_unimplemented(p, Self::NAME, &accepted)?;
-        let decrement = p.required("ShouldDecrementDesiredCapacity")?;
-        Ok((p.required("InstanceId")?.to_owned(), decrement == "true"))
+        p.required("ShouldDecrementDesiredCapacity")?;
+        Ok((p.required("InstanceId")?.to_owned(), boolean(p, "ShouldDecrementDesiredCapacity")?))
     }
 
     async fn authorization(ctx: &Context<'_>, (id, _): &Self::Input) -> Result<Authorization, ApiError> {
@@ -493,7 +521,8 @@ impl Operation for SetInstanceHealth {
     const NAME: &'static str = "SetInstanceHealth";
     const ACTION: &'static str = "autoscaling:SetInstanceHealth";
     const READ_ONLY: bool = false;
-    type Input = (String, Health);
+    /// The instance, its health, and whether the grace period holds it.
+    type Input = (String, Health, bool);
     type Output = ();
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
@@ -509,15 +538,16 @@ impl Operation for SetInstanceHealth {
                 format!("Valid health statuses are 'Healthy' and 'Unhealthy', not '{status}'."),
             )
         })?;
-        Ok((p.required("InstanceId")?.to_owned(), health))
+        let respect = p.get("ShouldRespectGracePeriod").is_none() || boolean(p, "ShouldRespectGracePeriod")?;
+        Ok((p.required("InstanceId")?.to_owned(), health, respect))
     }
 
-    async fn authorization(ctx: &Context<'_>, (id, _): &Self::Input) -> Result<Authorization, ApiError> {
+    async fn authorization(ctx: &Context<'_>, (id, _, _): &Self::Input) -> Result<Authorization, ApiError> {
         Ok(Authorization::on_one(instance_group_target(ctx, id).await?))
     }
 
-    async fn call(ctx: &Context<'_>, (id, health): Self::Input) -> Result<(), ApiError> {
-        Ok(ctx.state.auto_scaling.set_health(&ctx.scope, &id, health).await?)
+    async fn call(ctx: &Context<'_>, (id, health, respect): Self::Input) -> Result<(), ApiError> {
+        Ok(ctx.state.auto_scaling.set_health(&ctx.scope, &id, health, respect).await?)
     }
 
     fn encode(ctx: &Context<'_>, (): ()) -> Reply {
@@ -556,7 +586,8 @@ impl Operation for DetachInstances {
             Accepted::any("ShouldDecrementDesiredCapacity"),
         ];
         refuse_unimplemented(p, Self::NAME, &accepted)?;
-        let decrement = p.required("ShouldDecrementDesiredCapacity")? == "true";
+        p.required("ShouldDecrementDesiredCapacity")?;
+        let decrement = boolean(p, "ShouldDecrementDesiredCapacity")?;
         Ok((p.required("AutoScalingGroupName")?.to_owned(), instance_list(p)?, decrement))
     }
 

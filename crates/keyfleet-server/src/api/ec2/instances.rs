@@ -87,40 +87,12 @@ impl Operation for RunInstances {
     /// Checked on the new instances (with the requested tags), the key pair, the image and
     /// the security groups, each as its own resource.
     async fn authorization(ctx: &Context<'_>, request: &Self::Input) -> Result<Authorization, ApiError> {
-        let input = request.resolved(ctx).await?;
-        let tags = targets::requested_tags(&input.tag_specifications, "instance");
-        let mut launch = vec![
-            Target::instance(&ctx.scope, "*").with_request_tags(&tags),
-            Target::image(&ctx.scope, crate::service::images::canonical(&input.image_id)),
-        ];
-        if let Some(name) = &input.key_name {
-            launch.push(targets::key_pair(ctx, Some(name), None).await?);
-        }
-        // Each group the instances go into (the default group when none is named).
-        let default = [GroupRef::Name(DEFAULT_GROUP.to_owned())];
-        let groups = if input.security_groups.is_empty() { &default[..] } else { &input.security_groups[..] };
-        for group in groups.iter().take(crate::service::security_groups::MAX_GROUPS_PER_INSTANCE + 1) {
-            launch.push(super::security_groups::group_target(ctx, group).await?);
-        }
-        // Tagging at launch is also `ec2:CreateTags` on what is tagged (the new instances,
-        // their volumes), as on EC2.
-        let volume_tags = targets::requested_tags(&input.tag_specifications, "volume");
-        let mut tagging = Vec::new();
-        if !tags.is_empty() {
-            tagging.push(Target::instance(&ctx.scope, "*").with_request_tags(&tags));
-        }
-        if !volume_tags.is_empty() {
-            tagging.push(Target::ec2_resource(&ctx.scope, "volume", "*").with_request_tags(&volume_tags));
-        }
-        if let Some((template_id, _)) = &input.launched_from {
-            launch.push(Target::launch_template(&ctx.scope, template_id));
-        }
-        let authorization = Authorization::on(launch);
-        if tagging.is_empty() {
+        let checks = launch_checks(ctx, request.resolved(ctx).await?).await?;
+        let authorization = Authorization::on(checks.launch);
+        if checks.tagging.is_empty() {
             return Ok(authorization);
         }
-        let tagging = tagging.into_iter().map(|t| t.with_key("ec2:CreateAction", Self::NAME)).collect();
-        Ok(authorization.and_as("ec2:CreateTags", tagging))
+        Ok(authorization.and_as("ec2:CreateTags", checks.tagging))
     }
 
     async fn call(ctx: &Context<'_>, request: Self::Input) -> Result<Self::Output, ApiError> {
@@ -144,6 +116,48 @@ impl Operation for RunInstances {
     fn created((_, rows, _): &Self::Output) -> Vec<(&'static str, String)> {
         rows.iter().map(|row| ("AWS::EC2::Instance", row.id.clone())).collect()
     }
+}
+
+/// What a launch is authorized on: `ec2:RunInstances` on the new instances (with their tags),
+/// the image, the key pair, each security group and the launch template (with its tags);
+/// `ec2:CreateTags` on what is tagged at launch. RunInstances and Auto Scaling (for the group's
+/// template, when the group is made or changed) check the same.
+pub(crate) struct LaunchChecks {
+    pub(crate) launch: Vec<Target>,
+    pub(crate) tagging: Vec<Target>,
+}
+
+pub(crate) async fn launch_checks(ctx: &Context<'_>, input: &service::RunInstances) -> Result<LaunchChecks, ApiError> {
+    let tags = targets::requested_tags(&input.tag_specifications, "instance");
+    let mut launch = vec![
+        Target::instance(&ctx.scope, "*").with_request_tags(&tags),
+        Target::image(&ctx.scope, crate::service::images::canonical(&input.image_id)),
+    ];
+    if let Some(name) = &input.key_name {
+        launch.push(targets::key_pair(ctx, Some(name), None).await?);
+    }
+    // Each group the instances go into (the default group when none is named).
+    let default = [GroupRef::Name(DEFAULT_GROUP.to_owned())];
+    let groups = if input.security_groups.is_empty() { &default[..] } else { &input.security_groups[..] };
+    for group in groups.iter().take(crate::service::security_groups::MAX_GROUPS_PER_INSTANCE + 1) {
+        launch.push(super::security_groups::group_target(ctx, group).await?);
+    }
+    if let Some((template_id, _)) = &input.launched_from {
+        let template = TemplateRef::Id(template_id.clone());
+        launch.push(super::launch_templates::template_target(ctx, &template).await?);
+    }
+    // Tagging at launch is also `ec2:CreateTags` on what is tagged (the new instances,
+    // their volumes), as on EC2.
+    let volume_tags = targets::requested_tags(&input.tag_specifications, "volume");
+    let mut tagging = Vec::new();
+    if !tags.is_empty() {
+        tagging.push(Target::instance(&ctx.scope, "*").with_request_tags(&tags));
+    }
+    if !volume_tags.is_empty() {
+        tagging.push(Target::ec2_resource(&ctx.scope, "volume", "*").with_request_tags(&volume_tags));
+    }
+    let tagging = tagging.into_iter().map(|t| t.with_key("ec2:CreateAction", RunInstances::NAME)).collect();
+    Ok(LaunchChecks { launch, tagging })
 }
 
 /// RunInstances as the request says it, and as it launches once its launch template (if

@@ -105,6 +105,10 @@ pub enum Refused {
     Preference(String),
     /// Attaching would pass `MaxSize`.
     AttachAboveMax,
+    /// Decrementing would take the group below `MinSize`.
+    AtMinSize(i64),
+    /// A launch or termination is being made.
+    ActivityInProgress,
     /// An instance that cannot be attached.
     NotAttachable(String),
 }
@@ -287,6 +291,15 @@ impl AutoScaling {
             }
             (record.min_size, record.max_size, record.desired) = (min, max, desired);
             if let Some(template) = &template {
+                // A refresh toward the old template's version stops: the group now launches
+                // something else.
+                if record.template != *template
+                    && let Some(refresh) = record.refresh.as_mut().filter(|r| r.end_ms.is_none())
+                {
+                    refresh.status = RefreshStatus::Cancelled;
+                    refresh.reason = Some("The group's launch template was changed.".into());
+                    refresh.end_ms = Some(now_ms());
+                }
                 record.template = template.clone();
             }
             record.default_cooldown = input.default_cooldown.unwrap_or(record.default_cooldown);
@@ -334,7 +347,9 @@ impl AutoScaling {
                 continue;
             }
             if !force {
-                return Err(if row.record.members.is_empty() { Refused::Contention } else { Refused::InUse }.into());
+                return Err(
+                    if row.record.members.is_empty() { Refused::ActivityInProgress } else { Refused::InUse }.into()
+                );
             }
             row.record.deleting = true;
             row.record.desired = 0;
@@ -386,19 +401,21 @@ impl AutoScaling {
         let activity_id = uuid();
         let mut removed = None;
         self.change(scope, &group, |record| {
+            removed = None;
+            if decrement && record.desired <= record.min_size {
+                return Err(Refused::AtMinSize(record.min_size).into());
+            }
             let member = record
                 .members
                 .iter_mut()
-                .find(|m| m.id == instance_id)
-                .ok_or(Refused::NotManaged(instance_id.into()))?;
-            if member.removal.is_none() {
-                member.removal = Some(Removal::UserRequest { shrinking: decrement });
-                member.lifecycle = Lifecycle::Terminating;
-                member.activity = Some(activity_id.clone());
-                removed = Some(member.clone());
-                if decrement {
-                    record.desired = (record.desired - 1).max(record.min_size);
-                }
+                .find(|m| m.id == instance_id && m.removal.is_none())
+                .ok_or(Refused::NotInService(instance_id.into()))?;
+            member.removal = Some(Removal::UserRequest { shrinking: decrement });
+            member.lifecycle = Lifecycle::Terminating;
+            member.activity = Some(activity_id.clone());
+            removed = Some(member.clone());
+            if decrement {
+                record.desired -= 1;
             }
             Ok(())
         })
@@ -410,10 +427,18 @@ impl AutoScaling {
         Ok(activity)
     }
 
-    /// `SetInstanceHealth`: an unhealthy instance is replaced by the reconciler.
-    pub async fn set_health(&self, scope: &Scope, instance_id: &str, health: Health) -> Result<()> {
+    /// `SetInstanceHealth`: an unhealthy instance is replaced by the reconciler, unless
+    /// (`respect_grace`) it came into service within the group's grace period.
+    pub async fn set_health(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        health: Health,
+        respect_grace: bool,
+    ) -> Result<()> {
         let group = self.group_of(scope, instance_id).await?.ok_or_else(|| Refused::NotManaged(instance_id.into()))?;
         self.change(scope, &group, |record| {
+            let grace_ms = record.grace_period.saturating_mul(1000);
             let member = record
                 .members
                 .iter_mut()
@@ -421,6 +446,10 @@ impl AutoScaling {
                 .ok_or(Refused::NotManaged(instance_id.into()))?;
             if member.removal.is_some() && health == Health::Healthy {
                 return Err(Refused::NotInService(instance_id.into()).into());
+            }
+            let in_grace = member.in_service_ms.is_none_or(|since| now_ms().saturating_sub(since) < grace_ms);
+            if respect_grace && health == Health::Unhealthy && grace_ms > 0 && in_grace {
+                return Ok(());
             }
             member.health = health;
             Ok(())
@@ -487,6 +516,9 @@ impl AutoScaling {
             });
         }
         self.change(scope, name, |record| {
+            if let Some(twice) = joining.iter().find(|j| record.members.iter().any(|m| m.id == j.id)) {
+                return Err(Refused::NotAttachable(twice.id.clone()).into());
+            }
             let grown = record.desired + i64::try_from(joining.len()).unwrap_or(i64::MAX);
             if grown > record.max_size {
                 return Err(Refused::AttachAboveMax.into());

@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::activities::{self, LaunchReason};
 use super::{AutoScaling, KEEP_ACTIVITIES, live_count, spec_of, uuid};
 use crate::service::instances::RunInstances;
-use crate::service::launch_templates::{self, Given, TemplateRef};
+use crate::service::launch_templates::{self, Given, TemplateRef, VersionSpec};
 use crate::service::network::PlacementRequest;
 use crate::service::tags::TagSpecification;
 use crate::service::{Error, Result, now_ms};
@@ -73,6 +73,9 @@ impl AutoScaling {
         let ids: Vec<String> = row.record.members.iter().map(|m| m.id.clone()).collect();
         let instances = self.instances.found(scope, &ids).await?;
         let target = self.resolve_version(scope, &row.record.template).await.ok();
+        if !self.settle_launch(scope, &mut row).await? {
+            return Ok(());
+        }
         if plan(&mut row, &instances, target) && !self.save(scope, &mut row).await? {
             return Ok(());
         }
@@ -92,6 +95,45 @@ impl AutoScaling {
             row.revision += 1;
         }
         Ok(saved)
+    }
+
+    /// A launch written but not finished (the replica died, or its last save lost to the API):
+    /// the instance its token launched joins the group, or, if it launched none, the launch is
+    /// dropped; its activity says which. Whether more are needed is the plan's to decide.
+    async fn settle_launch(&self, scope: &Scope, row: &mut GroupRow) -> Result<bool> {
+        let Some(pending) = row.record.launching.clone() else { return Ok(true) };
+        let launched = self.instances.launched_with_token(scope, &pending.token).await?;
+        let recorded = self.store.activities(scope, Some(&row.name)).await?;
+        let activity = match recorded.into_iter().find(|a| a.id == pending.activity) {
+            Some(activity) => activity,
+            None => activities::launching(scope, row, &pending.activity, "", String::new()),
+        };
+        let activity = match launched {
+            Some(instance) if !row.record.members.iter().any(|m| m.id == instance.id) => {
+                let zone = crate::service::network::zone_of(&scope.region, &instance.address).map(|z| z.name);
+                let version = instance.tags.iter().find(|t| t.key == "aws:ec2launchtemplate:version");
+                row.record.members.push(Member {
+                    id: instance.id.clone(),
+                    zone: zone.unwrap_or_default(),
+                    instance_type: instance.instance_type.clone(),
+                    lifecycle: Lifecycle::Pending,
+                    health: Health::Healthy,
+                    template_version: version.and_then(|t| t.value.parse().ok()).unwrap_or(0),
+                    removal: None,
+                    activity: None,
+                    in_service_ms: None,
+                });
+                activities::launched(activity, &instance.id)
+            }
+            Some(instance) => activities::launched(activity, &instance.id),
+            None => activities::launch_failed(activity, "The launch was interrupted before an instance was made"),
+        };
+        row.record.launching = None;
+        if !self.save(scope, row).await? {
+            return Ok(false);
+        }
+        self.store.put_activity(scope, &activity, KEEP_ACTIVITIES).await?;
+        Ok(true)
     }
 
     /// Terminates every member marked for removal, each with its activity.
@@ -140,10 +182,7 @@ impl AutoScaling {
                 return Ok(false);
             }
             let zone = next_zone(row);
-            let pending = match &row.record.launching {
-                Some(pending) => pending.clone(),
-                None => PendingLaunch { activity: uuid(), token: uuid() },
-            };
+            let pending = PendingLaunch { activity: uuid(), token: uuid() };
             let activity = activities::launching(
                 scope,
                 row,
@@ -151,13 +190,11 @@ impl AutoScaling {
                 &zone,
                 activities::launch_cause(row, live, reason),
             );
-            self.store.put_activity(scope, &activity, KEEP_ACTIVITIES).await?;
-            if row.record.launching.is_none() {
-                row.record.launching = Some(pending.clone());
-                if !self.save(scope, row).await? {
-                    return Ok(false);
-                }
+            row.record.launching = Some(pending.clone());
+            if !self.save(scope, row).await? {
+                return Ok(false);
             }
+            self.store.put_activity(scope, &activity, KEEP_ACTIVITIES).await?;
             let launched = self.launch_one(scope, row, &pending.token, &zone).await;
             row.record.launching = None;
             match launched {
@@ -191,7 +228,12 @@ impl AutoScaling {
     /// its propagated tags; the new member, pending.
     async fn launch_one(&self, scope: &Scope, row: &GroupRow, token: &str, zone: &str) -> Result<Member> {
         let template = &row.record.template;
-        let version = self.templates.resolve(scope, &TemplateRef::Id(template.id.clone()), spec_of(template)?).await?;
+        // A refresh brings every instance to its version, whatever the template names since.
+        let spec = match row.record.refresh.as_ref().filter(|r| r.end_ms.is_none()) {
+            Some(refresh) => Some(VersionSpec::Number(refresh.target_version)),
+            None => spec_of(template)?,
+        };
+        let version = self.templates.resolve(scope, &TemplateRef::Id(template.id.clone()), spec).await?;
         let tags: Vec<Tag> = row
             .record
             .tags
@@ -385,12 +427,14 @@ fn surge(row: &GroupRow) -> bool {
     let any_outdated = live.iter().any(|m| outdated(row, m));
     let all_in_service = live.iter().all(|m| m.lifecycle == Lifecycle::InService);
     let live_count = live_count(&row.record);
-    // Only when taking one out could never keep MinHealthyPercentage, and all are warm.
+    // Only when taking one out could never keep MinHealthyPercentage, all are warm, and the
+    // group may hold one more.
     any_outdated
         && all_in_service
         && healthy(row) == live_count
         && live_count - 1 < min_healthy(row)
         && live_count <= row.record.desired
+        && row.record.desired < row.record.max_size
 }
 
 /// How many instances the group should have now.

@@ -111,6 +111,8 @@ impl AutoScalingStore for SqlStore {
     }
 
     async fn delete_group(&self, scope: &Scope, name: &str, revision: i64) -> Result<bool, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let deleted = sqlx::query(
             "DELETE FROM auto_scaling_groups WHERE account = $1 AND region = $2 AND name = $3 AND revision = $4",
         )
@@ -118,9 +120,19 @@ impl AutoScalingStore for SqlStore {
         .bind(&scope.region)
         .bind(name)
         .bind(revision)
-        .execute(&mut *self.writer.acquire().await?)
+        .execute(&mut *tx)
         .await?;
-        Ok(deleted.rows_affected() > 0)
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM scaling_activities WHERE account = $1 AND region = $2 AND group_name = $3")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn claim_group(
@@ -151,15 +163,17 @@ impl AutoScalingStore for SqlStore {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         sqlx::query(
-            "INSERT INTO scaling_activities (id, account, region, group_name, start_ms, document)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET document = excluded.document",
+            "INSERT INTO scaling_activities (id, account, region, group_name, start_ms, end_ms, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET document = excluded.document, end_ms = excluded.end_ms
+             WHERE scaling_activities.end_ms IS NULL",
         )
         .bind(&activity.id)
         .bind(&scope.account)
         .bind(&scope.region)
         .bind(&activity.group)
         .bind(activity.start_ms)
+        .bind(activity.end_ms)
         .bind(text)
         .execute(&mut *tx)
         .await?;

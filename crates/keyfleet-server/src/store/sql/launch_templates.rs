@@ -60,19 +60,19 @@ async fn insert_version(
     Ok(())
 }
 
-/// Locks a template's row until the transaction ends; its (default, latest) versions, or
+/// Locks a template's row until the transaction ends; its (default, next) versions, or
 /// `None` if the scope has no such template.
 async fn lock_template(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<Option<(i64, i64)>, StoreError> {
     let row = sqlx::query(
         "UPDATE launch_templates SET created_ms = created_ms WHERE account = $1 AND region = $2 AND id = $3
-         RETURNING default_version, latest_version",
+         RETURNING default_version, next_version",
     )
     .bind(&scope.account)
     .bind(&scope.region)
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| (r.get("default_version"), r.get("latest_version"))))
+    Ok(row.map(|r| (r.get("default_version"), r.get("next_version"))))
 }
 
 #[async_trait]
@@ -103,9 +103,9 @@ impl LaunchTemplateStore for SqlStore {
             return Err(StoreError::QuotaExceeded(quota));
         }
         let inserted = sqlx::query(
-            "INSERT INTO launch_templates (id, account, region, name, default_version, latest_version, created_ms,
-                                           created_by, client_token)
-             VALUES ($1, $2, $3, $4, 1, 1, $5, $6, $7)",
+            "INSERT INTO launch_templates (id, account, region, name, default_version, latest_version, next_version,
+                                           created_ms, created_by, client_token)
+             VALUES ($1, $2, $3, $4, 1, 1, 2, $5, $6, $7)",
         )
         .bind(&row.id)
         .bind(&scope.account)
@@ -152,6 +152,26 @@ impl LaunchTemplateStore for SqlStore {
         rows.iter().map(version_row).collect()
     }
 
+    async fn launch_template_version(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        version: i64,
+    ) -> Result<Option<LaunchTemplateVersionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT v.version, v.description, v.data, v.created_ms, v.created_by
+             FROM launch_template_versions v JOIN launch_templates t ON t.id = v.template_id
+             WHERE t.account = $1 AND t.region = $2 AND t.id = $3 AND v.version = $4",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(template_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(version_row).transpose()
+    }
+
     async fn insert_launch_template_version(
         &self,
         scope: &Scope,
@@ -162,7 +182,7 @@ impl LaunchTemplateStore for SqlStore {
     ) -> Result<Result<i64, NewVersionRefused>, StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
-        let Some((_, latest)) = lock_template(&mut tx, scope, template_id).await? else {
+        let Some((_, version)) = lock_template(&mut tx, scope, template_id).await? else {
             return Ok(Err(NewVersionRefused::NoTemplate));
         };
         let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM launch_template_versions WHERE template_id = $1")
@@ -172,10 +192,9 @@ impl LaunchTemplateStore for SqlStore {
         if held >= i64::from(max_versions) {
             return Ok(Err(NewVersionRefused::TooManyVersions));
         }
-        let version = latest + 1;
         insert_version(&mut tx, template_id, version, row).await?;
         sqlx::query(
-            "UPDATE launch_templates SET latest_version = $2,
+            "UPDATE launch_templates SET latest_version = $2, next_version = $2 + 1,
                     default_version = CASE WHEN $3 THEN $2 ELSE default_version END
              WHERE id = $1",
         )
@@ -262,6 +281,14 @@ impl LaunchTemplateStore for SqlStore {
                 VersionDeletion::NotFound
             });
         }
+        // `$Latest` is the highest version left (the default always is).
+        sqlx::query(
+            "UPDATE launch_templates SET latest_version =
+               (SELECT MAX(version) FROM launch_template_versions WHERE template_id = $1) WHERE id = $1",
+        )
+        .bind(template_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(outcomes)
     }
