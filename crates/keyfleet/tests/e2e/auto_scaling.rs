@@ -336,6 +336,58 @@ fn keyfleet_rotate_fleet_moves_a_group_to_a_new_key_and_deletes_the_old() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already launches with key pair fleet-new"));
 }
 
+/// A group launches nothing its maker could not launch by hand: making (or changing) a group
+/// is checked as the caller's RunInstances from the template version it names, key pair
+/// included, as AWS checks it when a group is created or updated.
+#[test]
+fn a_group_cannot_launch_with_a_key_pair_its_maker_may_not_use() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    create_key(&server, "secret-key");
+    create_key(&server, "open-key");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name locked \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=secret-key",
+    );
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name open \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=open-key",
+    );
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["autoscaling:*", "ec2:*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "arn:aws:ec2:*:*:key-pair/secret-key"}]}"#;
+    let dev = server.create_user("dev", Some(policy));
+    server.aws_err_as(&dev, "ec2 run-instances --launch-template LaunchTemplateName=locked", "UnauthorizedOperation");
+    let denied = server.aws_err_as(
+        &dev,
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name sneaky --launch-template LaunchTemplateName=locked \
+         --min-size 1 --max-size 1 --availability-zones us-east-1a",
+        "AccessDenied",
+    );
+    assert!(denied.contains("ec2:RunInstances") && denied.contains("key-pair/secret-key"), "{denied}");
+    server.aws_ok_as(
+        &dev,
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name open --launch-template LaunchTemplateName=open \
+         --min-size 0 --max-size 1 --availability-zones us-east-1a",
+    );
+    server.aws_err_as(
+        &dev,
+        "autoscaling update-auto-scaling-group --auto-scaling-group-name open --launch-template LaunchTemplateName=locked",
+        "AccessDenied",
+    );
+    let groups = json(&server.aws_ok("autoscaling describe-auto-scaling-groups"));
+    let names: Vec<&str> = groups["AutoScalingGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["AutoScalingGroupName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["open"]);
+    assert_eq!(groups["AutoScalingGroups"][0]["LaunchTemplate"]["LaunchTemplateName"], "open");
+}
+
 #[test]
 fn a_group_scales_from_0_to_20_and_back() {
     if !require(&TOOLS) {

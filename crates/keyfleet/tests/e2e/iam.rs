@@ -411,6 +411,45 @@ fn tags_at_launch_need_create_tags() {
     assert_eq!(described["Reservations"].as_array().map(Vec::len), Some(1), "only the allowed launch happened");
 }
 
+/// A tag condition holds for the tags the resource gets: with a key given twice (in two
+/// specifications, or a launch template's and the request's), the last value is kept, and
+/// that value is what `aws:RequestTag` sees.
+#[test]
+fn a_request_tag_condition_sees_the_value_that_is_kept() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    let dev_only = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateTags"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/env": "dev"}}},
+        {"Effect": "Allow", "Action": ["ec2:RunInstances"], "Resource": ["arn:aws:ec2:*::image/*", "arn:aws:ec2:*:*:security-group/*", "arn:aws:ec2:*:*:launch-template/*"]},
+        {"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:CreateLaunchTemplate"], "Resource": "*"}]}"#;
+    let dev = server.create_user("dev", Some(dev_only));
+    server.aws_ok_as(
+        &dev,
+        "ec2 run-instances --image-id ami-keyfleet-linux --tag-specifications ResourceType=instance,Tags=[{Key=env,Value=dev}]",
+    );
+    server.aws_err_as(
+        &dev,
+        "ec2 run-instances --image-id ami-keyfleet-linux --tag-specifications ResourceType=instance,Tags=[{Key=env,Value=dev}] ResourceType=instance,Tags=[{Key=env,Value=prod}]",
+        "UnauthorizedOperation",
+    );
+    // The same through a launch template: its env=dev, then the request's env=prod.
+    server.aws_ok_as(
+        &dev,
+        r#"ec2 create-launch-template --launch-template-name tagged --launch-template-data {"ImageId":"ami-keyfleet-linux","TagSpecifications":[{"ResourceType":"instance","Tags":[{"Key":"env","Value":"dev"}]}]}"#,
+    );
+    server.aws_ok_as(&dev, "ec2 run-instances --launch-template LaunchTemplateName=tagged");
+    server.aws_err_as(
+        &dev,
+        "ec2 run-instances --launch-template LaunchTemplateName=tagged --tag-specifications ResourceType=instance,Tags=[{Key=env,Value=prod}]",
+        "UnauthorizedOperation",
+    );
+    let prod = json(&server.aws_ok("ec2 describe-instances --filters Name=tag:env,Values=prod"));
+    assert_eq!(prod["Reservations"], serde_json::json!([]), "no instance tagged env=prod was launched");
+}
+
 /// `aws sts get-caller-identity` answers every caller, whatever its policies, as AWS does:
 /// the root with its account id, a user with its `AIDA…` id; and the call is audited.
 #[test]
