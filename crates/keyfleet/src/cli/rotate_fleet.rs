@@ -8,8 +8,11 @@
 //!    group launches `$Default`, the group's version when it names a number).
 //! 3. An instance refresh replaces every instance, keeping `--min-healthy` percent in
 //!    service; a bar shows its progress.
-//! 4. The old key pair is deleted once no instance and no launch template's default or
-//!    latest version uses it.
+//! 4. The old key pair is deleted once no instance, no launch template's default or latest
+//!    version and no group's template version uses it.
+//!
+//! A group that launches its template's `$Default` moves the template's default: every other
+//! user of the template's default launches with the new key too.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -201,6 +204,31 @@ fn follow(client: &Ec2Client, group: &str, id: &str, timeout: Duration) -> anyho
     }
 }
 
+/// The groups whose template version (a pinned number included) launches with `key`.
+fn groups_launching_with(client: &Ec2Client, key: &str) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut token = String::new();
+    loop {
+        let mut params = vec![("MaxRecords", "100")];
+        if !token.is_empty() {
+            params.push(("NextToken", &token));
+        }
+        let answer = client.call_autoscaling("DescribeAutoScalingGroups", &params)?;
+        for group in answer.members("AutoScalingGroups") {
+            let Some(template) = group.child("LaunchTemplate") else { continue };
+            let id = template.text_of("LaunchTemplateId").unwrap_or_default();
+            let version = template.text_of("Version").unwrap_or("$Default");
+            if version_key(client, id, version)?.as_deref() == Some(key) {
+                found.push(group.text_of("AutoScalingGroupName").unwrap_or_default().to_owned());
+            }
+        }
+        match answer.text_of("NextToken") {
+            Some(next) if !next.is_empty() => token = next.to_owned(),
+            _ => return Ok(found),
+        }
+    }
+}
+
 fn refresh_message(refresh: &Element, status: &str) -> String {
     match (refresh.text_of("InstancesToUpdate"), refresh.text_of("StatusReason")) {
         (_, Some(reason)) => reason.to_owned(),
@@ -244,6 +272,11 @@ fn delete_if_unused(client: &Ec2Client, key: &str) -> anyhow::Result<()> {
         .collect();
     if !templates.is_empty() {
         println!("Kept key pair {key}: launch templates still launch with it ({}).", templates.join(", "));
+        return Ok(());
+    }
+    let groups = groups_launching_with(client, key)?;
+    if !groups.is_empty() {
+        println!("Kept key pair {key}: Auto Scaling groups still launch with it ({}).", groups.join(", "));
         return Ok(());
     }
     client.call("DeleteKeyPair", &[("KeyName", key)])?;

@@ -173,7 +173,14 @@ fn a_group_stays_at_capacity_and_a_deleted_key_pair_fails_its_launches() {
     let newest = in_service(&group).into_iter().find(|id| !ids.contains(id)).expect("a new instance");
     assert_eq!(ssh_new_host_ok(&server, &key, &address(&server, &newest)), "ec2-user\n");
 
-    // A user's termination with a decrement shrinks the group; a delete needs ForceDelete.
+    // A user's termination with a decrement shrinks the group, but not below its minimum;
+    // a delete needs ForceDelete.
+    let at_min = server.aws_err(
+        &format!("autoscaling terminate-instance-in-auto-scaling-group --instance-id {newest} --should-decrement-desired-capacity"),
+        "ValidationError",
+    );
+    assert!(at_min.contains("Currently, desiredSize equals minSize (3)."), "{at_min}");
+    server.aws_ok("autoscaling update-auto-scaling-group --auto-scaling-group-name web --min-size 2");
     let out = json(&server.aws_ok(&format!(
         "autoscaling terminate-instance-in-auto-scaling-group --instance-id {newest} --should-decrement-desired-capacity"
     )));
@@ -192,8 +199,11 @@ fn a_group_stays_at_capacity_and_a_deleted_key_pair_fails_its_launches() {
         "autoscaling set-desired-capacity --auto-scaling-group-name web --desired-capacity 9",
         "ValidationError",
     );
-    let group = group_until(&server, "web", "2 desired", |g| g["DesiredCapacity"] == 3 || g["DesiredCapacity"] == 2);
-    assert_eq!(group["MinSize"], 3, "{group}");
+    let group = group_until(&server, "web", "2 in service", |g| {
+        in_service(g).len() == 2 && g["Instances"].as_array().is_some_and(|i| i.len() == 2)
+    });
+    assert_eq!((group["MinSize"].as_i64(), group["DesiredCapacity"].as_i64()), (Some(2), Some(2)), "{group}");
+    assert!(!in_service(&group).contains(&newest), "not replaced: {group}");
     server.aws_err("autoscaling delete-auto-scaling-group --auto-scaling-group-name web", "ResourceInUse");
     server.aws_ok("autoscaling delete-auto-scaling-group --auto-scaling-group-name web --force-delete");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -386,6 +396,71 @@ fn a_group_cannot_launch_with_a_key_pair_its_maker_may_not_use() {
         .collect();
     assert_eq!(names, ["open"]);
     assert_eq!(groups["AutoScalingGroups"][0]["LaunchTemplate"]["LaunchTemplateName"], "open");
+}
+
+/// An instance set unhealthy is replaced; a detached one keeps running outside the group
+/// (without the group's tag), and attached again it is a member once more.
+#[test]
+fn unhealthy_instances_are_replaced_and_detached_ones_can_come_back() {
+    if !require(&TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let key = create_key(&server, "pool");
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name pool \
+         --launch-template-data ImageId=ami-keyfleet-linux,InstanceType=t3.micro,KeyName=pool",
+    );
+    server.aws_ok(
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name pool --launch-template LaunchTemplateName=pool \
+         --min-size 1 --max-size 3 --desired-capacity 2 --availability-zones us-east-1a --health-check-grace-period 300",
+    );
+    let group = group_until(&server, "pool", "2 in service", |g| in_service(g).len() == 2);
+    let ids = in_service(&group);
+
+    // Within the grace period an unhealthy mark is ignored, unless told not to respect it.
+    server.aws_ok(&format!("autoscaling set-instance-health --instance-id {} --health-status Unhealthy", ids[0]));
+    let group = group_until(&server, "pool", "the mark ignored", |_| true);
+    assert!(in_service(&group).contains(&ids[0]), "{group}");
+    server.aws_ok(&format!(
+        "autoscaling set-instance-health --instance-id {} --health-status Unhealthy --no-should-respect-grace-period",
+        ids[0]
+    ));
+    let group =
+        group_until(&server, "pool", "a replacement", |g| in_service(g).len() == 2 && !in_service(g).contains(&ids[0]));
+    let replaced = activities(&server, "pool")
+        .into_iter()
+        .find(|a| a["Description"] == format!("Terminating EC2 instance: {}", ids[0]).as_str())
+        .expect("the unhealthy instance's activity");
+    assert!(replaced["Cause"].as_str().unwrap().ends_with("in response to a user health-check."), "{replaced}");
+
+    // Detached, it runs on without the group's tag; the group shrinks with it.
+    let keep = in_service(&group)[0].clone();
+    let out = json(&server.aws_ok(&format!(
+        "autoscaling detach-instances --auto-scaling-group-name pool --instance-ids {keep} --should-decrement-desired-capacity"
+    )));
+    assert_eq!(out["Activities"][0]["Description"], format!("Detaching EC2 instance: {keep}").as_str());
+    let group = group_until(&server, "pool", "1 desired", |g| g["DesiredCapacity"] == 1);
+    assert!(!in_service(&group).contains(&keep));
+    let tags = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {keep}")));
+    let tags = tags["Reservations"][0]["Instances"][0]["Tags"].as_array().cloned().unwrap_or_default();
+    assert!(!tags.iter().any(|t| t["Key"] == "aws:autoscaling:groupName"), "{tags:?}");
+    assert_eq!(ssh_ok(&server, &key, &address(&server, &keep), "whoami"), "ec2-user\n");
+    server.aws_err(
+        &format!("autoscaling detach-instances --auto-scaling-group-name pool --instance-ids {keep} --no-should-decrement-desired-capacity"),
+        "ValidationError",
+    );
+
+    // Attached again, it is a member and the group grows by one.
+    server.aws_ok(&format!("autoscaling attach-instances --auto-scaling-group-name pool --instance-ids {keep}"));
+    let group = group_until(&server, "pool", "2 desired", |g| g["DesiredCapacity"] == 2);
+    assert!(in_service(&group).contains(&keep), "{group}");
+    let listed = json(&server.aws_ok(&format!("autoscaling describe-auto-scaling-instances --instance-ids {keep}")));
+    assert_eq!(listed["AutoScalingInstances"][0]["AutoScalingGroupName"], "pool");
+    server.aws_err(
+        &format!("autoscaling attach-instances --auto-scaling-group-name pool --instance-ids {keep}"),
+        "ValidationError",
+    );
 }
 
 #[test]
