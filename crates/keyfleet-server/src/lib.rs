@@ -313,7 +313,7 @@ pub async fn start(config: &ServerConfig) -> Result<Started, StartError> {
     let launch_templates = Arc::new(service::launch_templates::LaunchTemplates::new(store.clone()));
     let auto_scaling = Arc::new(service::auto_scaling::AutoScaling::new(
         store.clone(),
-        (launch_templates.clone(), instances.clone()),
+        (launch_templates.clone(), instances.clone(), audit.clone()),
         replica.clone(),
         config.instance_lease,
         describe.clone(),

@@ -153,6 +153,23 @@ fn a_group_stays_at_capacity_and_a_deleted_key_pair_fails_its_launches() {
     );
     let group = group_until(&server, "web", "2 in service", |g| in_service(g).len() == 2);
     assert_eq!(group["DesiredCapacity"], 3, "still wanting 3");
+    // CloudTrail shows the group's calls as its service-linked role's, the failed ones too.
+    let events = json(
+        &server
+            .aws_ok("cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=RunInstances"),
+    );
+    let calls: Vec<Value> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .collect();
+    let refused = calls.iter().find(|c| c["errorCode"] == "InvalidKeyPair.NotFound").expect("a refused launch");
+    assert_eq!(refused["sourceIPAddress"], "autoscaling.amazonaws.com", "{refused}");
+    assert_eq!(refused["userIdentity"]["type"], "AssumedRole", "{refused}");
+    let arn = refused["userIdentity"]["arn"].as_str().unwrap();
+    assert!(arn.ends_with(":assumed-role/AWSServiceRoleForAutoScaling/AutoScaling"), "{arn}");
+    assert_eq!(calls.iter().filter(|c| c["errorCode"].is_null()).count(), 3, "the three launches that worked");
     for id in survivors {
         assert_eq!(ssh_ok(&server, &key, &address(&server, id), "whoami"), "ec2-user\n");
     }

@@ -201,6 +201,7 @@ pub struct AutoScaling {
     store: Arc<dyn Store>,
     templates: Arc<LaunchTemplates>,
     instances: Arc<Instances>,
+    audit: Arc<super::audit::Audit>,
     replica: String,
     lease_ms: i64,
     describe: super::automation::Describe,
@@ -210,13 +211,13 @@ impl AutoScaling {
     /// The service, reconciling as `replica` under leases of `lease`.
     pub fn new(
         store: Arc<dyn Store>,
-        (templates, instances): (Arc<LaunchTemplates>, Arc<Instances>),
+        (templates, instances, audit): (Arc<LaunchTemplates>, Arc<Instances>, Arc<super::audit::Audit>),
         replica: String,
         lease: std::time::Duration,
         describe: super::automation::Describe,
     ) -> Self {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        AutoScaling { store, templates, instances, replica, lease_ms, describe }
+        AutoScaling { store, templates, instances, audit, replica, lease_ms, describe }
     }
 
     /// `CreateAutoScalingGroup`: checked as AWS checks it (the template must be able to

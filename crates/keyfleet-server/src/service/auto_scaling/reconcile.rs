@@ -16,11 +16,16 @@ use std::time::Duration;
 
 use super::activities::{self, LaunchReason};
 use super::{AutoScaling, KEEP_ACTIVITIES, live_count, spec_of, uuid};
+use crate::service::audit::{Actor, ApiCall, Identity, RoleSession};
 use crate::service::instances::RunInstances;
 use crate::service::launch_templates::{self, Given, TemplateRef, VersionSpec};
 use crate::service::network::PlacementRequest;
 use crate::service::tags::TagSpecification;
 use crate::service::{Error, Result, now_ms};
+
+/// Who calls EC2 for a group.
+const SERVICE_PRINCIPAL: &str = "autoscaling.amazonaws.com";
+const SERVICE_LINKED_ROLE: &str = "AWSServiceRoleForAutoScaling";
 use crate::store::{
     GroupRow, Health, InstanceRow, InstanceState, Lifecycle, Member, PendingLaunch, RefreshStatus, Removal, Scope, Tag,
 };
@@ -154,12 +159,14 @@ impl AutoScaling {
                     return Ok(false);
                 }
             }
-            match self.instances.terminate(scope, std::slice::from_ref(&member.id)).await {
-                Ok(_) | Err(Error::InstanceNotFound(_)) => {}
-                Err(e) => {
-                    tracing::warn!(instance = %member.id, error = %e, "an auto scaling member could not be terminated");
-                    continue;
-                }
+            let terminated = self.instances.terminate(scope, std::slice::from_ref(&member.id)).await;
+            let gone = matches!(terminated, Err(Error::InstanceNotFound(_)));
+            let outcome = terminated.map(drop).map_err(|e| (self.describe)(e));
+            let parameters = serde_json::json!({"instancesSet": {"items": [{"instanceId": member.id}]}});
+            self.record(scope, "TerminateInstances", parameters, Some(&member.id), outcome.clone()).await;
+            if let (Err((code, message)), false) = (&outcome, gone) {
+                tracing::warn!(instance = %member.id, %code, %message, "an auto scaling member could not be terminated");
+                continue;
             }
             row.record.members.retain(|m| m.id != member.id);
             if !self.save(scope, row).await? {
@@ -207,8 +214,7 @@ impl AutoScaling {
                     }
                     self.store.put_activity(scope, &done, KEEP_ACTIVITIES).await?;
                 }
-                Err(e) => {
-                    let (_, message) = (self.describe)(e);
+                Err(message) => {
                     self.store
                         .put_activity(scope, &activities::launch_failed(activity, &message), KEEP_ACTIVITIES)
                         .await?;
@@ -225,15 +231,23 @@ impl AutoScaling {
     }
 
     /// RunInstances from the group's template into `zone`, tagged with the group's name and
-    /// its propagated tags; the new member, pending.
-    async fn launch_one(&self, scope: &Scope, row: &GroupRow, token: &str, zone: &str) -> Result<Member> {
+    /// its propagated tags; the new member, pending, or EC2's message for why it was not made.
+    async fn launch_one(
+        &self,
+        scope: &Scope,
+        row: &GroupRow,
+        token: &str,
+        zone: &str,
+    ) -> std::result::Result<Member, String> {
+        let describe = |e: Error| (self.describe)(e).1;
         let template = &row.record.template;
         // A refresh brings every instance to its version, whatever the template names since.
         let spec = match row.record.refresh.as_ref().filter(|r| r.end_ms.is_none()) {
             Some(refresh) => Some(VersionSpec::Number(refresh.target_version)),
-            None => spec_of(template)?,
+            None => spec_of(template).map_err(describe)?,
         };
-        let version = self.templates.resolve(scope, &TemplateRef::Id(template.id.clone()), spec).await?;
+        let version =
+            self.templates.resolve(scope, &TemplateRef::Id(template.id.clone()), spec).await.map_err(describe)?;
         let tags: Vec<Tag> = row
             .record
             .tags
@@ -257,10 +271,20 @@ impl AutoScaling {
         };
         let request = launch_templates::launch(&version, request, Given::default());
         if request.image_id.is_empty() {
-            return Err(Error::ImageNotFound(String::new()));
+            return Err(describe(Error::ImageNotFound(String::new())));
         }
-        let (_, rows) = self.instances.run(scope, request).await?;
-        let instance = rows.into_iter().next().ok_or(Error::InsufficientCapacity)?;
+        let parameters = serde_json::json!({
+            "launchTemplate": {"launchTemplateId": template.id, "version": version.version.version.to_string()},
+            "instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]},
+            "availabilityZone": zone,
+            "clientToken": token,
+        });
+        let launched = self.instances.run(scope, request).await.map_err(|e| (self.describe)(e));
+        let instance = launched.as_ref().ok().and_then(|(_, rows)| rows.first().map(|r| r.id.clone()));
+        let outcome = launched.as_ref().map(drop).map_err(Clone::clone);
+        self.record(scope, "RunInstances", parameters, instance.as_deref(), outcome).await;
+        let (_, rows) = launched.map_err(|(_, message)| message)?;
+        let instance = rows.into_iter().next().ok_or_else(|| describe(Error::InsufficientCapacity))?;
         Ok(Member {
             id: instance.id,
             zone: zone.to_owned(),
@@ -272,6 +296,43 @@ impl AutoScaling {
             activity: None,
             in_service_ms: None,
         })
+    }
+
+    /// The audit record of a call the group made to EC2, as CloudTrail shows the service-linked
+    /// role's calls: a session `AutoScaling` of `AWSServiceRoleForAutoScaling`, invoked by and
+    /// from `autoscaling.amazonaws.com`.
+    async fn record(
+        &self,
+        scope: &Scope,
+        action: &str,
+        parameters: serde_json::Value,
+        instance: Option<&str>,
+        outcome: std::result::Result<(), (String, String)>,
+    ) {
+        let actor = Actor {
+            account: scope.account.clone(),
+            identity: Identity::Role(RoleSession {
+                role: SERVICE_LINKED_ROLE.to_owned(),
+                path: "/aws-service-role/autoscaling.amazonaws.com/".to_owned(),
+                role_id: String::new(),
+                session: "AutoScaling".to_owned(),
+            }),
+            access_key_id: String::new(),
+        };
+        let call = ApiCall {
+            actor,
+            region: scope.region.clone(),
+            event_source: "ec2.amazonaws.com",
+            event_name: action.to_owned(),
+            read_only: false,
+            source_ip: SERVICE_PRINCIPAL.to_owned(),
+            user_agent: SERVICE_PRINCIPAL.to_owned(),
+            parameters,
+            resources: instance.map(|id| ("AWS::EC2::Instance".to_owned(), id.to_owned())).into_iter().collect(),
+            error: outcome.err(),
+            request_id: crate::common::ids::request_id(),
+        };
+        self.audit.api_call(call, crate::store::UnitOfWork::alone()).await;
     }
 
     /// Ends a refresh that has replaced everything, and a deleted group that is empty.
