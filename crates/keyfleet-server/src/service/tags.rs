@@ -32,7 +32,7 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
         if tag.key.is_empty() {
             return Err(Error::InvalidParameterValue(Invalid::TagKeyEmpty));
         }
-        if tag.key.starts_with("aws:") {
+        if is_reserved(&tag.key) {
             return Err(Error::InvalidParameterValue(Invalid::TagKeyReserved(tag.key.clone())));
         }
         if tag.key.chars().chain(tag.value.chars()).any(char::is_control) {
@@ -46,6 +46,21 @@ pub fn validate(tags: &[Tag]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `aws:` keys are AWS's own, whatever their case.
+fn is_reserved(key: &str) -> bool {
+    key.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws:"))
+}
+
+/// The tags as a resource gets them when a key is given more than once: its last value.
+pub fn last_of_each_key(given: impl IntoIterator<Item = Tag>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = Vec::new();
+    for tag in given {
+        tags.retain(|t| t.key != tag.key);
+        tags.push(tag);
+    }
+    tags
 }
 
 /// The resource types of EC2's tags.
@@ -113,6 +128,10 @@ impl Tags {
     pub async fn delete(&self, scope: &Scope, resource_ids: &[String], removals: &[TagRemoval]) -> Result<()> {
         if resource_ids.is_empty() {
             return Err(Error::MissingParameter("resourceIdSet"));
+        }
+        // AWS's own tags (`aws:autoscaling:groupName`, …) stay as long as the resource does.
+        if let Some(reserved) = removals.iter().find(|r| is_reserved(&r.key)) {
+            return Err(Error::InvalidParameterValue(Invalid::TagKeyReserved(reserved.key.clone())));
         }
         self.existing_resources(scope, resource_ids).await?;
         Ok(self.store.delete_tags(scope, resource_ids, removals).await?)

@@ -404,6 +404,19 @@ fn a_group_cannot_launch_with_a_key_pair_its_maker_may_not_use() {
         "autoscaling update-auto-scaling-group --auto-scaling-group-name open --launch-template LaunchTemplateName=locked",
         "AccessDenied",
     );
+    // A tag key given twice keeps its last value, which is the one checked.
+    let tagged = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "autoscaling:CreateAutoScalingGroup", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/env": "dev"}}}]}"#;
+    let dev_only = server.create_user("dev-only", Some(tagged));
+    server.aws_err_as(
+        &dev_only,
+        "autoscaling create-auto-scaling-group --auto-scaling-group-name twice --launch-template LaunchTemplateName=open \
+         --min-size 0 --max-size 1 --availability-zones us-east-1a \
+         --tags Key=env,Value=dev,PropagateAtLaunch=true Key=env,Value=prod,PropagateAtLaunch=true",
+        "AccessDenied",
+    );
     let groups = json(&server.aws_ok("autoscaling describe-auto-scaling-groups"));
     let names: Vec<&str> = groups["AutoScalingGroups"]
         .as_array()

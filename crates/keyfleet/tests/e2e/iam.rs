@@ -448,6 +448,50 @@ fn a_request_tag_condition_sees_the_value_that_is_kept() {
     );
     let prod = json(&server.aws_ok("ec2 describe-instances --filters Name=tag:env,Values=prod"));
     assert_eq!(prod["Reservations"], serde_json::json!([]), "no instance tagged env=prod was launched");
+
+    // CreateTags with the key twice: the kept value is checked.
+    let id = json(&server.aws_ok("ec2 describe-instances"))["Reservations"][0]["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.aws_ok_as(&dev, &format!("ec2 create-tags --resources {id} --tags Key=env,Value=dev"));
+    server.aws_err_as(
+        &dev,
+        &format!("ec2 create-tags --resources {id} --tags Key=env,Value=dev Key=env,Value=prod"),
+        "UnauthorizedOperation",
+    );
+    let prod = json(&server.aws_ok("ec2 describe-instances --filters Name=tag:env,Values=prod"));
+    assert_eq!(prod["Reservations"], serde_json::json!([]), "no instance tagged env=prod afterwards");
+}
+
+/// `aws:` tags are AWS's, whatever their case: none can be made (so none can pose as
+/// `aws:autoscaling:groupName`), and those AWS put on can't be taken off.
+#[test]
+fn aws_tags_cannot_be_made_or_removed_in_any_case() {
+    if !require(&["aws"]) {
+        return;
+    }
+    let server = TestServer::start();
+    server.aws_ok(
+        "ec2 create-launch-template --launch-template-name tpl --launch-template-data ImageId=ami-keyfleet-linux",
+    );
+    let out = json(&server.aws_ok("ec2 run-instances --launch-template LaunchTemplateName=tpl"));
+    let id = out["Instances"][0]["InstanceId"].as_str().unwrap().to_owned();
+    for key in ["aws:autoscaling:groupName", "AWS:autoscaling:groupName", "Aws:team"] {
+        server
+            .aws_err(&format!("ec2 create-tags --resources {id} --tags Key={key},Value=web"), "InvalidParameterValue");
+    }
+    server.aws_err(
+        &format!("ec2 delete-tags --resources {id} --tags Key=aws:ec2launchtemplate:id"),
+        "InvalidParameterValue",
+    );
+    let tags = json(&server.aws_ok(&format!("ec2 describe-instances --instance-ids {id}")));
+    let tags = tags["Reservations"][0]["Instances"][0]["Tags"].as_array().cloned().unwrap_or_default();
+    assert!(tags.iter().any(|t| t["Key"] == "aws:ec2launchtemplate:id"), "{tags:?}");
+    assert!(
+        !tags.iter().any(|t| t["Key"].as_str().unwrap().eq_ignore_ascii_case("aws:autoscaling:groupName")),
+        "{tags:?}"
+    );
 }
 
 /// `aws sts get-caller-identity` answers every caller, whatever its policies, as AWS does:

@@ -13,7 +13,9 @@ use super::protocol::ec2_query::{Accepted, QueryParams};
 use super::protocol::xml::XmlWriter;
 use super::{Context, Reply};
 use crate::common::page::{Limits, Page, PageError, PageRequest};
-use crate::service::auto_scaling::{CreateGroup, GroupMember, RefreshPreferences, TemplateChoice, UpdateGroup};
+use crate::service::auto_scaling::{
+    Checked, CreateGroup, GroupMember, RefreshPreferences, Refused, TemplateChoice, UpdateGroup,
+};
 use crate::service::launch_templates::{TemplateRef, VersionSpec};
 use crate::service::tags::TagSpecification;
 use crate::store::{Activity, GroupRow, GroupTag, Health, WireName};
@@ -133,6 +135,8 @@ fn tags(p: &QueryParams) -> Result<Vec<GroupTag>, ApiError> {
                 "The only supported ResourceType is auto-scaling-group",
             ));
         }
+        // A key given twice has its last value, as everywhere tags are given.
+        found.retain(|t: &GroupTag| t.key != key);
         found.push(GroupTag {
             key: key.to_owned(),
             value: field("Value").unwrap_or_default().to_owned(),
@@ -204,6 +208,7 @@ impl Operation for CreateAutoScalingGroup {
             zones: members(p, "AvailabilityZones"),
             subnets: subnets(p).unwrap_or_default(),
             tags: tags(p)?,
+            checked: Checked::default(),
         })
     }
 
@@ -215,7 +220,7 @@ impl Operation for CreateAutoScalingGroup {
         let group = Target::auto_scaling_group(&ctx.scope, "*", &input.name).with_request_tags(&tags);
         let authorization = Authorization::on_one(group);
         Ok(match &input.template {
-            Some(choice) => with_launch(ctx, authorization, choice, &input.tags).await?,
+            Some(choice) => with_launch(ctx, authorization, choice, &input.tags, &input.checked).await?,
             None => authorization,
         })
     }
@@ -238,16 +243,22 @@ async fn with_launch(
     authorization: Authorization,
     choice: &TemplateChoice,
     group_tags: &[GroupTag],
+    checked: &Checked,
 ) -> Result<Authorization, ApiError> {
-    let spec = choice.version.as_deref().map(VersionSpec::parse).transpose();
-    let version = match spec {
-        Ok(spec) => ctx.state.launch_templates.resolve(&ctx.scope, &choice.template, spec).await.ok(),
-        Err(_) => None,
+    let resolved = match choice.version.as_deref().map(VersionSpec::parse).transpose() {
+        Ok(spec) => ctx.state.launch_templates.resolve(&ctx.scope, &choice.template, spec).await,
+        Err(e) => Err(e),
     };
-    let Some(version) = version else {
-        let unread = vec![Target::launch_template(&ctx.scope, "*"), Target::instance(&ctx.scope, "*")];
-        return Ok(authorization.and_as("ec2:RunInstances", unread));
+    let version = match resolved {
+        Ok(version) => version,
+        Err(e) => {
+            // Pinned as unreadable: the call refuses, even if the template appears meanwhile.
+            let _ = checked.0.set(Err(ApiError::from(e).message));
+            let unread = vec![Target::launch_template(&ctx.scope, "*"), Target::instance(&ctx.scope, "*")];
+            return Ok(authorization.and_as("ec2:RunInstances", unread));
+        }
     };
+    let _ = checked.0.set(Ok((version.template.id.clone(), version.version.version)));
     let propagated: Vec<crate::store::Tag> = group_tags
         .iter()
         .filter(|t| t.propagate)
@@ -285,6 +296,7 @@ impl Operation for UpdateAutoScalingGroup {
             grace_period: integer(p, "HealthCheckGracePeriod")?,
             zones: (!zones.is_empty()).then_some(zones),
             subnets: subnets(p),
+            checked: Checked::default(),
         };
         Ok((p.required("AutoScalingGroupName")?.to_owned(), update))
     }
@@ -294,9 +306,10 @@ impl Operation for UpdateAutoScalingGroup {
         let Some(choice) = &update.template else { return Ok(authorization) };
         let tags = match ctx.state.auto_scaling.group(&ctx.scope, name).await {
             Ok(row) => row.record.tags,
-            Err(_) => Vec::new(),
+            Err(crate::service::Error::AutoScaling(Refused::NotFound)) => Vec::new(),
+            Err(e) => return Err(e.into()),
         };
-        with_launch(ctx, authorization, choice, &tags).await
+        with_launch(ctx, authorization, choice, &tags, &update.checked).await
     }
 
     async fn call(ctx: &Context<'_>, (name, update): Self::Input) -> Result<(), ApiError> {

@@ -21,7 +21,7 @@ impl Operation for CreateTags {
     type Output = ();
 
     fn decode(_: &Context<'_>, p: &QueryParams) -> Result<Self::Input, ApiError> {
-        Ok((resource_ids(p)?, p.tags("Tag")))
+        Ok((resource_ids(p)?, crate::service::tags::last_of_each_key(p.tags("Tag"))))
     }
 
     async fn authorization(ctx: &Context<'_>, (ids, tags): &Self::Input) -> Result<Authorization, ApiError> {

@@ -10,13 +10,8 @@ use crate::store::Tag;
 /// The tags the request's specifications put on `resource_type` (untyped ones included), as
 /// the resource will have them: a key given twice has its last value, the one that is kept.
 pub(super) fn requested_tags(specs: &[TagSpecification], resource_type: &str) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = Vec::new();
     let given = specs.iter().filter(|s| s.resource_type.as_deref().is_none_or(|t| t == resource_type));
-    for tag in given.flat_map(|s| s.tags.iter()) {
-        tags.retain(|t| t.key != tag.key);
-        tags.push(tag.clone());
-    }
-    tags
+    crate::service::tags::last_of_each_key(given.flat_map(|s| s.tags.iter().cloned()))
 }
 
 /// An existing key pair by name or id, with its tags and type; by what the caller said

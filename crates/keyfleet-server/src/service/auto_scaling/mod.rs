@@ -128,6 +128,12 @@ pub struct TemplateChoice {
     pub version: Option<String>,
 }
 
+/// The template version a request was authorized on, set by the API before the call: the
+/// call launches from that version or not at all, so that nothing changes between the check
+/// and the group. `Err` holds why the template could not be read then.
+#[derive(Debug, Clone, Default)]
+pub struct Checked(pub std::sync::OnceLock<std::result::Result<(String, i64), String>>);
+
 /// CreateAutoScalingGroup's input.
 #[derive(Debug, Clone)]
 pub struct CreateGroup {
@@ -151,6 +157,8 @@ pub struct CreateGroup {
     pub subnets: Vec<String>,
     /// `Tags.member.N`.
     pub tags: Vec<GroupTag>,
+    /// The template version the request was authorized on.
+    pub checked: Checked,
 }
 
 /// UpdateAutoScalingGroup's input: what it changes.
@@ -172,6 +180,8 @@ pub struct UpdateGroup {
     pub zones: Option<Vec<String>>,
     /// `VPCZoneIdentifier`.
     pub subnets: Option<Vec<String>>,
+    /// The template version the request was authorized on.
+    pub checked: Checked,
 }
 
 /// StartInstanceRefresh's preferences.
@@ -232,7 +242,7 @@ impl AutoScaling {
         let zones = resolve_zones(scope, &input.zones, &input.subnets)?;
         check_tags(&input.tags)?;
         let choice = input.template.ok_or(Refused::NoLaunchSource)?;
-        let template = self.usable_template(scope, &choice).await?;
+        let template = self.usable_template(scope, &choice, &input.checked).await?;
         let now = now_ms();
         let record = GroupRecord {
             uuid: uuid(),
@@ -268,7 +278,7 @@ impl AutoScaling {
     /// `UpdateAutoScalingGroup`.
     pub async fn update(&self, scope: &Scope, name: &str, input: UpdateGroup) -> Result<()> {
         let template = match &input.template {
-            Some(choice) => Some(self.usable_template(scope, choice).await?),
+            Some(choice) => Some(self.usable_template(scope, choice, &input.checked).await?),
             None => None,
         };
         self.change(scope, name, |record| {
@@ -622,7 +632,12 @@ impl AutoScaling {
 
     /// The template and version as stored, once the version it names could launch: its key
     /// pair exists (AWS checks a group's template when the group is made or changed).
-    async fn usable_template(&self, scope: &Scope, choice: &TemplateChoice) -> Result<GroupTemplate> {
+    async fn usable_template(
+        &self,
+        scope: &Scope,
+        choice: &TemplateChoice,
+        checked: &Checked,
+    ) -> Result<GroupTemplate> {
         let spec = choice
             .version
             .as_deref()
@@ -634,6 +649,16 @@ impl AutoScaling {
             .resolve(scope, &choice.template, spec)
             .await
             .map_err(|e| template_refusal(&self.describe, e))?;
+        match checked.0.get() {
+            Some(Err(why)) => return Err(Refused::Template(why.clone()).into()),
+            Some(Ok((id, number))) if *id != version.template.id || *number != version.version.version => {
+                return Err(Refused::Template(
+                    "The launch template changed while the request was checked; call again.".into(),
+                )
+                .into());
+            }
+            _ => {}
+        }
         if let Some(key) = &version.version.data.key_name {
             let query = KeyPairQuery { names: vec![key.clone()], ids: Vec::new() };
             if self.store.key_pairs(scope, &query).await?.is_empty() {
